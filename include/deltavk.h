@@ -1,0 +1,486 @@
+/*
+ * deltavk.h — delta-rule and linear-attention sequence mixers on any Vulkan GPU.
+ *
+ * OVERVIEW
+ * ========
+ * deltavk runs recurrent-state sequence mixers (DeltaNet's delta rule and its relatives) as
+ * Vulkan compute shaders. It works on any Vulkan 1.2 device (AMD, Intel, NVIDIA, Qualcomm, ARM,
+ * Apple through MoltenVK) and, with no GPU, on the CPU through Mesa's lavapipe driver. The
+ * library loads Vulkan at run time (through volk); it does not link libvulkan.
+ *
+ * The objects, from the outside in:
+ *
+ *   dvk_context   one Vulkan device and queue: either created by deltavk or adopted from the
+ *                 caller (a game engine's VkInstance / VkPhysicalDevice / VkDevice / VkQueue).
+ *                 It owns the device function table, the memory allocator, the compute
+ *                 pipelines (built lazily, cached, optionally persisted to disk).
+ *   dvk_tensor    a contiguous fp32 or fp16 array of up to 4 dimensions in device memory,
+ *                 suballocated from large blocks, or a view of a caller's VkBuffer + offset.
+ *   dvk_cmd       a recording: operator dispatches (with the barriers they need), uploads,
+ *                 downloads and timestamps, in a command buffer of deltavk's or the caller's.
+ *                 Submitting and waiting are separate, optional steps.
+ *   operators     functions that record one operator into a dvk_cmd, e.g. dvk_delta_rule().
+ *
+ * A COMPLETE EXAMPLE
+ * ==================
+ *     dvk_context *ctx = NULL;
+ *     dvk_context_desc cd = {0};                 // zero means "default" everywhere
+ *     dvk_status st = dvk_context_create(&cd, &ctx);
+ *     if (st != DVK_SUCCESS) {
+ *         fprintf(stderr, "deltavk: %s: %s\n", dvk_status_string(st), dvk_last_error());
+ *         return 1;
+ *     }
+ *     // B=1 sequence, T=100 tokens, H=4 heads, K=V=64
+ *     dvk_tensor *q, *k, *v, *beta, *o, *state;
+ *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 4, .shape = {1, 100, 4, 64} }, &q);
+ *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 4, .shape = {1, 100, 4, 64} }, &k);
+ *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 4, .shape = {1, 100, 4, 64} }, &v);
+ *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 3, .shape = {1, 100, 4} }, &beta);
+ *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 4, .shape = {1, 100, 4, 64} }, &o);
+ *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 4, .shape = {1, 4, 64, 64} }, &state);
+ *     dvk_tensor_upload(q, host_q, sizeof host_q);   // ... k, v, beta likewise
+ *
+ *     dvk_cmd *cmd = NULL;
+ *     dvk_cmd_create(ctx, NULL, &cmd);
+ *     dvk_cmd_fill_zero(cmd, state);
+ *     dvk_delta_rule(cmd, &(dvk_delta_rule_desc){
+ *         .q = q, .k = k, .v = v, .beta = beta, .o = o,
+ *         .initial_state = state, .final_state = state,   // carry the state in place
+ *     });
+ *     dvk_cmd_submit(cmd);
+ *     dvk_cmd_wait(cmd);
+ *     dvk_tensor_download(o, host_o, sizeof host_o);
+ *
+ *     dvk_cmd_destroy(cmd);
+ *     dvk_tensor_destroy(q);  // ... every tensor
+ *     dvk_context_destroy(ctx);
+ *
+ * LAYOUTS AND SHAPES (the layouts of flash-linear-attention, "fla")
+ * ====================
+ *   token tensors   q, k : [B, T, H, K]     v, o : [B, T, H, V]     row-major, contiguous
+ *   per-head scalars  beta, g : [B, T, H]
+ *   recurrent state   [N, H, K, V], fp32, key-major (rows are keys, columns are values);
+ *                     N = B, or the number of sequences of a variable-length batch.
+ *   Reading is o_t = S_tᵀ (scale · q_t): the state is read after the token's write.
+ *   Gates are given in log space (decay = exp(g), g <= 0).
+ *
+ * OWNERSHIP
+ * =========
+ * Every object is created by a dvk_*_create function that returns it through an out-parameter
+ * and destroyed by the matching dvk_*_destroy, which accepts NULL. Tensors and commands must be
+ * destroyed before their context. A tensor that wraps a caller's VkBuffer never frees it. An
+ * adopted VkInstance / VkDevice is never destroyed by deltavk. A dvk_cmd keeps the scratch
+ * memory of the operators recorded into it until it is reset or destroyed, so destroy it (or
+ * reset it) only after the GPU has finished with it.
+ *
+ * THREADING
+ * =========
+ * Different contexts are independent. Within one context:
+ *   - dvk_context_*, tensor creation and destruction, and recording into *different* dvk_cmd
+ *     objects may happen from several threads at once: the context's memory allocator,
+ *     pipeline cache and queue are guarded by an internal mutex.
+ *   - One dvk_cmd, and one dvk_tensor's upload/download, must be used by one thread at a time.
+ *   - With an adopted queue, the caller must not submit to that VkQueue from another thread
+ *     while a deltavk call that submits is running (dvk_cmd_submit, dvk_tensor_upload,
+ *     dvk_tensor_download, dvk_cmd_fill_zero on a one-shot path): Vulkan requires queues to be
+ *     externally synchronised, and deltavk can only lock its own mutex.
+ *   - dvk_last_error() and dvk_last_vk_result() are per thread.
+ *
+ * ERRORS
+ * ======
+ * Every fallible call returns a dvk_status. DVK_SUCCESS is 0. On failure, dvk_last_error()
+ * returns a message for the calling thread saying what was wrong ("q: shape [2,7,3,64] does not
+ * match k: [2,7,3,32]"), and when a Vulkan call failed, dvk_last_vk_result() gives its VkResult.
+ * The library never aborts or exits; bad arguments (NULL pointers, shapes that disagree,
+ * unsupported dtypes, sizes over device limits such as maxStorageBufferRange) are reported.
+ */
+#ifndef DELTAVK_H
+#define DELTAVK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vulkan/vulkan_core.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(DVK_SHARED) && defined(DVK_BUILDING)
+#define DVK_API __attribute__((visibility("default")))
+#else
+#define DVK_API
+#endif
+
+#define DVK_VERSION_MAJOR 0
+#define DVK_VERSION_MINOR 1
+#define DVK_VERSION_PATCH 0
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes
+ * ------------------------------------------------------------------------------------------- */
+
+/* X(name, value, description) — one list makes both the enum and dvk_status_string(). */
+#define DVK_STATUS_LIST(X)                                                                       \
+    X(DVK_SUCCESS, 0, "success")                                                                 \
+    X(DVK_ERROR_INVALID_ARGUMENT, 1, "invalid argument")                                         \
+    X(DVK_ERROR_SHAPE_MISMATCH, 2, "tensor shapes do not agree")                                 \
+    X(DVK_ERROR_UNSUPPORTED_DTYPE, 3, "unsupported dtype")                                       \
+    X(DVK_ERROR_UNSUPPORTED, 4, "not supported by this device or build")                         \
+    X(DVK_ERROR_LIMIT_EXCEEDED, 5, "size exceeds a device limit")                                \
+    X(DVK_ERROR_OUT_OF_HOST_MEMORY, 6, "out of host memory")                                     \
+    X(DVK_ERROR_OUT_OF_DEVICE_MEMORY, 7, "out of device memory")                                 \
+    X(DVK_ERROR_NO_DEVICE, 8, "no suitable Vulkan device")                                       \
+    X(DVK_ERROR_VULKAN, 9, "a Vulkan call failed")                                               \
+    X(DVK_ERROR_DEVICE_LOST, 10, "the Vulkan device was lost")                                   \
+    X(DVK_ERROR_INVALID_STATE, 11, "call not valid in the object's current state")               \
+    X(DVK_ERROR_TIMEOUT, 12, "timed out")                                                        \
+    X(DVK_ERROR_IO, 13, "file input/output failed")                                              \
+    X(DVK_ERROR_FORMAT, 14, "malformed file")                                                    \
+    X(DVK_ERROR_NOT_FOUND, 15, "not found")
+
+typedef enum dvk_status {
+#define DVK_STATUS_ENUM_(name, value, text) name = value,
+    DVK_STATUS_LIST(DVK_STATUS_ENUM_)
+#undef DVK_STATUS_ENUM_
+} dvk_status;
+
+/* A constant English description of a status ("tensor shapes do not agree"). Never NULL. */
+DVK_API const char *dvk_status_string(dvk_status status);
+
+/* The detail message of the most recent failed deltavk call on this thread, or "" if none.
+ * The pointer stays valid until the next deltavk call on this thread. */
+DVK_API const char *dvk_last_error(void);
+
+/* The VkResult of the Vulkan call behind the most recent failure on this thread, or VK_SUCCESS
+ * when that failure was not a Vulkan error. */
+DVK_API VkResult dvk_last_vk_result(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Allocation and logging hooks
+ * ------------------------------------------------------------------------------------------- */
+
+/* Host memory for deltavk's own objects. All three functions or none (zero = libc malloc).
+ * alloc must return memory aligned to `alignment` (a power of two, at most 64) or NULL. */
+typedef struct dvk_allocator {
+    void *(*alloc)(void *user_data, size_t size, size_t alignment);
+    void (*free)(void *user_data, void *ptr);
+    void *user_data;
+} dvk_allocator;
+
+typedef enum dvk_log_level {
+    DVK_LOG_DEBUG = 0,
+    DVK_LOG_INFO = 1,
+    DVK_LOG_WARNING = 2,
+    DVK_LOG_ERROR = 3,
+} dvk_log_level;
+
+typedef enum dvk_log_source {
+    DVK_LOG_SOURCE_LIBRARY = 0,    /* deltavk itself */
+    DVK_LOG_SOURCE_VALIDATION = 1, /* the Khronos validation layer, through VK_EXT_debug_utils */
+} dvk_log_source;
+
+typedef void (*dvk_log_fn)(void *user_data, dvk_log_level level, dvk_log_source source,
+                           const char *message);
+
+/* ---------------------------------------------------------------------------------------------
+ * Devices
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum dvk_device_type {
+    DVK_DEVICE_TYPE_OTHER = 0,
+    DVK_DEVICE_TYPE_INTEGRATED_GPU = 1,
+    DVK_DEVICE_TYPE_DISCRETE_GPU = 2,
+    DVK_DEVICE_TYPE_VIRTUAL_GPU = 3,
+    DVK_DEVICE_TYPE_CPU = 4,
+} dvk_device_type;
+
+/* What a device can do, as deltavk uses it. For a context made with the small-device profile
+ * the limits are the profile's, not the hardware's (see dvk_context_desc.small_device_profile). */
+typedef struct dvk_device_info {
+    char name[256];
+    uint32_t index;              /* position in vkEnumeratePhysicalDevices */
+    uint32_t vendor_id;          /* PCI vendor id (0x10DE NVIDIA, 0x1002 AMD, 0x8086 Intel, ...) */
+    uint32_t device_id;
+    dvk_device_type type;
+    uint32_t api_version;        /* VK_MAKE_API_VERSION form */
+    char driver_name[256];       /* VkPhysicalDeviceDriverProperties::driverName */
+    char driver_info[256];
+    uint32_t subgroup_size;      /* default subgroup size */
+    uint32_t min_subgroup_size;  /* with VK_EXT_subgroup_size_control, else = subgroup_size */
+    uint32_t max_subgroup_size;
+    bool subgroup_arithmetic;    /* subgroupAdd and clustered reductions in compute shaders */
+    bool subgroup_shuffle;
+    uint32_t max_shared_memory;  /* bytes of shared memory per workgroup */
+    uint32_t max_workgroup_invocations;
+    uint32_t max_workgroup_size[3];
+    uint32_t max_workgroup_count[3];
+    uint64_t max_storage_buffer_range; /* largest tensor, in bytes */
+    uint64_t device_local_bytes; /* size of the largest device-local heap */
+    bool unified_memory;         /* integrated GPU or CPU: tensors live in host-visible memory */
+    bool fp16_storage;           /* fp16 tensors can be read and written (storageBuffer16BitAccess) */
+    bool fp16_arithmetic;        /* shaderFloat16 */
+    bool cooperative_matrix_khr; /* VK_KHR_cooperative_matrix enabled */
+    bool cooperative_matrix_nv;  /* VK_NV_cooperative_matrix enabled */
+    bool timestamps;             /* the queue can write GPU timestamps */
+    double timestamp_period_ns;  /* nanoseconds per timestamp tick */
+} dvk_device_info;
+
+/* Lists the Vulkan devices of a fresh instance. On input *count is the capacity of `infos`
+ * (which may be NULL when *count is 0); on output it is the number of devices, and at most the
+ * capacity are written. DVK_ERROR_NO_DEVICE if the Vulkan loader cannot be found. */
+DVK_API dvk_status dvk_enumerate_devices(dvk_device_info *infos, uint32_t *count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Context
+ * ------------------------------------------------------------------------------------------- */
+
+/* Handles of a Vulkan device the caller already has (a game engine's). deltavk records and
+ * submits on `queue`, which must support compute. It never destroys these handles. */
+typedef struct dvk_vulkan_handles {
+    VkInstance instance;
+    VkPhysicalDevice physical_device;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family_index;
+    /* The API version the instance was created with (0 = VK_API_VERSION_1_2). Must be >= 1.2. */
+    uint32_t api_version;
+    /* The vkGetInstanceProcAddr the caller loaded Vulkan with; NULL = deltavk opens the system
+     * Vulkan loader itself. */
+    PFN_vkGetInstanceProcAddr get_instance_proc_addr;
+    /* The VkPhysicalDeviceFeatures2 chain passed to vkCreateDevice, so deltavk knows which
+     * optional features it may use (16-bit storage, shaderFloat16, subgroup size control,
+     * cooperative matrices). NULL = assume none of them were enabled. */
+    const VkPhysicalDeviceFeatures2 *enabled_features;
+    /* Device extensions enabled on `device` (for VK_KHR_cooperative_matrix and friends). */
+    const char *const *enabled_extensions;
+    uint32_t enabled_extension_count;
+} dvk_vulkan_handles;
+
+typedef struct dvk_context_desc {
+    /* Which device to use when deltavk creates its own: an index into the device list, or a
+     * case-insensitive substring of the device name ("llvmpipe", "NVIDIA"). NULL = the
+     * DVK_DEVICE environment variable (same syntax), else the best device: discrete GPU, then
+     * integrated, virtual, CPU. Ignored when `adopt` is set. */
+    const char *device;
+    /* Adopt the caller's Vulkan device instead of creating one (NULL = create one). */
+    const dvk_vulkan_handles *adopt;
+    /* Enable VK_LAYER_KHRONOS_validation and route its messages to `log` and to the counter
+     * returned by dvk_context_validation_message_count(). Creation fails with
+     * DVK_ERROR_UNSUPPORTED if the layer is not installed. Not available with `adopt` (the
+     * caller owns that instance's layers). */
+    bool enable_validation;
+    /* Behave as if the device had mobile-class limits: 16 KiB shared memory, 128 invocations
+     * per workgroup, no fp16 arithmetic, no subgroup arithmetic, no cooperative matrices.
+     * Kernels pick their variants from these limits, so the code paths that small GPUs take
+     * can be exercised on any machine. */
+    bool small_device_profile;
+    /* File to load the VkPipelineCache from at creation and save it to at destruction, so a
+     * second start is fast (NULL = no disk cache). A missing, truncated or foreign file is
+     * ignored (a warning is logged); it is never an error. */
+    const char *pipeline_cache_path;
+    /* Host allocator for deltavk's own objects (zero = malloc/free). */
+    dvk_allocator allocator;
+    /* Passed to every Vulkan create/destroy call deltavk makes (NULL = Vulkan's default). */
+    const VkAllocationCallbacks *vk_allocator;
+    /* Receives diagnostics and validation messages (NULL = warnings and errors to stderr). */
+    dvk_log_fn log;
+    void *log_user_data;
+} dvk_context_desc;
+
+typedef struct dvk_context dvk_context;
+
+/* Creates a context. desc may be NULL (all defaults). */
+DVK_API dvk_status dvk_context_create(const dvk_context_desc *desc, dvk_context **out_context);
+
+/* Waits for the device to go idle, saves the pipeline cache if a path was given, and frees
+ * everything the context owns. NULL is a no-op. */
+DVK_API void dvk_context_destroy(dvk_context *context);
+
+/* Capabilities of the context's device (the profile's limits under small_device_profile). */
+DVK_API const dvk_device_info *dvk_context_device_info(const dvk_context *context);
+
+/* Number of validation messages received since creation (0 without enable_validation). */
+DVK_API uint64_t dvk_context_validation_message_count(const dvk_context *context);
+
+/* Writes the pipeline cache to desc.pipeline_cache_path now (DVK_ERROR_INVALID_STATE if the
+ * context has no path). */
+DVK_API dvk_status dvk_context_save_pipeline_cache(dvk_context *context);
+
+/* Number of compute pipelines the context has built so far (they are built on first use). */
+DVK_API uint32_t dvk_context_pipeline_count(const dvk_context *context);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tensors
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum dvk_dtype {
+    DVK_DTYPE_DEFAULT = 0, /* = DVK_DTYPE_F32 */
+    DVK_DTYPE_F32 = 1,
+    DVK_DTYPE_F16 = 2,
+} dvk_dtype;
+
+#define DVK_MAX_DIMS 4
+
+typedef struct dvk_tensor_desc {
+    dvk_dtype dtype;                /* 0 = fp32 */
+    uint32_t ndim;                  /* 1..4 (0 is a scalar: one element) */
+    uint64_t shape[DVK_MAX_DIMS];   /* every used dimension >= 1 */
+    /* Wrap the caller's buffer instead of allocating (VK_NULL_HANDLE = allocate). The buffer
+     * needs VK_BUFFER_USAGE_STORAGE_BUFFER_BIT (and TRANSFER_SRC/DST for upload, download and
+     * fill); `offset` must be a multiple of minStorageBufferOffsetAlignment. */
+    VkBuffer buffer;
+    VkDeviceSize offset;
+} dvk_tensor_desc;
+
+typedef struct dvk_tensor dvk_tensor;
+
+DVK_API dvk_status dvk_tensor_create(dvk_context *context, const dvk_tensor_desc *desc,
+                                     dvk_tensor **out_tensor);
+/* NULL is a no-op. */
+DVK_API void dvk_tensor_destroy(dvk_tensor *tensor);
+
+/* Blocking copies between host memory and the whole tensor. `bytes` must equal
+ * dvk_tensor_bytes(). On unified-memory devices this is a memcpy; elsewhere it goes through a
+ * staging buffer and a queue submission. */
+DVK_API dvk_status dvk_tensor_upload(dvk_tensor *tensor, const void *src, size_t bytes);
+DVK_API dvk_status dvk_tensor_download(const dvk_tensor *tensor, void *dst, size_t bytes);
+
+DVK_API dvk_dtype dvk_tensor_dtype(const dvk_tensor *tensor);
+DVK_API uint32_t dvk_tensor_ndim(const dvk_tensor *tensor);
+/* Dimension i (0 for i >= ndim). */
+DVK_API uint64_t dvk_tensor_dim(const dvk_tensor *tensor, uint32_t i);
+DVK_API uint64_t dvk_tensor_numel(const dvk_tensor *tensor);
+DVK_API uint64_t dvk_tensor_bytes(const dvk_tensor *tensor);
+/* The VkBuffer and byte offset holding the tensor, to bind it in the caller's own shaders. */
+DVK_API void dvk_tensor_vk_buffer(const dvk_tensor *tensor, VkBuffer *buffer,
+                                  VkDeviceSize *offset);
+
+/* Bytes per element of a dtype (0 for an invalid one). */
+DVK_API size_t dvk_dtype_size(dvk_dtype dtype);
+DVK_API const char *dvk_dtype_name(dvk_dtype dtype);
+
+/* IEEE half conversions (round to nearest even; inf and NaN preserved). */
+DVK_API uint16_t dvk_f32_to_f16(float value);
+DVK_API float dvk_f16_to_f32(uint16_t value);
+
+/* ---------------------------------------------------------------------------------------------
+ * Commands
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct dvk_cmd_desc {
+    /* Record into the caller's command buffer, already in the recording state and allocated
+     * from a pool of a queue family that supports compute (VK_NULL_HANDLE = deltavk's own).
+     * The caller ends, submits and synchronises it; dvk_cmd_submit / dvk_cmd_wait return
+     * DVK_ERROR_INVALID_STATE. deltavk makes its own dispatches consistent with each other;
+     * barriers against the caller's work before and after are the caller's (a compute-to-
+     * compute memory barrier suffices; dvk_cmd_barrier() records one). */
+    VkCommandBuffer command_buffer;
+    /* Capacity for dvk_cmd_timestamp() (0 = 64 when the device supports timestamps). */
+    uint32_t max_timestamps;
+} dvk_cmd_desc;
+
+typedef struct dvk_cmd dvk_cmd;
+
+/* Creates a recording, ready for operators. desc may be NULL. */
+DVK_API dvk_status dvk_cmd_create(dvk_context *context, const dvk_cmd_desc *desc,
+                                  dvk_cmd **out_cmd);
+/* Frees the command buffer, scratch memory and descriptors. The GPU must be done with it
+ * (call dvk_cmd_wait first). NULL is a no-op. */
+DVK_API void dvk_cmd_destroy(dvk_cmd *cmd);
+
+/* Ends recording (first time only) and submits to the context's queue. A recorded dvk_cmd may
+ * be submitted again after dvk_cmd_wait(): it replays the same work on the same tensors. */
+DVK_API dvk_status dvk_cmd_submit(dvk_cmd *cmd);
+/* Waits for the last submission to finish (timeout_ns = 0 waits without limit), then copies
+ * the data of any dvk_cmd_download() into the caller's memory. */
+DVK_API dvk_status dvk_cmd_wait(dvk_cmd *cmd, uint64_t timeout_ns);
+/* Forgets what was recorded (the GPU must be done), releases scratch memory, and starts a new
+ * recording in the same command buffer. */
+DVK_API dvk_status dvk_cmd_reset(dvk_cmd *cmd);
+
+/* Records a copy from host memory into the tensor (the data is copied now into a staging
+ * buffer, so `src` may be reused at once). */
+DVK_API dvk_status dvk_cmd_upload(dvk_cmd *cmd, dvk_tensor *tensor, const void *src,
+                                  size_t bytes);
+/* Records a copy from the tensor to host memory; `dst` is written by dvk_cmd_wait() and must
+ * stay valid until then. */
+DVK_API dvk_status dvk_cmd_download(dvk_cmd *cmd, const dvk_tensor *tensor, void *dst,
+                                    size_t bytes);
+/* Records zero-filling the tensor. */
+DVK_API dvk_status dvk_cmd_fill_zero(dvk_cmd *cmd, dvk_tensor *tensor);
+/* Records a full compute/transfer memory barrier (for interleaving with the caller's work). */
+DVK_API dvk_status dvk_cmd_barrier(dvk_cmd *cmd);
+
+/* Records a GPU timestamp after all work recorded so far; its index goes to *out_index. */
+DVK_API dvk_status dvk_cmd_timestamp(dvk_cmd *cmd, uint32_t *out_index);
+/* After dvk_cmd_wait(): milliseconds between two timestamps of the last submission. */
+DVK_API dvk_status dvk_cmd_elapsed_ms(const dvk_cmd *cmd, uint32_t begin, uint32_t end,
+                                      double *out_ms);
+
+/* ---------------------------------------------------------------------------------------------
+ * Operators
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum dvk_mode {
+    DVK_MODE_DEFAULT = 0,   /* the library chooses */
+    DVK_MODE_RECURRENT = 1, /* token by token: decode (T = 1) and short sequences */
+    DVK_MODE_CHUNK = 2,     /* chunked (WY form): long prefill */
+} dvk_mode;
+
+/*
+ * Delta rule (DeltaNet) and gated delta rule (Gated DeltaNet, Qwen3-Next).
+ * For every sequence n and value head h, with S the [K, V] state:
+ *
+ *     S'  = exp(g_t) S_{t−1}                 (gated rule only; g_t is a log decay, <= 0)
+ *     u_t = beta_t (v_t − S'ᵀ k_t)
+ *     S_t = S' + k_t u_tᵀ
+ *     o_t = S_tᵀ (scale · q_t)
+ *
+ * Shapes:  q, k [B,T,H,K];  v, o [B,T,HV,V];  beta, g [B,T,HV];
+ *          initial_state, final_state [N,HV,K,V] fp32, N = B (or num_seqs, see cu_seqlens).
+ *          HV is a multiple of H (grouped value heads: value head j reads q/k head j/(HV/H));
+ *          HV = H is the usual case.
+ * Limits:  1 <= K, V <= 256; any T >= 1 (T = 1 is the decode step).
+ * Dtypes:  q, k, v, beta, g and o share one dtype, fp32 or fp16 (fp16 needs
+ *          dvk_device_info.fp16_storage); arithmetic and the state are fp32.
+ * Options:
+ *   scale          0 = K^-0.5.
+ *   initial_state  NULL = zeros. final_state NULL = not stored. They may be the same tensor:
+ *                  the state is then updated in place, which is how a stream of calls
+ *                  (prefill, then decode steps) carries it.
+ *   cu_seqlens     variable-length batch (fla's convention): B must be 1 and the T axis packs
+ *                  num_seqs sequences, sequence i spanning tokens [cu_seqlens[i],
+ *                  cu_seqlens[i+1]); cu_seqlens[0] = 0, non-decreasing, cu_seqlens[num_seqs] = T.
+ *                  Host memory, read when the call records. States are [num_seqs,HV,K,V].
+ *   l2norm_qk      normalise q and k inside the kernel: x / sqrt(Σx² + 1e-6) (fla's
+ *                  use_qk_l2norm_in_kernel).
+ *   mode           DVK_MODE_RECURRENT (DVK_MODE_DEFAULT picks it).
+ * Stability: keys should be L2-normalised and beta in (0, 2) for the recurrence to stay
+ * bounded; the library computes whatever it is given and hides nothing.
+ */
+typedef struct dvk_delta_rule_desc {
+    const dvk_tensor *q;
+    const dvk_tensor *k;
+    const dvk_tensor *v;
+    const dvk_tensor *beta;
+    const dvk_tensor *g; /* dvk_gated_delta_rule only (must be NULL for dvk_delta_rule) */
+    dvk_tensor *o;
+    const dvk_tensor *initial_state;
+    dvk_tensor *final_state;
+    float scale;
+    dvk_mode mode;
+    const int32_t *cu_seqlens;
+    uint32_t num_seqs;
+    bool l2norm_qk;
+} dvk_delta_rule_desc;
+
+DVK_API dvk_status dvk_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc *desc);
+DVK_API dvk_status dvk_gated_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc *desc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DELTAVK_H */

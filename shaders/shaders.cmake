@@ -1,0 +1,28 @@
+# Every SPIR-V variant the library embeds. Names are "<family>/<kernel>_<io dtype>[_<variant>]";
+# the host code of each family builds the same names (src/ops/<family>/*.c).
+#   io dtype:  f32 | f16 (DVK_IO_F16: token tensors stored as fp16)
+#   sg | sh:   reductions with clustered subgroup operations | with shared memory
+
+set(DVK_IO_TYPES f32 f16)
+if(NOT DVK_GLSLC_HAS_FLOAT16_STORAGE)
+  set(DVK_IO_TYPES f32)
+endif()
+set(DVK_REDUCTIONS sh)
+if(DVK_GLSLC_HAS_SUBGROUP_CLUSTERED)
+  list(APPEND DVK_REDUCTIONS sg)
+endif()
+
+foreach(io ${DVK_IO_TYPES})
+  set(io_defs)
+  if(io STREQUAL "f16")
+    set(io_defs DVK_IO_F16=1)
+  endif()
+  foreach(red ${DVK_REDUCTIONS})
+    set(red_defs)
+    if(red STREQUAL "sg")
+      set(red_defs DVK_SUBGROUP_REDUCE=1)
+    endif()
+    dvk_shader(delta_rule/recurrent_${io}_${red} delta_rule/recurrent.comp
+               DEFINES ${io_defs} ${red_defs})
+  endforeach()
+endforeach()

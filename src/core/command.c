@@ -1,0 +1,592 @@
+/* dvk_cmd: recording dispatches and copies with the barriers they need, descriptor sets,
+ * scratch memory, submission, and GPU timestamps. */
+#include "core/internal.h"
+
+#include <string.h>
+
+typedef enum cmd_state {
+    CMD_RECORDING,  /* accepts commands */
+    CMD_EXECUTABLE, /* ended; may be submitted */
+    CMD_PENDING,    /* submitted, not yet waited for */
+} cmd_state;
+
+typedef struct byte_range {
+    VkBuffer buffer;
+    VkDeviceSize begin, end;
+} byte_range;
+
+typedef struct pending_download {
+    void *dst;
+    const void *staging;
+    size_t bytes;
+} pending_download;
+
+#define SETS_PER_POOL 64u
+
+struct dvk_cmd {
+    dvk_context *ctx;
+    VkCommandPool pool;
+    VkCommandBuffer cb;
+    bool own_cb;
+    VkFence fence;
+    cmd_state state;
+
+    VkDescriptorPool *dpools;
+    uint32_t dpool_count, dpool_cap, dpool_current, sets_left;
+
+    /* Since the last barrier: what was written and what was read. A new access that overlaps
+     * a write (read-after-write, write-after-write) or writes over a read (write-after-read)
+     * gets a barrier first. */
+    byte_range *written, *read;
+    uint32_t written_count, written_cap, read_count, read_cap;
+
+    dvk_mem *held; /* staging and scratch memory, released on reset/destroy */
+    uint32_t held_count, held_cap;
+    pending_download *downloads;
+    uint32_t download_count, download_cap;
+
+    VkQueryPool queries;
+    uint32_t ts_cap, ts_count;
+    uint64_t *ts_values;
+    bool ts_fetched;
+};
+
+/* ---- recording state ---------------------------------------------------------------------- */
+
+static dvk_status begin_recording(dvk_cmd *cmd)
+{
+    dvk_context *ctx = cmd->ctx;
+    if (cmd->own_cb) {
+        const VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+        DVK_VK_TRY(ctx->vk.vkBeginCommandBuffer(cmd->cb, &bi));
+    }
+    if (cmd->queries)
+        ctx->vk.vkCmdResetQueryPool(cmd->cb, cmd->queries, 0, cmd->ts_cap);
+    cmd->state = CMD_RECORDING;
+    cmd->ts_count = 0;
+    cmd->ts_fetched = false;
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk__cmd_check_recording(const dvk_cmd *cmd)
+{
+    if (!cmd)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "cmd is NULL");
+    if (cmd->state != CMD_RECORDING)
+        return dvk__fail(DVK_ERROR_INVALID_STATE,
+                         "the dvk_cmd has been submitted; call dvk_cmd_reset() to record anew");
+    return DVK_SUCCESS;
+}
+
+dvk_context *dvk__cmd_context(const dvk_cmd *cmd) { return cmd->ctx; }
+
+dvk_status dvk_cmd_create(dvk_context *ctx, const dvk_cmd_desc *desc_in, dvk_cmd **out)
+{
+    if (!out)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "out_cmd is NULL");
+    *out = NULL;
+    if (!ctx)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "context is NULL");
+    const dvk_cmd_desc desc = desc_in ? *desc_in : (dvk_cmd_desc){0};
+    dvk_cmd *cmd = dvk__alloc(&ctx->alloc, sizeof *cmd);
+    if (!cmd)
+        return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    cmd->ctx = ctx;
+    dvk_status st = DVK_SUCCESS;
+    VkResult r = VK_SUCCESS;
+
+    if (desc.command_buffer) {
+        cmd->cb = desc.command_buffer;
+    } else {
+        cmd->own_cb = true;
+        const VkCommandPoolCreateInfo pi = {
+            .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+            .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+            .queueFamilyIndex = ctx->queue_family,
+        };
+        r = ctx->vk.vkCreateCommandPool(ctx->device, &pi, ctx->vk_alloc, &cmd->pool);
+        if (r != VK_SUCCESS)
+            st = dvk__fail_vk(r, "vkCreateCommandPool");
+        if (st == DVK_SUCCESS) {
+            const VkCommandBufferAllocateInfo ai = {
+                .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                .commandPool = cmd->pool,
+                .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                .commandBufferCount = 1,
+            };
+            r = ctx->vk.vkAllocateCommandBuffers(ctx->device, &ai, &cmd->cb);
+            if (r != VK_SUCCESS)
+                st = dvk__fail_vk(r, "vkAllocateCommandBuffers");
+        }
+        if (st == DVK_SUCCESS) {
+            const VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+            r = ctx->vk.vkCreateFence(ctx->device, &fi, ctx->vk_alloc, &cmd->fence);
+            if (r != VK_SUCCESS)
+                st = dvk__fail_vk(r, "vkCreateFence");
+        }
+    }
+    if (st == DVK_SUCCESS && ctx->info.timestamps) {
+        cmd->ts_cap = desc.max_timestamps ? desc.max_timestamps : 64;
+        const VkQueryPoolCreateInfo qi = {
+            .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+            .queryType = VK_QUERY_TYPE_TIMESTAMP,
+            .queryCount = cmd->ts_cap,
+        };
+        r = ctx->vk.vkCreateQueryPool(ctx->device, &qi, ctx->vk_alloc, &cmd->queries);
+        if (r != VK_SUCCESS)
+            st = dvk__fail_vk(r, "vkCreateQueryPool");
+        if (st == DVK_SUCCESS) {
+            cmd->ts_values = dvk__alloc(&ctx->alloc, sizeof(uint64_t) * cmd->ts_cap);
+            if (!cmd->ts_values)
+                st = dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        }
+    }
+    if (st == DVK_SUCCESS)
+        st = begin_recording(cmd);
+    if (st != DVK_SUCCESS) {
+        dvk_cmd_destroy(cmd);
+        return st;
+    }
+    *out = cmd;
+    return DVK_SUCCESS;
+}
+
+static void release_resources(dvk_cmd *cmd)
+{
+    for (uint32_t i = 0; i < cmd->held_count; ++i)
+        dvk__mem_free(cmd->ctx, &cmd->held[i]);
+    cmd->held_count = 0;
+    cmd->download_count = 0;
+    cmd->written_count = cmd->read_count = 0;
+    for (uint32_t i = 0; i < cmd->dpool_count; ++i)
+        cmd->ctx->vk.vkResetDescriptorPool(cmd->ctx->device, cmd->dpools[i], 0);
+    cmd->dpool_current = 0;
+    cmd->sets_left = cmd->dpool_count ? SETS_PER_POOL : 0;
+}
+
+void dvk_cmd_destroy(dvk_cmd *cmd)
+{
+    if (!cmd)
+        return;
+    dvk_context *ctx = cmd->ctx;
+    if (cmd->state == CMD_PENDING) /* never free what the GPU may still read */
+        ctx->vk.vkWaitForFences(ctx->device, 1, &cmd->fence, VK_TRUE, UINT64_MAX);
+    release_resources(cmd);
+    for (uint32_t i = 0; i < cmd->dpool_count; ++i)
+        ctx->vk.vkDestroyDescriptorPool(ctx->device, cmd->dpools[i], ctx->vk_alloc);
+    if (cmd->queries)
+        ctx->vk.vkDestroyQueryPool(ctx->device, cmd->queries, ctx->vk_alloc);
+    if (cmd->fence)
+        ctx->vk.vkDestroyFence(ctx->device, cmd->fence, ctx->vk_alloc);
+    if (cmd->pool)
+        ctx->vk.vkDestroyCommandPool(ctx->device, cmd->pool, ctx->vk_alloc);
+    dvk__free(&ctx->alloc, cmd->dpools);
+    dvk__free(&ctx->alloc, cmd->written);
+    dvk__free(&ctx->alloc, cmd->read);
+    dvk__free(&ctx->alloc, cmd->held);
+    dvk__free(&ctx->alloc, cmd->downloads);
+    dvk__free(&ctx->alloc, cmd->ts_values);
+    dvk__free(&ctx->alloc, cmd);
+}
+
+dvk_status dvk_cmd_reset(dvk_cmd *cmd)
+{
+    if (!cmd)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "cmd is NULL");
+    dvk_context *ctx = cmd->ctx;
+    if (cmd->state == CMD_PENDING)
+        DVK_TRY(dvk_cmd_wait(cmd, 0));
+    release_resources(cmd);
+    if (cmd->own_cb)
+        DVK_VK_TRY(ctx->vk.vkResetCommandBuffer(cmd->cb, 0));
+    return begin_recording(cmd);
+}
+
+/* ---- barriers ------------------------------------------------------------------------------ */
+
+static void record_barrier(dvk_cmd *cmd)
+{
+    const VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                         VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+    };
+    const VkPipelineStageFlags stages =
+        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    cmd->ctx->vk.vkCmdPipelineBarrier(cmd->cb, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
+    cmd->written_count = cmd->read_count = 0;
+}
+
+static bool overlaps(const byte_range *list, uint32_t n, const byte_range *r)
+{
+    for (uint32_t i = 0; i < n; ++i)
+        if (list[i].buffer == r->buffer && list[i].begin < r->end && r->begin < list[i].end)
+            return true;
+    return false;
+}
+
+/* Barrier if needed, then remember these accesses. */
+static dvk_status track(dvk_cmd *cmd, const dvk_binding *b, uint32_t n)
+{
+    bool hazard = false;
+    for (uint32_t i = 0; i < n && !hazard; ++i) {
+        const byte_range r = {b[i].buffer, b[i].offset, b[i].offset + b[i].range};
+        hazard = overlaps(cmd->written, cmd->written_count, &r) ||
+                 (b[i].write && overlaps(cmd->read, cmd->read_count, &r));
+    }
+    if (hazard)
+        record_barrier(cmd);
+    const dvk_allocator *a = &cmd->ctx->alloc;
+    for (uint32_t i = 0; i < n; ++i) {
+        const byte_range r = {b[i].buffer, b[i].offset, b[i].offset + b[i].range};
+        if (b[i].write) {
+            DVK_TRY(dvk__grow(a, (void **)&cmd->written, &cmd->written_cap,
+                              cmd->written_count + 1, sizeof r));
+            cmd->written[cmd->written_count++] = r;
+        } else {
+            DVK_TRY(dvk__grow(a, (void **)&cmd->read, &cmd->read_cap, cmd->read_count + 1,
+                              sizeof r));
+            cmd->read[cmd->read_count++] = r;
+        }
+    }
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk_cmd_barrier(dvk_cmd *cmd)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    record_barrier(cmd);
+    return DVK_SUCCESS;
+}
+
+/* ---- bindings and dispatch ---------------------------------------------------------------- */
+
+dvk_binding dvk__bind_read(const dvk_tensor *t)
+{
+    return (dvk_binding){t->buffer, t->offset, t->bytes, false};
+}
+
+dvk_binding dvk__bind_write(const dvk_tensor *t)
+{
+    return (dvk_binding){t->buffer, t->offset, t->bytes, true};
+}
+
+dvk_binding dvk__bind_dummy(const dvk_cmd *cmd)
+{
+    const dvk_mem *d = &cmd->ctx->dummy;
+    /* Marked as read: no kernel touches an unused binding, so it never needs a barrier. */
+    return (dvk_binding){d->buffer, d->offset, d->size, false};
+}
+
+static dvk_status hold(dvk_cmd *cmd, const dvk_mem *mem)
+{
+    dvk_status st = dvk__grow(&cmd->ctx->alloc, (void **)&cmd->held, &cmd->held_cap,
+                              cmd->held_count + 1, sizeof *cmd->held);
+    if (st != DVK_SUCCESS) {
+        dvk_mem m = *mem;
+        dvk__mem_free(cmd->ctx, &m);
+        return st;
+    }
+    cmd->held[cmd->held_count++] = *mem;
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk__cmd_scratch(dvk_cmd *cmd, VkDeviceSize bytes, dvk_binding *out)
+{
+    dvk_context *ctx = cmd->ctx;
+    if (bytes > ctx->caps.info.max_storage_buffer_range)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                         "scratch buffer of %llu bytes exceeds maxStorageBufferRange (%llu)",
+                         (unsigned long long)bytes,
+                         (unsigned long long)ctx->caps.info.max_storage_buffer_range);
+    dvk_mem mem;
+    DVK_TRY(dvk__mem_alloc(ctx, bytes, DVK_MEM_DEVICE, &mem));
+    DVK_TRY(hold(cmd, &mem));
+    *out = (dvk_binding){mem.buffer, mem.offset, bytes, true};
+    return DVK_SUCCESS;
+}
+
+static dvk_status allocate_set(dvk_cmd *cmd, VkDescriptorSetLayout layout, VkDescriptorSet *out)
+{
+    dvk_context *ctx = cmd->ctx;
+    if (cmd->sets_left == 0) {
+        if (cmd->dpool_count > 0 && cmd->dpool_current + 1 < cmd->dpool_count) {
+            ++cmd->dpool_current; /* a pool kept from before a reset */
+        } else {
+            DVK_TRY(dvk__grow(&ctx->alloc, (void **)&cmd->dpools, &cmd->dpool_cap,
+                              cmd->dpool_count + 1, sizeof *cmd->dpools));
+            const VkDescriptorPoolSize size = {
+                .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                .descriptorCount = SETS_PER_POOL * DVK_MAX_BINDINGS,
+            };
+            const VkDescriptorPoolCreateInfo pi = {
+                .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                .maxSets = SETS_PER_POOL,
+                .poolSizeCount = 1,
+                .pPoolSizes = &size,
+            };
+            DVK_VK_TRY(ctx->vk.vkCreateDescriptorPool(ctx->device, &pi, ctx->vk_alloc,
+                                                      &cmd->dpools[cmd->dpool_count]));
+            cmd->dpool_current = cmd->dpool_count++;
+        }
+        cmd->sets_left = SETS_PER_POOL;
+    }
+    const VkDescriptorSetAllocateInfo ai = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+        .descriptorPool = cmd->dpools[cmd->dpool_current],
+        .descriptorSetCount = 1,
+        .pSetLayouts = &layout,
+    };
+    DVK_VK_TRY(ctx->vk.vkAllocateDescriptorSets(ctx->device, &ai, out));
+    --cmd->sets_left;
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk__cmd_dispatch(dvk_cmd *cmd, const dvk_pipeline *p, const dvk_binding *bindings,
+                             const void *push, uint32_t gx, uint32_t gy, uint32_t gz)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    dvk_context *ctx = cmd->ctx;
+    const uint32_t *max = ctx->caps.info.max_workgroup_count;
+    if (gx > max[0] || gy > max[1] || gz > max[2])
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                         "dispatch of %u x %u x %u workgroups exceeds the device's maximum "
+                         "%u x %u x %u",
+                         gx, gy, gz, max[0], max[1], max[2]);
+    if (gx == 0 || gy == 0 || gz == 0)
+        return DVK_SUCCESS;
+    DVK_TRY(track(cmd, bindings, p->binding_count));
+
+    VkDescriptorSet set;
+    DVK_TRY(allocate_set(cmd, p->set_layout, &set));
+    VkDescriptorBufferInfo infos[DVK_MAX_BINDINGS];
+    VkWriteDescriptorSet writes[DVK_MAX_BINDINGS];
+    for (uint32_t i = 0; i < p->binding_count; ++i) {
+        infos[i] = (VkDescriptorBufferInfo){bindings[i].buffer, bindings[i].offset,
+                                            bindings[i].range};
+        writes[i] = (VkWriteDescriptorSet){
+            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+            .dstSet = set,
+            .dstBinding = i,
+            .descriptorCount = 1,
+            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .pBufferInfo = &infos[i],
+        };
+    }
+    ctx->vk.vkUpdateDescriptorSets(ctx->device, p->binding_count, writes, 0, NULL);
+    ctx->vk.vkCmdBindPipeline(cmd->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+    ctx->vk.vkCmdBindDescriptorSets(cmd->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set,
+                                    0, NULL);
+    if (p->push_size)
+        ctx->vk.vkCmdPushConstants(cmd->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                                   p->push_size, push);
+    ctx->vk.vkCmdDispatch(cmd->cb, gx, gy, gz);
+    return DVK_SUCCESS;
+}
+
+/* ---- copies --------------------------------------------------------------------------------- */
+
+static dvk_status check_copy_args(const dvk_cmd *cmd, const dvk_tensor *t, const void *p,
+                                  size_t bytes)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    if (!t || !p)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL", t ? "host pointer" : "tensor");
+    if (t->ctx != cmd->ctx)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "tensor belongs to another context");
+    if (bytes != t->bytes)
+        return dvk__fail(DVK_ERROR_SHAPE_MISMATCH, "copy of %zu bytes, but the tensor holds %llu",
+                         bytes, (unsigned long long)t->bytes);
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk_cmd_upload(dvk_cmd *cmd, dvk_tensor *t, const void *src, size_t bytes)
+{
+    DVK_TRY(check_copy_args(cmd, t, src, bytes));
+    dvk_context *ctx = cmd->ctx;
+    dvk_mem staging;
+    DVK_TRY(dvk__mem_alloc(ctx, bytes, DVK_MEM_STAGING, &staging));
+    DVK_TRY(hold(cmd, &staging));
+    memcpy(staging.mapped, src, bytes);
+    const dvk_binding b = dvk__bind_write(t);
+    DVK_TRY(track(cmd, &b, 1));
+    const VkBufferCopy region = {staging.offset, t->offset, bytes};
+    ctx->vk.vkCmdCopyBuffer(cmd->cb, staging.buffer, t->buffer, 1, &region);
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk__cmd_upload_scratch(dvk_cmd *cmd, const void *data, size_t bytes,
+                                  dvk_binding *out)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    dvk_binding dst;
+    DVK_TRY(dvk__cmd_scratch(cmd, bytes, &dst));
+    dvk_mem staging;
+    DVK_TRY(dvk__mem_alloc(cmd->ctx, bytes, DVK_MEM_STAGING, &staging));
+    DVK_TRY(hold(cmd, &staging));
+    memcpy(staging.mapped, data, bytes);
+    DVK_TRY(track(cmd, &dst, 1));
+    const VkBufferCopy region = {staging.offset, dst.offset, bytes};
+    cmd->ctx->vk.vkCmdCopyBuffer(cmd->cb, staging.buffer, dst.buffer, 1, &region);
+    *out = dst;
+    out->write = false;
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk_cmd_download(dvk_cmd *cmd, const dvk_tensor *t, void *dst, size_t bytes)
+{
+    DVK_TRY(check_copy_args(cmd, t, dst, bytes));
+    if (!cmd->own_cb)
+        return dvk__fail(DVK_ERROR_INVALID_STATE,
+                         "dvk_cmd_download needs deltavk's own command buffer (it copies the "
+                         "data out in dvk_cmd_wait)");
+    dvk_context *ctx = cmd->ctx;
+    dvk_mem staging;
+    DVK_TRY(dvk__mem_alloc(ctx, bytes, DVK_MEM_STAGING, &staging));
+    DVK_TRY(hold(cmd, &staging));
+    DVK_TRY(dvk__grow(&ctx->alloc, (void **)&cmd->downloads, &cmd->download_cap,
+                      cmd->download_count + 1, sizeof *cmd->downloads));
+    const dvk_binding b = dvk__bind_read(t);
+    DVK_TRY(track(cmd, &b, 1));
+    const VkBufferCopy region = {t->offset, staging.offset, bytes};
+    ctx->vk.vkCmdCopyBuffer(cmd->cb, t->buffer, staging.buffer, 1, &region);
+    cmd->downloads[cmd->download_count++] = (pending_download){dst, staging.mapped, bytes};
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk_cmd_fill_zero(dvk_cmd *cmd, dvk_tensor *t)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    if (!t)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "tensor is NULL");
+    if (t->ctx != cmd->ctx)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "tensor belongs to another context");
+    /* vkCmdFillBuffer writes whole 4-byte words. Our own allocations are padded; a wrapped
+     * buffer may not be. */
+    VkDeviceSize size = t->bytes;
+    if (size % 4) {
+        if (t->wrapped)
+            return dvk__fail(DVK_ERROR_UNSUPPORTED,
+                             "fill_zero of a wrapped tensor needs a size multiple of 4 bytes");
+        size = (size + 3) & ~(VkDeviceSize)3;
+    }
+    const dvk_binding b = {t->buffer, t->offset, size, true};
+    DVK_TRY(track(cmd, &b, 1));
+    cmd->ctx->vk.vkCmdFillBuffer(cmd->cb, t->buffer, t->offset, size, 0);
+    return DVK_SUCCESS;
+}
+
+/* ---- submission ------------------------------------------------------------------------------ */
+
+dvk_status dvk_cmd_submit(dvk_cmd *cmd)
+{
+    if (!cmd)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "cmd is NULL");
+    dvk_context *ctx = cmd->ctx;
+    if (!cmd->own_cb)
+        return dvk__fail(DVK_ERROR_INVALID_STATE,
+                         "this dvk_cmd records into the caller's command buffer: submit it "
+                         "yourself");
+    if (cmd->state == CMD_PENDING)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "already submitted: call dvk_cmd_wait() first");
+    if (cmd->state == CMD_RECORDING) {
+        if (cmd->download_count) { /* make the copies visible to the host after the fence */
+            const VkMemoryBarrier mb = {
+                .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+            };
+            ctx->vk.vkCmdPipelineBarrier(cmd->cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+        }
+        DVK_VK_TRY(ctx->vk.vkEndCommandBuffer(cmd->cb));
+        cmd->state = CMD_EXECUTABLE;
+    }
+    DVK_VK_TRY(ctx->vk.vkResetFences(ctx->device, 1, &cmd->fence));
+    DVK_TRY(dvk__queue_submit(ctx, cmd->cb, cmd->fence));
+    cmd->state = CMD_PENDING;
+    cmd->ts_fetched = false;
+    return DVK_SUCCESS;
+}
+
+static dvk_status fetch_timestamps(dvk_cmd *cmd, bool wait)
+{
+    if (cmd->ts_fetched || cmd->ts_count == 0)
+        return DVK_SUCCESS;
+    dvk_context *ctx = cmd->ctx;
+    const VkResult r = ctx->vk.vkGetQueryPoolResults(
+        ctx->device, cmd->queries, 0, cmd->ts_count, sizeof(uint64_t) * cmd->ts_count,
+        cmd->ts_values, sizeof(uint64_t),
+        VK_QUERY_RESULT_64_BIT | (wait ? VK_QUERY_RESULT_WAIT_BIT : 0));
+    if (r == VK_NOT_READY)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "the timestamps are not written yet");
+    if (r != VK_SUCCESS)
+        return dvk__fail_vk(r, "vkGetQueryPoolResults");
+    cmd->ts_fetched = true;
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk_cmd_wait(dvk_cmd *cmd, uint64_t timeout_ns)
+{
+    if (!cmd)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "cmd is NULL");
+    if (!cmd->own_cb)
+        return dvk__fail(DVK_ERROR_INVALID_STATE,
+                         "this dvk_cmd records into the caller's command buffer: wait on your "
+                         "own fence");
+    if (cmd->state == CMD_RECORDING)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "nothing submitted: call dvk_cmd_submit()");
+    if (cmd->state == CMD_EXECUTABLE)
+        return DVK_SUCCESS; /* already waited for */
+    dvk_context *ctx = cmd->ctx;
+    const VkResult r = ctx->vk.vkWaitForFences(ctx->device, 1, &cmd->fence, VK_TRUE,
+                                               timeout_ns ? timeout_ns : UINT64_MAX);
+    if (r == VK_TIMEOUT)
+        return dvk__fail(DVK_ERROR_TIMEOUT, "the GPU work did not finish within %llu ns",
+                         (unsigned long long)timeout_ns);
+    if (r != VK_SUCCESS)
+        return dvk__fail_vk(r, "vkWaitForFences");
+    cmd->state = CMD_EXECUTABLE;
+    for (uint32_t i = 0; i < cmd->download_count; ++i)
+        memcpy(cmd->downloads[i].dst, cmd->downloads[i].staging, cmd->downloads[i].bytes);
+    return fetch_timestamps(cmd, true);
+}
+
+/* ---- timestamps ---------------------------------------------------------------------------- */
+
+dvk_status dvk_cmd_timestamp(dvk_cmd *cmd, uint32_t *out_index)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    if (!out_index)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "out_index is NULL");
+    if (!cmd->queries)
+        return dvk__fail(DVK_ERROR_UNSUPPORTED, "the device's queue cannot write timestamps");
+    if (cmd->ts_count >= cmd->ts_cap)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                         "more than %u timestamps (raise dvk_cmd_desc.max_timestamps)",
+                         cmd->ts_cap);
+    cmd->ctx->vk.vkCmdWriteTimestamp(cmd->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, cmd->queries,
+                                     cmd->ts_count);
+    *out_index = cmd->ts_count++;
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk_cmd_elapsed_ms(const dvk_cmd *cmd_in, uint32_t begin, uint32_t end,
+                              double *out_ms)
+{
+    if (!cmd_in || !out_ms)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL", cmd_in ? "out_ms" : "cmd");
+    dvk_cmd *cmd = (dvk_cmd *)cmd_in; /* fetching results lazily is not a visible change */
+    if (begin >= cmd->ts_count || end >= cmd->ts_count)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "timestamp index out of range (have %u)",
+                         cmd->ts_count);
+    if (cmd->state == CMD_RECORDING && cmd->own_cb)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "not submitted yet");
+    if (cmd->state == CMD_PENDING)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "call dvk_cmd_wait() first");
+    DVK_TRY(fetch_timestamps(cmd, false));
+    const uint64_t ticks = cmd->ts_values[end] - cmd->ts_values[begin];
+    *out_ms = (double)ticks * cmd->ctx->info.timestamp_period_ns * 1e-6;
+    return DVK_SUCCESS;
+}

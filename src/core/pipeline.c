@@ -1,0 +1,352 @@
+/* Compute pipelines: built lazily from the embedded SPIR-V, one per (blob, specialization),
+ * cached in the context, and backed by a VkPipelineCache that can persist on disk. */
+#include "core/internal.h"
+#include "core/spirv_table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dvk_pipeline_entry {
+    dvk_pipeline_key key;
+    dvk_pipeline pipeline;
+};
+
+/* Descriptor-set and pipeline layouts depend only on the binding count and push size. */
+struct dvk_layout_entry {
+    uint32_t binding_count;
+    uint32_t push_size;
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout layout;
+};
+
+static const dvk_spirv_blob *find_blob(const char *name)
+{
+    for (size_t i = 0; i < dvk_spirv_blob_count; ++i)
+        if (strcmp(dvk_spirv_blobs[i].name, name) == 0)
+            return &dvk_spirv_blobs[i];
+    return NULL;
+}
+
+bool dvk__spirv_available(const char *name) { return find_blob(name) != NULL; }
+
+static bool key_equal(const dvk_pipeline_key *a, const dvk_pipeline_key *b)
+{
+    return strcmp(a->spirv_name, b->spirv_name) == 0 && a->binding_count == b->binding_count &&
+           a->push_size == b->push_size && a->spec_count == b->spec_count &&
+           a->required_subgroup_size == b->required_subgroup_size &&
+           memcmp(a->spec, b->spec, a->spec_count * sizeof a->spec[0]) == 0;
+}
+
+/* Called with ctx->lock held. */
+static dvk_status get_layout(dvk_context *ctx, uint32_t bindings, uint32_t push_size,
+                             const dvk_layout_entry **out)
+{
+    for (uint32_t i = 0; i < ctx->layout_count; ++i) {
+        if (ctx->layouts[i].binding_count == bindings && ctx->layouts[i].push_size == push_size) {
+            *out = &ctx->layouts[i];
+            return DVK_SUCCESS;
+        }
+    }
+    DVK_TRY(dvk__grow(&ctx->alloc, (void **)&ctx->layouts, &ctx->layout_cap, ctx->layout_count + 1,
+                      sizeof *ctx->layouts));
+    dvk_layout_entry e = {.binding_count = bindings, .push_size = push_size};
+    VkDescriptorSetLayoutBinding b[DVK_MAX_BINDINGS];
+    for (uint32_t i = 0; i < bindings; ++i)
+        b[i] = (VkDescriptorSetLayoutBinding){
+            .binding = i,
+            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorCount = 1,
+            .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+        };
+    const VkDescriptorSetLayoutCreateInfo dsl = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+        .bindingCount = bindings,
+        .pBindings = b,
+    };
+    DVK_VK_TRY(ctx->vk.vkCreateDescriptorSetLayout(ctx->device, &dsl, ctx->vk_alloc,
+                                                   &e.set_layout));
+    const VkPushConstantRange range = {
+        .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+        .offset = 0,
+        .size = push_size,
+    };
+    const VkPipelineLayoutCreateInfo pl = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+        .setLayoutCount = 1,
+        .pSetLayouts = &e.set_layout,
+        .pushConstantRangeCount = push_size ? 1 : 0,
+        .pPushConstantRanges = &range,
+    };
+    VkResult r = ctx->vk.vkCreatePipelineLayout(ctx->device, &pl, ctx->vk_alloc, &e.layout);
+    if (r != VK_SUCCESS) {
+        ctx->vk.vkDestroyDescriptorSetLayout(ctx->device, e.set_layout, ctx->vk_alloc);
+        return dvk__fail_vk(r, "vkCreatePipelineLayout");
+    }
+    ctx->layouts[ctx->layout_count] = e;
+    *out = &ctx->layouts[ctx->layout_count++];
+    return DVK_SUCCESS;
+}
+
+/* Called with ctx->lock held. */
+static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, dvk_pipeline *out)
+{
+    const dvk_spirv_blob *blob = find_blob(key->spirv_name);
+    if (!blob)
+        return dvk__fail(DVK_ERROR_UNSUPPORTED, "kernel %s is not in this build",
+                         key->spirv_name);
+    if (key->binding_count > DVK_MAX_BINDINGS || key->spec_count > DVK_MAX_SPEC ||
+        key->push_size > DVK_MAX_PUSH)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "kernel %s: key out of range",
+                         key->spirv_name);
+    if (key->push_size > ctx->caps.max_push_constants_size)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                         "kernel %s needs %u bytes of push constants; the device has %u",
+                         key->spirv_name, key->push_size, ctx->caps.max_push_constants_size);
+    const dvk_layout_entry *layout = NULL;
+    DVK_TRY(get_layout(ctx, key->binding_count, key->push_size, &layout));
+
+    const VkShaderModuleCreateInfo smi = {
+        .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+        .codeSize = blob->size,
+        .pCode = blob->code,
+    };
+    VkShaderModule module;
+    DVK_VK_TRY(ctx->vk.vkCreateShaderModule(ctx->device, &smi, ctx->vk_alloc, &module));
+
+    VkSpecializationMapEntry entries[DVK_MAX_SPEC];
+    for (uint32_t i = 0; i < key->spec_count; ++i)
+        entries[i] = (VkSpecializationMapEntry){
+            .constantID = i,
+            .offset = i * (uint32_t)sizeof(uint32_t),
+            .size = sizeof(uint32_t),
+        };
+    const VkSpecializationInfo spec = {
+        .mapEntryCount = key->spec_count,
+        .pMapEntries = entries,
+        .dataSize = key->spec_count * sizeof(uint32_t),
+        .pData = key->spec,
+    };
+    const VkPipelineShaderStageRequiredSubgroupSizeCreateInfo subgroup = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
+        .requiredSubgroupSize = key->required_subgroup_size,
+    };
+    const bool set_size = key->required_subgroup_size && ctx->enabled_subgroup_size_control;
+    const VkComputePipelineCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage =
+            {
+                .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                .pNext = set_size ? &subgroup : NULL,
+                .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                .module = module,
+                .pName = "main",
+                .pSpecializationInfo = key->spec_count ? &spec : NULL,
+            },
+        .layout = layout->layout,
+    };
+    VkPipeline pipeline;
+    VkResult r = ctx->vk.vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &ci,
+                                                  ctx->vk_alloc, &pipeline);
+    ctx->vk.vkDestroyShaderModule(ctx->device, module, ctx->vk_alloc);
+    if (r != VK_SUCCESS)
+        return dvk__fail_vk(r, "vkCreateComputePipelines");
+    *out = (dvk_pipeline){
+        .pipeline = pipeline,
+        .layout = layout->layout,
+        .set_layout = layout->set_layout,
+        .binding_count = key->binding_count,
+        .push_size = key->push_size,
+    };
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk__pipeline_get(dvk_context *ctx, const dvk_pipeline_key *key,
+                             const dvk_pipeline **out)
+{
+    mtx_lock(&ctx->lock);
+    for (uint32_t i = 0; i < ctx->pipeline_count; ++i) {
+        if (key_equal(&ctx->pipelines[i]->key, key)) {
+            *out = &ctx->pipelines[i]->pipeline;
+            mtx_unlock(&ctx->lock);
+            return DVK_SUCCESS;
+        }
+    }
+    /* Entries are allocated one by one and never move: an operator may hold several pipeline
+     * pointers while another thread adds more. */
+    dvk_status st = dvk__grow(&ctx->alloc, (void **)&ctx->pipelines, &ctx->pipeline_cap,
+                              ctx->pipeline_count + 1, sizeof *ctx->pipelines);
+    dvk_pipeline_entry *e = NULL;
+    if (st == DVK_SUCCESS) {
+        e = dvk__alloc(&ctx->alloc, sizeof *e);
+        if (!e)
+            st = dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    if (st == DVK_SUCCESS)
+        st = build(ctx, key, &e->pipeline);
+    if (st == DVK_SUCCESS) {
+        e->key = *key;
+        ctx->pipelines[ctx->pipeline_count++] = e;
+        *out = &e->pipeline;
+    } else {
+        dvk__free(&ctx->alloc, e);
+    }
+    mtx_unlock(&ctx->lock);
+    return st;
+}
+
+uint32_t dvk_context_pipeline_count(const dvk_context *ctx)
+{
+    return ctx ? ctx->pipeline_count : 0;
+}
+
+/* ---- the on-disk pipeline cache ----------------------------------------------------------- */
+
+/* The header every VkPipelineCache blob starts with (VK_PIPELINE_CACHE_HEADER_VERSION_ONE).
+ * A blob from another driver or device is dropped here rather than handed to the driver. */
+static bool cache_header_matches(const dvk_context *ctx, const unsigned char *data, size_t len)
+{
+    if (len < 32)
+        return false;
+    uint32_t header_size, version, vendor, device;
+    memcpy(&header_size, data, 4);
+    memcpy(&version, data + 4, 4);
+    memcpy(&vendor, data + 8, 4);
+    memcpy(&device, data + 12, 4);
+    return header_size >= 32 && header_size <= len &&
+           version == VK_PIPELINE_CACHE_HEADER_VERSION_ONE &&
+           vendor == ctx->caps.info.vendor_id && device == ctx->caps.info.device_id &&
+           memcmp(data + 16, ctx->caps.pipeline_cache_uuid, VK_UUID_SIZE) == 0;
+}
+
+static unsigned char *read_file(const dvk_context *ctx, const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    unsigned char *data = NULL;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    if (size > 0 && size < (1L << 30) && fseek(f, 0, SEEK_SET) == 0) {
+        data = dvk__alloc(&ctx->alloc, (size_t)size);
+        if (data && fread(data, 1, (size_t)size, f) != (size_t)size) {
+            dvk__free(&ctx->alloc, data);
+            data = NULL;
+        }
+    }
+    fclose(f);
+    *len = data ? (size_t)size : 0;
+    return data;
+}
+
+dvk_status dvk__pipeline_cache_init(dvk_context *ctx, const char *path)
+{
+    size_t len = 0;
+    unsigned char *data = NULL;
+    if (path) {
+        const size_t n = strlen(path) + 1;
+        ctx->pipeline_cache_path = dvk__alloc(&ctx->alloc, n);
+        if (!ctx->pipeline_cache_path)
+            return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        memcpy(ctx->pipeline_cache_path, path, n);
+        data = read_file(ctx, path, &len);
+        if (data && !cache_header_matches(ctx, data, len)) {
+            dvk__log(ctx, DVK_LOG_WARNING,
+                     "pipeline cache %s is from another device or driver, or damaged; ignored",
+                     path);
+            dvk__free(&ctx->alloc, data);
+            data = NULL;
+            len = 0;
+        }
+    }
+    const VkPipelineCacheCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
+        .initialDataSize = len,
+        .pInitialData = data,
+    };
+    VkResult r = ctx->vk.vkCreatePipelineCache(ctx->device, &ci, ctx->vk_alloc,
+                                               &ctx->pipeline_cache);
+    if (r != VK_SUCCESS && data) { /* the driver refused the data: start empty */
+        dvk__log(ctx, DVK_LOG_WARNING, "pipeline cache %s rejected by the driver; ignored", path);
+        const VkPipelineCacheCreateInfo empty = {
+            .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
+        };
+        r = ctx->vk.vkCreatePipelineCache(ctx->device, &empty, ctx->vk_alloc,
+                                          &ctx->pipeline_cache);
+    }
+    dvk__free(&ctx->alloc, data);
+    if (r != VK_SUCCESS)
+        return dvk__fail_vk(r, "vkCreatePipelineCache");
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk_context_save_pipeline_cache(dvk_context *ctx)
+{
+    if (!ctx)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "context is NULL");
+    if (!ctx->pipeline_cache_path)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "the context was created without a "
+                                                  "pipeline_cache_path");
+    mtx_lock(&ctx->lock);
+    size_t len = 0;
+    VkResult r = ctx->vk.vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &len, NULL);
+    unsigned char *data = r == VK_SUCCESS ? dvk__alloc(&ctx->alloc, len ? len : 1) : NULL;
+    if (data)
+        r = ctx->vk.vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &len, data);
+    mtx_unlock(&ctx->lock);
+    if (r != VK_SUCCESS) {
+        dvk__free(&ctx->alloc, data);
+        return dvk__fail_vk(r, "vkGetPipelineCacheData");
+    }
+    if (!data)
+        return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+
+    /* Write beside the target and rename, so a crash never leaves a half-written cache. */
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", ctx->pipeline_cache_path);
+    dvk_status st = DVK_SUCCESS;
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        st = dvk__fail(DVK_ERROR_IO, "pipeline cache path too long");
+    } else {
+        FILE *f = fopen(tmp, "wb");
+        if (!f) {
+            st = dvk__fail(DVK_ERROR_IO, "cannot write %s", tmp);
+        } else {
+            const bool ok = fwrite(data, 1, len, f) == len;
+            if (fclose(f) != 0 || !ok || rename(tmp, ctx->pipeline_cache_path) != 0) {
+                remove(tmp);
+                st = dvk__fail(DVK_ERROR_IO, "cannot write %s", ctx->pipeline_cache_path);
+            }
+        }
+    }
+    dvk__free(&ctx->alloc, data);
+    return st;
+}
+
+void dvk__pipelines_destroy(dvk_context *ctx)
+{
+    if (ctx->pipeline_cache_path && ctx->pipeline_cache) {
+        if (dvk_context_save_pipeline_cache(ctx) != DVK_SUCCESS)
+            dvk__log(ctx, DVK_LOG_WARNING, "%s", dvk_last_error());
+    }
+    for (uint32_t i = 0; i < ctx->pipeline_count; ++i) {
+        ctx->vk.vkDestroyPipeline(ctx->device, ctx->pipelines[i]->pipeline.pipeline,
+                                  ctx->vk_alloc);
+        dvk__free(&ctx->alloc, ctx->pipelines[i]);
+    }
+    for (uint32_t i = 0; i < ctx->layout_count; ++i) {
+        ctx->vk.vkDestroyPipelineLayout(ctx->device, ctx->layouts[i].layout, ctx->vk_alloc);
+        ctx->vk.vkDestroyDescriptorSetLayout(ctx->device, ctx->layouts[i].set_layout,
+                                             ctx->vk_alloc);
+    }
+    if (ctx->pipeline_cache)
+        ctx->vk.vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, ctx->vk_alloc);
+    dvk__free(&ctx->alloc, ctx->pipelines);
+    dvk__free(&ctx->alloc, ctx->layouts);
+    dvk__free(&ctx->alloc, ctx->pipeline_cache_path);
+    ctx->pipelines = NULL;
+    ctx->layouts = NULL;
+    ctx->pipeline_cache_path = NULL;
+    ctx->pipeline_count = ctx->layout_count = 0;
+}

@@ -1,0 +1,385 @@
+/* Delta rule and gated delta rule on the GPU against the C reference in double: output and
+ * final state, over a table of shapes, dtypes and options; streaming; bad input. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct delta_case {
+    const char *name;
+    int B, T, H, HV, K, V;
+    dvk_dtype dtype;
+    bool h0, ht, gated, l2norm;
+    float g_lo, g_hi;  /* gate range, uniform (0, 0 = logsigmoid of a normal) */
+    float scale;
+    int num_seqs;      /* > 0: variable-length batch with these lengths */
+    int lens[8];
+    dvk_mode mode;
+} delta_case;
+
+#define SHAPE(b, t, h, hv, k, v) .B = b, .T = t, .H = h, .HV = hv, .K = k, .V = v
+#define F32 .dtype = DVK_DTYPE_F32
+#define F16 .dtype = DVK_DTYPE_F16
+#define STATES .h0 = true, .ht = true
+
+static const delta_case cases[] = {
+    {"tiny 1x1x1 K1 V1", SHAPE(1, 1, 1, 1, 1, 1), F32, STATES},
+    {"odd K48 V40 (fla fixture shape)", SHAPE(2, 37, 3, 3, 48, 40), F32, STATES},
+    {"K64 V64 no h0", SHAPE(1, 70, 2, 2, 64, 64), F32, .ht = true},
+    {"K128 V128", SHAPE(2, 33, 2, 2, 128, 128), F32, STATES},
+    {"K256 V256", SHAPE(1, 17, 1, 1, 256, 256), F32, STATES},
+    {"K100 V48 no states", SHAPE(3, 5, 4, 4, 100, 48), F32},
+    {"decode T1 K128", SHAPE(3, 1, 8, 8, 128, 128), F32, STATES},
+    {"K3 V200", SHAPE(1, 9, 3, 3, 3, 200), F32, STATES},
+    {"K200 V1", SHAPE(1, 23, 1, 1, 200, 1), F32, STATES},
+    {"T not a multiple of the staging block", SHAPE(1, 67, 1, 1, 32, 32), F32, STATES},
+    {"scale 1", SHAPE(1, 20, 2, 2, 16, 16), F32, STATES, .scale = 1.0f},
+    {"fp16 K64 V100", SHAPE(2, 50, 2, 2, 64, 100), F16, STATES},
+    {"fp16 K256 V32", SHAPE(1, 40, 1, 1, 256, 32), F16, .ht = true},
+    {"fp16 decode", SHAPE(4, 1, 2, 2, 128, 128), F16, STATES},
+    {"gated K64", SHAPE(2, 45, 2, 2, 64, 64), F32, STATES, .gated = true},
+    {"gated strong decay g in [-20,0)", SHAPE(1, 60, 2, 2, 128, 128), F32, STATES, .gated = true,
+     .g_lo = -20.0f, .g_hi = 0.0f},
+    {"gated weak decay g in [-1e-4,0)", SHAPE(1, 80, 1, 1, 64, 64), F32, STATES, .gated = true,
+     .g_lo = -1e-4f, .g_hi = 0.0f},
+    {"gated fp16", SHAPE(1, 60, 2, 2, 128, 96), F16, STATES, .gated = true},
+    {"gated grouped heads H2 HV4", SHAPE(1, 30, 2, 4, 64, 32), F32, STATES, .gated = true},
+    {"gated varlen 5,33,20", SHAPE(1, 58, 2, 2, 32, 48), F32, STATES, .gated = true,
+     .num_seqs = 3, .lens = {5, 33, 20}},
+    {"varlen with empty and 1-token sequences", SHAPE(1, 8, 1, 1, 16, 24), F32, STATES,
+     .num_seqs = 4, .lens = {0, 7, 1, 0}},
+    {"l2norm in kernel", SHAPE(2, 25, 2, 2, 64, 64), F32, STATES, .l2norm = true},
+    {"l2norm gated fp16", SHAPE(1, 31, 2, 2, 128, 64), F16, STATES, .gated = true,
+     .l2norm = true},
+};
+
+static void run_case(const delta_case *c)
+{
+    harness_rng rng = harness_rng_make((uint64_t)(c - cases) + 1);
+    const int HV = c->HV ? c->HV : c->H;
+    const int N = c->num_seqs ? c->num_seqs : c->B;
+    const size_t nq = (size_t)c->B * c->T * c->H * c->K;
+    const size_t nv = (size_t)c->B * c->T * HV * c->V;
+    const size_t nb = (size_t)c->B * c->T * HV;
+    const size_t ns = (size_t)N * HV * c->K * c->V;
+    float *q = malloc(nq * 4), *k = malloc(nq * 4), *v = malloc(nv * 4);
+    float *beta = malloc(nb * 4), *g = malloc(nb * 4), *h0 = malloc(ns * 4);
+    harness_fill_normal(&rng, q, nq, 1.0f);
+    harness_fill_normal(&rng, k, nq, 1.0f);
+    if (!c->l2norm) /* the kernel normalises them itself in the l2norm cases */
+        harness_l2_normalize_rows(k, nq / c->K, c->K);
+    harness_fill_normal(&rng, v, nv, 1.0f);
+    for (size_t i = 0; i < nb; ++i) {
+        beta[i] = 1.0f / (1.0f + expf(-harness_normal(&rng)));
+        if (c->g_lo != 0.0f || c->g_hi != 0.0f)
+            g[i] = c->g_lo + (c->g_hi - c->g_lo) * harness_uniform(&rng);
+        else
+            g[i] = -logf(1.0f + expf(-harness_normal(&rng))); /* logsigmoid */
+    }
+    harness_fill_normal(&rng, h0, ns, 0.1f);
+    if (c->dtype == DVK_DTYPE_F16) {
+        harness_round_f16(q, nq);
+        harness_round_f16(k, nq);
+        harness_round_f16(v, nv);
+        harness_round_f16(beta, nb);
+        harness_round_f16(g, nb);
+    }
+    int cu[9] = {0};
+    for (int i = 0; i < c->num_seqs; ++i)
+        cu[i + 1] = cu[i] + c->lens[i];
+    if (c->num_seqs)
+        assert_int_equal(cu[c->num_seqs], c->T);
+
+    double *o_ref = malloc(nv * sizeof(double)), *ht_ref = malloc(ns * sizeof(double));
+    const dvk_ref_delta_rule_args ra = {
+        .B = c->B, .T = c->T, .H = c->H, .HV = HV, .K = c->K, .V = c->V,
+        .q = q, .k = k, .v = v, .beta = beta, .g = c->gated ? g : NULL,
+        .h0 = c->h0 ? h0 : NULL,
+        .cu_seqlens = c->num_seqs ? cu : NULL, .num_seqs = c->num_seqs,
+        .l2norm_qk = c->l2norm, .scale = c->scale,
+        .o = o_ref, .ht = ht_ref,
+    };
+    assert_int_equal(dvk_ref_delta_rule(&ra), 0);
+
+    const uint64_t sq[4] = {c->B, c->T, c->H, c->K}, sv[4] = {c->B, c->T, HV, c->V};
+    const uint64_t sb[3] = {c->B, c->T, HV}, ss[4] = {N, HV, c->K, c->V};
+    dvk_tensor *tq = harness_tensor(c->dtype, 4, sq, q), *tk = harness_tensor(c->dtype, 4, sq, k);
+    dvk_tensor *tv = harness_tensor(c->dtype, 4, sv, v);
+    dvk_tensor *tb = harness_tensor(c->dtype, 3, sb, beta);
+    dvk_tensor *tg = c->gated ? harness_tensor(c->dtype, 3, sb, g) : NULL;
+    dvk_tensor *th0 = c->h0 ? harness_tensor(DVK_DTYPE_F32, 4, ss, h0) : NULL;
+    dvk_tensor *tht = c->ht ? harness_tensor_poisoned(DVK_DTYPE_F32, 4, ss) : NULL;
+    dvk_tensor *to = harness_tensor_poisoned(c->dtype, 4, sv);
+
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    const dvk_delta_rule_desc d = {
+        .q = tq, .k = tk, .v = tv, .beta = tb, .g = tg, .o = to,
+        .initial_state = th0, .final_state = tht, .scale = c->scale, .mode = c->mode,
+        .cu_seqlens = c->num_seqs ? cu : NULL, .num_seqs = (uint32_t)c->num_seqs,
+        .l2norm_qk = c->l2norm,
+    };
+    CHECK_OK(c->gated ? dvk_gated_delta_rule(cmd, &d) : dvk_delta_rule(cmd, &d));
+    harness_run(cmd);
+    dvk_cmd_destroy(cmd);
+
+    const double tol = c->dtype == DVK_DTYPE_F16 ? 5e-3 : 1e-5;
+    char label[160];
+    float *o = harness_download(to);
+    snprintf(label, sizeof label, "%s: o", c->name);
+    const double eo = harness_rel_err(label, o_ref, o, nv);
+    if (!(eo <= tol))
+        fail_msg("%s: o rel rms %.3e > %.1e", c->name, eo, tol);
+    if (c->ht) {
+        float *ht = harness_download(tht);
+        snprintf(label, sizeof label, "%s: ht", c->name);
+        /* The state is fp32 in every variant: fp16 cases only round their inputs, which the
+         * reference saw too, so the state meets the fp32 bound. */
+        const double eh = harness_rel_err(label, ht_ref, ht, ns);
+        if (!(eh <= 1e-5))
+            fail_msg("%s: ht rel rms %.3e > 1e-5", c->name, eh);
+        free(ht);
+    }
+    free(o);
+    dvk_tensor *all[] = {tq, tk, tv, tb, tg, th0, tht, to};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
+        dvk_tensor_destroy(all[i]);
+    free(q), free(k), free(v), free(beta), free(g), free(h0), free(o_ref), free(ht_ref);
+}
+
+static void test_recurrent_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        if (cases[i].dtype == DVK_DTYPE_F16 &&
+            !dvk_context_device_info(harness_ctx)->fp16_storage) {
+            fprintf(stderr, "  skip %s: no fp16 storage\n", cases[i].name);
+            continue;
+        }
+        run_case(&cases[i]);
+    }
+}
+
+/* A prefill followed by decode steps, the state carried in place across calls, equals one
+ * call over the whole sequence (and the reference). */
+static void test_streaming_equals_one_call(void **state)
+{
+    (void)state;
+    enum { B = 2, T = 48, H = 2, K = 64, V = 48, PREFILL = 29 };
+    harness_rng rng = harness_rng_make(77);
+    float *q = malloc(sizeof(float) * B * T * H * K), *k = malloc(sizeof(float) * B * T * H * K);
+    float *v = malloc(sizeof(float) * B * T * H * V), *beta = malloc(sizeof(float) * B * T * H);
+    float *g = malloc(sizeof(float) * B * T * H);
+    harness_fill_normal(&rng, q, (size_t)B * T * H * K, 1.0f);
+    harness_fill_normal(&rng, k, (size_t)B * T * H * K, 1.0f);
+    harness_l2_normalize_rows(k, (size_t)B * T * H, K);
+    harness_fill_normal(&rng, v, (size_t)B * T * H * V, 1.0f);
+    harness_fill_uniform(&rng, beta, (size_t)B * T * H, 0.1f, 0.9f);
+    harness_fill_uniform(&rng, g, (size_t)B * T * H, -0.5f, 0.0f);
+    double *o_ref = malloc(sizeof(double) * B * T * H * V);
+    double *ht_ref = malloc(sizeof(double) * B * H * K * V);
+    const dvk_ref_delta_rule_args ra = {.B = B, .T = T, .H = H, .K = K, .V = V, .q = q, .k = k,
+                                        .v = v, .beta = beta, .g = g, .o = o_ref, .ht = ht_ref};
+    assert_int_equal(dvk_ref_delta_rule(&ra), 0);
+
+    /* Per-step tensors for one token (or the prefill chunk) of every batch row. */
+    dvk_tensor *state_t = NULL;
+    CHECK_OK(dvk_tensor_create(harness_ctx,
+                               &(dvk_tensor_desc){.ndim = 4, .shape = {B, H, K, V}}, &state_t));
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    CHECK_OK(dvk_cmd_fill_zero(cmd, state_t));
+    harness_run(cmd);
+
+    float *o_all = malloc(sizeof(float) * B * T * H * V);
+    for (int t0 = 0; t0 < T;) {
+        const int n = t0 == 0 ? PREFILL : 1;
+        const uint64_t sq[4] = {B, n, H, K}, sv[4] = {B, n, H, V}, sb[3] = {B, n, H};
+        float *xq = malloc(sizeof(float) * B * n * H * K), *xk = malloc(sizeof(float) * B * n * H * K);
+        float *xv = malloc(sizeof(float) * B * n * H * V), *xb = malloc(sizeof(float) * B * n * H);
+        float *xg = malloc(sizeof(float) * B * n * H);
+        for (int b = 0; b < B; ++b) { /* slice tokens [t0, t0+n) of row b */
+            memcpy(xq + (size_t)b * n * H * K, q + ((size_t)b * T + t0) * H * K, sizeof(float) * n * H * K);
+            memcpy(xk + (size_t)b * n * H * K, k + ((size_t)b * T + t0) * H * K, sizeof(float) * n * H * K);
+            memcpy(xv + (size_t)b * n * H * V, v + ((size_t)b * T + t0) * H * V, sizeof(float) * n * H * V);
+            memcpy(xb + (size_t)b * n * H, beta + ((size_t)b * T + t0) * H, sizeof(float) * n * H);
+            memcpy(xg + (size_t)b * n * H, g + ((size_t)b * T + t0) * H, sizeof(float) * n * H);
+        }
+        dvk_tensor *tq = harness_tensor(DVK_DTYPE_F32, 4, sq, xq);
+        dvk_tensor *tk = harness_tensor(DVK_DTYPE_F32, 4, sq, xk);
+        dvk_tensor *tv = harness_tensor(DVK_DTYPE_F32, 4, sv, xv);
+        dvk_tensor *tb = harness_tensor(DVK_DTYPE_F32, 3, sb, xb);
+        dvk_tensor *tg = harness_tensor(DVK_DTYPE_F32, 3, sb, xg);
+        dvk_tensor *to = harness_tensor_poisoned(DVK_DTYPE_F32, 4, sv);
+        CHECK_OK(dvk_cmd_reset(cmd));
+        CHECK_OK(dvk_gated_delta_rule(cmd, &(dvk_delta_rule_desc){
+            .q = tq, .k = tk, .v = tv, .beta = tb, .g = tg, .o = to,
+            .initial_state = state_t, .final_state = state_t}));
+        harness_run(cmd);
+        float *o = harness_download(to);
+        for (int b = 0; b < B; ++b)
+            memcpy(o_all + ((size_t)b * T + t0) * H * V, o + (size_t)b * n * H * V,
+                   sizeof(float) * n * H * V);
+        free(o);
+        dvk_tensor *all[] = {tq, tk, tv, tb, tg, to};
+        for (size_t i = 0; i < 6; ++i)
+            dvk_tensor_destroy(all[i]);
+        free(xq), free(xk), free(xv), free(xb), free(xg);
+        t0 += n;
+    }
+    float *ht = harness_download(state_t);
+    assert_true(harness_rel_err("streaming: o", o_ref, o_all, (size_t)B * T * H * V) <= 1e-5);
+    assert_true(harness_rel_err("streaming: ht", ht_ref, ht, (size_t)B * H * K * V) <= 1e-5);
+    dvk_cmd_destroy(cmd);
+    dvk_tensor_destroy(state_t);
+    free(ht), free(o_all), free(q), free(k), free(v), free(beta), free(g), free(o_ref),
+        free(ht_ref);
+}
+
+/* Two operators in one recording, the second reading the first's output: the recording must
+ * put a barrier between them (the validation layer's synchronization checks would see a
+ * missing one, and the numbers would be wrong). */
+static void test_chained_ops_in_one_recording(void **state)
+{
+    (void)state;
+    enum { T = 20, H = 2, K = 32, V = 32 };
+    harness_rng rng = harness_rng_make(5);
+    float q[T * H * K], k[T * H * K], v[T * H * V], beta[T * H];
+    harness_fill_normal(&rng, q, T * H * K, 1.0f);
+    harness_fill_normal(&rng, k, T * H * K, 1.0f);
+    harness_l2_normalize_rows(k, T * H, K);
+    harness_fill_normal(&rng, v, T * H * V, 1.0f);
+    harness_fill_uniform(&rng, beta, T * H, 0.2f, 0.8f);
+    const uint64_t s4[4] = {1, T, H, K}, s3[3] = {1, T, H};
+    dvk_tensor *tq = harness_tensor(DVK_DTYPE_F32, 4, s4, q), *tk = harness_tensor(DVK_DTYPE_F32, 4, s4, k);
+    dvk_tensor *tv = harness_tensor(DVK_DTYPE_F32, 4, s4, v), *tb = harness_tensor(DVK_DTYPE_F32, 3, s3, beta);
+    dvk_tensor *o1 = harness_tensor_poisoned(DVK_DTYPE_F32, 4, s4);
+    dvk_tensor *o2 = harness_tensor_poisoned(DVK_DTYPE_F32, 4, s4);
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    CHECK_OK(dvk_delta_rule(cmd, &(dvk_delta_rule_desc){.q = tq, .k = tk, .v = tv, .beta = tb, .o = o1}));
+    CHECK_OK(dvk_delta_rule(cmd, &(dvk_delta_rule_desc){.q = tq, .k = tk, .v = o1, .beta = tb, .o = o2}));
+    harness_run(cmd);
+    dvk_cmd_destroy(cmd);
+
+    double r1[T * H * V], r2[T * H * V];
+    float o1f[T * H * V];
+    dvk_ref_delta_rule(&(dvk_ref_delta_rule_args){.B = 1, .T = T, .H = H, .K = K, .V = V, .q = q,
+                                                  .k = k, .v = v, .beta = beta, .o = r1});
+    for (int i = 0; i < T * H * V; ++i)
+        o1f[i] = (float)r1[i];
+    dvk_ref_delta_rule(&(dvk_ref_delta_rule_args){.B = 1, .T = T, .H = H, .K = K, .V = V, .q = q,
+                                                  .k = k, .v = o1f, .beta = beta, .o = r2});
+    float *got = harness_download(o2);
+    assert_true(harness_rel_err("chained: o2", r2, got, T * H * V) <= 1e-5);
+    free(got);
+    dvk_tensor *all[] = {tq, tk, tv, tb, o1, o2};
+    for (size_t i = 0; i < 6; ++i)
+        dvk_tensor_destroy(all[i]);
+}
+
+#undef F32
+#undef F16
+
+static dvk_tensor *make(dvk_dtype dt, uint32_t ndim, uint64_t a, uint64_t b, uint64_t c,
+                        uint64_t d)
+{
+    dvk_tensor *t = NULL;
+    CHECK_OK(dvk_tensor_create(harness_ctx,
+                               &(dvk_tensor_desc){.dtype = dt, .ndim = ndim, .shape = {a, b, c, d}},
+                               &t));
+    return t;
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    const dvk_dtype F32 = DVK_DTYPE_F32;
+    dvk_tensor *q = make(F32, 4, 2, 5, 2, 16), *k = make(F32, 4, 2, 5, 2, 16);
+    dvk_tensor *v = make(F32, 4, 2, 5, 2, 8), *beta = make(F32, 3, 2, 5, 2, 0);
+    dvk_tensor *o = make(F32, 4, 2, 5, 2, 8), *g = make(F32, 3, 2, 5, 2, 0);
+    dvk_tensor *s = make(F32, 4, 2, 2, 16, 8);
+    dvk_tensor *k_bad = make(F32, 4, 2, 5, 2, 15), *beta_bad = make(F32, 3, 2, 5, 3, 0);
+    dvk_tensor *s_bad = make(F32, 4, 2, 2, 8, 16), *v3 = make(F32, 4, 2, 5, 3, 8);
+    dvk_tensor *q_big = make(F32, 4, 1, 2, 1, 257), *v_big = make(F32, 4, 1, 2, 1, 8);
+    dvk_tensor *b_big = make(F32, 3, 1, 2, 1, 0), *o_big = make(F32, 4, 1, 2, 1, 8);
+    dvk_tensor *s_f16 = make(DVK_DTYPE_F16, 4, 2, 2, 16, 8);
+    dvk_tensor *v_f16 = make(DVK_DTYPE_F16, 4, 2, 5, 2, 8);
+    const dvk_delta_rule_desc good = {.q = q, .k = k, .v = v, .beta = beta, .o = o,
+                                      .initial_state = s, .final_state = s};
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    dvk_delta_rule_desc d;
+
+    CHECK_STATUS(dvk_delta_rule(NULL, &good), DVK_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(dvk_delta_rule(cmd, NULL), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.q = NULL;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.beta = NULL;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.o = NULL;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.k = k_bad;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_SHAPE_MISMATCH);
+    d = good, d.beta = beta_bad;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_SHAPE_MISMATCH);
+    d = good, d.initial_state = s_bad;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_SHAPE_MISMATCH);
+    d = good, d.final_state = s_f16;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_UNSUPPORTED_DTYPE);
+    d = good, d.v = v_f16;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_UNSUPPORTED_DTYPE);
+    d = good, d.v = v3; /* 3 value heads for 2 key heads */
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_SHAPE_MISMATCH);
+    d = (dvk_delta_rule_desc){.q = q_big, .k = q_big, .v = v_big, .beta = b_big, .o = o_big};
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_UNSUPPORTED);
+    d = good, d.g = g;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(dvk_gated_delta_rule(cmd, &good), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.scale = NAN;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.mode = (dvk_mode)42;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    const int32_t cu_ok[3] = {0, 2, 5}, cu_end[3] = {0, 2, 4}, cu_dec[3] = {0, 3, 2};
+    d = good, d.cu_seqlens = cu_ok, d.num_seqs = 2; /* B = 2: varlen needs B = 1 */
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_SHAPE_MISMATCH);
+    d = good, d.num_seqs = 2;
+    CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    {
+        dvk_tensor *q1 = make(F32, 4, 1, 5, 2, 16), *v1 = make(F32, 4, 1, 5, 2, 8);
+        dvk_tensor *b1 = make(F32, 3, 1, 5, 2, 0), *o1 = make(F32, 4, 1, 5, 2, 8);
+        dvk_tensor *s2 = make(F32, 4, 2, 2, 16, 8);
+        d = (dvk_delta_rule_desc){.q = q1, .k = q1, .v = v1, .beta = b1, .o = o1,
+                                  .initial_state = s2, .cu_seqlens = cu_end, .num_seqs = 2};
+        CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+        d.cu_seqlens = cu_dec;
+        CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+        d.cu_seqlens = cu_ok;
+        CHECK_OK(dvk_delta_rule(cmd, &d)); /* and the good one records */
+        d.initial_state = s; /* state for N = B = 2, here also 2 sequences: fine */
+        CHECK_OK(dvk_delta_rule(cmd, &d));
+        dvk_tensor_destroy(q1), dvk_tensor_destroy(v1), dvk_tensor_destroy(b1);
+        dvk_tensor_destroy(o1), dvk_tensor_destroy(s2);
+    }
+    /* Nothing can be recorded into a submitted recording. */
+    harness_run(cmd);
+    CHECK_STATUS(dvk_delta_rule(cmd, &good), DVK_ERROR_INVALID_STATE);
+    dvk_cmd_destroy(cmd);
+    dvk_tensor *all[] = {q, k, v, beta, o, g, s, k_bad, beta_bad, s_bad, v3, q_big, v_big, b_big,
+                         o_big, s_f16, v_f16};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
+        dvk_tensor_destroy(all[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_recurrent_table, harness_test_teardown),
+        cmocka_unit_test_teardown(test_streaming_equals_one_call, harness_test_teardown),
+        cmocka_unit_test_teardown(test_chained_ops_in_one_recording, harness_test_teardown),
+        cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+    };
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+}
