@@ -11,7 +11,7 @@ set(DVK_GLSLC_FLAGS --target-env=vulkan1.2 -O -Werror -I ${DVK_SHADER_DIR}/commo
 # Sets DVK_GLSLC_HAS_<NAME> and appends -DDVK_GLSLC_HAS_<NAME>=1 to DVK_GLSLC_DEFINITIONS.
 function(dvk_detect_glslc_features)
   set(defs)
-  foreach(probe COOPMAT_KHR COOPMAT_NV SUBGROUP_CLUSTERED FLOAT16_STORAGE)
+  foreach(probe COOPMAT_KHR COOPMAT_NV SUBGROUP_SHUFFLE FLOAT16_STORAGE)
     string(TOLOWER ${probe} file)
     execute_process(
       COMMAND ${GLSLC} --target-env=vulkan1.3 ${CMAKE_SOURCE_DIR}/cmake/glslc_probes/${file}.comp

@@ -1,14 +1,14 @@
 # Every SPIR-V variant the library embeds. Names are "<family>/<kernel>_<io dtype>[_<variant>]";
 # the host code of each family builds the same names (src/ops/<family>/*.c).
 #   io dtype:  f32 | f16 (DVK_IO_F16: token tensors stored as fp16)
-#   sg | sh:   reductions with clustered subgroup operations | with shared memory
+#   sg | sh:   reductions with subgroup shuffles | with shared memory
 
 set(DVK_IO_TYPES f32 f16)
 if(NOT DVK_GLSLC_HAS_FLOAT16_STORAGE)
   set(DVK_IO_TYPES f32)
 endif()
 set(DVK_REDUCTIONS sh)
-if(DVK_GLSLC_HAS_SUBGROUP_CLUSTERED)
+if(DVK_GLSLC_HAS_SUBGROUP_SHUFFLE)
   list(APPEND DVK_REDUCTIONS sg)
 endif()
 

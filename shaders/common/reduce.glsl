@@ -1,26 +1,26 @@
 // Sum over groups of KS adjacent invocations (KS a power of two, a specialization constant).
 // Two implementations, chosen at build time because a module that merely declares the subgroup
 // capability is invalid on devices without it:
-//   DVK_SUBGROUP_REDUCE  subgroupClusteredAdd (needs the clustered subgroup operation, and
-//                        KS <= the subgroup size; the host checks both);
+//   DVK_SUBGROUP_REDUCE  a butterfly of subgroupShuffleXor (needs the shuffle subgroup
+//                        operation, and KS <= the subgroup size; the host checks both). Shuffle
+//                        rather than subgroupClusteredAdd: more drivers have it (lavapipe does,
+//                        so CI runs this path), and it compiles to the same instructions.
 //   otherwise            shared memory, two barriers per reduction.
+// Both assume invocation i of the workgroup is invocation i % subgroupSize of its subgroup, as
+// every driver lays out one-dimensional workgroups.
 // Before including: KS, WG (workgroup size) and a shared float array `red_buf[WG]` for the
 // shared-memory variant. Every invocation of the workgroup must call it (uniform control flow).
 #ifndef DVK_REDUCE_GLSL
 #define DVK_REDUCE_GLSL
 
 #ifdef DVK_SUBGROUP_REDUCE
-#extension GL_KHR_shader_subgroup_clustered : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 
 float cluster_sum(float x, uint lid)
 {
-    // glslc wants a literal cluster size; the dead branches vanish at specialization.
-    if (KS == 1) return x;
-    if (KS == 2) return subgroupClusteredAdd(x, 2);
-    if (KS == 4) return subgroupClusteredAdd(x, 4);
-    if (KS == 8) return subgroupClusteredAdd(x, 8);
-    if (KS == 16) return subgroupClusteredAdd(x, 16);
-    return subgroupClusteredAdd(x, 32);
+    for (uint m = 1; m < KS; m <<= 1)
+        x += subgroupShuffleXor(x, m);
+    return x;
 }
 
 #else

@@ -640,8 +640,8 @@ dvk_status dvk_st_read(const char *path, dvk_st_file **out, char *err, size_t er
     *out = NULL;
     if (!path)
         return dvk_st_fail(err, err_len, DVK_ERROR_INVALID_ARGUMENT, "path is NULL");
-    unsigned char *bytes;
-    size_t len;
+    unsigned char *bytes = NULL;
+    size_t len = 0;
     dvk_status st = dvk_st_read_all(path, &bytes, &len, err, err_len);
     if (st != DVK_SUCCESS)
         return st;

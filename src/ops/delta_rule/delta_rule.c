@@ -126,7 +126,7 @@ static dvk_status plan_recurrent(const dvk_context *ctx, const delta_problem *p,
     plan->BV = bv;
     plan->WG = ks * bv;
 
-    plan->subgroup = info->subgroup_arithmetic && ks <= info->min_subgroup_size &&
+    plan->subgroup = info->subgroup_shuffle && ks <= info->min_subgroup_size &&
                      dvk__spirv_available(recurrent_kernels[p->dtype == DVK_DTYPE_F16][1]);
 
     const uint32_t kp = dvk__ceil_div(p->K, ks) * ks;

@@ -1,5 +1,0 @@
-#version 450
-#extension GL_KHR_shader_subgroup_clustered : require
-layout(local_size_x = 32) in;
-layout(std430, binding = 0) buffer B { float b[]; };
-void main() { b[gl_LocalInvocationIndex] = subgroupClusteredAdd(b[gl_LocalInvocationIndex], 4); }

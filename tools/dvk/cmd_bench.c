@@ -1,0 +1,141 @@
+/* dvk bench OP --B --T --H --K --V: median GPU time of one operator call on random inputs,
+ * measured with Vulkan timestamps around the dispatches, after warm-up runs. */
+#include "dvk_tool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *mode_name(dvk_mode m)
+{
+    return m == DVK_MODE_CHUNK ? "chunk" : m == DVK_MODE_RECURRENT ? "recurrent" : "default";
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    tool_opts opts = {.warmup = 5, .iters = 30};
+    if (tool_parse_opts(argc, argv, 2, &opts) != TOOL_OK)
+        return TOOL_USAGE;
+    if (!opts.op || !opts.B || !opts.T || !opts.H || !opts.K || !opts.V || !opts.iters) {
+        fprintf(stderr, "usage: dvk bench OP --B N --T N --H N --K N --V N [--HV N] "
+                        "[--dtype f32|f16] [--mode recurrent|chunk] [--warmup N] [--iters N] "
+                        "[--no-state] [--json] [--device N]\noperators:\n");
+        tool_print_ops();
+        return TOOL_USAGE;
+    }
+    const tool_op *op = tool_find_op(opts.op);
+    if (!op) {
+        fprintf(stderr, "dvk: unknown operator \"%s\"; operators:\n", opts.op);
+        tool_print_ops();
+        return TOOL_USAGE;
+    }
+    dvk_context *ctx = NULL;
+    int rc = tool_context(&opts, &ctx);
+    if (rc != TOOL_OK)
+        return rc;
+    const dvk_device_info *info = dvk_context_device_info(ctx);
+    if (!info->timestamps) {
+        fprintf(stderr, "dvk: %s cannot write GPU timestamps; nothing to measure with\n",
+                info->name);
+        dvk_context_destroy(ctx);
+        return TOOL_FAIL;
+    }
+    const bool with_state = !opts.no_state;
+    tool_inputs in = {0};
+    tool_outputs out = {0};
+    dvk_cmd *cmd = NULL;
+    double *times = calloc(opts.iters, sizeof *times);
+    uint32_t t0 = 0, t1 = 0;
+    dvk_status st = DVK_SUCCESS;
+    rc = times ? tool_random_inputs(ctx, op, &opts, with_state, &in) : TOOL_FAIL;
+    if (rc == TOOL_OK) {
+        st = op->make_outputs(ctx, &in, with_state, &out);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_create(ctx, NULL, &cmd);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_timestamp(cmd, &t0);
+        if (st == DVK_SUCCESS)
+            st = op->record(cmd, &in, &out, &opts);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_timestamp(cmd, &t1);
+        if (st != DVK_SUCCESS)
+            rc = tool_fail_status(op->name, st);
+    }
+    /* The same recording is replayed: every run reads the same inputs and (re)writes the
+     * same outputs, so each run does the full work. */
+    const double start = now_s();
+    bool progress = false;
+    for (uint32_t i = 0; rc == TOOL_OK && i < opts.warmup + opts.iters; ++i) {
+        st = dvk_cmd_submit(cmd);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_wait(cmd, 0);
+        double ms = 0.0;
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_elapsed_ms(cmd, t0, t1, &ms);
+        if (st != DVK_SUCCESS) {
+            rc = tool_fail_status(op->name, st);
+            break;
+        }
+        if (i >= opts.warmup)
+            times[i - opts.warmup] = ms;
+        /* Runs longer than a second show their progress on a terminal. */
+        if (!progress && isatty(STDERR_FILENO) && now_s() - start > 1.0 &&
+            i + 1 < opts.warmup + opts.iters)
+            progress = true;
+        if (progress)
+            fprintf(stderr, "\rbench %s: run %u/%u", op->name, i + 1, opts.warmup + opts.iters);
+    }
+    if (progress)
+        fprintf(stderr, "\n");
+    if (rc == TOOL_OK) {
+        qsort(times, opts.iters, sizeof *times, cmp_double);
+        const double median = opts.iters % 2 ? times[opts.iters / 2]
+                                             : 0.5 * (times[opts.iters / 2 - 1] + times[opts.iters / 2]);
+        double flops = 0.0, bytes = 0.0;
+        op->cost(&in, &out, &opts, &flops, &bytes);
+        const double gbps = bytes / (median * 1e-3) * 1e-9;
+        const double tflops = flops / (median * 1e-3) * 1e-12;
+        const uint32_t HV = opts.HV ? opts.HV : opts.H;
+        const char *dtype = dvk_dtype_name(opts.dtype ? opts.dtype : DVK_DTYPE_F32);
+        if (opts.json) {
+            printf("{\"op\": \"%s\", \"mode\": \"%s\", \"dtype\": \"%s\", \"B\": %u, \"T\": %u, "
+                   "\"H\": %u, \"HV\": %u, \"K\": %u, \"V\": %u, \"state\": %s, "
+                   "\"device\": \"%s\", \"driver\": \"%s\", \"profile\": \"%s\", "
+                   "\"median_ms\": %.6f, \"min_ms\": %.6f, \"max_ms\": %.6f, \"iters\": %u, "
+                   "\"bytes\": %.0f, \"flops\": %.0f, \"gb_per_s\": %.3f, \"tflop_per_s\": %.4f}\n",
+                   op->name, mode_name(opts.mode), dtype, opts.B, opts.T, opts.H, HV, opts.K, opts.V,
+                   with_state ? "true" : "false", info->name, info->driver_info,
+                   opts.small_profile ? "small" : "device", median, times[0],
+                   times[opts.iters - 1], opts.iters, bytes, flops, gbps, tflops);
+        } else {
+            printf("%s (%s, %s) B=%u T=%u H=%u HV=%u K=%u V=%u%s on %s\n", op->name,
+                   mode_name(opts.mode), dtype, opts.B, opts.T, opts.H, HV, opts.K, opts.V,
+                   with_state ? ", with h0 and ht" : "", info->name);
+            printf("  median %.4f ms  (min %.4f, max %.4f, %u runs after %u warm-up)\n", median,
+                   times[0], times[opts.iters - 1], opts.iters, opts.warmup);
+            printf("  %.1f GB/s of %.1f MB moved, %.3f TFLOP/s of %.3g FLOP\n", gbps, bytes * 1e-6,
+                   tflops, flops);
+        }
+    }
+    free(times);
+    dvk_cmd_destroy(cmd);
+    tool_free_outputs(&out);
+    tool_free_inputs(&in);
+    dvk_context_destroy(ctx);
+    return rc;
+}

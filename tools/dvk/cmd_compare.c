@@ -1,0 +1,128 @@
+/* dvk compare A B: relative RMS error ‖A − B‖ / ‖B‖ of each tensor of A present in B (or of the
+ * tensors named by --names), with B taken as the reference. Fails above --tol. */
+#include "dvk_tool.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool listed(const char *names, const char *name)
+{
+    if (!names)
+        return true;
+    const size_t n = strlen(name);
+    for (const char *p = names; *p;) {
+        const char *comma = strchr(p, ',');
+        const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p += len + (comma ? 1 : 0);
+    }
+    return false;
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    const char *a_path = NULL, *b_path = NULL, *names = NULL;
+    double tol = 1e-5;
+    for (int i = 2; i < argc; ++i) {
+        if (strcmp(argv[i], "--names") == 0 && i + 1 < argc) {
+            names = argv[++i];
+        } else if (strcmp(argv[i], "--tol") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            tol = strtod(argv[++i], &end);
+            if (*end != '\0' || !(tol >= 0)) {
+                fprintf(stderr, "dvk: --tol needs a non-negative number\n");
+                return TOOL_USAGE;
+            }
+        } else if (argv[i][0] != '-' && !a_path) {
+            a_path = argv[i];
+        } else if (argv[i][0] != '-' && !b_path) {
+            b_path = argv[i];
+        } else {
+            fprintf(stderr, "dvk: unexpected argument %s\n", argv[i]);
+            return TOOL_USAGE;
+        }
+    }
+    if (!a_path || !b_path) {
+        fprintf(stderr, "usage: dvk compare RESULT.safetensors REFERENCE.safetensors "
+                        "[--names o,ht] [--tol 1e-5]\n");
+        return TOOL_USAGE;
+    }
+    char err[512];
+    dvk_st_file *a = NULL, *b = NULL;
+    if (dvk_st_read(a_path, &a, err, sizeof err) != DVK_SUCCESS ||
+        dvk_st_read(b_path, &b, err, sizeof err) != DVK_SUCCESS) {
+        fprintf(stderr, "dvk: %s\n", err);
+        dvk_st_free(a);
+        return TOOL_FAIL;
+    }
+    int rc = TOOL_OK, compared = 0;
+    for (size_t i = 0; i < dvk_st_count(a); ++i) {
+        const dvk_st_tensor *ta = dvk_st_get(a, i);
+        if (!listed(names, ta->name))
+            continue;
+        const dvk_st_tensor *tb = dvk_st_find(b, ta->name);
+        if (!tb) {
+            if (names) {
+                fprintf(stderr, "dvk: %s is not in %s\n", ta->name, b_path);
+                rc = TOOL_FAIL;
+            }
+            continue;
+        }
+        bool same = ta->ndim == tb->ndim;
+        for (uint32_t d = 0; same && d < ta->ndim; ++d)
+            same = ta->shape[d] == tb->shape[d];
+        if (!same) {
+            fprintf(stderr, "dvk: %s: shapes differ\n", ta->name);
+            rc = TOOL_FAIL;
+            continue;
+        }
+        float *x = malloc((size_t)ta->numel * sizeof *x), *y = malloc((size_t)ta->numel * sizeof *y);
+        if (!x || !y) {
+            free(x), free(y);
+            rc = TOOL_FAIL;
+            continue;
+        }
+        dvk_st_to_f32(ta, x);
+        dvk_st_to_f32(tb, y);
+        double num = 0.0, den = 0.0, maxabs = 0.0;
+        bool finite = true;
+        for (uint64_t e = 0; e < ta->numel; ++e) {
+            finite = finite && isfinite(x[e]);
+            const double d = (double)x[e] - y[e];
+            num += d * d;
+            den += (double)y[e] * y[e];
+            maxabs = fabs(d) > maxabs ? fabs(d) : maxabs;
+        }
+        const double rel = !finite ? INFINITY : den > 0 ? sqrt(num / den) : sqrt(num);
+        const bool ok = rel <= tol;
+        printf("%-16s rel rms %.3e  max abs %.3e  %s\n", ta->name, rel, maxabs,
+               ok ? "ok" : "FAIL");
+        if (!ok)
+            rc = TOOL_FAIL;
+        ++compared;
+        free(x), free(y);
+    }
+    if (names) { /* every named tensor must be in A too */
+        for (const char *p = names; *p;) {
+            const char *comma = strchr(p, ',');
+            const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)(len < 127 ? len : 127), p);
+            if (!dvk_st_find(a, name)) {
+                fprintf(stderr, "dvk: %s is not in %s\n", name, a_path);
+                rc = TOOL_FAIL;
+            }
+            p += len + (comma ? 1 : 0);
+        }
+    }
+    if (compared == 0) {
+        fprintf(stderr, "dvk: no tensors compared\n");
+        rc = TOOL_FAIL;
+    }
+    dvk_st_free(a);
+    dvk_st_free(b);
+    return rc;
+}

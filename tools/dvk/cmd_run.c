@@ -1,0 +1,105 @@
+/* dvk run OP --in IN.safetensors --out OUT.safetensors: runs an operator on the tensors of a
+ * file, named as fla names its arguments, and writes the output `o` and final state `ht`. */
+#include "dvk_tool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Downloads a tensor and adds it to the writer (fp16 stays fp16, fp32 stays fp32). */
+static int add_output(dvk_st_writer *w, const char *name, const dvk_tensor *t)
+{
+    const uint32_t ndim = dvk_tensor_ndim(t);
+    uint64_t shape[DVK_MAX_DIMS];
+    for (uint32_t i = 0; i < ndim; ++i)
+        shape[i] = dvk_tensor_dim(t, i);
+    const size_t bytes = dvk_tensor_bytes(t);
+    void *data = malloc(bytes);
+    if (!data)
+        return TOOL_FAIL;
+    dvk_status st = dvk_tensor_download(t, data, bytes);
+    if (st == DVK_SUCCESS)
+        st = dvk_st_writer_add(w, name, dvk_tensor_dtype(t) == DVK_DTYPE_F16 ? DVK_ST_F16 : DVK_ST_F32,
+                               ndim, shape, data);
+    free(data);
+    return st == DVK_SUCCESS ? TOOL_OK : tool_fail_status(name, st);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    tool_opts opts = {0};
+    if (tool_parse_opts(argc, argv, 2, &opts) != TOOL_OK)
+        return TOOL_USAGE;
+    if (!opts.op || !opts.in || !opts.out) {
+        fprintf(stderr, "usage: dvk run OP --in IN.safetensors --out OUT.safetensors "
+                        "[--mode recurrent|chunk] [--dtype f32|f16] [--device N] [--scale S]\n"
+                        "operators:\n");
+        tool_print_ops();
+        return TOOL_USAGE;
+    }
+    const tool_op *op = tool_find_op(opts.op);
+    if (!op) {
+        fprintf(stderr, "dvk: unknown operator \"%s\"; operators:\n", opts.op);
+        tool_print_ops();
+        return TOOL_USAGE;
+    }
+
+    char err[512];
+    dvk_st_file *file = NULL;
+    dvk_status st = dvk_st_read(opts.in, &file, err, sizeof err);
+    if (st != DVK_SUCCESS) {
+        fprintf(stderr, "dvk: %s\n", err);
+        return TOOL_FAIL;
+    }
+    dvk_context *ctx = NULL;
+    int rc = tool_context(&opts, &ctx);
+    tool_inputs in = {0};
+    tool_outputs out = {0};
+    dvk_cmd *cmd = NULL;
+    if (rc == TOOL_OK)
+        rc = tool_load_inputs(ctx, op, file, &opts, &in);
+    if (rc == TOOL_OK) {
+        st = op->make_outputs(ctx, &in, true, &out);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_create(ctx, NULL, &cmd);
+        if (st == DVK_SUCCESS)
+            st = op->record(cmd, &in, &out, &opts);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_submit(cmd);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_wait(cmd, 0);
+        if (st != DVK_SUCCESS)
+            rc = tool_fail_status(op->name, st);
+    }
+    if (rc == TOOL_OK) {
+        dvk_st_writer *w = NULL;
+        st = dvk_st_writer_create(&w);
+        if (st != DVK_SUCCESS)
+            rc = tool_fail_status("writer", st);
+        if (rc == TOOL_OK)
+            rc = add_output(w, "o", out.o);
+        if (rc == TOOL_OK && out.ht)
+            rc = add_output(w, "ht", out.ht);
+        if (rc == TOOL_OK) {
+            dvk_st_writer_set_metadata(w, "producer", "dvk run");
+            dvk_st_writer_set_metadata(w, "op", op->name);
+            dvk_st_writer_set_metadata(w, "device", dvk_context_device_info(ctx)->name);
+            st = dvk_st_writer_save(w, opts.out, err, sizeof err);
+            if (st != DVK_SUCCESS) {
+                fprintf(stderr, "dvk: %s\n", err);
+                rc = TOOL_FAIL;
+            }
+        }
+        dvk_st_writer_destroy(w);
+    }
+    if (rc == TOOL_OK && opts.validate && dvk_context_validation_message_count(ctx)) {
+        fprintf(stderr, "dvk: the validation layer reported %llu messages\n",
+                (unsigned long long)dvk_context_validation_message_count(ctx));
+        rc = TOOL_FAIL;
+    }
+    dvk_cmd_destroy(cmd);
+    tool_free_outputs(&out);
+    tool_free_inputs(&in);
+    dvk_context_destroy(ctx);
+    dvk_st_free(file);
+    return rc;
+}

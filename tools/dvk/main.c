@@ -1,0 +1,188 @@
+/* dvk — deltavk's command-line tool: list devices, run an operator on a safetensors file,
+ * benchmark an operator, compare two safetensors files. */
+#include "dvk_tool.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: dvk <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  devices                          list Vulkan devices and their capabilities\n"
+            "  run OP --in IN --out OUT         run an operator on the tensors of a safetensors\n"
+            "                                   file (fla's argument names) and write o and ht\n"
+            "  bench OP --B N --T N --H N --K N --V N\n"
+            "                                   median GPU time of an operator on random inputs\n"
+            "  compare A B [--names o,ht] [--tol 1e-5]\n"
+            "                                   relative RMS error of A's tensors against B's\n"
+            "  ops                              list the operators\n"
+            "\n"
+            "options of run and bench:\n"
+            "  --mode recurrent|chunk   algorithm (default: the library's choice)\n"
+            "  --dtype f32|f16          storage type of token tensors (default f32)\n"
+            "  --device N|NAME          device index or name substring (default: DVK_DEVICE,\n"
+            "                           else the best device)\n"
+            "  --scale S                query scale (default: the file's `scale`, else K^-0.5)\n"
+            "  --l2norm-qk              L2-normalise q and k inside the kernel\n"
+            "  --validate               enable the Khronos validation layer\n"
+            "  --small-profile          plan kernels for mobile-class limits\n"
+            "options of bench:\n"
+            "  --B --T --H --K --V N    shape (--HV N: value heads, default H)\n"
+            "  --warmup N --iters N     runs before timing (default 5) and timed (default 30)\n"
+            "  --no-state               no initial or final state\n"
+            "  --json                   one JSON object on stdout\n");
+}
+
+static int parse_u32(const char *flag, const char *s, uint32_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    const unsigned long v = s ? strtoul(s, &end, 10) : 0;
+    if (!s || *s == '\0' || *s == '-' || *end != '\0' || errno || v > UINT32_MAX) {
+        fprintf(stderr, "dvk: %s needs a non-negative integer, got \"%s\"\n", flag,
+                s ? s : "");
+        return TOOL_USAGE;
+    }
+    *out = (uint32_t)v;
+    return TOOL_OK;
+}
+
+int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
+{
+    for (int i = first; i < argc; ++i) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        /* Flags that take a value. */
+        struct {
+            const char *name;
+            uint32_t *u32;
+        } nums[] = {{"--B", &o->B},   {"--T", &o->T},         {"--H", &o->H},
+                    {"--HV", &o->HV}, {"--K", &o->K},         {"--V", &o->V},
+                    {"--warmup", &o->warmup}, {"--iters", &o->iters}};
+        bool matched = false;
+        for (size_t n = 0; n < sizeof nums / sizeof nums[0]; ++n) {
+            if (strcasecmp(a, nums[n].name) == 0) {
+                if (parse_u32(a, val, nums[n].u32) != TOOL_OK)
+                    return TOOL_USAGE;
+                ++i;
+                matched = true;
+            }
+        }
+        if (matched)
+            continue;
+        if (strcmp(a, "--in") == 0 || strcmp(a, "--out") == 0 || strcmp(a, "--device") == 0 ||
+            strcmp(a, "--mode") == 0 || strcmp(a, "--dtype") == 0 || strcmp(a, "--scale") == 0) {
+            if (!val) {
+                fprintf(stderr, "dvk: %s needs a value\n", a);
+                return TOOL_USAGE;
+            }
+            ++i;
+            if (strcmp(a, "--in") == 0) {
+                o->in = val;
+            } else if (strcmp(a, "--out") == 0) {
+                o->out = val;
+            } else if (strcmp(a, "--device") == 0) {
+                o->device = val;
+            } else if (strcmp(a, "--mode") == 0) {
+                if (strcmp(val, "recurrent") == 0)
+                    o->mode = DVK_MODE_RECURRENT;
+                else if (strcmp(val, "chunk") == 0)
+                    o->mode = DVK_MODE_CHUNK;
+                else {
+                    fprintf(stderr, "dvk: --mode must be recurrent or chunk\n");
+                    return TOOL_USAGE;
+                }
+            } else if (strcmp(a, "--dtype") == 0) {
+                if (strcmp(val, "f32") == 0)
+                    o->dtype = DVK_DTYPE_F32;
+                else if (strcmp(val, "f16") == 0)
+                    o->dtype = DVK_DTYPE_F16;
+                else {
+                    fprintf(stderr, "dvk: --dtype must be f32 or f16\n");
+                    return TOOL_USAGE;
+                }
+            } else { /* --scale */
+                char *end = NULL;
+                o->scale = strtof(val, &end);
+                if (*val == '\0' || *end != '\0') {
+                    fprintf(stderr, "dvk: --scale needs a number\n");
+                    return TOOL_USAGE;
+                }
+                o->has_scale = true;
+            }
+        } else if (strcmp(a, "--l2norm-qk") == 0) {
+            o->l2norm_qk = true;
+        } else if (strcmp(a, "--validate") == 0) {
+            o->validate = true;
+        } else if (strcmp(a, "--small-profile") == 0) {
+            o->small_profile = true;
+        } else if (strcmp(a, "--no-state") == 0) {
+            o->no_state = true;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "dvk: unknown option %s\n", a);
+            return TOOL_USAGE;
+        } else if (!o->op) {
+            o->op = a;
+        } else {
+            fprintf(stderr, "dvk: unexpected argument %s\n", a);
+            return TOOL_USAGE;
+        }
+    }
+    return TOOL_OK;
+}
+
+int tool_fail_status(const char *what, dvk_status st)
+{
+    fprintf(stderr, "dvk: %s: %s: %s\n", what, dvk_status_string(st), dvk_last_error());
+    return TOOL_FAIL;
+}
+
+int tool_context(const tool_opts *opts, dvk_context **ctx)
+{
+    const dvk_context_desc desc = {
+        .device = opts->device,
+        .enable_validation = opts->validate,
+        .small_device_profile = opts->small_profile,
+    };
+    const dvk_status st = dvk_context_create(&desc, ctx);
+    if (st != DVK_SUCCESS)
+        return tool_fail_status("cannot create a Vulkan context", st);
+    return TOOL_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? TOOL_USAGE : TOOL_OK;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0) {
+        printf("dvk %d.%d.%d\n", DVK_VERSION_MAJOR, DVK_VERSION_MINOR, DVK_VERSION_PATCH);
+        return TOOL_OK;
+    }
+    if (strcmp(cmd, "devices") == 0)
+        return cmd_devices(argc, argv);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc, argv);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc, argv);
+    if (strcmp(cmd, "compare") == 0)
+        return cmd_compare(argc, argv);
+    if (strcmp(cmd, "ops") == 0) {
+        tool_print_ops();
+        return TOOL_OK;
+    }
+    fprintf(stderr, "dvk: unknown command \"%s\"\n\n", cmd);
+    usage(stderr);
+    return TOOL_USAGE;
+}
