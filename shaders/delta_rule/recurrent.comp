@@ -17,6 +17,7 @@
 // sums over those rows, added across the KS invocations. Tokens are staged TB at a time in
 // shared memory so q, k, v are read from memory once per workgroup, coalesced.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(constant_id = 0) const uint K = 128;
 layout(constant_id = 1) const uint V = 128;
@@ -90,7 +91,7 @@ void main()
 
     const uint state_base = (n * pc.HV + hv) * K * V;
     float s[R];
-    for (uint r = 0; r < R; ++r) {
+    [[unroll]] for (uint r = 0; r < R; ++r) {
         const uint i = ks + r * KS;
         s[r] = (USE_H0 && col_ok && i < K) ? h0[state_base + i * V + vcol] : 0.0;
     }
@@ -99,10 +100,12 @@ void main()
         const uint nt = min(TB, len - t0);
         barrier(); // the previous step's s_o has been written out
 
-        for (uint idx = lid; idx < TB * KP; idx += WG) {
+        // Only the nt tokens that exist (a decode step stages one); rows are padded to KP with
+        // zeros so the per-invocation loops need no bounds checks.
+        for (uint idx = lid; idx < nt * KP; idx += WG) {
             const uint j = idx / KP, i = idx % KP;
             float qv = 0.0, kv = 0.0;
-            if (j < nt && i < K) {
+            if (i < K) {
                 const uint a = ((bos + t0 + j) * pc.H + h) * K + i;
                 qv = float(q[a]);
                 kv = float(k[a]);
@@ -110,9 +113,9 @@ void main()
             s_q[idx] = qv;
             s_k[idx] = kv;
         }
-        for (uint idx = lid; idx < TB * BV; idx += WG) {
+        for (uint idx = lid; idx < nt * BV; idx += WG) {
             const uint j = idx / BV, c = vt * BV + idx % BV;
-            s_v[idx] = (j < nt && c < V) ? float(v[((bos + t0 + j) * pc.HV + hv) * V + c]) : 0.0;
+            s_v[idx] = c < V ? float(v[((bos + t0 + j) * pc.HV + hv) * V + c]) : 0.0;
         }
         for (uint j = lid; j < nt; j += WG) {
             const uint a = (bos + t0 + j) * pc.HV + hv;
@@ -143,16 +146,16 @@ void main()
             const uint row = j * KP + ks;
             if (USE_G) {
                 const float d = s_decay[j];
-                for (uint r = 0; r < R; ++r)
+                [[unroll]] for (uint r = 0; r < R; ++r)
                     s[r] *= d;
             }
             float kv = 0.0;
-            for (uint r = 0; r < R; ++r)
+            [[unroll]] for (uint r = 0; r < R; ++r)
                 kv += s[r] * s_k[row + r * KS];
             kv = cluster_sum(kv, lid);
             const float u = col_ok ? s_beta[j] * (s_v[j * BV + min(col, BV - 1)] - kv) : 0.0;
             float qo = 0.0;
-            for (uint r = 0; r < R; ++r) {
+            [[unroll]] for (uint r = 0; r < R; ++r) {
                 s[r] += s_k[row + r * KS] * u;
                 qo += s[r] * s_q[row + r * KS];
             }
@@ -170,7 +173,7 @@ void main()
     }
 
     if (STORE_HT && col_ok) {
-        for (uint r = 0; r < R; ++r) {
+        [[unroll]] for (uint r = 0; r < R; ++r) {
             const uint i = ks + r * KS;
             if (i < K)
                 ht[state_base + i * V + vcol] = s[r];

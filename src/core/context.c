@@ -178,7 +178,7 @@ static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *de
     ctx->api_version = c->info.api_version;
 
     /* Enable only what kernels may use, and only what the device has. */
-    const char *exts[4];
+    const char *exts[5];
     uint32_t n_ext = 0;
     if (c->ext_portability_subset)
         exts[n_ext++] = "VK_KHR_portability_subset";
@@ -190,6 +190,18 @@ static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *de
 #endif
     if (c->feat_coopmat_nv)
         exts[n_ext++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+    /* A developer's switch: the compiler's statistics (registers, spills) of every pipeline. */
+    const char *stats_env = getenv("DVK_PIPELINE_STATS");
+    ctx->pipeline_stats = stats_env && stats_env[0] == '1' && c->ext_pipeline_executable_properties;
+    if (stats_env && stats_env[0] == '1' && !ctx->pipeline_stats)
+        dvk__log(ctx, DVK_LOG_WARNING, "DVK_PIPELINE_STATS: %s lacks "
+                 "VK_KHR_pipeline_executable_properties", c->info.name);
+    if (ctx->pipeline_stats)
+        exts[n_ext++] = VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME;
+    VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR exec_props = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR,
+        .pipelineExecutableInfo = VK_TRUE,
+    };
 
     VkPhysicalDeviceCooperativeMatrixFeaturesNV coop_nv = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
@@ -229,6 +241,10 @@ static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *de
     if (c->feat_coopmat_nv) {
         *tail = &coop_nv;
         tail = &coop_nv.pNext;
+    }
+    if (ctx->pipeline_stats) {
+        *tail = &exec_props;
+        tail = &exec_props.pNext;
     }
     const VkPhysicalDeviceFeatures2 features = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,

@@ -238,6 +238,8 @@ void dvk__query_device_caps(const dvk_instance_fns *vki, VkPhysicalDevice phys,
             caps->ext_coopmat_nv = true;
         else if (strcmp(n, "VK_KHR_portability_subset") == 0)
             caps->ext_portability_subset = true;
+        else if (strcmp(n, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME) == 0)
+            caps->ext_pipeline_executable_properties = true;
     }
     const bool size_control_ok = api >= VK_API_VERSION_1_3 || caps->ext_subgroup_size_control;
 

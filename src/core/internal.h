@@ -89,6 +89,7 @@ typedef struct dvk_device_caps {
     bool ext_coopmat_khr;
     bool ext_coopmat_nv;
     bool ext_portability_subset;
+    bool ext_pipeline_executable_properties;
     bool feat_storage16;               /* storageBuffer16BitAccess */
     bool feat_float16;                 /* shaderFloat16 */
     bool feat_subgroup_size_control;
@@ -206,6 +207,7 @@ struct dvk_context {
     bool enabled_storage16;
     bool enabled_float16;
     bool enabled_subgroup_size_control;
+    bool pipeline_stats; /* DVK_PIPELINE_STATS=1: log each pipeline's compiler statistics */
 
     mtx_t lock; /* memory pool, pipeline cache, queue submission */
     dvk_mem_pool pool;

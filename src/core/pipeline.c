@@ -88,6 +88,44 @@ static dvk_status get_layout(dvk_context *ctx, uint32_t bindings, uint32_t push_
     return DVK_SUCCESS;
 }
 
+/* Logs what the driver's compiler reports of a pipeline (registers, spills, ...). */
+static void log_statistics(dvk_context *ctx, const dvk_pipeline_key *key, VkPipeline pipeline)
+{
+    const VkPipelineExecutableInfoKHR exe = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR,
+        .pipeline = pipeline,
+        .executableIndex = 0,
+    };
+    VkPipelineExecutableStatisticKHR stats[32];
+    uint32_t n = 32;
+    for (uint32_t i = 0; i < n; ++i)
+        stats[i] = (VkPipelineExecutableStatisticKHR){
+            .sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR};
+    if (!ctx->vk.vkGetPipelineExecutableStatisticsKHR ||
+        ctx->vk.vkGetPipelineExecutableStatisticsKHR(ctx->device, &exe, &n, stats) < 0)
+        return;
+    char line[1024];
+    size_t len = (size_t)snprintf(line, sizeof line, "pipeline %s [", key->spirv_name);
+    for (uint32_t i = 0; i < key->spec_count && len < sizeof line; ++i)
+        len += (size_t)snprintf(line + len, sizeof line - len, "%s%u", i ? "," : "", key->spec[i]);
+    for (uint32_t i = 0; i < n && len < sizeof line; ++i) {
+        const VkPipelineExecutableStatisticKHR *s = &stats[i];
+        switch (s->format) {
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR:
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s %s=%llu", i ? "," : "]",
+                                    s->name, (unsigned long long)s->value.u64);
+            break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR:
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s %s=%lld", i ? "," : "]",
+                                    s->name, (long long)s->value.i64);
+            break;
+        default:
+            break;
+        }
+    }
+    dvk__log(ctx, DVK_LOG_WARNING, "%s", line);
+}
+
 /* Called with ctx->lock held. */
 static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, dvk_pipeline *out)
 {
@@ -134,6 +172,7 @@ static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, dvk_pipel
     const bool set_size = key->required_subgroup_size && ctx->enabled_subgroup_size_control;
     const VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .flags = ctx->pipeline_stats ? VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR : 0,
         .stage =
             {
                 .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
@@ -151,6 +190,8 @@ static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, dvk_pipel
     ctx->vk.vkDestroyShaderModule(ctx->device, module, ctx->vk_alloc);
     if (r != VK_SUCCESS)
         return dvk__fail_vk(r, "vkCreateComputePipelines");
+    if (ctx->pipeline_stats)
+        log_statistics(ctx, key, pipeline);
     *out = (dvk_pipeline){
         .pipeline = pipeline,
         .layout = layout->layout,

@@ -78,6 +78,8 @@
     X(vkCmdFillBuffer)                                                                          \
     X(vkCmdUpdateBuffer)                                                                        \
     X(vkCmdWriteTimestamp)                                                                      \
-    X(vkCmdResetQueryPool)
+    X(vkCmdResetQueryPool)                                                                      \
+    X_OPT(vkGetPipelineExecutablePropertiesKHR)                                                 \
+    X_OPT(vkGetPipelineExecutableStatisticsKHR)
 
 #endif
