@@ -379,6 +379,9 @@ typedef struct dvk_cmd_desc {
     VkCommandBuffer command_buffer;
     /* Capacity for dvk_cmd_timestamp() (0 = 64 when the device supports timestamps). */
     uint32_t max_timestamps;
+    /* Time every dispatch with a pair of GPU timestamps (read back with dvk_cmd_profile_*).
+     * For tuning: the timestamps cost a little, and share the max_timestamps capacity. */
+    bool profile_dispatches;
 } dvk_cmd_desc;
 
 typedef struct dvk_cmd dvk_cmd;
@@ -419,6 +422,13 @@ DVK_API dvk_status dvk_cmd_timestamp(dvk_cmd *cmd, uint32_t *out_index);
 DVK_API dvk_status dvk_cmd_elapsed_ms(const dvk_cmd *cmd, uint32_t begin, uint32_t end,
                                       double *out_ms);
 
+/* With dvk_cmd_desc.profile_dispatches: the number of dispatches recorded, and after
+ * dvk_cmd_wait() the kernel (SPIR-V name, e.g. "delta_rule/chunk_state_f16") and GPU time of
+ * dispatch i of the last submission. */
+DVK_API uint32_t dvk_cmd_profile_count(const dvk_cmd *cmd);
+DVK_API dvk_status dvk_cmd_profile_entry(const dvk_cmd *cmd, uint32_t i, const char **out_kernel,
+                                         double *out_ms);
+
 /* ---------------------------------------------------------------------------------------------
  * Operators
  * ------------------------------------------------------------------------------------------- */
@@ -456,7 +466,16 @@ typedef enum dvk_mode {
  *                  Host memory, read when the call records. States are [num_seqs,HV,K,V].
  *   l2norm_qk      normalise q and k inside the kernel: x / sqrt(Σx² + 1e-6) (fla's
  *                  use_qk_l2norm_in_kernel).
- *   mode           DVK_MODE_RECURRENT (DVK_MODE_DEFAULT picks it).
+ *   mode           DVK_MODE_RECURRENT: token by token; reads and writes the state once, the
+ *                  form for decode (T = 1) and short sequences.
+ *                  DVK_MODE_CHUNK: the chunked (WY) form of DESIGN.md §3 in three passes
+ *                  (intra-chunk solve in parallel over chunks; the state carried
+ *                  sequentially over chunks; outputs in parallel over chunks). Much faster
+ *                  for prefill; needs scratch memory of about 2 x (k + v) + the state at
+ *                  every chunk start (held by the dvk_cmd until it is reset or destroyed).
+ *                  DVK_MODE_DEFAULT: chunked when sequences are long enough, else recurrent.
+ *   chunk_size     16, 32 or 64 tokens for DVK_MODE_CHUNK (0 = chosen from the device's
+ *                  shared memory: 64 on desktop GPUs, 32 or 16 on small ones).
  * Stability: keys should be L2-normalised and beta in (0, 2) for the recurrence to stay
  * bounded; the library computes whatever it is given and hides nothing.
  */
@@ -474,6 +493,7 @@ typedef struct dvk_delta_rule_desc {
     const int32_t *cu_seqlens;
     uint32_t num_seqs;
     bool l2norm_qk;
+    uint32_t chunk_size;
 } dvk_delta_rule_desc;
 
 DVK_API dvk_status dvk_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc *desc);

@@ -25,4 +25,9 @@ foreach(io ${DVK_IO_TYPES})
     dvk_shader(delta_rule/recurrent_${io}_${red} delta_rule/recurrent.comp
                DEFINES ${io_defs} ${red_defs})
   endforeach()
+  # The decode step (one token), and the chunked form (WY representation): three stages and
+  # an L2-norm pre-pass.
+  foreach(stage decode chunk_prepare chunk_state chunk_output l2norm)
+    dvk_shader(delta_rule/${stage}_${io} delta_rule/${stage}.comp DEFINES ${io_defs})
+  endforeach()
 endforeach()

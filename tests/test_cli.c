@@ -100,12 +100,15 @@ static void test_fla_fixtures_through_cli(void **state)
         {"delta_rule", "delta_rule_recurrent_fla", "f16", "5e-3"},
         {"gated_delta_rule", "gated_delta_rule_recurrent_varlen_fla", "f16", "5e-3"},
     };
+    const char *modes[2] = {"recurrent", "chunk"};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
-        EXPECT_EXIT(0, "run %s --mode recurrent --dtype %s --validate %s --in '%s' --out '%s'",
-                    runs[i].op, runs[i].dtype, profile_flag(), fixture(runs[i].file),
-                    tmp("out.safetensors"));
-        EXPECT_EXIT(0, "compare '%s' '%s' --names o,ht --tol %s", tmp("out.safetensors"),
-                    fixture(runs[i].file), runs[i].tol);
+        for (int m = 0; m < 2; ++m) {
+            EXPECT_EXIT(0, "run %s --mode %s --dtype %s --validate %s --in '%s' --out '%s'",
+                        runs[i].op, modes[m], runs[i].dtype, profile_flag(), fixture(runs[i].file),
+                        tmp("out.safetensors"));
+            EXPECT_EXIT(0, "compare '%s' '%s' --names o,ht --tol %s", tmp("out.safetensors"),
+                        fixture(runs[i].file), runs[i].tol);
+        }
     }
     /* compare fails when results differ beyond the tolerance or shapes disagree */
     EXPECT_EXIT(1, "compare '%s' '%s' --names o,ht --tol 1e-9", fixture("delta_rule_chunk_fla"),

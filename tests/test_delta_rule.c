@@ -39,6 +39,12 @@ static const delta_case cases[] = {
     {"fp16 K64 V100", SHAPE(2, 50, 2, 2, 64, 100), F16, STATES},
     {"fp16 K256 V32", SHAPE(1, 40, 1, 1, 256, 32), F16, .ht = true},
     {"fp16 decode", SHAPE(4, 1, 2, 2, 128, 128), F16, STATES},
+    {"decode gated K100 V8", SHAPE(5, 1, 3, 3, 100, 8), F32, STATES, .gated = true},
+    {"decode l2norm gated grouped heads", SHAPE(2, 1, 2, 4, 64, 36), F32, STATES, .gated = true,
+     .l2norm = true},
+    {"decode K256 V256 no h0", SHAPE(2, 1, 1, 1, 256, 256), F32, .ht = true},
+    {"decode V6 (not a multiple of 4)", SHAPE(3, 1, 2, 2, 20, 6), F32, STATES},
+    {"decode K3 V4 gated fp16", SHAPE(7, 1, 1, 1, 3, 4), F16, STATES, .gated = true},
     {"gated K64", SHAPE(2, 45, 2, 2, 64, 64), F32, STATES, .gated = true},
     {"gated strong decay g in [-20,0)", SHAPE(1, 60, 2, 2, 128, 128), F32, STATES, .gated = true,
      .g_lo = -20.0f, .g_hi = 0.0f},
@@ -55,7 +61,7 @@ static const delta_case cases[] = {
      .l2norm = true},
 };
 
-static void run_case(const delta_case *c)
+static void run_case(const delta_case *c, dvk_mode mode, uint32_t chunk_size)
 {
     harness_rng rng = harness_rng_make((uint64_t)(c - cases) + 1);
     const int HV = c->HV ? c->HV : c->H;
@@ -117,48 +123,85 @@ static void run_case(const delta_case *c)
     CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
     const dvk_delta_rule_desc d = {
         .q = tq, .k = tk, .v = tv, .beta = tb, .g = tg, .o = to,
-        .initial_state = th0, .final_state = tht, .scale = c->scale, .mode = c->mode,
+        .initial_state = th0, .final_state = tht, .scale = c->scale, .mode = mode,
+        .chunk_size = chunk_size,
         .cu_seqlens = c->num_seqs ? cu : NULL, .num_seqs = (uint32_t)c->num_seqs,
         .l2norm_qk = c->l2norm,
     };
-    CHECK_OK(c->gated ? dvk_gated_delta_rule(cmd, &d) : dvk_delta_rule(cmd, &d));
-    harness_run(cmd);
+    const dvk_status st = c->gated ? dvk_gated_delta_rule(cmd, &d) : dvk_delta_rule(cmd, &d);
+    const bool skip = st == DVK_ERROR_LIMIT_EXCEEDED && chunk_size != 0;
+    if (skip) /* an explicit chunk size this device's shared memory cannot hold */
+        fprintf(stderr, "  skip %s [chunk %u]: %s\n", c->name, chunk_size, dvk_last_error());
+    else
+        CHECK_OK(st);
+    if (!skip)
+        harness_run(cmd);
     dvk_cmd_destroy(cmd);
 
     const double tol = c->dtype == DVK_DTYPE_F16 ? 5e-3 : 1e-5;
-    char label[160];
+    char label[160], name[128];
+    if (skip)
+        goto cleanup;
+    snprintf(name, sizeof name, "%s [%s%.0u]", c->name,
+             mode == DVK_MODE_CHUNK ? "chunk " : "recurrent", chunk_size);
     float *o = harness_download(to);
-    snprintf(label, sizeof label, "%s: o", c->name);
+    snprintf(label, sizeof label, "%s: o", name);
     const double eo = harness_rel_err(label, o_ref, o, nv);
     if (!(eo <= tol))
-        fail_msg("%s: o rel rms %.3e > %.1e", c->name, eo, tol);
+        fail_msg("%s: o rel rms %.3e > %.1e", name, eo, tol);
     if (c->ht) {
         float *ht = harness_download(tht);
-        snprintf(label, sizeof label, "%s: ht", c->name);
-        /* The state is fp32 in every variant: fp16 cases only round their inputs, which the
-         * reference saw too, so the state meets the fp32 bound. */
+        snprintf(label, sizeof label, "%s: ht", name);
+        /* The recurrent kernel keeps the state in fp32 in every variant: fp16 cases only round
+         * their inputs, which the reference saw too, so its state meets the fp32 bound. The
+         * chunked fp16 path also stores its intermediates (W, U, per-chunk states) in fp16. */
+        const double htol = (mode == DVK_MODE_CHUNK && c->dtype == DVK_DTYPE_F16) ? 5e-3 : 1e-5;
         const double eh = harness_rel_err(label, ht_ref, ht, ns);
-        if (!(eh <= 1e-5))
-            fail_msg("%s: ht rel rms %.3e > 1e-5", c->name, eh);
+        if (!(eh <= htol))
+            fail_msg("%s: ht rel rms %.3e > %.0e", name, eh, htol);
         free(ht);
     }
     free(o);
+cleanup:;
     dvk_tensor *all[] = {tq, tk, tv, tb, tg, th0, tht, to};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
         dvk_tensor_destroy(all[i]);
     free(q), free(k), free(v), free(beta), free(g), free(h0), free(o_ref), free(ht_ref);
 }
 
+static bool have_dtype(const delta_case *c)
+{
+    if (c->dtype == DVK_DTYPE_F16 && !dvk_context_device_info(harness_ctx)->fp16_storage) {
+        fprintf(stderr, "  skip %s: no fp16 storage\n", c->name);
+        return false;
+    }
+    return true;
+}
+
 static void test_recurrent_table(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
-        if (cases[i].dtype == DVK_DTYPE_F16 &&
-            !dvk_context_device_info(harness_ctx)->fp16_storage) {
-            fprintf(stderr, "  skip %s: no fp16 storage\n", cases[i].name);
-            continue;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+        if (have_dtype(&cases[i]))
+            run_case(&cases[i], DVK_MODE_RECURRENT, 0);
+}
+
+/* The chunked form with the device's chunk size, and every chunk size on a few cases (a chunk
+ * size the device's shared memory cannot hold is refused with LIMIT_EXCEEDED: skipped). */
+static void test_chunk_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+        if (have_dtype(&cases[i]))
+            run_case(&cases[i], DVK_MODE_CHUNK, 0);
+    const size_t some[] = {1, 4, 5, 9, 14, 16, 18, 19, 20, 21, 22};
+    for (size_t i = 0; i < sizeof some / sizeof some[0]; ++i) {
+        for (uint32_t cs = 16; cs <= 64; cs *= 2) {
+            const delta_case *c = &cases[some[i]];
+            if (!have_dtype(c))
+                continue;
+            run_case(c, DVK_MODE_CHUNK, cs);
         }
-        run_case(&cases[i]);
     }
 }
 
@@ -236,6 +279,93 @@ static void test_streaming_equals_one_call(void **state)
     dvk_tensor_destroy(state_t);
     free(ht), free(o_all), free(q), free(k), free(v), free(beta), free(g), free(o_ref),
         free(ht_ref);
+}
+
+/* T = 65 536 tokens streamed through many calls — chunked segments of odd lengths and single
+ * decode steps — with the state carried in place, equal one long call and the reference. */
+static void test_long_stream(void **state)
+{
+    (void)state;
+    enum { T = 65536, H = 2, K = 32, V = 32 };
+    harness_rng rng = harness_rng_make(65536);
+    const size_t nk = (size_t)T * H * K, nv = (size_t)T * H * V, nb = (size_t)T * H;
+    float *q = malloc(nk * 4), *k = malloc(nk * 4), *v = malloc(nv * 4);
+    float *beta = malloc(nb * 4), *g = malloc(nb * 4);
+    harness_fill_normal(&rng, q, nk, 1.0f);
+    harness_fill_normal(&rng, k, nk, 1.0f);
+    harness_l2_normalize_rows(k, nb, K);
+    harness_fill_normal(&rng, v, nv, 1.0f);
+    harness_fill_uniform(&rng, beta, nb, 0.05f, 0.95f);
+    harness_fill_uniform(&rng, g, nb, -0.1f, 0.0f);
+    double *o_ref = malloc(nv * sizeof(double)), *ht_ref = malloc((size_t)H * K * V * sizeof(double));
+    assert_int_equal(dvk_ref_delta_rule(&(dvk_ref_delta_rule_args){
+                         .B = 1, .T = T, .H = H, .K = K, .V = V, .q = q, .k = k, .v = v,
+                         .beta = beta, .g = g, .o = o_ref, .ht = ht_ref}),
+                     0);
+
+    /* One long call. */
+    const uint64_t sq[4] = {1, T, H, K}, sv[4] = {1, T, H, V}, sb[3] = {1, T, H}, ss[4] = {1, H, K, V};
+    dvk_tensor *tq = harness_tensor(DVK_DTYPE_F32, 4, sq, q), *tk = harness_tensor(DVK_DTYPE_F32, 4, sq, k);
+    dvk_tensor *tv = harness_tensor(DVK_DTYPE_F32, 4, sv, v), *tb = harness_tensor(DVK_DTYPE_F32, 3, sb, beta);
+    dvk_tensor *tg = harness_tensor(DVK_DTYPE_F32, 3, sb, g), *to = harness_tensor_poisoned(DVK_DTYPE_F32, 4, sv);
+    dvk_tensor *tht = harness_tensor_poisoned(DVK_DTYPE_F32, 4, ss);
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    CHECK_OK(dvk_gated_delta_rule(cmd, &(dvk_delta_rule_desc){.q = tq, .k = tk, .v = tv, .beta = tb,
+                                                              .g = tg, .o = to, .final_state = tht,
+                                                              .mode = DVK_MODE_CHUNK}));
+    harness_run(cmd);
+    float *o_long = harness_download(to), *ht_long = harness_download(tht);
+    dvk_tensor *big[] = {tq, tk, tv, tb, tg, to, tht};
+    for (size_t i = 0; i < 7; ++i)
+        dvk_tensor_destroy(big[i]);
+
+    /* Many calls. */
+    dvk_tensor *st = NULL;
+    CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {1, H, K, V}}, &st));
+    CHECK_OK(dvk_cmd_reset(cmd));
+    CHECK_OK(dvk_cmd_fill_zero(cmd, st));
+    harness_run(cmd);
+    float *o_many = malloc(nv * 4);
+    int calls = 0;
+    for (int t0 = 0; t0 < T; ++calls) {
+        /* segments of 4099 tokens, then 3 single-token decode steps, repeating */
+        const int n = calls % 4 == 0 ? (T - t0 < 4099 ? T - t0 : 4099) : 1;
+        const uint64_t a[4] = {1, (uint64_t)n, H, K}, b[4] = {1, (uint64_t)n, H, V}, c[3] = {1, (uint64_t)n, H};
+        dvk_tensor *xq = harness_tensor(DVK_DTYPE_F32, 4, a, q + (size_t)t0 * H * K);
+        dvk_tensor *xk = harness_tensor(DVK_DTYPE_F32, 4, a, k + (size_t)t0 * H * K);
+        dvk_tensor *xv = harness_tensor(DVK_DTYPE_F32, 4, b, v + (size_t)t0 * H * V);
+        dvk_tensor *xb = harness_tensor(DVK_DTYPE_F32, 3, c, beta + (size_t)t0 * H);
+        dvk_tensor *xg = harness_tensor(DVK_DTYPE_F32, 3, c, g + (size_t)t0 * H);
+        dvk_tensor *xo = harness_tensor_poisoned(DVK_DTYPE_F32, 4, b);
+        CHECK_OK(dvk_cmd_reset(cmd));
+        CHECK_OK(dvk_gated_delta_rule(cmd, &(dvk_delta_rule_desc){
+            .q = xq, .k = xk, .v = xv, .beta = xb, .g = xg, .o = xo, .initial_state = st,
+            .final_state = st, .mode = n > 1 ? DVK_MODE_CHUNK : DVK_MODE_RECURRENT}));
+        CHECK_OK(dvk_cmd_download(cmd, xo, o_many + (size_t)t0 * H * V, (size_t)n * H * V * 4));
+        harness_run(cmd);
+        dvk_tensor *x[] = {xq, xk, xv, xb, xg, xo};
+        for (size_t i = 0; i < 6; ++i)
+            dvk_tensor_destroy(x[i]);
+        t0 += n;
+    }
+    float *ht_many = harness_download(st);
+    dvk_cmd_destroy(cmd);
+    dvk_tensor_destroy(st);
+
+    assert_true(harness_rel_err("T=65536 one call: o", o_ref, o_long, nv) <= 1e-5);
+    assert_true(harness_rel_err("T=65536 one call: ht", ht_ref, ht_long, (size_t)H * K * V) <= 1e-5);
+    assert_true(harness_rel_err("T=65536 many calls: o", o_ref, o_many, nv) <= 1e-5);
+    assert_true(harness_rel_err("T=65536 many calls: ht", ht_ref, ht_many, (size_t)H * K * V) <= 1e-5);
+    /* and the two GPU runs agree with each other */
+    double *od = malloc(nv * sizeof(double));
+    for (size_t i = 0; i < nv; ++i)
+        od[i] = o_long[i];
+    assert_true(harness_rel_err("T=65536 many calls vs one call: o", od, o_many, nv) <= 1e-5);
+    free(od);
+    fprintf(stderr, "  T=65536 streamed in %d calls\n", calls);
+    free(q), free(k), free(v), free(beta), free(g), free(o_ref), free(ht_ref);
+    free(o_long), free(ht_long), free(o_many), free(ht_many);
 }
 
 /* Two operators in one recording, the second reading the first's output: the recording must
@@ -377,7 +507,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_recurrent_table, harness_test_teardown),
+        cmocka_unit_test_teardown(test_chunk_table, harness_test_teardown),
         cmocka_unit_test_teardown(test_streaming_equals_one_call, harness_test_teardown),
+        cmocka_unit_test_teardown(test_long_stream, harness_test_teardown),
         cmocka_unit_test_teardown(test_chained_ops_in_one_recording, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
     };

@@ -159,8 +159,10 @@ static void run_fixture(const fixture *f, dvk_mode mode)
 static void test_library_matches_fla(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; ++i)
+    for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; ++i) {
         run_fixture(&fixtures[i], DVK_MODE_RECURRENT);
+        run_fixture(&fixtures[i], DVK_MODE_CHUNK);
+    }
 }
 
 /* The C reference, too, reproduces fla: the two are independent statements of the same math. */

@@ -11,6 +11,9 @@
 //   HV a multiple of H (grouped value heads: value head hv reads q/k head hv / (HV/H));
 //   1 <= K, V <= 256; KS a power of two (and <= the subgroup size with DVK_SUBGROUP_REDUCE).
 //
+// A long sequence is split over several dispatches of at most t_count tokens each, the state
+// written by one and read by the next (the host binds them): every dispatch stays short.
+//
 // Work split: one workgroup per (value tile of BV columns, value head, sequence). Each column of
 // the tile belongs to KS adjacent invocations, each holding R = ceil(K/KS) rows of it in
 // registers (rows ks, ks+KS, ...). The two dot products per token (S^T k and S^T q) are partial
@@ -38,10 +41,12 @@ const uint KP = R * KS;           // K padded to whole rows per invocation
 #include "io.glsl"
 
 layout(push_constant) uniform Push {
-    uint T;      // tokens per sequence (ignored with VARLEN)
-    uint H;      // q/k heads
-    uint HV;     // value heads
+    uint T;       // tokens per sequence (ignored with VARLEN)
+    uint H;       // q/k heads
+    uint HV;      // value heads
     float scale;
+    uint t_begin; // this dispatch runs tokens [t_begin, t_begin + t_count) of each sequence
+    uint t_count;
 } pc;
 
 layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
@@ -88,6 +93,10 @@ void main()
         bos = n * pc.T;
         len = pc.T;
     }
+    // Long sequences run as several dispatches (the host carries the state between them).
+    const uint skip = min(len, pc.t_begin);
+    bos += skip;
+    len = min(len - skip, pc.t_count);
 
     const uint state_base = (n * pc.HV + hv) * K * V;
     float s[R];

@@ -49,6 +49,11 @@ struct dvk_cmd {
     uint32_t ts_cap, ts_count;
     uint64_t *ts_values;
     bool ts_fetched;
+
+    bool profile;                /* dvk_cmd_desc.profile_dispatches */
+    const char **profile_names;  /* kernel of each profiled dispatch */
+    uint32_t *profile_ts;        /* its first timestamp; the second follows */
+    uint32_t profile_count, profile_cap, profile_ts_cap;
 };
 
 /* ---- recording state ---------------------------------------------------------------------- */
@@ -64,6 +69,7 @@ static dvk_status begin_recording(dvk_cmd *cmd)
         ctx->vk.vkCmdResetQueryPool(cmd->cb, cmd->queries, 0, cmd->ts_cap);
     cmd->state = CMD_RECORDING;
     cmd->ts_count = 0;
+    cmd->profile_count = 0;
     cmd->ts_fetched = false;
     return DVK_SUCCESS;
 }
@@ -125,8 +131,11 @@ dvk_status dvk_cmd_create(dvk_context *ctx, const dvk_cmd_desc *desc_in, dvk_cmd
                 st = dvk__fail_vk(r, "vkCreateFence");
         }
     }
+    cmd->profile = desc.profile_dispatches;
+    if (cmd->profile && !ctx->info.timestamps)
+        st = dvk__fail(DVK_ERROR_UNSUPPORTED, "profile_dispatches: the queue cannot write timestamps");
     if (st == DVK_SUCCESS && ctx->info.timestamps) {
-        cmd->ts_cap = desc.max_timestamps ? desc.max_timestamps : 64;
+        cmd->ts_cap = desc.max_timestamps ? desc.max_timestamps : (cmd->profile ? 1024 : 64);
         const VkQueryPoolCreateInfo qi = {
             .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
             .queryType = VK_QUERY_TYPE_TIMESTAMP,
@@ -186,6 +195,8 @@ void dvk_cmd_destroy(dvk_cmd *cmd)
     dvk__free(&ctx->alloc, cmd->held);
     dvk__free(&ctx->alloc, cmd->downloads);
     dvk__free(&ctx->alloc, cmd->ts_values);
+    dvk__free(&ctx->alloc, cmd->profile_names);
+    dvk__free(&ctx->alloc, cmd->profile_ts);
     dvk__free(&ctx->alloc, cmd);
 }
 
@@ -381,7 +392,20 @@ dvk_status dvk__cmd_dispatch(dvk_cmd *cmd, const dvk_pipeline *p, const dvk_bind
     if (p->push_size)
         ctx->vk.vkCmdPushConstants(cmd->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                    p->push_size, push);
+    uint32_t t0 = 0, t1 = 0;
+    if (cmd->profile) {
+        DVK_TRY(dvk__grow(&ctx->alloc, (void **)&cmd->profile_names, &cmd->profile_cap,
+                          cmd->profile_count + 1, sizeof *cmd->profile_names));
+        DVK_TRY(dvk__grow(&ctx->alloc, (void **)&cmd->profile_ts, &cmd->profile_ts_cap,
+                          cmd->profile_count + 1, sizeof *cmd->profile_ts));
+        DVK_TRY(dvk_cmd_timestamp(cmd, &t0));
+    }
     ctx->vk.vkCmdDispatch(cmd->cb, gx, gy, gz);
+    if (cmd->profile) {
+        DVK_TRY(dvk_cmd_timestamp(cmd, &t1));
+        cmd->profile_names[cmd->profile_count] = p->name;
+        cmd->profile_ts[cmd->profile_count++] = t0;
+    }
     return DVK_SUCCESS;
 }
 
@@ -589,4 +613,18 @@ dvk_status dvk_cmd_elapsed_ms(const dvk_cmd *cmd_in, uint32_t begin, uint32_t en
     const uint64_t ticks = cmd->ts_values[end] - cmd->ts_values[begin];
     *out_ms = (double)ticks * cmd->ctx->info.timestamp_period_ns * 1e-6;
     return DVK_SUCCESS;
+}
+
+uint32_t dvk_cmd_profile_count(const dvk_cmd *cmd) { return cmd ? cmd->profile_count : 0; }
+
+dvk_status dvk_cmd_profile_entry(const dvk_cmd *cmd, uint32_t i, const char **out_kernel,
+                                 double *out_ms)
+{
+    if (!cmd || !out_kernel || !out_ms)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "NULL argument");
+    if (i >= cmd->profile_count)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "profile entry %u of %u", i,
+                         cmd->profile_count);
+    *out_kernel = cmd->profile_names[i];
+    return dvk_cmd_elapsed_ms(cmd, cmd->profile_ts[i], cmd->profile_ts[i] + 1, out_ms);
 }

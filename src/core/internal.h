@@ -151,6 +151,7 @@ void dvk__mem_pool_destroy(dvk_context *ctx);
 #define DVK_MAX_PUSH 128
 
 typedef struct dvk_pipeline {
+    const char *name; /* the SPIR-V blob's name */
     VkPipeline pipeline;
     VkPipelineLayout layout;
     VkDescriptorSetLayout set_layout;

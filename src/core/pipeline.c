@@ -193,6 +193,7 @@ static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, dvk_pipel
     if (ctx->pipeline_stats)
         log_statistics(ctx, key, pipeline);
     *out = (dvk_pipeline){
+        .name = key->spirv_name,
         .pipeline = pipeline,
         .layout = layout->layout,
         .set_layout = layout->set_layout,

@@ -21,6 +21,39 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Per-kernel times of one run, summed over that kernel's dispatches. */
+#define MAX_KERNELS 16
+typedef struct kernel_times {
+    const char *name[MAX_KERNELS];
+    double *ms[MAX_KERNELS]; /* one entry per timed run */
+    uint32_t count;
+} kernel_times;
+
+static void add_stage_times(kernel_times *kt, const dvk_cmd *cmd, uint32_t run, uint32_t runs)
+{
+    double sum[MAX_KERNELS] = {0};
+    for (uint32_t i = 0; i < dvk_cmd_profile_count(cmd); ++i) {
+        const char *name = NULL;
+        double ms = 0.0;
+        if (dvk_cmd_profile_entry(cmd, i, &name, &ms) != DVK_SUCCESS)
+            continue;
+        uint32_t k = 0;
+        while (k < kt->count && strcmp(kt->name[k], name) != 0)
+            ++k;
+        if (k == kt->count) {
+            if (kt->count == MAX_KERNELS)
+                continue;
+            kt->name[k] = name;
+            kt->ms[k] = calloc(runs, sizeof(double));
+            ++kt->count;
+        }
+        sum[k] += ms;
+    }
+    for (uint32_t k = 0; k < kt->count; ++k)
+        if (kt->ms[k])
+            kt->ms[k][run] = sum[k];
+}
+
 static const char *mode_name(dvk_mode m)
 {
     return m == DVK_MODE_CHUNK ? "chunk" : m == DVK_MODE_RECURRENT ? "recurrent" : "default";
@@ -62,11 +95,12 @@ int cmd_bench(int argc, char **argv)
     double *times = calloc(opts.iters, sizeof *times);
     uint32_t t0 = 0, t1 = 0;
     dvk_status st = DVK_SUCCESS;
+    kernel_times stages = {0};
     rc = times ? tool_random_inputs(ctx, op, &opts, with_state, &in) : TOOL_FAIL;
     if (rc == TOOL_OK) {
         st = op->make_outputs(ctx, &in, with_state, &out);
         if (st == DVK_SUCCESS)
-            st = dvk_cmd_create(ctx, NULL, &cmd);
+            st = dvk_cmd_create(ctx, &(dvk_cmd_desc){.profile_dispatches = opts.stages}, &cmd);
         if (st == DVK_SUCCESS)
             st = dvk_cmd_timestamp(cmd, &t0);
         if (st == DVK_SUCCESS)
@@ -93,6 +127,8 @@ int cmd_bench(int argc, char **argv)
         }
         if (i >= opts.warmup)
             times[i - opts.warmup] = ms;
+        if (i >= opts.warmup && opts.stages)
+            add_stage_times(&stages, cmd, i - opts.warmup, opts.iters);
         /* Runs longer than a second show their progress on a terminal. */
         if (!progress && isatty(STDERR_FILENO) && now_s() - start > 1.0 &&
             i + 1 < opts.warmup + opts.iters)
@@ -131,8 +167,18 @@ int cmd_bench(int argc, char **argv)
             printf("  %.1f GB/s of %.1f MB moved, %.3f TFLOP/s of %.3g FLOP\n", gbps, bytes * 1e-6,
                    tflops, flops);
         }
+        for (uint32_t k = 0; k < stages.count; ++k) {
+            qsort(stages.ms[k], opts.iters, sizeof(double), cmp_double);
+            const double m = stages.ms[k][opts.iters / 2];
+            if (opts.json)
+                printf("{\"kernel\": \"%s\", \"median_ms\": %.6f}\n", stages.name[k], m);
+            else
+                printf("    %-36s %.4f ms\n", stages.name[k], m);
+        }
     }
     free(times);
+    for (uint32_t k = 0; k < stages.count; ++k)
+        free(stages.ms[k]);
     dvk_cmd_destroy(cmd);
     tool_free_outputs(&out);
     tool_free_inputs(&in);

@@ -27,6 +27,7 @@ typedef struct tool_opts {
     uint32_t B, T, H, HV, K, V;
     bool no_state;           /* bench: --no-state: no initial or final state */
     bool json;               /* bench: --json */
+    bool stages;             /* bench: --stages: time each kernel */
     uint32_t warmup, iters;  /* bench */
 } tool_opts;
 

@@ -36,6 +36,8 @@ static void usage(FILE *f)
             "  --B --T --H --K --V N    shape (--HV N: value heads, default H)\n"
             "  --warmup N --iters N     runs before timing (default 5) and timed (default 30)\n"
             "  --no-state               no initial or final state\n"
+            "  --stages                 also the median time of each kernel (dispatches timed\n"
+            "                           one by one)\n"
             "  --json                   one JSON object on stdout\n");
 }
 
@@ -126,6 +128,8 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
             o->no_state = true;
         } else if (strcmp(a, "--json") == 0) {
             o->json = true;
+        } else if (strcmp(a, "--stages") == 0) {
+            o->stages = true;
         } else if (a[0] == '-') {
             fprintf(stderr, "dvk: unknown option %s\n", a);
             return TOOL_USAGE;

@@ -11,6 +11,7 @@ typedef struct delta_problem {
     dvk_dtype dtype;
     float scale;
     bool gated;
+    uint32_t max_len; /* longest sequence */
 } delta_problem;
 
 static dvk_status validate(dvk_cmd *cmd, const dvk_delta_rule_desc *d, bool gated,
@@ -57,6 +58,7 @@ static dvk_status validate(dvk_cmd *cmd, const dvk_delta_rule_desc *d, bool gate
                          ctx->info.name);
 
     p->N = p->B;
+    p->max_len = p->T;
     if (d->cu_seqlens) {
         if (p->B != 1)
             return dvk__fail(DVK_ERROR_SHAPE_MISMATCH,
@@ -73,6 +75,8 @@ static dvk_status validate(dvk_cmd *cmd, const dvk_delta_rule_desc *d, bool gate
                                  "cu_seqlens decreases at index %u (%d > %d)", i + 1,
                                  d->cu_seqlens[i], d->cu_seqlens[i + 1]);
         p->N = d->num_seqs;
+        for (uint32_t i = 0; i < d->num_seqs; ++i)
+            p->max_len = dvk__max_u32(p->max_len, (uint32_t)(d->cu_seqlens[i + 1] - d->cu_seqlens[i]));
     } else if (d->num_seqs) {
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "num_seqs is set but cu_seqlens is NULL");
     }
@@ -88,7 +92,59 @@ static dvk_status validate(dvk_cmd *cmd, const dvk_delta_rule_desc *d, bool gate
     p->scale = d->scale != 0.0f ? d->scale : 1.0f / sqrtf((float)p->K);
     if (d->mode != DVK_MODE_DEFAULT && d->mode != DVK_MODE_RECURRENT && d->mode != DVK_MODE_CHUNK)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "unknown mode %d", (int)d->mode);
+    if (d->chunk_size != 0 && d->chunk_size != 16 && d->chunk_size != 32 && d->chunk_size != 64)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "chunk_size %u is not 0, 16, 32 or 64",
+                         d->chunk_size);
     return DVK_SUCCESS;
+}
+
+/* ---- long sequences: several dispatches, the state carried between them ---------------------- */
+
+/* Each dispatch of a sequential pass runs at most this many tokens (recurrent kernel) or chunks
+ * (chunked state pass) of every sequence; a longer sequence takes several dispatches, the state
+ * going through memory between them. Short dispatches stay clear of drivers' watchdogs (a GPU
+ * reset on Windows after 2 s), and lavapipe (Mesa 22.3.6) computes wrong results in workgroups
+ * that loop far longer than this: seen from about 2 900 tokens and 560 chunks in one workgroup,
+ * while the H100's driver computes the same dispatches correctly. Each extra dispatch costs one
+ * read and one write of the state. */
+#define RECURRENT_TOKENS_PER_DISPATCH 1024u
+#define STATE_CHUNKS_PER_DISPATCH 64u
+
+typedef struct state_carry {
+    uint32_t segments;
+    dvk_binding h0, ht, carry; /* carry: between segments (final_state, or scratch) */
+    bool has_h0, has_ht;
+} state_carry;
+
+static dvk_status carry_init(dvk_cmd *cmd, const dvk_delta_rule_desc *d, const delta_problem *p,
+                             uint32_t segments, state_carry *c)
+{
+    memset(c, 0, sizeof *c);
+    const dvk_binding none = dvk__bind_dummy(cmd);
+    c->segments = segments ? segments : 1;
+    c->has_h0 = d->initial_state != NULL;
+    c->has_ht = d->final_state != NULL;
+    c->h0 = c->has_h0 ? dvk__bind_read(d->initial_state) : none;
+    c->ht = c->has_ht ? dvk__bind_write(d->final_state) : none;
+    c->carry = none;
+    if (c->segments > 1) {
+        if (c->has_ht)
+            c->carry = c->ht;
+        else
+            DVK_TRY(dvk__cmd_scratch(cmd, (uint64_t)p->N * p->HV * p->K * p->V * 4, &c->carry));
+    }
+    return DVK_SUCCESS;
+}
+
+/* The state bindings of segment i: where it reads the state from and writes it to. */
+static void carry_segment(const state_carry *c, uint32_t i, dvk_binding *in, bool *use_in,
+                          dvk_binding *out, bool *store_out)
+{
+    *use_in = i > 0 || c->has_h0;
+    *in = i == 0 ? c->h0 : c->carry;
+    in->write = false;
+    *store_out = i + 1 < c->segments || c->has_ht;
+    *out = i + 1 < c->segments ? c->carry : c->ht;
 }
 
 /* ---- recurrent kernel ----------------------------------------------------------------------- */
@@ -143,6 +199,7 @@ static dvk_status plan_recurrent(const dvk_context *ctx, const delta_problem *p,
 typedef struct recurrent_push {
     uint32_t T, H, HV;
     float scale;
+    uint32_t t_begin, t_count;
 } recurrent_push;
 
 static dvk_status record_recurrent(dvk_cmd *cmd, const dvk_delta_rule_desc *d,
@@ -151,36 +208,337 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk_delta_rule_desc *d,
     dvk_context *ctx = dvk__cmd_context(cmd);
     recurrent_plan plan = {0};
     DVK_TRY(plan_recurrent(ctx, p, &plan));
-
-    dvk_pipeline_key key = {
-        .spirv_name = recurrent_kernels[p->dtype == DVK_DTYPE_F16][plan.subgroup],
-        .binding_count = 9,
-        .push_size = sizeof(recurrent_push),
-        .spec_count = 11,
-        .spec = {p->K, p->V, plan.BV, plan.KS, plan.TB, p->gated, d->initial_state != NULL,
-                 d->final_state != NULL, d->cu_seqlens != NULL, d->l2norm_qk, plan.WG},
-    };
-    const dvk_pipeline *pipe;
-    DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
-
     dvk_binding cu = dvk__bind_dummy(cmd);
     if (d->cu_seqlens)
         DVK_TRY(dvk__cmd_upload_scratch(cmd, d->cu_seqlens, sizeof(int32_t) * (p->N + 1), &cu));
+    state_carry carry;
+    const uint32_t segments = (uint32_t)dvk__ceil_div(p->max_len, RECURRENT_TOKENS_PER_DISPATCH);
+    DVK_TRY(carry_init(cmd, d, p, segments, &carry));
     const dvk_binding none = dvk__bind_dummy(cmd);
-    const dvk_binding b[9] = {
-        dvk__bind_read(d->q),
-        dvk__bind_read(d->k),
-        dvk__bind_read(d->v),
-        dvk__bind_read(d->beta),
+
+    for (uint32_t i = 0; i < carry.segments; ++i) {
+        dvk_binding in, out;
+        bool use_in, store_out;
+        carry_segment(&carry, i, &in, &use_in, &out, &store_out);
+        const dvk_pipeline_key key = {
+            .spirv_name = recurrent_kernels[p->dtype == DVK_DTYPE_F16][plan.subgroup],
+            .binding_count = 9,
+            .push_size = sizeof(recurrent_push),
+            .spec_count = 11,
+            .spec = {p->K, p->V, plan.BV, plan.KS, plan.TB, p->gated, use_in, store_out,
+                     d->cu_seqlens != NULL, d->l2norm_qk, plan.WG},
+        };
+        const dvk_pipeline *pipe;
+        DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
+        const dvk_binding b[9] = {
+            dvk__bind_read(d->q), dvk__bind_read(d->k), dvk__bind_read(d->v),
+            dvk__bind_read(d->beta), p->gated ? dvk__bind_read(d->g) : none, in, out,
+            dvk__bind_write(d->o), cu,
+        };
+        const recurrent_push push = {p->T, p->H, p->HV, p->scale,
+                                     i * RECURRENT_TOKENS_PER_DISPATCH,
+                                     RECURRENT_TOKENS_PER_DISPATCH};
+        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b, &push, (uint32_t)dvk__ceil_div(p->V, plan.BV),
+                                  p->HV, p->N));
+    }
+    return DVK_SUCCESS;
+}
+
+/* ---- decode kernel (one token per sequence) ------------------------------------------------- */
+
+static const char *const decode_kernels[2] = {"delta_rule/decode_f32", "delta_rule/decode_f16"};
+
+/* The single-pass decode kernel applies when every sequence is one token and state rows can be
+ * read as vec4s. */
+static bool decode_applies(const dvk_delta_rule_desc *d, const delta_problem *p)
+{
+    return p->T == 1 && !d->cu_seqlens && p->V % 4 == 0 && d->mode != DVK_MODE_CHUNK;
+}
+
+typedef struct decode_push {
+    uint32_t H, HV;
+    float scale;
+} decode_push;
+
+static dvk_status record_decode(dvk_cmd *cmd, const dvk_delta_rule_desc *d, const delta_problem *p)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    const dvk_device_info *info = &ctx->info;
+    const uint32_t bv = dvk__min_u32(32, p->V);
+    const uint32_t wg_max = dvk__min_u32(dvk__min_u32(128, info->max_workgroup_invocations),
+                                         info->max_workgroup_size[0]);
+    const uint32_t wg = wg_max / (bv / 4) * (bv / 4); /* whole row groups */
+    const dvk_pipeline_key key = {
+        .spirv_name = decode_kernels[p->dtype == DVK_DTYPE_F16],
+        .binding_count = 8,
+        .push_size = sizeof(decode_push),
+        .spec_count = 8,
+        .spec = {p->K, p->V, bv, p->gated, d->initial_state != NULL, d->final_state != NULL,
+                 d->l2norm_qk, wg},
+    };
+    const dvk_pipeline *pipe;
+    DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
+    const dvk_binding none = dvk__bind_dummy(cmd);
+    const dvk_binding b[8] = {
+        dvk__bind_read(d->q), dvk__bind_read(d->k), dvk__bind_read(d->v), dvk__bind_read(d->beta),
         p->gated ? dvk__bind_read(d->g) : none,
         d->initial_state ? dvk__bind_read(d->initial_state) : none,
-        d->final_state ? dvk__bind_write(d->final_state) : none,
-        dvk__bind_write(d->o),
-        cu,
+        d->final_state ? dvk__bind_write(d->final_state) : none, dvk__bind_write(d->o),
     };
-    const recurrent_push push = {p->T, p->H, p->HV, p->scale};
-    return dvk__cmd_dispatch(cmd, pipe, b, &push, (uint32_t)dvk__ceil_div(p->V, plan.BV), p->HV,
-                             p->N);
+    const decode_push push = {p->H, p->HV, p->scale};
+    return dvk__cmd_dispatch(cmd, pipe, b, &push, (uint32_t)dvk__ceil_div(p->V, bv), p->HV, p->N);
+}
+
+/* ---- chunked kernels ------------------------------------------------------------------------ */
+
+enum { STAGE_PREPARE, STAGE_STATE, STAGE_OUTPUT, STAGE_L2NORM, STAGE_COUNT };
+static const char *const chunk_kernels[STAGE_COUNT][2] = {
+    {"delta_rule/chunk_prepare_f32", "delta_rule/chunk_prepare_f16"},
+    {"delta_rule/chunk_state_f32", "delta_rule/chunk_state_f16"},
+    {"delta_rule/chunk_output_f32", "delta_rule/chunk_output_f16"},
+    {"delta_rule/l2norm_f32", "delta_rule/l2norm_f16"},
+};
+
+typedef struct chunk_plan {
+    uint32_t C;        /* chunk size */
+    uint32_t KT;       /* columns staged per slice */
+    uint32_t WG;       /* invocations per workgroup */
+    uint32_t BV_state; /* state columns per workgroup of chunk_state */
+    uint32_t GN_state; /* columns of chunk_state's invocation grid: min(16, BV_state) */
+    uint32_t BV_out;   /* output columns per workgroup of chunk_output */
+} chunk_plan;
+
+/* Shared memory of each stage, in floats, as the shaders lay it out. */
+static uint32_t prepare_floats(uint32_t C, uint32_t KT)
+{
+    return C * (C + 1) + dvk__max_u32(C * (C + 1), C * (KT + 1)) + 2 * C;
+}
+static uint32_t state_floats(uint32_t C, uint32_t K, uint32_t KT, uint32_t BV)
+{
+    return (uint32_t)dvk__ceil_div(K, KT) * KT * BV + C * (KT + 1) + C * BV + C;
+}
+static uint32_t output_floats(uint32_t C, uint32_t KT, uint32_t BV)
+{
+    return dvk__max_u32(2 * C * (KT + 1) + KT * BV, C * (C + 1) + C * BV) + C;
+}
+
+/* The largest chunk (64, 32, 16, or the caller's) whose three stages fit the device's shared
+ * memory, with 256 invocations per workgroup (fewer on small devices). */
+static dvk_status plan_chunk(const dvk_context *ctx, const delta_problem *p, uint32_t requested,
+                             chunk_plan *plan)
+{
+    const dvk_device_info *info = &ctx->info;
+    const uint32_t floats = info->max_shared_memory / 4;
+    uint32_t wg = dvk__min_u32(dvk__min_u32(256, info->max_workgroup_invocations),
+                               info->max_workgroup_size[0]);
+    wg &= ~15u; /* the kernels arrange invocations as (wg/16) x 16 */
+    if (wg < 16)
+        return dvk__fail(DVK_ERROR_UNSUPPORTED, "chunked mode needs 16 invocations per workgroup");
+    const uint32_t sizes[3] = {64, 32, 16};
+    for (int i = 0; i < 3; ++i) {
+        const uint32_t C = requested ? requested : sizes[i];
+        if (requested && i > 0)
+            break;
+        if (C % (wg / 16) != 0)
+            continue;
+        for (uint32_t KT = 32; KT >= 16; KT /= 2) {
+            if (KT % (wg / 16) != 0 || prepare_floats(C, KT) > floats)
+                continue;
+            uint32_t bvs = 0, bvo = 0;
+            /* 8-column state tiles (a grid 8 invocations wide) let K = 256 fit 16 KiB */
+            for (uint32_t bv = 32; bv >= 8 && !bvs; bv /= 2)
+                if (state_floats(C, p->K, KT, bv) <= floats && KT % (wg / dvk__min_u32(16, bv)) == 0 &&
+                    C % (wg / dvk__min_u32(16, bv)) == 0)
+                    bvs = bv;
+            for (uint32_t bv = 64; bv >= 16 && !bvo; bv /= 2)
+                if (output_floats(C, KT, bv) <= floats)
+                    bvo = bv;
+            if (bvs && bvo) {
+                *plan = (chunk_plan){C, KT, wg, bvs, dvk__min_u32(16, bvs), bvo};
+                return DVK_SUCCESS;
+            }
+        }
+    }
+    return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                     "chunked mode: no chunk size%s fits K = %u in %u bytes of shared memory",
+                     requested ? " (as requested)" : "", p->K, info->max_shared_memory);
+}
+
+static dvk_binding as_input(dvk_binding b)
+{
+    b.write = false;
+    return b;
+}
+
+/* Normalises the rows of t into fresh scratch memory (the l2norm_qk option). */
+static dvk_status record_l2norm(dvk_cmd *cmd, const delta_problem *p, const dvk_tensor *t,
+                                dvk_binding *out)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    DVK_TRY(dvk__cmd_scratch(cmd, t->bytes, out));
+    const dvk_pipeline_key key = {
+        .spirv_name = chunk_kernels[STAGE_L2NORM][p->dtype == DVK_DTYPE_F16],
+        .binding_count = 2,
+        .push_size = sizeof(uint32_t),
+        .spec_count = 1,
+        .spec = {p->K},
+    };
+    const dvk_pipeline *pipe;
+    DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
+    const uint32_t rows = (uint32_t)(t->numel / p->K);
+    const uint32_t gx = dvk__min_u32(rows, 65535), gy = (uint32_t)dvk__ceil_div(rows, gx);
+    const dvk_binding b[2] = {dvk__bind_read(t), *out};
+    DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b, &rows, gx, gy, 1));
+    *out = as_input(*out);
+    return DVK_SUCCESS;
+}
+
+typedef struct chunk_tables {
+    int32_t *chunks; /* 2 per chunk: first packed token, length */
+    int32_t *seq;    /* N + 1 offsets into the chunks */
+    uint32_t count;
+} chunk_tables;
+
+/* The chunks of every sequence, in order; none crosses a sequence boundary. */
+static dvk_status build_tables(const dvk_context *ctx, const dvk_delta_rule_desc *d,
+                               const delta_problem *p, uint32_t C, chunk_tables *t)
+{
+    uint64_t count = 0;
+    for (uint32_t n = 0; n < p->N; ++n) {
+        const uint32_t len = d->cu_seqlens ? (uint32_t)(d->cu_seqlens[n + 1] - d->cu_seqlens[n]) : p->T;
+        count += dvk__ceil_div(len, C);
+    }
+    if (count > (1u << 30))
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "too many chunks (%llu)", (unsigned long long)count);
+    t->count = (uint32_t)count;
+    t->chunks = dvk__alloc(&ctx->alloc, sizeof(int32_t) * 2 * (count ? count : 1));
+    t->seq = dvk__alloc(&ctx->alloc, sizeof(int32_t) * (p->N + 1));
+    if (!t->chunks || !t->seq)
+        return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    uint32_t c = 0;
+    for (uint32_t n = 0; n < p->N; ++n) {
+        const uint32_t bos = d->cu_seqlens ? (uint32_t)d->cu_seqlens[n] : n * p->T;
+        const uint32_t eos = d->cu_seqlens ? (uint32_t)d->cu_seqlens[n + 1] : (n + 1) * p->T;
+        t->seq[n] = (int32_t)c;
+        for (uint32_t s = bos; s < eos; s += C, ++c) {
+            t->chunks[2 * c] = (int32_t)s;
+            t->chunks[2 * c + 1] = (int32_t)dvk__min_u32(C, eos - s);
+        }
+    }
+    t->seq[p->N] = (int32_t)c;
+    return DVK_SUCCESS;
+}
+
+typedef struct heads_push {
+    uint32_t H, HV;
+} heads_push;
+
+typedef struct state_push {
+    uint32_t H, HV;
+    uint32_t c_begin, c_count;
+} state_push;
+
+typedef struct output_push {
+    uint32_t H, HV;
+    float scale;
+} output_push;
+
+static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk_delta_rule_desc *d,
+                                     const delta_problem *p, const chunk_plan *plan,
+                                     const chunk_tables *tab)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    const bool f16 = p->dtype == DVK_DTYPE_F16;
+    const uint64_t esize = dvk_dtype_size(p->dtype);
+    const uint64_t tokens = (uint64_t)p->B * p->T;
+    const dvk_binding none = dvk__bind_dummy(cmd);
+
+    dvk_binding table, seq;
+    DVK_TRY(dvk__cmd_upload_scratch(cmd, tab->chunks, sizeof(int32_t) * 2 * tab->count, &table));
+    DVK_TRY(dvk__cmd_upload_scratch(cmd, tab->seq, sizeof(int32_t) * (p->N + 1), &seq));
+
+    dvk_binding q = dvk__bind_read(d->q), k = dvk__bind_read(d->k);
+    if (d->l2norm_qk) {
+        DVK_TRY(record_l2norm(cmd, p, d->q, &q));
+        DVK_TRY(record_l2norm(cmd, p, d->k, &k));
+    }
+    dvk_binding w, u, gcum = none, hc;
+    DVK_TRY(dvk__cmd_scratch(cmd, tokens * p->HV * p->K * esize, &w));
+    DVK_TRY(dvk__cmd_scratch(cmd, tokens * p->HV * p->V * esize, &u));
+    if (p->gated)
+        DVK_TRY(dvk__cmd_scratch(cmd, tokens * p->HV * 4, &gcum));
+    DVK_TRY(dvk__cmd_scratch(cmd, (uint64_t)tab->count * p->HV * p->K * p->V * esize, &hc));
+    const heads_push heads = {p->H, p->HV};
+
+    /* 1. inside each chunk: W, U (and the cumulative gate) */
+    const dvk_pipeline_key kp = {
+        .spirv_name = chunk_kernels[STAGE_PREPARE][f16],
+        .binding_count = 8,
+        .push_size = sizeof heads,
+        .spec_count = 7,
+        .spec = {plan->C, p->K, p->V, plan->KT, p->gated, plan->WG, 16},
+    };
+    const dvk_pipeline *pipe;
+    DVK_TRY(dvk__pipeline_get(ctx, &kp, &pipe));
+    const dvk_binding b1[8] = {k, dvk__bind_read(d->v), dvk__bind_read(d->beta),
+                               p->gated ? dvk__bind_read(d->g) : none, w, u, gcum, table};
+    DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b1, &heads, tab->count, p->HV, 1));
+
+    /* 2. the state through each sequence's chunks, in dispatches of bounded length */
+    uint32_t max_chunks = 0;
+    for (uint32_t n = 0; n < p->N; ++n)
+        max_chunks = dvk__max_u32(max_chunks, (uint32_t)(tab->seq[n + 1] - tab->seq[n]));
+    state_carry carry;
+    DVK_TRY(carry_init(cmd, d, p, (uint32_t)dvk__ceil_div(max_chunks, STATE_CHUNKS_PER_DISPATCH),
+                       &carry));
+    for (uint32_t i = 0; i < carry.segments; ++i) {
+        dvk_binding in, out;
+        bool use_in, store_out;
+        carry_segment(&carry, i, &in, &use_in, &out, &store_out);
+        const dvk_pipeline_key ks = {
+            .spirv_name = chunk_kernels[STAGE_STATE][f16],
+            .binding_count = 9,
+            .push_size = sizeof(state_push),
+            .spec_count = 10,
+            .spec = {plan->C, p->K, p->V, plan->BV_state, plan->KT, p->gated, use_in, store_out,
+                     plan->WG, plan->GN_state},
+        };
+        DVK_TRY(dvk__pipeline_get(ctx, &ks, &pipe));
+        /* u is read, and rewritten in place as U' */
+        const dvk_binding b2[9] = {k, as_input(w), u, as_input(gcum), in, out, hc, table, seq};
+        const state_push sp = {p->H, p->HV, i * STATE_CHUNKS_PER_DISPATCH, STATE_CHUNKS_PER_DISPATCH};
+        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b2, &sp,
+                                  (uint32_t)dvk__ceil_div(p->V, plan->BV_state), p->HV, p->N));
+    }
+
+    /* 3. the outputs of every chunk */
+    const dvk_pipeline_key ko = {
+        .spirv_name = chunk_kernels[STAGE_OUTPUT][f16],
+        .binding_count = 7,
+        .push_size = sizeof(output_push),
+        .spec_count = 8,
+        .spec = {plan->C, p->K, p->V, plan->BV_out, plan->KT, p->gated, plan->WG, 16},
+    };
+    DVK_TRY(dvk__pipeline_get(ctx, &ko, &pipe));
+    const output_push op = {p->H, p->HV, p->scale};
+    const dvk_binding b3[7] = {q, k, as_input(u), as_input(gcum), as_input(hc),
+                               dvk__bind_write(d->o), table};
+    return dvk__cmd_dispatch(cmd, pipe, b3, &op, tab->count, p->HV,
+                             (uint32_t)dvk__ceil_div(p->V, plan->BV_out));
+}
+
+static dvk_status record_chunk(dvk_cmd *cmd, const dvk_delta_rule_desc *d, const delta_problem *p)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    chunk_plan plan = {0};
+    DVK_TRY(plan_chunk(ctx, p, d->chunk_size, &plan));
+    chunk_tables tab = {0};
+    dvk_status st = build_tables(ctx, d, p, plan.C, &tab);
+    if (st == DVK_SUCCESS)
+        st = record_chunk_stages(cmd, d, p, &plan, &tab);
+    dvk__free(&ctx->alloc, tab.chunks);
+    dvk__free(&ctx->alloc, tab.seq);
+    return st;
 }
 
 /* ---- entry points --------------------------------------------------------------------------- */
@@ -189,9 +547,11 @@ static dvk_status delta_rule_common(dvk_cmd *cmd, const dvk_delta_rule_desc *d, 
 {
     delta_problem p;
     DVK_TRY(validate(cmd, d, gated, &p));
-    if (d->mode == DVK_MODE_CHUNK)
-        return dvk__fail(DVK_ERROR_UNSUPPORTED, "chunked mode is not implemented yet");
-    return record_recurrent(cmd, d, &p);
+    /* The chunked form pays off once sequences span a few chunks. */
+    const bool chunk = d->mode == DVK_MODE_CHUNK || (d->mode == DVK_MODE_DEFAULT && p.max_len > 64);
+    if (chunk)
+        return record_chunk(cmd, d, &p);
+    return decode_applies(d, &p) ? record_decode(cmd, d, &p) : record_recurrent(cmd, d, &p);
 }
 
 dvk_status dvk_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc *desc)

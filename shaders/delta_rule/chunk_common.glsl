@@ -1,0 +1,37 @@
+// Shared by the three stages of the chunked delta rule (chunk_prepare, chunk_state,
+// chunk_output). The chunked form (DESIGN.md §3), per chunk of C tokens with the state h at
+// its start, G the inclusive cumulative log decay inside the chunk (0 for the ungated rule) and
+// gamma = exp(G):
+//
+//   A = strictly_lower(diag(beta) K K^T) ⊙ exp(G_t - G_j)     (t > j, so exponents are <= 0)
+//   L = (I + A)^-1                                             (unit lower triangular)
+//   W = L (beta gamma ⊙ K),   U = L (beta ⊙ V)                 [chunk_prepare]
+//   U' = U - W h;   h <- gamma_C h + (exp(G_C - G) ⊙ K)^T U'    [chunk_state, sequential]
+//   O = scale (gamma ⊙ (Q h) + (tril(Q K^T) ⊙ exp(G_t - G_j)) U')  [chunk_output]
+//
+// Chunks never cross sequences. The host describes them in a table: chunk c starts at packed
+// token chunk_table[2c] and has chunk_table[2c+1] tokens (1..C); sequence n owns chunks
+// seq_chunks[n] .. seq_chunks[n+1]-1, in order.
+//
+// Register-blocked products: a workgroup of WG invocations computes an M x N tile as a grid of
+// GM x GN invocations (GN a specialization constant of each kernel, 16 or 8; GM = WG / GN),
+// each holding an (M/GM) x (N/GN) block whose rows are tr, tr+GM, ... and columns tc, tc+GN,
+// ... — interleaved so that neighbouring invocations read neighbouring shared-memory words.
+#ifndef DVK_CHUNK_COMMON_GLSL
+#define DVK_CHUNK_COMMON_GLSL
+
+const uint GM = WG / GN;
+
+// acc[TM*TN] += sum over kk < KLEN of AT(row, kk) * BT(col, kk), rows tr + GM*x, cols tc + GN*y.
+// AT and BT are macros reading shared memory.
+#define BLOCK_MMA(acc, TM, TN, KLEN, AT, BT)                                                      \
+    for (uint kk = 0; kk < (KLEN); ++kk) {                                                        \
+        float a_[TM];                                                                             \
+        float b_[TN];                                                                             \
+        [[unroll]] for (uint x = 0; x < (TM); ++x) a_[x] = AT(tr + GM * x, kk);                   \
+        [[unroll]] for (uint y = 0; y < (TN); ++y) b_[y] = BT(tc + GN * y, kk);                   \
+        [[unroll]] for (uint x = 0; x < (TM); ++x)                                                \
+            [[unroll]] for (uint y = 0; y < (TN); ++y) acc[x * (TN) + y] += a_[x] * b_[y];        \
+    }
+
+#endif

@@ -1,0 +1,137 @@
+#version 450
+// Delta rule and gated delta rule, one token per sequence (the decode step): a single pass over
+// the state, which is read once and written once — the whole cost of a decode step.
+//
+//   S' = exp(g) S;   kv = S'^T k;   qs = S'^T q;   u = beta (v - kv)
+//   o  = scale (qs + u (k . q))          (= S_new^T (scale q), since S_new = S' + k u^T)
+//   S_new = S' + k u^T
+//
+// One workgroup per (value tile of BV columns, value head, sequence). Invocation (rg, cg) owns
+// columns 4cg .. 4cg+3 of the tile and rows rg, rg+RG, ...: a vec4 per row, so 8 neighbouring
+// invocations read one 128-byte row. The sums over rows go through shared memory (no subgroup
+// operations needed).
+//
+// Preconditions (src/ops/delta_rule/delta_rule.c): V % 4 == 0 (vec4 rows); BV % 4 == 0;
+// WG = RG * BV/4; 1 <= K <= 256.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+
+layout(constant_id = 0) const uint K = 128;
+layout(constant_id = 1) const uint V = 128;
+layout(constant_id = 2) const uint BV = 32;   // value columns per workgroup
+layout(constant_id = 3) const bool USE_G = false;
+layout(constant_id = 4) const bool USE_H0 = false;
+layout(constant_id = 5) const bool STORE_HT = false;
+layout(constant_id = 6) const bool L2NORM = false;
+layout(constant_id = 7) const uint WG = 128;
+layout(local_size_x_id = 7) in;
+
+const uint CG = BV / 4;               // column groups
+const uint RG = WG / CG;              // row groups
+const uint RPT = (K + RG - 1) / RG;   // rows per invocation
+
+#include "io.glsl"
+
+layout(push_constant) uniform Push {
+    uint H;
+    uint HV;
+    float scale;
+} pc;
+
+layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
+layout(std430, binding = 1) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = 2) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = 3) readonly buffer Beta { IO_T beta[]; };
+layout(std430, binding = 4) readonly buffer G { IO_T g[]; };
+layout(std430, binding = 5) readonly buffer H0 { vec4 h0[]; };
+layout(std430, binding = 6) writeonly buffer HT { vec4 ht[]; };
+layout(std430, binding = 7) writeonly buffer O { IO_T o[]; };
+
+shared float s_q[K];
+shared float s_k[K];
+shared vec4 s_red[2 * WG];     // partial S'^T k and S'^T q of every invocation
+shared vec4 s_tot[2 * CG];     // their sums over row groups
+shared float s_scalars[3];     // k . q; with L2NORM the norm factors of q and k
+
+void main()
+{
+    const uint lid = gl_LocalInvocationID.x;
+    const uint cg = lid % CG, rg = lid / CG;
+    const uint vt = gl_WorkGroupID.x, hv = gl_WorkGroupID.y, n = gl_WorkGroupID.z;
+    const uint h = hv / (pc.HV / pc.H);
+    const uint col = vt * BV + 4 * cg;    // first of this invocation's 4 columns
+    const bool col_ok = col < V;          // V % 4 == 0: all four or none
+
+    for (uint i = lid; i < K; i += WG) {
+        s_q[i] = float(q[(n * pc.H + h) * K + i]);
+        s_k[i] = float(k[(n * pc.H + h) * K + i]);
+    }
+    barrier();
+    if (lid == 0) { // K <= 256 products: one invocation is quickest
+        float kq = 0.0, qq = 0.0, kk = 0.0;
+        for (uint i = 0; i < K; ++i) {
+            kq += s_k[i] * s_q[i];
+            qq += s_q[i] * s_q[i];
+            kk += s_k[i] * s_k[i];
+        }
+        // with L2NORM, q and k <- x / sqrt(sum x^2 + 1e-6), as fla's in-kernel l2norm
+        const float rq = L2NORM ? inversesqrt(qq + 1e-6) : 1.0;
+        const float rk = L2NORM ? inversesqrt(kk + 1e-6) : 1.0;
+        s_scalars[0] = kq * rq * rk;
+        s_scalars[1] = rq;
+        s_scalars[2] = rk;
+    }
+    barrier();
+    if (L2NORM) {
+        for (uint i = lid; i < K; i += WG) {
+            s_q[i] *= s_scalars[1];
+            s_k[i] *= s_scalars[2];
+        }
+        barrier();
+    }
+
+    const uint a = n * pc.HV + hv;
+    const float decay = USE_G ? exp(float(g[a])) : 1.0;
+    const uint state_base = a * K * V;  // in floats; a multiple of 4
+    vec4 s[RPT];
+    vec4 pk = vec4(0.0), pq = vec4(0.0);
+    [[unroll]] for (uint r = 0; r < RPT; ++r) {
+        const uint i = rg + RG * r;
+        s[r] = (USE_H0 && col_ok && i < K) ? h0[(state_base + i * V + col) / 4] * decay : vec4(0.0);
+        if (i < K) {
+            pk += s[r] * s_k[i];
+            pq += s[r] * s_q[i];
+        }
+    }
+    s_red[lid] = pk;
+    s_red[WG + lid] = pq;
+    barrier();
+    if (lid < 2 * CG) { // column group lid % CG of the k (lid < CG) or q sums
+        const uint which = lid / CG, c = lid % CG;
+        vec4 t = vec4(0.0);
+        for (uint j = 0; j < RG; ++j)
+            t += s_red[which * WG + j * CG + c];
+        s_tot[lid] = t;
+    }
+    barrier();
+
+    const vec4 kv = s_tot[cg], qs = s_tot[CG + cg];
+    vec4 u = vec4(0.0);
+    if (col_ok) {
+        const vec4 vv = vec4(float(v[a * V + col]), float(v[a * V + col + 1]),
+                             float(v[a * V + col + 2]), float(v[a * V + col + 3]));
+        u = float(beta[a]) * (vv - kv);
+        if (rg == 0) {
+            const vec4 out_o = pc.scale * (qs + u * s_scalars[0]);
+            [[unroll]] for (uint e = 0; e < 4; ++e)
+                o[a * V + col + e] = IO_T(out_o[e]);
+        }
+    }
+    if (STORE_HT && col_ok) {
+        [[unroll]] for (uint r = 0; r < RPT; ++r) {
+            const uint i = rg + RG * r;
+            if (i < K)
+                ht[(state_base + i * V + col) / 4] = s[r] + s_k[i] * u;
+        }
+    }
+}

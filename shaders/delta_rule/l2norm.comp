@@ -1,0 +1,42 @@
+#version 450
+// Row-wise L2 normalisation, x / sqrt(sum x^2 + 1e-6) (fla's use_qk_l2norm_in_kernel), as a
+// pass before the chunked kernels when the caller asks for normalised q and k. One workgroup
+// of 64 invocations per row of D elements.
+#extension GL_GOOGLE_include_directive : require
+
+layout(constant_id = 0) const uint D = 128;
+layout(local_size_x = 64) in;
+
+#include "io.glsl"
+
+layout(push_constant) uniform Push {
+    uint rows;
+} pc;
+
+layout(std430, binding = 0) readonly buffer X { IO_T x[]; };
+layout(std430, binding = 1) writeonly buffer Y { IO_T y[]; };
+
+shared float partial[64];
+
+void main()
+{
+    const uint lid = gl_LocalInvocationID.x;
+    const uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+    if (row >= pc.rows) // the grid is rounded up to whole rows of 65535 workgroups
+        return;
+    float s = 0.0;
+    for (uint i = lid; i < D; i += 64) {
+        const float e = float(x[row * D + i]);
+        s += e * e;
+    }
+    partial[lid] = s;
+    barrier();
+    for (uint w = 32; w > 0; w >>= 1) {
+        if (lid < w)
+            partial[lid] += partial[lid + w];
+        barrier();
+    }
+    const float inv = inversesqrt(partial[0] + 1e-6);
+    for (uint i = lid; i < D; i += 64)
+        y[row * D + i] = IO_T(float(x[row * D + i]) * inv);
+}
