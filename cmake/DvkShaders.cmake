@@ -4,7 +4,7 @@
 
 set(DVK_SHADER_DIR ${CMAKE_SOURCE_DIR}/shaders)
 set(DVK_SPIRV_DIR ${CMAKE_BINARY_DIR}/spirv)
-set(DVK_GLSLC_FLAGS --target-env=vulkan1.2 -O -Werror -I ${DVK_SHADER_DIR}/common)
+set(DVK_GLSLC_FLAGS --target-env=vulkan1.2 -Werror -I ${DVK_SHADER_DIR}/common)
 
 # Which GLSL extensions this glslc knows. Each probe is a tiny shader in cmake/glslc_probes;
 # a variant that needs an extension is built only when the probe compiles (as llama.cpp does).
@@ -29,10 +29,16 @@ function(dvk_detect_glslc_features)
   set(DVK_GLSLC_DEFINITIONS ${defs} PARENT_SCOPE)
 endfunction()
 
-# dvk_shader(<name> <source relative to shaders/> [DEFINES A=1 B ...])
+# dvk_shader(<name> <source relative to shaders/> [NO_OPT] [DEFINES A=1 B ...])
 # Compiles one variant; <name> (e.g. delta_rule/recurrent_f16) is how the library finds it.
+# NO_OPT skips glslc's optimiser (shaderc 2023.2's crashes on cooperative-matrix arithmetic;
+# the driver optimises every module anyway).
 function(dvk_shader name source)
-  cmake_parse_arguments(ARG "" "" "DEFINES" ${ARGN})
+  cmake_parse_arguments(ARG "NO_OPT" "" "DEFINES" ${ARGN})
+  set(opt -O)
+  if(ARG_NO_OPT)
+    set(opt)
+  endif()
   string(REPLACE "/" "__" flat ${name})
   set(spv ${DVK_SPIRV_DIR}/${flat}.spv)
   set(defs)
@@ -42,7 +48,7 @@ function(dvk_shader name source)
   add_custom_command(
     OUTPUT ${spv}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${DVK_SPIRV_DIR}
-    COMMAND ${GLSLC} ${DVK_GLSLC_FLAGS} ${defs} -MD -MF ${spv}.d
+    COMMAND ${GLSLC} ${DVK_GLSLC_FLAGS} ${opt} ${defs} -MD -MF ${spv}.d
             ${DVK_SHADER_DIR}/${source} -o ${spv}
     DEPENDS ${DVK_SHADER_DIR}/${source}
     DEPFILE ${spv}.d

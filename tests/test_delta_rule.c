@@ -59,6 +59,14 @@ static const delta_case cases[] = {
     {"l2norm in kernel", SHAPE(2, 25, 2, 2, 64, 64), F32, STATES, .l2norm = true},
     {"l2norm gated fp16", SHAPE(1, 31, 2, 2, 128, 64), F16, STATES, .gated = true,
      .l2norm = true},
+    /* K and V multiples of 16 with fp16: the cooperative-matrix kernels where the device has them */
+    {"fp16 gated varlen grouped heads K64 V48", SHAPE(1, 150, 2, 4, 64, 48), F16, STATES,
+     .gated = true, .num_seqs = 3, .lens = {70, 1, 79}},
+    {"fp16 K128 V128 T not a multiple of 64", SHAPE(2, 200, 2, 2, 128, 128), F16, STATES},
+    {"fp16 gated K128 V128 whole chunks only", SHAPE(2, 128, 2, 2, 128, 128), F16, STATES,
+     .gated = true},
+    {"fp16 gated K256 V64 strong decay", SHAPE(1, 130, 1, 1, 256, 64), F16, STATES,
+     .gated = true, .g_lo = -20.0f, .g_hi = 0.0f},
 };
 
 static void run_case(const delta_case *c, dvk_mode mode, uint32_t chunk_size)

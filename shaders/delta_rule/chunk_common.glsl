@@ -22,6 +22,7 @@
 
 const uint GM = WG / GN;
 
+
 // acc[TM*TN] += sum over kk < KLEN of AT(row, kk) * BT(col, kk), rows tr + GM*x, cols tc + GN*y.
 // AT and BT are macros reading shared memory.
 #define BLOCK_MMA(acc, TM, TN, KLEN, AT, BT)                                                      \

@@ -3,13 +3,12 @@
 // One workgroup per (chunk, value head):
 //   G   = inclusive cumulative sum of g over the chunk (0 when ungated)       -> g_cum
 //   A   = strictly_lower(diag(beta) K K^T) ⊙ exp(G_t - G_j)
-//   L   = (I + A)^-1, by forward substitution, one column per invocation
+//   L   = (I + A)^-1, by blocks of 16 (tri_inverse.glsl)
 //   W   = L (beta exp(G) ⊙ K),  U = L (beta ⊙ V)                            -> w, u
 // See chunk_common.glsl for the whole algorithm.
 //
-// Preconditions (src/ops/delta_rule/delta_rule.c): C in {16, 32, 64}; KT a multiple of 16
-// dividing neither K nor V necessarily (slices are zero-padded); WG a multiple of 16 with
-// C % (WG/16) == 0; shared memory for L, max(A, X) and two vectors of C.
+// Preconditions (src/ops/delta_rule/delta_rule.c): C in {16, 32, 64}; KT a multiple of GN
+// (slices are zero-padded: K and V need not be multiples of KT); C % (WG/GN) == 0.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
@@ -41,16 +40,16 @@ layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
 
 const uint LS = C + 1;   // row stride of C x C matrices (padding avoids bank conflicts)
 const uint XS = KT + 1;  // row stride of a staged slice
-const uint A_OFF = C * LS;                                   // after L
-const uint SMEM = C * LS + (LS > XS ? C * LS : C * XS) + 2 * C; // spec-constant max()
-shared float smem[SMEM]; // [L | A or X | G | beta]
-const uint G_OFF = SMEM - 2 * C;
-const uint B_OFF = SMEM - C;
+const uint X_OFF = C * LS, TT_OFF = X_OFF + C * XS, G_OFF = TT_OFF + (C / 16 - 1) * 256;
+const uint B_OFF = G_OFF + C;
+shared float smem[B_OFF + C]; // [A^T and L | slice | solver scratch | G | beta]
 
 #define L_AT(t, m) smem[(t) * LS + (m)]
-#define X_AT(m, c) smem[A_OFF + (m) * XS + (c)]
-#define X_ROW(t, i) smem[A_OFF + (t) * XS + (i)]
-#define A_AT(t, j) smem[A_OFF + (t) * LS + (j)]
+#define X_AT(m, c) smem[X_OFF + (m) * XS + (c)]
+#define X_ROW(t, i) smem[X_OFF + (t) * XS + (i)]
+#define TRI(r, c) smem[(r) * LS + (c)]
+#define TT(e) smem[TT_OFF + (e)]
+#include "tri_inverse.glsl"
 
 void main()
 {
@@ -94,32 +93,27 @@ void main()
 #undef KA
         barrier();
     }
-    // A into the same region (the slice is done with)
+    // A, transposed into the upper triangle (A[t][j] at TRI(j, t), j < t)
     [[unroll]] for (uint x = 0; x < TM; ++x) {
         const uint t = tr + GM * x;
         [[unroll]] for (uint y = 0; y < TNA; ++y) {
             const uint j = tc + GN * y;
-            float a = 0.0;
             if (j < t) {
-                a = smem[B_OFF + t] * acc_a[x * TNA + y];
+                float a = smem[B_OFF + t] * acc_a[x * TNA + y];
                 if (USE_G)
                     a *= exp(smem[G_OFF + t] - smem[G_OFF + j]);
+                TRI(j, t) = a;
             }
-            A_AT(t, j) = a;
         }
     }
     barrier();
 
-    // ---- L = (I + A)^-1: column j by invocation j, rows in order ----------------------------
-    for (uint j = lid; j < C; j += WG) {
-        for (uint i = 0; i <= j; ++i)
-            L_AT(i, j) = i == j ? 1.0 : 0.0;
-        for (uint i = j + 1; i < C; ++i) {
-            float s = A_AT(i, j);
-            for (uint m = j + 1; m < i; ++m)
-                s += A_AT(i, m) * L_AT(m, j);
-            L_AT(i, j) = -s;
-        }
+    // ---- L = (I + A)^-1 into the lower triangle; then the whole array is L ------------------
+    tri_inverse(lid);
+    for (uint idx = lid; idx < C * C; idx += WG) {
+        const uint r = idx / C, c = idx % C;
+        if (r <= c)
+            L_AT(r, c) = r == c ? 1.0 : 0.0;
     }
     barrier();
 

@@ -12,7 +12,7 @@
 // operations needed).
 //
 // Preconditions (src/ops/delta_rule/delta_rule.c): V % 4 == 0 (vec4 rows); BV % 4 == 0;
-// WG = RG * BV/4; 1 <= K <= 256.
+// WG = RG * BV/4, a power of two; 1 <= K <= 256.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
@@ -61,23 +61,39 @@ void main()
     const uint h = hv / (pc.HV / pc.H);
     const uint col = vt * BV + 4 * cg;    // first of this invocation's 4 columns
     const bool col_ok = col < V;          // V % 4 == 0: all four or none
+    const uint a = n * pc.HV + hv;
+    const uint state_base = a * K * V;  // in floats; a multiple of 4
+
+    // The state loads go first: their latency overlaps everything up to the partial sums.
+    vec4 s[RPT];
+    [[unroll]] for (uint r = 0; r < RPT; ++r) {
+        const uint i = rg + RG * r;
+        s[r] = (USE_H0 && col_ok && i < K) ? h0[(state_base + i * V + col) / 4] : vec4(0.0);
+    }
+    const float decay = USE_G ? exp(float(g[a])) : 1.0;
 
     for (uint i = lid; i < K; i += WG) {
         s_q[i] = float(q[(n * pc.H + h) * K + i]);
         s_k[i] = float(k[(n * pc.H + h) * K + i]);
     }
     barrier();
-    if (lid == 0) { // K <= 256 products: one invocation is quickest
-        float kq = 0.0, qq = 0.0, kk = 0.0;
-        for (uint i = 0; i < K; ++i) {
-            kq += s_k[i] * s_q[i];
-            qq += s_q[i] * s_q[i];
-            kk += s_k[i] * s_k[i];
-        }
+    // k.q, q.q and k.k: partial sums, then a tree over the workgroup
+    vec4 dots = vec4(0.0);
+    for (uint i = lid; i < K; i += WG)
+        dots.xyz += vec3(s_k[i] * s_q[i], s_q[i] * s_q[i], s_k[i] * s_k[i]);
+    s_red[lid] = dots;
+    barrier();
+    for (uint w = WG / 2; w > 0; w >>= 1) {
+        if (lid < w)
+            s_red[lid] += s_red[lid + w];
+        barrier();
+    }
+    if (lid == 0) {
+        const vec4 d = s_red[0];
         // with L2NORM, q and k <- x / sqrt(sum x^2 + 1e-6), as fla's in-kernel l2norm
-        const float rq = L2NORM ? inversesqrt(qq + 1e-6) : 1.0;
-        const float rk = L2NORM ? inversesqrt(kk + 1e-6) : 1.0;
-        s_scalars[0] = kq * rq * rk;
+        const float rq = L2NORM ? inversesqrt(d.y + 1e-6) : 1.0;
+        const float rk = L2NORM ? inversesqrt(d.z + 1e-6) : 1.0;
+        s_scalars[0] = d.x * rq * rk;
         s_scalars[1] = rq;
         s_scalars[2] = rk;
     }
@@ -90,14 +106,11 @@ void main()
         barrier();
     }
 
-    const uint a = n * pc.HV + hv;
-    const float decay = USE_G ? exp(float(g[a])) : 1.0;
-    const uint state_base = a * K * V;  // in floats; a multiple of 4
-    vec4 s[RPT];
     vec4 pk = vec4(0.0), pq = vec4(0.0);
     [[unroll]] for (uint r = 0; r < RPT; ++r) {
         const uint i = rg + RG * r;
-        s[r] = (USE_H0 && col_ok && i < K) ? h0[(state_base + i * V + col) / 4] * decay : vec4(0.0);
+        if (USE_G)
+            s[r] *= decay;
         if (i < K) {
             pk += s[r] * s_k[i];
             pq += s[r] * s_q[i];

@@ -221,6 +221,7 @@ static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *de
     VkPhysicalDeviceVulkan12Features f12 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
         .shaderFloat16 = c->feat_float16,
+        .vulkanMemoryModel = c->feat_memory_model,
     };
     VkPhysicalDeviceVulkan11Features f11 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
@@ -322,7 +323,7 @@ static dvk_status adopt_device(dvk_context *ctx, const dvk_vulkan_handles *h)
 
     /* Only what the caller enabled may be used. */
     bool storage16 = false, float16 = false, size_control = false, full = false;
-    bool coop_khr = false, coop_nv = false;
+    bool coop_khr = false, coop_nv = false, memory_model = false;
     for (const VkBaseInStructure *s = h->enabled_features ? h->enabled_features->pNext : NULL; s;
          s = s->pNext) {
         switch (s->sType) {
@@ -334,6 +335,11 @@ static dvk_status adopt_device(dvk_context *ctx, const dvk_vulkan_handles *h)
             break;
         case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES:
             float16 |= ((const VkPhysicalDeviceVulkan12Features *)s)->shaderFloat16;
+            memory_model |= ((const VkPhysicalDeviceVulkan12Features *)s)->vulkanMemoryModel;
+            break;
+        case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES:
+            memory_model |=
+                ((const VkPhysicalDeviceVulkanMemoryModelFeatures *)s)->vulkanMemoryModel;
             break;
         case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES:
             float16 |= ((const VkPhysicalDeviceShaderFloat16Int8Features *)s)->shaderFloat16;
@@ -372,6 +378,7 @@ static dvk_status adopt_device(dvk_context *ctx, const dvk_vulkan_handles *h)
     c->feat_full_subgroups = c->feat_full_subgroups && full;
     c->feat_coopmat_khr = c->feat_coopmat_khr && coop_khr;
     c->feat_coopmat_nv = c->feat_coopmat_nv && coop_nv;
+    c->feat_memory_model = c->feat_memory_model && memory_model;
     c->info.fp16_storage = c->feat_storage16;
     c->info.fp16_arithmetic = c->feat_float16;
     c->info.cooperative_matrix_khr = c->feat_coopmat_khr;

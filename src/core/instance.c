@@ -358,6 +358,7 @@ void dvk__query_device_caps(const dvk_instance_fns *vki, VkPhysicalDevice phys,
         vki->vkGetPhysicalDeviceFeatures2(phys, &feats);
     caps->feat_storage16 = f11.storageBuffer16BitAccess;
     caps->feat_float16 = f12.shaderFloat16;
+    caps->feat_memory_model = f12.vulkanMemoryModel;
     caps->feat_subgroup_size_control = size_control_ok && size_feat.subgroupSizeControl;
     caps->feat_full_subgroups = size_control_ok && size_feat.computeFullSubgroups;
 #if DVK_HAVE_KHR_COOPMAT_HEADERS
@@ -365,6 +366,25 @@ void dvk__query_device_caps(const dvk_instance_fns *vki, VkPhysicalDevice phys,
 #endif
     caps->feat_coopmat_nv = caps->ext_coopmat_nv && coop_nv.cooperativeMatrix;
 
+    if (caps->feat_coopmat_nv && vki->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) {
+        /* The deltavk kernels use one shape: fp16 A, B and fp32 C, D, 16x16x16, per subgroup. */
+        VkCooperativeMatrixPropertiesNV shapes[64];
+        uint32_t np = 64;
+        for (uint32_t i = 0; i < np; ++i)
+            shapes[i] = (VkCooperativeMatrixPropertiesNV){
+                .sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV};
+        if (vki->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(phys, &np, shapes) >= 0) {
+            for (uint32_t i = 0; i < np; ++i) {
+                const VkCooperativeMatrixPropertiesNV *p = &shapes[i];
+                if (p->MSize == 16 && p->NSize == 16 && p->KSize == 16 &&
+                    p->AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                    p->BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+                    p->CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+                    p->DType == VK_COMPONENT_TYPE_FLOAT32_NV && p->scope == VK_SCOPE_SUBGROUP_NV)
+                    caps->coopmat_nv_f16_16x16x16 = true;
+            }
+        }
+    }
     info->fp16_storage = caps->feat_storage16;
     info->fp16_arithmetic = caps->feat_float16;
     info->cooperative_matrix_khr = caps->feat_coopmat_khr;

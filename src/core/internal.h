@@ -92,10 +92,12 @@ typedef struct dvk_device_caps {
     bool ext_pipeline_executable_properties;
     bool feat_storage16;               /* storageBuffer16BitAccess */
     bool feat_float16;                 /* shaderFloat16 */
+    bool feat_memory_model;            /* vulkanMemoryModel (cooperative-matrix shaders use it) */
     bool feat_subgroup_size_control;
     bool feat_full_subgroups;          /* computeFullSubgroups */
     bool feat_coopmat_khr;
     bool feat_coopmat_nv;
+    bool coopmat_nv_f16_16x16x16; /* the NV extension offers fp16 x fp16 + fp32, 16x16x16 */
 } dvk_device_caps;
 
 /* Fills `caps` for one physical device. `device_api_version` is clamped by the instance's. */

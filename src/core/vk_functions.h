@@ -24,7 +24,8 @@
     X(vkCreateDevice)                                                                           \
     X(vkGetDeviceProcAddr)                                                                      \
     X_OPT(vkCreateDebugUtilsMessengerEXT)                                                       \
-    X_OPT(vkDestroyDebugUtilsMessengerEXT)
+    X_OPT(vkDestroyDebugUtilsMessengerEXT)                                                      \
+    X_OPT(vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
 
 #define DVK_VK_DEVICE_FUNCTIONS(X, X_OPT)                                                       \
     X(vkDestroyDevice)                                                                          \

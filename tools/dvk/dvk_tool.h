@@ -28,6 +28,7 @@ typedef struct tool_opts {
     bool no_state;           /* bench: --no-state: no initial or final state */
     bool json;               /* bench: --json */
     bool stages;             /* bench: --stages: time each kernel */
+    uint32_t repeat;         /* bench: --repeat N: N calls back to back per timed run */
     uint32_t warmup, iters;  /* bench */
 } tool_opts;
 

@@ -36,6 +36,9 @@ static void usage(FILE *f)
             "  --B --T --H --K --V N    shape (--HV N: value heads, default H)\n"
             "  --warmup N --iters N     runs before timing (default 5) and timed (default 30)\n"
             "  --no-state               no initial or final state\n"
+            "  --repeat N               N calls back to back per timed run, time per call\n"
+            "                           reported (default: enough for 20 ms, so the GPU's\n"
+            "                           clocks settle, as Triton's do_bench does)\n"
             "  --stages                 also the median time of each kernel (dispatches timed\n"
             "                           one by one)\n"
             "  --json                   one JSON object on stdout\n");
@@ -66,7 +69,7 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
             uint32_t *u32;
         } nums[] = {{"--B", &o->B},   {"--T", &o->T},         {"--H", &o->H},
                     {"--HV", &o->HV}, {"--K", &o->K},         {"--V", &o->V},
-                    {"--warmup", &o->warmup}, {"--iters", &o->iters}};
+                    {"--warmup", &o->warmup}, {"--iters", &o->iters}, {"--repeat", &o->repeat}};
         bool matched = false;
         for (size_t n = 0; n < sizeof nums / sizeof nums[0]; ++n) {
             if (strcasecmp(a, nums[n].name) == 0) {

@@ -267,7 +267,10 @@ static dvk_status record_decode(dvk_cmd *cmd, const dvk_delta_rule_desc *d, cons
     const uint32_t bv = dvk__min_u32(32, p->V);
     const uint32_t wg_max = dvk__min_u32(dvk__min_u32(128, info->max_workgroup_invocations),
                                          info->max_workgroup_size[0]);
-    const uint32_t wg = wg_max / (bv / 4) * (bv / 4); /* whole row groups */
+    /* a power of two (the dot products reduce as a tree) made of whole row groups */
+    uint32_t wg = dvk__next_pow2(wg_max + 1) / 2;
+    while (wg % (bv / 4) != 0)
+        wg *= 2;
     const dvk_pipeline_key key = {
         .spirv_name = decode_kernels[p->dtype == DVK_DTYPE_F16],
         .binding_count = 8,
@@ -292,11 +295,14 @@ static dvk_status record_decode(dvk_cmd *cmd, const dvk_delta_rule_desc *d, cons
 /* ---- chunked kernels ------------------------------------------------------------------------ */
 
 enum { STAGE_PREPARE, STAGE_STATE, STAGE_OUTPUT, STAGE_L2NORM, STAGE_COUNT };
-static const char *const chunk_kernels[STAGE_COUNT][2] = {
-    {"delta_rule/chunk_prepare_f32", "delta_rule/chunk_prepare_f16"},
-    {"delta_rule/chunk_state_f32", "delta_rule/chunk_state_f16"},
-    {"delta_rule/chunk_output_f32", "delta_rule/chunk_output_f16"},
-    {"delta_rule/l2norm_f32", "delta_rule/l2norm_f16"},
+/* [stage][0 fp32, 1 fp16, 2 fp16 on cooperative matrices] */
+static const char *const chunk_kernels[STAGE_COUNT][3] = {
+    {"delta_rule/chunk_prepare_f32", "delta_rule/chunk_prepare_f16",
+     "delta_rule/chunk_prepare_cm_f16"},
+    {"delta_rule/chunk_state_f32", "delta_rule/chunk_state_f16", "delta_rule/chunk_state_cm_f16"},
+    {"delta_rule/chunk_output_f32", "delta_rule/chunk_output_f16",
+     "delta_rule/chunk_output_cm_f16"},
+    {"delta_rule/l2norm_f32", "delta_rule/l2norm_f16", NULL},
 };
 
 typedef struct chunk_plan {
@@ -306,12 +312,15 @@ typedef struct chunk_plan {
     uint32_t BV_state; /* state columns per workgroup of chunk_state */
     uint32_t GN_state; /* columns of chunk_state's invocation grid: min(16, BV_state) */
     uint32_t BV_out;   /* output columns per workgroup of chunk_output */
+    bool coopmat;      /* the cooperative-matrix kernels, with the sizes below */
+    uint32_t cm_wg[3]; /* invocations per workgroup of prepare, state, output */
+    uint32_t cm_bv_state;
 } chunk_plan;
 
 /* Shared memory of each stage, in floats, as the shaders lay it out. */
 static uint32_t prepare_floats(uint32_t C, uint32_t KT)
 {
-    return C * (C + 1) + dvk__max_u32(C * (C + 1), C * (KT + 1)) + 2 * C;
+    return C * (C + 1) + C * (KT + 1) + (C / 16 - 1) * 256 + 2 * C;
 }
 static uint32_t state_floats(uint32_t C, uint32_t K, uint32_t KT, uint32_t BV)
 {
@@ -320,6 +329,55 @@ static uint32_t state_floats(uint32_t C, uint32_t K, uint32_t KT, uint32_t BV)
 static uint32_t output_floats(uint32_t C, uint32_t KT, uint32_t BV)
 {
     return dvk__max_u32(2 * C * (KT + 1) + KT * BV, C * (C + 1) + C * BV) + C;
+}
+
+/* The largest count of subgroups of 32 (8, 4, 2, 1) dividing both block counts. */
+static uint32_t subgroups_for(uint32_t blocks_a, uint32_t blocks_b, uint32_t most)
+{
+    for (uint32_t n = most; n > 1; n /= 2)
+        if (blocks_a % n == 0 && blocks_b % n == 0)
+            return n;
+    return 1;
+}
+
+/* The cooperative-matrix kernels (tensor cores): fp16 tensors, chunks of 64, K and V multiples
+ * of 16, VK_NV_cooperative_matrix with fp16 x fp16 + fp32 16x16x16 blocks, subgroups of 32.
+ * Returns false, leaving the portable kernels, when anything is missing. */
+static bool plan_coopmat(const dvk_context *ctx, const delta_problem *p, uint32_t requested,
+                         chunk_plan *plan)
+{
+    const dvk_device_info *info = &ctx->info;
+    if (p->dtype != DVK_DTYPE_F16 || !info->cooperative_matrix_nv ||
+        !ctx->caps.coopmat_nv_f16_16x16x16 || !info->fp16_arithmetic ||
+        !ctx->caps.feat_memory_model ||
+        info->min_subgroup_size != 32 || info->max_subgroup_size != 32 || p->K % 16 ||
+        p->V % 16 || (requested && requested != 64) || info->max_workgroup_invocations < 256)
+        return false;
+    for (int s = 0; s < 3; ++s)
+        if (!dvk__spirv_available(chunk_kernels[s][2]))
+            return false;
+    const uint32_t C = 64, CB = C / 16, KT_prep = 32, KT_out = 16;
+    /* Full chunks read and write whole blocks in place: the tiles must divide V. */
+    const uint32_t BV_out = p->V % 64 == 0 ? 64 : p->V % 32 == 0 ? 32 : 16;
+    const uint32_t bv_state = p->V % 32 == 0 && p->K <= 128 ? 32 : 16;
+    /* shared memory of each kernel, in bytes, as the shaders lay it out */
+    const uint32_t prep = 2 * (2 * C * C + 2 * C * KT_prep) + 4 * (C * C + (C / 16 - 1) * 256 + 2 * C);
+    const uint32_t state = 2 * (C * p->K + p->K * bv_state + C * bv_state) +
+                           4 * (C * bv_state + C);
+    const uint32_t out = 2 * dvk__max_u32(2 * C * KT_out + KT_out * BV_out, C * C + C * BV_out) +
+                         4 * (C * dvk__max_u32(C, BV_out) + C);
+    if (prep > info->max_shared_memory || state > info->max_shared_memory ||
+        out > info->max_shared_memory)
+        return false;
+    plan->coopmat = true;
+    plan->C = C;
+    plan->cm_wg[0] = 32 * subgroups_for(CB * CB, CB * (KT_prep / 16), 8);
+    plan->KT = KT_prep;
+    plan->cm_wg[1] = 32 * subgroups_for((p->K / 16) * (bv_state / 16), CB * (bv_state / 16), 4);
+    plan->cm_wg[2] = 32 * subgroups_for(CB * CB, CB * (BV_out / 16), 8);
+    plan->cm_bv_state = bv_state;
+    plan->BV_out = BV_out;
+    return true;
 }
 
 /* The largest chunk (64, 32, 16, or the caller's) whose three stages fit the device's shared
@@ -334,6 +392,8 @@ static dvk_status plan_chunk(const dvk_context *ctx, const delta_problem *p, uin
     wg &= ~15u; /* the kernels arrange invocations as (wg/16) x 16 */
     if (wg < 16)
         return dvk__fail(DVK_ERROR_UNSUPPORTED, "chunked mode needs 16 invocations per workgroup");
+    if (plan_coopmat(ctx, p, requested, plan))
+        return DVK_SUCCESS;
     const uint32_t sizes[3] = {64, 32, 16};
     for (int i = 0; i < 3; ++i) {
         const uint32_t C = requested ? requested : sizes[i];
@@ -354,7 +414,7 @@ static dvk_status plan_chunk(const dvk_context *ctx, const delta_problem *p, uin
                 if (output_floats(C, KT, bv) <= floats)
                     bvo = bv;
             if (bvs && bvo) {
-                *plan = (chunk_plan){C, KT, wg, bvs, dvk__min_u32(16, bvs), bvo};
+                *plan = (chunk_plan){C, KT, wg, bvs, dvk__min_u32(16, bvs), bvo, false, {0}, 0};
                 return DVK_SUCCESS;
             }
         }
@@ -471,8 +531,15 @@ static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk_delta_rule_desc *d
     const heads_push heads = {p->H, p->HV};
 
     /* 1. inside each chunk: W, U (and the cumulative gate) */
-    const dvk_pipeline_key kp = {
-        .spirv_name = chunk_kernels[STAGE_PREPARE][f16],
+    const int kv = plan->coopmat ? 2 : f16; /* which variant of each stage */
+    const dvk_pipeline_key kp = plan->coopmat ? (dvk_pipeline_key){
+        .spirv_name = chunk_kernels[STAGE_PREPARE][kv],
+        .binding_count = 8,
+        .push_size = sizeof heads,
+        .spec_count = 6,
+        .spec = {plan->C, p->K, p->V, plan->KT, p->gated, plan->cm_wg[0]},
+    } : (dvk_pipeline_key){
+        .spirv_name = chunk_kernels[STAGE_PREPARE][kv],
         .binding_count = 8,
         .push_size = sizeof heads,
         .spec_count = 7,
@@ -495,8 +562,15 @@ static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk_delta_rule_desc *d
         dvk_binding in, out;
         bool use_in, store_out;
         carry_segment(&carry, i, &in, &use_in, &out, &store_out);
-        const dvk_pipeline_key ks = {
-            .spirv_name = chunk_kernels[STAGE_STATE][f16],
+        const dvk_pipeline_key ks = plan->coopmat ? (dvk_pipeline_key){
+            .spirv_name = chunk_kernels[STAGE_STATE][kv],
+            .binding_count = 9,
+            .push_size = sizeof(state_push),
+            .spec_count = 8,
+            .spec = {plan->C, p->K, p->V, plan->cm_bv_state, p->gated, use_in, store_out,
+                     plan->cm_wg[1]},
+        } : (dvk_pipeline_key){
+            .spirv_name = chunk_kernels[STAGE_STATE][kv],
             .binding_count = 9,
             .push_size = sizeof(state_push),
             .spec_count = 10,
@@ -507,13 +581,20 @@ static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk_delta_rule_desc *d
         /* u is read, and rewritten in place as U' */
         const dvk_binding b2[9] = {k, as_input(w), u, as_input(gcum), in, out, hc, table, seq};
         const state_push sp = {p->H, p->HV, i * STATE_CHUNKS_PER_DISPATCH, STATE_CHUNKS_PER_DISPATCH};
-        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b2, &sp,
-                                  (uint32_t)dvk__ceil_div(p->V, plan->BV_state), p->HV, p->N));
+        const uint32_t bv = plan->coopmat ? plan->cm_bv_state : plan->BV_state;
+        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b2, &sp, (uint32_t)dvk__ceil_div(p->V, bv), p->HV,
+                                  p->N));
     }
 
     /* 3. the outputs of every chunk */
-    const dvk_pipeline_key ko = {
-        .spirv_name = chunk_kernels[STAGE_OUTPUT][f16],
+    const dvk_pipeline_key ko = plan->coopmat ? (dvk_pipeline_key){
+        .spirv_name = chunk_kernels[STAGE_OUTPUT][kv],
+        .binding_count = 7,
+        .push_size = sizeof(output_push),
+        .spec_count = 7,
+        .spec = {plan->C, p->K, p->V, plan->BV_out, 16, p->gated, plan->cm_wg[2]},
+    } : (dvk_pipeline_key){
+        .spirv_name = chunk_kernels[STAGE_OUTPUT][kv],
         .binding_count = 7,
         .push_size = sizeof(output_push),
         .spec_count = 8,

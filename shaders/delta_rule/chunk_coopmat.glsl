@@ -1,0 +1,48 @@
+// Shared by the cooperative-matrix (tensor core) variants of the chunked delta rule:
+// chunk_prepare_cm, chunk_state_cm, chunk_output_cm. fp16 tensors only; products take fp16
+// operands from shared memory and accumulate in fp32, 16 x 16 x 16 per subgroup of 32
+// (VK_NV_cooperative_matrix; the host checks the device offers this shape). The mapping of a
+// matrix's elements to invocations is the driver's, so masks, decays and odd sizes are applied
+// in shared memory by ordinary code between products.
+//
+// Built without glslc's optimiser: shaderc 2023.2's optimiser crashes on cooperative-matrix
+// additions. The driver's compiler optimises the module anyway.
+#ifndef DVK_CHUNK_COOPMAT_GLSL
+#define DVK_CHUNK_COOPMAT_GLSL
+
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_KHR_shader_subgroup_basic : require
+
+#define MAT16 fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define ACC32 fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
+
+const uint NSG = WG / 32; // subgroups per workgroup
+
+// Copies NROWS rows x columns [col0, col0 + W) of an fp16 tensor into shared
+// dst[off + t * W + j],
+// 16 bytes (8 halves) per load through `src4`, a uvec4 view of the tensor, with every load of an
+// invocation unrolled so that all are in flight at once (one load at a time would wait out the
+// memory latency for each). Row t starts at element ROW(t); rows where !OK(t) and columns >= D
+// are zeros; row t is multiplied by SCALE(t). W, D, col0 and ROW(t) must be multiples of 8.
+// Needs `lid` and WG.
+#define STAGE_F16(dst, off, src4, NROWS, OK, ROW, W, D, col0, SCALE)                                   \
+    [[unroll]] for (uint e_ = 0; e_ < ((NROWS) * (W) / 8 + WG - 1) / WG; ++e_) {                  \
+        const uint v_ = lid + e_ * WG;                                                            \
+        if (v_ < (NROWS) * (W) / 8) {                                                             \
+            const uint t_ = v_ / ((W) / 8), j_ = (v_ % ((W) / 8)) * 8;                            \
+            uvec4 x_ = uvec4(0);                                                                  \
+            if (OK(t_) && (col0) + j_ < (D))                                                      \
+                x_ = src4[(ROW(t_) + (col0) + j_) / 8];                                           \
+            const float s_ = SCALE(t_);                                                           \
+            [[unroll]] for (uint c_ = 0; c_ < 4; ++c_) {                                          \
+                const vec2 p_ = vec2(unpackFloat2x16(x_[c_])) * s_;                               \
+                dst[(off) + t_ * (W) + j_ + 2 * c_] = float16_t(p_.x);                            \
+                dst[(off) + t_ * (W) + j_ + 2 * c_ + 1] = float16_t(p_.y);                        \
+            }                                                                                     \
+        }                                                                                         \
+    }
+#define ONE(t) 1.0
+
+#endif

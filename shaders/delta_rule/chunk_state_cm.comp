@@ -1,0 +1,162 @@
+#version 450
+// Chunked delta rule, stage 2 of 3, on cooperative matrices (fp16 tensors). Same function as
+// chunk_state.comp: one workgroup per (value tile of BV columns, value head, sequence) carries
+// the state h [K x BV] through the sequence's chunks, in fp32 accumulator blocks held by the
+// subgroups (TH blocks each):
+//   writes h at the chunk's start (fp16)                                    -> h_chunks
+//   U' = U - W h                                (W h with h rounded to fp16) -> u, in place
+//   h  = exp(G_C) h + K^T (exp(G_C - G) ⊙ U')   (= (exp(G_C - G) ⊙ K)^T U')
+// W and K go through shared memory, 16 bytes per load with all of an invocation's loads in
+// flight (loading matrix blocks straight from memory measured 2.7x slower here on the H100),
+// zero-padded past the chunk's end. A long sequence runs as several dispatches of c_count
+// chunks; the host carries the state between them.
+//
+// Preconditions (src/ops/delta_rule/delta_rule.c): K, V multiples of 16; BV in {16, 32}
+// dividing V; C a multiple of 16; (K/16)(BV/16) and (C/16)(BV/16) multiples of NSG;
+// subgroups of 32.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+
+layout(constant_id = 0) const uint C = 64;
+layout(constant_id = 1) const uint K = 128;
+layout(constant_id = 2) const uint V = 128;
+layout(constant_id = 3) const uint BV = 32;
+layout(constant_id = 4) const bool USE_G = false;
+layout(constant_id = 5) const bool USE_H0 = false;
+layout(constant_id = 6) const bool STORE_HT = false;
+layout(constant_id = 7) const uint WG = 128;
+layout(local_size_x_id = 7) in;
+
+#include "io.glsl"
+#include "chunk_coopmat.glsl"
+
+layout(push_constant) uniform Push {
+    uint H;
+    uint HV;
+    uint c_begin;
+    uint c_count;
+} pc;
+
+// fp16 tensors are read and written 8 halves at a time, through uvec4 views
+layout(std430, binding = 0) readonly buffer Kb4 { uvec4 k4[]; };
+layout(std430, binding = 1) readonly buffer Wb4 { uvec4 w4[]; };
+layout(std430, binding = 2) buffer Ub4 { uvec4 u4[]; };
+layout(std430, binding = 3) readonly buffer Gc { float g_cum[]; };
+layout(std430, binding = 4) readonly buffer H0 { float h0[]; };
+layout(std430, binding = 5) writeonly buffer HT { float ht[]; };
+layout(std430, binding = 6) writeonly buffer Hc { IO_T h_chunks[]; };
+layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = 8) readonly buffer Seq { int seq_chunks[]; };
+
+const uint KB = K / 16, VB = BV / 16, CB = C / 16;
+const uint TH = KB * VB / NSG; // state blocks per subgroup
+const uint TU = CB * VB / NSG; // U' blocks per subgroup
+
+shared float16_t s_x[C * K];   // W, then K
+shared float16_t s_h[K * BV];  // h rounded to fp16 (the operand of W h)
+shared float16_t s_u[C * BV];  // exp(G_C - G) ⊙ U' (fp16), the operand of the state update
+shared float s_wh[C * BV];     // W h in fp32
+shared float s_g[C];
+
+void main()
+{
+    const uint lid = gl_LocalInvocationID.x, sg = gl_SubgroupID;
+    const uint vt = gl_WorkGroupID.x, hv = gl_WorkGroupID.y, seq = gl_WorkGroupID.z;
+    const uint h = hv / (pc.HV / pc.H);
+    const uint c0 = vt * BV;
+    const uint state_base = (seq * pc.HV + hv) * K * V;
+
+    ACC32 hb[TH];
+    [[unroll]] for (uint e = 0; e < TH; ++e) {
+        const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+        if (USE_H0)
+            coopMatLoadNV(hb[e], h0, state_base + rb * 16 * V + c0 + cb * 16, V, false);
+        else
+            hb[e] = ACC32(0.0);
+    }
+
+    const uint seq_first = uint(seq_chunks[seq]), seq_last = uint(seq_chunks[seq + 1]);
+    const uint first = min(seq_first + pc.c_begin, seq_last);
+    const uint last = min(first + pc.c_count, seq_last);
+    for (uint chunk = first; chunk < last; ++chunk) {
+        const uint t0 = uint(chunk_table[2 * chunk]), n = uint(chunk_table[2 * chunk + 1]);
+        const uint hc_base = (chunk * pc.HV + hv) * K * V;
+#define T_OK(t) ((t) < n)
+#define W_ROW(t) (((t0 + (t)) * pc.HV + hv) * K)
+#define K_ROW(t) (((t0 + (t)) * pc.H + h) * K)
+
+        // the state at the chunk's start: to h_chunks and, as fp16, to the W h operand
+        [[unroll]] for (uint e = 0; e < TH; ++e) {
+            const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+            const MAT16 h16 = MAT16(hb[e]);
+            coopMatStoreNV(h16, s_h, rb * 16 * BV + cb * 16, BV, false);
+            coopMatStoreNV(h16, h_chunks, hc_base + rb * 16 * V + c0 + cb * 16, V, false);
+        }
+        for (uint t = lid; t < C; t += WG)
+            s_g[t] = (USE_G && t < n) ? g_cum[(t0 + t) * pc.HV + hv] : 0.0;
+        STAGE_F16(s_x, 0, w4, C, T_OK, W_ROW, K, K, 0, ONE)
+        barrier();
+
+        // W h
+        [[unroll]] for (uint e = 0; e < TU; ++e) {
+            const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+            ACC32 acc = ACC32(0.0);
+            [[unroll]] for (uint kk = 0; kk < KB; ++kk) {
+                MAT16 a, b;
+                coopMatLoadNV(a, s_x, rb * 16 * K + kk * 16, K, false);
+                coopMatLoadNV(b, s_h, kk * 16 * BV + cb * 16, BV, false);
+                acc = coopMatMulAddNV(a, b, acc);
+            }
+            coopMatStoreNV(acc, s_wh, rb * 16 * BV + cb * 16, BV, false);
+        }
+        barrier();
+
+        // U' = U - W h to memory; exp(G_C - G) ⊙ U' to the operand of the update
+        const float g_last = USE_G ? s_g[n - 1] : 0.0;
+        [[unroll]] for (uint e = 0; e < (C * BV / 8 + WG - 1) / WG; ++e) {
+            const uint v8 = lid + e * WG;
+            const uint t = v8 / (BV / 8), j = (v8 % (BV / 8)) * 8;
+            if (v8 < C * BV / 8) {
+                vec2 up[4] = vec2[4](vec2(0.0), vec2(0.0), vec2(0.0), vec2(0.0));
+                if (t < n) {
+                    const uint a = (((t0 + t) * pc.HV + hv) * V + c0 + j) / 8;
+                    const uvec4 x = u4[a];
+                    [[unroll]] for (uint c = 0; c < 4; ++c)
+                        up[c] = vec2(unpackFloat2x16(x[c])) -
+                                vec2(s_wh[t * BV + j + 2 * c], s_wh[t * BV + j + 2 * c + 1]);
+                    u4[a] = uvec4(packFloat2x16(f16vec2(up[0])), packFloat2x16(f16vec2(up[1])),
+                                  packFloat2x16(f16vec2(up[2])), packFloat2x16(f16vec2(up[3])));
+                }
+                const float d = USE_G ? exp(g_last - s_g[t]) : 1.0;
+                [[unroll]] for (uint c = 0; c < 4; ++c) {
+                    s_u[t * BV + j + 2 * c] = float16_t(up[c].x * d);
+                    s_u[t * BV + j + 2 * c + 1] = float16_t(up[c].y * d);
+                }
+            }
+        }
+        STAGE_F16(s_x, 0, k4, C, T_OK, K_ROW, K, K, 0, ONE)
+        barrier();
+
+        // h = exp(G_C) h + K^T (exp(G_C - G) ⊙ U')
+        const float decay = USE_G ? exp(g_last) : 1.0;
+        [[unroll]] for (uint e = 0; e < TH; ++e) {
+            const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+            if (USE_G)
+                hb[e] = hb[e] * decay;
+            [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
+                MAT16 a, b;
+                coopMatLoadNV(a, s_x, kk * 16 * K + rb * 16, K, true); // K^T
+                coopMatLoadNV(b, s_u, kk * 16 * BV + cb * 16, BV, false);
+                hb[e] = coopMatMulAddNV(a, b, hb[e]);
+            }
+        }
+        barrier();
+    }
+
+    if (STORE_HT) {
+        [[unroll]] for (uint e = 0; e < TH; ++e) {
+            const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+            coopMatStoreNV(hb[e], ht, state_base + rb * 16 * V + c0 + cb * 16, V, false);
+        }
+    }
+}
