@@ -467,15 +467,29 @@ typedef enum dvk_mode {
  *   l2norm_qk      normalise q and k inside the kernel: x / sqrt(Σx² + 1e-6) (fla's
  *                  use_qk_l2norm_in_kernel).
  *   mode           DVK_MODE_RECURRENT: token by token; reads and writes the state once, the
- *                  form for decode (T = 1) and short sequences.
+ *                  form for decode and short sequences. When every sequence is one token
+ *                  (T = 1, no cu_seqlens) and V % 4 == 0, a single-pass decode kernel runs.
  *                  DVK_MODE_CHUNK: the chunked (WY) form of DESIGN.md §3 in three passes
  *                  (intra-chunk solve in parallel over chunks; the state carried
  *                  sequentially over chunks; outputs in parallel over chunks). Much faster
- *                  for prefill; needs scratch memory of about 2 x (k + v) + the state at
- *                  every chunk start (held by the dvk_cmd until it is reset or destroyed).
- *                  DVK_MODE_DEFAULT: chunked when sequences are long enough, else recurrent.
+ *                  for prefill on GPUs. fp16 problems with K and V multiples of 16 run on
+ *                  tensor cores where the device has VK_NV_cooperative_matrix (fp16
+ *                  products, fp32 accumulation; W, U and the per-chunk states are stored in
+ *                  fp16), other problems on fp32 FMA kernels. Scratch memory, held by the
+ *                  dvk_cmd until it is reset or destroyed: W and U (the size of k and v), the
+ *                  state at every chunk start ([chunks, HV, K, V] in the storage dtype), and
+ *                  with l2norm_qk copies of q and k. The device's maxStorageBufferRange
+ *                  bounds the per-chunk states: LIMIT_EXCEEDED past it.
+ *                  DVK_MODE_DEFAULT: chunked when sequences are longer than 64 tokens on a
+ *                  GPU; recurrent otherwise, and always on a CPU device (lavapipe).
+ *                  Both modes split long sequences into several dispatches (at most 1024
+ *                  tokens or 64 chunks each), the state carried through memory between them,
+ *                  so no dispatch runs long enough to trip a driver's watchdog.
  *   chunk_size     16, 32 or 64 tokens for DVK_MODE_CHUNK (0 = chosen from the device's
- *                  shared memory: 64 on desktop GPUs, 32 or 16 on small ones).
+ *                  shared memory: 64 on desktop GPUs and lavapipe, 32 or 16 on small ones).
+ *                  A size the device cannot hold gives DVK_ERROR_LIMIT_EXCEEDED.
+ * Accuracy: fp32 storage matches a double-precision recurrence to ~1e-6 relative RMS error;
+ * fp16 storage to ~5e-4 (recurrent: the inputs' rounding only).
  * Stability: keys should be L2-normalised and beta in (0, 2) for the recurrence to stay
  * bounded; the library computes whatever it is given and hides nothing.
  */

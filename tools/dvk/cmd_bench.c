@@ -204,6 +204,17 @@ int cmd_bench(int argc, char **argv)
             printf("  %.1f GB/s of %.1f MB moved, %.3f TFLOP/s of %.3g FLOP\n", gbps, bytes * 1e-6,
                    tflops, flops);
         }
+        if (opts.reference) {
+            const double ref = op->reference_ms(&in, &opts);
+            if (opts.json)
+                printf("{\"reference_ms\": %.3f}\n", ref);
+            else if (ref >= 0.0)
+                printf("  C reference (double, one thread): %.3f ms (the device's median is "
+                       "%.2fx that)\n",
+                       ref, median / ref);
+            else
+                printf("  C reference: could not run\n");
+        }
         for (uint32_t k = 0; k < stages.count; ++k) {
             qsort(stages.ms[k], opts.iters, sizeof(double), cmp_double);
             const double m = stages.ms[k][opts.iters / 2] / opts.repeat; /* per call */

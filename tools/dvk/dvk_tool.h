@@ -29,6 +29,7 @@ typedef struct tool_opts {
     bool json;               /* bench: --json */
     bool stages;             /* bench: --stages: time each kernel */
     uint32_t repeat;         /* bench: --repeat N: N calls back to back per timed run */
+    bool reference;          /* bench: --reference: also time the C reference */
     uint32_t warmup, iters;  /* bench */
 } tool_opts;
 
@@ -58,6 +59,9 @@ typedef struct tool_op {
      * input read once, each output written once). */
     void (*cost)(const tool_inputs *in, const tool_outputs *out, const tool_opts *opts,
                  double *flops, double *bytes);
+    /* Runs the plain-C reference (deltavk_reference.h) on the same inputs once and returns its
+     * wall time in milliseconds, or a negative value if it could not run. */
+    double (*reference_ms)(const tool_inputs *in, const tool_opts *opts);
 } tool_op;
 
 const tool_op *tool_find_op(const char *name);

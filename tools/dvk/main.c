@@ -39,6 +39,8 @@ static void usage(FILE *f)
             "  --repeat N               N calls back to back per timed run, time per call\n"
             "                           reported (default: enough for 20 ms, so the GPU's\n"
             "                           clocks settle, as Triton's do_bench does)\n"
+            "  --reference              also the time of the plain-C reference (double, one\n"
+            "                           thread) on the same inputs\n"
             "  --stages                 also the median time of each kernel (dispatches timed\n"
             "                           one by one)\n"
             "  --json                   one JSON object on stdout\n");
@@ -133,6 +135,8 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
             o->json = true;
         } else if (strcmp(a, "--stages") == 0) {
             o->stages = true;
+        } else if (strcmp(a, "--reference") == 0) {
+            o->reference = true;
         } else if (a[0] == '-') {
             fprintf(stderr, "dvk: unknown option %s\n", a);
             return TOOL_USAGE;

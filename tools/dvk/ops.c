@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "deltavk_reference.h"
 
 /* ---- tensors ---------------------------------------------------------------------------- */
 
@@ -122,14 +125,69 @@ static void delta_cost(const tool_inputs *in, const tool_outputs *out, const too
              bytes_of(in->g) + bytes_of(in->h0) + bytes_of(out->o) + bytes_of(out->ht);
 }
 
+/* A tensor's contents as floats (malloc'd), or NULL. */
+static float *download_floats(const dvk_tensor *t)
+{
+    if (!t)
+        return NULL;
+    const size_t n = dvk_tensor_numel(t);
+    float *x = malloc(n * sizeof *x);
+    if (!x)
+        return NULL;
+    if (dvk_tensor_dtype(t) == DVK_DTYPE_F16) {
+        uint16_t *h = malloc(n * sizeof *h);
+        if (!h || dvk_tensor_download(t, h, n * sizeof *h) != DVK_SUCCESS) {
+            free(h), free(x);
+            return NULL;
+        }
+        for (size_t i = 0; i < n; ++i)
+            x[i] = dvk_f16_to_f32(h[i]);
+        free(h);
+    } else if (dvk_tensor_download(t, x, n * sizeof *x) != DVK_SUCCESS) {
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static double delta_reference_ms(const tool_inputs *in, const tool_opts *opts)
+{
+    const int B = (int)dvk_tensor_dim(in->q, 0), T = (int)dvk_tensor_dim(in->q, 1);
+    const int H = (int)dvk_tensor_dim(in->q, 2), K = (int)dvk_tensor_dim(in->q, 3);
+    const int HV = (int)dvk_tensor_dim(in->v, 2), V = (int)dvk_tensor_dim(in->v, 3);
+    const int N = in->cu_seqlens ? (int)in->num_seqs : B;
+    float *q = download_floats(in->q), *k = download_floats(in->k), *v = download_floats(in->v);
+    float *beta = download_floats(in->beta), *g = download_floats(in->g);
+    float *h0 = download_floats(in->h0);
+    double *o = malloc(sizeof(double) * (size_t)B * T * HV * V);
+    double *ht = malloc(sizeof(double) * (size_t)N * HV * K * V);
+    double ms = -1.0;
+    if (q && k && v && beta && o && ht && (g || !in->g)) {
+        const dvk_ref_delta_rule_args a = {
+            .B = B, .T = T, .H = H, .HV = HV, .K = K, .V = V, .q = q, .k = k, .v = v,
+            .beta = beta, .g = g, .h0 = h0, .cu_seqlens = in->cu_seqlens,
+            .num_seqs = (int)in->num_seqs, .l2norm_qk = opts->l2norm_qk, .scale = in->scale,
+            .o = o, .ht = ht,
+        };
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const int rc = dvk_ref_delta_rule(&a);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (rc == 0)
+            ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    }
+    free(q), free(k), free(v), free(beta), free(g), free(h0), free(o), free(ht);
+    return ms;
+}
+
 static const char *const delta_inputs[] = {"q", "k", "v", "beta", NULL};
 static const char *const gated_inputs[] = {"q", "k", "v", "beta", "g", NULL};
 
 static const tool_op ops[] = {
     {"delta_rule", "DeltaNet delta rule (q, k, v, beta; h0, scale, cu_seqlens)", delta_inputs,
-     delta_outputs, delta_record, delta_cost},
+     delta_outputs, delta_record, delta_cost, delta_reference_ms},
     {"gated_delta_rule", "Gated DeltaNet (q, k, v, beta, g; h0, scale, cu_seqlens)",
-     gated_inputs, delta_outputs, gated_record, delta_cost},
+     gated_inputs, delta_outputs, gated_record, delta_cost, delta_reference_ms},
 };
 
 const tool_op *tool_find_op(const char *name)

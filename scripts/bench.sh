@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The benchmark table of docs/performance.md: builds dvk (Release) and runs every entry on the
+# default Vulkan device (DVK_DEVICE=N|NAME picks another), one JSON object per line on stdout.
+#   scripts/bench.sh            the GPU table (shapes sized for a data-centre GPU)
+#   scripts/bench.sh --cpu      the small lavapipe table, with the C reference beside it
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j"$(nproc)" --target dvk >/dev/null
+dvk=build-release/dvk
+
+if [ "${1:-}" = "--cpu" ]; then
+  for args in \
+    "delta_rule --B 1 --T 1024 --H 4 --K 64 --V 64 --mode recurrent" \
+    "delta_rule --B 1 --T 1024 --H 4 --K 64 --V 64 --mode chunk" \
+    "gated_delta_rule --B 1 --T 1024 --H 4 --K 64 --V 64 --mode chunk" \
+    "delta_rule --B 16 --T 1 --H 4 --K 64 --V 64 --mode recurrent"; do
+    $dvk bench $args --iters 10 --warmup 2 --reference --json
+  done
+  exit 0
+fi
+
+shape4="--B 4 --T 4096 --H 16 --K 128 --V 128"
+shape1="--B 1 --T 16384 --H 16 --K 128 --V 128"
+for op in delta_rule gated_delta_rule; do
+  for shape in "$shape4" "$shape1"; do
+    for dtype in f16 f32; do
+      $dvk bench $op $shape --mode chunk --dtype $dtype --json
+    done
+  done
+  for dtype in f32 f16; do
+    $dvk bench $op --B 256 --T 1 --H 16 --K 128 --V 128 --mode recurrent --dtype $dtype --json
+  done
+done
+$dvk bench delta_rule $shape4 --mode recurrent --json
+$dvk bench delta_rule $shape1 --mode recurrent --json
+$dvk bench delta_rule $shape4 --mode chunk --dtype f16 --stages --json
