@@ -87,6 +87,23 @@ static dvk_status check_copy(const dvk_tensor *t, const void *p, size_t bytes)
     return DVK_SUCCESS;
 }
 
+/* A blocking copy through the staging path: one recording, submitted and waited for.
+ * Exactly one of src (upload) and dst (download) is given. */
+static dvk_status copy_through_staging(const dvk_tensor *t, const void *src, void *dst,
+                                       size_t bytes)
+{
+    dvk_cmd *cmd = NULL;
+    DVK_TRY(dvk_cmd_create(t->ctx, NULL, &cmd));
+    dvk_status st = src ? dvk_cmd_upload(cmd, (dvk_tensor *)t, src, bytes)
+                        : dvk_cmd_download(cmd, t, dst, bytes);
+    if (st == DVK_SUCCESS)
+        st = dvk_cmd_submit(cmd);
+    if (st == DVK_SUCCESS)
+        st = dvk_cmd_wait(cmd, 0);
+    dvk_cmd_destroy(cmd);
+    return st;
+}
+
 dvk_status dvk_tensor_upload(dvk_tensor *t, const void *src, size_t bytes)
 {
     DVK_TRY(check_copy(t, src, bytes));
@@ -94,15 +111,7 @@ dvk_status dvk_tensor_upload(dvk_tensor *t, const void *src, size_t bytes)
         memcpy(t->mem.mapped, src, bytes);
         return DVK_SUCCESS;
     }
-    dvk_cmd *cmd = NULL;
-    DVK_TRY(dvk_cmd_create(t->ctx, NULL, &cmd));
-    dvk_status st = dvk_cmd_upload(cmd, t, src, bytes);
-    if (st == DVK_SUCCESS)
-        st = dvk_cmd_submit(cmd);
-    if (st == DVK_SUCCESS)
-        st = dvk_cmd_wait(cmd, 0);
-    dvk_cmd_destroy(cmd);
-    return st;
+    return copy_through_staging(t, src, NULL, bytes);
 }
 
 dvk_status dvk_tensor_download(const dvk_tensor *t, void *dst, size_t bytes)
@@ -112,15 +121,7 @@ dvk_status dvk_tensor_download(const dvk_tensor *t, void *dst, size_t bytes)
         memcpy(dst, t->mem.mapped, bytes);
         return DVK_SUCCESS;
     }
-    dvk_cmd *cmd = NULL;
-    DVK_TRY(dvk_cmd_create(t->ctx, NULL, &cmd));
-    dvk_status st = dvk_cmd_download(cmd, t, dst, bytes);
-    if (st == DVK_SUCCESS)
-        st = dvk_cmd_submit(cmd);
-    if (st == DVK_SUCCESS)
-        st = dvk_cmd_wait(cmd, 0);
-    dvk_cmd_destroy(cmd);
-    return st;
+    return copy_through_staging(t, NULL, dst, bytes);
 }
 
 dvk_dtype dvk_tensor_dtype(const dvk_tensor *t) { return t ? t->dtype : DVK_DTYPE_DEFAULT; }

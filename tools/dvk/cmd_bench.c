@@ -71,12 +71,9 @@ int cmd_bench(int argc, char **argv)
         tool_print_ops();
         return TOOL_USAGE;
     }
-    const tool_op *op = tool_find_op(opts.op);
-    if (!op) {
-        fprintf(stderr, "dvk: unknown operator \"%s\"; operators:\n", opts.op);
-        tool_print_ops();
+    const tool_op *op = tool_find_op_or_explain(opts.op);
+    if (!op)
         return TOOL_USAGE;
-    }
     dvk_context *ctx = NULL;
     int rc = tool_context(&opts, &ctx);
     if (rc != TOOL_OK)

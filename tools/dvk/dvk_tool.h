@@ -65,6 +65,8 @@ typedef struct tool_op {
 } tool_op;
 
 const tool_op *tool_find_op(const char *name);
+/* tool_find_op, or NULL after printing "unknown operator" and the list. */
+const tool_op *tool_find_op_or_explain(const char *name);
 void tool_print_ops(void);
 
 /* Random inputs of the operator's shape (opts B, T, H, HV, K, V, dtype), realistic values

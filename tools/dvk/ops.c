@@ -198,6 +198,16 @@ const tool_op *tool_find_op(const char *name)
     return NULL;
 }
 
+const tool_op *tool_find_op_or_explain(const char *name)
+{
+    const tool_op *op = tool_find_op(name);
+    if (!op) {
+        fprintf(stderr, "dvk: unknown operator \"%s\"; operators:\n", name);
+        tool_print_ops();
+    }
+    return op;
+}
+
 void tool_print_ops(void)
 {
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; ++i)
