@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 
 enum { T = 9, H = 2, K = 16, V = 8 };
 
@@ -197,6 +198,88 @@ static void test_foreign_tensor(void **state)
     free_problem(&p);
 }
 
+/* The threading contract: several threads may create tensors and record into their own dvk_cmd
+ * on one context at once (the context's allocator, pipeline cache and queue are locked). */
+typedef struct thread_job {
+    uint64_t seed;
+    int rounds;
+    double worst;
+    dvk_status status;
+} thread_job;
+
+static int thread_main(void *arg)
+{
+    thread_job *job = arg;
+    job->worst = 0.0;
+    for (int r = 0; r < job->rounds && job->status == DVK_SUCCESS; ++r) {
+        harness_rng rng = harness_rng_make(job->seed * 100 + (uint64_t)r);
+        float q[T * H * K], k[T * H * K], v[T * H * V], beta[T * H];
+        double o_ref[T * H * V];
+        harness_fill_normal(&rng, q, T * H * K, 1.0f);
+        harness_fill_normal(&rng, k, T * H * K, 1.0f);
+        harness_l2_normalize_rows(k, T * H, K);
+        harness_fill_normal(&rng, v, T * H * V, 1.0f);
+        harness_fill_uniform(&rng, beta, T * H, 0.1f, 0.9f);
+        dvk_ref_delta_rule(&(dvk_ref_delta_rule_args){.B = 1, .T = T, .H = H, .K = K, .V = V,
+                                                      .q = q, .k = k, .v = v, .beta = beta,
+                                                      .o = o_ref});
+        dvk_tensor *t[5] = {0};
+        const uint64_t shapes[5][4] = {{1, T, H, K}, {1, T, H, K}, {1, T, H, V}, {1, T, H, 0},
+                                       {1, T, H, V}};
+        const float *data[4] = {q, k, v, beta};
+        dvk_status st = DVK_SUCCESS;
+        for (int i = 0; i < 5 && st == DVK_SUCCESS; ++i) {
+            dvk_tensor_desc d = {.ndim = i == 3 ? 3 : 4};
+            memcpy(d.shape, shapes[i], sizeof d.shape);
+            st = dvk_tensor_create(harness_ctx, &d, &t[i]);
+            if (st == DVK_SUCCESS && i < 4)
+                st = dvk_tensor_upload(t[i], data[i], dvk_tensor_bytes(t[i]));
+        }
+        dvk_cmd *cmd = NULL;
+        float o[T * H * V];
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_create(harness_ctx, NULL, &cmd);
+        if (st == DVK_SUCCESS)
+            st = dvk_delta_rule(cmd, &(dvk_delta_rule_desc){.q = t[0], .k = t[1], .v = t[2],
+                                                            .beta = t[3], .o = t[4]});
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_download(cmd, t[4], o, sizeof o);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_submit(cmd);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_wait(cmd, 0);
+        dvk_cmd_destroy(cmd);
+        for (int i = 0; i < 5; ++i)
+            dvk_tensor_destroy(t[i]);
+        job->status = st;
+        if (st == DVK_SUCCESS) {
+            const double e = dvk_ref_rel_rms_error(o_ref, o, T * H * V);
+            job->worst = e > job->worst ? e : job->worst;
+        }
+    }
+    return 0;
+}
+
+static void test_threads_share_a_context(void **state)
+{
+    (void)state;
+    enum { THREADS = 4 };
+    thrd_t th[THREADS];
+    thread_job jobs[THREADS];
+    for (int i = 0; i < THREADS; ++i) {
+        jobs[i] = (thread_job){.seed = (uint64_t)i + 1, .rounds = 6, .status = DVK_SUCCESS};
+        assert_int_equal(thrd_create(&th[i], thread_main, &jobs[i]), thrd_success);
+    }
+    for (int i = 0; i < THREADS; ++i)
+        assert_int_equal(thrd_join(th[i], NULL), thrd_success);
+    for (int i = 0; i < THREADS; ++i) {
+        if (jobs[i].status != DVK_SUCCESS)
+            fail_msg("thread %d: %s", i, dvk_status_string(jobs[i].status));
+        if (!(jobs[i].worst <= 1e-5))
+            fail_msg("thread %d: rel rms %.3e", i, jobs[i].worst);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +287,7 @@ int main(void)
         cmocka_unit_test_teardown(test_timestamps, harness_test_teardown),
         cmocka_unit_test_teardown(test_many_dispatches, harness_test_teardown),
         cmocka_unit_test_teardown(test_foreign_tensor, harness_test_teardown),
+        cmocka_unit_test_teardown(test_threads_share_a_context, harness_test_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
