@@ -81,9 +81,11 @@
  *     pipeline cache and queue are guarded by an internal mutex.
  *   - One dvk_cmd, and one dvk_tensor's upload/download, must be used by one thread at a time.
  *   - With an adopted queue, the caller must not submit to that VkQueue from another thread
- *     while a deltavk call that submits is running (dvk_cmd_submit, dvk_tensor_upload,
- *     dvk_tensor_download, dvk_cmd_fill_zero on a one-shot path): Vulkan requires queues to be
+ *     while a deltavk call that submits is running (dvk_cmd_submit, and dvk_tensor_upload and
+ *     dvk_tensor_download on devices without unified memory): Vulkan requires queues to be
  *     externally synchronised, and deltavk can only lock its own mutex.
+ *   - Building a pipeline (the first call of an operator variant) holds the context's mutex
+ *     while the driver compiles; other threads' allocations and submissions wait meanwhile.
  *   - dvk_last_error() and dvk_last_vk_result() are per thread.
  *
  * ERRORS
@@ -93,6 +95,8 @@
  * match k: [2,7,3,32]"), and when a Vulkan call failed, dvk_last_vk_result() gives its VkResult.
  * The library never aborts or exits; bad arguments (NULL pointers, shapes that disagree,
  * unsupported dtypes, sizes over device limits such as maxStorageBufferRange) are reported.
+ * An operator that fails may already have recorded part of its work into the dvk_cmd: reset
+ * the recording (dvk_cmd_reset) rather than submit it.
  */
 #ifndef DELTAVK_H
 #define DELTAVK_H
@@ -377,7 +381,8 @@ typedef struct dvk_cmd_desc {
      * barriers against the caller's work before and after are the caller's (a compute-to-
      * compute memory barrier suffices; dvk_cmd_barrier() records one). */
     VkCommandBuffer command_buffer;
-    /* Capacity for dvk_cmd_timestamp() (0 = 64 when the device supports timestamps). */
+    /* Capacity for dvk_cmd_timestamp() (0 = 64, or 1024 with profile_dispatches, when the
+     * device supports timestamps). */
     uint32_t max_timestamps;
     /* Time every dispatch with a pair of GPU timestamps (read back with dvk_cmd_profile_*).
      * For tuning: the timestamps cost a little, and share the max_timestamps capacity. */
@@ -469,17 +474,20 @@ typedef enum dvk_mode {
  *   mode           DVK_MODE_RECURRENT: token by token; reads and writes the state once, the
  *                  form for decode and short sequences. When every sequence is one token
  *                  (T = 1, no cu_seqlens) and V % 4 == 0, a single-pass decode kernel runs.
- *                  DVK_MODE_CHUNK: the chunked (WY) form of DESIGN.md §3 in three passes
+ *                  DVK_MODE_CHUNK: the chunked (WY) form (docs/design.md) in three passes
  *                  (intra-chunk solve in parallel over chunks; the state carried
  *                  sequentially over chunks; outputs in parallel over chunks). Much faster
- *                  for prefill on GPUs. fp16 problems with K and V multiples of 16 run on
- *                  tensor cores where the device has VK_NV_cooperative_matrix (fp16
- *                  products, fp32 accumulation; W, U and the per-chunk states are stored in
- *                  fp16), other problems on fp32 FMA kernels. Scratch memory, held by the
- *                  dvk_cmd until it is reset or destroyed: W and U (the size of k and v), the
- *                  state at every chunk start ([chunks, HV, K, V] in the storage dtype), and
- *                  with l2norm_qk copies of q and k. The device's maxStorageBufferRange
- *                  bounds the per-chunk states: LIMIT_EXCEEDED past it.
+ *                  for prefill on GPUs. fp16 problems run on tensor cores (fp16 products,
+ *                  fp32 accumulation; W, U and the per-chunk states stored in fp16) when K
+ *                  and V are multiples of 16, chunk_size is 0 or 64, and the device has
+ *                  VK_NV_cooperative_matrix with 16x16x16 fp16 blocks for compute,
+ *                  shaderFloat16, vulkanMemoryModel, subgroups of exactly 32 and 256
+ *                  invocations per workgroup; everything else runs on fp32 FMA kernels.
+ *                  Scratch memory, held by the dvk_cmd until it is reset or destroyed: W
+ *                  [B,T,HV,K] and U [B,T,HV,V] in the storage dtype, the state at every chunk
+ *                  start ([chunks,HV,K,V], storage dtype), the cumulative gate [B,T,HV] fp32
+ *                  (gated rule), and with l2norm_qk copies of q and k. The device's
+ *                  maxStorageBufferRange bounds each: LIMIT_EXCEEDED past it.
  *                  DVK_MODE_DEFAULT: chunked when sequences are longer than 64 tokens on a
  *                  GPU; recurrent otherwise, and always on a CPU device (lavapipe).
  *                  Both modes split long sequences into several dispatches (at most 1024

@@ -45,6 +45,9 @@ static const delta_case cases[] = {
     {"decode K256 V256 no h0", SHAPE(2, 1, 1, 1, 256, 256), F32, .ht = true},
     {"decode V6 (not a multiple of 4)", SHAPE(3, 1, 2, 2, 20, 6), F32, STATES},
     {"decode K3 V4 gated fp16", SHAPE(7, 1, 1, 1, 3, 4), F16, STATES, .gated = true},
+    {"decode V24 (tile of 32, columns masked)", SHAPE(3, 1, 2, 2, 40, 24), F32, STATES},
+    {"decode V12 gated", SHAPE(2, 1, 1, 1, 16, 12), F32, STATES, .gated = true},
+    {"decode V28 fp16", SHAPE(2, 1, 2, 2, 32, 28), F16, STATES},
     {"gated K64", SHAPE(2, 45, 2, 2, 64, 64), F32, STATES, .gated = true},
     {"gated strong decay g in [-20,0)", SHAPE(1, 60, 2, 2, 128, 128), F32, STATES, .gated = true,
      .g_lo = -20.0f, .g_hi = 0.0f},
@@ -376,6 +379,59 @@ static void test_long_stream(void **state)
     free(o_long), free(ht_long), free(o_many), free(ht_many);
 }
 
+/* How calls are split into dispatches (counted with the per-dispatch profiler): a varlen batch
+ * by its longest sequence, not its packed length; a long sequence in recurrent mode in pieces
+ * of 1024 tokens. */
+static uint32_t dispatches_of(const dvk_delta_rule_desc *d, const char *kernel_prefix)
+{
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, &(dvk_cmd_desc){.profile_dispatches = true}, &cmd));
+    CHECK_OK(dvk_delta_rule(cmd, d));
+    harness_run(cmd);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < dvk_cmd_profile_count(cmd); ++i) {
+        const char *name = NULL;
+        double ms = 0.0;
+        CHECK_OK(dvk_cmd_profile_entry(cmd, i, &name, &ms));
+        if (strncmp(name, kernel_prefix, strlen(kernel_prefix)) != 0)
+            fail_msg("dispatch %u ran %s, expected %s*", i, name, kernel_prefix);
+        ++n;
+    }
+    dvk_cmd_destroy(cmd);
+    return n;
+}
+
+static void test_dispatch_planning(void **state)
+{
+    (void)state;
+    if (!dvk_context_device_info(harness_ctx)->timestamps)
+        return;
+    enum { T = 2500, K = 8, V = 8 };
+    const uint64_t sk[4] = {1, T, 1, K}, sb[3] = {1, T, 1};
+    float *x = calloc((size_t)T * K, sizeof *x);
+    dvk_tensor *q = harness_tensor(DVK_DTYPE_F32, 4, sk, x), *v = harness_tensor(DVK_DTYPE_F32, 4, sk, x);
+    dvk_tensor *b = harness_tensor(DVK_DTYPE_F32, 3, sb, x), *o = harness_tensor(DVK_DTYPE_F32, 4, sk, x);
+    int32_t *cu = malloc(sizeof(int32_t) * (T + 1));
+    for (int i = 0; i <= T; ++i)
+        cu[i] = i;
+    dvk_tensor *st = NULL;
+    CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {T, 1, K, V}}, &st));
+    /* 2500 one-token sequences: one recurrent dispatch, whatever the mode default */
+    dvk_delta_rule_desc d = {.q = q, .k = q, .v = v, .beta = b, .o = o, .final_state = st,
+                             .cu_seqlens = cu, .num_seqs = T};
+    assert_int_equal(dispatches_of(&d, "delta_rule/recurrent"), 1);
+    /* one sequence of 2500 tokens, recurrent: three dispatches of at most 1024 tokens */
+    dvk_tensor *st1 = NULL;
+    CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {1, 1, K, V}}, &st1));
+    d = (dvk_delta_rule_desc){.q = q, .k = q, .v = v, .beta = b, .o = o, .final_state = st1,
+                              .mode = DVK_MODE_RECURRENT};
+    assert_int_equal(dispatches_of(&d, "delta_rule/recurrent"), 3);
+    dvk_tensor *all[] = {q, v, b, o, st, st1};
+    for (size_t i = 0; i < 6; ++i)
+        dvk_tensor_destroy(all[i]);
+    free(x), free(cu);
+}
+
 /* Two operators in one recording, the second reading the first's output: the recording must
  * put a barrier between them (the validation layer's synchronization checks would see a
  * missing one, and the numbers would be wrong). */
@@ -518,6 +574,7 @@ int main(void)
         cmocka_unit_test_teardown(test_chunk_table, harness_test_teardown),
         cmocka_unit_test_teardown(test_streaming_equals_one_call, harness_test_teardown),
         cmocka_unit_test_teardown(test_long_stream, harness_test_teardown),
+        cmocka_unit_test_teardown(test_dispatch_planning, harness_test_teardown),
         cmocka_unit_test_teardown(test_chained_ops_in_one_recording, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
     };

@@ -6,8 +6,9 @@
 //                        rather than subgroupClusteredAdd: more drivers have it (lavapipe does,
 //                        so CI runs this path), and it compiles to the same instructions.
 //   otherwise            shared memory, two barriers per reduction.
-// Both assume invocation i of the workgroup is invocation i % subgroupSize of its subgroup, as
-// every driver lays out one-dimensional workgroups.
+// The shuffle variant assumes invocation i of the workgroup is invocation i % subgroupSize of
+// its subgroup, as drivers lay out one-dimensional workgroups (Vulkan does not promise it
+// without full subgroups; the shared-memory variant assumes nothing).
 // Before including: KS, WG (workgroup size) and a shared float array `red_buf[WG]` for the
 // shared-memory variant. Every invocation of the workgroup must call it (uniform control flow).
 #ifndef DVK_REDUCE_GLSL

@@ -1,5 +1,7 @@
 // Shared by the three stages of the chunked delta rule (chunk_prepare, chunk_state,
-// chunk_output). The chunked form (DESIGN.md §3), per chunk of C tokens with the state h at
+// chunk_output). The chunked form (the WY representation of Yang et al., "Parallelizing
+// Linear Transformers with the Delta Rule over Sequence Length"; docs/design.md), per chunk
+// of C tokens with the state h at
 // its start, G the inclusive cumulative log decay inside the chunk (0 for the ungated rule) and
 // gamma = exp(G):
 //

@@ -81,7 +81,9 @@ void main()
     [[unroll]] for (uint e = 0; e < TO; ++e) acc_o[e] = ACC32(0.0);
 
     if (full) {
-        [[unroll]] for (uint kk = 0; kk < K / 16; ++kk) {
+        // Not unrolled: unrolled, the driver kept every block load of the loop live (254
+        // registers, one workgroup per SM on the H100).
+        for (uint kk = 0; kk < K / 16; ++kk) {
             [[unroll]] for (uint e = 0; e < TP; ++e) {
                 const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
                 MAT16 a, b;

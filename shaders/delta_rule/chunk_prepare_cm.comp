@@ -10,14 +10,14 @@
 // stride of H*K halves, measured slower on the H100), zero-padded past the chunk's end.
 //
 // Preconditions (src/ops/delta_rule/delta_rule.c): K, V multiples of 16; C a multiple of 16;
-// KT = 32; (C/16)^2 and (C/16)(KT/16) multiples of NSG; subgroups of 32.
+// KT = 64; (C/16)^2 and (C/16)(KT/16) multiples of NSG; subgroups of 32.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
 layout(constant_id = 0) const uint C = 64;
 layout(constant_id = 1) const uint K = 128;
 layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint KT = 32;
+layout(constant_id = 3) const uint KT = 64;
 layout(constant_id = 4) const bool USE_G = false;
 layout(constant_id = 5) const uint WG = 256;
 layout(local_size_x_id = 5) in;
@@ -43,9 +43,9 @@ layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
 const uint CB = C / 16, XB = KT / 16;
 const uint TA = CB * CB / NSG; // blocks of A per subgroup
 
-// fp16: [L diag(beta exp(G)) | L diag(beta) | slice | output slice]
-const uint LW_OFF = 0, LU_OFF = C * C, X_OFF = 2 * C * C, OUT_OFF = X_OFF + C * KT;
-shared float16_t s16[OUT_OFF + C * KT];
+// fp16: [L diag(beta exp(G)) | L diag(beta) | slice (an input slice, then its output)]
+const uint LW_OFF = 0, LU_OFF = C * C, X_OFF = 2 * C * C;
+shared float16_t s16[X_OFF + C * KT];
 shared float s_m[C * C];       // A^T (upper triangle), then L (lower triangle)
 shared float s_tt[(C / 16 - 1) * 256];
 shared float s_g[C];
@@ -139,6 +139,7 @@ void main()
             else
                 STAGE_F16(s16, X_OFF, v4, C, T_OK, V_ROW, KT, V, c0, ONE)
             barrier();
+            MAT16 res[TW];
             [[unroll]] for (uint e = 0; e < TW; ++e) {
                 const uint id = sg + NSG * e, rb = id / XB, cb = id % XB;
                 ACC32 acc = ACC32(0.0);
@@ -149,14 +150,19 @@ void main()
                     coopMatLoadNV(b, s16, X_OFF + kk * 16 * KT + cb * 16, KT, false);
                     acc = coopMatMulAddNV(a, b, acc);
                 }
-                coopMatStoreNV(MAT16(acc), s16, OUT_OFF + rb * 16 * KT + cb * 16, KT, false);
+                res[e] = MAT16(acc);
+            }
+            barrier(); // every subgroup is done reading the slice: the results replace it
+            [[unroll]] for (uint e = 0; e < TW; ++e) {
+                const uint id = sg + NSG * e, rb = id / XB, cb = id % XB;
+                coopMatStoreNV(res[e], s16, X_OFF + rb * 16 * KT + cb * 16, KT, false);
             }
             barrier();
             [[unroll]] for (uint e = 0; e < (C * KT / 8 + WG - 1) / WG; ++e) {
                 const uint v8 = lid + e * WG;
                 const uint t = v8 / (KT / 8), j = (v8 % (KT / 8)) * 8;
                 if (v8 < C * KT / 8 && t < n && c0 + j < D) {
-                    const uint b = OUT_OFF + t * KT + j;
+                    const uint b = X_OFF + t * KT + j;
                     const uvec4 x = uvec4(packFloat2x16(f16vec2(s16[b], s16[b + 1])),
                                           packFloat2x16(f16vec2(s16[b + 2], s16[b + 3])),
                                           packFloat2x16(f16vec2(s16[b + 4], s16[b + 5])),

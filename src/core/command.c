@@ -30,6 +30,7 @@ struct dvk_cmd {
     bool own_cb;
     VkFence fence;
     cmd_state state;
+    bool submitted; /* submitted since the last reset (and so there is something to wait for) */
 
     VkDescriptorPool *dpools;
     uint32_t dpool_count, dpool_cap, dpool_current, sets_left;
@@ -68,6 +69,7 @@ static dvk_status begin_recording(dvk_cmd *cmd)
     if (cmd->queries)
         ctx->vk.vkCmdResetQueryPool(cmd->cb, cmd->queries, 0, cmd->ts_cap);
     cmd->state = CMD_RECORDING;
+    cmd->submitted = false;
     cmd->ts_count = 0;
     cmd->profile_count = 0;
     cmd->ts_fetched = false;
@@ -489,12 +491,10 @@ dvk_status dvk_cmd_fill_zero(dvk_cmd *cmd, dvk_tensor *t)
     /* vkCmdFillBuffer writes whole 4-byte words. Our own allocations are padded; a wrapped
      * buffer may not be. */
     VkDeviceSize size = t->bytes;
-    if (size % 4) {
-        if (t->wrapped)
-            return dvk__fail(DVK_ERROR_UNSUPPORTED,
-                             "fill_zero of a wrapped tensor needs a size multiple of 4 bytes");
-        size = (size + 3) & ~(VkDeviceSize)3;
-    }
+    if (t->wrapped && (size % 4 || t->offset % 4))
+        return dvk__fail(DVK_ERROR_UNSUPPORTED, "fill_zero of a wrapped tensor needs its size "
+                                                "and offset to be multiples of 4 bytes");
+    size = (size + 3) & ~(VkDeviceSize)3;
     const dvk_binding b = {t->buffer, t->offset, size, true};
     DVK_TRY(track(cmd, &b, 1));
     cmd->ctx->vk.vkCmdFillBuffer(cmd->cb, t->buffer, t->offset, size, 0);
@@ -515,21 +515,24 @@ dvk_status dvk_cmd_submit(dvk_cmd *cmd)
     if (cmd->state == CMD_PENDING)
         return dvk__fail(DVK_ERROR_INVALID_STATE, "already submitted: call dvk_cmd_wait() first");
     if (cmd->state == CMD_RECORDING) {
-        if (cmd->download_count) { /* make the copies visible to the host after the fence */
-            const VkMemoryBarrier mb = {
-                .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
-            };
-            ctx->vk.vkCmdPipelineBarrier(cmd->cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-        }
+        /* Everything written becomes visible to the host once the fence signals: downloads'
+         * staging copies, and tensors that unified-memory devices read back with memcpy. */
+        const VkMemoryBarrier mb = {
+            .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+            .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+            .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+        };
+        ctx->vk.vkCmdPipelineBarrier(cmd->cb,
+                                     VK_PIPELINE_STAGE_TRANSFER_BIT |
+                                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                     VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
         DVK_VK_TRY(ctx->vk.vkEndCommandBuffer(cmd->cb));
         cmd->state = CMD_EXECUTABLE;
     }
     DVK_VK_TRY(ctx->vk.vkResetFences(ctx->device, 1, &cmd->fence));
     DVK_TRY(dvk__queue_submit(ctx, cmd->cb, cmd->fence));
     cmd->state = CMD_PENDING;
+    cmd->submitted = true;
     cmd->ts_fetched = false;
     return DVK_SUCCESS;
 }
@@ -559,7 +562,7 @@ dvk_status dvk_cmd_wait(dvk_cmd *cmd, uint64_t timeout_ns)
         return dvk__fail(DVK_ERROR_INVALID_STATE,
                          "this dvk_cmd records into the caller's command buffer: wait on your "
                          "own fence");
-    if (cmd->state == CMD_RECORDING)
+    if (cmd->state == CMD_RECORDING || !cmd->submitted)
         return dvk__fail(DVK_ERROR_INVALID_STATE, "nothing submitted: call dvk_cmd_submit()");
     if (cmd->state == CMD_EXECUTABLE)
         return DVK_SUCCESS; /* already waited for */
@@ -602,15 +605,19 @@ dvk_status dvk_cmd_elapsed_ms(const dvk_cmd *cmd_in, uint32_t begin, uint32_t en
     if (!cmd_in || !out_ms)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL", cmd_in ? "out_ms" : "cmd");
     dvk_cmd *cmd = (dvk_cmd *)cmd_in; /* fetching results lazily is not a visible change */
-    if (begin >= cmd->ts_count || end >= cmd->ts_count)
-        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "timestamp index out of range (have %u)",
-                         cmd->ts_count);
+    if (begin >= cmd->ts_count || end >= cmd->ts_count || end < begin)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                         "timestamps %u..%u: indices out of range or out of order (have %u)",
+                         begin, end, cmd->ts_count);
     if (cmd->state == CMD_RECORDING && cmd->own_cb)
         return dvk__fail(DVK_ERROR_INVALID_STATE, "not submitted yet");
     if (cmd->state == CMD_PENDING)
         return dvk__fail(DVK_ERROR_INVALID_STATE, "call dvk_cmd_wait() first");
     DVK_TRY(fetch_timestamps(cmd, false));
-    const uint64_t ticks = cmd->ts_values[end] - cmd->ts_values[begin];
+    /* The counter has timestamp_valid_bits bits and may wrap between the two. */
+    const uint32_t bits = cmd->ctx->caps.timestamp_valid_bits;
+    const uint64_t mask = bits >= 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1;
+    const uint64_t ticks = (cmd->ts_values[end] - cmd->ts_values[begin]) & mask;
     *out_ms = (double)ticks * cmd->ctx->info.timestamp_period_ns * 1e-6;
     return DVK_SUCCESS;
 }

@@ -139,6 +139,7 @@ static dvk_status choose_device(const dvk_device_caps *caps, uint32_t n, const c
 static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *desc)
 {
     const dvk_instance_setup setup = {
+        .alloc = ctx->alloc,
         .validation = desc->enable_validation,
         .vk_allocator = ctx->vk_alloc,
         .messenger_callback = on_debug_message,
@@ -164,7 +165,7 @@ static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *de
     if (!caps)
         return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < n; ++i)
-        dvk__query_device_caps(&ctx->vki, phys[i], ctx->api_version, i, &caps[i]);
+        dvk__query_device_caps(&ctx->alloc, &ctx->vki, phys[i], ctx->api_version, i, &caps[i]);
     const char *want = desc->device ? desc->device : getenv("DVK_DEVICE");
     uint32_t pick = 0;
     dvk_status st = choose_device(caps, n, want, &pick);
@@ -302,7 +303,7 @@ static dvk_status adopt_device(dvk_context *ctx, const dvk_vulkan_handles *h)
     ctx->queue = h->queue;
     ctx->queue_family = h->queue_family_index;
     DVK_TRY(dvk__load_instance_fns(&ctx->vkl, h->instance, &ctx->vki));
-    dvk__query_device_caps(&ctx->vki, h->physical_device, api, 0, &ctx->caps);
+    dvk__query_device_caps(&ctx->alloc, &ctx->vki, h->physical_device, api, 0, &ctx->caps);
     ctx->api_version = ctx->caps.info.api_version;
     if (ctx->api_version < VK_API_VERSION_1_2)
         return dvk__fail(DVK_ERROR_UNSUPPORTED, "adopt: the device must support Vulkan 1.2");
@@ -317,6 +318,7 @@ static dvk_status adopt_device(dvk_context *ctx, const dvk_vulkan_handles *h)
         !(qfs[h->queue_family_index].queueFlags & VK_QUEUE_COMPUTE_BIT))
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
                          "adopt: queue family %u does not support compute", h->queue_family_index);
+    ctx->caps.timestamp_valid_bits = qfs[h->queue_family_index].timestampValidBits;
     ctx->caps.info.timestamps = qfs[h->queue_family_index].timestampValidBits > 0 &&
                                 ctx->caps.info.timestamp_period_ns > 0.0;
     DVK_TRY(dvk__load_device_fns(&ctx->vki, h->device, &ctx->vk));
@@ -435,8 +437,6 @@ dvk_status dvk_context_create(const dvk_context_desc *desc_in, dvk_context **out
     ctx->log_user = desc.log ? desc.log_user_data : NULL;
     ctx->small_profile = desc.small_device_profile;
     atomic_init(&ctx->validation_messages, 0);
-    for (int k = 0; k < DVK_MEM_KIND_COUNT; ++k)
-        ctx->pool.memory_type[k] = UINT32_MAX;
     if (mtx_init(&ctx->lock, mtx_plain) != thrd_success) {
         dvk__free(&alloc, ctx);
         return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "mtx_init failed");

@@ -85,13 +85,15 @@ dvk_status dvk__create_instance(const dvk_loader_fns *l, const dvk_instance_setu
                                                              : VK_API_VERSION_1_2;
 
     /* Instance extensions: debug utils for validation, portability enumeration so MoltenVK
-     * devices are listed. */
+     * devices are listed. (Lists go on the heap: they can be large for a thread's stack.) */
+    const dvk_allocator alloc = dvk__allocator_or_default(&setup->alloc);
     uint32_t ext_count = 0;
     l->vkEnumerateInstanceExtensionProperties(NULL, &ext_count, NULL);
-    VkExtensionProperties exts[128];
-    if (ext_count > 128)
-        ext_count = 128;
-    l->vkEnumerateInstanceExtensionProperties(NULL, &ext_count, exts);
+    VkExtensionProperties *exts = dvk__alloc(&alloc, sizeof *exts * (ext_count + 1));
+    if (!exts)
+        return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (l->vkEnumerateInstanceExtensionProperties(NULL, &ext_count, exts) < 0)
+        ext_count = 0;
     const char *enabled[4];
     uint32_t n_enabled = 0;
     bool portability = false, debug_utils = false;
@@ -101,6 +103,7 @@ dvk_status dvk__create_instance(const dvk_loader_fns *l, const dvk_instance_setu
         if (strcmp(exts[i].extensionName, VK_EXT_DEBUG_UTILS_EXTENSION_NAME) == 0)
             debug_utils = true;
     }
+    dvk__free(&alloc, exts);
     if (portability)
         enabled[n_enabled++] = VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME;
 
@@ -109,14 +112,16 @@ dvk_status dvk__create_instance(const dvk_loader_fns *l, const dvk_instance_setu
     if (setup->validation) {
         uint32_t layer_count = 0;
         l->vkEnumerateInstanceLayerProperties(&layer_count, NULL);
-        VkLayerProperties props[64];
-        if (layer_count > 64)
-            layer_count = 64;
-        l->vkEnumerateInstanceLayerProperties(&layer_count, props);
+        VkLayerProperties *props = dvk__alloc(&alloc, sizeof *props * (layer_count + 1));
+        if (!props)
+            return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        if (l->vkEnumerateInstanceLayerProperties(&layer_count, props) < 0)
+            layer_count = 0;
         bool found = false;
         for (uint32_t i = 0; i < layer_count; ++i)
             if (strcmp(props[i].layerName, "VK_LAYER_KHRONOS_validation") == 0)
                 found = true;
+        dvk__free(&alloc, props);
         if (!found)
             return dvk__fail(DVK_ERROR_UNSUPPORTED,
                              "validation requested but VK_LAYER_KHRONOS_validation is not "
@@ -207,8 +212,9 @@ static dvk_device_type map_type(VkPhysicalDeviceType t)
     }
 }
 
-void dvk__query_device_caps(const dvk_instance_fns *vki, VkPhysicalDevice phys,
-                            uint32_t instance_api_version, uint32_t index, dvk_device_caps *caps)
+void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *vki,
+                            VkPhysicalDevice phys, uint32_t instance_api_version, uint32_t index,
+                            dvk_device_caps *caps)
 {
     memset(caps, 0, sizeof *caps);
     dvk_device_info *info = &caps->info;
@@ -219,13 +225,12 @@ void dvk__query_device_caps(const dvk_instance_fns *vki, VkPhysicalDevice phys,
     const uint32_t api = base.apiVersion < instance_api_version ? base.apiVersion
                                                                 : instance_api_version;
 
-    /* Extensions we care about. */
+    /* Extensions we care about (the list goes on the heap: it can be large for a stack). */
     uint32_t ext_count = 0;
     vki->vkEnumerateDeviceExtensionProperties(phys, NULL, &ext_count, NULL);
-    VkExtensionProperties exts[512];
-    if (ext_count > 512)
-        ext_count = 512;
-    vki->vkEnumerateDeviceExtensionProperties(phys, NULL, &ext_count, exts);
+    VkExtensionProperties *exts = dvk__alloc(alloc, sizeof *exts * (ext_count + 1));
+    if (!exts || vki->vkEnumerateDeviceExtensionProperties(phys, NULL, &ext_count, exts) < 0)
+        ext_count = 0; /* out of memory: the device is reported without optional extensions */
     for (uint32_t i = 0; i < ext_count; ++i) {
         const char *n = exts[i].extensionName;
         if (strcmp(n, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) == 0)
@@ -241,15 +246,20 @@ void dvk__query_device_caps(const dvk_instance_fns *vki, VkPhysicalDevice phys,
         else if (strcmp(n, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME) == 0)
             caps->ext_pipeline_executable_properties = true;
     }
+    dvk__free(alloc, exts);
     const bool size_control_ok = api >= VK_API_VERSION_1_3 || caps->ext_subgroup_size_control;
 
     /* Properties. */
+    VkPhysicalDeviceCooperativeMatrixPropertiesNV coop_props = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV,
+    };
     VkPhysicalDeviceSubgroupSizeControlProperties size_props = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES,
+        .pNext = caps->ext_coopmat_nv ? &coop_props : NULL,
     };
     VkPhysicalDeviceVulkan12Properties p12 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_PROPERTIES,
-        .pNext = size_control_ok ? &size_props : NULL,
+        .pNext = size_control_ok ? (void *)&size_props : size_props.pNext,
     };
     VkPhysicalDeviceVulkan11Properties p11 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_PROPERTIES,
@@ -321,6 +331,7 @@ void dvk__query_device_caps(const dvk_instance_fns *vki, VkPhysicalDevice phys,
         if (caps->compute_queue_family == UINT32_MAX ||
             (qfs[i].timestampValidBits > 0 && !info->timestamps)) {
             caps->compute_queue_family = i;
+            caps->timestamp_valid_bits = qfs[i].timestampValidBits;
             info->timestamps = qfs[i].timestampValidBits > 0 && lim->timestampPeriod > 0.0f;
         }
     }
@@ -366,7 +377,8 @@ void dvk__query_device_caps(const dvk_instance_fns *vki, VkPhysicalDevice phys,
 #endif
     caps->feat_coopmat_nv = caps->ext_coopmat_nv && coop_nv.cooperativeMatrix;
 
-    if (caps->feat_coopmat_nv && vki->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) {
+    if (caps->feat_coopmat_nv && vki->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV &&
+        (coop_props.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT)) {
         /* The deltavk kernels use one shape: fp16 A, B and fp32 C, D, 16x16x16, per subgroup. */
         VkCooperativeMatrixPropertiesNV shapes[64];
         uint32_t np = 64;
@@ -420,9 +432,10 @@ dvk_status dvk_enumerate_devices(dvk_device_info *infos, uint32_t *count)
         return dvk__fail_vk(r, "vkEnumeratePhysicalDevices");
     }
     const uint32_t capacity = *count;
+    const dvk_allocator alloc = dvk__allocator_or_default(NULL);
     for (uint32_t i = 0; i < n && i < capacity; ++i) {
         dvk_device_caps caps;
-        dvk__query_device_caps(&vki, phys[i], api, i, &caps);
+        dvk__query_device_caps(&alloc, &vki, phys[i], api, i, &caps);
         infos[i] = caps.info;
     }
     *count = n;

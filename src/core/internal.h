@@ -85,6 +85,7 @@ typedef struct dvk_device_caps {
     uint32_t max_push_constants_size;
     uint8_t pipeline_cache_uuid[VK_UUID_SIZE];
     uint32_t compute_queue_family;     /* UINT32_MAX if none */
+    uint32_t timestamp_valid_bits;     /* of the chosen queue family */
     bool ext_subgroup_size_control;    /* the EXT is present (needed below Vulkan 1.3) */
     bool ext_coopmat_khr;
     bool ext_coopmat_nv;
@@ -101,11 +102,13 @@ typedef struct dvk_device_caps {
 } dvk_device_caps;
 
 /* Fills `caps` for one physical device. `device_api_version` is clamped by the instance's. */
-void dvk__query_device_caps(const dvk_instance_fns *vki, VkPhysicalDevice phys,
-                            uint32_t instance_api_version, uint32_t index, dvk_device_caps *caps);
+void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *vki,
+                            VkPhysicalDevice phys, uint32_t instance_api_version, uint32_t index,
+                            dvk_device_caps *caps);
 
 /* Creates a bare instance (optionally with the validation layer and debug messenger). */
 typedef struct dvk_instance_setup {
+    dvk_allocator alloc; /* for temporary arrays (zero = malloc) */
     bool validation;
     const VkAllocationCallbacks *vk_allocator;
     PFN_vkDebugUtilsMessengerCallbackEXT messenger_callback;
@@ -136,8 +139,6 @@ typedef struct dvk_mem {
 
 typedef struct dvk_mem_pool {
     dvk_mem_block *blocks[DVK_MEM_KIND_COUNT];
-    uint32_t memory_type[DVK_MEM_KIND_COUNT]; /* UINT32_MAX until first use */
-    uint64_t bytes_allocated;                 /* sum of VkDeviceMemory sizes */
 } dvk_mem_pool;
 
 /* Suballocates `size` bytes aligned for storage-buffer binding. Caller holds no lock. */
@@ -168,7 +169,6 @@ typedef struct dvk_pipeline_key {
     uint32_t push_size;       /* bytes of push constants */
     uint32_t spec_count;
     uint32_t spec[DVK_MAX_SPEC];
-    uint32_t required_subgroup_size; /* 0 = driver's choice */
 } dvk_pipeline_key;
 
 /* Returns the pipeline for `key`, building it on first use. Thread-safe. */

@@ -76,10 +76,8 @@ static void block_destroy(dvk_context *ctx, dvk_mem_block *b)
         return;
     if (b->buffer)
         ctx->vk.vkDestroyBuffer(ctx->device, b->buffer, ctx->vk_alloc);
-    if (b->memory) {
+    if (b->memory)
         ctx->vk.vkFreeMemory(ctx->device, b->memory, ctx->vk_alloc);
-        ctx->pool.bytes_allocated -= b->size;
-    }
     dvk__free(&ctx->alloc, b->free);
     dvk__free(&ctx->alloc, b);
 }
@@ -122,9 +120,6 @@ static dvk_status block_create(dvk_context *ctx, dvk_mem_kind kind, VkDeviceSize
         block_destroy(ctx, b);
         return dvk__fail_vk(r, "vkAllocateMemory");
     }
-    /* Account the real allocation; block_destroy subtracts b->size. */
-    b->size = size;
-    ctx->pool.bytes_allocated += size;
     r = ctx->vk.vkBindBufferMemory(ctx->device, b->buffer, b->memory, 0);
     if (r != VK_SUCCESS) {
         block_destroy(ctx, b);
@@ -262,7 +257,7 @@ void dvk__mem_free(dvk_context *ctx, dvk_mem *mem)
             bool keep = !b->dedicated;
             if (keep) { /* another empty shared block of this kind makes this one redundant */
                 for (dvk_mem_block *o = ctx->pool.blocks[k]; o; o = o->next)
-                    if (o != b && !o->dedicated)
+                    if (o != b && !o->dedicated && o->used == 0)
                         keep = false;
             }
             if (!keep) {

@@ -34,7 +34,6 @@ static bool key_equal(const dvk_pipeline_key *a, const dvk_pipeline_key *b)
 {
     return strcmp(a->spirv_name, b->spirv_name) == 0 && a->binding_count == b->binding_count &&
            a->push_size == b->push_size && a->spec_count == b->spec_count &&
-           a->required_subgroup_size == b->required_subgroup_size &&
            memcmp(a->spec, b->spec, a->spec_count * sizeof a->spec[0]) == 0;
 }
 
@@ -165,18 +164,12 @@ static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, dvk_pipel
         .dataSize = key->spec_count * sizeof(uint32_t),
         .pData = key->spec,
     };
-    const VkPipelineShaderStageRequiredSubgroupSizeCreateInfo subgroup = {
-        .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
-        .requiredSubgroupSize = key->required_subgroup_size,
-    };
-    const bool set_size = key->required_subgroup_size && ctx->enabled_subgroup_size_control;
     const VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .flags = ctx->pipeline_stats ? VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR : 0,
         .stage =
             {
                 .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-                .pNext = set_size ? &subgroup : NULL,
                 .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                 .module = module,
                 .pName = "main",

@@ -35,7 +35,6 @@
     X(vkAllocateMemory)                                                                         \
     X(vkFreeMemory)                                                                             \
     X(vkMapMemory)                                                                              \
-    X(vkUnmapMemory)                                                                            \
     X(vkCreateBuffer)                                                                           \
     X(vkDestroyBuffer)                                                                          \
     X(vkGetBufferMemoryRequirements)                                                            \
@@ -59,7 +58,6 @@
     X(vkCreateCommandPool)                                                                      \
     X(vkDestroyCommandPool)                                                                     \
     X(vkAllocateCommandBuffers)                                                                 \
-    X(vkFreeCommandBuffers)                                                                     \
     X(vkBeginCommandBuffer)                                                                     \
     X(vkEndCommandBuffer)                                                                       \
     X(vkResetCommandBuffer)                                                                     \
@@ -77,10 +75,8 @@
     X(vkCmdPipelineBarrier)                                                                     \
     X(vkCmdCopyBuffer)                                                                          \
     X(vkCmdFillBuffer)                                                                          \
-    X(vkCmdUpdateBuffer)                                                                        \
     X(vkCmdWriteTimestamp)                                                                      \
     X(vkCmdResetQueryPool)                                                                      \
-    X_OPT(vkGetPipelineExecutablePropertiesKHR)                                                 \
     X_OPT(vkGetPipelineExecutableStatisticsKHR)
 
 #endif

@@ -93,6 +93,8 @@ int cmd_bench(int argc, char **argv)
     uint32_t t0 = 0, t1 = 0;
     dvk_status st = DVK_SUCCESS;
     kernel_times stages = {0};
+    if (!times)
+        fprintf(stderr, "dvk: out of host memory\n");
     rc = times ? tool_random_inputs(ctx, op, &opts, with_state, &in) : TOOL_FAIL;
     if (rc == TOOL_OK) {
         st = op->make_outputs(ctx, &in, with_state, &out);
@@ -213,6 +215,8 @@ int cmd_bench(int argc, char **argv)
                 printf("  C reference: could not run\n");
         }
         for (uint32_t k = 0; k < stages.count; ++k) {
+            if (!stages.ms[k])
+                continue; /* its allocation failed: no times to show */
             qsort(stages.ms[k], opts.iters, sizeof(double), cmp_double);
             const double m = stages.ms[k][opts.iters / 2] / opts.repeat; /* per call */
             if (opts.json)

@@ -31,8 +31,10 @@ static dvk_status upload_floats(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim
     const size_t n = dvk_tensor_numel(*out);
     if (dtype == DVK_DTYPE_F16) {
         uint16_t *h = malloc(n * sizeof *h);
-        if (!h)
+        if (!h) {
+            fprintf(stderr, "dvk: out of host memory for %zu values\n", n);
             return DVK_ERROR_OUT_OF_HOST_MEMORY;
+        }
         for (size_t i = 0; i < n; ++i)
             h[i] = dvk_f32_to_f16(data[i]);
         st = dvk_tensor_upload(*out, h, n * sizeof *h);

@@ -5,6 +5,13 @@
 #include <math.h>
 #include <string.h>
 
+/* The largest workgroup a kernel may plan for: `cap`, the device's limits, and the profile's. */
+static uint32_t workgroup_limit(const dvk_device_info *info, uint32_t cap)
+{
+    return dvk__min_u32(dvk__min_u32(cap, info->max_workgroup_invocations),
+                        info->max_workgroup_size[0]);
+}
+
 /* Everything the kernels need to know, after validation. */
 typedef struct delta_problem {
     uint32_t B, T, H, HV, K, V, N;
@@ -58,7 +65,7 @@ static dvk_status validate(dvk_cmd *cmd, const dvk_delta_rule_desc *d, bool gate
                          ctx->info.name);
 
     p->N = p->B;
-    p->max_len = p->T;
+    p->max_len = d->cu_seqlens ? 0 : p->T; /* with cu_seqlens: the longest sequence, below */
     if (d->cu_seqlens) {
         if (p->B != 1)
             return dvk__fail(DVK_ERROR_SHAPE_MISMATCH,
@@ -168,8 +175,7 @@ static dvk_status plan_recurrent(const dvk_context *ctx, const delta_problem *p,
                                  recurrent_plan *plan)
 {
     const dvk_device_info *info = &ctx->info;
-    const uint32_t wg_max = dvk__min_u32(dvk__min_u32(128, info->max_workgroup_invocations),
-                                         info->max_workgroup_size[0]);
+    const uint32_t wg_max = workgroup_limit(info, 128);
     uint32_t ks = dvk__next_pow2((p->K + 31) / 32);
     uint32_t bv = dvk__min_u32(dvk__next_pow2(p->V), dvk__max_u32(1, wg_max / ks));
     /* Few heads and long sequences: narrower tiles give more workgroups to run in parallel. */
@@ -264,13 +270,13 @@ static dvk_status record_decode(dvk_cmd *cmd, const dvk_delta_rule_desc *d, cons
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
     const dvk_device_info *info = &ctx->info;
-    const uint32_t bv = dvk__min_u32(32, p->V);
-    const uint32_t wg_max = dvk__min_u32(dvk__min_u32(128, info->max_workgroup_invocations),
-                                         info->max_workgroup_size[0]);
-    /* a power of two (the dot products reduce as a tree) made of whole row groups */
-    uint32_t wg = dvk__next_pow2(wg_max + 1) / 2;
-    while (wg % (bv / 4) != 0)
-        wg *= 2;
+    /* A power-of-two tile (V % 4 == 0 makes it >= 4; columns past V are masked) and a
+     * power-of-two workgroup (the dot products reduce as a tree): whole row groups. */
+    const uint32_t bv = dvk__min_u32(32, dvk__next_pow2(p->V));
+    const uint32_t wg = dvk__next_pow2(workgroup_limit(info, 128) + 1) / 2;
+    if (wg < bv / 4)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "decode: %u invocations per workgroup is too few",
+                         wg);
     const dvk_pipeline_key key = {
         .spirv_name = decode_kernels[p->dtype == DVK_DTYPE_F16],
         .binding_count = 8,
@@ -351,17 +357,17 @@ static bool plan_coopmat(const dvk_context *ctx, const delta_problem *p, uint32_
         !ctx->caps.coopmat_nv_f16_16x16x16 || !info->fp16_arithmetic ||
         !ctx->caps.feat_memory_model ||
         info->min_subgroup_size != 32 || info->max_subgroup_size != 32 || p->K % 16 ||
-        p->V % 16 || (requested && requested != 64) || info->max_workgroup_invocations < 256)
+        p->V % 16 || (requested && requested != 64) || workgroup_limit(info, 256) < 256)
         return false;
     for (int s = 0; s < 3; ++s)
         if (!dvk__spirv_available(chunk_kernels[s][2]))
             return false;
-    const uint32_t C = 64, CB = C / 16, KT_prep = 32, KT_out = 16;
+    const uint32_t C = 64, CB = C / 16, KT_prep = 64, KT_out = 16;
     /* Full chunks read and write whole blocks in place: the tiles must divide V. */
     const uint32_t BV_out = p->V % 64 == 0 ? 64 : p->V % 32 == 0 ? 32 : 16;
     const uint32_t bv_state = p->V % 32 == 0 && p->K <= 128 ? 32 : 16;
     /* shared memory of each kernel, in bytes, as the shaders lay it out */
-    const uint32_t prep = 2 * (2 * C * C + 2 * C * KT_prep) + 4 * (C * C + (C / 16 - 1) * 256 + 2 * C);
+    const uint32_t prep = 2 * (2 * C * C + C * KT_prep) + 4 * (C * C + (C / 16 - 1) * 256 + 2 * C);
     const uint32_t state = 2 * (C * p->K + p->K * bv_state + C * bv_state) +
                            4 * (C * bv_state + C);
     const uint32_t out = 2 * dvk__max_u32(2 * C * KT_out + KT_out * BV_out, C * C + C * BV_out) +
@@ -387,9 +393,7 @@ static dvk_status plan_chunk(const dvk_context *ctx, const delta_problem *p, uin
 {
     const dvk_device_info *info = &ctx->info;
     const uint32_t floats = info->max_shared_memory / 4;
-    uint32_t wg = dvk__min_u32(dvk__min_u32(256, info->max_workgroup_invocations),
-                               info->max_workgroup_size[0]);
-    wg &= ~15u; /* the kernels arrange invocations as (wg/16) x 16 */
+    uint32_t wg = workgroup_limit(info, 256) & ~15u; /* invocations as (wg/16) x 16 */
     if (wg < 16)
         return dvk__fail(DVK_ERROR_UNSUPPORTED, "chunked mode needs 16 invocations per workgroup");
     if (plan_coopmat(ctx, p, requested, plan))
