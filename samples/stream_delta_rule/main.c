@@ -178,7 +178,7 @@ int main(int argc, char **argv)
     const double err_ht = dvk_ref_rel_rms_error(ht_ref, ht, (size_t)H * K * V);
     const int decode = T - P;
 
-    printf("prefill  %d tokens: %.3f ms on the GPU (%.0f tokens/s), %.3f ms wall with copies\n",
+    printf("prefill  %d tokens: %.3f ms on the device (%.0f tokens/s), %.3f ms wall with copies\n",
            P, prefill_gpu, P / (prefill_gpu * 1e-3), prefill_wall);
     printf("decode   %d steps: %.4f ms per token on the GPU, %.3f ms per token wall (upload, "
            "run, read back)\n",
