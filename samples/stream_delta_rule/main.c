@@ -2,7 +2,7 @@
  * language model serves a prompt and then generates, on the default Vulkan device, and check
  * every output against the plain-C reference.
  *
- *   1. prefill: the first PREFILL tokens in one call, the recurrent state kept on the GPU;
+ *   1. prefill: the first PREFILL tokens in one call, the recurrent state kept on the device;
  *   2. decode: the remaining tokens one call each, uploading the token's q, k, v, beta and
  *      reading back its output, the state updated in place (initial_state == final_state);
  *   3. compare the outputs of all tokens and the final state with dvk_ref_delta_rule (double).
@@ -104,7 +104,7 @@ int main(int argc, char **argv)
            "steps, fp32\n",
            B, H, K, V, T, P, T - P);
 
-    /* The state lives on the GPU for the whole stream. */
+    /* The state lives on the device for the whole stream. */
     dvk_tensor *state = tensor(ctx, 4, B, H, K, V);
     dvk_cmd *cmd = NULL;
     CHECK(dvk_cmd_create(ctx, NULL, &cmd));
@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 
     printf("prefill  %d tokens: %.3f ms on the device (%.0f tokens/s), %.3f ms wall with copies\n",
            P, prefill_gpu, P / (prefill_gpu * 1e-3), prefill_wall);
-    printf("decode   %d steps: %.4f ms per token on the GPU, %.3f ms per token wall (upload, "
+    printf("decode   %d steps: %.4f ms per token on the device, %.3f ms per token wall (upload, "
            "run, read back)\n",
            decode, decode_gpu / decode, decode_wall / decode);
     printf("C reference (double, one thread): %.3f ms for all %d tokens\n", ref_ms, T);
