@@ -521,6 +521,160 @@ typedef struct dvk_delta_rule_desc {
 DVK_API dvk_status dvk_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc *desc);
 DVK_API dvk_status dvk_gated_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc *desc);
 
+/*
+ * Kimi Delta Attention (KDA, Kimi Linear): the gated delta rule with a decay per key channel.
+ * For every sequence n and value head h, with S the [K, V] state and g_t a vector of K log
+ * decays:
+ *
+ *     S'  = Diag(exp(g_t)) S_{t−1}           (row i, key channel i, decays by exp(g_t[i]))
+ *     u_t = beta_t (v_t − S'ᵀ k_t)
+ *     S_t = S' + k_t u_tᵀ
+ *     o_t = S_tᵀ (scale · q_t)
+ *
+ * Shapes:  q, k [B,T,H,K];  v, o [B,T,HV,V];  g [B,T,HV,K];  beta [B,T,HV];
+ *          initial_state, final_state [N,HV,K,V] fp32 (as dvk_delta_rule).
+ * Limits, dtypes, scale, initial_state/final_state, cu_seqlens, l2norm_qk: as dvk_delta_rule
+ *          (q, k, v, g, beta and o share one dtype; A_log and dt_bias are fp32).
+ * Gate computed in the kernel (Kimi Linear's form, fla's use_gate_in_kernel):
+ *   gate_in_kernel  g holds the raw gate; the kernel uses
+ *                   g' = −exp(A_log[h]) · softplus(g + dt_bias[h, i])
+ *                   with softplus(x) = log(1 + exp(x)), and x for x > 20 (PyTorch's threshold).
+ *   A_log           [HV] fp32, required with gate_in_kernel (NULL otherwise).
+ *   dt_bias         [HV, K] or [HV*K] fp32, optional with gate_in_kernel (NULL = 0).
+ *   beta_sigmoid    beta holds logits; the kernel uses sigmoid(beta).
+ * Modes:
+ *   DVK_MODE_RECURRENT  token by token, any gate values (the state is exact up to fp32 over-
+ *                   and underflow). When every sequence is one token (T = 1, no cu_seqlens)
+ *                   and V % 4 == 0, a single-pass decode kernel runs.
+ *   DVK_MODE_CHUNK  the chunked WY form (docs/design.md), fp32 FMA kernels on every device: a
+ *                   per-channel cumulative gate pass, then intra-chunk solve, state, output.
+ *                   Per-channel decays enter only as exp(x) with x <= 0: pairs of tokens in
+ *                   different sub-chunks of 16 meet through the decay at a sub-chunk boundary,
+ *                   pairs inside one sub-chunk through their exact difference, so no exponent
+ *                   is positive and nothing overflows for any g <= 0 (down to −inf: a full
+ *                   reset). Supported gate range in chunk mode: g <= 0, which gate_in_kernel
+ *                   always produces. Positive g (a growing state) is exact only in recurrent
+ *                   mode: in chunk mode exponents up to the sum of g over a chunk appear, and
+ *                   the result overflows once that sum passes ~88. The library cannot read
+ *                   device data when it records, so it does not check; choose recurrent mode
+ *                   for gates that may be positive.
+ *                   Scratch, held by the dvk_cmd: the cumulative gate [B,T,HV,K], W [B,T,HV,K],
+ *                   U [B,T,HV,V] and the per-chunk states [chunks,HV,K,V], all fp32.
+ *   DVK_MODE_DEFAULT   as dvk_delta_rule: chunked for sequences longer than 64 tokens on a GPU,
+ *                   recurrent otherwise and on CPU devices.
+ *   chunk_size      16, 32 or 64 (0 = the largest whose kernels fit the device's shared
+ *                   memory: 64 on desktop GPUs, 32 or 16 on lavapipe and small devices).
+ * Accuracy: fp32 inputs match a double-precision recurrence to ~1e-6 relative RMS; fp16 inputs
+ * to ~5e-4 (the inputs' rounding).
+ */
+typedef struct dvk_kda_desc {
+    const dvk_tensor *q;
+    const dvk_tensor *k;
+    const dvk_tensor *v;
+    const dvk_tensor *g;
+    const dvk_tensor *beta;
+    dvk_tensor *o;
+    const dvk_tensor *initial_state;
+    dvk_tensor *final_state;
+    float scale;
+    dvk_mode mode;
+    const int32_t *cu_seqlens;
+    uint32_t num_seqs;
+    bool l2norm_qk;
+    uint32_t chunk_size;
+    bool gate_in_kernel;
+    const dvk_tensor *A_log;
+    const dvk_tensor *dt_bias;
+    bool beta_sigmoid;
+} dvk_kda_desc;
+
+DVK_API dvk_status dvk_kda(dvk_cmd *cmd, const dvk_kda_desc *desc);
+
+/* Which axis of the state a generalized delta rule reads. */
+typedef enum dvk_readout {
+    DVK_READOUT_VALUE = 0, /* o_t = S_tᵀ (scale · q_t): q has K entries, o has V (fla, RWKV-7) */
+    DVK_READOUT_KEY = 1,   /* o_t = S_t (scale · q_t): q has V entries, o has K (Memodo) */
+} dvk_readout;
+
+/*
+ * Generalized delta rule, diagonal plus low rank (fla's chunk_dplr_delta_rule; RWKV-7; the
+ * Memodo head). For every sequence n and head h, with S the [K, V] state:
+ *
+ *     S_t = Diag(exp(gk_t)) S_{t−1} + b_t (a_tᵀ S_{t−1}) + k_t v_tᵀ
+ *     o_t = S_tᵀ (scale · q_t)       (DVK_READOUT_VALUE)
+ *     o_t = S_t  (scale · q_t)       (DVK_READOUT_KEY)
+ *
+ * The low-rank term reads the state before the decay. The delta rule is the case a = −beta k,
+ * b = k, v -> beta v, gk = 0. Nothing bounds the transition: with |a|, |b| large the state
+ * grows, and the library computes it faithfully in fp32 (inf once it overflows) — it clamps
+ * nothing.
+ *
+ * Shapes:  k, a, b, gk [B,T,H,K];  v [B,T,H,V];  q [B,T,H,K] and o [B,T,H,V] (VALUE), or
+ *          q [B,T,H,V] and o [B,T,H,K] (KEY);  initial_state, final_state [N,H,K,V] fp32 in
+ *          the key-major convention (row = key).
+ * Memodo's DeltanetHead (its own F x F state M, out = Mᵀ s) is this rule with K = V = F,
+ * S = Mᵀ (so initial_state = the transpose of its learned `initial`), k = d, v = c, q = s,
+ * gk = logsigmoid(i), a = a, b = b / sqrt(F), scale = 1, and DVK_READOUT_KEY.
+ * Limits:  1 <= K, V <= 256, any T. Dtypes: q, k, v, a, b, gk and o share fp32 or fp16.
+ * Options: scale (0 = K^-0.5, fla's default), initial_state / final_state, cu_seqlens and
+ *          num_seqs, mode and chunk_size: as dvk_kda (the same kernels, the same gate range:
+ *          chunk mode needs gk <= 0). With DVK_READOUT_KEY the chunked output pass is a
+ *          plainer kernel, and recurrent mode sums the output over value tiles in a second
+ *          pass when V is split over several workgroups.
+ *          Chunk-mode scratch: the cumulative gate [B,T,H,K], W [B,T,H,K], the corrected
+ *          low-rank reads [B,T,H,V] and the per-chunk states [chunks,H,K,V], all fp32.
+ */
+typedef struct dvk_dplr_desc {
+    const dvk_tensor *q;
+    const dvk_tensor *k;
+    const dvk_tensor *v;
+    const dvk_tensor *a;
+    const dvk_tensor *b;
+    const dvk_tensor *gk;
+    dvk_tensor *o;
+    const dvk_tensor *initial_state;
+    dvk_tensor *final_state;
+    float scale;
+    dvk_mode mode;
+    const int32_t *cu_seqlens;
+    uint32_t num_seqs;
+    uint32_t chunk_size;
+    dvk_readout readout;
+} dvk_dplr_desc;
+
+DVK_API dvk_status dvk_dplr(dvk_cmd *cmd, const dvk_dplr_desc *desc);
+
+/*
+ * RWKV-7 ("Goose") time mixing: dvk_dplr with RWKV-7's inputs, as its reference kernel is
+ * called (r, w, k, v, −kk, kk·a):
+ *
+ *     q = r,  gk = w,  a = −kappa,  b = kappa ⊙ alpha,  o = S_tᵀ (scale · r_t)
+ *
+ * r, w, k, kappa, alpha [B,T,H,K]; v, o [B,T,H,V]; w is the log decay (RWKV-7 forms it as
+ * −exp(−0.5) · sigmoid(w_raw), in (−0.6065, 0)); kappa is RWKV-7's L2-normalised key "kk";
+ * alpha its in-context learning rate "a". a and b are formed inside the kernels. scale:
+ * 0 = 1 (RWKV-7 and fla's chunk_rwkv7 use 1). Everything else as dvk_dplr with
+ * DVK_READOUT_VALUE.
+ */
+typedef struct dvk_rwkv7_desc {
+    const dvk_tensor *r;
+    const dvk_tensor *w;
+    const dvk_tensor *k;
+    const dvk_tensor *v;
+    const dvk_tensor *kappa;
+    const dvk_tensor *alpha;
+    dvk_tensor *o;
+    const dvk_tensor *initial_state;
+    dvk_tensor *final_state;
+    float scale;
+    dvk_mode mode;
+    const int32_t *cu_seqlens;
+    uint32_t num_seqs;
+    uint32_t chunk_size;
+} dvk_rwkv7_desc;
+
+DVK_API dvk_status dvk_rwkv7(dvk_cmd *cmd, const dvk_rwkv7_desc *desc);
+
 #ifdef __cplusplus
 }
 #endif

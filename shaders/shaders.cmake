@@ -27,7 +27,7 @@ foreach(io ${DVK_IO_TYPES})
   endforeach()
   # The decode step (one token), and the chunked form (WY representation): three stages and
   # an L2-norm pre-pass.
-  foreach(stage decode chunk_prepare chunk_state chunk_output l2norm)
+  foreach(stage decode sum_tiles chunk_prepare chunk_state chunk_output l2norm)
     dvk_shader(delta_rule/${stage}_${io} delta_rule/${stage}.comp DEFINES ${io_defs})
   endforeach()
   # The chunked stages on cooperative matrices (tensor cores), fp16 only.
@@ -36,4 +36,17 @@ foreach(io ${DVK_IO_TYPES})
       dvk_shader(delta_rule/${stage}_cm_${io} delta_rule/${stage}_cm.comp NO_OPT DEFINES ${io_defs})
     endforeach()
   endif()
+endforeach()
+
+# KDA and the generalized (DPLR) delta rule, chunked with a decay per key channel: a cumulative
+# gate pass and three stages (the key read-out has its own output stage). fp32 FMA kernels for
+# both io dtypes.
+foreach(io ${DVK_IO_TYPES})
+  set(io_defs)
+  if(io STREQUAL "f16")
+    set(io_defs DVK_IO_F16=1)
+  endif()
+  foreach(stage gate_cumsum chunk_prepare chunk_state chunk_output)
+    dvk_shader(dplr/${stage}_${io} dplr/${stage}.comp DEFINES ${io_defs})
+  endforeach()
 endforeach()

@@ -15,26 +15,10 @@
 // token chunk_table[2c] and has chunk_table[2c+1] tokens (1..C); sequence n owns chunks
 // seq_chunks[n] .. seq_chunks[n+1]-1, in order.
 //
-// Register-blocked products: a workgroup of WG invocations computes an M x N tile as a grid of
-// GM x GN invocations (GN a specialization constant of each kernel, 16 or 8; GM = WG / GN),
-// each holding an (M/GM) x (N/GN) block whose rows are tr, tr+GM, ... and columns tc, tc+GN,
-// ... — interleaved so that neighbouring invocations read neighbouring shared-memory words.
+// The products are register-blocked in shared memory (block_mma.glsl).
 #ifndef DVK_CHUNK_COMMON_GLSL
 #define DVK_CHUNK_COMMON_GLSL
 
-const uint GM = WG / GN;
-
-
-// acc[TM*TN] += sum over kk < KLEN of AT(row, kk) * BT(col, kk), rows tr + GM*x, cols tc + GN*y.
-// AT and BT are macros reading shared memory.
-#define BLOCK_MMA(acc, TM, TN, KLEN, AT, BT)                                                      \
-    for (uint kk = 0; kk < (KLEN); ++kk) {                                                        \
-        float a_[TM];                                                                             \
-        float b_[TN];                                                                             \
-        [[unroll]] for (uint x = 0; x < (TM); ++x) a_[x] = AT(tr + GM * x, kk);                   \
-        [[unroll]] for (uint y = 0; y < (TN); ++y) b_[y] = BT(tc + GN * y, kk);                   \
-        [[unroll]] for (uint x = 0; x < (TM); ++x)                                                \
-            [[unroll]] for (uint y = 0; y < (TN); ++y) acc[x * (TN) + y] += a_[x] * b_[y];        \
-    }
+#include "block_mma.glsl"
 
 #endif

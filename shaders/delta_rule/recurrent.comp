@@ -1,14 +1,26 @@
 #version 450
-// Delta rule and gated delta rule, token by token (decode, short sequences).
+// The delta-rule family, token by token (decode, short sequences). Per sequence and value head,
+// state S [K x V] (row = key channel, column = value channel):
 //
-//   S' = exp(g_t) S_{t-1}            (gated only; USE_G)
-//   u  = beta_t (v_t - S'^T k_t)
-//   S_t = S' + k_t u^T
-//   o_t = S_t^T (scale q_t)
+//   delta rule and its gated forms (DPLR = false):
+//     S' = exp(g_t) S_{t-1}                    (USE_G: one log decay per head; dvk_gated_delta_rule)
+//     S' = Diag(exp(g_t)) S_{t-1}              (GATE_CH: one per key channel; dvk_kda)
+//     u  = beta_t (v_t - S'^T k_t);   S_t = S' + k_t u^T
+//   generalized, diagonal plus low rank (DPLR = true; dvk_dplr, dvk_rwkv7):
+//     w  = S_{t-1}^T a_t;             S_t = Diag(exp(gk_t)) S_{t-1} + b_t w^T + k_t v_t^T
+//   read-out:
+//     o_t = S_t^T (scale q_t)          (q has K entries; the usual one)
+//     o_t = S_t (scale q_t)            (KEY_READOUT: q has V entries, o has K; Memodo)
 //
-// Preconditions (checked by src/ops/delta_rule/delta_rule.c):
-//   q, k [*, H, K];  v, o [*, HV, V];  beta, g [*, HV];  h0, ht [N, HV, K, V] fp32;
-//   HV a multiple of H (grouped value heads: value head hv reads q/k head hv / (HV/H));
+// Options: GATE_ACT computes KDA's gate in the kernel, g <- -exp(A_log[hv]) softplus(g +
+// dt_bias[hv, i]) (dt_bias only with USE_DT_BIAS); BETA_SIGMOID uses sigmoid(beta); RWKV7
+// reads RWKV-7's kappa and alpha from the a and b bindings and forms a = -kappa,
+// b = kappa * alpha; L2NORM normalises q and k.
+//
+// Preconditions (checked by src/ops/common/recurrence.c):
+//   q, k [*, H, K] (q [*, H, V] with KEY_READOUT);  v [*, HV, V];  o [*, HV, V] (or K);
+//   beta, g [*, HV] (g [*, HV, K] with GATE_CH);  a, b [*, H, K] with H = HV;
+//   h0, ht [N, HV, K, V] fp32; HV a multiple of H (value head hv reads q/k head hv / (HV/H));
 //   1 <= K, V <= 256; KS a power of two (and <= the subgroup size with DVK_SUBGROUP_REDUCE).
 //
 // A long sequence is split over several dispatches of at most t_count tokens each, the state
@@ -16,9 +28,11 @@
 //
 // Work split: one workgroup per (value tile of BV columns, value head, sequence). Each column of
 // the tile belongs to KS adjacent invocations, each holding R = ceil(K/KS) rows of it in
-// registers (rows ks, ks+KS, ...). The two dot products per token (S^T k and S^T q) are partial
-// sums over those rows, added across the KS invocations. Tokens are staged TB at a time in
-// shared memory so q, k, v are read from memory once per workgroup, coalesced.
+// registers (rows ks, ks+KS, ...). Sums over a column (S^T k, S^T a, S^T q) are partial sums over
+// those rows, added across the KS invocations. The key read-out sums along rows instead, across
+// the tile's columns, through shared memory; with several value tiles each workgroup writes its
+// part (PARTIAL_OUT) and a second pass (sum_tiles.comp) adds them. Tokens are staged TB at a
+// time in shared memory so inputs are read from memory once per workgroup, coalesced.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
@@ -33,6 +47,14 @@ layout(constant_id = 7) const bool STORE_HT = false;
 layout(constant_id = 8) const bool VARLEN = false;
 layout(constant_id = 9) const bool L2NORM = false;
 layout(constant_id = 10) const uint WG = 128;  // = BV * KS
+layout(constant_id = 11) const bool GATE_CH = false;
+layout(constant_id = 12) const bool DPLR = false;
+layout(constant_id = 13) const bool KEY_READOUT = false;
+layout(constant_id = 14) const bool GATE_ACT = false;
+layout(constant_id = 15) const bool BETA_SIGMOID = false;
+layout(constant_id = 16) const bool RWKV7 = false;
+layout(constant_id = 17) const bool PARTIAL_OUT = false;
+layout(constant_id = 18) const bool USE_DT_BIAS = false;
 layout(local_size_x_id = 10) in;
 
 const uint R = (K + KS - 1) / KS; // state rows per invocation
@@ -47,31 +69,44 @@ layout(push_constant) uniform Push {
     float scale;
     uint t_begin; // this dispatch runs tokens [t_begin, t_begin + t_count) of each sequence
     uint t_count;
+    uint tokens;  // B * T: the token count of one value tile's part (PARTIAL_OUT)
 } pc;
 
 layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
 layout(std430, binding = 1) readonly buffer Kb { IO_T k[]; };
 layout(std430, binding = 2) readonly buffer Vb { IO_T v[]; };
-layout(std430, binding = 3) readonly buffer Beta { IO_T beta[]; };
+layout(std430, binding = 3) readonly buffer Beta { IO_T beta[]; }; // a (or kappa) with DPLR
 layout(std430, binding = 4) readonly buffer G { IO_T g[]; };
 layout(std430, binding = 5) readonly buffer H0 { float h0[]; };
 layout(std430, binding = 6) writeonly buffer HT { float ht[]; };
 layout(std430, binding = 7) writeonly buffer O { IO_T o[]; };
 layout(std430, binding = 8) readonly buffer CU { int cu_seqlens[]; };
+layout(std430, binding = 9) readonly buffer Bb { IO_T b_in[]; };   // b (or alpha) with DPLR
+layout(std430, binding = 10) readonly buffer ALog { float A_log[]; };
+layout(std430, binding = 11) readonly buffer DtBias { float dt_bias[]; };
+layout(std430, binding = 12) writeonly buffer Part { float o_part[]; };
 
-shared float s_q[TB * KP];
+const uint QD = KEY_READOUT ? BV : KP; // staged q entries per token
+const uint OD = KEY_READOUT ? KP : BV; // staged o entries per token
+shared float s_q[TB * QD];
 shared float s_k[TB * KP];
+shared float s_gk[GATE_CH || DPLR ? TB * KP : 1]; // per-channel decay factors exp(g)
+shared float s_a[DPLR ? TB * KP : 1];
+shared float s_b[DPLR ? TB * KP : 1];
 shared float s_v[TB * BV];
-shared float s_o[TB * BV];
+shared float s_o[TB * OD];
 shared float s_beta[TB];
 shared float s_decay[TB];
 shared float s_qnorm[TB];
 shared float s_knorm[TB];
+shared float s_part[KEY_READOUT ? KP * BV : 1]; // key read-out: S[i][c] q_c before the row sums
 #ifndef DVK_SUBGROUP_REDUCE
 shared float red_buf[WG];
 #endif
 
 #include "reduce.glsl"
+
+#include "softplus.glsl"
 
 void main()
 {
@@ -104,6 +139,7 @@ void main()
         const uint i = ks + r * KS;
         s[r] = (USE_H0 && col_ok && i < K) ? h0[state_base + i * V + vcol] : 0.0;
     }
+    const float a_scale = GATE_ACT ? -exp(A_log[hv]) : 0.0;
 
     for (uint t0 = 0; t0 < len; t0 += TB) {
         const uint nt = min(TB, len - t0);
@@ -113,23 +149,50 @@ void main()
         // zeros so the per-invocation loops need no bounds checks.
         for (uint idx = lid; idx < nt * KP; idx += WG) {
             const uint j = idx / KP, i = idx % KP;
-            float qv = 0.0, kv = 0.0;
+            const uint tok = bos + t0 + j;
+            float kv = 0.0, gv = 0.0, av = 0.0, bv = 0.0;
             if (i < K) {
-                const uint a = ((bos + t0 + j) * pc.H + h) * K + i;
-                qv = float(q[a]);
+                const uint a = (tok * pc.H + h) * K + i;
                 kv = float(k[a]);
+                if (!KEY_READOUT)
+                    s_q[idx] = float(q[a]);
+                if (GATE_CH || DPLR) {
+                    gv = float(g[(tok * pc.HV + hv) * K + i]);
+                    if (GATE_ACT)
+                        gv = a_scale * softplus(gv + (USE_DT_BIAS ? dt_bias[hv * K + i] : 0.0));
+                }
+                if (DPLR) {
+                    av = float(beta[a]);
+                    bv = float(b_in[a]);
+                    if (RWKV7) { // a = -kappa, b = kappa * alpha
+                        bv *= av;
+                        av = -av;
+                    }
+                }
+            } else if (!KEY_READOUT) {
+                s_q[idx] = 0.0;
             }
-            s_q[idx] = qv;
             s_k[idx] = kv;
+            if (GATE_CH || DPLR)
+                s_gk[idx] = exp(gv);
+            if (DPLR) {
+                s_a[idx] = av;
+                s_b[idx] = bv;
+            }
         }
         for (uint idx = lid; idx < nt * BV; idx += WG) {
             const uint j = idx / BV, c = vt * BV + idx % BV;
             s_v[idx] = c < V ? float(v[((bos + t0 + j) * pc.HV + hv) * V + c]) : 0.0;
+            if (KEY_READOUT)
+                s_q[idx] = c < V ? float(q[((bos + t0 + j) * pc.H + h) * V + c]) : 0.0;
         }
-        for (uint j = lid; j < nt; j += WG) {
-            const uint a = (bos + t0 + j) * pc.HV + hv;
-            s_beta[j] = float(beta[a]);
-            s_decay[j] = USE_G ? exp(float(g[a])) : 1.0;
+        if (!DPLR) {
+            for (uint j = lid; j < nt; j += WG) {
+                const uint a = (bos + t0 + j) * pc.HV + hv;
+                const float x = float(beta[a]);
+                s_beta[j] = BETA_SIGMOID ? 1.0 / (1.0 + exp(-x)) : x;
+                s_decay[j] = USE_G ? exp(float(g[a])) : 1.0;
+            }
         }
         barrier();
 
@@ -153,31 +216,76 @@ void main()
 
         for (uint j = 0; j < nt; ++j) {
             const uint row = j * KP + ks;
-            if (USE_G) {
-                const float d = s_decay[j];
+            const float vc = s_v[j * BV + min(col, BV - 1)];
+            if (DPLR) {
+                float w = 0.0; // S_{t-1}^T a
                 [[unroll]] for (uint r = 0; r < R; ++r)
-                    s[r] *= d;
+                    w += s[r] * s_a[row + r * KS];
+                w = cluster_sum(w, lid);
+                [[unroll]] for (uint r = 0; r < R; ++r) {
+                    const uint e = row + r * KS;
+                    s[r] = s[r] * s_gk[e] + s_b[e] * w + s_k[e] * vc;
+                }
+            } else {
+                if (USE_G) {
+                    const float d = s_decay[j];
+                    [[unroll]] for (uint r = 0; r < R; ++r)
+                        s[r] *= d;
+                }
+                if (GATE_CH) {
+                    [[unroll]] for (uint r = 0; r < R; ++r)
+                        s[r] *= s_gk[row + r * KS];
+                }
+                float kv = 0.0;
+                [[unroll]] for (uint r = 0; r < R; ++r)
+                    kv += s[r] * s_k[row + r * KS];
+                kv = cluster_sum(kv, lid);
+                const float u = col_ok ? s_beta[j] * (vc - kv) : 0.0;
+                [[unroll]] for (uint r = 0; r < R; ++r)
+                    s[r] += s_k[row + r * KS] * u;
             }
-            float kv = 0.0;
-            [[unroll]] for (uint r = 0; r < R; ++r)
-                kv += s[r] * s_k[row + r * KS];
-            kv = cluster_sum(kv, lid);
-            const float u = col_ok ? s_beta[j] * (s_v[j * BV + min(col, BV - 1)] - kv) : 0.0;
-            float qo = 0.0;
-            [[unroll]] for (uint r = 0; r < R; ++r) {
-                s[r] += s_k[row + r * KS] * u;
-                qo += s[r] * s_q[row + r * KS];
+            if (KEY_READOUT) { // o[i] = sum over the tile's columns of S[i][c] q[c]
+                const float qc = col_ok ? s_q[j * BV + col] : 0.0;
+                if (col < BV) {
+                    [[unroll]] for (uint r = 0; r < R; ++r)
+                        s_part[(ks + r * KS) * BV + col] = s[r] * qc;
+                }
+                barrier();
+                for (uint i = lid; i < KP; i += WG) {
+                    float acc = 0.0;
+                    for (uint c = 0; c < BV; ++c)
+                        acc += s_part[i * BV + c];
+                    s_o[j * KP + i] = acc * pc.scale;
+                }
+                barrier();
+            } else {
+                float qo = 0.0;
+                [[unroll]] for (uint r = 0; r < R; ++r)
+                    qo += s[r] * s_q[row + r * KS];
+                qo = cluster_sum(qo, lid);
+                if (ks == 0 && col_ok)
+                    s_o[j * BV + col] = qo * pc.scale;
             }
-            qo = cluster_sum(qo, lid);
-            if (ks == 0 && col_ok)
-                s_o[j * BV + col] = qo * pc.scale;
         }
         barrier();
 
-        for (uint idx = lid; idx < nt * BV; idx += WG) {
-            const uint j = idx / BV, c = vt * BV + idx % BV;
-            if (c < V)
-                o[((bos + t0 + j) * pc.HV + hv) * V + c] = IO_T(s_o[idx]);
+        if (KEY_READOUT) {
+            for (uint idx = lid; idx < nt * KP; idx += WG) {
+                const uint j = idx / KP, i = idx % KP;
+                const uint a = ((bos + t0 + j) * pc.HV + hv) * K + i;
+                if (i < K) {
+                    if (PARTIAL_OUT)
+                        o_part[vt * pc.tokens * pc.HV * K + a] = s_o[idx];
+                    else
+                        o[a] = IO_T(s_o[idx]);
+                }
+            }
+        } else {
+            for (uint idx = lid; idx < nt * BV; idx += WG) {
+                const uint j = idx / BV, c = vt * BV + idx % BV;
+                if (c < V)
+                    o[((bos + t0 + j) * pc.HV + hv) * V + c] = IO_T(s_o[idx]);
+            }
         }
     }
 

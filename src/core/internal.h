@@ -149,7 +149,7 @@ void dvk__mem_pool_destroy(dvk_context *ctx);
 
 /* ---- pipelines (pipeline.c) --------------------------------------------------------------- */
 
-#define DVK_MAX_BINDINGS 12
+#define DVK_MAX_BINDINGS 16
 #define DVK_MAX_SPEC 24
 #define DVK_MAX_PUSH 128
 

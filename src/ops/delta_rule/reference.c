@@ -2,20 +2,11 @@
  * See deltavk_reference.h. Written as the recurrence itself, one token at a time. */
 #include "deltavk_reference.h"
 
+#include "../common/reference_util.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* x / sqrt(sum x^2 + 1e-6), as fla's use_qk_l2norm_in_kernel. */
-static void l2norm(const float *x, int n, double *out)
-{
-    double ss = 0.0;
-    for (int i = 0; i < n; ++i)
-        ss += (double)x[i] * x[i];
-    const double inv = 1.0 / sqrt(ss + 1e-6);
-    for (int i = 0; i < n; ++i)
-        out[i] = x[i] * inv;
-}
 
 /* One sequence of one value head: tokens [bos, eos), state S [K,V] updated in place. */
 static void run_head(const dvk_ref_delta_rule_args *a, int hv, int bos, int eos, double scale,
@@ -29,15 +20,8 @@ static void run_head(const dvk_ref_delta_rule_args *a, int hv, int bos, int eos,
         const float *v = a->v + ((size_t)t * HV + hv) * V;
         const double beta = a->beta[(size_t)t * HV + hv];
         double *o = a->o + ((size_t)t * HV + hv) * V;
-        if (a->l2norm_qk) {
-            l2norm(q, K, qd);
-            l2norm(k, K, kd);
-        } else {
-            for (int i = 0; i < K; ++i) {
-                qd[i] = q[i];
-                kd[i] = k[i];
-            }
-        }
+        dvk_ref__load(q, K, a->l2norm_qk, qd);
+        dvk_ref__load(k, K, a->l2norm_qk, kd);
         if (a->g) { /* S' = exp(g) S */
             const double decay = exp((double)a->g[(size_t)t * HV + hv]);
             for (size_t i = 0; i < (size_t)K * V; ++i)
@@ -66,16 +50,11 @@ int dvk_ref_delta_rule(const dvk_ref_delta_rule_args *a)
     if (!a || !a->q || !a->k || !a->v || !a->beta || !a->o)
         return -1;
     const int HV = a->HV ? a->HV : a->H;
-    if (a->B < 1 || a->T < 1 || a->H < 1 || a->K < 1 || a->V < 1 || HV % a->H != 0)
+    if (a->H < 1 || a->K < 1 || a->V < 1 || HV % a->H != 0)
         return -1;
-    const int N = a->cu_seqlens ? a->num_seqs : a->B;
-    if (a->cu_seqlens) {
-        if (a->B != 1 || N < 1 || a->cu_seqlens[0] != 0 || a->cu_seqlens[N] != a->T)
-            return -1;
-        for (int i = 0; i < N; ++i)
-            if (a->cu_seqlens[i + 1] < a->cu_seqlens[i])
-                return -1;
-    }
+    const int N = dvk_ref__sequences(a->B, a->T, a->cu_seqlens, a->num_seqs);
+    if (N < 0)
+        return -1;
     const int K = a->K, V = a->V;
     const double scale = a->scale != 0.0f ? (double)a->scale : 1.0 / sqrt((double)K);
 
@@ -91,8 +70,8 @@ int dvk_ref_delta_rule(const dvk_ref_delta_rule_args *a)
         return -1;
     }
     for (int n = 0; n < N; ++n) {
-        const int bos = a->cu_seqlens ? a->cu_seqlens[n] : n * a->T;
-        const int eos = a->cu_seqlens ? a->cu_seqlens[n + 1] : (n + 1) * a->T;
+        int bos, eos;
+        dvk_ref__bounds(a->T, a->cu_seqlens, n, &bos, &eos);
         for (int hv = 0; hv < HV; ++hv) {
             const size_t state_off = ((size_t)n * HV + hv) * K * V;
             for (size_t i = 0; i < (size_t)K * V; ++i)

@@ -1,0 +1,269 @@
+/* The chunked form of KDA and of the generalized (DPLR) delta rule: the plan (chunk size, slice
+ * widths and workgroup shapes that fit the device's shared memory) and the four passes:
+ *   gate_cumsum    per-channel cumulative decay inside each chunk       (parallel over chunks)
+ *   chunk_prepare  the intra-chunk solve: W and U                       (parallel over chunks)
+ *   chunk_state    the state through each sequence's chunks             (sequential)
+ *   chunk_output   the outputs (chunk_output_key for the key read-out)  (parallel over chunks)
+ * Kernels: shaders/dplr/. The mathematics: docs/design.md and the kernels' headers. */
+#include "ops/dplr/chunk.h"
+
+#include <string.h>
+
+enum { K_GATE, K_PREPARE, K_STATE, K_OUTPUT, K_OUTPUT_KEY, K_COUNT };
+static const char *const kernels[K_COUNT][2] = {
+    {"dplr/gate_cumsum_f32", "dplr/gate_cumsum_f16"},
+    {"dplr/chunk_prepare_f32", "dplr/chunk_prepare_f16"},
+    {"dplr/chunk_state_f32", "dplr/chunk_state_f16"},
+    {"dplr/chunk_output_f32", "dplr/chunk_output_f16"},
+    {"dplr/chunk_output_key_f32", "dplr/chunk_output_key_f16"},
+};
+
+typedef struct grid {
+    uint32_t WG, GN; /* invocations, and the columns of their grid (GM = WG / GN rows) */
+} grid;
+
+typedef struct channel_plan {
+    uint32_t C;
+    uint32_t KT_prep, KT_state, KT_out;
+    grid prep, state, out;
+    uint32_t BV_state, BV_out;
+    uint32_t BK_key; /* key read-out: output rows (key channels) per workgroup */
+} channel_plan;
+
+/* Shared memory of each kernel, in floats, as the shaders lay it out. */
+static uint32_t prepare_floats(uint32_t C, uint32_t KT, bool dplr)
+{
+    const uint32_t CS = C * (KT + 1), NB = C / 16;
+    const uint32_t p1 = (dplr ? 6 : 3) * CS + (NB - 1) * CS;
+    const uint32_t p2 = C * (C + 1) + (NB - 1) * 256 + (dplr ? C * (C + 1) : 0) + CS;
+    return dvk__max_u32(p1, p2) + C;
+}
+static uint32_t state_floats(uint32_t C, uint32_t K, uint32_t KT, uint32_t BV, bool dplr)
+{
+    const uint32_t KP = (uint32_t)dvk__ceil_div(K, KT) * KT, nx = dplr ? 2 : 1;
+    return KP * BV + nx * C * (KT + 1) + nx * C * BV;
+}
+static uint32_t output_floats(uint32_t C, uint32_t KT, uint32_t BV, bool dplr)
+{
+    const uint32_t CS = C * (KT + 1), NB = C / 16;
+    const uint32_t loop = (dplr ? 7 : 5) * CS + (NB - 1) * CS + KT * BV;
+    return dvk__max_u32(loop, C * (C + 1) + C * BV);
+}
+static uint32_t output_key_floats(uint32_t C, uint32_t VT, uint32_t BK)
+{
+    const uint32_t loop = 3 * C * (VT + 1) + BK * (VT + 1);
+    const uint32_t tail = 2 * C * (C + 1) + 3 * C * (BK + 1);
+    return dvk__max_u32(loop, tail);
+}
+
+/* The largest power of two <= x. */
+static uint32_t floor_pow2(uint32_t x)
+{
+    uint32_t p = 1;
+    while (p * 2 <= x)
+        p *= 2;
+    return p;
+}
+
+/* A grid GN wide with as many rows as allowed, at most `rows` (a power of two). */
+static grid make_grid(uint32_t wg_max, uint32_t gn, uint32_t rows)
+{
+    const uint32_t gm = dvk__min_u32(floor_pow2(dvk__max_u32(1, wg_max / gn)), rows);
+    return (grid){gm * gn, gn};
+}
+
+/* Tries chunk size C: fills the plan and returns true when all kernels fit. */
+static bool plan_for(const dvk_context *ctx, const dvk__rec *r, uint32_t C, channel_plan *p)
+{
+    const dvk_device_info *info = &ctx->info;
+    const uint32_t floats = info->max_shared_memory / 4;
+    const uint32_t wg_max = floor_pow2(dvk__workgroup_limit(info, 256));
+    if (wg_max < 16)
+        return false;
+    memset(p, 0, sizeof *p);
+    p->C = C;
+    /* prepare: C x C Gram blocks and C x KT slices on a grid min(16, KT) wide */
+    for (uint32_t kt = 32; kt >= 8 && !p->KT_prep; kt /= 2) {
+        const grid g = make_grid(wg_max, dvk__min_u32(16, kt), C);
+        if (C % (g.WG / g.GN) == 0 && prepare_floats(C, kt, r->dplr) <= floats) {
+            p->KT_prep = kt;
+            p->prep = g;
+        }
+    }
+    /* state: h [K x BV] in shared memory; the grid's rows divide KT and C */
+    for (uint32_t bv = 32; bv >= 8 && !p->BV_state; bv /= 2) {
+        for (uint32_t kt = 32; kt >= 8 && !p->BV_state; kt /= 2) {
+            const grid g = make_grid(wg_max, dvk__min_u32(16, bv), dvk__min_u32(kt, C));
+            if (kt % g.GN == 0 && state_floats(C, r->K, kt, bv, r->dplr) <= floats) {
+                p->BV_state = bv;
+                p->KT_state = kt;
+                p->state = g;
+            }
+        }
+    }
+    if (r->key_readout) {
+        for (uint32_t bk = 32; bk >= 16 && !p->BK_key; bk /= 2) {
+            const grid g = make_grid(wg_max, 16, C);
+            if (output_key_floats(C, 16, bk) <= floats) {
+                p->BK_key = bk;
+                p->KT_out = 16;
+                p->out = g;
+            }
+        }
+        return p->KT_prep && p->BV_state && p->BK_key;
+    }
+    /* output: Gram blocks on a grid 16 wide, BV a multiple of 16 */
+    for (uint32_t bv = 64; bv >= 16 && !p->BV_out; bv /= 2) {
+        for (uint32_t kt = 16; kt >= 8 && !p->BV_out; kt /= 2) {
+            if (output_floats(C, kt, bv, r->dplr) <= floats) {
+                p->BV_out = bv;
+                p->KT_out = kt;
+                p->out = make_grid(wg_max, 16, C);
+            }
+        }
+    }
+    return p->KT_prep && p->BV_state && p->BV_out;
+}
+
+static dvk_status plan_chunk(const dvk_context *ctx, const dvk__rec *r, channel_plan *p)
+{
+    const uint32_t sizes[3] = {64, 32, 16};
+    for (int i = 0; i < 3; ++i) {
+        const uint32_t C = r->chunk_size ? r->chunk_size : sizes[i];
+        if (plan_for(ctx, r, C, p))
+            return DVK_SUCCESS;
+        if (r->chunk_size)
+            break;
+    }
+    return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                     "chunked mode: no chunk size%s fits K = %u, V = %u in %u bytes of shared "
+                     "memory",
+                     r->chunk_size ? " (as requested)" : "", r->K, r->V,
+                     ctx->info.max_shared_memory);
+}
+
+typedef struct heads_push {
+    uint32_t H, HV;
+} heads_push;
+typedef struct state_push {
+    uint32_t H, HV, c_begin, c_count;
+} state_push;
+typedef struct output_push {
+    uint32_t H, HV;
+    float scale;
+} output_push;
+
+static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_plan *p,
+                                const dvk__chunk_tables *tab)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    const int f16 = r->dtype == DVK_DTYPE_F16;
+    const uint64_t tokens = (uint64_t)r->B * r->T;
+    const dvk_binding none = dvk__bind_dummy(cmd);
+    const dvk_pipeline *pipe;
+
+    dvk_binding table, seq;
+    DVK_TRY(dvk__chunk_tables_upload(cmd, r, tab, &table, &seq));
+    dvk_binding q = dvk__bind_read(r->q), k = dvk__bind_read(r->k);
+    if (r->l2norm_qk) {
+        DVK_TRY(dvk__record_l2norm(cmd, r, r->q, &q));
+        DVK_TRY(dvk__record_l2norm(cmd, r, r->k, &k));
+    }
+    /* a (or kappa) and b (or alpha) for the generalized rule; beta for KDA */
+    const dvk_binding a = r->dplr ? dvk__bind_read(r->a) : none;
+    const dvk_binding b = r->dplr ? dvk__bind_read(r->b) : none;
+    const dvk_binding v = dvk__bind_read(r->v);
+    dvk_binding gcum, w, u, hc;
+    DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * 4, &gcum));
+    DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * 4, &w));
+    DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->V * 4, &u));
+    DVK_TRY(dvk__cmd_scratch(cmd, (uint64_t)tab->count * r->HV * r->K * r->V * 4, &hc));
+    const heads_push heads = {r->H, r->HV};
+
+    /* 0. the cumulative gate */
+    const uint32_t wg_gate = dvk__min_u32(dvk__next_pow2(r->K),
+                                          floor_pow2(dvk__workgroup_limit(&ctx->info, 128)));
+    const dvk_pipeline_key k0 = {
+        .spirv_name = kernels[K_GATE][f16], .binding_count = 5, .push_size = sizeof(uint32_t),
+        .spec_count = 4, .spec = {r->K, r->gate_act, r->dt_bias != NULL, wg_gate},
+    };
+    DVK_TRY(dvk__pipeline_get(ctx, &k0, &pipe));
+    const dvk_binding b0[5] = {dvk__bind_read(r->g),
+                               r->gate_act ? dvk__bind_read(r->A_log) : none,
+                               r->gate_act && r->dt_bias ? dvk__bind_read(r->dt_bias) : none, gcum,
+                               table};
+    DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b0, &r->HV, tab->count, r->HV, 1));
+    gcum = dvk__as_input(gcum);
+
+    /* 1. inside each chunk: W and U */
+    const dvk_pipeline_key k1 = {
+        .spirv_name = kernels[K_PREPARE][f16], .binding_count = 8, .push_size = sizeof heads,
+        .spec_count = 9,
+        .spec = {p->C, r->K, r->V, p->KT_prep, r->dplr, p->prep.WG, p->prep.GN, r->beta_sigmoid,
+                 r->rwkv7},
+    };
+    DVK_TRY(dvk__pipeline_get(ctx, &k1, &pipe));
+    const dvk_binding b1[8] = {k, v, r->dplr ? a : dvk__bind_read(r->beta), b, gcum, w, u, table};
+    DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b1, &heads, tab->count, r->HV, 1));
+
+    /* 2. the state through each sequence's chunks, in dispatches of bounded length */
+    dvk__carry carry;
+    DVK_TRY(dvk__carry_init(cmd, r, (uint32_t)dvk__ceil_div(tab->max_chunks, DVK__CHUNKS_PER_DISPATCH),
+                            &carry));
+    for (uint32_t i = 0; i < carry.segments; ++i) {
+        dvk_binding in, out;
+        bool use_in, store_out;
+        dvk__carry_segment(&carry, i, &in, &use_in, &out, &store_out);
+        const dvk_pipeline_key k2 = {
+            .spirv_name = kernels[K_STATE][f16], .binding_count = 12,
+            .push_size = sizeof(state_push), .spec_count = 11,
+            .spec = {p->C, r->K, r->V, p->BV_state, p->KT_state, r->dplr, use_in, store_out,
+                     p->state.WG, p->state.GN, r->rwkv7},
+        };
+        DVK_TRY(dvk__pipeline_get(ctx, &k2, &pipe));
+        /* u is read, and rewritten in place as U' (KDA) or the low-rank reads (DPLR) */
+        const dvk_binding b2[12] = {k, a, b, v, dvk__as_input(w), u, gcum, in, out, hc, table,
+                                    seq};
+        const state_push sp = {r->H, r->HV, i * DVK__CHUNKS_PER_DISPATCH,
+                               DVK__CHUNKS_PER_DISPATCH};
+        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b2, &sp, (uint32_t)dvk__ceil_div(r->V, p->BV_state),
+                                  r->HV, r->N));
+    }
+
+    /* 3. the outputs of every chunk */
+    const output_push op = {r->H, r->HV, r->scale};
+    if (r->key_readout) {
+        const dvk_pipeline_key k3 = {
+            .spirv_name = kernels[K_OUTPUT_KEY][f16], .binding_count = 9,
+            .push_size = sizeof op, .spec_count = 7,
+            .spec = {p->C, r->K, r->V, p->BK_key, p->KT_out, p->out.WG, p->out.GN},
+        };
+        DVK_TRY(dvk__pipeline_get(ctx, &k3, &pipe));
+        const dvk_binding b3[9] = {q, k, b, v, dvk__as_input(u), gcum, dvk__as_input(hc),
+                                   dvk__bind_write(r->o), table};
+        return dvk__cmd_dispatch(cmd, pipe, b3, &op, tab->count, r->HV,
+                                 (uint32_t)dvk__ceil_div(r->K, p->BK_key));
+    }
+    const dvk_pipeline_key k3 = {
+        .spirv_name = kernels[K_OUTPUT][f16], .binding_count = 10, .push_size = sizeof op,
+        .spec_count = 9,
+        .spec = {p->C, r->K, r->V, p->BV_out, p->KT_out, r->dplr, p->out.WG, p->out.GN, r->rwkv7},
+    };
+    DVK_TRY(dvk__pipeline_get(ctx, &k3, &pipe));
+    const dvk_binding b3[10] = {q, k, a, b, v, dvk__as_input(u), gcum, dvk__as_input(hc),
+                                dvk__bind_write(r->o), table};
+    return dvk__cmd_dispatch(cmd, pipe, b3, &op, tab->count, r->HV,
+                             (uint32_t)dvk__ceil_div(r->V, p->BV_out));
+}
+
+dvk_status dvk__record_channel_chunk(dvk_cmd *cmd, const dvk__rec *r)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    channel_plan plan;
+    DVK_TRY(plan_chunk(ctx, r, &plan));
+    dvk__chunk_tables tab;
+    DVK_TRY(dvk__chunk_tables_build(ctx, r, plan.C, &tab));
+    const dvk_status st = record_passes(cmd, r, &plan, &tab);
+    dvk__chunk_tables_free(ctx, &tab);
+    return st;
+}

@@ -1,0 +1,111 @@
+/* Host side of the generalized (diagonal-plus-low-rank) delta rule and of its RWKV-7 entry:
+ * argument checks, then the shared kernels — token by token (src/ops/common/recurrence.c) or
+ * chunked (chunk.c). */
+#include "ops/dplr/chunk.h"
+
+#include <math.h>
+#include <string.h>
+
+/* The tensors of one call, under the generalized rule's names. */
+typedef struct dplr_args {
+    const dvk_tensor *q, *k, *v, *a, *b, *gk;
+    dvk_tensor *o;
+    const char *q_name, *a_name, *b_name, *gk_name;
+    const dvk_tensor *h0;
+    dvk_tensor *ht;
+    float scale, default_scale; /* default_scale < 0: K^-0.5 */
+    dvk_mode mode;
+    const int32_t *cu_seqlens;
+    uint32_t num_seqs, chunk_size;
+    dvk_readout readout;
+    bool rwkv7;
+} dplr_args;
+
+static dvk_status validate(dvk_cmd *cmd, const dplr_args *d, dvk__rec *r)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    const dvk_context *ctx = dvk__cmd_context(cmd);
+    const uint64_t any = UINT64_MAX;
+    DVK_TRY(dvk__check_tensor(ctx, "k", d->k, 4, (uint64_t[]){any, any, any, any},
+                              DVK_DTYPE_DEFAULT));
+    if (d->k->shape[0] > UINT32_MAX || d->k->shape[1] > UINT32_MAX || d->k->shape[2] > UINT32_MAX)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "k: dimensions exceed 2^32");
+    if (d->readout != DVK_READOUT_VALUE && d->readout != DVK_READOUT_KEY)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "unknown readout %d", (int)d->readout);
+    memset(r, 0, sizeof *r);
+    r->B = (uint32_t)d->k->shape[0];
+    r->T = (uint32_t)d->k->shape[1];
+    r->H = r->HV = (uint32_t)d->k->shape[2];
+    r->K = (uint32_t)d->k->shape[3];
+    r->dtype = d->k->dtype;
+    DVK_TRY(dvk__check_tensor(ctx, "v", d->v, 4, (uint64_t[]){r->B, r->T, r->H, any}, r->dtype));
+    r->V = (uint32_t)d->v->shape[3];
+    DVK_TRY(dvk__check_tensor(ctx, d->a_name, d->a, 4, d->k->shape, r->dtype));
+    DVK_TRY(dvk__check_tensor(ctx, d->b_name, d->b, 4, d->k->shape, r->dtype));
+    DVK_TRY(dvk__check_tensor(ctx, d->gk_name, d->gk, 4, d->k->shape, r->dtype));
+    const bool key = d->readout == DVK_READOUT_KEY;
+    const uint64_t qd = key ? r->V : r->K, od = key ? r->K : r->V;
+    DVK_TRY(dvk__check_tensor(ctx, d->q_name, d->q, 4, (uint64_t[]){r->B, r->T, r->H, qd},
+                              r->dtype));
+    DVK_TRY(dvk__check_tensor(ctx, "o", d->o, 4, (uint64_t[]){r->B, r->T, r->H, od}, r->dtype));
+    r->gate = DVK__GATE_CHANNEL;
+    r->dplr = true;
+    r->key_readout = key;
+    r->rwkv7 = d->rwkv7;
+    r->mode = d->mode;
+    r->chunk_size = d->chunk_size;
+    r->cu_seqlens = d->cu_seqlens;
+    r->q = d->q;
+    r->k = d->k;
+    r->v = d->v;
+    r->a = d->a;
+    r->b = d->b;
+    r->g = d->gk;
+    r->o = d->o;
+    r->h0 = d->h0;
+    r->ht = d->ht;
+    const float def = d->default_scale < 0.0f ? 1.0f / sqrtf((float)r->K) : d->default_scale;
+    return dvk__rec_check(ctx, r, d->num_seqs, d->scale, def);
+}
+
+static dvk_status dplr_common(dvk_cmd *cmd, const dplr_args *d)
+{
+    dvk__rec r;
+    DVK_TRY(validate(cmd, d, &r));
+    if (dvk__rec_use_chunk(dvk__cmd_context(cmd), &r))
+        return dvk__record_channel_chunk(cmd, &r);
+    return dvk__record_recurrent(cmd, &r);
+}
+
+dvk_status dvk_dplr(dvk_cmd *cmd, const dvk_dplr_desc *d)
+{
+    if (!d) {
+        DVK_TRY(dvk__cmd_check_recording(cmd));
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "desc is NULL");
+    }
+    const dplr_args args = {
+        .q = d->q, .k = d->k, .v = d->v, .a = d->a, .b = d->b, .gk = d->gk, .o = d->o,
+        .q_name = "q", .a_name = "a", .b_name = "b", .gk_name = "gk",
+        .h0 = d->initial_state, .ht = d->final_state, .scale = d->scale, .default_scale = -1.0f,
+        .mode = d->mode, .cu_seqlens = d->cu_seqlens, .num_seqs = d->num_seqs,
+        .chunk_size = d->chunk_size, .readout = d->readout,
+    };
+    return dplr_common(cmd, &args);
+}
+
+dvk_status dvk_rwkv7(dvk_cmd *cmd, const dvk_rwkv7_desc *d)
+{
+    if (!d) {
+        DVK_TRY(dvk__cmd_check_recording(cmd));
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "desc is NULL");
+    }
+    /* a = -kappa and b = kappa * alpha are formed in the kernels (the rwkv7 flag) */
+    const dplr_args args = {
+        .q = d->r, .k = d->k, .v = d->v, .a = d->kappa, .b = d->alpha, .gk = d->w, .o = d->o,
+        .q_name = "r", .a_name = "kappa", .b_name = "alpha", .gk_name = "w",
+        .h0 = d->initial_state, .ht = d->final_state, .scale = d->scale, .default_scale = 1.0f,
+        .mode = d->mode, .cu_seqlens = d->cu_seqlens, .num_seqs = d->num_seqs,
+        .chunk_size = d->chunk_size, .readout = DVK_READOUT_VALUE, .rwkv7 = true,
+    };
+    return dplr_common(cmd, &args);
+}
