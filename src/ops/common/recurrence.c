@@ -157,8 +157,16 @@ static dvk_status plan_recurrent(const dvk_context *ctx, const dvk__rec *r, recu
                      dvk__spirv_available(recurrent_kernels[r->dtype == DVK_DTYPE_F16][1]);
 
     const uint32_t kp = dvk__ceil_div(r->K, ks) * ks;
-    const uint32_t fixed = recurrent_fixed_bytes(r, plan, kp);
-    const uint32_t per_token = recurrent_token_bytes(r, plan, kp);
+    uint32_t fixed = recurrent_fixed_bytes(r, plan, kp);
+    uint32_t per_token = recurrent_token_bytes(r, plan, kp);
+    /* The key read-out's row sums need the tile [K x BV] in shared memory: narrower tiles on
+     * small devices (their parts are then added by a second pass). */
+    while (r->key_readout && plan->BV > 4 && info->max_shared_memory < fixed + 2 * per_token) {
+        plan->BV /= 2;
+        plan->WG = ks * plan->BV;
+        fixed = recurrent_fixed_bytes(r, plan, kp);
+        per_token = recurrent_token_bytes(r, plan, kp);
+    }
     if (info->max_shared_memory < fixed + per_token)
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
                          "recurrent kernel: K = %u, V = %u need %u bytes of shared memory; the "
