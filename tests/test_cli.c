@@ -99,6 +99,12 @@ static void test_fla_fixtures_through_cli(void **state)
         {"gated_delta_rule", "gated_delta_rule_recurrent_varlen_fla", "f32", "1e-5"},
         {"delta_rule", "delta_rule_recurrent_fla", "f16", "5e-3"},
         {"gated_delta_rule", "gated_delta_rule_recurrent_varlen_fla", "f16", "5e-3"},
+        /* fixtures of the packages' CPU references (scripts/gen_cpu_fixtures.py) */
+        {"kda", "kda_naive_fla", "f32", "1e-5"},
+        {"kda --gate-in-kernel --beta-sigmoid", "kda_gate_naive_fla", "f32", "1e-5"},
+        {"dplr", "dplr_naive_fla", "f32", "1e-5"},
+        {"rwkv7", "rwkv7_naive_fla", "f32", "1e-5"},
+        {"rwkv7", "rwkv7_naive_fla", "f16", "5e-3"},
     };
     const char *modes[2] = {"recurrent", "chunk"};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
@@ -110,6 +116,57 @@ static void test_fla_fixtures_through_cli(void **state)
                         fixture(runs[i].file), runs[i].tol);
         }
     }
+    /* the key read-out: a file of dplr inputs whose q has V entries, o K (the Memodo axis) */
+    {
+        enum { T = 9, H = 1, K = 8, V = 6 };
+        harness_rng rng = harness_rng_make(31);
+        float q[T * H * V], k[T * H * K], v[T * H * V], a[T * H * K], b[T * H * K], gk[T * H * K];
+        harness_fill_normal(&rng, q, T * H * V, 1.0f);
+        harness_fill_normal(&rng, k, T * H * K, 0.3f);
+        harness_fill_normal(&rng, v, T * H * V, 1.0f);
+        harness_fill_normal(&rng, a, T * H * K, 0.2f);
+        harness_fill_normal(&rng, b, T * H * K, 0.2f);
+        harness_fill_uniform(&rng, gk, T * H * K, -1.0f, 0.0f);
+        double o[T * H * K], ht[H * K * V];
+        assert_int_equal(dvk_ref_dplr(&(dvk_ref_dplr_args){.B = 1, .T = T, .H = H, .K = K, .V = V,
+                                                           .q = q, .k = k, .v = v, .a = a, .b = b,
+                                                           .gk = gk, .readout_key = 1, .o = o,
+                                                           .ht = ht}),
+                         0);
+        float of[T * H * K], hf[H * K * V];
+        for (int i = 0; i < T * H * K; ++i)
+            of[i] = (float)o[i];
+        for (int i = 0; i < H * K * V; ++i)
+            hf[i] = (float)ht[i];
+        dvk_st_writer *w = NULL;
+        CHECK_OK(dvk_st_writer_create(&w));
+        const uint64_t sq[4] = {1, T, H, V}, sk[4] = {1, T, H, K}, ss[4] = {1, H, K, V};
+        CHECK_OK(dvk_st_writer_add(w, "q", DVK_ST_F32, 4, sq, q));
+        CHECK_OK(dvk_st_writer_add(w, "k", DVK_ST_F32, 4, sk, k));
+        CHECK_OK(dvk_st_writer_add(w, "v", DVK_ST_F32, 4, sq, v));
+        CHECK_OK(dvk_st_writer_add(w, "a", DVK_ST_F32, 4, sk, a));
+        CHECK_OK(dvk_st_writer_add(w, "b", DVK_ST_F32, 4, sk, b));
+        CHECK_OK(dvk_st_writer_add(w, "gk", DVK_ST_F32, 4, sk, gk));
+        CHECK_OK(dvk_st_writer_add(w, "o", DVK_ST_F32, 4, sk, of));
+        CHECK_OK(dvk_st_writer_add(w, "ht", DVK_ST_F32, 4, ss, hf));
+        char err[256];
+        CHECK_OK(dvk_st_writer_save(w, tmp("key.safetensors"), err, sizeof err));
+        dvk_st_writer_destroy(w);
+        for (int m = 0; m < 2; ++m) {
+            EXPECT_EXIT(0, "run dplr --readout key --mode %s --validate %s --in '%s' --out '%s'",
+                        modes[m], profile_flag(), tmp("key.safetensors"), tmp("out.safetensors"));
+            EXPECT_EXIT(0, "compare '%s' '%s' --names o,ht --tol 1e-5", tmp("out.safetensors"),
+                        tmp("key.safetensors"));
+        }
+        /* without --readout key the same file's q has the wrong length */
+        EXPECT_EXIT(1, "run dplr --in '%s' --out '%s'", tmp("key.safetensors"),
+                    tmp("out.safetensors"));
+        EXPECT_EXIT(2, "run dplr --readout sideways --in '%s' --out '%s'",
+                    tmp("key.safetensors"), tmp("out.safetensors"));
+    }
+    /* an input missing from the file is named */
+    EXPECT_EXIT(1, "run kda --gate-in-kernel --in '%s' --out '%s'", fixture("kda_naive_fla"),
+                tmp("out.safetensors"));
     /* compare fails when results differ beyond the tolerance or shapes disagree */
     EXPECT_EXIT(1, "compare '%s' '%s' --names o,ht --tol 1e-9", fixture("delta_rule_chunk_fla"),
                 fixture("delta_rule_chunk_ieee_fla"));

@@ -97,7 +97,7 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "dvk: out of host memory\n");
     rc = times ? tool_random_inputs(ctx, op, &opts, with_state, &in) : TOOL_FAIL;
     if (rc == TOOL_OK) {
-        st = op->make_outputs(ctx, &in, with_state, &out);
+        st = op->make_outputs(ctx, &in, &opts, with_state, &out);
         if (st == DVK_SUCCESS)
             st = dvk_cmd_create(ctx,
                                 &(dvk_cmd_desc){.profile_dispatches = opts.stages,

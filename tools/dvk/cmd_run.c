@@ -55,7 +55,7 @@ int cmd_run(int argc, char **argv)
     if (rc == TOOL_OK)
         rc = tool_load_inputs(ctx, op, file, &opts, &in);
     if (rc == TOOL_OK) {
-        st = op->make_outputs(ctx, &in, true, &out);
+        st = op->make_outputs(ctx, &in, &opts, true, &out);
         if (st == DVK_SUCCESS)
             st = dvk_cmd_create(ctx, NULL, &cmd);
         if (st == DVK_SUCCESS)

@@ -22,6 +22,10 @@ typedef struct tool_opts {
     bool has_scale;          /* --scale S */
     float scale;
     bool l2norm_qk;          /* --l2norm-qk */
+    uint32_t chunk_size;     /* --chunk-size 16|32|64 */
+    bool gate_in_kernel;     /* kda: --gate-in-kernel (g raw, with A_log and dt_bias) */
+    bool beta_sigmoid;       /* kda: --beta-sigmoid (beta holds logits) */
+    dvk_readout readout;     /* dplr: --readout value|key */
     bool validate;           /* --validate: Khronos validation layer on */
     bool small_profile;      /* --small-profile */
     uint32_t B, T, H, HV, K, V;
@@ -33,9 +37,18 @@ typedef struct tool_opts {
     uint32_t warmup, iters;  /* bench */
 } tool_opts;
 
-/* Inputs of an operator, by fla's argument names, already on the device. */
+/* Where an operator's input tensors go; each operator names them in its files (fla's argument
+ * names: q, k, v, beta, g for the delta rules and KDA; q, k, v, a, b, gk for dplr; RWKV-7's
+ * r, w, k, v, kk, a for rwkv7). */
+typedef enum tool_slot {
+    SLOT_Q, SLOT_K, SLOT_V, SLOT_BETA, SLOT_G, SLOT_A, SLOT_B, SLOT_A_LOG, SLOT_DT_BIAS,
+    SLOT_COUNT
+} tool_slot;
+
+/* Inputs of an operator, already on the device. */
 typedef struct tool_inputs {
-    dvk_tensor *q, *k, *v, *beta, *g, *h0;
+    dvk_tensor *t[SLOT_COUNT];
+    dvk_tensor *h0;
     int32_t *cu_seqlens; /* host, num_seqs + 1 entries, or NULL */
     uint32_t num_seqs;
     float scale;         /* 0 = the operator's default */
@@ -45,13 +58,37 @@ typedef struct tool_outputs {
     dvk_tensor *o, *ht;
 } tool_outputs;
 
+/* One input of an operator: its name in files, its slot, and how random inputs of it look. */
+typedef enum tool_kind {
+    KIND_QUERY,     /* N(0,1), [B,T,H,K] ([B,T,H,V] with the key read-out) */
+    KIND_KEY,       /* L2-normalised rows, [B,T,H,K] */
+    KIND_VALUE,     /* N(0,1), [B,T,HV,V] */
+    KIND_BETA,      /* sigmoid of N(0,1) (N(0,1) logits with --beta-sigmoid), [B,T,HV] */
+    KIND_GATE_HEAD, /* logsigmoid of N(0,1), [B,T,HV] */
+    KIND_GATE_CH,   /* logsigmoid of N(2,1) (N(0,1) raw with --gate-in-kernel), [B,T,HV,K] */
+    KIND_GATE_RWKV, /* RWKV-7's -exp(-0.5) sigmoid(N(0,1)), [B,T,H,K] */
+    KIND_DPLR_A,    /* -kappa, kappa an L2-normalised key, [B,T,H,K] */
+    KIND_DPLR_B,    /* kappa * alpha, alpha uniform in (0,1) (the same kappa), [B,T,H,K] */
+    KIND_KAPPA,     /* L2-normalised rows, [B,T,H,K] */
+    KIND_ALPHA,     /* uniform in (0,1), [B,T,H,K] */
+    KIND_A_LOG,     /* N(0,0.5^2), [HV], fp32 */
+    KIND_DT_BIAS,   /* N(0,1), [HV*K], fp32 */
+} tool_kind;
+
+typedef struct tool_input {
+    const char *name;
+    tool_slot slot;
+    tool_kind kind;
+    bool only_gate_in_kernel; /* needed only with --gate-in-kernel */
+} tool_input;
+
 typedef struct tool_op {
     const char *name;
     const char *summary;
-    const char *const *inputs;  /* required input names, NULL-terminated */
+    const tool_input *inputs;   /* terminated by an entry with a NULL name */
     /* Creates the output tensors for these inputs. */
-    dvk_status (*make_outputs)(dvk_context *ctx, const tool_inputs *in, bool with_state,
-                               tool_outputs *out);
+    dvk_status (*make_outputs)(dvk_context *ctx, const tool_inputs *in, const tool_opts *opts,
+                               bool with_state, tool_outputs *out);
     /* Records the operator. */
     dvk_status (*record)(dvk_cmd *cmd, const tool_inputs *in, const tool_outputs *out,
                          const tool_opts *opts);

@@ -28,8 +28,15 @@ static void usage(FILE *f)
             "  --dtype f32|f16          storage type of token tensors (default f32)\n"
             "  --device N|NAME          device index or name substring (default: DVK_DEVICE,\n"
             "                           else the best device)\n"
-            "  --scale S                query scale (default: the file's `scale`, else K^-0.5)\n"
+            "  --scale S                query scale (default: the file's `scale`, else the\n"
+            "                           operator's: K^-0.5, or 1 for rwkv7)\n"
+            "  --chunk-size 16|32|64    chunk size of the chunked form (default: the device's)\n"
             "  --l2norm-qk              L2-normalise q and k inside the kernel\n"
+            "  --gate-in-kernel         kda: g is the raw gate; the file also holds A_log and\n"
+            "                           optionally dt_bias (bench: random ones)\n"
+            "  --beta-sigmoid           kda: beta holds logits\n"
+            "  --readout value|key      dplr: o = S^T q (default) or o = S q (Memodo; q has V\n"
+            "                           entries, o has K)\n"
             "  --validate               enable the Khronos validation layer\n"
             "  --small-profile          plan kernels for mobile-class limits\n"
             "options of bench:\n"
@@ -84,7 +91,8 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
         if (matched)
             continue;
         if (strcmp(a, "--in") == 0 || strcmp(a, "--out") == 0 || strcmp(a, "--device") == 0 ||
-            strcmp(a, "--mode") == 0 || strcmp(a, "--dtype") == 0 || strcmp(a, "--scale") == 0) {
+            strcmp(a, "--mode") == 0 || strcmp(a, "--dtype") == 0 || strcmp(a, "--scale") == 0 ||
+            strcmp(a, "--readout") == 0 || strcmp(a, "--chunk-size") == 0) {
             if (!val) {
                 fprintf(stderr, "dvk: %s needs a value\n", a);
                 return TOOL_USAGE;
@@ -114,6 +122,22 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
                     fprintf(stderr, "dvk: --dtype must be f32 or f16\n");
                     return TOOL_USAGE;
                 }
+            } else if (strcmp(a, "--readout") == 0) {
+                if (strcmp(val, "value") == 0)
+                    o->readout = DVK_READOUT_VALUE;
+                else if (strcmp(val, "key") == 0)
+                    o->readout = DVK_READOUT_KEY;
+                else {
+                    fprintf(stderr, "dvk: --readout must be value or key\n");
+                    return TOOL_USAGE;
+                }
+            } else if (strcmp(a, "--chunk-size") == 0) {
+                if (strcmp(val, "16") == 0 || strcmp(val, "32") == 0 || strcmp(val, "64") == 0)
+                    o->chunk_size = (uint32_t)atoi(val);
+                else {
+                    fprintf(stderr, "dvk: --chunk-size must be 16, 32 or 64\n");
+                    return TOOL_USAGE;
+                }
             } else { /* --scale */
                 char *end = NULL;
                 o->scale = strtof(val, &end);
@@ -125,6 +149,10 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
             }
         } else if (strcmp(a, "--l2norm-qk") == 0) {
             o->l2norm_qk = true;
+        } else if (strcmp(a, "--gate-in-kernel") == 0) {
+            o->gate_in_kernel = true;
+        } else if (strcmp(a, "--beta-sigmoid") == 0) {
+            o->beta_sigmoid = true;
         } else if (strcmp(a, "--validate") == 0) {
             o->validate = true;
         } else if (strcmp(a, "--small-profile") == 0) {

@@ -47,11 +47,8 @@ static dvk_status upload_floats(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim
 
 void tool_free_inputs(tool_inputs *in)
 {
-    dvk_tensor_destroy(in->q);
-    dvk_tensor_destroy(in->k);
-    dvk_tensor_destroy(in->v);
-    dvk_tensor_destroy(in->beta);
-    dvk_tensor_destroy(in->g);
+    for (int i = 0; i < SLOT_COUNT; ++i)
+        dvk_tensor_destroy(in->t[i]);
     dvk_tensor_destroy(in->h0);
     free(in->cu_seqlens);
     memset(in, 0, sizeof *in);
@@ -64,35 +61,55 @@ void tool_free_outputs(tool_outputs *out)
     memset(out, 0, sizeof *out);
 }
 
-/* ---- delta rule family ------------------------------------------------------------------ */
+/* ---- the delta-rule family ------------------------------------------------------------------ */
+
+#define Q(in) ((in)->t[SLOT_Q])
+#define KEY(in) ((in)->t[SLOT_K])
+#define VAL(in) ((in)->t[SLOT_V])
 
 static uint32_t num_seqs(const tool_inputs *in)
 {
-    return in->cu_seqlens ? in->num_seqs : (uint32_t)dvk_tensor_dim(in->q, 0);
+    return in->cu_seqlens ? in->num_seqs : (uint32_t)dvk_tensor_dim(KEY(in), 0);
 }
 
-static dvk_status delta_outputs(dvk_context *ctx, const tool_inputs *in, bool with_state,
-                                tool_outputs *out)
+/* o has v's shape, or [B,T,H,K] with the key read-out; the state [N,HV,K,V]. */
+static dvk_status family_outputs(dvk_context *ctx, const tool_inputs *in, bool with_state,
+                                 bool key_readout, tool_outputs *out)
 {
-    const uint64_t so[4] = {dvk_tensor_dim(in->v, 0), dvk_tensor_dim(in->v, 1),
-                            dvk_tensor_dim(in->v, 2), dvk_tensor_dim(in->v, 3)};
-    dvk_status st = make_tensor(ctx, dvk_tensor_dtype(in->v), 4, so, &out->o);
+    const dvk_tensor *v = VAL(in);
+    const uint64_t so[4] = {dvk_tensor_dim(v, 0), dvk_tensor_dim(v, 1), dvk_tensor_dim(v, 2),
+                            key_readout ? dvk_tensor_dim(KEY(in), 3) : dvk_tensor_dim(v, 3)};
+    dvk_status st = make_tensor(ctx, dvk_tensor_dtype(v), 4, so, &out->o);
     if (st == DVK_SUCCESS && with_state) {
-        const uint64_t ss[4] = {num_seqs(in), dvk_tensor_dim(in->v, 2), dvk_tensor_dim(in->q, 3),
-                                dvk_tensor_dim(in->v, 3)};
+        const uint64_t ss[4] = {num_seqs(in), dvk_tensor_dim(v, 2), dvk_tensor_dim(KEY(in), 3),
+                                dvk_tensor_dim(v, 3)};
         st = make_tensor(ctx, DVK_DTYPE_F32, 4, ss, &out->ht);
     }
     return st;
+}
+
+static dvk_status delta_outputs(dvk_context *ctx, const tool_inputs *in, const tool_opts *opts,
+                                bool with_state, tool_outputs *out)
+{
+    (void)opts;
+    return family_outputs(ctx, in, with_state, false, out);
+}
+
+static dvk_status dplr_outputs(dvk_context *ctx, const tool_inputs *in, const tool_opts *opts,
+                               bool with_state, tool_outputs *out)
+{
+    return family_outputs(ctx, in, with_state, opts->readout == DVK_READOUT_KEY, out);
 }
 
 static dvk_delta_rule_desc delta_desc(const tool_inputs *in, const tool_outputs *out,
                                       const tool_opts *opts)
 {
     return (dvk_delta_rule_desc){
-        .q = in->q, .k = in->k, .v = in->v, .beta = in->beta, .g = in->g, .o = out->o,
-        .initial_state = in->h0, .final_state = out->ht, .scale = in->scale,
-        .mode = opts->mode, .cu_seqlens = in->cu_seqlens, .num_seqs = in->cu_seqlens ? in->num_seqs : 0,
-        .l2norm_qk = opts->l2norm_qk,
+        .q = Q(in), .k = KEY(in), .v = VAL(in), .beta = in->t[SLOT_BETA], .g = in->t[SLOT_G],
+        .o = out->o, .initial_state = in->h0, .final_state = out->ht, .scale = in->scale,
+        .mode = opts->mode, .cu_seqlens = in->cu_seqlens,
+        .num_seqs = in->cu_seqlens ? in->num_seqs : 0, .l2norm_qk = opts->l2norm_qk,
+        .chunk_size = opts->chunk_size,
     };
 }
 
@@ -110,21 +127,71 @@ static dvk_status gated_record(dvk_cmd *cmd, const tool_inputs *in, const tool_o
     return dvk_gated_delta_rule(cmd, &d);
 }
 
+static dvk_status kda_record(dvk_cmd *cmd, const tool_inputs *in, const tool_outputs *out,
+                             const tool_opts *opts)
+{
+    return dvk_kda(cmd, &(dvk_kda_desc){
+        .q = Q(in), .k = KEY(in), .v = VAL(in), .g = in->t[SLOT_G], .beta = in->t[SLOT_BETA],
+        .o = out->o, .initial_state = in->h0, .final_state = out->ht, .scale = in->scale,
+        .mode = opts->mode, .cu_seqlens = in->cu_seqlens,
+        .num_seqs = in->cu_seqlens ? in->num_seqs : 0, .l2norm_qk = opts->l2norm_qk,
+        .chunk_size = opts->chunk_size, .gate_in_kernel = opts->gate_in_kernel,
+        .A_log = opts->gate_in_kernel ? in->t[SLOT_A_LOG] : NULL,
+        .dt_bias = opts->gate_in_kernel ? in->t[SLOT_DT_BIAS] : NULL,
+        .beta_sigmoid = opts->beta_sigmoid});
+}
+
+static dvk_status dplr_record(dvk_cmd *cmd, const tool_inputs *in, const tool_outputs *out,
+                              const tool_opts *opts)
+{
+    return dvk_dplr(cmd, &(dvk_dplr_desc){
+        .q = Q(in), .k = KEY(in), .v = VAL(in), .a = in->t[SLOT_A], .b = in->t[SLOT_B],
+        .gk = in->t[SLOT_G], .o = out->o, .initial_state = in->h0, .final_state = out->ht,
+        .scale = in->scale, .mode = opts->mode, .cu_seqlens = in->cu_seqlens,
+        .num_seqs = in->cu_seqlens ? in->num_seqs : 0, .chunk_size = opts->chunk_size,
+        .readout = opts->readout});
+}
+
+static dvk_status rwkv7_record(dvk_cmd *cmd, const tool_inputs *in, const tool_outputs *out,
+                               const tool_opts *opts)
+{
+    return dvk_rwkv7(cmd, &(dvk_rwkv7_desc){
+        .r = Q(in), .w = in->t[SLOT_G], .k = KEY(in), .v = VAL(in), .kappa = in->t[SLOT_A],
+        .alpha = in->t[SLOT_B], .o = out->o, .initial_state = in->h0, .final_state = out->ht,
+        .scale = in->scale, .mode = opts->mode, .cu_seqlens = in->cu_seqlens,
+        .num_seqs = in->cu_seqlens ? in->num_seqs : 0, .chunk_size = opts->chunk_size});
+}
+
 static double bytes_of(const dvk_tensor *t) { return t ? (double)dvk_tensor_bytes(t) : 0.0; }
 
-/* Recurrent form: per token and value head, S'ᵀk, k uᵀ and Sᵀq are 2KV flops each, the gate
- * KV more. (The chunked form does more arithmetic for the same result; this counts the
- * problem, so rates compare across modes.) */
+/* The recurrent form's arithmetic per token and value head, in units of K*V: the delta rule
+ * 6 (S'ᵀk, k uᵀ, Sᵀq), a decay 1 more; the DPLR update 9 (aᵀS, the decay, b wᵀ, k vᵀ, the
+ * read-out). (The chunked form does more arithmetic for the same result; this counts the
+ * problem, so rates compare across modes.) Bytes: every input read once, outputs written once. */
+static void family_cost(const tool_inputs *in, const tool_outputs *out, double per_kv,
+                        double *flops, double *bytes)
+{
+    const double tokens = (double)dvk_tensor_dim(VAL(in), 0) * dvk_tensor_dim(VAL(in), 1);
+    const double HV = (double)dvk_tensor_dim(VAL(in), 2), K = (double)dvk_tensor_dim(KEY(in), 3),
+                 V = (double)dvk_tensor_dim(VAL(in), 3);
+    *flops = tokens * HV * K * V * per_kv;
+    *bytes = bytes_of(in->h0) + bytes_of(out->o) + bytes_of(out->ht);
+    for (int i = 0; i < SLOT_COUNT; ++i)
+        *bytes += bytes_of(in->t[i]);
+}
+
 static void delta_cost(const tool_inputs *in, const tool_outputs *out, const tool_opts *opts,
                        double *flops, double *bytes)
 {
     (void)opts;
-    const double tokens = (double)dvk_tensor_dim(in->v, 0) * dvk_tensor_dim(in->v, 1);
-    const double HV = (double)dvk_tensor_dim(in->v, 2), K = (double)dvk_tensor_dim(in->q, 3),
-                 V = (double)dvk_tensor_dim(in->v, 3);
-    *flops = tokens * HV * K * V * (in->g ? 7.0 : 6.0);
-    *bytes = bytes_of(in->q) + bytes_of(in->k) + bytes_of(in->v) + bytes_of(in->beta) +
-             bytes_of(in->g) + bytes_of(in->h0) + bytes_of(out->o) + bytes_of(out->ht);
+    family_cost(in, out, in->t[SLOT_G] ? 7.0 : 6.0, flops, bytes);
+}
+
+static void dplr_cost(const tool_inputs *in, const tool_outputs *out, const tool_opts *opts,
+                      double *flops, double *bytes)
+{
+    (void)opts;
+    family_cost(in, out, 9.0, flops, bytes);
 }
 
 /* A tensor's contents as floats (malloc'd), or NULL. */
@@ -152,44 +219,174 @@ static float *download_floats(const dvk_tensor *t)
     return x;
 }
 
+/* The inputs as host floats, for the C reference. */
+typedef struct host_inputs {
+    float *t[SLOT_COUNT], *h0;
+    int B, T, H, HV, K, V, N;
+    double *o, *ht;
+    bool ok;
+} host_inputs;
+
+static host_inputs host_copy(const tool_inputs *in, size_t o_per_token)
+{
+    host_inputs h = {.ok = true};
+    h.B = (int)dvk_tensor_dim(KEY(in), 0), h.T = (int)dvk_tensor_dim(KEY(in), 1);
+    h.H = (int)dvk_tensor_dim(KEY(in), 2), h.K = (int)dvk_tensor_dim(KEY(in), 3);
+    h.HV = (int)dvk_tensor_dim(VAL(in), 2), h.V = (int)dvk_tensor_dim(VAL(in), 3);
+    h.N = in->cu_seqlens ? (int)in->num_seqs : h.B;
+    for (int i = 0; i < SLOT_COUNT; ++i) {
+        h.t[i] = download_floats(in->t[i]);
+        h.ok &= !in->t[i] || h.t[i];
+    }
+    h.h0 = download_floats(in->h0);
+    h.ok &= !in->h0 || h.h0;
+    h.o = malloc(sizeof(double) * (size_t)h.B * h.T * o_per_token);
+    h.ht = malloc(sizeof(double) * (size_t)h.N * h.HV * h.K * h.V);
+    h.ok &= h.o && h.ht;
+    return h;
+}
+
+static void host_free(host_inputs *h)
+{
+    for (int i = 0; i < SLOT_COUNT; ++i)
+        free(h->t[i]);
+    free(h->h0), free(h->o), free(h->ht);
+}
+
+static double elapsed_ms(const struct timespec *t0, const struct timespec *t1)
+{
+    return (double)(t1->tv_sec - t0->tv_sec) * 1e3 + (double)(t1->tv_nsec - t0->tv_nsec) * 1e-6;
+}
+
 static double delta_reference_ms(const tool_inputs *in, const tool_opts *opts)
 {
-    const int B = (int)dvk_tensor_dim(in->q, 0), T = (int)dvk_tensor_dim(in->q, 1);
-    const int H = (int)dvk_tensor_dim(in->q, 2), K = (int)dvk_tensor_dim(in->q, 3);
-    const int HV = (int)dvk_tensor_dim(in->v, 2), V = (int)dvk_tensor_dim(in->v, 3);
-    const int N = in->cu_seqlens ? (int)in->num_seqs : B;
-    float *q = download_floats(in->q), *k = download_floats(in->k), *v = download_floats(in->v);
-    float *beta = download_floats(in->beta), *g = download_floats(in->g);
-    float *h0 = download_floats(in->h0);
-    double *o = malloc(sizeof(double) * (size_t)B * T * HV * V);
-    double *ht = malloc(sizeof(double) * (size_t)N * HV * K * V);
+    host_inputs h = host_copy(in, (size_t)dvk_tensor_dim(VAL(in), 2) * dvk_tensor_dim(VAL(in), 3));
     double ms = -1.0;
-    if (q && k && v && beta && o && ht && (g || !in->g)) {
+    if (h.ok) {
         const dvk_ref_delta_rule_args a = {
-            .B = B, .T = T, .H = H, .HV = HV, .K = K, .V = V, .q = q, .k = k, .v = v,
-            .beta = beta, .g = g, .h0 = h0, .cu_seqlens = in->cu_seqlens,
-            .num_seqs = (int)in->num_seqs, .l2norm_qk = opts->l2norm_qk, .scale = in->scale,
-            .o = o, .ht = ht,
+            .B = h.B, .T = h.T, .H = h.H, .HV = h.HV, .K = h.K, .V = h.V, .q = h.t[SLOT_Q],
+            .k = h.t[SLOT_K], .v = h.t[SLOT_V], .beta = h.t[SLOT_BETA], .g = h.t[SLOT_G],
+            .h0 = h.h0, .cu_seqlens = in->cu_seqlens, .num_seqs = (int)in->num_seqs,
+            .l2norm_qk = opts->l2norm_qk, .scale = in->scale, .o = h.o, .ht = h.ht,
         };
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         const int rc = dvk_ref_delta_rule(&a);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (rc == 0)
-            ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+            ms = elapsed_ms(&t0, &t1);
     }
-    free(q), free(k), free(v), free(beta), free(g), free(h0), free(o), free(ht);
+    host_free(&h);
     return ms;
 }
 
-static const char *const delta_inputs[] = {"q", "k", "v", "beta", NULL};
-static const char *const gated_inputs[] = {"q", "k", "v", "beta", "g", NULL};
+static double kda_reference_ms(const tool_inputs *in, const tool_opts *opts)
+{
+    host_inputs h = host_copy(in, (size_t)dvk_tensor_dim(VAL(in), 2) * dvk_tensor_dim(VAL(in), 3));
+    double ms = -1.0;
+    if (h.ok) {
+        const dvk_ref_kda_args a = {
+            .B = h.B, .T = h.T, .H = h.H, .HV = h.HV, .K = h.K, .V = h.V, .q = h.t[SLOT_Q],
+            .k = h.t[SLOT_K], .v = h.t[SLOT_V], .g = h.t[SLOT_G], .beta = h.t[SLOT_BETA],
+            .gate_in_kernel = opts->gate_in_kernel, .A_log = h.t[SLOT_A_LOG],
+            .dt_bias = h.t[SLOT_DT_BIAS], .beta_sigmoid = opts->beta_sigmoid, .h0 = h.h0,
+            .cu_seqlens = in->cu_seqlens, .num_seqs = (int)in->num_seqs,
+            .l2norm_qk = opts->l2norm_qk, .scale = in->scale, .o = h.o, .ht = h.ht,
+        };
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const int rc = dvk_ref_kda(&a);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (rc == 0)
+            ms = elapsed_ms(&t0, &t1);
+    }
+    host_free(&h);
+    return ms;
+}
+
+/* dplr and rwkv7 (whose a and b slots hold kappa and alpha). */
+static double dplr_reference(const tool_inputs *in, const tool_opts *opts, bool rwkv7)
+{
+    const bool key = !rwkv7 && opts->readout == DVK_READOUT_KEY;
+    const size_t od = key ? dvk_tensor_dim(KEY(in), 3) : dvk_tensor_dim(VAL(in), 3);
+    host_inputs h = host_copy(in, (size_t)dvk_tensor_dim(VAL(in), 2) * od);
+    double ms = -1.0;
+    if (h.ok && rwkv7) { /* a = -kappa, b = kappa * alpha, as the kernels form them */
+        const size_t n = dvk_tensor_numel(KEY(in));
+        for (size_t i = 0; i < n; ++i) {
+            const float kappa = h.t[SLOT_A][i];
+            h.t[SLOT_B][i] *= kappa;
+            h.t[SLOT_A][i] = -kappa;
+        }
+    }
+    if (h.ok) {
+        const dvk_ref_dplr_args a = {
+            .B = h.B, .T = h.T, .H = h.H, .K = h.K, .V = h.V, .q = h.t[SLOT_Q],
+            .k = h.t[SLOT_K], .v = h.t[SLOT_V], .a = h.t[SLOT_A], .b = h.t[SLOT_B],
+            .gk = h.t[SLOT_G], .h0 = h.h0, .cu_seqlens = in->cu_seqlens,
+            .num_seqs = (int)in->num_seqs, .readout_key = key,
+            .scale = rwkv7 && in->scale == 0.0f ? 1.0f : in->scale, .o = h.o, .ht = h.ht,
+        };
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const int rc = dvk_ref_dplr(&a);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (rc == 0)
+            ms = elapsed_ms(&t0, &t1);
+    }
+    host_free(&h);
+    return ms;
+}
+
+static double dplr_reference_ms(const tool_inputs *in, const tool_opts *opts)
+{
+    return dplr_reference(in, opts, false);
+}
+
+static double rwkv7_reference_ms(const tool_inputs *in, const tool_opts *opts)
+{
+    return dplr_reference(in, opts, true);
+}
+
+static const tool_input delta_inputs[] = {
+    {"q", SLOT_Q, KIND_QUERY, false}, {"k", SLOT_K, KIND_KEY, false},
+    {"v", SLOT_V, KIND_VALUE, false}, {"beta", SLOT_BETA, KIND_BETA, false}, {NULL, 0, 0, false},
+};
+static const tool_input gated_inputs[] = {
+    {"q", SLOT_Q, KIND_QUERY, false},       {"k", SLOT_K, KIND_KEY, false},
+    {"v", SLOT_V, KIND_VALUE, false},       {"beta", SLOT_BETA, KIND_BETA, false},
+    {"g", SLOT_G, KIND_GATE_HEAD, false},   {NULL, 0, 0, false},
+};
+static const tool_input kda_inputs[] = {
+    {"q", SLOT_Q, KIND_QUERY, false},       {"k", SLOT_K, KIND_KEY, false},
+    {"v", SLOT_V, KIND_VALUE, false},       {"g", SLOT_G, KIND_GATE_CH, false},
+    {"beta", SLOT_BETA, KIND_BETA, false},  {"A_log", SLOT_A_LOG, KIND_A_LOG, true},
+    {"dt_bias", SLOT_DT_BIAS, KIND_DT_BIAS, true}, {NULL, 0, 0, false},
+};
+static const tool_input dplr_inputs[] = {
+    {"q", SLOT_Q, KIND_QUERY, false},  {"k", SLOT_K, KIND_KEY, false},
+    {"v", SLOT_V, KIND_VALUE, false},  {"a", SLOT_A, KIND_DPLR_A, false},
+    {"b", SLOT_B, KIND_DPLR_B, false}, {"gk", SLOT_G, KIND_GATE_RWKV, false},
+    {NULL, 0, 0, false},
+};
+static const tool_input rwkv7_inputs[] = {
+    {"r", SLOT_Q, KIND_QUERY, false},    {"w", SLOT_G, KIND_GATE_RWKV, false},
+    {"k", SLOT_K, KIND_KEY, false},      {"v", SLOT_V, KIND_VALUE, false},
+    {"kk", SLOT_A, KIND_KAPPA, false},   {"a", SLOT_B, KIND_ALPHA, false},
+    {NULL, 0, 0, false},
+};
 
 static const tool_op ops[] = {
-    {"delta_rule", "DeltaNet delta rule (q, k, v, beta; h0, scale, cu_seqlens)", delta_inputs,
-     delta_outputs, delta_record, delta_cost, delta_reference_ms},
-    {"gated_delta_rule", "Gated DeltaNet (q, k, v, beta, g; h0, scale, cu_seqlens)",
-     gated_inputs, delta_outputs, gated_record, delta_cost, delta_reference_ms},
+    {"delta_rule", "DeltaNet delta rule (q, k, v, beta)", delta_inputs, delta_outputs,
+     delta_record, delta_cost, delta_reference_ms},
+    {"gated_delta_rule", "Gated DeltaNet (q, k, v, beta, g)", gated_inputs, delta_outputs,
+     gated_record, delta_cost, delta_reference_ms},
+    {"kda", "Kimi Delta Attention (q, k, v, g, beta; A_log, dt_bias with --gate-in-kernel)",
+     kda_inputs, delta_outputs, kda_record, delta_cost, kda_reference_ms},
+    {"dplr", "generalized delta rule (q, k, v, a, b, gk; --readout key for Memodo)",
+     dplr_inputs, dplr_outputs, dplr_record, dplr_cost, dplr_reference_ms},
+    {"rwkv7", "RWKV-7 time mixing (r, w, k, v, kk, a: a = -kk, b = kk*a)", rwkv7_inputs,
+     delta_outputs, rwkv7_record, dplr_cost, rwkv7_reference_ms},
 };
 
 const tool_op *tool_find_op(const char *name)
@@ -216,12 +413,11 @@ void tool_print_ops(void)
         printf("  %-20s %s\n", ops[i].name, ops[i].summary);
 }
 
-static bool needs(const tool_op *op, const char *name)
+/* Whether this run of the operator takes input `in` (the gate parameters only with
+ * --gate-in-kernel). */
+static bool takes(const tool_input *in, const tool_opts *opts)
 {
-    for (const char *const *n = op->inputs; *n; ++n)
-        if (strcmp(*n, name) == 0)
-            return true;
-    return false;
+    return !in->only_gate_in_kernel || opts->gate_in_kernel;
 }
 
 /* ---- inputs from a file ----------------------------------------------------------------- */
@@ -260,33 +456,33 @@ static int load_one(dvk_context *ctx, const dvk_st_file *f, const char *name, dv
     return TOOL_OK;
 }
 
+static dvk_dtype slot_dtype(tool_slot slot, const tool_opts *opts)
+{
+    if (slot == SLOT_A_LOG || slot == SLOT_DT_BIAS)
+        return DVK_DTYPE_F32;
+    return opts->dtype ? opts->dtype : DVK_DTYPE_F32;
+}
+
 int tool_load_inputs(dvk_context *ctx, const tool_op *op, const dvk_st_file *f,
                      const tool_opts *opts, tool_inputs *in)
 {
     memset(in, 0, sizeof *in);
-    for (const char *const *n = op->inputs; *n; ++n) {
-        if (!dvk_st_find(f, *n)) {
-            fprintf(stderr, "dvk: %s needs an input tensor named \"%s\" in %s\n", op->name, *n,
-                    opts->in);
+    for (const tool_input *i = op->inputs; i->name; ++i) {
+        if (!takes(i, opts))
+            continue; /* a file may hold more (o, ht, ...): ignored */
+        const bool optional = i->slot == SLOT_DT_BIAS;
+        if (!dvk_st_find(f, i->name)) {
+            if (optional)
+                continue;
+            fprintf(stderr, "dvk: %s needs an input tensor named \"%s\" in %s\n", op->name,
+                    i->name, opts->in);
             return TOOL_FAIL;
         }
-    }
-    const dvk_dtype dt = opts->dtype ? opts->dtype : DVK_DTYPE_F32;
-    struct {
-        const char *name;
-        dvk_tensor **slot;
-        dvk_dtype dtype;
-    } slots[] = {
-        {"q", &in->q, dt},       {"k", &in->k, dt}, {"v", &in->v, dt},
-        {"beta", &in->beta, dt}, {"g", &in->g, dt}, {"h0", &in->h0, DVK_DTYPE_F32},
-    };
-    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; ++i) {
-        /* Tensors the operator does not take are ignored (a file may hold o, ht, ...). */
-        if (!needs(op, slots[i].name) && strcmp(slots[i].name, "h0") != 0)
-            continue;
-        if (load_one(ctx, f, slots[i].name, slots[i].dtype, slots[i].slot) != TOOL_OK)
+        if (load_one(ctx, f, i->name, slot_dtype(i->slot, opts), &in->t[i->slot]) != TOOL_OK)
             return TOOL_FAIL;
     }
+    if (load_one(ctx, f, "h0", DVK_DTYPE_F32, &in->h0) != TOOL_OK)
+        return TOOL_FAIL;
     const dvk_st_tensor *cu = dvk_st_find(f, "cu_seqlens");
     if (cu) {
         if (cu->ndim != 1 || cu->numel < 2 || cu->numel > UINT32_MAX) {
@@ -342,9 +538,100 @@ static float rng_normal(uint64_t *s)
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
-static int random_tensor(dvk_context *ctx, const char *kind, dvk_dtype dtype, uint32_t ndim,
-                         const uint64_t *shape, uint64_t *seed, dvk_tensor **out)
+static float rng_uniform(uint64_t *s)
 {
+    return (float)((rng_next(s) >> 40) * (1.0 / 16777216.0));
+}
+
+static void l2_normalize_rows(float *x, size_t n, size_t len)
+{
+    for (size_t r = 0; r < n / len; ++r) {
+        double ss = 0.0;
+        for (size_t i = 0; i < len; ++i)
+            ss += (double)x[r * len + i] * x[r * len + i];
+        const float inv = (float)(1.0 / sqrt(ss));
+        for (size_t i = 0; i < len; ++i)
+            x[r * len + i] *= inv;
+    }
+}
+
+/* Fills x[n] (rows of `len`) with random values of `kind`. */
+static void random_values(tool_kind kind, const tool_opts *o, float *x, size_t n, size_t len,
+                          uint64_t *seed)
+{
+    /* kappa is drawn from its own fixed seed, so a and b of the same call share it */
+    uint64_t kappa_seed = 0x6b617070ull;
+    switch (kind) {
+    case KIND_KEY:
+    case KIND_KAPPA:
+        for (size_t i = 0; i < n; ++i)
+            x[i] = rng_normal(seed);
+        l2_normalize_rows(x, n, len);
+        break;
+    case KIND_BETA:
+        for (size_t i = 0; i < n; ++i) {
+            const float z = rng_normal(seed);
+            x[i] = o->beta_sigmoid ? z : 1.0f / (1.0f + expf(-z));
+        }
+        break;
+    case KIND_GATE_HEAD:
+        for (size_t i = 0; i < n; ++i)
+            x[i] = -log1pf(expf(-rng_normal(seed))); /* log-sigmoid: a decay in (0, 1) */
+        break;
+    case KIND_GATE_CH:
+        for (size_t i = 0; i < n; ++i) {
+            const float z = rng_normal(seed);
+            x[i] = o->gate_in_kernel ? z : -log1pf(expf(-(z + 2.0f)));
+        }
+        break;
+    case KIND_GATE_RWKV:
+        for (size_t i = 0; i < n; ++i)
+            x[i] = -expf(-0.5f) / (1.0f + expf(-rng_normal(seed)));
+        break;
+    case KIND_DPLR_A:
+    case KIND_DPLR_B:
+        for (size_t i = 0; i < n; ++i)
+            x[i] = rng_normal(&kappa_seed);
+        l2_normalize_rows(x, n, len);
+        for (size_t i = 0; i < n; ++i)
+            x[i] = kind == KIND_DPLR_A ? -x[i] : x[i] * rng_uniform(seed);
+        break;
+    case KIND_ALPHA:
+        for (size_t i = 0; i < n; ++i)
+            x[i] = rng_uniform(seed);
+        break;
+    case KIND_A_LOG:
+        for (size_t i = 0; i < n; ++i)
+            x[i] = 0.5f * rng_normal(seed);
+        break;
+    case KIND_QUERY:
+    case KIND_VALUE:
+    case KIND_DT_BIAS:
+    default:
+        for (size_t i = 0; i < n; ++i)
+            x[i] = rng_normal(seed);
+        break;
+    }
+}
+
+static int random_tensor(dvk_context *ctx, const tool_input *in, const tool_opts *o,
+                         uint64_t *seed, dvk_tensor **out)
+{
+    const uint32_t HV = o->HV ? o->HV : o->H;
+    uint64_t shape[4] = {o->B, o->T, o->H, o->K};
+    uint32_t ndim = 4;
+    if (in->kind == KIND_QUERY && o->readout == DVK_READOUT_KEY)
+        shape[3] = o->V;
+    else if (in->kind == KIND_VALUE)
+        shape[2] = HV, shape[3] = o->V;
+    else if (in->kind == KIND_BETA || in->kind == KIND_GATE_HEAD)
+        shape[2] = HV, ndim = 3;
+    else if (in->kind == KIND_GATE_CH)
+        shape[2] = HV;
+    else if (in->kind == KIND_A_LOG)
+        shape[0] = HV, ndim = 1;
+    else if (in->kind == KIND_DT_BIAS)
+        shape[0] = (uint64_t)HV * o->K, ndim = 1;
     size_t n = 1;
     for (uint32_t i = 0; i < ndim; ++i)
         n *= shape[i];
@@ -353,33 +640,12 @@ static int random_tensor(dvk_context *ctx, const char *kind, dvk_dtype dtype, ui
         fprintf(stderr, "dvk: out of host memory for %zu random values\n", n);
         return TOOL_FAIL;
     }
-    for (size_t i = 0; i < n; ++i) {
-        const float z = rng_normal(seed);
-        if (strcmp(kind, "beta") == 0)
-            x[i] = 1.0f / (1.0f + expf(-z));
-        else if (strcmp(kind, "g") == 0)
-            x[i] = -log1pf(expf(-z)); /* log-sigmoid: a decay in (0, 1) */
-        else if (strcmp(kind, "h0") == 0)
-            x[i] = 0.1f * z;
-        else
-            x[i] = z;
-    }
-    if (strcmp(kind, "k") == 0) { /* L2-normalised keys keep the delta rule stable */
-        const size_t len = shape[ndim - 1];
-        for (size_t r = 0; r < n / len; ++r) {
-            double ss = 0.0;
-            for (size_t i = 0; i < len; ++i)
-                ss += (double)x[r * len + i] * x[r * len + i];
-            const float inv = (float)(1.0 / sqrt(ss));
-            for (size_t i = 0; i < len; ++i)
-                x[r * len + i] *= inv;
-        }
-    }
-    const dvk_status st = upload_floats(ctx, dtype, ndim, shape, x, out);
+    random_values(in->kind, o, x, n, shape[ndim - 1], seed);
+    const dvk_status st = upload_floats(ctx, slot_dtype(in->slot, o), ndim, shape, x, out);
     free(x);
     if (st != DVK_SUCCESS) {
         char what[64];
-        snprintf(what, sizeof what, "random input %s", kind);
+        snprintf(what, sizeof what, "random input %s", in->name);
         return tool_fail_status(what, st);
     }
     return TOOL_OK;
@@ -389,24 +655,24 @@ int tool_random_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *o, 
                        tool_inputs *in)
 {
     memset(in, 0, sizeof *in);
-    const uint32_t HV = o->HV ? o->HV : o->H;
-    const dvk_dtype dt = o->dtype ? o->dtype : DVK_DTYPE_F32;
-    const uint64_t sq[4] = {o->B, o->T, o->H, o->K}, sv[4] = {o->B, o->T, HV, o->V};
-    const uint64_t sb[3] = {o->B, o->T, HV}, ss[4] = {o->B, HV, o->K, o->V};
     uint64_t seed = 0x5eed5eedull;
     int rc = TOOL_OK;
-    if (needs(op, "q"))
-        rc |= random_tensor(ctx, "q", dt, 4, sq, &seed, &in->q);
-    if (needs(op, "k"))
-        rc |= random_tensor(ctx, "k", dt, 4, sq, &seed, &in->k);
-    if (needs(op, "v"))
-        rc |= random_tensor(ctx, "v", dt, 4, sv, &seed, &in->v);
-    if (needs(op, "beta"))
-        rc |= random_tensor(ctx, "beta", dt, 3, sb, &seed, &in->beta);
-    if (needs(op, "g"))
-        rc |= random_tensor(ctx, "g", dt, 3, sb, &seed, &in->g);
-    if (with_state)
-        rc |= random_tensor(ctx, "h0", DVK_DTYPE_F32, 4, ss, &seed, &in->h0);
+    for (const tool_input *i = op->inputs; i->name && rc == TOOL_OK; ++i)
+        if (takes(i, o))
+            rc = random_tensor(ctx, i, o, &seed, &in->t[i->slot]);
+    if (with_state && rc == TOOL_OK) {
+        const uint32_t HV = o->HV ? o->HV : o->H;
+        const uint64_t ss[4] = {o->B, HV, o->K, o->V};
+        float *x = malloc(sizeof(float) * o->B * HV * o->K * o->V);
+        if (!x)
+            return TOOL_FAIL;
+        for (size_t i = 0; i < (size_t)o->B * HV * o->K * o->V; ++i)
+            x[i] = 0.1f * rng_normal(&seed);
+        const dvk_status st = upload_floats(ctx, DVK_DTYPE_F32, 4, ss, x, &in->h0);
+        free(x);
+        if (st != DVK_SUCCESS)
+            rc = tool_fail_status("random h0", st);
+    }
     in->scale = o->has_scale ? o->scale : 0.0f;
-    return rc ? TOOL_FAIL : TOOL_OK;
+    return rc;
 }
