@@ -19,7 +19,8 @@
  *   dvk_cmd       a recording: operator dispatches (with the barriers they need), uploads,
  *                 downloads and timestamps, in a command buffer of deltavk's or the caller's.
  *                 Submitting and waiting are separate, optional steps.
- *   operators     functions that record one operator into a dvk_cmd, e.g. dvk_delta_rule().
+ *   operators     functions that record one operator into a dvk_cmd: dvk_delta_rule(),
+ *                 dvk_gated_delta_rule(), dvk_kda(), dvk_dplr(), dvk_rwkv7().
  *
  * A COMPLETE EXAMPLE
  * ==================
@@ -58,7 +59,7 @@
  * LAYOUTS AND SHAPES (the layouts of flash-linear-attention, "fla")
  * ====================
  *   token tensors   q, k : [B, T, H, K]     v, o : [B, T, H, V]     row-major, contiguous
- *   per-head scalars  beta, g : [B, T, H]
+ *   per-head scalars  beta, g : [B, T, H]        per-channel gates (KDA, DPLR) : [B, T, H, K]
  *   recurrent state   [N, H, K, V], fp32, key-major (rows are keys, columns are values);
  *                     N = B, or the number of sequences of a variable-length batch.
  *   Reading is o_t = S_tᵀ (scale · q_t): the state is read after the token's write.
@@ -550,18 +551,23 @@ DVK_API dvk_status dvk_gated_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc 
  *                   per-channel cumulative gate pass, then intra-chunk solve, state, output.
  *                   Per-channel decays enter only as exp(x) with x <= 0: pairs of tokens in
  *                   different sub-chunks of 16 meet through the decay at a sub-chunk boundary,
- *                   pairs inside one sub-chunk through their exact difference, so no exponent
- *                   is positive and nothing overflows for any g <= 0 (down to −inf: a full
- *                   reset). Supported gate range in chunk mode: g <= 0, which gate_in_kernel
- *                   always produces. Positive g (a growing state) is exact only in recurrent
- *                   mode: in chunk mode exponents up to the sum of g over a chunk appear, and
- *                   the result overflows once that sum passes ~88. The library cannot read
- *                   device data when it records, so it does not check; choose recurrent mode
- *                   for gates that may be positive.
+ *                   pairs inside one sub-chunk through their exact difference, so nothing
+ *                   overflows however strong the decay (tested from g = −20 per token to
+ *                   −1e-4). Supported gate range in chunk mode: finite g <= 0, which
+ *                   gate_in_kernel always produces. The decays are differences of cumulative
+ *                   sums over a chunk, so a gate of −inf (a reset) or of huge magnitude loses
+ *                   them (NaN, or a relative error of ~6e-8 times the chunk's sum of g): use
+ *                   recurrent mode, or split the sequence, for resets. Positive g (a growing
+ *                   state) is exact only in recurrent mode: in chunk mode exponents up to the
+ *                   sum of g over a chunk appear, and the result overflows once that sum passes
+ *                   ~88. The library cannot read device data when it records, so it does not
+ *                   check; choose recurrent mode for gates that may be positive.
  *                   Scratch, held by the dvk_cmd: the cumulative gate [B,T,HV,K], W [B,T,HV,K],
  *                   U [B,T,HV,V] and the per-chunk states [chunks,HV,K,V], all fp32.
- *   DVK_MODE_DEFAULT   as dvk_delta_rule: chunked for sequences longer than 64 tokens on a GPU,
- *                   recurrent otherwise and on CPU devices.
+ *   DVK_MODE_DEFAULT   recurrent on CPU devices and for sequences of at most 64 tokens; on
+ *                   GPUs, chunked when fewer than 64 (sequence, value head) pairs share the
+ *                   call (the recurrent kernel then lacks parallelism), recurrent otherwise —
+ *                   the faster of the two on the H100 today (docs/performance.md).
  *   chunk_size      16, 32 or 64 (0 = the largest whose kernels fit the device's shared
  *                   memory: 64 on desktop GPUs, 32 or 16 on lavapipe and small devices).
  * Accuracy: fp32 inputs match a double-precision recurrence to ~1e-6 relative RMS; fp16 inputs

@@ -15,7 +15,15 @@ if [ "${1:-}" = "--cpu" ]; then
     "delta_rule --B 1 --T 1024 --H 4 --K 64 --V 64 --mode recurrent" \
     "delta_rule --B 1 --T 1024 --H 4 --K 64 --V 64 --mode chunk" \
     "gated_delta_rule --B 1 --T 1024 --H 4 --K 64 --V 64 --mode chunk" \
-    "delta_rule --B 16 --T 1 --H 4 --K 64 --V 64 --mode recurrent"; do
+    "delta_rule --B 16 --T 1 --H 4 --K 64 --V 64 --mode recurrent" \
+    "kda --B 1 --T 1024 --H 4 --K 64 --V 64 --mode recurrent" \
+    "kda --B 1 --T 1024 --H 4 --K 64 --V 64 --mode chunk" \
+    "kda --B 16 --T 1 --H 4 --K 64 --V 64" \
+    "rwkv7 --B 1 --T 1024 --H 4 --K 64 --V 64 --mode recurrent" \
+    "rwkv7 --B 1 --T 1024 --H 4 --K 64 --V 64 --mode chunk" \
+    "rwkv7 --B 16 --T 1 --H 4 --K 64 --V 64" \
+    "dplr --B 1 --T 1024 --H 4 --K 64 --V 64 --mode recurrent --readout key" \
+    "dplr --B 1 --T 1024 --H 4 --K 64 --V 64 --mode chunk --readout key"; do
     $dvk bench $args --iters 10 --warmup 2 --reference --json
   done
   exit 0
@@ -36,3 +44,15 @@ done
 $dvk bench delta_rule $shape4 --mode recurrent --json
 $dvk bench delta_rule $shape1 --mode recurrent --json
 $dvk bench delta_rule $shape4 --mode chunk --dtype f16 --stages --json
+# KDA, RWKV-7 and the generalized rule (issue 4's shapes)
+for op in kda rwkv7; do
+  for shape in "$shape4" "$shape1"; do
+    for dtype in f16 f32; do
+      $dvk bench $op $shape --mode chunk --dtype $dtype --json
+    done
+    $dvk bench $op $shape --mode recurrent --json
+  done
+  $dvk bench $op --B 256 --T 1 --H 16 --K 128 --V 128 --json
+  $dvk bench $op $shape4 --mode chunk --dtype f16 --stages --json
+done
+$dvk bench dplr --B 256 --T 1 --H 16 --K 128 --V 128 --json

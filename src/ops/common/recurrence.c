@@ -67,11 +67,20 @@ dvk_status dvk__rec_check(const dvk_context *ctx, dvk__rec *r, uint32_t num_seqs
 
 bool dvk__rec_use_chunk(const dvk_context *ctx, const dvk__rec *r)
 {
+    if (r->mode != DVK_MODE_DEFAULT)
+        return r->mode == DVK_MODE_CHUNK;
     /* The chunked form pays off once sequences span a few chunks — on GPUs. On a CPU device
      * (lavapipe) the recurrent kernel is faster at every length (measured 3x at T = 1024). */
-    return r->mode == DVK_MODE_CHUNK ||
-           (r->mode == DVK_MODE_DEFAULT && r->max_len > 64 &&
-            ctx->info.type != DVK_DEVICE_TYPE_CPU);
+    if (r->max_len <= 64 || ctx->info.type == DVK_DEVICE_TYPE_CPU)
+        return false;
+    /* With a decay per key channel (KDA, DPLR) the chunked kernels are fp32 FMA kernels only.
+     * On the H100 (K = V = 128, fp32) they lose to the recurrent kernel when many (sequence,
+     * head) pairs keep it busy — 4 x 16 pairs at T = 4096: RWKV-7 21.8 ms chunked against
+     * 13.2 ms recurrent, KDA 14.0 against 11.2 — and win when few do — 1 x 16 at T = 16384:
+     * KDA 18.4 against 30.0, RWKV-7 28.2 against 35.3. */
+    if (r->gate == DVK__GATE_CHANNEL)
+        return (uint64_t)r->N * r->HV < 64;
+    return true;
 }
 
 /* ---- the state carried between dispatches --------------------------------------------------- */
