@@ -20,7 +20,8 @@
  *                 downloads and timestamps, in a command buffer of deltavk's or the caller's.
  *                 Submitting and waiting are separate, optional steps.
  *   operators     functions that record one operator into a dvk_cmd: dvk_delta_rule(),
- *                 dvk_gated_delta_rule(), dvk_kda(), dvk_dplr(), dvk_rwkv7().
+ *                 dvk_gated_delta_rule(), dvk_kda(), dvk_dplr(), dvk_rwkv7(),
+ *                 dvk_linear_attn(), dvk_softmax_attn(), dvk_rope(), dvk_infini_attn().
  *
  * A COMPLETE EXAMPLE
  * ==================
@@ -680,6 +681,171 @@ typedef struct dvk_rwkv7_desc {
 } dvk_rwkv7_desc;
 
 DVK_API dvk_status dvk_rwkv7(dvk_cmd *cmd, const dvk_rwkv7_desc *desc);
+
+/* ---- linear attention, softmax attention, rotary embedding, Infini-attention ------------- */
+
+/* The feature map φ applied to q and k inside linear-attention kernels. */
+typedef enum dvk_feature_map {
+    DVK_FEATURE_IDENTITY = 0, /* φ(x) = x: the caller has applied its own */
+    DVK_FEATURE_ELU1 = 1,     /* φ(x) = elu(x) + 1 (Katharopoulos et al.; memorax; Infini) */
+} dvk_feature_map;
+
+/*
+ * Normalised linear attention (Katharopoulos et al. 2020; memorax's LinearAttentionCell; fla's
+ * chunk_linear_attn). For every sequence n and head h, with S the [K, V] state and z the [K]
+ * normaliser:
+ *
+ *     done_t != 0:  S = 0, z = 0             (token t starts a new episode)
+ *     S_t = S_{t−1} + φ(k_t) v_tᵀ;   z_t = z_{t−1} + φ(k_t);   q'_t = scale · φ(q_t)
+ *     o_t = S_tᵀ q'_t / max(q'_t·z_t, eps)   (normalize, the default form of memorax)
+ *     o_t = S_tᵀ q'_t / (q'_t·z_t + eps)     (normalize with eps_add: fla's form, eps 1e-10)
+ *     o_t = S_tᵀ q'_t                        (normalize = false)
+ *
+ * Shapes:  q, k [B,T,H,K];  v, o [B,T,H,V];  done [B,T] (optional; the dtype of q, nonzero =
+ *          a new episode starts at that token, memorax's `start`/`done` convention: the state
+ *          carried into the token is discarded, initial_state included);
+ *          initial_state, final_state [N,H,K,V] fp32;  initial_z, final_z [N,H,K] fp32.
+ * Limits:  1 <= K, V <= 256, any T. Dtypes: q, k, v, done and o share fp32 or fp16.
+ * Options:
+ *   scale          0 = K^-0.5 (fla's default; memorax and Infini-attention use 1).
+ *   feature_map    DVK_FEATURE_ELU1 applies φ = elu + 1 to q and k in the kernels.
+ *   normalize, eps, eps_add   as above; eps 0 = 1e-6 (memorax); must be >= 0.
+ *   initial_state / initial_z  NULL = zeros (each independently); final_state / final_z NULL =
+ *                  not stored. Initial and final may be the same tensors (updated in place).
+ *                  z is kept whether or not the output is normalised.
+ *   cu_seqlens, num_seqs  variable-length batch as dvk_delta_rule (done is then [1,T]).
+ *   mode           DVK_MODE_RECURRENT: token by token (decode, short sequences).
+ *                  DVK_MODE_CHUNK: two passes: the state through each sequence's chunks (a
+ *                  chunk's last `done` empties it), then every chunk's outputs in parallel —
+ *                  the state at the chunk's start where no episode began before the token,
+ *                  plus the causal products inside the token's episode (fp32 FMA kernels).
+ *                  Scratch, held by the dvk_cmd: the state and normaliser at every chunk's
+ *                  start, [chunks,H,K,V] and [chunks,H,K] fp32.
+ *                  DVK_MODE_DEFAULT: as dvk_delta_rule (chunked on GPUs for sequences
+ *                  longer than 64 tokens; recurrent on CPU devices).
+ *   chunk_size     16, 32 or 64 (0 = the largest that fits the device: 64 on desktop GPUs).
+ * Accuracy: fp32 matches a double-precision recurrence to ~1e-6 relative RMS error.
+ */
+typedef struct dvk_linear_attn_desc {
+    const dvk_tensor *q;
+    const dvk_tensor *k;
+    const dvk_tensor *v;
+    const dvk_tensor *done;
+    dvk_tensor *o;
+    const dvk_tensor *initial_state;
+    const dvk_tensor *initial_z;
+    dvk_tensor *final_state;
+    dvk_tensor *final_z;
+    float scale;
+    dvk_mode mode;
+    const int32_t *cu_seqlens;
+    uint32_t num_seqs;
+    dvk_feature_map feature_map;
+    bool normalize;
+    float eps;
+    bool eps_add;
+    uint32_t chunk_size;
+} dvk_linear_attn_desc;
+
+DVK_API dvk_status dvk_linear_attn(dvk_cmd *cmd, const dvk_linear_attn_desc *desc);
+
+/*
+ * Causal softmax attention inside segments (the local attention of Infini-attention): the
+ * sequence is cut into segments of `segment` tokens and each token attends to the tokens of
+ * its own segment up to itself:
+ *
+ *     o_t = Σ_j softmax_j(scale · q_t·k_j) v_j,   j from the start of t's segment to t
+ *
+ * One pass over the keys with an online softmax (running maximum and sum, rescaled as the
+ * maximum grows), so no T x T matrix is ever stored and large logits stay finite.
+ * Shapes:  q, k [B,T,H,D];  v, o [B,T,H,DV]. Limits: 1 <= D, DV <= 256; any T and segment.
+ * Dtypes:  q, k, v and o share fp32 or fp16; arithmetic is fp32.
+ * Options: scale 0 = D^-0.5; segment 0 = the whole sequence (plain causal attention).
+ * Work:    T · min(T, segment) / 2 key–query pairs per head: keep segments to a few thousand.
+ */
+typedef struct dvk_softmax_attn_desc {
+    const dvk_tensor *q;
+    const dvk_tensor *k;
+    const dvk_tensor *v;
+    dvk_tensor *o;
+    float scale;
+    uint32_t segment;
+} dvk_softmax_attn_desc;
+
+DVK_API dvk_status dvk_softmax_attn(dvk_cmd *cmd, const dvk_softmax_attn_desc *desc);
+
+/*
+ * Rotary position embedding with interleaved pairs (rotary-embedding-torch's convention, used
+ * by infini-transformer-pytorch): for the token at position p = offset + t and pair i of the
+ * first rotary_dim features, with f_i = theta^(−2i/rotary_dim) (rounded to fp32, as PyTorch
+ * computes it) and the angle a = p · f_i:
+ *
+ *     y[2i]   = scale · (x[2i] cos a − x[2i+1] sin a)
+ *     y[2i+1] = scale · (x[2i+1] cos a + x[2i] sin a)
+ *
+ * and y = scale · x for the features past rotary_dim. The host tabulates the sines and cosines
+ * in double (by angle addition: 64 positions and every 64th), so the results do not depend on
+ * the driver's sin/cos (which Vulkan lets be loose for large angles); PyTorch rounds the angle
+ * to fp32 first, which differs by up to 6e-8 · p radians.
+ * Shapes:  x, y [B,T,H,D], the same dtype (fp32 or fp16); y may be x (in place).
+ * Options: rotary_dim even, <= D (0 = D); theta 0 = 10000; offset, the position of token 0
+ *          (>= 0); scale 0 = 1 (Infini-attention scales q by D^-0.5 here).
+ */
+typedef struct dvk_rope_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    uint32_t rotary_dim;
+    float theta;
+    int32_t offset;
+    float scale;
+} dvk_rope_desc;
+
+DVK_API dvk_status dvk_rope(dvk_cmd *cmd, const dvk_rope_desc *desc);
+
+/*
+ * One segment of Infini-attention (Munkhdalai et al. 2024, as infini-transformer-pytorch
+ * 0.0.2's CausalAttention computes it after its projections). Each batch row is one segment of
+ * T tokens; for every head h, with (M, z) the compressive memory ([D, DV] and [D]):
+ *
+ *     q' = rope(scale · q),  k' = rope(k)   (positions 0..T−1, every segment; or no rotation)
+ *     A  = causal softmax attention of q', k', v inside the segment (logits q'·k')
+ *     with a past memory:   r_t = φ(q'_t)ᵀ M / max(φ(q'_t)·z, eps)
+ *                           o_t = σ(gate_h) A_t + (1 − σ(gate_h)) r_t
+ *     without one:          o_t = A_t
+ *     delta_rule (with a past memory):  v_t ← v_t − φ(k'_t)ᵀ M / max(φ(k'_t)·z, eps)
+ *     M ← M + Σ_t φ(k'_t) v_tᵀ,   z ← z + Σ_t φ(k'_t)          (φ = elu + 1)
+ *
+ * A long sequence runs segment by segment, the memory carried from call to call (pass the
+ * same tensors as memory and final_memory to update in place).
+ * Shapes:  q, k [B,T,H,D];  v, o [B,T,H,DV];  gate [H] fp32 (logits; the package initialises
+ *          them to 10, which gives the memory a weight of 4.5e-5);
+ *          memory, final_memory [B,H,D,DV] fp32 (key-major);  memory_z, final_z [B,H,D] fp32.
+ * Limits:  1 <= D, DV <= 256 (D even with rope). Dtypes: q, k, v, o share fp32 or fp16.
+ * Options: memory / memory_z: both NULL = no past memory (the first segment), else both set.
+ *          final_memory / final_z: both set, or both NULL (not stored).
+ *          scale 0 = D^-0.5; rope and rope_theta (0 = 10000); eps 0 = 1e-10 (the package's
+ *          clamp); delta_rule.
+ * Scratch, held by the dvk_cmd: the rotated q and k in the storage dtype, and with the delta
+ *          rule the corrected v.
+ */
+typedef struct dvk_infini_attn_desc {
+    const dvk_tensor *q;
+    const dvk_tensor *k;
+    const dvk_tensor *v;
+    const dvk_tensor *gate;
+    dvk_tensor *o;
+    const dvk_tensor *memory;
+    const dvk_tensor *memory_z;
+    dvk_tensor *final_memory;
+    dvk_tensor *final_z;
+    float scale;
+    bool rope;
+    float rope_theta;
+    bool delta_rule;
+    float eps;
+} dvk_infini_attn_desc;
+
+DVK_API dvk_status dvk_infini_attn(dvk_cmd *cmd, const dvk_infini_attn_desc *desc);
 
 #ifdef __cplusplus
 }

@@ -94,6 +94,90 @@ typedef struct dvk_ref_dplr_args {
 
 int dvk_ref_dplr(const dvk_ref_dplr_args *args);
 
+/* Normalised linear attention (see dvk_linear_attn in deltavk.h), with φ the feature map:
+ *     S_t = S_{t−1} + φ(k_t) v_tᵀ;  z_t = z_{t−1} + φ(k_t);  q' = scale · φ(q_t)
+ *     o_t = S_tᵀ q' / max(q'·z_t, eps)   (eps_add: q'·z_t + eps; normalize = 0: S_tᵀ q')
+ * done[b,t] != 0 empties S and z before token t (a new episode starts at t). */
+typedef struct dvk_ref_linear_attn_args {
+    int B, T, H, K, V;
+    const float *q;        /* [B,T,H,K] */
+    const float *k;        /* [B,T,H,K] */
+    const float *v;        /* [B,T,H,V] */
+    const float *done;     /* [B,T] or NULL */
+    const float *h0;       /* [N,H,K,V] or NULL */
+    const float *z0;       /* [N,H,K] or NULL */
+    const int *cu_seqlens;
+    int num_seqs;
+    int elu1;              /* φ(x) = elu(x) + 1; otherwise φ(x) = x */
+    int normalize;
+    float eps;             /* 0 = 1e-6 */
+    int eps_add;
+    float scale;           /* 0 = K^-0.5 */
+    double *o;             /* [B,T,H,V] out */
+    double *ht;            /* [N,H,K,V] out, or NULL */
+    double *zt;            /* [N,H,K] out, or NULL */
+} dvk_ref_linear_attn_args;
+
+int dvk_ref_linear_attn(const dvk_ref_linear_attn_args *args);
+
+/* Causal softmax attention inside segments of `segment` tokens (0 = the whole sequence):
+ *     o_t = Σ_j softmax_j(scale · q_t·k_j) v_j over j in [start of t's segment, t]. */
+typedef struct dvk_ref_softmax_attn_args {
+    int B, T, H, D, DV;
+    const float *q;        /* [B,T,H,D] */
+    const float *k;        /* [B,T,H,D] */
+    const float *v;        /* [B,T,H,DV] */
+    int segment;
+    float scale;           /* 0 = D^-0.5 */
+    double *o;             /* [B,T,H,DV] out */
+} dvk_ref_softmax_attn_args;
+
+int dvk_ref_softmax_attn(const dvk_ref_softmax_attn_args *args);
+
+/* Rotary embedding with interleaved pairs (see dvk_rope in deltavk.h): for token t at position
+ * p = offset + t and pair i < rotary_dim/2, with f_i = fp32(theta^(−2i/rotary_dim)) and the
+ * angle a = p · f_i (exact):
+ *     y[2i] = x[2i] cos a − x[2i+1] sin a;  y[2i+1] = x[2i+1] cos a + x[2i] sin a
+ * and y = scale · x past rotary_dim. */
+typedef struct dvk_ref_rope_args {
+    int B, T, H, D;
+    const float *x;        /* [B,T,H,D] */
+    int rotary_dim;        /* even, <= D; 0 = D */
+    float theta;           /* 0 = 10000 */
+    int offset;
+    float scale;           /* multiplies the result; 0 = 1 */
+    double *y;             /* [B,T,H,D] out */
+} dvk_ref_rope_args;
+
+int dvk_ref_rope(const dvk_ref_rope_args *args);
+
+/* One segment of Infini-attention (see dvk_infini_attn in deltavk.h), per batch row b and head:
+ *     q' = rope(scale · q), k' = rope(k)  (positions 0..T−1; no rotation when rope = 0)
+ *     A  = causal softmax attention of q', k', v (scale 1 on q'·k')
+ *     with a past memory (M, z):  r = φ(q')ᵀ M / max(φ(q')·z, eps);
+ *                                 o = σ(gate_h) A + (1 − σ(gate_h)) r;  otherwise o = A
+ *     delta_rule:  v ← v − φ(k')ᵀ M / max(φ(k')·z, eps)  (with a past memory)
+ *     M ← M + Σ_t φ(k'_t) v_tᵀ;  z ← z + Σ_t φ(k'_t)       (φ = elu + 1) */
+typedef struct dvk_ref_infini_attn_args {
+    int B, T, H, D, DV;
+    const float *q;        /* [B,T,H,D] */
+    const float *k;        /* [B,T,H,D] */
+    const float *v;        /* [B,T,H,DV] */
+    const float *gate;     /* [H] logits */
+    const float *mem0;     /* [B,H,D,DV] or NULL: no past memory */
+    const float *z0;       /* [B,H,D], with mem0 */
+    int delta_rule;
+    int rope;
+    float rope_theta;      /* 0 = 10000 */
+    float scale;           /* 0 = D^-0.5 */
+    float eps;             /* 0 = 1e-10 */
+    double *o;             /* [B,T,H,DV] out */
+    double *mem;           /* [B,H,D,DV] out, or NULL */
+    double *z;             /* [B,H,D] out, or NULL */
+} dvk_ref_infini_attn_args;
+
+int dvk_ref_infini_attn(const dvk_ref_infini_attn_args *args);
+
 /* Relative RMS error ‖got − ref‖₂ / ‖ref‖₂ over n elements (‖got − ref‖₂ when ‖ref‖₂ = 0).
  * Returns +inf if any element of `got` is NaN or infinite. */
 double dvk_ref_rel_rms_error(const double *ref, const float *got, size_t n);

@@ -1,0 +1,150 @@
+#version 450
+// Causal softmax attention inside segments, one pass over the keys with an online softmax
+// (flash attention's recurrence, in fp32 FMA). One workgroup per (block of BQ queries, head,
+// batch row). The queries, scaled, stay in shared memory; the keys of their segments are
+// visited BK at a time, up to the block's last query:
+//   S = Q K_blk^T                        (over slices of DS features of K, block_mma.glsl)
+//   masked: keys after the query, or before the start of the query's segment
+//   m' = max(m, rowmax S);  P = exp(S - m');  l = l exp(m - m') + rowsum P
+//   O  = O exp(m - m') + P V_blk
+// and finally o = O / l. Logits enter exp() only after their row maximum is subtracted, so
+// nothing overflows however large they are; masked entries carry a finite sentinel (no inf
+// arithmetic, which some drivers' fast paths mishandle).
+//
+// Preconditions (src/ops/softmax_attn/softmax_attn.c): GN divides BK; GM = WG / GN divides BQ;
+// WG >= BQ; DVP = DV rounded up to GN; DP = D rounded up to DS; 1 <= D, DV <= 256.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+
+layout(constant_id = 0) const uint D = 128;
+layout(constant_id = 1) const uint DV = 128;
+layout(constant_id = 2) const uint BQ = 32;
+layout(constant_id = 3) const uint BK = 32;
+layout(constant_id = 4) const uint WG = 256;
+layout(constant_id = 5) const uint GN = 16;
+layout(constant_id = 6) const uint DS = 32;
+layout(local_size_x_id = 4) in;
+
+#include "io.glsl"
+#include "block_mma.glsl"
+
+layout(push_constant) uniform Push {
+    uint T;
+    uint H;
+    uint segment; // >= 1
+    float scale;
+} pc;
+
+layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
+layout(std430, binding = 1) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = 2) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = 3) writeonly buffer O { IO_T o[]; };
+
+const uint DP = (D + DS - 1) / DS * DS;
+const uint DVP = (DV + GN - 1) / GN * GN;
+const uint QS = DP + 1, XS = DS + 1, PS = BK + 1;
+const uint TM = BQ / GM, TNS = BK / GN, TNO = DVP / GN;
+const uint X_FLOATS = BK * XS > BK * DVP ? BK * XS : BK * DVP; // a K slice, then the V block
+shared float s_q[BQ * QS];
+shared float s_x[X_FLOATS];
+shared float s_p[BQ * PS];
+shared float s_m[BQ], s_l[BQ], s_alpha[BQ];
+
+const float MASKED = -3.0e38;
+
+void main()
+{
+    const uint lid = gl_LocalInvocationID.x;
+    const uint tr = lid / GN, tc = lid % GN;
+    const uint q0 = gl_WorkGroupID.x * BQ, h = gl_WorkGroupID.y, b = gl_WorkGroupID.z;
+    const uint nq = min(BQ, pc.T - q0);
+    const uint base = b * pc.T;
+
+    for (uint idx = lid; idx < BQ * DP; idx += WG) {
+        const uint t = idx / DP, i = idx % DP;
+        s_q[t * QS + i] = (t < nq && i < D) ? pc.scale * float(q[((base + q0 + t) * pc.H + h) * D + i])
+                                            : 0.0;
+    }
+    if (lid < BQ) {
+        s_m[lid] = MASKED;
+        s_l[lid] = 0.0;
+    }
+    float acco[TM * TNO];
+    [[unroll]] for (uint e = 0; e < TM * TNO; ++e) acco[e] = 0.0;
+
+    const uint kbegin = q0 / pc.segment * pc.segment, kend = q0 + nq;
+    for (uint k0 = kbegin; k0 < kend; k0 += BK) {
+        const uint nk = min(BK, kend - k0);
+        float accs[TM * TNS];
+        [[unroll]] for (uint e = 0; e < TM * TNS; ++e) accs[e] = 0.0;
+        for (uint d0 = 0; d0 < DP; d0 += DS) {
+            barrier(); // s_x and s_p are free
+            for (uint idx = lid; idx < BK * DS; idx += WG) {
+                const uint j = idx / DS, i = idx % DS;
+                s_x[j * XS + i] = (j < nk && d0 + i < D) ? float(k[((base + k0 + j) * pc.H + h) * D + d0 + i])
+                                                         : 0.0;
+            }
+            barrier();
+#define QA(row, kk) s_q[(row) * QS + d0 + (kk)]
+#define KB(col, kk) s_x[(col) * XS + (kk)]
+            BLOCK_MMA(accs, TM, TNS, DS, QA, KB)
+#undef QA
+#undef KB
+        }
+        // the logits, masked to each query's segment and causal past
+        [[unroll]] for (uint x = 0; x < TM; ++x) {
+            const uint t = tr + GM * x, tok = q0 + t;
+            const uint seg0 = tok / pc.segment * pc.segment;
+            [[unroll]] for (uint y = 0; y < TNS; ++y) {
+                const uint j = tc + GN * y, key = k0 + j;
+                const bool ok = t < nq && j < nk && key <= tok && key >= seg0;
+                s_p[t * PS + j] = ok ? accs[x * TNS + y] : MASKED;
+            }
+        }
+        barrier(); // s_p is complete; the K slice is dead
+        if (lid < BQ) {
+            const float m_old = s_m[lid];
+            float mx = MASKED;
+            for (uint j = 0; j < BK; ++j)
+                mx = max(mx, s_p[lid * PS + j]);
+            const float m_new = max(m_old, mx);
+            float sum = 0.0;
+            for (uint j = 0; j < BK; ++j) {
+                const float s = s_p[lid * PS + j];
+                const float p = s > MASKED ? exp(s - m_new) : 0.0;
+                s_p[lid * PS + j] = p;
+                sum += p;
+            }
+            const float alpha = m_old > MASKED ? exp(m_old - m_new) : (m_new > MASKED ? 0.0 : 1.0);
+            s_alpha[lid] = alpha;
+            s_l[lid] = s_l[lid] * alpha + sum;
+            s_m[lid] = m_new;
+        }
+        for (uint idx = lid; idx < BK * DVP; idx += WG) {
+            const uint j = idx / DVP, c = idx % DVP;
+            s_x[idx] = (j < nk && c < DV) ? float(v[((base + k0 + j) * pc.H + h) * DV + c]) : 0.0;
+        }
+        barrier();
+        [[unroll]] for (uint x = 0; x < TM; ++x) {
+            const float alpha = s_alpha[tr + GM * x];
+            [[unroll]] for (uint y = 0; y < TNO; ++y) acco[x * TNO + y] *= alpha;
+        }
+#define PA(row, kk) s_p[(row) * PS + (kk)]
+#define VB(col, kk) s_x[(kk) * DVP + (col)]
+        BLOCK_MMA(acco, TM, TNO, BK, PA, VB)
+#undef PA
+#undef VB
+    }
+    barrier(); // s_l
+    [[unroll]] for (uint x = 0; x < TM; ++x) {
+        const uint t = tr + GM * x;
+        if (t >= nq)
+            continue;
+        const float inv = 1.0 / s_l[t];
+        [[unroll]] for (uint y = 0; y < TNO; ++y) {
+            const uint c = tc + GN * y;
+            if (c < DV)
+                o[((base + q0 + t) * pc.H + h) * DV + c] = IO_T(acco[x * TNO + y] * inv);
+        }
+    }
+}

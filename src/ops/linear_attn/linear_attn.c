@@ -1,0 +1,342 @@
+/* Host side of normalised linear attention: argument checks, then token by token
+ * (shaders/linear_attn/recurrent.comp) or chunked in two passes (chunk_state.comp, sequential
+ * over each sequence's chunks; chunk_output.comp, parallel over chunks). See deltavk.h and
+ * docs/design.md. */
+#include "ops/linear_attn/linear_attn.h"
+
+#include <math.h>
+#include <string.h>
+
+static dvk_status validate(dvk_cmd *cmd, const dvk_linear_attn_desc *d, dvk__linear_attn *p)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    if (!d)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "desc is NULL");
+    const dvk_context *ctx = dvk__cmd_context(cmd);
+    const uint64_t any = UINT64_MAX;
+    DVK_TRY(dvk__check_tensor(ctx, "q", d->q, 4, (uint64_t[]){any, any, any, any},
+                              DVK_DTYPE_DEFAULT));
+    if (d->q->shape[0] > UINT32_MAX || d->q->shape[1] > UINT32_MAX || d->q->shape[2] > UINT32_MAX)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "q: dimensions exceed 2^32");
+    memset(p, 0, sizeof *p);
+    dvk__rec *r = &p->r;
+    r->B = (uint32_t)d->q->shape[0];
+    r->T = (uint32_t)d->q->shape[1];
+    r->H = r->HV = (uint32_t)d->q->shape[2];
+    r->K = (uint32_t)d->q->shape[3];
+    r->dtype = d->q->dtype;
+    DVK_TRY(dvk__check_tensor(ctx, "k", d->k, 4, d->q->shape, r->dtype));
+    DVK_TRY(dvk__check_tensor(ctx, "v", d->v, 4, (uint64_t[]){r->B, r->T, r->H, any}, r->dtype));
+    r->V = (uint32_t)d->v->shape[3];
+    DVK_TRY(dvk__check_tensor(ctx, "o", d->o, 4, d->v->shape, r->dtype));
+    if (d->done)
+        DVK_TRY(dvk__check_tensor(ctx, "done", d->done, 2, (uint64_t[]){r->B, r->T}, r->dtype));
+    if (d->feature_map != DVK_FEATURE_IDENTITY && d->feature_map != DVK_FEATURE_ELU1)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "unknown feature_map %d",
+                         (int)d->feature_map);
+    if (!isfinite(d->eps) || d->eps < 0.0f)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "eps must be finite and >= 0 (got %g)",
+                         (double)d->eps);
+    r->mode = d->mode;
+    r->chunk_size = d->chunk_size;
+    r->cu_seqlens = d->cu_seqlens;
+    r->q = d->q;
+    r->k = d->k;
+    r->v = d->v;
+    r->o = d->o;
+    r->h0 = d->initial_state;
+    r->ht = d->final_state;
+    DVK_TRY(dvk__rec_check(ctx, r, d->num_seqs, d->scale, 1.0f / sqrtf((float)r->K)));
+    const uint64_t z_shape[3] = {r->N, r->H, r->K};
+    if (d->initial_z)
+        DVK_TRY(dvk__check_tensor(ctx, "initial_z", d->initial_z, 3, z_shape, DVK_DTYPE_F32));
+    if (d->final_z)
+        DVK_TRY(dvk__check_tensor(ctx, "final_z", d->final_z, 3, z_shape, DVK_DTYPE_F32));
+    p->done = d->done;
+    p->z0 = d->initial_z;
+    p->zt = d->final_z;
+    p->elu1 = d->feature_map == DVK_FEATURE_ELU1;
+    p->normalize = d->normalize;
+    p->eps = d->eps != 0.0f ? d->eps : 1e-6f;
+    p->eps_add = d->eps_add;
+    return DVK_SUCCESS;
+}
+
+/* The normaliser's carry: the same as the state's, with z [N,H,K] seen as [N,H,K,1]. */
+static dvk_status z_carry_init(dvk_cmd *cmd, const dvk__linear_attn *p, uint32_t segments,
+                               dvk__carry *c)
+{
+    dvk__rec zr = p->r;
+    zr.V = 1;
+    zr.h0 = p->z0;
+    zr.ht = p->zt;
+    return dvk__carry_init(cmd, &zr, segments, c);
+}
+
+/* ---- token by token -------------------------------------------------------------------------- */
+
+static const char *const recurrent_kernels[2][2] = {
+    {"linear_attn/recurrent_f32_sh", "linear_attn/recurrent_f32_sg"},
+    {"linear_attn/recurrent_f16_sh", "linear_attn/recurrent_f16_sg"},
+};
+
+typedef struct recurrent_push {
+    uint32_t T, H;
+    float scale, eps;
+    uint32_t t_begin, t_count;
+} recurrent_push;
+
+static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    const dvk_device_info *info = &ctx->info;
+    const dvk__rec *r = &p->r;
+    /* each column over KS invocations holding at most 32 rows; narrower tiles for more
+     * workgroups when few (sequence, head) pairs share the call */
+    const uint32_t wg_max = dvk__workgroup_limit(info, 128);
+    uint32_t ks = dvk__next_pow2((r->K + 31) / 32);
+    uint32_t bv = dvk__min_u32(dvk__next_pow2(r->V), dvk__max_u32(1, wg_max / ks));
+    while (bv > 8 && (uint64_t)r->N * r->H * dvk__ceil_div(r->V, bv) < 512)
+        bv /= 2;
+    while (bv * ks < 32 && ks < dvk__next_pow2(r->K) && ks < 32 && bv * ks * 2 <= wg_max)
+        ks *= 2;
+    const uint32_t wg = bv * ks;
+    const bool subgroup = info->subgroup_shuffle && ks <= info->min_subgroup_size &&
+                          dvk__spirv_available(recurrent_kernels[r->dtype == DVK_DTYPE_F16][1]);
+    const uint32_t kp = (uint32_t)dvk__ceil_div(r->K, ks) * ks;
+    const uint32_t fixed = 4 * (subgroup ? 0 : wg);
+    const uint32_t per_token = 4 * (2 * kp + 2 * bv + 1);
+    if (info->max_shared_memory < fixed + per_token)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                         "linear attention: K = %u, V = %u need %u bytes of shared memory; the "
+                         "device has %u",
+                         r->K, r->V, fixed + per_token, info->max_shared_memory);
+    const uint32_t tb = dvk__min_u32(32, (info->max_shared_memory - fixed) / per_token);
+
+    const dvk_binding none = dvk__bind_dummy(cmd);
+    dvk_binding cu = none;
+    if (r->cu_seqlens)
+        DVK_TRY(dvk__cmd_upload_scratch(cmd, r->cu_seqlens, sizeof(int32_t) * (r->N + 1), &cu));
+    const uint32_t segments = (uint32_t)dvk__ceil_div(r->max_len, DVK__TOKENS_PER_DISPATCH);
+    dvk__carry cs, cz;
+    DVK_TRY(dvk__carry_init(cmd, r, segments, &cs));
+    DVK_TRY(z_carry_init(cmd, p, segments, &cz));
+    for (uint32_t i = 0; i < cs.segments; ++i) {
+        dvk_binding s_in, s_out, z_in, z_out;
+        bool use_s, store_s, use_z, store_z;
+        dvk__carry_segment(&cs, i, &s_in, &use_s, &s_out, &store_s);
+        dvk__carry_segment(&cz, i, &z_in, &use_z, &z_out, &store_z);
+        const dvk_pipeline_key key = {
+            .spirv_name = recurrent_kernels[r->dtype == DVK_DTYPE_F16][subgroup],
+            .binding_count = 10,
+            .push_size = sizeof(recurrent_push),
+            .spec_count = 14,
+            .spec = {r->K, r->V, bv, ks, tb, use_s, store_s, r->cu_seqlens != NULL, wg, p->elu1,
+                     p->normalize, p->eps_add, p->done != NULL, use_z},
+        };
+        const dvk_pipeline *pipe;
+        DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
+        const dvk_binding b[10] = {
+            dvk__bind_read(r->q), dvk__bind_read(r->k), dvk__bind_read(r->v),
+            p->done ? dvk__bind_read(p->done) : none, s_in, z_in, s_out, none,
+            dvk__bind_write(r->o), cu,
+        };
+        const recurrent_push push = {r->T, r->H, r->scale, p->eps,
+                                     i * DVK__TOKENS_PER_DISPATCH, DVK__TOKENS_PER_DISPATCH};
+        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b, &push, (uint32_t)dvk__ceil_div(r->V, bv), r->H,
+                                  r->N));
+        if (!store_z)
+            continue;
+        /* the normaliser, after the kernel that read it */
+        const uint32_t zwg = dvk__min_u32(dvk__next_pow2(r->K), wg_max);
+        const dvk_pipeline_key zkey = {
+            .spirv_name = r->dtype == DVK_DTYPE_F16 ? "linear_attn/normalizer_f16"
+                                                    : "linear_attn/normalizer_f32",
+            .binding_count = 5,
+            .push_size = 4 * sizeof(uint32_t),
+            .spec_count = 6,
+            .spec = {r->K, r->cu_seqlens != NULL, zwg, p->elu1, p->done != NULL, use_z},
+        };
+        DVK_TRY(dvk__pipeline_get(ctx, &zkey, &pipe));
+        const dvk_binding zb[5] = {dvk__bind_read(r->k), p->done ? dvk__bind_read(p->done) : none,
+                                   z_in, z_out, cu};
+        const uint32_t zpush[4] = {r->T, r->H, i * DVK__TOKENS_PER_DISPATCH,
+                                   DVK__TOKENS_PER_DISPATCH};
+        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, zb, zpush, r->H, r->N, 1));
+    }
+    return DVK_SUCCESS;
+}
+
+/* ---- chunked --------------------------------------------------------------------------------- */
+
+enum { K_STATE, K_OUTPUT, K_COUNT };
+static const char *const chunk_kernels[K_COUNT][2] = {
+    {"linear_attn/chunk_state_f32", "linear_attn/chunk_state_f16"},
+    {"linear_attn/chunk_output_f32", "linear_attn/chunk_output_f16"},
+};
+
+static uint32_t floor_pow2(uint32_t x)
+{
+    uint32_t p = 1;
+    while (p * 2 <= x)
+        p *= 2;
+    return p;
+}
+
+/* Shared memory of chunk_output.comp, in bytes. */
+static uint32_t output_bytes(uint32_t C, uint32_t KT, uint32_t BV)
+{
+    const uint32_t loop = 2 * C * (KT + 1) + KT * BV + KT;
+    const uint32_t tail = C * (C + 1) + C * BV;
+    return 4 * ((loop > tail ? loop : tail) + 2 * C);
+}
+
+dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r, uint32_t chunk_size,
+                                 dvk__linear_attn_plan *pl)
+{
+    const dvk_device_info *info = &ctx->info;
+    const uint32_t wg = floor_pow2(dvk__workgroup_limit(info, 256));
+    memset(pl, 0, sizeof *pl);
+    if (wg < 64)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                         "linear attention (chunked): needs 64 invocations per workgroup");
+    pl->WG = wg;
+    pl->GN = 16;
+    const uint32_t gm = wg / 16;
+    /* state pass: the tile [K x BV] in registers, at most 32 floats per invocation; BV
+     * narrower when few (sequence, head) pairs would leave the GPU idle */
+    const uint32_t kp = (uint32_t)dvk__ceil_div(r->K, gm) * gm;
+    uint32_t bv = 64;
+    while (bv > 16 && (kp * bv / wg > 32 || (uint64_t)r->N * r->H * dvk__ceil_div(r->V, bv) < 256))
+        bv /= 2;
+    pl->BV_state = bv;
+    pl->TB = 16;
+    while (pl->TB > 2 && 4 * pl->TB * (kp + bv) + 16 > info->max_shared_memory)
+        pl->TB /= 2;
+    if (4 * pl->TB * (kp + bv) + 16 > info->max_shared_memory)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                         "linear attention (chunked): K = %u does not fit %u bytes of shared "
+                         "memory", r->K, info->max_shared_memory);
+    const uint32_t sizes[3] = {64, 32, 16};
+    for (int s = 0; s < 3 && !pl->C; ++s) {
+        const uint32_t C = chunk_size ? chunk_size : sizes[s];
+        if (C < gm || wg < C) {
+            if (chunk_size)
+                break;
+            continue;
+        }
+        for (uint32_t bvo = 64; bvo >= 16 && !pl->C; bvo /= 2)
+            for (uint32_t kt = 32; kt >= 8 && !pl->C; kt /= 2)
+                if (output_bytes(C, kt, bvo) <= info->max_shared_memory) {
+                    pl->C = C;
+                    pl->BV_out = bvo;
+                    pl->KT = kt;
+                }
+        if (chunk_size)
+            break;
+    }
+    if (!pl->C)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                         "linear attention: no chunk size%s fits %u bytes of shared memory with "
+                         "%u invocations per workgroup",
+                         chunk_size ? " (as requested)" : "", info->max_shared_memory, wg);
+    return DVK_SUCCESS;
+}
+
+typedef struct state_push {
+    uint32_t H, c_begin, c_count;
+} state_push;
+typedef struct output_push {
+    uint32_t H;
+    float scale, eps;
+} output_push;
+
+dvk_status dvk__linear_attn_record_state(dvk_cmd *cmd, const dvk__linear_attn *p,
+                                         const dvk__linear_attn_plan *pl,
+                                         const dvk__chunk_tables *tab, dvk_binding k,
+                                         dvk_binding v, dvk_binding table, dvk_binding seq,
+                                         const dvk_binding *hc, const dvk_binding *zc)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    const dvk__rec *r = &p->r;
+    const dvk_binding none = dvk__bind_dummy(cmd);
+    const uint32_t segments = (uint32_t)dvk__ceil_div(tab->max_chunks, DVK__CHUNKS_PER_DISPATCH);
+    dvk__carry cs, cz;
+    DVK_TRY(dvk__carry_init(cmd, r, segments, &cs));
+    DVK_TRY(z_carry_init(cmd, p, segments, &cz));
+    for (uint32_t i = 0; i < cs.segments; ++i) {
+        dvk_binding s_in, s_out, z_in, z_out;
+        bool use_s, store_s, use_z, store_z;
+        dvk__carry_segment(&cs, i, &s_in, &use_s, &s_out, &store_s);
+        dvk__carry_segment(&cz, i, &z_in, &use_z, &z_out, &store_z);
+        const dvk_pipeline_key key = {
+            .spirv_name = chunk_kernels[K_STATE][r->dtype == DVK_DTYPE_F16],
+            .binding_count = 11,
+            .push_size = sizeof(state_push),
+            .spec_count = 14,
+            .spec = {pl->C, r->K, r->V, pl->BV_state, pl->TB, pl->WG, pl->GN, p->elu1,
+                     p->done != NULL, use_s, use_z, store_s, store_z, hc != NULL},
+        };
+        const dvk_pipeline *pipe;
+        DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
+        const dvk_binding b[11] = {k, v, p->done ? dvk__bind_read(p->done) : none,
+                                   s_in, z_in, s_out, z_out, hc ? *hc : none, zc ? *zc : none,
+                                   table, seq};
+        const state_push push = {r->H, i * DVK__CHUNKS_PER_DISPATCH, DVK__CHUNKS_PER_DISPATCH};
+        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b, &push,
+                                  (uint32_t)dvk__ceil_div(r->V, pl->BV_state), r->H, r->N));
+    }
+    return DVK_SUCCESS;
+}
+
+static dvk_status record_chunk(dvk_cmd *cmd, const dvk__linear_attn *p)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    const dvk__rec *r = &p->r;
+    dvk__linear_attn_plan pl;
+    DVK_TRY(dvk__linear_attn_make_plan(ctx, r, r->chunk_size, &pl));
+    dvk__chunk_tables tab;
+    DVK_TRY(dvk__chunk_tables_build(ctx, r, pl.C, &tab));
+    dvk_status st;
+    dvk_binding table, seq, hc, zc;
+    if ((st = dvk__chunk_tables_upload(cmd, r, &tab, &table, &seq)) != DVK_SUCCESS)
+        goto out;
+    const uint64_t chunks = tab.count ? tab.count : 1;
+    if ((st = dvk__cmd_scratch(cmd, chunks * r->H * r->K * r->V * 4, &hc)) != DVK_SUCCESS ||
+        (st = dvk__cmd_scratch(cmd, chunks * r->H * r->K * 4, &zc)) != DVK_SUCCESS)
+        goto out;
+    const dvk_binding q = dvk__bind_read(r->q), k = dvk__bind_read(r->k),
+                      v = dvk__bind_read(r->v);
+    st = dvk__linear_attn_record_state(cmd, p, &pl, &tab, k, v, table, seq, &hc, &zc);
+    if (st != DVK_SUCCESS || tab.count == 0)
+        goto out;
+    const dvk_pipeline_key key = {
+        .spirv_name = chunk_kernels[K_OUTPUT][r->dtype == DVK_DTYPE_F16],
+        .binding_count = 8,
+        .push_size = sizeof(output_push),
+        .spec_count = 11,
+        .spec = {pl.C, r->K, r->V, pl.BV_out, pl.KT, pl.WG, pl.GN, p->elu1, p->normalize,
+                 p->eps_add, p->done != NULL},
+    };
+    const dvk_pipeline *pipe;
+    if ((st = dvk__pipeline_get(ctx, &key, &pipe)) != DVK_SUCCESS)
+        goto out;
+    const dvk_binding none = dvk__bind_dummy(cmd);
+    const dvk_binding b[8] = {q, k, v, p->done ? dvk__bind_read(p->done) : none,
+                              dvk__as_input(hc), dvk__as_input(zc), dvk__bind_write(r->o), table};
+    const output_push push = {r->H, r->scale, p->eps};
+    st = dvk__cmd_dispatch(cmd, pipe, b, &push, tab.count, r->H,
+                           (uint32_t)dvk__ceil_div(r->V, pl.BV_out));
+out:
+    dvk__chunk_tables_free(ctx, &tab);
+    return st;
+}
+
+dvk_status dvk_linear_attn(dvk_cmd *cmd, const dvk_linear_attn_desc *desc)
+{
+    dvk__linear_attn p;
+    DVK_TRY(validate(cmd, desc, &p));
+    if (dvk__rec_use_chunk(dvk__cmd_context(cmd), &p.r))
+        return record_chunk(cmd, &p);
+    return record_recurrent(cmd, &p);
+}

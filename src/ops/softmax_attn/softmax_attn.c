@@ -1,0 +1,109 @@
+/* Host side of causal softmax attention inside segments (shaders/softmax_attn/): argument
+ * checks, the block sizes that fit the device, one dispatch. See deltavk.h. */
+#include "ops/softmax_attn/softmax_attn.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *const kernels[2] = {"softmax_attn/softmax_attn_f32",
+                                       "softmax_attn/softmax_attn_f16"};
+
+typedef struct plan {
+    uint32_t BQ, BK, WG, GN, DS;
+} plan;
+
+static uint32_t shared_bytes(uint32_t D, uint32_t DV, const plan *p)
+{
+    const uint32_t dp = (D + p->DS - 1) / p->DS * p->DS;
+    const uint32_t dvp = (DV + p->GN - 1) / p->GN * p->GN;
+    const uint32_t x = p->BK * (p->DS + 1) > p->BK * dvp ? p->BK * (p->DS + 1) : p->BK * dvp;
+    return 4 * (p->BQ * (dp + 1) + x + p->BQ * (p->BK + 1) + 3 * p->BQ);
+}
+
+static dvk_status make_plan(const dvk_context *ctx, uint32_t D, uint32_t DV, plan *out)
+{
+    const dvk_device_info *info = &ctx->info;
+    const uint32_t wg_limit = dvk__workgroup_limit(info, 256);
+    for (uint32_t wg = 256; wg >= 64; wg /= 2) {
+        if (wg > wg_limit)
+            continue;
+        for (uint32_t bq = 32; bq >= 8; bq /= 2) {
+            if (bq < wg / 16 || bq > wg)
+                continue;
+            for (uint32_t bk = 32; bk >= 16; bk /= 2) {
+                const plan p = {bq, bk, wg, 16, D <= 16 ? 16 : 32};
+                if (shared_bytes(D, DV, &p) <= info->max_shared_memory) {
+                    *out = p;
+                    return DVK_SUCCESS;
+                }
+            }
+        }
+    }
+    return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                     "softmax attention: D = %u, DV = %u do not fit %u bytes of shared memory", D,
+                     DV, info->max_shared_memory);
+}
+
+typedef struct push {
+    uint32_t T, H, segment;
+    float scale;
+} push;
+
+dvk_status dvk__record_softmax_attn(dvk_cmd *cmd, const dvk__softmax_attn *a)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    plan p = {0};
+    DVK_TRY(make_plan(ctx, a->D, a->DV, &p));
+    const dvk_pipeline_key key = {
+        .spirv_name = kernels[a->dtype == DVK_DTYPE_F16],
+        .binding_count = 4,
+        .push_size = sizeof(push),
+        .spec_count = 7,
+        .spec = {a->D, a->DV, p.BQ, p.BK, p.WG, p.GN, p.DS},
+    };
+    const dvk_pipeline *pipe;
+    DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
+    const dvk_binding b[4] = {a->q, a->k, a->v, a->o};
+    const push pc = {a->T, a->H, a->segment, a->scale};
+    return dvk__cmd_dispatch(cmd, pipe, b, &pc, (uint32_t)dvk__ceil_div(a->T, p.BQ), a->H, a->B);
+}
+
+dvk_status dvk_softmax_attn(dvk_cmd *cmd, const dvk_softmax_attn_desc *d)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    if (!d)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "desc is NULL");
+    const dvk_context *ctx = dvk__cmd_context(cmd);
+    const uint64_t any = UINT64_MAX;
+    DVK_TRY(dvk__check_tensor(ctx, "q", d->q, 4, (uint64_t[]){any, any, any, any},
+                              DVK_DTYPE_DEFAULT));
+    const uint64_t *s = d->q->shape;
+    if (s[0] > 65535 || s[1] > UINT32_MAX || s[2] > 65535)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "q: batch and heads must be < 65536");
+    dvk__softmax_attn a = {
+        .B = (uint32_t)s[0], .T = (uint32_t)s[1], .H = (uint32_t)s[2], .D = (uint32_t)s[3],
+        .dtype = d->q->dtype,
+    };
+    DVK_TRY(dvk__check_tensor(ctx, "k", d->k, 4, s, a.dtype));
+    DVK_TRY(dvk__check_tensor(ctx, "v", d->v, 4, (uint64_t[]){a.B, a.T, a.H, any}, a.dtype));
+    a.DV = (uint32_t)d->v->shape[3];
+    DVK_TRY(dvk__check_tensor(ctx, "o", d->o, 4, d->v->shape, a.dtype));
+    if (a.D > 256 || a.DV > 256)
+        return dvk__fail(DVK_ERROR_UNSUPPORTED, "D = %u and DV = %u must be in [1, 256]", a.D,
+                         a.DV);
+    if (a.dtype == DVK_DTYPE_F16 && !ctx->info.fp16_storage)
+        return dvk__fail(DVK_ERROR_UNSUPPORTED_DTYPE,
+                         "fp16 tensors need storageBuffer16BitAccess, which %s lacks",
+                         ctx->info.name);
+    if (!isfinite(d->scale))
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "scale is not finite");
+    if ((uint64_t)dvk__ceil_div(a.T, 8) > 0xFFFFFFFFu)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "T is too long");
+    a.scale = d->scale != 0.0f ? d->scale : 1.0f / sqrtf((float)a.D);
+    a.segment = d->segment && d->segment < a.T ? d->segment : a.T;
+    a.q = dvk__bind_read(d->q);
+    a.k = dvk__bind_read(d->k);
+    a.v = dvk__bind_read(d->v);
+    a.o = dvk__bind_write(d->o);
+    return dvk__record_softmax_attn(cmd, &a);
+}
