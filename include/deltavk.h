@@ -788,8 +788,9 @@ DVK_API dvk_status dvk_softmax_attn(dvk_cmd *cmd, const dvk_softmax_attn_desc *d
  * the driver's sin/cos (which Vulkan lets be loose for large angles); PyTorch rounds the angle
  * to fp32 first, which differs by up to 6e-8 · p radians.
  * Shapes:  x, y [B,T,H,D], the same dtype (fp32 or fp16); y may be x (in place).
- * Options: rotary_dim even, <= D (0 = D); theta 0 = 10000; offset, the position of token 0
- *          (>= 0); scale 0 = 1 (Infini-attention scales q by D^-0.5 here).
+ * Options: rotary_dim even, <= D (0 = D, or D − 1 when D is odd); theta 0 = 10000; offset,
+ *          the position of token 0 (>= 0); scale 0 = 1 (Infini-attention scales q by D^-0.5
+ *          here).
  */
 typedef struct dvk_rope_desc {
     const dvk_tensor *x;

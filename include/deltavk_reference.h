@@ -142,7 +142,7 @@ int dvk_ref_softmax_attn(const dvk_ref_softmax_attn_args *args);
 typedef struct dvk_ref_rope_args {
     int B, T, H, D;
     const float *x;        /* [B,T,H,D] */
-    int rotary_dim;        /* even, <= D; 0 = D */
+    int rotary_dim;        /* even, <= D; 0 = D (D − 1 when D is odd) */
     float theta;           /* 0 = 10000 */
     int offset;
     float scale;           /* multiplies the result; 0 = 1 */

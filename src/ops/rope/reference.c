@@ -10,7 +10,7 @@ int dvk_ref_rope(const dvk_ref_rope_args *a)
 {
     if (!a || !a->x || !a->y || a->B < 1 || a->T < 1 || a->H < 1 || a->D < 1)
         return -1;
-    const int D = a->D, rd = a->rotary_dim ? a->rotary_dim : D;
+    const int D = a->D, rd = a->rotary_dim ? a->rotary_dim : D - D % 2;
     if (rd < 0 || rd > D || rd % 2 != 0)
         return -1;
     const float theta = a->theta != 0.0f ? a->theta : 10000.0f;

@@ -24,20 +24,23 @@ static dvk_status make_plan(const dvk_context *ctx, uint32_t D, uint32_t DV, pla
 {
     const dvk_device_info *info = &ctx->info;
     const uint32_t wg_limit = dvk__workgroup_limit(info, 256);
-    for (uint32_t wg = 256; wg >= 64; wg /= 2) {
+    /* the widest workgroup, then the most queries per block, then the longest key blocks;
+     * small devices end up with narrow grids (GN = 8) and blocks of 4 queries */
+    for (uint32_t wg = 256; wg >= 32; wg /= 2) {
         if (wg > wg_limit)
             continue;
-        for (uint32_t bq = 32; bq >= 8; bq /= 2) {
-            if (bq < wg / 16 || bq > wg)
-                continue;
-            for (uint32_t bk = 32; bk >= 16; bk /= 2) {
-                const plan p = {bq, bk, wg, 16, D <= 16 ? 16 : 32};
-                if (shared_bytes(D, DV, &p) <= info->max_shared_memory) {
-                    *out = p;
-                    return DVK_SUCCESS;
+        for (uint32_t gn = 16; gn >= 8; gn /= 2)
+            for (uint32_t bq = 32; bq >= 4; bq /= 2) {
+                if (bq < wg / gn || bq > wg)
+                    continue;
+                for (uint32_t bk = 32; bk >= gn; bk /= 2) {
+                    const plan p = {bq, bk, wg, gn, D <= 16 ? 16 : 32};
+                    if (shared_bytes(D, DV, &p) <= info->max_shared_memory) {
+                        *out = p;
+                        return DVK_SUCCESS;
+                    }
                 }
             }
-        }
     }
     return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
                      "softmax attention: D = %u, DV = %u do not fit %u bytes of shared memory", D,

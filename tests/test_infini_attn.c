@@ -1,0 +1,231 @@
+/* One Infini-attention segment on the device against the C reference in double
+ * (dvk_ref_infini_attn): without and with a past memory, the delta rule, rope on and off, odd
+ * sizes, fp16; several segments with the memory carried in place; bad input. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ia_case {
+    const char *name;
+    int B, T, H, D, DV;
+    bool memory, delta, rope;
+    dvk_dtype dtype;
+} ia_case;
+
+static const ia_case cases[] = {
+    {"first segment (no memory)", 2, 37, 2, 32, 32, false, false, true, DVK_DTYPE_F32},
+    {"with memory", 2, 37, 2, 32, 48, true, false, true, DVK_DTYPE_F32},
+    {"with memory, delta rule", 1, 70, 2, 64, 64, true, true, true, DVK_DTYPE_F32},
+    {"no rope, odd DV", 1, 33, 3, 16, 20, true, true, false, DVK_DTYPE_F32},
+    {"D128 T130", 1, 130, 2, 128, 128, true, true, true, DVK_DTYPE_F32},
+    {"D256 DV100", 1, 20, 1, 256, 100, true, false, true, DVK_DTYPE_F32},
+    {"fp16 D64 delta", 2, 50, 2, 64, 64, true, true, true, DVK_DTYPE_F16},
+};
+
+static void check(const char *name, const char *what, const double *ref, const float *got,
+                  size_t n, double tol)
+{
+    char label[200];
+    snprintf(label, sizeof label, "%s: %s", name, what);
+    const double e = harness_rel_err(label, ref, got, n);
+    if (!(e <= tol))
+        fail_msg("%s rel rms %.3e > %.0e", label, e, tol);
+}
+
+typedef struct inputs {
+    float *q, *k, *v, *gate, *mem, *z;
+} inputs;
+
+static inputs make_inputs(const ia_case *c, harness_rng *rng)
+{
+    const size_t nq = (size_t)c->B * c->T * c->H * c->D, nv = (size_t)c->B * c->T * c->H * c->DV;
+    const size_t nm = (size_t)c->B * c->H * c->D * c->DV, nz = (size_t)c->B * c->H * c->D;
+    inputs in = {malloc(nq * 4), malloc(nq * 4), malloc(nv * 4), malloc((size_t)c->H * 4),
+                 malloc(nm * 4), malloc(nz * 4)};
+    harness_fill_normal(rng, in.q, nq, 1.5f);
+    harness_fill_normal(rng, in.k, nq, 1.5f);
+    harness_fill_normal(rng, in.v, nv, 1.0f);
+    harness_fill_uniform(rng, in.gate, (size_t)c->H, -2.0f, 2.0f);
+    harness_fill_normal(rng, in.mem, nm, 1.0f);
+    harness_fill_uniform(rng, in.z, nz, 5.0f, 20.0f);
+    if (c->dtype == DVK_DTYPE_F16) {
+        harness_round_f16(in.q, nq);
+        harness_round_f16(in.k, nq);
+        harness_round_f16(in.v, nv);
+    }
+    return in;
+}
+
+static void free_inputs(inputs *in)
+{
+    free(in->q), free(in->k), free(in->v), free(in->gate), free(in->mem), free(in->z);
+}
+
+static void run_case(const ia_case *c)
+{
+    harness_rng rng = harness_rng_make((uint64_t)(c - cases) + 77);
+    inputs in = make_inputs(c, &rng);
+    const size_t nv = (size_t)c->B * c->T * c->H * c->DV;
+    const size_t nm = (size_t)c->B * c->H * c->D * c->DV, nz = (size_t)c->B * c->H * c->D;
+    double *o_ref = malloc(nv * 8), *m_ref = malloc(nm * 8), *z_ref = malloc(nz * 8);
+    assert_int_equal(dvk_ref_infini_attn(&(dvk_ref_infini_attn_args){
+                         .B = c->B, .T = c->T, .H = c->H, .D = c->D, .DV = c->DV, .q = in.q,
+                         .k = in.k, .v = in.v, .gate = in.gate,
+                         .mem0 = c->memory ? in.mem : NULL, .z0 = c->memory ? in.z : NULL,
+                         .delta_rule = c->delta, .rope = c->rope, .o = o_ref, .mem = m_ref,
+                         .z = z_ref}),
+                     0);
+    const uint64_t sq[4] = {c->B, c->T, c->H, c->D}, sv[4] = {c->B, c->T, c->H, c->DV};
+    const uint64_t sm[4] = {c->B, c->H, c->D, c->DV}, sz[3] = {c->B, c->H, c->D};
+    dvk_tensor *tq = harness_tensor(c->dtype, 4, sq, in.q);
+    dvk_tensor *tk = harness_tensor(c->dtype, 4, sq, in.k);
+    dvk_tensor *tv = harness_tensor(c->dtype, 4, sv, in.v);
+    dvk_tensor *tg = harness_tensor(DVK_DTYPE_F32, 1, (uint64_t[]){c->H}, in.gate);
+    dvk_tensor *tm = c->memory ? harness_tensor(DVK_DTYPE_F32, 4, sm, in.mem) : NULL;
+    dvk_tensor *tz = c->memory ? harness_tensor(DVK_DTYPE_F32, 3, sz, in.z) : NULL;
+    dvk_tensor *tmo = harness_tensor_poisoned(DVK_DTYPE_F32, 4, sm);
+    dvk_tensor *tzo = harness_tensor_poisoned(DVK_DTYPE_F32, 3, sz);
+    dvk_tensor *to = harness_tensor_poisoned(c->dtype, 4, sv);
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    CHECK_OK(dvk_infini_attn(cmd, &(dvk_infini_attn_desc){
+        .q = tq, .k = tk, .v = tv, .gate = tg, .o = to, .memory = tm, .memory_z = tz,
+        .final_memory = tmo, .final_z = tzo, .rope = c->rope, .delta_rule = c->delta}));
+    harness_run(cmd);
+    const double tol = c->dtype == DVK_DTYPE_F16 ? 5e-3 : 1e-5;
+    float *o = harness_download(to), *m = harness_download(tmo), *z = harness_download(tzo);
+    check(c->name, "o", o_ref, o, nv, tol);
+    check(c->name, "memory", m_ref, m, nm, tol);
+    check(c->name, "z", z_ref, z, nz, tol);
+    dvk_cmd_destroy(cmd);
+    dvk_tensor *all[] = {tq, tk, tv, tg, tm, tz, tmo, tzo, to};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
+        dvk_tensor_destroy(all[i]);
+    free(o), free(m), free(z), free(o_ref), free(m_ref), free(z_ref);
+    free_inputs(&in);
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    const bool f16 = dvk_context_device_info(harness_ctx)->fp16_storage;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        if (cases[i].dtype == DVK_DTYPE_F16 && !f16)
+            continue;
+        run_case(&cases[i]);
+    }
+}
+
+/* Four segments, the memory created by the first and then updated in place, against the
+ * reference chained segment by segment. */
+static void test_segments(void **state)
+{
+    (void)state;
+    const ia_case c = {"segments", 2, 29, 2, 32, 24, true, true, true, DVK_DTYPE_F32};
+    const size_t nv = (size_t)c.B * c.T * c.H * c.DV;
+    const size_t nm = (size_t)c.B * c.H * c.D * c.DV, nz = (size_t)c.B * c.H * c.D;
+    const uint64_t sq[4] = {c.B, c.T, c.H, c.D}, sv[4] = {c.B, c.T, c.H, c.DV};
+    const uint64_t sm[4] = {c.B, c.H, c.D, c.DV}, sz[3] = {c.B, c.H, c.D};
+    dvk_tensor *tm = harness_tensor_poisoned(DVK_DTYPE_F32, 4, sm);
+    dvk_tensor *tz = harness_tensor_poisoned(DVK_DTYPE_F32, 3, sz);
+    double *o_ref = malloc(nv * 8), *m_ref = malloc(nm * 8), *z_ref = malloc(nz * 8);
+    float *m_ref_f = malloc(nm * 4), *z_ref_f = malloc(nz * 4);
+    harness_rng rng = harness_rng_make(2024);
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    for (int s = 0; s < 4; ++s) {
+        inputs in = make_inputs(&c, &rng);
+        /* the reference continues from the device's memory of the previous segment, so each
+         * segment is checked on its own (errors do not compound across the chain) */
+        float *m_dev = s ? harness_download(tm) : NULL, *z_dev = s ? harness_download(tz) : NULL;
+        assert_int_equal(dvk_ref_infini_attn(&(dvk_ref_infini_attn_args){
+                             .B = c.B, .T = c.T, .H = c.H, .D = c.D, .DV = c.DV, .q = in.q,
+                             .k = in.k, .v = in.v, .gate = in.gate, .mem0 = m_dev, .z0 = z_dev,
+                             .delta_rule = 1, .rope = 1, .o = o_ref, .mem = m_ref, .z = z_ref}),
+                         0);
+        dvk_tensor *tq = harness_tensor(c.dtype, 4, sq, in.q);
+        dvk_tensor *tk = harness_tensor(c.dtype, 4, sq, in.k);
+        dvk_tensor *tv = harness_tensor(c.dtype, 4, sv, in.v);
+        dvk_tensor *tg = harness_tensor(DVK_DTYPE_F32, 1, (uint64_t[]){c.H}, in.gate);
+        dvk_tensor *to = harness_tensor_poisoned(c.dtype, 4, sv);
+        CHECK_OK(dvk_cmd_reset(cmd));
+        CHECK_OK(dvk_infini_attn(cmd, &(dvk_infini_attn_desc){
+            .q = tq, .k = tk, .v = tv, .gate = tg, .o = to, .memory = s ? tm : NULL,
+            .memory_z = s ? tz : NULL, .final_memory = tm, .final_z = tz, .rope = true,
+            .delta_rule = true}));
+        harness_run(cmd);
+        float *o = harness_download(to), *m = harness_download(tm), *z = harness_download(tz);
+        char name[64];
+        snprintf(name, sizeof name, "segment %d", s);
+        check(name, "o", o_ref, o, nv, 1e-5);
+        check(name, "memory", m_ref, m, nm, 1e-5);
+        check(name, "z", z_ref, z, nz, 1e-5);
+        free(o), free(m), free(z), free(m_dev), free(z_dev);
+        dvk_tensor_destroy(tq), dvk_tensor_destroy(tk), dvk_tensor_destroy(tv);
+        dvk_tensor_destroy(tg), dvk_tensor_destroy(to);
+        free_inputs(&in);
+    }
+    dvk_cmd_destroy(cmd);
+    dvk_tensor_destroy(tm), dvk_tensor_destroy(tz);
+    free(o_ref), free(m_ref), free(z_ref), free(m_ref_f), free(z_ref_f);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    const dvk_dtype F = DVK_DTYPE_F32;
+    dvk_tensor *q = NULL, *v = NULL, *g = NULL, *g_bad = NULL, *m = NULL, *z = NULL, *q_odd = NULL;
+    CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {1, 5, 2, 16}},
+                               &q));
+    CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {1, 5, 2, 8}},
+                               &v));
+    CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 1, .shape = {2}}, &g));
+    CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.dtype = F, .ndim = 1,
+                                                               .shape = {3}}, &g_bad));
+    CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {1, 2, 16, 8}},
+                               &m));
+    CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 3, .shape = {1, 2, 16}},
+                               &z));
+    CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {1, 5, 2, 15}},
+                               &q_odd));
+    const dvk_infini_attn_desc good = {.q = q, .k = q, .v = v, .gate = g, .o = v, .memory = m,
+                                       .memory_z = z, .final_memory = m, .final_z = z,
+                                       .rope = true};
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    dvk_infini_attn_desc d;
+    CHECK_STATUS(dvk_infini_attn(cmd, NULL), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.gate = NULL;
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.gate = g_bad;
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_SHAPE_MISMATCH);
+    d = good, d.memory_z = NULL;
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.final_z = NULL;
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.memory = v;
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_SHAPE_MISMATCH);
+    d = good, d.q = q_odd, d.k = q_odd, d.memory = NULL, d.memory_z = NULL;
+    d.final_memory = NULL, d.final_z = NULL;
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT); /* rope, odd D */
+    d = good, d.eps = -1.0f;
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    CHECK_OK(dvk_infini_attn(cmd, &good));
+    harness_run(cmd);
+    dvk_cmd_destroy(cmd);
+    dvk_tensor *all[] = {q, v, g, g_bad, m, z, q_odd};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
+        dvk_tensor_destroy(all[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_table, harness_test_teardown),
+        cmocka_unit_test_teardown(test_segments, harness_test_teardown),
+        cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+    };
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+}
