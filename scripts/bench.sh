@@ -56,3 +56,17 @@ for op in kda rwkv7; do
   $dvk bench $op $shape4 --mode chunk --dtype f16 --stages --json
 done
 $dvk bench dplr --B 256 --T 1 --H 16 --K 128 --V 128 --json
+# Linear attention (chunked), softmax attention in segments of 2048, and one Infini-attention
+# segment step of 2048 tokens with a past memory (its D and DV are --K and --V)
+for dtype in f16 f32; do
+  $dvk bench linear_attn $shape4 --mode chunk --dtype $dtype --json
+done
+$dvk bench linear_attn $shape1 --mode chunk --dtype f16 --json
+for dtype in f16 f32; do
+  $dvk bench softmax_attn $shape4 --segment 2048 --dtype $dtype --json
+done
+for dtype in f16 f32; do
+  for rule in "" --delta-rule; do
+    $dvk bench infini_attn --B 4 --T 2048 --H 16 --K 128 --V 128 --dtype $dtype $rule --json
+  done
+done

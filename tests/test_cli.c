@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "safetensors.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +273,352 @@ static void test_bad_files(void **state)
     EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", in, tmp("no/such/dir/out.safetensors"));
 }
 
+/* ---- the attention operators: files written here, outputs checked against the C references -- */
+
+/* One tensor of a file written by write_file. */
+typedef struct st_entry {
+    const char *name;
+    uint32_t ndim;
+    uint64_t shape[4];
+    const float *data;
+} st_entry;
+
+static void write_file(const char *path, const st_entry *e, size_t n)
+{
+    dvk_st_writer *w = NULL;
+    CHECK_OK(dvk_st_writer_create(&w));
+    for (size_t i = 0; i < n; ++i)
+        if (e[i].data) /* absent optional inputs are NULL */
+            CHECK_OK(dvk_st_writer_add(w, e[i].name, DVK_ST_F32, e[i].ndim, e[i].shape,
+                                       e[i].data));
+    char err[256];
+    CHECK_OK(dvk_st_writer_save(w, path, err, sizeof err));
+    dvk_st_writer_destroy(w);
+}
+
+static void to_float(const double *x, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        y[i] = (float)x[i];
+}
+
+/* Asserts that the file written by `dvk run` holds exactly the tensors `want` (names, shapes,
+ * the dtype of the run: token outputs in `token_dtype`, states fp32). */
+static void expect_outputs(const char *path, const st_entry *want, size_t n,
+                           dvk_st_dtype token_dtype)
+{
+    char err[256];
+    dvk_st_file *f = NULL;
+    CHECK_OK(dvk_st_read(path, &f, err, sizeof err));
+    assert_int_equal(dvk_st_count(f), n);
+    for (size_t i = 0; i < n; ++i) {
+        const dvk_st_tensor *t = dvk_st_find(f, want[i].name);
+        if (!t)
+            fail_msg("%s: no tensor %s", path, want[i].name);
+        assert_int_equal(t->ndim, want[i].ndim);
+        for (uint32_t d = 0; d < t->ndim; ++d)
+            assert_int_equal(t->shape[d], want[i].shape[d]);
+        assert_int_equal(t->dtype, strcmp(want[i].name, "o") == 0 ? token_dtype : DVK_ST_F32);
+    }
+    dvk_st_free(f);
+}
+
+/* Linear attention: T tokens (B rows, or one row of three sequences with cu_seqlens), episode
+ * starts at random tokens and at the first token of row 0 (so its h0 is discarded). With the
+ * identity map the features are made positive here, as a caller's map would make them. */
+enum { LA_B = 2, LA_T = 37, LA_H = 2, LA_K = 8, LA_V = 6, LA_N = 3 };
+
+typedef struct la_case {
+    int elu1, normalize, eps_add;
+    float eps, scale;
+    int varlen;
+} la_case;
+
+static void write_linear_case(const char *path, const la_case *c, st_entry *out, size_t *n_out)
+{
+    enum { TOK = LA_B * LA_T };
+    static float q[TOK * LA_H * LA_K], k[TOK * LA_H * LA_K], v[TOK * LA_H * LA_V], done[TOK];
+    static float h0[LA_N * LA_H * LA_K * LA_V], z0[LA_N * LA_H * LA_K];
+    static float of[TOK * LA_H * LA_V], hf[LA_N * LA_H * LA_K * LA_V], zf[LA_N * LA_H * LA_K];
+    static double o[TOK * LA_H * LA_V], ht[LA_N * LA_H * LA_K * LA_V], zt[LA_N * LA_H * LA_K];
+    harness_rng rng = harness_rng_make(41);
+    harness_fill_normal(&rng, q, TOK * LA_H * LA_K, 1.0f);
+    harness_fill_normal(&rng, k, TOK * LA_H * LA_K, 1.0f);
+    harness_fill_normal(&rng, v, TOK * LA_H * LA_V, 1.0f);
+    for (int i = 0; !c->elu1 && i < TOK * LA_H * LA_K; ++i) {
+        q[i] = q[i] > 0.0f ? q[i] + 1.0f : expf(q[i]);
+        k[i] = k[i] > 0.0f ? k[i] + 1.0f : expf(k[i]);
+    }
+    for (int t = 0; t < TOK; ++t)
+        done[t] = t == 0 || harness_uniform(&rng) < 0.1f ? 1.0f : 0.0f;
+    const int B = c->varlen ? 1 : LA_B, T = c->varlen ? TOK : LA_T, N = c->varlen ? LA_N : LA_B;
+    static const int cu[LA_N + 1] = {0, 5, 40, TOK};
+    static const int64_t cu64[LA_N + 1] = {0, 5, 40, TOK};
+    harness_fill_normal(&rng, h0, (size_t)N * LA_H * LA_K * LA_V, 0.1f);
+    harness_fill_uniform(&rng, z0, (size_t)N * LA_H * LA_K, 0.5f, 1.5f);
+    assert_int_equal(dvk_ref_linear_attn(&(dvk_ref_linear_attn_args){
+                         .B = B, .T = T, .H = LA_H, .K = LA_K, .V = LA_V, .q = q, .k = k, .v = v,
+                         .done = done, .h0 = h0, .z0 = z0, .cu_seqlens = c->varlen ? cu : NULL,
+                         .num_seqs = c->varlen ? LA_N : 0, .elu1 = c->elu1,
+                         .normalize = c->normalize, .eps = c->eps, .eps_add = c->eps_add,
+                         .scale = c->scale, .o = o, .ht = ht, .zt = zt}),
+                     0);
+    to_float(o, of, TOK * LA_H * LA_V);
+    to_float(ht, hf, (size_t)N * LA_H * LA_K * LA_V);
+    to_float(zt, zf, (size_t)N * LA_H * LA_K);
+    const st_entry e[] = {
+        {"q", 4, {B, T, LA_H, LA_K}, q},   {"k", 4, {B, T, LA_H, LA_K}, k},
+        {"v", 4, {B, T, LA_H, LA_V}, v},   {"done", 2, {B, T}, done},
+        {"h0", 4, {N, LA_H, LA_K, LA_V}, h0}, {"z0", 3, {N, LA_H, LA_K}, z0},
+        {"o", 4, {B, T, LA_H, LA_V}, of},  {"ht", 4, {N, LA_H, LA_K, LA_V}, hf},
+        {"z", 3, {N, LA_H, LA_K}, zf},
+    };
+    write_file(path, e, sizeof e / sizeof e[0]);
+    if (c->varlen) { /* cu_seqlens as integers, as fla's files hold them */
+        dvk_st_file *f = NULL;
+        char err[256];
+        CHECK_OK(dvk_st_read(path, &f, err, sizeof err));
+        dvk_st_writer *w = NULL;
+        CHECK_OK(dvk_st_writer_create(&w));
+        for (size_t i = 0; i < dvk_st_count(f); ++i) {
+            const dvk_st_tensor *t = dvk_st_get(f, i);
+            CHECK_OK(dvk_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data));
+        }
+        const uint64_t ncu = LA_N + 1;
+        CHECK_OK(dvk_st_writer_add(w, "cu_seqlens", DVK_ST_I64, 1, &ncu, cu64));
+        dvk_st_free(f);
+        CHECK_OK(dvk_st_writer_save(w, path, err, sizeof err));
+        dvk_st_writer_destroy(w);
+    }
+    /* the outputs dvk run must write: the last three entries */
+    memcpy(out, e + 6, 3 * sizeof *e);
+    *n_out = 3;
+}
+
+static void test_linear_attn_through_cli(void **state)
+{
+    (void)state;
+    const struct {
+        la_case c;
+        const char *flags;
+    } runs[] = {
+        {{.elu1 = 1, .normalize = 1}, "--feature-map elu1"},
+        {{.normalize = 1, .eps_add = 1, .eps = 1e-3f, .scale = 1.0f},
+         "--eps-add --eps 1e-3 --scale 1"},
+        {{.elu1 = 1, .normalize = 0, .varlen = 1}, "--feature-map elu1 --no-normalize"},
+    };
+    const char *in = tmp("la.safetensors"), *out = tmp("la_out.safetensors");
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
+        st_entry want[3];
+        size_t n = 0;
+        write_linear_case(in, &runs[i].c, want, &n);
+        const char *modes[2] = {"--mode recurrent", "--mode chunk --chunk-size 16"};
+        for (int m = 0; m < 2; ++m) {
+            EXPECT_EXIT(0, "run linear_attn %s %s --validate %s --in '%s' --out '%s'",
+                        runs[i].flags, modes[m], profile_flag(), in, out);
+            expect_outputs(out, want, n, DVK_ST_F32);
+            EXPECT_EXIT(0, "compare '%s' '%s' --names o,ht,z --tol 1e-5", out, in);
+        }
+        /* fp16 storage: the inputs round to fp16 on the way in, o on the way out */
+        EXPECT_EXIT(0, "run linear_attn %s --mode chunk --dtype f16 %s --in '%s' --out '%s'",
+                    runs[i].flags, profile_flag(), in, out);
+        expect_outputs(out, want, n, DVK_ST_F16);
+        EXPECT_EXIT(0, "compare '%s' '%s' --names o,ht,z --tol 5e-3", out, in);
+    }
+    /* without --feature-map elu1 the same file is a different computation */
+    write_linear_case(in, &runs[0].c, (st_entry[3]){0}, &(size_t){0});
+    EXPECT_EXIT(0, "run linear_attn --in '%s' --out '%s'", in, out);
+    EXPECT_EXIT(1, "compare '%s' '%s' --names o --tol 1e-3", out, in);
+}
+
+/* Softmax attention in segments, and Infini-attention segments with and without a past
+ * memory, the delta rule, rope. */
+enum { SA_B = 2, SA_T = 40, SA_H = 2, SA_D = 8, SA_DV = 6 };
+
+static void write_softmax_case(const char *path, int segment)
+{
+    enum { NQ = SA_B * SA_T * SA_H * SA_D, NV = SA_B * SA_T * SA_H * SA_DV };
+    static float q[NQ], k[NQ], v[NV], of[NV];
+    static double o[NV];
+    harness_rng rng = harness_rng_make(43);
+    harness_fill_normal(&rng, q, NQ, 1.5f); /* logits of a few units: a peaked softmax */
+    harness_fill_normal(&rng, k, NQ, 1.5f);
+    harness_fill_normal(&rng, v, NV, 1.0f);
+    assert_int_equal(dvk_ref_softmax_attn(&(dvk_ref_softmax_attn_args){
+                         .B = SA_B, .T = SA_T, .H = SA_H, .D = SA_D, .DV = SA_DV, .q = q, .k = k,
+                         .v = v, .segment = segment, .o = o}),
+                     0);
+    to_float(o, of, NV);
+    const st_entry e[] = {
+        {"q", 4, {SA_B, SA_T, SA_H, SA_D}, q}, {"k", 4, {SA_B, SA_T, SA_H, SA_D}, k},
+        {"v", 4, {SA_B, SA_T, SA_H, SA_DV}, v}, {"o", 4, {SA_B, SA_T, SA_H, SA_DV}, of},
+    };
+    write_file(path, e, sizeof e / sizeof e[0]);
+}
+
+typedef struct ia_case {
+    int memory, delta_rule, rope;
+    float rope_theta;
+} ia_case;
+
+static void write_infini_case(const char *path, const ia_case *c)
+{
+    enum { B = SA_B, T = 24, H = SA_H, D = SA_D, DV = SA_DV };
+    enum { NQ = B * T * H * D, NV = B * T * H * DV, NM = B * H * D * DV, NZ = B * H * D };
+    static float q[NQ], k[NQ], v[NV], gate[H], mem[NM], z0[NZ], of[NV], mf[NM], zf[NZ];
+    static double o[NV], mt[NM], zt[NZ];
+    harness_rng rng = harness_rng_make(47);
+    harness_fill_normal(&rng, q, NQ, 1.0f);
+    harness_fill_normal(&rng, k, NQ, 1.0f);
+    harness_fill_normal(&rng, v, NV, 1.0f);
+    harness_fill_normal(&rng, gate, H, 1.0f); /* both the local and the memory part count */
+    harness_fill_normal(&rng, mem, NM, 0.3f);
+    harness_fill_uniform(&rng, z0, NZ, 2.0f, 6.0f); /* sums of a few positive features */
+    assert_int_equal(dvk_ref_infini_attn(&(dvk_ref_infini_attn_args){
+                         .B = B, .T = T, .H = H, .D = D, .DV = DV, .q = q, .k = k, .v = v,
+                         .gate = gate, .mem0 = c->memory ? mem : NULL,
+                         .z0 = c->memory ? z0 : NULL, .delta_rule = c->delta_rule,
+                         .rope = c->rope, .rope_theta = c->rope_theta, .o = o, .mem = mt,
+                         .z = zt}),
+                     0);
+    to_float(o, of, NV);
+    to_float(mt, mf, NM);
+    to_float(zt, zf, NZ);
+    const st_entry e[] = {
+        {"q", 4, {B, T, H, D}, q},      {"k", 4, {B, T, H, D}, k},
+        {"v", 4, {B, T, H, DV}, v},     {"gate", 1, {H}, gate},
+        {"h0", 4, {B, H, D, DV}, c->memory ? mem : NULL},
+        {"z0", 3, {B, H, D}, c->memory ? z0 : NULL},
+        {"o", 4, {B, T, H, DV}, of},    {"ht", 4, {B, H, D, DV}, mf},
+        {"z", 3, {B, H, D}, zf},
+    };
+    write_file(path, e, sizeof e / sizeof e[0]);
+}
+
+static void test_attention_through_cli(void **state)
+{
+    (void)state;
+    const char *in = tmp("attn.safetensors"), *out = tmp("attn_out.safetensors");
+    const st_entry sa_out[] = {{"o", 4, {SA_B, SA_T, SA_H, SA_DV}, NULL}};
+    const int segments[] = {16, 0};
+    for (int i = 0; i < 2; ++i) {
+        write_softmax_case(in, segments[i]);
+        EXPECT_EXIT(0, "run softmax_attn --segment %d --validate %s --in '%s' --out '%s'",
+                    segments[i], profile_flag(), in, out);
+        expect_outputs(out, sa_out, 1, DVK_ST_F32); /* o only: no state */
+        EXPECT_EXIT(0, "compare '%s' '%s' --names o --tol 1e-5", out, in);
+        EXPECT_EXIT(0, "run softmax_attn --segment %d --dtype f16 %s --in '%s' --out '%s'",
+                    segments[i], profile_flag(), in, out);
+        EXPECT_EXIT(0, "compare '%s' '%s' --names o --tol 5e-3", out, in);
+    }
+
+    const struct {
+        ia_case c;
+        const char *flags;
+    } runs[] = {
+        {{.memory = 1, .rope = 1}, ""},
+        {{.memory = 1, .delta_rule = 1, .rope = 1}, "--delta-rule"},
+        {{.memory = 0, .rope = 1}, ""}, /* the first segment: no h0, z0 in the file */
+        {{.memory = 1, .delta_rule = 1, .rope = 0}, "--delta-rule --no-rope"},
+        {{.memory = 1, .rope = 1, .rope_theta = 500.0f}, "--rope-theta 500"},
+    };
+    const st_entry ia_out[] = {
+        {"o", 4, {SA_B, 24, SA_H, SA_DV}, NULL},
+        {"ht", 4, {SA_B, SA_H, SA_D, SA_DV}, NULL},
+        {"z", 3, {SA_B, SA_H, SA_D}, NULL},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
+        write_infini_case(in, &runs[i].c);
+        EXPECT_EXIT(0, "run infini_attn %s --validate %s --in '%s' --out '%s'", runs[i].flags,
+                    profile_flag(), in, out);
+        expect_outputs(out, ia_out, 3, DVK_ST_F32);
+        EXPECT_EXIT(0, "compare '%s' '%s' --names o,ht,z --tol 1e-5", out, in);
+    }
+    EXPECT_EXIT(0, "run infini_attn --delta-rule --dtype f16 %s --in '%s' --out '%s'",
+                profile_flag(), in, out); /* the last file: rope theta 500 */
+    EXPECT_EXIT(1, "compare '%s' '%s' --names o --tol 1e-3", out, in);
+    EXPECT_EXIT(0, "run infini_attn --rope-theta 500 --dtype f16 %s --in '%s' --out '%s'",
+                profile_flag(), in, out);
+    EXPECT_EXIT(0, "compare '%s' '%s' --names o,ht,z --tol 5e-3", out, in);
+}
+
+/* Size of the tool's log, to read what one run printed. */
+static long log_size(void)
+{
+    FILE *f = fopen(tmp("cli.log"), "rb");
+    if (!f)
+        return 0;
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* Whether the log past `from` bytes mentions `what` (the runs print the offending option's
+ * name; the wording is free). */
+static int log_mentions(long from, const char *what)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(tmp("cli.log"), "rb");
+    if (!f)
+        return 0;
+    fseek(f, from, SEEK_SET);
+    const size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, what) != NULL;
+}
+
+#define EXPECT_EXIT_MENTIONING(want, what, ...)                                                  \
+    do {                                                                                         \
+        const long from_ = log_size();                                                           \
+        EXPECT_EXIT(want, __VA_ARGS__);                                                          \
+        if (!log_mentions(from_, what))                                                          \
+            fail_msg("no message naming %s (see %s/cli.log)", what, tmpdir);                     \
+    } while (0)
+
+static void test_attention_bad_input(void **state)
+{
+    (void)state;
+    const char *out = tmp("attn_out.safetensors");
+    /* option values the tool refuses before it reads anything */
+    EXPECT_EXIT_MENTIONING(2, "--feature-map", "run linear_attn --feature-map relu --in a --out b");
+    EXPECT_EXIT_MENTIONING(2, "--feature-map", "run linear_attn --feature-map");
+    EXPECT_EXIT_MENTIONING(2, "--eps", "run linear_attn --eps -1 --in a --out b");
+    EXPECT_EXIT_MENTIONING(2, "--eps", "run linear_attn --eps nan --in a --out b");
+    EXPECT_EXIT_MENTIONING(2, "--segment", "run softmax_attn --segment x --in a --out b");
+    EXPECT_EXIT_MENTIONING(2, "--rope-theta", "run infini_attn --rope-theta -3 --in a --out b");
+    EXPECT_EXIT(2, "bench softmax_attn --B 1 --T 8 --H 1 --K 8 --V 8 --segment -1");
+
+    /* files that do not fit the operator */
+    write_linear_case(tmp("la.safetensors"), &(la_case){.elu1 = 1, .normalize = 1},
+                      (st_entry[3]){0}, &(size_t){0});
+    EXPECT_EXIT_MENTIONING(1, "gate", "run infini_attn --in '%s' --out '%s'",
+                           tmp("la.safetensors"), out); /* no gate */
+    float x[2 * 2 * 4 * 4] = {0}, done[2 * 3] = {0}, gate[2] = {0}; /* x: up to h0's size */
+    harness_rng rng = harness_rng_make(53);
+    harness_fill_normal(&rng, x, sizeof x / sizeof x[0], 1.0f);
+    const st_entry bad_done[] = {
+        {"q", 4, {2, 3, 2, 4}, x}, {"k", 4, {2, 3, 2, 4}, x}, {"v", 4, {2, 3, 2, 4}, x},
+        {"done", 2, {3, 2}, done}, /* [T,B], not [B,T] */
+    };
+    write_file(tmp("bad.safetensors"), bad_done, 4);
+    EXPECT_EXIT_MENTIONING(1, "done", "run linear_attn --in '%s' --out '%s'",
+                           tmp("bad.safetensors"), out);
+    const st_entry no_z0[] = {
+        {"q", 4, {2, 3, 2, 4}, x}, {"k", 4, {2, 3, 2, 4}, x}, {"v", 4, {2, 3, 2, 4}, x},
+        {"gate", 1, {2}, gate},    {"h0", 4, {2, 2, 4, 4}, x},
+    };
+    write_file(tmp("bad.safetensors"), no_z0, 5);
+    EXPECT_EXIT(1, "run infini_attn --in '%s' --out '%s'", tmp("bad.safetensors"), out);
+    EXPECT_EXIT(0, "run softmax_attn --in '%s' --out '%s'", tmp("bad.safetensors"), out);
+    const int64_t cu[3] = {0, 2, 6};
+    write_input(tmp("cu_ok.safetensors"), NULL, NULL, 8, cu);
+    EXPECT_EXIT_MENTIONING(1, "cu_seqlens", "run softmax_attn --in '%s' --out '%s'",
+                           tmp("cu_ok.safetensors"), out);
+    EXPECT_EXIT(0, "run linear_attn --in '%s' --out '%s'", tmp("cu_ok.safetensors"), out);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -305,6 +652,18 @@ static void test_devices_and_bench(void **state)
                    "--warmup 1 --iters 3 %s",
                 profile_flag());
     EXPECT_EXIT(1, "bench delta_rule --B 1 --T 8 --H 2 --K 300 --V 8 --iters 3");
+    EXPECT_EXIT(0, "bench linear_attn --B 2 --T 40 --H 2 --K 16 --V 8 --mode chunk "
+                   "--feature-map elu1 --warmup 1 --iters 3 --reference --json %s",
+                profile_flag());
+    EXPECT_EXIT(0, "bench softmax_attn --B 1 --T 40 --H 2 --K 16 --V 8 --segment 16 --dtype f16 "
+                   "--warmup 1 --iters 3 %s",
+                profile_flag());
+    EXPECT_EXIT(0, "bench infini_attn --B 2 --T 24 --H 2 --K 16 --V 8 --delta-rule "
+                   "--warmup 1 --iters 3 --reference %s",
+                profile_flag());
+    EXPECT_EXIT(0, "bench infini_attn --B 2 --T 24 --H 2 --K 16 --V 8 --no-state --json "
+                   "--warmup 1 --iters 3 %s",
+                profile_flag());
 }
 
 int main(void)
@@ -312,6 +671,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fla_fixtures_through_cli),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_linear_attn_through_cli),
+        cmocka_unit_test(test_attention_through_cli),
+        cmocka_unit_test(test_attention_bad_input),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_devices_and_bench),
     };

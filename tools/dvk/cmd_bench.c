@@ -67,7 +67,8 @@ int cmd_bench(int argc, char **argv)
     if (!opts.op || !opts.B || !opts.T || !opts.H || !opts.K || !opts.V || !opts.iters) {
         fprintf(stderr, "usage: dvk bench OP --B N --T N --H N --K N --V N [--HV N] "
                         "[--dtype f32|f16] [--mode recurrent|chunk] [--warmup N] [--iters N] "
-                        "[--no-state] [--json] [--device N]\noperators:\n");
+                        "[--no-state] [--json] [--device N] (dvk --help: every option)\n"
+                        "operators:\n");
         tool_print_ops();
         return TOOL_USAGE;
     }
@@ -182,21 +183,28 @@ int cmd_bench(int argc, char **argv)
         const double tflops = flops / (median * 1e-3) * 1e-12;
         const uint32_t HV = opts.HV ? opts.HV : opts.H;
         const char *dtype = dvk_dtype_name(opts.dtype ? opts.dtype : DVK_DTYPE_F32);
+        const bool has_state = in.h0 != NULL; /* softmax_attn has none */
+        char extra[256] = "";
+        if (op->describe)
+            op->describe(&opts, opts.json, extra, sizeof extra);
         if (opts.json) {
             printf("{\"op\": \"%s\", \"mode\": \"%s\", \"dtype\": \"%s\", \"B\": %u, \"T\": %u, "
-                   "\"H\": %u, \"HV\": %u, \"K\": %u, \"V\": %u, \"state\": %s, "
+                   "\"H\": %u, \"HV\": %u, \"K\": %u, \"V\": %u, \"state\": %s%s, "
                    "\"device\": \"%s\", \"driver\": \"%s\", \"profile\": \"%s\", "
                    "\"median_ms\": %.6f, \"min_ms\": %.6f, \"max_ms\": %.6f, \"iters\": %u, "
                    "\"repeat\": %u, "
                    "\"bytes\": %.0f, \"flops\": %.0f, \"gb_per_s\": %.3f, \"tflop_per_s\": %.4f}\n",
                    op->name, mode_name(opts.mode), dtype, opts.B, opts.T, opts.H, HV, opts.K, opts.V,
-                   with_state ? "true" : "false", info->name, info->driver_info,
+                   has_state ? "true" : "false", extra, info->name, info->driver_info,
                    opts.small_profile ? "small" : "device", median, times[0],
                    times[opts.iters - 1], opts.iters, opts.repeat, bytes, flops, gbps, tflops);
         } else {
-            printf("%s (%s, %s) B=%u T=%u H=%u HV=%u K=%u V=%u%s on %s\n", op->name,
+            const char *state = !has_state ? ""
+                                : op->state == STATE_S_Z ? ", with h0, z0 and ht, z"
+                                                         : ", with h0 and ht";
+            printf("%s (%s, %s) B=%u T=%u H=%u HV=%u K=%u V=%u%s%s on %s\n", op->name,
                    mode_name(opts.mode), dtype, opts.B, opts.T, opts.H, HV, opts.K, opts.V,
-                   with_state ? ", with h0 and ht" : "", info->name);
+                   state, extra, info->name);
             printf("  median %.4f ms  (min %.4f, max %.4f, %u runs after %u warm-up%s)\n",
                    median, times[0], times[opts.iters - 1], opts.iters, opts.warmup,
                    opts.repeat > 1 ? ", per call of a back-to-back batch" : "");

@@ -1,5 +1,6 @@
 /* dvk run OP --in IN.safetensors --out OUT.safetensors: runs an operator on the tensors of a
- * file, named as fla names its arguments, and writes the output `o` and final state `ht`. */
+ * file, named as fla names its arguments, and writes the output `o`, the final state `ht` and,
+ * for linear_attn and infini_attn, the final normaliser `z`. */
 #include "dvk_tool.h"
 
 #include <stdio.h>
@@ -76,6 +77,8 @@ int cmd_run(int argc, char **argv)
             rc = add_output(w, "o", out.o);
         if (rc == TOOL_OK && out.ht)
             rc = add_output(w, "ht", out.ht);
+        if (rc == TOOL_OK && out.z)
+            rc = add_output(w, "z", out.z);
         if (rc == TOOL_OK) {
             dvk_st_writer_set_metadata(w, "producer", "dvk run");
             dvk_st_writer_set_metadata(w, "op", op->name);

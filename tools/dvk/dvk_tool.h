@@ -3,6 +3,7 @@
 #define DVK_TOOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "deltavk.h"
@@ -26,6 +27,14 @@ typedef struct tool_opts {
     bool gate_in_kernel;     /* kda: --gate-in-kernel (g raw, with A_log and dt_bias) */
     bool beta_sigmoid;       /* kda: --beta-sigmoid (beta holds logits) */
     dvk_readout readout;     /* dplr: --readout value|key */
+    dvk_feature_map feature_map; /* linear_attn: --feature-map identity|elu1 */
+    bool no_normalize;       /* linear_attn: --no-normalize: o = S^T q' */
+    bool eps_add;            /* linear_attn: --eps-add: divide by q'.z + eps (fla's form) */
+    float eps;               /* linear_attn, infini_attn: --eps X (0 = the operator's) */
+    uint32_t segment;        /* softmax_attn: --segment N (0 = the whole sequence) */
+    bool no_rope;            /* infini_attn: --no-rope */
+    float rope_theta;        /* infini_attn: --rope-theta X (0 = 10000) */
+    bool delta_rule;         /* infini_attn: --delta-rule: the memory update of the delta rule */
     bool validate;           /* --validate: Khronos validation layer on */
     bool small_profile;      /* --small-profile */
     uint32_t B, T, H, HV, K, V;
@@ -39,23 +48,25 @@ typedef struct tool_opts {
 
 /* Where an operator's input tensors go; each operator names them in its files (fla's argument
  * names: q, k, v, beta, g for the delta rules and KDA; q, k, v, a, b, gk for dplr; RWKV-7's
- * r, w, k, v, kk, a for rwkv7). */
+ * r, w, k, v, kk, a for rwkv7; q, k, v, done for linear_attn; q, k, v, gate for infini_attn).
+ * States are not slots: they are h0 (and z0) in tool_inputs. */
 typedef enum tool_slot {
     SLOT_Q, SLOT_K, SLOT_V, SLOT_BETA, SLOT_G, SLOT_A, SLOT_B, SLOT_A_LOG, SLOT_DT_BIAS,
-    SLOT_COUNT
+    SLOT_DONE, SLOT_GATE, SLOT_COUNT
 } tool_slot;
 
 /* Inputs of an operator, already on the device. */
 typedef struct tool_inputs {
     dvk_tensor *t[SLOT_COUNT];
-    dvk_tensor *h0;
+    dvk_tensor *h0;      /* initial state (Infini-attention: the past memory), fp32 */
+    dvk_tensor *z0;      /* initial normaliser of linear_attn and infini_attn, fp32 */
     int32_t *cu_seqlens; /* host, num_seqs + 1 entries, or NULL */
     uint32_t num_seqs;
     float scale;         /* 0 = the operator's default */
 } tool_inputs;
 
 typedef struct tool_outputs {
-    dvk_tensor *o, *ht;
+    dvk_tensor *o, *ht, *z; /* z: the final normaliser of linear_attn and infini_attn */
 } tool_outputs;
 
 /* One input of an operator: its name in files, its slot, and how random inputs of it look. */
@@ -73,19 +84,39 @@ typedef enum tool_kind {
     KIND_ALPHA,     /* uniform in (0,1), [B,T,H,K] */
     KIND_A_LOG,     /* N(0,0.5^2), [HV], fp32 */
     KIND_DT_BIAS,   /* N(0,1), [HV*K], fp32 */
+    KIND_FEATURE,   /* linear_attn's q and k: N(0,1), or elu(N(0,1)) + 1 when the feature map
+                       is the identity (features the caller mapped), [B,T,H,K] */
+    KIND_NORMAL,    /* N(0,1), [B,T,H,K] (softmax_attn's and infini_attn's q and k) */
+    KIND_DONE,      /* episode starts, [B,T] (an optional input: bench leaves it out) */
+    KIND_HEAD_GATE, /* N(0,1) logits, [H], fp32 (infini_attn's gate) */
 } tool_kind;
+
+/* When an operator takes an input (tool_input.flags). */
+enum {
+    IN_GATE_IN_KERNEL = 1, /* only with --gate-in-kernel */
+    IN_OPTIONAL = 2,       /* files may leave it out; bench's random inputs do */
+};
 
 typedef struct tool_input {
     const char *name;
     tool_slot slot;
     tool_kind kind;
-    bool only_gate_in_kernel; /* needed only with --gate-in-kernel */
+    unsigned flags; /* IN_* */
 } tool_input;
+
+/* The recurrent state an operator carries from call to call. */
+typedef enum tool_state {
+    STATE_NONE,   /* none (softmax_attn) */
+    STATE_S,      /* h0 / ht [N,HV,K,V] */
+    STATE_S_Z,    /* h0 / ht [N,H,K,V] and the normaliser z0 / z [N,H,K] */
+} tool_state;
 
 typedef struct tool_op {
     const char *name;
     const char *summary;
     const tool_input *inputs;   /* terminated by an entry with a NULL name */
+    tool_state state;
+    bool varlen;                /* takes cu_seqlens */
     /* Creates the output tensors for these inputs. */
     dvk_status (*make_outputs)(dvk_context *ctx, const tool_inputs *in, const tool_opts *opts,
                                bool with_state, tool_outputs *out);
@@ -99,6 +130,9 @@ typedef struct tool_op {
     /* Runs the plain-C reference (deltavk_reference.h) on the same inputs once and returns its
      * wall time in milliseconds, or a negative value if it could not run. */
     double (*reference_ms)(const tool_inputs *in, const tool_opts *opts);
+    /* Writes the operator's own options for bench's report (", segment 2048"; with json
+     * `, "segment": 2048`), or NULL when it has none to report. */
+    void (*describe)(const tool_opts *opts, bool json, char *buf, size_t len);
 } tool_op;
 
 const tool_op *tool_find_op(const char *name);

@@ -3,6 +3,7 @@
 #include "dvk_tool.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@ static void usage(FILE *f)
             "  devices                          list Vulkan devices and their capabilities\n"
             "  run OP --in IN --out OUT         run an operator on the tensors of a safetensors\n"
             "                                   file (fla's argument names) and write o and ht\n"
+            "                                   (and z, linear_attn's and infini_attn's\n"
+            "                                   normaliser)\n"
             "  bench OP --B N --T N --H N --K N --V N\n"
             "                                   median GPU time of an operator on random inputs\n"
             "  compare A B [--names o,ht] [--tol 1e-5]\n"
@@ -37,12 +40,28 @@ static void usage(FILE *f)
             "  --beta-sigmoid           kda: beta holds logits\n"
             "  --readout value|key      dplr: o = S^T q (default) or o = S q (Memodo; q has V\n"
             "                           entries, o has K)\n"
+            "  --feature-map identity|elu1\n"
+            "                           linear_attn: phi applied to q and k in the kernel\n"
+            "                           (default identity: the caller applied its own)\n"
+            "  --no-normalize           linear_attn: o = S^T q' (default: divided by q'.z)\n"
+            "  --eps X                  linear_attn: the normaliser's floor, max(q'.z, eps)\n"
+            "                           (default 1e-6); infini_attn: the retrieval's (1e-10)\n"
+            "  --eps-add                linear_attn: divide by q'.z + eps (fla's form)\n"
+            "  --segment N              softmax_attn: attend within segments of N tokens\n"
+            "                           (default 0: the whole sequence)\n"
+            "  --no-rope                infini_attn: no rotary embedding (default: rotated, as\n"
+            "                           infini-transformer-pytorch does)\n"
+            "  --rope-theta X           infini_attn: rotary base (default 10000)\n"
+            "  --delta-rule             infini_attn: the delta rule's memory update\n"
             "  --validate               enable the Khronos validation layer\n"
             "  --small-profile          plan kernels for mobile-class limits\n"
             "options of bench:\n"
-            "  --B --T --H --K --V N    shape (--HV N: value heads, default H)\n"
+            "  --B --T --H --K --V N    shape (--HV N: value heads, default H; the attention\n"
+            "                           operators' D is --K, DV --V; infini_attn's T is one\n"
+            "                           segment)\n"
             "  --warmup N --iters N     runs before timing (default 5) and timed (default 30)\n"
-            "  --no-state               no initial or final state\n"
+            "  --no-state               no initial or final state (infini_attn: the first\n"
+            "                           segment, no memory stored)\n"
             "  --repeat N               N calls back to back per timed run, time per call\n"
             "                           reported (default: enough for 20 ms, so the GPU's\n"
             "                           clocks settle, as Triton's do_bench does)\n"
@@ -50,7 +69,15 @@ static void usage(FILE *f)
             "                           thread) on the same inputs\n"
             "  --stages                 also the median time of each kernel (dispatches timed\n"
             "                           one by one)\n"
-            "  --json                   one JSON object on stdout\n");
+            "  --json                   one JSON object on stdout\n"
+            "tensors of the attention operators (run; any float dtype in the file):\n"
+            "  linear_attn   reads q, k [B,T,H,K], v [B,T,H,V], optional done [B,T] (nonzero:\n"
+            "                an episode starts at that token), h0 [N,H,K,V], z0 [N,H,K]\n"
+            "                (absent: zeros), cu_seqlens; writes o, ht, z\n"
+            "  softmax_attn  reads q, k [B,T,H,D], v [B,T,H,DV]; writes o\n"
+            "  infini_attn   reads q, k [B,T,H,D], v [B,T,H,DV], gate [H] (logits) and the past\n"
+            "                memory h0 [B,H,D,DV], z0 [B,H,D] (absent: the first segment);\n"
+            "                writes o and the memory after the segment, ht and z\n");
 }
 
 static int parse_u32(const char *flag, const char *s, uint32_t *out)
@@ -67,6 +94,19 @@ static int parse_u32(const char *flag, const char *s, uint32_t *out)
     return TOOL_OK;
 }
 
+/* A finite number >= 0 (eps, rope theta: 0 = the operator's default). */
+static int parse_nonneg_float(const char *flag, const char *s, float *out)
+{
+    char *end = NULL;
+    const float v = strtof(s, &end);
+    if (*s == '\0' || *end != '\0' || !isfinite(v) || v < 0.0f) {
+        fprintf(stderr, "dvk: %s needs a finite number >= 0, got \"%s\"\n", flag, s);
+        return TOOL_USAGE;
+    }
+    *out = v;
+    return TOOL_OK;
+}
+
 int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
 {
     for (int i = first; i < argc; ++i) {
@@ -78,7 +118,8 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
             uint32_t *u32;
         } nums[] = {{"--B", &o->B},   {"--T", &o->T},         {"--H", &o->H},
                     {"--HV", &o->HV}, {"--K", &o->K},         {"--V", &o->V},
-                    {"--warmup", &o->warmup}, {"--iters", &o->iters}, {"--repeat", &o->repeat}};
+                    {"--warmup", &o->warmup}, {"--iters", &o->iters}, {"--repeat", &o->repeat},
+                    {"--segment", &o->segment}};
         bool matched = false;
         for (size_t n = 0; n < sizeof nums / sizeof nums[0]; ++n) {
             if (strcasecmp(a, nums[n].name) == 0) {
@@ -92,7 +133,9 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
             continue;
         if (strcmp(a, "--in") == 0 || strcmp(a, "--out") == 0 || strcmp(a, "--device") == 0 ||
             strcmp(a, "--mode") == 0 || strcmp(a, "--dtype") == 0 || strcmp(a, "--scale") == 0 ||
-            strcmp(a, "--readout") == 0 || strcmp(a, "--chunk-size") == 0) {
+            strcmp(a, "--readout") == 0 || strcmp(a, "--chunk-size") == 0 ||
+            strcmp(a, "--feature-map") == 0 || strcmp(a, "--eps") == 0 ||
+            strcmp(a, "--rope-theta") == 0) {
             if (!val) {
                 fprintf(stderr, "dvk: %s needs a value\n", a);
                 return TOOL_USAGE;
@@ -131,6 +174,21 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
                     fprintf(stderr, "dvk: --readout must be value or key\n");
                     return TOOL_USAGE;
                 }
+            } else if (strcmp(a, "--feature-map") == 0) {
+                if (strcmp(val, "identity") == 0)
+                    o->feature_map = DVK_FEATURE_IDENTITY;
+                else if (strcmp(val, "elu1") == 0)
+                    o->feature_map = DVK_FEATURE_ELU1;
+                else {
+                    fprintf(stderr, "dvk: --feature-map must be identity or elu1\n");
+                    return TOOL_USAGE;
+                }
+            } else if (strcmp(a, "--eps") == 0) {
+                if (parse_nonneg_float(a, val, &o->eps) != TOOL_OK)
+                    return TOOL_USAGE;
+            } else if (strcmp(a, "--rope-theta") == 0) {
+                if (parse_nonneg_float(a, val, &o->rope_theta) != TOOL_OK)
+                    return TOOL_USAGE;
             } else if (strcmp(a, "--chunk-size") == 0) {
                 if (strcmp(val, "16") == 0 || strcmp(val, "32") == 0 || strcmp(val, "64") == 0)
                     o->chunk_size = (uint32_t)atoi(val);
@@ -153,6 +211,14 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
             o->gate_in_kernel = true;
         } else if (strcmp(a, "--beta-sigmoid") == 0) {
             o->beta_sigmoid = true;
+        } else if (strcmp(a, "--no-normalize") == 0) {
+            o->no_normalize = true;
+        } else if (strcmp(a, "--eps-add") == 0) {
+            o->eps_add = true;
+        } else if (strcmp(a, "--no-rope") == 0) {
+            o->no_rope = true;
+        } else if (strcmp(a, "--delta-rule") == 0) {
+            o->delta_rule = true;
         } else if (strcmp(a, "--validate") == 0) {
             o->validate = true;
         } else if (strcmp(a, "--small-profile") == 0) {

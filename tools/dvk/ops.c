@@ -50,6 +50,7 @@ void tool_free_inputs(tool_inputs *in)
     for (int i = 0; i < SLOT_COUNT; ++i)
         dvk_tensor_destroy(in->t[i]);
     dvk_tensor_destroy(in->h0);
+    dvk_tensor_destroy(in->z0);
     free(in->cu_seqlens);
     memset(in, 0, sizeof *in);
 }
@@ -58,6 +59,7 @@ void tool_free_outputs(tool_outputs *out)
 {
     dvk_tensor_destroy(out->o);
     dvk_tensor_destroy(out->ht);
+    dvk_tensor_destroy(out->z);
     memset(out, 0, sizeof *out);
 }
 
@@ -162,6 +164,60 @@ static dvk_status rwkv7_record(dvk_cmd *cmd, const tool_inputs *in, const tool_o
         .num_seqs = in->cu_seqlens ? in->num_seqs : 0, .chunk_size = opts->chunk_size});
 }
 
+/* ---- linear attention, softmax attention, Infini-attention ---------------------------------- */
+
+/* o like v; with a state, ht [N,H,K,V] and the normaliser z [N,H,K] (linear_attn; for
+ * infini_attn N = B and K, V are D, DV). */
+static dvk_status linear_outputs(dvk_context *ctx, const tool_inputs *in, const tool_opts *opts,
+                                 bool with_state, tool_outputs *out)
+{
+    (void)opts;
+    dvk_status st = family_outputs(ctx, in, with_state, false, out);
+    if (st == DVK_SUCCESS && with_state) {
+        const uint64_t sz[3] = {num_seqs(in), dvk_tensor_dim(KEY(in), 2),
+                                dvk_tensor_dim(KEY(in), 3)};
+        st = make_tensor(ctx, DVK_DTYPE_F32, 3, sz, &out->z);
+    }
+    return st;
+}
+
+static dvk_status softmax_outputs(dvk_context *ctx, const tool_inputs *in, const tool_opts *opts,
+                                  bool with_state, tool_outputs *out)
+{
+    (void)opts, (void)with_state; /* no state */
+    return family_outputs(ctx, in, false, false, out);
+}
+
+static dvk_status linear_record(dvk_cmd *cmd, const tool_inputs *in, const tool_outputs *out,
+                                const tool_opts *opts)
+{
+    return dvk_linear_attn(cmd, &(dvk_linear_attn_desc){
+        .q = Q(in), .k = KEY(in), .v = VAL(in), .done = in->t[SLOT_DONE], .o = out->o,
+        .initial_state = in->h0, .initial_z = in->z0, .final_state = out->ht,
+        .final_z = out->z, .scale = in->scale, .mode = opts->mode,
+        .cu_seqlens = in->cu_seqlens, .num_seqs = in->cu_seqlens ? in->num_seqs : 0,
+        .feature_map = opts->feature_map, .normalize = !opts->no_normalize, .eps = opts->eps,
+        .eps_add = opts->eps_add, .chunk_size = opts->chunk_size});
+}
+
+static dvk_status softmax_record(dvk_cmd *cmd, const tool_inputs *in, const tool_outputs *out,
+                                 const tool_opts *opts)
+{
+    return dvk_softmax_attn(cmd, &(dvk_softmax_attn_desc){
+        .q = Q(in), .k = KEY(in), .v = VAL(in), .o = out->o, .scale = in->scale,
+        .segment = opts->segment});
+}
+
+static dvk_status infini_record(dvk_cmd *cmd, const tool_inputs *in, const tool_outputs *out,
+                                const tool_opts *opts)
+{
+    return dvk_infini_attn(cmd, &(dvk_infini_attn_desc){
+        .q = Q(in), .k = KEY(in), .v = VAL(in), .gate = in->t[SLOT_GATE], .o = out->o,
+        .memory = in->h0, .memory_z = in->z0, .final_memory = out->ht, .final_z = out->z,
+        .scale = in->scale, .rope = !opts->no_rope, .rope_theta = opts->rope_theta,
+        .delta_rule = opts->delta_rule, .eps = opts->eps});
+}
+
 static double bytes_of(const dvk_tensor *t) { return t ? (double)dvk_tensor_bytes(t) : 0.0; }
 
 /* The recurrent form's arithmetic per token and value head, in units of K*V: the delta rule
@@ -175,7 +231,8 @@ static void family_cost(const tool_inputs *in, const tool_outputs *out, double p
     const double HV = (double)dvk_tensor_dim(VAL(in), 2), K = (double)dvk_tensor_dim(KEY(in), 3),
                  V = (double)dvk_tensor_dim(VAL(in), 3);
     *flops = tokens * HV * K * V * per_kv;
-    *bytes = bytes_of(in->h0) + bytes_of(out->o) + bytes_of(out->ht);
+    *bytes = bytes_of(in->h0) + bytes_of(in->z0) + bytes_of(out->o) + bytes_of(out->ht) +
+             bytes_of(out->z);
     for (int i = 0; i < SLOT_COUNT; ++i)
         *bytes += bytes_of(in->t[i]);
 }
@@ -192,6 +249,48 @@ static void dplr_cost(const tool_inputs *in, const tool_outputs *out, const tool
 {
     (void)opts;
     family_cost(in, out, 9.0, flops, bytes);
+}
+
+/* Linear attention: 4 (φ(k) vᵀ into the state, Sᵀq'); the normaliser's O(K) per token is left
+ * out. The chunked form does more, as for the delta rules. */
+static void linear_cost(const tool_inputs *in, const tool_outputs *out, const tool_opts *opts,
+                        double *flops, double *bytes)
+{
+    (void)opts;
+    family_cost(in, out, 4.0, flops, bytes);
+}
+
+/* Causal (query, key) pairs of one head of one row: T tokens in segments of `segment`. */
+static double causal_pairs(double T, double segment)
+{
+    const double L = segment > 0 && segment < T ? segment : T;
+    const double full = floor(T / L), rest = T - full * L;
+    return full * L * (L + 1) / 2 + rest * (rest + 1) / 2;
+}
+
+/* Softmax attention: 2 (D + DV) per causal pair (q·k, then p v), FlashAttention's count: the
+ * exponentials and the online softmax's rescaling are left out. */
+static void softmax_cost(const tool_inputs *in, const tool_outputs *out, const tool_opts *opts,
+                         double *flops, double *bytes)
+{
+    family_cost(in, out, 0.0, flops, bytes);
+    const double BH = (double)dvk_tensor_dim(KEY(in), 0) * dvk_tensor_dim(KEY(in), 2);
+    const double D = (double)dvk_tensor_dim(KEY(in), 3), DV = (double)dvk_tensor_dim(VAL(in), 3);
+    *flops = BH * causal_pairs((double)dvk_tensor_dim(KEY(in), 1), opts->segment) * 2 * (D + DV);
+}
+
+/* Infini-attention: the segment's softmax attention, then per token 2 D DV for each of the
+ * retrieval (with a past memory), the delta rule's correction (with one) and the memory
+ * update (when the final memory is stored). The rotations are left out. */
+static void infini_cost(const tool_inputs *in, const tool_outputs *out, const tool_opts *opts,
+                        double *flops, double *bytes)
+{
+    const double per_dv = 2.0 * ((in->h0 ? 1 : 0) + (in->h0 && out->ht && opts->delta_rule) +
+                                 (out->ht ? 1 : 0));
+    family_cost(in, out, per_dv, flops, bytes);
+    const double BH = (double)dvk_tensor_dim(KEY(in), 0) * dvk_tensor_dim(KEY(in), 2);
+    const double D = (double)dvk_tensor_dim(KEY(in), 3), DV = (double)dvk_tensor_dim(VAL(in), 3);
+    *flops += BH * causal_pairs((double)dvk_tensor_dim(KEY(in), 1), 0) * 2 * (D + DV);
 }
 
 /* A tensor's contents as floats (malloc'd), or NULL. */
@@ -221,9 +320,9 @@ static float *download_floats(const dvk_tensor *t)
 
 /* The inputs as host floats, for the C reference. */
 typedef struct host_inputs {
-    float *t[SLOT_COUNT], *h0;
+    float *t[SLOT_COUNT], *h0, *z0;
     int B, T, H, HV, K, V, N;
-    double *o, *ht;
+    double *o, *ht, *zt;
     bool ok;
 } host_inputs;
 
@@ -240,9 +339,12 @@ static host_inputs host_copy(const tool_inputs *in, size_t o_per_token)
     }
     h.h0 = download_floats(in->h0);
     h.ok &= !in->h0 || h.h0;
+    h.z0 = download_floats(in->z0);
+    h.ok &= !in->z0 || h.z0;
     h.o = malloc(sizeof(double) * (size_t)h.B * h.T * o_per_token);
     h.ht = malloc(sizeof(double) * (size_t)h.N * h.HV * h.K * h.V);
-    h.ok &= h.o && h.ht;
+    h.zt = malloc(sizeof(double) * (size_t)h.N * h.H * h.K);
+    h.ok &= h.o && h.ht && h.zt;
     return h;
 }
 
@@ -250,7 +352,7 @@ static void host_free(host_inputs *h)
 {
     for (int i = 0; i < SLOT_COUNT; ++i)
         free(h->t[i]);
-    free(h->h0), free(h->o), free(h->ht);
+    free(h->h0), free(h->z0), free(h->o), free(h->ht), free(h->zt);
 }
 
 static double elapsed_ms(const struct timespec *t0, const struct timespec *t1)
@@ -348,45 +450,181 @@ static double rwkv7_reference_ms(const tool_inputs *in, const tool_opts *opts)
     return dplr_reference(in, opts, true);
 }
 
+static double linear_reference_ms(const tool_inputs *in, const tool_opts *opts)
+{
+    host_inputs h = host_copy(in, (size_t)dvk_tensor_dim(VAL(in), 2) * dvk_tensor_dim(VAL(in), 3));
+    double ms = -1.0;
+    if (h.ok) {
+        const dvk_ref_linear_attn_args a = {
+            .B = h.B, .T = h.T, .H = h.H, .K = h.K, .V = h.V, .q = h.t[SLOT_Q],
+            .k = h.t[SLOT_K], .v = h.t[SLOT_V], .done = h.t[SLOT_DONE], .h0 = h.h0, .z0 = h.z0,
+            .cu_seqlens = in->cu_seqlens, .num_seqs = (int)in->num_seqs,
+            .elu1 = opts->feature_map == DVK_FEATURE_ELU1, .normalize = !opts->no_normalize,
+            .eps = opts->eps, .eps_add = opts->eps_add, .scale = in->scale, .o = h.o,
+            .ht = h.ht, .zt = h.zt,
+        };
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const int rc = dvk_ref_linear_attn(&a);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (rc == 0)
+            ms = elapsed_ms(&t0, &t1);
+    }
+    host_free(&h);
+    return ms;
+}
+
+static double softmax_reference_ms(const tool_inputs *in, const tool_opts *opts)
+{
+    host_inputs h = host_copy(in, (size_t)dvk_tensor_dim(VAL(in), 2) * dvk_tensor_dim(VAL(in), 3));
+    double ms = -1.0;
+    if (h.ok) {
+        const dvk_ref_softmax_attn_args a = {
+            .B = h.B, .T = h.T, .H = h.H, .D = h.K, .DV = h.V, .q = h.t[SLOT_Q],
+            .k = h.t[SLOT_K], .v = h.t[SLOT_V], .segment = (int)opts->segment,
+            .scale = in->scale, .o = h.o,
+        };
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const int rc = dvk_ref_softmax_attn(&a);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (rc == 0)
+            ms = elapsed_ms(&t0, &t1);
+    }
+    host_free(&h);
+    return ms;
+}
+
+static double infini_reference_ms(const tool_inputs *in, const tool_opts *opts)
+{
+    host_inputs h = host_copy(in, (size_t)dvk_tensor_dim(VAL(in), 2) * dvk_tensor_dim(VAL(in), 3));
+    double ms = -1.0;
+    if (h.ok) {
+        const dvk_ref_infini_attn_args a = {
+            .B = h.B, .T = h.T, .H = h.H, .D = h.K, .DV = h.V, .q = h.t[SLOT_Q],
+            .k = h.t[SLOT_K], .v = h.t[SLOT_V], .gate = h.t[SLOT_GATE], .mem0 = h.h0,
+            .z0 = h.z0, .delta_rule = opts->delta_rule, .rope = !opts->no_rope,
+            .rope_theta = opts->rope_theta, .scale = in->scale, .eps = opts->eps, .o = h.o,
+            .mem = h.ht, .z = h.zt,
+        };
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const int rc = dvk_ref_infini_attn(&a);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (rc == 0)
+            ms = elapsed_ms(&t0, &t1);
+    }
+    host_free(&h);
+    return ms;
+}
+
+/* ---- bench's report of the operators' own options ------------------------------------------ */
+
+static void linear_describe(const tool_opts *o, bool json, char *buf, size_t len)
+{
+    const char *fm = o->feature_map == DVK_FEATURE_ELU1 ? "elu1" : "identity";
+    const double eps = o->eps != 0.0f ? o->eps : 1e-6; /* the library's default */
+    if (json)
+        snprintf(buf, len, ", \"feature_map\": \"%s\", \"normalize\": %s, \"eps\": %g, "
+                 "\"eps_add\": %s", fm, o->no_normalize ? "false" : "true", eps,
+                 o->eps_add ? "true" : "false");
+    else if (o->no_normalize)
+        snprintf(buf, len, ", feature map %s, not normalised", fm);
+    else
+        snprintf(buf, len, ", feature map %s, normalised (%s eps %g)", fm,
+                 o->eps_add ? "q'.z +" : "max with", eps);
+}
+
+static void softmax_describe(const tool_opts *o, bool json, char *buf, size_t len)
+{
+    if (json)
+        snprintf(buf, len, ", \"segment\": %u", o->segment);
+    else if (o->segment)
+        snprintf(buf, len, ", segments of %u", o->segment);
+    else
+        snprintf(buf, len, ", one segment (plain causal)");
+}
+
+static void infini_describe(const tool_opts *o, bool json, char *buf, size_t len)
+{
+    const double theta = o->rope_theta != 0.0f ? o->rope_theta : 10000.0;
+    const double eps = o->eps != 0.0f ? o->eps : 1e-10; /* the library's defaults */
+    if (json)
+        snprintf(buf, len, ", \"rope\": %s, \"rope_theta\": %g, \"delta_rule\": %s, "
+                 "\"eps\": %g", o->no_rope ? "false" : "true", theta,
+                 o->delta_rule ? "true" : "false", eps);
+    else if (o->no_rope)
+        snprintf(buf, len, ", no rope, %s memory update, eps %g",
+                 o->delta_rule ? "delta-rule" : "linear", eps);
+    else
+        snprintf(buf, len, ", rope theta %g, %s memory update, eps %g", theta,
+                 o->delta_rule ? "delta-rule" : "linear", eps);
+}
+
 static const tool_input delta_inputs[] = {
-    {"q", SLOT_Q, KIND_QUERY, false}, {"k", SLOT_K, KIND_KEY, false},
-    {"v", SLOT_V, KIND_VALUE, false}, {"beta", SLOT_BETA, KIND_BETA, false}, {NULL, 0, 0, false},
+    {"q", SLOT_Q, KIND_QUERY, 0}, {"k", SLOT_K, KIND_KEY, 0},
+    {"v", SLOT_V, KIND_VALUE, 0}, {"beta", SLOT_BETA, KIND_BETA, 0}, {NULL, 0, 0, 0},
 };
 static const tool_input gated_inputs[] = {
-    {"q", SLOT_Q, KIND_QUERY, false},       {"k", SLOT_K, KIND_KEY, false},
-    {"v", SLOT_V, KIND_VALUE, false},       {"beta", SLOT_BETA, KIND_BETA, false},
-    {"g", SLOT_G, KIND_GATE_HEAD, false},   {NULL, 0, 0, false},
+    {"q", SLOT_Q, KIND_QUERY, 0},       {"k", SLOT_K, KIND_KEY, 0},
+    {"v", SLOT_V, KIND_VALUE, 0},       {"beta", SLOT_BETA, KIND_BETA, 0},
+    {"g", SLOT_G, KIND_GATE_HEAD, 0},   {NULL, 0, 0, 0},
 };
 static const tool_input kda_inputs[] = {
-    {"q", SLOT_Q, KIND_QUERY, false},       {"k", SLOT_K, KIND_KEY, false},
-    {"v", SLOT_V, KIND_VALUE, false},       {"g", SLOT_G, KIND_GATE_CH, false},
-    {"beta", SLOT_BETA, KIND_BETA, false},  {"A_log", SLOT_A_LOG, KIND_A_LOG, true},
-    {"dt_bias", SLOT_DT_BIAS, KIND_DT_BIAS, true}, {NULL, 0, 0, false},
+    {"q", SLOT_Q, KIND_QUERY, 0},       {"k", SLOT_K, KIND_KEY, 0},
+    {"v", SLOT_V, KIND_VALUE, 0},       {"g", SLOT_G, KIND_GATE_CH, 0},
+    {"beta", SLOT_BETA, KIND_BETA, 0},  {"A_log", SLOT_A_LOG, KIND_A_LOG, IN_GATE_IN_KERNEL},
+    {"dt_bias", SLOT_DT_BIAS, KIND_DT_BIAS, IN_GATE_IN_KERNEL | IN_OPTIONAL},
+    {NULL, 0, 0, 0},
 };
 static const tool_input dplr_inputs[] = {
-    {"q", SLOT_Q, KIND_QUERY, false},  {"k", SLOT_K, KIND_KEY, false},
-    {"v", SLOT_V, KIND_VALUE, false},  {"a", SLOT_A, KIND_DPLR_A, false},
-    {"b", SLOT_B, KIND_DPLR_B, false}, {"gk", SLOT_G, KIND_GATE_RWKV, false},
-    {NULL, 0, 0, false},
+    {"q", SLOT_Q, KIND_QUERY, 0},  {"k", SLOT_K, KIND_KEY, 0},
+    {"v", SLOT_V, KIND_VALUE, 0},  {"a", SLOT_A, KIND_DPLR_A, 0},
+    {"b", SLOT_B, KIND_DPLR_B, 0}, {"gk", SLOT_G, KIND_GATE_RWKV, 0},
+    {NULL, 0, 0, 0},
 };
 static const tool_input rwkv7_inputs[] = {
-    {"r", SLOT_Q, KIND_QUERY, false},    {"w", SLOT_G, KIND_GATE_RWKV, false},
-    {"k", SLOT_K, KIND_KEY, false},      {"v", SLOT_V, KIND_VALUE, false},
-    {"kk", SLOT_A, KIND_KAPPA, false},   {"a", SLOT_B, KIND_ALPHA, false},
-    {NULL, 0, 0, false},
+    {"r", SLOT_Q, KIND_QUERY, 0},   {"w", SLOT_G, KIND_GATE_RWKV, 0},
+    {"k", SLOT_K, KIND_KEY, 0},     {"v", SLOT_V, KIND_VALUE, 0},
+    {"kk", SLOT_A, KIND_KAPPA, 0},  {"a", SLOT_B, KIND_ALPHA, 0},
+    {NULL, 0, 0, 0},
+};
+static const tool_input linear_inputs[] = {
+    {"q", SLOT_Q, KIND_FEATURE, 0}, {"k", SLOT_K, KIND_FEATURE, 0},
+    {"v", SLOT_V, KIND_VALUE, 0},   {"done", SLOT_DONE, KIND_DONE, IN_OPTIONAL},
+    {NULL, 0, 0, 0},
+};
+static const tool_input softmax_inputs[] = {
+    {"q", SLOT_Q, KIND_NORMAL, 0}, {"k", SLOT_K, KIND_NORMAL, 0},
+    {"v", SLOT_V, KIND_VALUE, 0},  {NULL, 0, 0, 0},
+};
+static const tool_input infini_inputs[] = {
+    {"q", SLOT_Q, KIND_NORMAL, 0}, {"k", SLOT_K, KIND_NORMAL, 0},
+    {"v", SLOT_V, KIND_VALUE, 0},  {"gate", SLOT_GATE, KIND_HEAD_GATE, 0},
+    {NULL, 0, 0, 0},
 };
 
 static const tool_op ops[] = {
-    {"delta_rule", "DeltaNet delta rule (q, k, v, beta)", delta_inputs, delta_outputs,
-     delta_record, delta_cost, delta_reference_ms},
-    {"gated_delta_rule", "Gated DeltaNet (q, k, v, beta, g)", gated_inputs, delta_outputs,
-     gated_record, delta_cost, delta_reference_ms},
+    {"delta_rule", "DeltaNet delta rule (q, k, v, beta)", delta_inputs, STATE_S, true,
+     delta_outputs, delta_record, delta_cost, delta_reference_ms, NULL},
+    {"gated_delta_rule", "Gated DeltaNet (q, k, v, beta, g)", gated_inputs, STATE_S, true,
+     delta_outputs, gated_record, delta_cost, delta_reference_ms, NULL},
     {"kda", "Kimi Delta Attention (q, k, v, g, beta; A_log, dt_bias with --gate-in-kernel)",
-     kda_inputs, delta_outputs, kda_record, delta_cost, kda_reference_ms},
+     kda_inputs, STATE_S, true, delta_outputs, kda_record, delta_cost, kda_reference_ms, NULL},
     {"dplr", "generalized delta rule (q, k, v, a, b, gk; --readout key for Memodo)",
-     dplr_inputs, dplr_outputs, dplr_record, dplr_cost, dplr_reference_ms},
+     dplr_inputs, STATE_S, true, dplr_outputs, dplr_record, dplr_cost, dplr_reference_ms,
+     NULL},
     {"rwkv7", "RWKV-7 time mixing (r, w, k, v, kk, a: a = -kk, b = kk*a)", rwkv7_inputs,
-     delta_outputs, rwkv7_record, dplr_cost, rwkv7_reference_ms},
+     STATE_S, true, delta_outputs, rwkv7_record, dplr_cost, rwkv7_reference_ms, NULL},
+    {"linear_attn", "normalised linear attention (q, k, v, optional done; h0, z0 -> ht, z)",
+     linear_inputs, STATE_S_Z, true, linear_outputs, linear_record, linear_cost,
+     linear_reference_ms, linear_describe},
+    {"softmax_attn", "causal softmax attention in segments (q, k, v; --segment N)",
+     softmax_inputs, STATE_NONE, false, softmax_outputs, softmax_record, softmax_cost,
+     softmax_reference_ms, softmax_describe},
+    {"infini_attn", "one Infini-attention segment (q, k, v, gate; past memory h0, z0 -> ht, z)",
+     infini_inputs, STATE_S_Z, false, linear_outputs, infini_record, infini_cost,
+     infini_reference_ms, infini_describe},
 };
 
 const tool_op *tool_find_op(const char *name)
@@ -417,7 +655,7 @@ void tool_print_ops(void)
  * --gate-in-kernel). */
 static bool takes(const tool_input *in, const tool_opts *opts)
 {
-    return !in->only_gate_in_kernel || opts->gate_in_kernel;
+    return !(in->flags & IN_GATE_IN_KERNEL) || opts->gate_in_kernel;
 }
 
 /* ---- inputs from a file ----------------------------------------------------------------- */
@@ -458,7 +696,7 @@ static int load_one(dvk_context *ctx, const dvk_st_file *f, const char *name, dv
 
 static dvk_dtype slot_dtype(tool_slot slot, const tool_opts *opts)
 {
-    if (slot == SLOT_A_LOG || slot == SLOT_DT_BIAS)
+    if (slot == SLOT_A_LOG || slot == SLOT_DT_BIAS || slot == SLOT_GATE)
         return DVK_DTYPE_F32;
     return opts->dtype ? opts->dtype : DVK_DTYPE_F32;
 }
@@ -470,9 +708,8 @@ int tool_load_inputs(dvk_context *ctx, const tool_op *op, const dvk_st_file *f,
     for (const tool_input *i = op->inputs; i->name; ++i) {
         if (!takes(i, opts))
             continue; /* a file may hold more (o, ht, ...): ignored */
-        const bool optional = i->slot == SLOT_DT_BIAS;
         if (!dvk_st_find(f, i->name)) {
-            if (optional)
+            if (i->flags & IN_OPTIONAL)
                 continue;
             fprintf(stderr, "dvk: %s needs an input tensor named \"%s\" in %s\n", op->name,
                     i->name, opts->in);
@@ -481,9 +718,18 @@ int tool_load_inputs(dvk_context *ctx, const tool_op *op, const dvk_st_file *f,
         if (load_one(ctx, f, i->name, slot_dtype(i->slot, opts), &in->t[i->slot]) != TOOL_OK)
             return TOOL_FAIL;
     }
-    if (load_one(ctx, f, "h0", DVK_DTYPE_F32, &in->h0) != TOOL_OK)
+    /* States: absent = zeros (Infini-attention: no past memory, the first segment). */
+    if (op->state != STATE_NONE && load_one(ctx, f, "h0", DVK_DTYPE_F32, &in->h0) != TOOL_OK)
+        return TOOL_FAIL;
+    if (op->state == STATE_S_Z && load_one(ctx, f, "z0", DVK_DTYPE_F32, &in->z0) != TOOL_OK)
         return TOOL_FAIL;
     const dvk_st_tensor *cu = dvk_st_find(f, "cu_seqlens");
+    /* ignoring it would run the batch as one sequence: a different result, not a subset */
+    if (cu && !op->varlen) {
+        fprintf(stderr, "dvk: %s takes no cu_seqlens (variable-length batches), but %s has one\n",
+                op->name, opts->in);
+        return TOOL_FAIL;
+    }
     if (cu) {
         if (cu->ndim != 1 || cu->numel < 2 || cu->numel > UINT32_MAX) {
             fprintf(stderr, "dvk: cu_seqlens must be a 1-D tensor of at least 2 offsets\n");
@@ -604,9 +850,23 @@ static void random_values(tool_kind kind, const tool_opts *o, float *x, size_t n
         for (size_t i = 0; i < n; ++i)
             x[i] = 0.5f * rng_normal(seed);
         break;
+    case KIND_FEATURE:
+        /* with the identity map the caller has applied its own: positive features, as elu + 1
+         * makes them, so the normaliser q'.z stays positive */
+        for (size_t i = 0; i < n; ++i) {
+            const float z = rng_normal(seed);
+            x[i] = o->feature_map == DVK_FEATURE_ELU1 ? z : z > 0.0f ? z + 1.0f : expf(z);
+        }
+        break;
+    case KIND_DONE: /* about one episode start in 256 tokens */
+        for (size_t i = 0; i < n; ++i)
+            x[i] = rng_uniform(seed) < 1.0f / 256.0f ? 1.0f : 0.0f;
+        break;
     case KIND_QUERY:
     case KIND_VALUE:
     case KIND_DT_BIAS:
+    case KIND_NORMAL:
+    case KIND_HEAD_GATE:
     default:
         for (size_t i = 0; i < n; ++i)
             x[i] = rng_normal(seed);
@@ -632,6 +892,10 @@ static int random_tensor(dvk_context *ctx, const tool_input *in, const tool_opts
         shape[0] = HV, ndim = 1;
     else if (in->kind == KIND_DT_BIAS)
         shape[0] = (uint64_t)HV * o->K, ndim = 1;
+    else if (in->kind == KIND_DONE)
+        ndim = 2;
+    else if (in->kind == KIND_HEAD_GATE)
+        shape[0] = o->H, ndim = 1;
     size_t n = 1;
     for (uint32_t i = 0; i < ndim; ++i)
         n *= shape[i];
@@ -657,10 +921,11 @@ int tool_random_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *o, 
     memset(in, 0, sizeof *in);
     uint64_t seed = 0x5eed5eedull;
     int rc = TOOL_OK;
+    /* optional inputs (done) are left out: bench measures the plain form */
     for (const tool_input *i = op->inputs; i->name && rc == TOOL_OK; ++i)
-        if (takes(i, o))
+        if (takes(i, o) && !(i->flags & IN_OPTIONAL))
             rc = random_tensor(ctx, i, o, &seed, &in->t[i->slot]);
-    if (with_state && rc == TOOL_OK) {
+    if (with_state && op->state != STATE_NONE && rc == TOOL_OK) {
         const uint32_t HV = o->HV ? o->HV : o->H;
         const uint64_t ss[4] = {o->B, HV, o->K, o->V};
         float *x = malloc(sizeof(float) * o->B * HV * o->K * o->V);
@@ -668,10 +933,18 @@ int tool_random_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *o, 
             return TOOL_FAIL;
         for (size_t i = 0; i < (size_t)o->B * HV * o->K * o->V; ++i)
             x[i] = 0.1f * rng_normal(&seed);
-        const dvk_status st = upload_floats(ctx, DVK_DTYPE_F32, 4, ss, x, &in->h0);
-        free(x);
+        dvk_status st = upload_floats(ctx, DVK_DTYPE_F32, 4, ss, x, &in->h0);
         if (st != DVK_SUCCESS)
             rc = tool_fail_status("random h0", st);
+        if (rc == TOOL_OK && op->state == STATE_S_Z) {
+            /* a normaliser sums positive features: positive */
+            for (size_t i = 0; i < (size_t)o->B * HV * o->K; ++i)
+                x[i] = 1.0f + rng_uniform(&seed);
+            st = upload_floats(ctx, DVK_DTYPE_F32, 3, ss, x, &in->z0);
+            if (st != DVK_SUCCESS)
+                rc = tool_fail_status("random z0", st);
+        }
+        free(x);
     }
     in->scale = o->has_scale ? o->scale : 0.0f;
     return rc;
