@@ -5,14 +5,14 @@ packages, on the CPU (no GPU needed).
 
 Needs (a venv; PyTorch from PyPI, whose CPU path is all that is used here):
 
-    python3 -m venv /tmp/venv2
-    /tmp/venv2/bin/pip install torch numpy safetensors einops
-    /tmp/venv2/bin/pip install infini-transformer-pytorch==0.0.2   # pulls rotary-embedding-torch
-    /tmp/venv2/bin/pip install 'jax[cpu]' flax
-    /tmp/venv2/bin/pip install memorax==1.0.1
+    python3 -m venv .venv
+    .venv/bin/pip install torch numpy safetensors einops
+    .venv/bin/pip install infini-transformer-pytorch==0.0.2   # pulls rotary-embedding-torch
+    .venv/bin/pip install 'jax[cpu]' flax
+    .venv/bin/pip install memorax==1.0.1
 
-    /tmp/venv2/bin/python scripts/gen_attn_fixtures.py [--out tests/fixtures] [--check]
-    /tmp/venv2/bin/python scripts/gen_attn_fixtures.py --check-only   # numpy + safetensors only
+    .venv/bin/python scripts/gen_attn_fixtures.py [--out tests/fixtures] [--check]
+    .venv/bin/python scripts/gen_attn_fixtures.py --check-only   # numpy + safetensors only
 
 (made with torch 2.15.0, jax/jaxlib 0.10.2, flax 0.12.8, memorax 1.0.1,
 infini-transformer-pytorch 0.0.2, rotary-embedding-torch 0.9.1; `__metadata__` records the
