@@ -723,7 +723,7 @@ typedef enum dvk_feature_map {
  *                  start, [chunks,H,K,V] and [chunks,H,K] fp32.
  *                  DVK_MODE_DEFAULT: as dvk_delta_rule (chunked on GPUs for sequences
  *                  longer than 64 tokens; recurrent on CPU devices).
- *   chunk_size     16, 32 or 64 (0 = 16, the fastest on the H100 today).
+ *   chunk_size     16, 32 or 64 (0 = 32, the fastest on the H100 today, or 16 where 32 does not fit).
  * Accuracy: fp32 matches a double-precision recurrence to ~1e-6 relative RMS error.
  */
 typedef struct dvk_linear_attn_desc {

@@ -58,6 +58,11 @@ const uint TAIL_FLOATS = V_OFF + C * BV;
 shared float smem[LOOP_FLOATS > TAIL_FLOATS ? LOOP_FLOATS : TAIL_FLOATS];
 shared int s_rho[C];
 shared float s_den[C];
+// the denominator's parts, summed by one invocation per row at the end: q'·z0 over NQ slices
+// of each key slice, and the row sums of P over the GN columns of the grid
+const uint NQ = WG / C;
+shared float s_qz[NQ * C];
+shared float s_psum[C * GN];
 
 void main()
 {
@@ -114,7 +119,11 @@ void main()
         BLOCK_MMA(acco, TM, TNO, KT, QA, SB)
 #undef KB
 #undef SB
-        if (NORMALIZE && lid < C) {
+        if (NORMALIZE && KT % NQ == 0) { // every invocation: row lid % C, a part of the slice
+            const uint t = lid % C, part = lid / C, w = KT / NQ;
+            for (uint i = part * w; i < part * w + w; ++i)
+                qz += QA(t, i) * smem[Z_OFF + i];
+        } else if (NORMALIZE && lid < C) {
             for (uint i = 0; i < KT; ++i)
                 qz += QA(lid, i) * smem[Z_OFF + i];
         }
@@ -123,14 +132,21 @@ void main()
     barrier(); // the loop's tiles are dead: P and V take their place
 
     // mask P to each token's episode and the causal past; drop S0 where the episode began here
+    if (NORMALIZE)
+        s_qz[lid % C + C * (lid / C)] = (KT % NQ == 0 || lid < C) ? qz : 0.0;
     [[unroll]] for (uint x = 0; x < TM; ++x) {
         const uint t = tr + GM * x;
         const int rho = s_rho[t];
+        float psum = 0.0;
         [[unroll]] for (uint y = 0; y < TNP; ++y) {
             const uint j = tc + GN * y;
             const bool in_episode = j <= t && j < n && int(j) >= rho;
-            smem[P_OFF + t * PS + j] = in_episode ? accp[x * TNP + y] : 0.0;
+            const float p = in_episode ? accp[x * TNP + y] : 0.0;
+            smem[P_OFF + t * PS + j] = p;
+            psum += p;
         }
+        if (NORMALIZE)
+            s_psum[t * GN + tc] = psum;
         if (rho >= 0) {
             [[unroll]] for (uint y = 0; y < TNO; ++y) acco[x * TNO + y] = 0.0;
         }
@@ -142,10 +158,12 @@ void main()
     }
     barrier();
     if (NORMALIZE && lid < C) {
-        float den = s_rho[lid] < 0 ? qz : 0.0;
-        for (uint j = 0; j < C; ++j)
-            den += smem[P_OFF + lid * PS + j];
-        s_den[lid] = denominator(den, pc.eps);
+        float qz0 = 0.0, den = 0.0;
+        for (uint part = 0; part < NQ; ++part)
+            qz0 += s_qz[lid + C * part];
+        for (uint c = 0; c < GN; ++c)
+            den += s_psum[lid * GN + c];
+        s_den[lid] = denominator(den + (s_rho[lid] < 0 ? qz0 : 0.0), pc.eps);
     }
 #define PA(row, kk) smem[P_OFF + (row) * PS + (kk)]
 #define VB(col, kk) smem[V_OFF + (kk) * BV + (col)]

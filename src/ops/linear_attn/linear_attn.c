@@ -188,7 +188,7 @@ static uint32_t output_bytes(uint32_t C, uint32_t KT, uint32_t BV)
 {
     const uint32_t loop = 2 * C * (KT + 1) + KT * BV + KT;
     const uint32_t tail = C * (C + 1) + C * BV;
-    return 4 * ((loop > tail ? loop : tail) + 2 * C);
+    return 4 * ((loop > tail ? loop : tail) + 2 * C + 256 + C * 16); /* + s_qz, s_psum */
 }
 
 dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r, uint32_t chunk_size,
@@ -217,11 +217,11 @@ dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r,
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
                          "linear attention (chunked): K = %u does not fit %u bytes of shared "
                          "memory", r->K, info->max_shared_memory);
-    /* Chunks of 16 by default: on the H100 (4 x 4096 x 16 heads, K = V = 128, fp32) the
-     * output pass takes 1.63 ms with chunks of 16, 3.82 with 32 and 7.23 with 64 — more than
-     * the quadratic intra-chunk work explains, a kernel-level inefficiency still to find — and
-     * the whole call 2.76, 6.18 and 8.08 ms (docs/performance.md). */
-    const uint32_t sizes[3] = {16, 32, 64};
+    /* Chunks of 32 by default: on the H100 (4 x 4096 x 16 heads, K = V = 128, fp16) the whole
+     * call takes 2.68 / 2.28 / 8.53 ms with chunks of 16 / 32 / 64. At 64 the output pass
+     * (7.7 ms) is far slower than its arithmetic explains — likely residency (its 39 KiB of
+     * shared memory per workgroup), still to confirm (docs/performance.md). */
+    const uint32_t sizes[3] = {32, 16, 64};
     for (int s = 0; s < 3 && !pl->C; ++s) {
         const uint32_t C = chunk_size ? chunk_size : sizes[s];
         if (C < gm || wg < C) {
