@@ -198,6 +198,25 @@ double harness_rel_err(const char *label, const double *ref, const float *got, s
     return e;
 }
 
+void harness_check(const char *name, const char *what, const double *ref, const float *got,
+                   size_t n, double tol)
+{
+    char label[200];
+    snprintf(label, sizeof label, "%s: %s", name, what);
+    const double e = harness_rel_err(label, ref, got, n);
+    if (!(e <= tol))
+        fail_msg("%s rel rms %.3e > %.0e", label, e, tol);
+}
+
+dvk_tensor *harness_make(dvk_dtype dtype, uint32_t ndim, uint64_t a, uint64_t b, uint64_t c,
+                         uint64_t d)
+{
+    dvk_tensor *t = NULL;
+    CHECK_OK(dvk_tensor_create(
+        harness_ctx, &(dvk_tensor_desc){.dtype = dtype, .ndim = ndim, .shape = {a, b, c, d}}, &t));
+    return t;
+}
+
 void harness_run(dvk_cmd *cmd)
 {
     CHECK_OK(dvk_cmd_submit(cmd));

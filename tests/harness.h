@@ -70,6 +70,13 @@ float *harness_download(const dvk_tensor *t);
 /* Relative RMS error of `got` against `ref`; prints it with a label when DVK_TEST_VERBOSE. */
 double harness_rel_err(const char *label, const double *ref, const float *got, size_t n);
 
+/* Fails the test unless the relative RMS error of `got` (labelled "name: what") is <= tol. */
+void harness_check(const char *name, const char *what, const double *ref, const float *got,
+                   size_t n, double tol);
+/* An uninitialised tensor of `ndim` dims (the first ndim of a, b, c, d), for argument checks. */
+dvk_tensor *harness_make(dvk_dtype dtype, uint32_t ndim, uint64_t a, uint64_t b, uint64_t c,
+                         uint64_t d);
+
 /* Runs one recording to completion on the harness context. */
 void harness_run(dvk_cmd *cmd);
 

@@ -477,30 +477,20 @@ static void test_chained_ops_in_one_recording(void **state)
 #undef F32
 #undef F16
 
-static dvk_tensor *make(dvk_dtype dt, uint32_t ndim, uint64_t a, uint64_t b, uint64_t c,
-                        uint64_t d)
-{
-    dvk_tensor *t = NULL;
-    CHECK_OK(dvk_tensor_create(harness_ctx,
-                               &(dvk_tensor_desc){.dtype = dt, .ndim = ndim, .shape = {a, b, c, d}},
-                               &t));
-    return t;
-}
-
 static void test_bad_input(void **state)
 {
     (void)state;
     const dvk_dtype F32 = DVK_DTYPE_F32;
-    dvk_tensor *q = make(F32, 4, 2, 5, 2, 16), *k = make(F32, 4, 2, 5, 2, 16);
-    dvk_tensor *v = make(F32, 4, 2, 5, 2, 8), *beta = make(F32, 3, 2, 5, 2, 0);
-    dvk_tensor *o = make(F32, 4, 2, 5, 2, 8), *g = make(F32, 3, 2, 5, 2, 0);
-    dvk_tensor *s = make(F32, 4, 2, 2, 16, 8);
-    dvk_tensor *k_bad = make(F32, 4, 2, 5, 2, 15), *beta_bad = make(F32, 3, 2, 5, 3, 0);
-    dvk_tensor *s_bad = make(F32, 4, 2, 2, 8, 16), *v3 = make(F32, 4, 2, 5, 3, 8);
-    dvk_tensor *q_big = make(F32, 4, 1, 2, 1, 257), *v_big = make(F32, 4, 1, 2, 1, 8);
-    dvk_tensor *b_big = make(F32, 3, 1, 2, 1, 0), *o_big = make(F32, 4, 1, 2, 1, 8);
-    dvk_tensor *s_f16 = make(DVK_DTYPE_F16, 4, 2, 2, 16, 8);
-    dvk_tensor *v_f16 = make(DVK_DTYPE_F16, 4, 2, 5, 2, 8);
+    dvk_tensor *q = harness_make(F32, 4, 2, 5, 2, 16), *k = harness_make(F32, 4, 2, 5, 2, 16);
+    dvk_tensor *v = harness_make(F32, 4, 2, 5, 2, 8), *beta = harness_make(F32, 3, 2, 5, 2, 0);
+    dvk_tensor *o = harness_make(F32, 4, 2, 5, 2, 8), *g = harness_make(F32, 3, 2, 5, 2, 0);
+    dvk_tensor *s = harness_make(F32, 4, 2, 2, 16, 8);
+    dvk_tensor *k_bad = harness_make(F32, 4, 2, 5, 2, 15), *beta_bad = harness_make(F32, 3, 2, 5, 3, 0);
+    dvk_tensor *s_bad = harness_make(F32, 4, 2, 2, 8, 16), *v3 = harness_make(F32, 4, 2, 5, 3, 8);
+    dvk_tensor *q_big = harness_make(F32, 4, 1, 2, 1, 257), *v_big = harness_make(F32, 4, 1, 2, 1, 8);
+    dvk_tensor *b_big = harness_make(F32, 3, 1, 2, 1, 0), *o_big = harness_make(F32, 4, 1, 2, 1, 8);
+    dvk_tensor *s_f16 = harness_make(DVK_DTYPE_F16, 4, 2, 2, 16, 8);
+    dvk_tensor *v_f16 = harness_make(DVK_DTYPE_F16, 4, 2, 5, 2, 8);
     const dvk_delta_rule_desc good = {.q = q, .k = k, .v = v, .beta = beta, .o = o,
                                       .initial_state = s, .final_state = s};
     dvk_cmd *cmd = NULL;
@@ -542,9 +532,9 @@ static void test_bad_input(void **state)
     d = good, d.num_seqs = 2;
     CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
     {
-        dvk_tensor *q1 = make(F32, 4, 1, 5, 2, 16), *v1 = make(F32, 4, 1, 5, 2, 8);
-        dvk_tensor *b1 = make(F32, 3, 1, 5, 2, 0), *o1 = make(F32, 4, 1, 5, 2, 8);
-        dvk_tensor *s2 = make(F32, 4, 2, 2, 16, 8);
+        dvk_tensor *q1 = harness_make(F32, 4, 1, 5, 2, 16), *v1 = harness_make(F32, 4, 1, 5, 2, 8);
+        dvk_tensor *b1 = harness_make(F32, 3, 1, 5, 2, 0), *o1 = harness_make(F32, 4, 1, 5, 2, 8);
+        dvk_tensor *s2 = harness_make(F32, 4, 2, 2, 16, 8);
         d = (dvk_delta_rule_desc){.q = q1, .k = q1, .v = v1, .beta = b1, .o = o1,
                                   .initial_state = s2, .cu_seqlens = cu_end, .num_seqs = 2};
         CHECK_STATUS(dvk_delta_rule(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);

@@ -131,16 +131,6 @@ static void free_data(dplr_data *d)
     free(d->kappa), free(d->alpha), free(d->h0);
 }
 
-static void check(const char *name, const char *what, const double *ref, const float *got,
-                  size_t n, double tol)
-{
-    char label[200];
-    snprintf(label, sizeof label, "%s: %s", name, what);
-    const double e = harness_rel_err(label, ref, got, n);
-    if (!(e <= tol))
-        fail_msg("%s rel rms %.3e > %.0e", label, e, tol);
-}
-
 static double rms(const double *x, size_t n)
 {
     double s = 0.0;
@@ -216,11 +206,11 @@ static void run_case(const dplr_case *c, dvk_mode mode, uint32_t chunk_size)
                  mode == DVK_MODE_CHUNK ? "chunk " : "recurrent", chunk_size);
         const double tol = c->dtype == DVK_DTYPE_F16 ? 5e-3 : 1e-5;
         float *o = harness_download(t[10]);
-        check(name, "o", o_ref, o, d.no, tol);
+        harness_check(name, "o", o_ref, o, d.no, tol);
         free(o);
         if (c->ht) {
             float *ht = harness_download(t[9]);
-            check(name, "ht", ht_ref, ht, d.ns, tol);
+            harness_check(name, "ht", ht_ref, ht, d.ns, tol);
             free(ht);
         }
         if (c->ab == AB_GROW) { /* it did grow, and was neither clamped nor lost */
@@ -310,7 +300,7 @@ static void test_overflow_reported(void **state)
         harness_run(cmd);
         dvk_cmd_destroy(cmd);
         float *o = harness_download(to), *h = harness_download(ht);
-        check(m ? "overflow [chunk]" : "overflow [recurrent]", "first tokens", o_ref, o,
+        harness_check(m ? "overflow [chunk]" : "overflow [recurrent]", "first tokens", o_ref, o,
               EARLY * V, 1e-5);
         size_t bad = 0;
         for (int i = 0; i < K * V; ++i)
@@ -325,24 +315,14 @@ static void test_overflow_reported(void **state)
     dvk_tensor_destroy(ta), dvk_tensor_destroy(tg);
 }
 
-static dvk_tensor *make(dvk_dtype dt, uint32_t ndim, uint64_t a, uint64_t b, uint64_t c,
-                        uint64_t d)
-{
-    dvk_tensor *t = NULL;
-    CHECK_OK(dvk_tensor_create(harness_ctx,
-                               &(dvk_tensor_desc){.dtype = dt, .ndim = ndim, .shape = {a, b, c, d}},
-                               &t));
-    return t;
-}
-
 static void test_bad_input(void **state)
 {
     (void)state;
     const dvk_dtype F = DVK_DTYPE_F32;
-    dvk_tensor *k = make(F, 4, 2, 5, 2, 16), *v = make(F, 4, 2, 5, 2, 8);
-    dvk_tensor *o = make(F, 4, 2, 5, 2, 8), *s = make(F, 4, 2, 2, 16, 8);
-    dvk_tensor *o_key = make(F, 4, 2, 5, 2, 16), *v3 = make(F, 4, 2, 5, 3, 8);
-    dvk_tensor *g3 = make(F, 3, 2, 5, 2, 0), *k_f16 = make(DVK_DTYPE_F16, 4, 2, 5, 2, 16);
+    dvk_tensor *k = harness_make(F, 4, 2, 5, 2, 16), *v = harness_make(F, 4, 2, 5, 2, 8);
+    dvk_tensor *o = harness_make(F, 4, 2, 5, 2, 8), *s = harness_make(F, 4, 2, 2, 16, 8);
+    dvk_tensor *o_key = harness_make(F, 4, 2, 5, 2, 16), *v3 = harness_make(F, 4, 2, 5, 3, 8);
+    dvk_tensor *g3 = harness_make(F, 3, 2, 5, 2, 0), *k_f16 = harness_make(DVK_DTYPE_F16, 4, 2, 5, 2, 16);
     const dvk_dplr_desc good = {.q = k, .k = k, .v = v, .a = k, .b = k, .gk = k, .o = o,
                                 .initial_state = s, .final_state = s};
     dvk_cmd *cmd = NULL;

@@ -95,16 +95,6 @@ static void fill_case(const kda_case *c, harness_rng *rng, float *q, float *k, f
     }
 }
 
-static void check(const char *name, const char *what, const double *ref, const float *got,
-                  size_t n, double tol)
-{
-    char label[200];
-    snprintf(label, sizeof label, "%s: %s", name, what);
-    const double e = harness_rel_err(label, ref, got, n);
-    if (!(e <= tol))
-        fail_msg("%s rel rms %.3e > %.0e", label, e, tol);
-}
-
 /* Runs one case in `mode` (chunk_size 0 = the device's choice). */
 static void run_case(const kda_case *c, dvk_mode mode, uint32_t chunk_size)
 {
@@ -167,11 +157,11 @@ static void run_case(const kda_case *c, dvk_mode mode, uint32_t chunk_size)
                  mode == DVK_MODE_CHUNK ? "chunk " : "recurrent", chunk_size);
         const double tol = c->dtype == DVK_DTYPE_F16 ? 5e-3 : 1e-5;
         float *o = harness_download(to);
-        check(name, "o", o_ref, o, nv, tol);
+        harness_check(name, "o", o_ref, o, nv, tol);
         free(o);
         if (c->ht) {
             float *ht = harness_download(tht);
-            check(name, "ht", ht_ref, ht, ns, tol);
+            harness_check(name, "ht", ht_ref, ht, ns, tol);
             free(ht);
         }
     }
@@ -278,34 +268,24 @@ static void test_streaming(void **state)
         t0 += n;
     }
     float *ht = harness_download(st);
-    check("kda streaming", "o", o_ref, o_all, nv, 1e-5);
-    check("kda streaming", "ht", ht_ref, ht, (size_t)B * H * K * V, 1e-5);
+    harness_check("kda streaming", "o", o_ref, o_all, nv, 1e-5);
+    harness_check("kda streaming", "ht", ht_ref, ht, (size_t)B * H * K * V, 1e-5);
     dvk_cmd_destroy(cmd);
     dvk_tensor_destroy(st), dvk_tensor_destroy(ta), dvk_tensor_destroy(td);
     free(ht), free(o_all), free(q), free(k), free(v), free(g), free(beta), free(h0);
     free(o_ref), free(ht_ref);
 }
 
-static dvk_tensor *make(dvk_dtype dt, uint32_t ndim, uint64_t a, uint64_t b, uint64_t c,
-                        uint64_t d)
-{
-    dvk_tensor *t = NULL;
-    CHECK_OK(dvk_tensor_create(harness_ctx,
-                               &(dvk_tensor_desc){.dtype = dt, .ndim = ndim, .shape = {a, b, c, d}},
-                               &t));
-    return t;
-}
-
 static void test_bad_input(void **state)
 {
     (void)state;
     const dvk_dtype F = DVK_DTYPE_F32;
-    dvk_tensor *q = make(F, 4, 2, 5, 2, 16), *v = make(F, 4, 2, 5, 2, 8);
-    dvk_tensor *g = make(F, 4, 2, 5, 2, 16), *beta = make(F, 3, 2, 5, 2, 0);
-    dvk_tensor *o = make(F, 4, 2, 5, 2, 8), *s = make(F, 4, 2, 2, 16, 8);
-    dvk_tensor *g_head = make(F, 3, 2, 5, 2, 0), *A_log = make(F, 1, 2, 0, 0, 0);
-    dvk_tensor *A_bad = make(F, 1, 3, 0, 0, 0), *dt = make(F, 1, 32, 0, 0, 0);
-    dvk_tensor *dt_bad = make(F, 2, 2, 8, 0, 0), *A_f16 = make(DVK_DTYPE_F16, 1, 2, 0, 0, 0);
+    dvk_tensor *q = harness_make(F, 4, 2, 5, 2, 16), *v = harness_make(F, 4, 2, 5, 2, 8);
+    dvk_tensor *g = harness_make(F, 4, 2, 5, 2, 16), *beta = harness_make(F, 3, 2, 5, 2, 0);
+    dvk_tensor *o = harness_make(F, 4, 2, 5, 2, 8), *s = harness_make(F, 4, 2, 2, 16, 8);
+    dvk_tensor *g_head = harness_make(F, 3, 2, 5, 2, 0), *A_log = harness_make(F, 1, 2, 0, 0, 0);
+    dvk_tensor *A_bad = harness_make(F, 1, 3, 0, 0, 0), *dt = harness_make(F, 1, 32, 0, 0, 0);
+    dvk_tensor *dt_bad = harness_make(F, 2, 2, 8, 0, 0), *A_f16 = harness_make(DVK_DTYPE_F16, 1, 2, 0, 0, 0);
     const dvk_kda_desc good = {.q = q, .k = q, .v = v, .g = g, .beta = beta, .o = o,
                                .initial_state = s, .final_state = s};
     dvk_cmd *cmd = NULL;

@@ -76,16 +76,6 @@ static void fill_done(const la_case *c, harness_rng *rng, float *done)
     }
 }
 
-static void check(const char *name, const char *what, const double *ref, const float *got,
-                  size_t n, double tol)
-{
-    char label[200];
-    snprintf(label, sizeof label, "%s: %s", name, what);
-    const double e = harness_rel_err(label, ref, got, n);
-    if (!(e <= tol))
-        fail_msg("%s rel rms %.3e > %.0e", label, e, tol);
-}
-
 /* Runs one case in `mode`; returns the output (malloc'd) for comparisons between modes, or
  * NULL when the mode was skipped. */
 static float *run_case(const la_case *c, dvk_mode mode, uint32_t chunk_size)
@@ -163,11 +153,11 @@ static float *run_case(const la_case *c, dvk_mode mode, uint32_t chunk_size)
                  mode == DVK_MODE_CHUNK ? "chunk " : "recurrent", chunk_size);
         const double tol = c->dtype == DVK_DTYPE_F16 ? 5e-3 : 1e-5;
         o = harness_download(to);
-        check(name, "o", o_ref, o, nv, tol);
+        harness_check(name, "o", o_ref, o, nv, tol);
         if (c->ht) {
             float *ht = harness_download(tht), *zt = harness_download(tzt);
-            check(name, "ht", ht_ref, ht, ns, tol);
-            check(name, "z", zt_ref, zt, nz, tol);
+            harness_check(name, "ht", ht_ref, ht, ns, tol);
+            harness_check(name, "z", zt_ref, zt, nz, tol);
             free(ht);
             free(zt);
         }
@@ -221,7 +211,7 @@ static void test_chunk_table(void **state)
             if (o) {
                 char name[160];
                 snprintf(name, sizeof name, "%s [chunk %u vs recurrent]", c->name, cs);
-                check(name, "o", rd, o, nv, c->dtype == DVK_DTYPE_F16 ? 2e-3 : 2e-6);
+                harness_check(name, "o", rd, o, nv, c->dtype == DVK_DTYPE_F16 ? 2e-3 : 2e-6);
             }
             free(o);
         }
@@ -299,34 +289,24 @@ static void test_streaming(void **state)
             free(x[i]);
     }
     float *ht = harness_download(st), *zt = harness_download(sz);
-    check("linear_attn streaming", "o", o_ref, o_all, nv, 1e-5);
-    check("linear_attn streaming", "ht", ht_ref, ht, (size_t)B * H * K * V, 1e-5);
-    check("linear_attn streaming", "z", zt_ref, zt, (size_t)B * H * K, 1e-5);
+    harness_check("linear_attn streaming", "o", o_ref, o_all, nv, 1e-5);
+    harness_check("linear_attn streaming", "ht", ht_ref, ht, (size_t)B * H * K * V, 1e-5);
+    harness_check("linear_attn streaming", "z", zt_ref, zt, (size_t)B * H * K, 1e-5);
     dvk_cmd_destroy(cmd);
     dvk_tensor_destroy(st), dvk_tensor_destroy(sz);
     free(ht), free(zt), free(o_all), free(q), free(k), free(v), free(done);
     free(o_ref), free(ht_ref), free(zt_ref);
 }
 
-static dvk_tensor *make(dvk_dtype dt, uint32_t ndim, uint64_t a, uint64_t b, uint64_t c,
-                        uint64_t d)
-{
-    dvk_tensor *t = NULL;
-    CHECK_OK(dvk_tensor_create(harness_ctx,
-                               &(dvk_tensor_desc){.dtype = dt, .ndim = ndim, .shape = {a, b, c, d}},
-                               &t));
-    return t;
-}
-
 static void test_bad_input(void **state)
 {
     (void)state;
     const dvk_dtype F = DVK_DTYPE_F32;
-    dvk_tensor *q = make(F, 4, 2, 5, 2, 16), *v = make(F, 4, 2, 5, 2, 8);
-    dvk_tensor *o = make(F, 4, 2, 5, 2, 8), *s = make(F, 4, 2, 2, 16, 8);
-    dvk_tensor *z = make(F, 3, 2, 2, 16, 0), *z_bad = make(F, 3, 2, 2, 8, 0);
-    dvk_tensor *done = make(F, 2, 2, 5, 0, 0), *done_bad = make(F, 2, 2, 4, 0, 0);
-    dvk_tensor *done_f16 = make(DVK_DTYPE_F16, 2, 2, 5, 0, 0);
+    dvk_tensor *q = harness_make(F, 4, 2, 5, 2, 16), *v = harness_make(F, 4, 2, 5, 2, 8);
+    dvk_tensor *o = harness_make(F, 4, 2, 5, 2, 8), *s = harness_make(F, 4, 2, 2, 16, 8);
+    dvk_tensor *z = harness_make(F, 3, 2, 2, 16, 0), *z_bad = harness_make(F, 3, 2, 2, 8, 0);
+    dvk_tensor *done = harness_make(F, 2, 2, 5, 0, 0), *done_bad = harness_make(F, 2, 2, 4, 0, 0);
+    dvk_tensor *done_f16 = harness_make(DVK_DTYPE_F16, 2, 2, 5, 0, 0);
     const dvk_linear_attn_desc good = {.q = q, .k = q, .v = v, .done = done, .o = o,
                                        .initial_state = s, .initial_z = z, .final_state = s,
                                        .final_z = z, .feature_map = DVK_FEATURE_ELU1,
