@@ -294,5 +294,13 @@ static inline uint32_t dvk__next_pow2(uint32_t x)
         p <<= 1;
     return p;
 }
+/* The largest power of two <= x (1 for x = 0). */
+static inline uint32_t dvk__floor_pow2(uint32_t x)
+{
+    uint32_t p = 1;
+    while (p <= x / 2)
+        p *= 2;
+    return p;
+}
 
 #endif

@@ -56,19 +56,10 @@ static uint32_t output_key_floats(uint32_t C, uint32_t VT, uint32_t BK)
     return dvk__max_u32(loop, tail);
 }
 
-/* The largest power of two <= x. */
-static uint32_t floor_pow2(uint32_t x)
-{
-    uint32_t p = 1;
-    while (p * 2 <= x)
-        p *= 2;
-    return p;
-}
-
 /* A grid GN wide with as many rows as allowed, at most `rows` (a power of two). */
 static grid make_grid(uint32_t wg_max, uint32_t gn, uint32_t rows)
 {
-    const uint32_t gm = dvk__min_u32(floor_pow2(dvk__max_u32(1, wg_max / gn)), rows);
+    const uint32_t gm = dvk__min_u32(dvk__floor_pow2(dvk__max_u32(1, wg_max / gn)), rows);
     return (grid){gm * gn, gn};
 }
 
@@ -77,7 +68,7 @@ static bool plan_for(const dvk_context *ctx, const dvk__rec *r, uint32_t C, chan
 {
     const dvk_device_info *info = &ctx->info;
     const uint32_t floats = info->max_shared_memory / 4;
-    const uint32_t wg_max = floor_pow2(dvk__workgroup_limit(info, 256));
+    const uint32_t wg_max = dvk__floor_pow2(dvk__workgroup_limit(info, 256));
     if (wg_max < 16)
         return false;
     memset(p, 0, sizeof *p);
@@ -182,7 +173,7 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
 
     /* 0. the cumulative gate */
     const uint32_t wg_gate = dvk__min_u32(dvk__next_pow2(r->K),
-                                          floor_pow2(dvk__workgroup_limit(&ctx->info, 128)));
+                                          dvk__floor_pow2(dvk__workgroup_limit(&ctx->info, 128)));
     const dvk_pipeline_key k0 = {
         .spirv_name = kernels[K_GATE][f16], .binding_count = 5, .push_size = sizeof(uint32_t),
         .spec_count = 4, .spec = {r->K, r->gate_act, r->dt_bias != NULL, wg_gate},

@@ -17,14 +17,6 @@ typedef struct retrieve_push {
     float eps;
 } retrieve_push;
 
-static uint32_t floor_pow2(uint32_t x)
-{
-    uint32_t p = 1;
-    while (p * 2 <= x)
-        p *= 2;
-    return p;
-}
-
 /* out = in σ(gate) + r(x) (1 − σ(gate)), or out = in − r(x) (delta). */
 static dvk_status record_retrieve(dvk_cmd *cmd, const dvk__rec *r, dvk_binding x,
                                   const dvk_tensor *mem, const dvk_tensor *mem_z,
@@ -33,7 +25,7 @@ static dvk_status record_retrieve(dvk_cmd *cmd, const dvk__rec *r, dvk_binding x
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
     const dvk_device_info *info = &ctx->info;
-    const uint32_t wg = floor_pow2(dvk__workgroup_limit(info, 256));
+    const uint32_t wg = dvk__floor_pow2(dvk__workgroup_limit(info, 256));
     if (wg < 64)
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "Infini-attention needs 64 invocations per "
                                                    "workgroup");
