@@ -15,7 +15,7 @@
 // through memory (the host binds them).
 //
 // Preconditions (src/ops/linear_attn/linear_attn.c): q, k [*, H, K]; v, o [*, H, V];
-// done [*] (one flag per packed token); h0, ht [N, H, K, V] and z0, zt [N, H, K] fp32;
+// done [*] (one flag per packed token); h0, ht [N, H, K, V] and z0 [N, H, K] fp32;
 // 1 <= K, V <= 256; KS a power of two (<= the subgroup size with DVK_SUBGROUP_REDUCE).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
@@ -58,9 +58,8 @@ layout(std430, binding = 3) readonly buffer Done { IO_T done[]; };
 layout(std430, binding = 4) readonly buffer H0 { float h0[]; };
 layout(std430, binding = 5) readonly buffer Z0 { float z0[]; };
 layout(std430, binding = 6) writeonly buffer HT { float ht[]; };
-layout(std430, binding = 7) readonly buffer Unused { float unused_[]; };
-layout(std430, binding = 8) writeonly buffer O { IO_T o[]; };
-layout(std430, binding = 9) readonly buffer CU { int cu_seqlens[]; };
+layout(std430, binding = 7) writeonly buffer O { IO_T o[]; };
+layout(std430, binding = 8) readonly buffer CU { int cu_seqlens[]; };
 
 shared float s_q[TB * KP];
 shared float s_k[TB * KP];

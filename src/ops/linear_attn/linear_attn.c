@@ -128,7 +128,7 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
         dvk__carry_segment(&cz, i, &z_in, &use_z, &z_out, &store_z);
         const dvk_pipeline_key key = {
             .spirv_name = recurrent_kernels[r->dtype == DVK_DTYPE_F16][subgroup],
-            .binding_count = 10,
+            .binding_count = 9,
             .push_size = sizeof(recurrent_push),
             .spec_count = 14,
             .spec = {r->K, r->V, bv, ks, tb, use_s, store_s, r->cu_seqlens != NULL, wg, p->elu1,
@@ -136,9 +136,9 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
         };
         const dvk_pipeline *pipe;
         DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
-        const dvk_binding b[10] = {
+        const dvk_binding b[9] = {
             dvk__bind_read(r->q), dvk__bind_read(r->k), dvk__bind_read(r->v),
-            p->done ? dvk__bind_read(p->done) : none, s_in, z_in, s_out, none,
+            p->done ? dvk__bind_read(p->done) : none, s_in, z_in, s_out,
             dvk__bind_write(r->o), cu,
         };
         const recurrent_push push = {r->T, r->H, r->scale, p->eps,
@@ -175,14 +175,6 @@ static const char *const chunk_kernels[K_COUNT][2] = {
     {"linear_attn/chunk_output_f32", "linear_attn/chunk_output_f16"},
 };
 
-static uint32_t floor_pow2(uint32_t x)
-{
-    uint32_t p = 1;
-    while (p * 2 <= x)
-        p *= 2;
-    return p;
-}
-
 /* Shared memory of chunk_output.comp, in bytes. */
 static uint32_t output_bytes(uint32_t C, uint32_t KT, uint32_t BV)
 {
@@ -195,7 +187,7 @@ dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r,
                                  dvk__linear_attn_plan *pl)
 {
     const dvk_device_info *info = &ctx->info;
-    const uint32_t wg = floor_pow2(dvk__workgroup_limit(info, 256));
+    const uint32_t wg = dvk__floor_pow2(dvk__workgroup_limit(info, 256));
     memset(pl, 0, sizeof *pl);
     if (wg < 64)
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
