@@ -120,11 +120,13 @@ dvk_status dvk_infini_attn(dvk_cmd *cmd, const dvk_infini_attn_desc *d)
         .theta = d->rope_theta != 0.0f ? d->rope_theta : 10000.0f, .scale = scale,
         .dtype = r->dtype, .x = dvk__bind_read(d->q), .y = qr,
     };
-    DVK_TRY(dvk__record_rope(cmd, &rope));
+    dvk__rope_tab rtab; /* q and k share positions: one set of tables */
+    DVK_TRY(dvk__rope_tables(cmd, &rope, &rtab));
+    DVK_TRY(dvk__record_rope_with(cmd, &rope, &rtab));
     rope.scale = 1.0f;
     rope.x = dvk__bind_read(d->k);
     rope.y = kr;
-    DVK_TRY(dvk__record_rope(cmd, &rope));
+    DVK_TRY(dvk__record_rope_with(cmd, &rope, &rtab));
     qr = dvk__as_input(qr);
     kr = dvk__as_input(kr);
 

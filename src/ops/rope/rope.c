@@ -13,7 +13,7 @@ typedef struct push {
     float scale;
 } push;
 
-dvk_status dvk__record_rope(dvk_cmd *cmd, const dvk__rope *r)
+dvk_status dvk__rope_tables(dvk_cmd *cmd, const dvk__rope *r, dvk__rope_tab *tab)
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
     const uint32_t half = r->rotary_dim / 2 ? r->rotary_dim / 2 : 1;
@@ -39,14 +39,18 @@ dvk_status dvk__record_rope(dvk_cmd *cmd, const dvk__rope *r)
             lo[2 * ((size_t)p * half + i) + 1] = (float)sin(p * f);
         }
     }
-    dvk_binding bhi, blo;
-    dvk_status st = dvk__cmd_upload_scratch(cmd, hi, sizeof(float) * hi_floats, &bhi);
+    dvk_status st = dvk__cmd_upload_scratch(cmd, hi, sizeof(float) * hi_floats, &tab->hi);
     if (st == DVK_SUCCESS)
-        st = dvk__cmd_upload_scratch(cmd, lo, sizeof(float) * lo_floats, &blo);
+        st = dvk__cmd_upload_scratch(cmd, lo, sizeof(float) * lo_floats, &tab->lo);
     dvk__free(&ctx->alloc, hi);
     dvk__free(&ctx->alloc, lo);
-    DVK_TRY(st);
+    tab->p_hi0 = p_hi0;
+    return st;
+}
 
+dvk_status dvk__record_rope_with(dvk_cmd *cmd, const dvk__rope *r, const dvk__rope_tab *tab)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
     const dvk_pipeline_key key = {
         .spirv_name = r->dtype == DVK_DTYPE_F16 ? "rope/rope_f16" : "rope/rope_f32",
         .binding_count = 4,
@@ -61,9 +65,16 @@ dvk_status dvk__record_rope(dvk_cmd *cmd, const dvk__rope *r)
     const uint64_t groups = dvk__ceil_div(items, 256);
     const uint32_t gx = (uint32_t)(groups < 65535 ? groups : 65535);
     const uint32_t gy = (uint32_t)dvk__ceil_div(groups, gx);
-    const dvk_binding b[4] = {r->x, r->y, bhi, blo};
-    const push pc = {(uint32_t)rows, r->T, r->H, r->offset, p_hi0, r->scale};
+    const dvk_binding b[4] = {r->x, r->y, tab->hi, tab->lo};
+    const push pc = {(uint32_t)rows, r->T, r->H, r->offset, tab->p_hi0, r->scale};
     return dvk__cmd_dispatch(cmd, pipe, b, &pc, gx, gy, 1);
+}
+
+dvk_status dvk__record_rope(dvk_cmd *cmd, const dvk__rope *r)
+{
+    dvk__rope_tab tab;
+    DVK_TRY(dvk__rope_tables(cmd, r, &tab));
+    return dvk__record_rope_with(cmd, r, &tab);
 }
 
 dvk_status dvk_rope(dvk_cmd *cmd, const dvk_rope_desc *d)
