@@ -23,7 +23,7 @@ layout(constant_id = 5) const uint WG = 256;
 layout(local_size_x_id = 5) in;
 
 #include "io.glsl"
-#include "chunk_coopmat.glsl"
+#include "coopmat.glsl"
 
 layout(push_constant) uniform Push {
     uint H;

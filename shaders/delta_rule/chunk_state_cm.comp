@@ -28,7 +28,7 @@ layout(constant_id = 7) const uint WG = 128;
 layout(local_size_x_id = 7) in;
 
 #include "io.glsl"
-#include "chunk_coopmat.glsl"
+#include "coopmat.glsl"
 
 layout(push_constant) uniform Push {
     uint H;

@@ -93,15 +93,6 @@ static uint32_t output_floats(uint32_t C, uint32_t KT, uint32_t BV)
     return dvk__max_u32(2 * C * (KT + 1) + KT * BV, C * (C + 1) + C * BV) + C;
 }
 
-/* The largest count of subgroups of 32 (8, 4, 2, 1) dividing both block counts. */
-static uint32_t subgroups_for(uint32_t blocks_a, uint32_t blocks_b, uint32_t most)
-{
-    for (uint32_t n = most; n > 1; n /= 2)
-        if (blocks_a % n == 0 && blocks_b % n == 0)
-            return n;
-    return 1;
-}
-
 /* The cooperative-matrix kernels (tensor cores): fp16 tensors, chunks of 64, K and V multiples
  * of 16, VK_NV_cooperative_matrix with fp16 x fp16 + fp32 16x16x16 blocks, subgroups of 32.
  * Returns false, leaving the portable kernels, when anything is missing. */
@@ -109,11 +100,7 @@ static bool plan_coopmat(const dvk_context *ctx, const dvk__rec *p, uint32_t req
                          chunk_plan *plan)
 {
     const dvk_device_info *info = &ctx->info;
-    if (p->dtype != DVK_DTYPE_F16 || !info->cooperative_matrix_nv ||
-        !ctx->caps.coopmat_nv_f16_16x16x16 || !info->fp16_arithmetic ||
-        !ctx->caps.feat_memory_model ||
-        info->min_subgroup_size != 32 || info->max_subgroup_size != 32 || p->K % 16 ||
-        p->V % 16 || (requested && requested != 64) || dvk__workgroup_limit(info, 256) < 256)
+    if (!dvk__coopmat_f16_usable(ctx, p) || (requested && requested != 64))
         return false;
     for (int s = 0; s < 3; ++s)
         if (!dvk__spirv_available(chunk_kernels[s][2]))
@@ -133,10 +120,10 @@ static bool plan_coopmat(const dvk_context *ctx, const dvk__rec *p, uint32_t req
         return false;
     plan->coopmat = true;
     plan->C = C;
-    plan->cm_wg[0] = 32 * subgroups_for(CB * CB, CB * (KT_prep / 16), 8);
+    plan->cm_wg[0] = 32 * dvk__subgroups_for(CB * CB, CB * (KT_prep / 16), 8);
     plan->KT = KT_prep;
-    plan->cm_wg[1] = 32 * subgroups_for((p->K / 16) * (bv_state / 16), CB * (bv_state / 16), 4);
-    plan->cm_wg[2] = 32 * subgroups_for(CB * CB, CB * (BV_out / 16), 8);
+    plan->cm_wg[1] = 32 * dvk__subgroups_for((p->K / 16) * (bv_state / 16), CB * (bv_state / 16), 4);
+    plan->cm_wg[2] = 32 * dvk__subgroups_for(CB * CB, CB * (BV_out / 16), 8);
     plan->cm_bv_state = bv_state;
     plan->BV_out = BV_out;
     return true;

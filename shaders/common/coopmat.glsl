@@ -1,14 +1,14 @@
-// Shared by the cooperative-matrix (tensor core) variants of the chunked delta rule:
-// chunk_prepare_cm, chunk_state_cm, chunk_output_cm. fp16 tensors only; products take fp16
-// operands from shared memory and accumulate in fp32, 16 x 16 x 16 per subgroup of 32
-// (VK_NV_cooperative_matrix; the host checks the device offers this shape). The mapping of a
-// matrix's elements to invocations is the driver's, so masks, decays and odd sizes are applied
-// in shared memory by ordinary code between products.
+// Shared by the cooperative-matrix (tensor core) kernels: the delta rule's chunk_prepare_cm,
+// chunk_state_cm and chunk_output_cm, and linear attention's chunk_output_cm. fp16 tensors
+// only; products take fp16 operands from shared memory (or memory) and accumulate in fp32,
+// 16 x 16 x 16 per subgroup of 32 (VK_NV_cooperative_matrix; the host checks the device offers
+// this shape). The mapping of a matrix's elements to invocations is the driver's, so masks,
+// decays and odd sizes are applied in shared memory by ordinary code between products.
 //
 // Built without glslc's optimiser: shaderc 2023.2's optimiser crashes on cooperative-matrix
 // additions. The driver's compiler optimises the module anyway.
-#ifndef DVK_CHUNK_COOPMAT_GLSL
-#define DVK_CHUNK_COOPMAT_GLSL
+#ifndef DVK_COOPMAT_GLSL
+#define DVK_COOPMAT_GLSL
 
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
