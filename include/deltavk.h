@@ -718,13 +718,20 @@ typedef enum dvk_feature_map {
  *                  DVK_MODE_CHUNK: two passes: the state through each sequence's chunks (a
  *                  chunk's last `done` empties it), then every chunk's outputs in parallel —
  *                  the state at the chunk's start where no episode began before the token,
- *                  plus the causal products inside the token's episode (fp32 FMA kernels).
+ *                  plus the causal products inside the token's episode. fp32 FMA kernels,
+ *                  except the output pass of fp16 tensors with K and V multiples of 16 on a
+ *                  device with VK_NV_cooperative_matrix (fp16 blocks, subgroups of 32): it
+ *                  runs on tensor cores, rounding φ(q)·scale, φ(k), P = Q'K'ᵀ and the state to
+ *                  fp16 (each slice of the state, and P, first scaled by a power of two that
+ *                  brings it under 2^15, so states and logits beyond fp16's range are exact to
+ *                  fp16 precision), with fp32 sums; q'·scale and φ(k) must fit fp16.
  *                  Scratch, held by the dvk_cmd: the state and normaliser at every chunk's
  *                  start, [chunks,H,K,V] and [chunks,H,K] fp32.
  *                  DVK_MODE_DEFAULT: as dvk_delta_rule (chunked on GPUs for sequences
  *                  longer than 64 tokens; recurrent on CPU devices).
  *   chunk_size     16, 32 or 64 (0 = 32, the fastest on the H100 today, or 16 where 32 does not fit).
- * Accuracy: fp32 matches a double-precision recurrence to ~1e-6 relative RMS error.
+ * Accuracy: fp32 matches a double-precision recurrence to ~1e-6 relative RMS error; fp16
+ *          inputs to ~1e-3 (tested at 5e-3).
  */
 typedef struct dvk_linear_attn_desc {
     const dvk_tensor *q;

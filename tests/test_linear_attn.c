@@ -18,6 +18,7 @@ typedef struct la_case {
     bool h0, z0, ht;
     bool elu1, unnormalized, eps_add;
     float eps, scale;
+    float qk_mean, v_mean; /* large means: a state and logits beyond fp16's range */
     done_kind done;
     int num_seqs;
     int lens[8];
@@ -55,6 +56,15 @@ static const la_case cases[] = {
     {"fp16 K128 V128", SHAPE(1, 130, 2, 128, 128), F16, STATES, .elu1 = true},
     {"decode T1 K128", SHAPE(3, 1, 4, 128, 128), F32, STATES, .elu1 = true},
     {"decode T1 done", SHAPE(2, 1, 2, 64, 36), F32, STATES, .elu1 = true, .done = DONE_ALL},
+    /* fp16 with K and V multiples of 16: the tensor-core output pass where the device has one */
+    {"fp16 K64 V48 done on chunk edges", SHAPE(2, 150, 2, 64, 48), F16, STATES, .elu1 = true,
+     .done = DONE_EDGES},
+    {"fp16 identity, unnormalised, scale 1, done", SHAPE(2, 90, 2, 32, 48), F16, STATES,
+     .unnormalized = true, .scale = 1.0f, .done = DONE_RANDOM},
+    {"fp16 state and logits past 65504", SHAPE(1, 300, 2, 64, 64), F16, STATES, .elu1 = true,
+     .scale = 1.0f, .qk_mean = 40.0f, .v_mean = 100.0f},
+    {"fp16 varlen 5,70,1,20 done", SHAPE(1, 96, 2, 32, 32), F16, STATES, .elu1 = true,
+     .done = DONE_RANDOM, .num_seqs = 4, .lens = {5, 70, 1, 20}},
 };
 
 static void fill_done(const la_case *c, harness_rng *rng, float *done)
@@ -95,6 +105,10 @@ static float *run_case(const la_case *c, dvk_mode mode, uint32_t chunk_size)
         harness_fill_uniform(&rng, k, nq, 0.0f, 1.0f);
     }
     harness_fill_normal(&rng, v, nv, 1.0f);
+    for (size_t i = 0; i < nq; ++i)
+        q[i] += c->qk_mean, k[i] += c->qk_mean;
+    for (size_t i = 0; i < nv; ++i)
+        v[i] += c->v_mean;
     harness_fill_normal(&rng, h0, ns, 0.5f);
     harness_fill_uniform(&rng, z0, nz, 0.0f, 2.0f);
     fill_done(c, &rng, done);
@@ -196,7 +210,7 @@ static void test_chunk_table(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
         if (have_dtype(&cases[i]))
             free(run_case(&cases[i], DVK_MODE_CHUNK, 0));
-    const size_t some[] = {3, 5, 6, 7, 9, 11, 13};
+    const size_t some[] = {3, 5, 6, 7, 9, 11, 13, 17, 18, 19, 20};
     for (size_t i = 0; i < sizeof some / sizeof some[0]; ++i) {
         const la_case *c = &cases[some[i]];
         if (!have_dtype(c))

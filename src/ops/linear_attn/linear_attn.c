@@ -1,7 +1,8 @@
 /* Host side of normalised linear attention: argument checks, then token by token
  * (shaders/linear_attn/recurrent.comp) or chunked in two passes (chunk_state.comp, sequential
- * over each sequence's chunks; chunk_output.comp, parallel over chunks). See deltavk.h and
- * docs/design.md. */
+ * over each sequence's chunks, after chunk_rho.comp when there are done flags; then
+ * chunk_output.comp, or chunk_output_cm.comp on tensor cores, parallel over chunks). See
+ * deltavk.h and docs/design.md. */
 #include "ops/linear_attn/linear_attn.h"
 
 #include <math.h>
@@ -169,11 +170,42 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
 
 /* ---- chunked --------------------------------------------------------------------------------- */
 
-enum { K_STATE, K_OUTPUT, K_COUNT };
-static const char *const chunk_kernels[K_COUNT][2] = {
-    {"linear_attn/chunk_state_f32", "linear_attn/chunk_state_f16"},
-    {"linear_attn/chunk_output_f32", "linear_attn/chunk_output_f16"},
+enum { K_RHO, K_STATE, K_OUTPUT, K_COUNT };
+/* [kernel][0 fp32, 1 fp16, 2 fp16 on cooperative matrices] */
+static const char *const chunk_kernels[K_COUNT][3] = {
+    {"linear_attn/chunk_rho_f32", "linear_attn/chunk_rho_f16", NULL},
+    {"linear_attn/chunk_state_f32", "linear_attn/chunk_state_f16", NULL},
+    {"linear_attn/chunk_output_f32", "linear_attn/chunk_output_f16",
+     "linear_attn/chunk_output_cm_f16"},
 };
+
+/* The output pass on cooperative matrices (chunk_output_cm.comp): fp16 tensors on a device
+ * with the NV extension's fp16 blocks (dvk__coopmat_f16_usable). Returns false, leaving the FMA
+ * kernel, when anything is missing. */
+static bool plan_output_coopmat(const dvk_context *ctx, const dvk__rec *r, uint32_t chunk_size,
+                                dvk__linear_attn_plan *pl)
+{
+    if (!dvk__coopmat_f16_usable(ctx, r) || !dvk__spirv_available(chunk_kernels[K_OUTPUT][2]))
+        return false;
+    /* Chunks of 32 by default: on the H100 (4 x 4096 x 16 heads, K = V = 128) the call took
+     * 1.42 ms with chunks of 32 against 1.59 ms with 64 (state pass 0.45 / 0.41 ms, this pass
+     * 0.96 / 1.16 ms). Slices of 32 key channels: 64 measured slower (fewer workgroups fit). */
+    const uint32_t C = chunk_size ? chunk_size : 32, KT = 32;
+    const uint32_t BV = r->V % 64 == 0 ? 64 : r->V % 32 == 0 ? 32 : 16;
+    const uint32_t wg = 32 * dvk__subgroups_for((C / 16) * (C / 16), (C / 16) * (BV / 16), 8);
+    if (wg % C)
+        return false;
+    const uint32_t bytes = 2 * dvk__max_u32(2 * C * KT + KT * BV, C * C + C * BV) +
+                           4 * (C * dvk__max_u32(C, BV) + wg / 32 + wg + C * KT / 8 + 2 * C);
+    if (bytes > ctx->info.max_shared_memory)
+        return false;
+    pl->coopmat = true;
+    pl->C = C;
+    pl->KT = KT;
+    pl->BV_out = BV;
+    pl->WG_out = wg;
+    return true;
+}
 
 /* Shared memory of chunk_output.comp, in bytes. */
 static uint32_t output_bytes(uint32_t C, uint32_t KT, uint32_t BV)
@@ -181,6 +213,35 @@ static uint32_t output_bytes(uint32_t C, uint32_t KT, uint32_t BV)
     const uint32_t loop = 2 * C * (KT + 1) + KT * BV + KT;
     const uint32_t tail = C * (C + 1) + C * BV;
     return 4 * ((loop > tail ? loop : tail) + 2 * C + 256 + C * 16); /* + s_qz, s_psum */
+}
+
+/* The FMA output pass (chunk_output.comp): the chunk size and the largest tiles that fit the
+ * device's shared memory, with wg invocations. Chunks of 32 by default: on the H100 (4 x 4096
+ * x 16 heads, K = V = 128) the whole call took 2.68 / 2.28 / 8.53 ms with chunks of 16 / 32 /
+ * 64; at 64 this pass (7.7 ms) is far slower than its arithmetic explains (docs/performance.md).
+ * Leaves pl->C zero when nothing fits. */
+static void plan_output_fma(const dvk_context *ctx, uint32_t chunk_size, uint32_t wg,
+                            dvk__linear_attn_plan *pl)
+{
+    const uint32_t sizes[3] = {32, 16, 64}, gm = wg / 16;
+    for (int s = 0; s < 3 && !pl->C; ++s) {
+        const uint32_t C = chunk_size ? chunk_size : sizes[s];
+        if (C < gm || wg < C) {
+            if (chunk_size)
+                break;
+            continue;
+        }
+        for (uint32_t bvo = 64; bvo >= 16 && !pl->C; bvo /= 2)
+            for (uint32_t kt = 32; kt >= 8 && !pl->C; kt /= 2)
+                if (output_bytes(C, kt, bvo) <= ctx->info.max_shared_memory) {
+                    pl->C = C;
+                    pl->BV_out = bvo;
+                    pl->KT = kt;
+                    pl->WG_out = wg;
+                }
+        if (chunk_size)
+            break;
+    }
 }
 
 dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r, uint32_t chunk_size,
@@ -197,45 +258,26 @@ dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r,
     const uint32_t gm = wg / 16;
     /* state pass: the tile [K x BV] in registers, at most 32 floats per invocation; BV
      * narrower when few (sequence, head) pairs would leave the GPU idle */
-    const uint32_t kp = (uint32_t)dvk__ceil_div(r->K, gm) * gm;
+    const uint32_t kp = (uint32_t)dvk__ceil_div(r->K, 4 * gm) * 4 * gm; /* as the shader */
     uint32_t bv = 64;
     while (bv > 16 && (kp * bv / wg > 32 || (uint64_t)r->N * r->H * dvk__ceil_div(r->V, bv) < 256))
         bv /= 2;
     pl->BV_state = bv;
-    pl->TB = 16;
-    while (pl->TB > 2 && 4 * pl->TB * (kp + bv) + 16 > info->max_shared_memory)
+    pl->TB = 32;
+    while (pl->TB > 2 && 4 * pl->TB * (kp + bv) > info->max_shared_memory)
         pl->TB /= 2;
-    if (4 * pl->TB * (kp + bv) + 16 > info->max_shared_memory)
+    if (4 * pl->TB * (kp + bv) > info->max_shared_memory)
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
                          "linear attention (chunked): K = %u does not fit %u bytes of shared "
                          "memory", r->K, info->max_shared_memory);
-    /* Chunks of 32 by default: on the H100 (4 x 4096 x 16 heads, K = V = 128, fp16) the whole
-     * call takes 2.68 / 2.28 / 8.53 ms with chunks of 16 / 32 / 64. At 64 the output pass
-     * (7.7 ms) is far slower than its arithmetic explains — likely residency (its 39 KiB of
-     * shared memory per workgroup), still to confirm (docs/performance.md). */
-    const uint32_t sizes[3] = {32, 16, 64};
-    for (int s = 0; s < 3 && !pl->C; ++s) {
-        const uint32_t C = chunk_size ? chunk_size : sizes[s];
-        if (C < gm || wg < C) {
-            if (chunk_size)
-                break;
-            continue;
-        }
-        for (uint32_t bvo = 64; bvo >= 16 && !pl->C; bvo /= 2)
-            for (uint32_t kt = 32; kt >= 8 && !pl->C; kt /= 2)
-                if (output_bytes(C, kt, bvo) <= info->max_shared_memory) {
-                    pl->C = C;
-                    pl->BV_out = bvo;
-                    pl->KT = kt;
-                }
-        if (chunk_size)
-            break;
-    }
+    if (!plan_output_coopmat(ctx, r, chunk_size, pl))
+        plan_output_fma(ctx, chunk_size, wg, pl);
     if (!pl->C)
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
                          "linear attention: no chunk size%s fits %u bytes of shared memory with "
                          "%u invocations per workgroup",
                          chunk_size ? " (as requested)" : "", info->max_shared_memory, wg);
+    pl->TB = dvk__min_u32(pl->TB, pl->C); /* both powers of 2: TB divides C */
     return DVK_SUCCESS;
 }
 
@@ -256,6 +298,21 @@ dvk_status dvk__linear_attn_record_state(dvk_cmd *cmd, const dvk__linear_attn *p
     dvk_context *ctx = dvk__cmd_context(cmd);
     const dvk__rec *r = &p->r;
     const dvk_binding none = dvk__bind_dummy(cmd);
+    dvk_binding rho = none;
+    if (p->done && tab->count) { /* each chunk's last reset, for the state pass */
+        DVK_TRY(dvk__cmd_scratch(cmd, (uint64_t)tab->count * sizeof(int32_t), &rho));
+        const dvk_pipeline_key rkey = {
+            .spirv_name = chunk_kernels[K_RHO][r->dtype == DVK_DTYPE_F16],
+            .binding_count = 3,
+            .push_size = sizeof(uint32_t),
+        };
+        const dvk_pipeline *rpipe;
+        DVK_TRY(dvk__pipeline_get(ctx, &rkey, &rpipe));
+        const dvk_binding rb[3] = {dvk__bind_read(p->done), table, rho};
+        DVK_TRY(dvk__cmd_dispatch(cmd, rpipe, rb, &tab->count,
+                                  (uint32_t)dvk__ceil_div(tab->count, 64), 1, 1));
+        rho = dvk__as_input(rho);
+    }
     const uint32_t segments = (uint32_t)dvk__ceil_div(tab->max_chunks, DVK__CHUNKS_PER_DISPATCH);
     dvk__carry cs, cz;
     DVK_TRY(dvk__carry_init(cmd, r, segments, &cs));
@@ -275,7 +332,7 @@ dvk_status dvk__linear_attn_record_state(dvk_cmd *cmd, const dvk__linear_attn *p
         };
         const dvk_pipeline *pipe;
         DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
-        const dvk_binding b[11] = {k, v, p->done ? dvk__bind_read(p->done) : none,
+        const dvk_binding b[11] = {k, v, rho,
                                    s_in, z_in, s_out, z_out, hc ? *hc : none, zc ? *zc : none,
                                    table, seq};
         const state_push push = {r->H, i * DVK__CHUNKS_PER_DISPATCH, DVK__CHUNKS_PER_DISPATCH};
@@ -306,7 +363,14 @@ static dvk_status record_chunk(dvk_cmd *cmd, const dvk__linear_attn *p)
     st = dvk__linear_attn_record_state(cmd, p, &pl, &tab, k, v, table, seq, &hc, &zc);
     if (st != DVK_SUCCESS || tab.count == 0)
         goto out;
-    const dvk_pipeline_key key = {
+    const dvk_pipeline_key key = pl.coopmat ? (dvk_pipeline_key){
+        .spirv_name = chunk_kernels[K_OUTPUT][2],
+        .binding_count = 8,
+        .push_size = sizeof(output_push),
+        .spec_count = 10,
+        .spec = {pl.C, r->K, r->V, pl.BV_out, pl.KT, pl.WG_out, p->elu1, p->normalize,
+                 p->eps_add, p->done != NULL},
+    } : (dvk_pipeline_key){
         .spirv_name = chunk_kernels[K_OUTPUT][r->dtype == DVK_DTYPE_F16],
         .binding_count = 8,
         .push_size = sizeof(output_push),

@@ -17,6 +17,8 @@ typedef struct dvk__linear_attn_plan {
     uint32_t C, WG, GN;
     uint32_t BV_state, TB; /* chunk_state.comp */
     uint32_t BV_out, KT;   /* chunk_output.comp */
+    bool coopmat;          /* chunk_output_cm.comp (tensor cores), WG_out invocations */
+    uint32_t WG_out;
 } dvk__linear_attn_plan;
 
 dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r, uint32_t chunk_size,
