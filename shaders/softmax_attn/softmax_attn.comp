@@ -7,7 +7,10 @@
 //   masked: keys after the query, or before the start of the query's segment
 //   m' = max(m, rowmax S);  P = exp(S - m');  l = l exp(m - m') + rowsum P
 //   O  = O exp(m - m') + P V_blk
-// and finally o = O / l. Logits enter exp() only after their row maximum is subtracted, so
+// and finally o = O / l. Each row's max and sum are taken by the GN invocations holding its
+// logits (a partial each, combined per row from shared memory) rather than by one invocation
+// per row looping over the block while the rest wait; l gets a block's sum one block late,
+// when it is rescaled anyway. Logits enter exp() only after their row maximum is subtracted, so
 // nothing overflows however large they are; masked entries carry a finite sentinel (no inf
 // arithmetic, which some drivers' fast paths mishandle).
 //
@@ -39,6 +42,17 @@ layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
 layout(std430, binding = 1) readonly buffer Kb { IO_T k[]; };
 layout(std430, binding = 2) readonly buffer Vb { IO_T v[]; };
 layout(std430, binding = 3) writeonly buffer O { IO_T o[]; };
+// k and v also in units of 4 elements, one load each, when D and DV are multiples of 4
+#ifdef DVK_IO_F16
+#define UNIT_T uvec2
+vec4 unit_vec4(uvec2 x) { return vec4(unpackHalf2x16(x.x), unpackHalf2x16(x.y)); }
+#else
+#define UNIT_T vec4
+vec4 unit_vec4(vec4 x) { return x; }
+#endif
+layout(std430, binding = 1) readonly buffer Ku { UNIT_T k_u[]; };
+layout(std430, binding = 2) readonly buffer Vu { UNIT_T v_u[]; };
+const bool UNITS = (D | DV | DS) % 4 == 0;
 
 const uint DP = (D + DS - 1) / DS * DS;
 const uint DVP = (DV + GN - 1) / GN * GN;
@@ -49,6 +63,7 @@ shared float s_q[BQ * QS];
 shared float s_x[X_FLOATS];
 shared float s_p[BQ * PS];
 shared float s_m[BQ], s_l[BQ], s_alpha[BQ];
+shared float s_pmax[BQ * GN], s_psum[BQ * GN]; // per-invocation partials of each row
 
 const float MASKED = -3.0e38;
 
@@ -69,6 +84,8 @@ void main()
         s_m[lid] = MASKED;
         s_l[lid] = 0.0;
     }
+    for (uint idx = lid; idx < BQ * GN; idx += WG)
+        s_psum[idx] = 0.0;
     float acco[TM * TNO];
     [[unroll]] for (uint e = 0; e < TM * TNO; ++e) acco[e] = 0.0;
 
@@ -79,10 +96,21 @@ void main()
         [[unroll]] for (uint e = 0; e < TM * TNS; ++e) accs[e] = 0.0;
         for (uint d0 = 0; d0 < DP; d0 += DS) {
             barrier(); // s_x and s_p are free
-            for (uint idx = lid; idx < BK * DS; idx += WG) {
-                const uint j = idx / DS, i = idx % DS;
-                s_x[j * XS + i] = (j < nk && d0 + i < D) ? float(k[((base + k0 + j) * pc.H + h) * D + d0 + i])
-                                                         : 0.0;
+            if (UNITS) {
+                for (uint u = lid; u < BK * DS / 4; u += WG) {
+                    const uint j = u / (DS / 4), i = (u % (DS / 4)) * 4;
+                    vec4 x = vec4(0.0);
+                    if (j < nk && d0 + i < D)
+                        x = unit_vec4(k_u[(((base + k0 + j) * pc.H + h) * D + d0 + i) / 4]);
+                    [[unroll]] for (uint w = 0; w < 4; ++w) s_x[j * XS + i + w] = x[w];
+                }
+            } else {
+                for (uint idx = lid; idx < BK * DS; idx += WG) {
+                    const uint j = idx / DS, i = idx % DS;
+                    s_x[j * XS + i] = (j < nk && d0 + i < D)
+                                          ? float(k[((base + k0 + j) * pc.H + h) * D + d0 + i])
+                                          : 0.0;
+                }
             }
             barrier();
 #define QA(row, kk) s_q[(row) * QS + d0 + (kk)]
@@ -91,40 +119,64 @@ void main()
 #undef QA
 #undef KB
         }
-        // the logits, masked to each query's segment and causal past
+        // the logits, masked to each query's segment and causal past; each invocation's
+        // partial row maxima
         [[unroll]] for (uint x = 0; x < TM; ++x) {
             const uint t = tr + GM * x, tok = q0 + t;
             const uint seg0 = tok / pc.segment * pc.segment;
+            float mx = MASKED;
             [[unroll]] for (uint y = 0; y < TNS; ++y) {
                 const uint j = tc + GN * y, key = k0 + j;
                 const bool ok = t < nq && j < nk && key <= tok && key >= seg0;
-                s_p[t * PS + j] = ok ? accs[x * TNS + y] : MASKED;
+                accs[x * TNS + y] = ok ? accs[x * TNS + y] : MASKED;
+                mx = max(mx, accs[x * TNS + y]);
             }
+            s_pmax[t * GN + tc] = mx;
         }
-        barrier(); // s_p is complete; the K slice is dead
-        if (lid < BQ) {
+        barrier(); // the partials are complete; the K slice is dead
+        if (lid < BQ) { // the row's new maximum; l takes the previous block's sum
             const float m_old = s_m[lid];
-            float mx = MASKED;
-            for (uint j = 0; j < BK; ++j)
-                mx = max(mx, s_p[lid * PS + j]);
-            const float m_new = max(m_old, mx);
-            float sum = 0.0;
-            for (uint j = 0; j < BK; ++j) {
-                const float s = s_p[lid * PS + j];
-                const float p = s > MASKED ? exp(s - m_new) : 0.0;
-                s_p[lid * PS + j] = p;
-                sum += p;
+            float mx = MASKED, sum = 0.0;
+            for (uint c = 0; c < GN; ++c) {
+                mx = max(mx, s_pmax[lid * GN + c]);
+                sum += s_psum[lid * GN + c];
             }
+            const float m_new = max(m_old, mx);
             const float alpha = m_old > MASKED ? exp(m_old - m_new) : (m_new > MASKED ? 0.0 : 1.0);
             s_alpha[lid] = alpha;
-            s_l[lid] = s_l[lid] * alpha + sum;
+            s_l[lid] = (s_l[lid] + sum) * alpha;
             s_m[lid] = m_new;
         }
-        for (uint idx = lid; idx < BK * DVP; idx += WG) {
-            const uint j = idx / DVP, c = idx % DVP;
-            s_x[idx] = (j < nk && c < DV) ? float(v[((base + k0 + j) * pc.H + h) * DV + c]) : 0.0;
+        if (UNITS) {
+            for (uint u = lid; u < BK * DVP / 4; u += WG) {
+                const uint j = u / (DVP / 4), c = (u % (DVP / 4)) * 4;
+                vec4 x = vec4(0.0);
+                if (j < nk && c < DV)
+                    x = unit_vec4(v_u[(((base + k0 + j) * pc.H + h) * DV + c) / 4]);
+                [[unroll]] for (uint w = 0; w < 4; ++w) s_x[u * 4 + w] = x[w];
+            }
+        } else {
+            for (uint idx = lid; idx < BK * DVP; idx += WG) {
+                const uint j = idx / DVP, c = idx % DVP;
+                s_x[idx] = (j < nk && c < DV) ? float(v[((base + k0 + j) * pc.H + h) * DV + c])
+                                              : 0.0;
+            }
         }
-        barrier();
+        barrier(); // s_m
+        // P = exp(S - m) for this invocation's logits, and its partial row sums
+        [[unroll]] for (uint x = 0; x < TM; ++x) {
+            const uint t = tr + GM * x;
+            const float m = s_m[t];
+            float sum = 0.0;
+            [[unroll]] for (uint y = 0; y < TNS; ++y) {
+                const float sv = accs[x * TNS + y];
+                const float p = sv > MASKED ? exp(sv - m) : 0.0;
+                s_p[t * PS + tc + GN * y] = p;
+                sum += p;
+            }
+            s_psum[t * GN + tc] = sum;
+        }
+        barrier(); // s_p
         [[unroll]] for (uint x = 0; x < TM; ++x) {
             const float alpha = s_alpha[tr + GM * x];
             [[unroll]] for (uint y = 0; y < TNO; ++y) acco[x * TNO + y] *= alpha;
@@ -135,12 +187,15 @@ void main()
 #undef PA
 #undef VB
     }
-    barrier(); // s_l
+    barrier(); // s_l and the last block's partial sums
     [[unroll]] for (uint x = 0; x < TM; ++x) {
         const uint t = tr + GM * x;
         if (t >= nq)
             continue;
-        const float inv = 1.0 / s_l[t];
+        float l = s_l[t];
+        for (uint c = 0; c < GN; ++c)
+            l += s_psum[t * GN + c];
+        const float inv = 1.0 / l;
         [[unroll]] for (uint y = 0; y < TNO; ++y) {
             const uint c = tc + GN * y;
             if (c < DV)
