@@ -70,3 +70,7 @@ for dtype in f16 f32; do
     $dvk bench infini_attn --B 4 --T 2048 --H 16 --K 128 --V 128 --dtype $dtype $rule --json
   done
 done
+# The rotary embedding alone, on the Infini step's q
+for dtype in f16 f32; do
+  $dvk bench rope --B 4 --T 2048 --H 16 --K 128 --V 128 --dtype $dtype --json
+done

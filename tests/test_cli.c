@@ -540,6 +540,29 @@ static void test_attention_through_cli(void **state)
     EXPECT_EXIT(0, "run infini_attn --rope-theta 500 --dtype f16 %s --in '%s' --out '%s'",
                 profile_flag(), in, out);
     EXPECT_EXIT(0, "compare '%s' '%s' --names o,ht,z --tol 5e-3", out, in);
+
+    /* rope alone: x -> y, with a theta, an offset, part of the features rotated, a scale */
+    enum { RB = 2, RT = 30, RH = 3, RD = 10, NR = RB * RT * RH * RD };
+    static float x[NR], yf[NR];
+    static double y[NR];
+    harness_rng rng = harness_rng_make(59);
+    harness_fill_normal(&rng, x, NR, 1.0f);
+    assert_int_equal(dvk_ref_rope(&(dvk_ref_rope_args){.B = RB, .T = RT, .H = RH, .D = RD,
+                                                       .x = x, .rotary_dim = 6, .theta = 300.0f,
+                                                       .offset = 1000, .scale = 0.5f, .y = y}),
+                     0);
+    to_float(y, yf, NR);
+    const st_entry re[] = {{"x", 4, {RB, RT, RH, RD}, x}, {"y", 4, {RB, RT, RH, RD}, yf}};
+    write_file(in, re, 2);
+    EXPECT_EXIT(0, "run rope --rope-theta 300 --offset 1000 --rotary-dim 6 --scale 0.5 --validate "
+                   "%s --in '%s' --out '%s'", profile_flag(), in, out);
+    expect_outputs(out, (st_entry[]){{"y", 4, {RB, RT, RH, RD}, NULL}}, 1, DVK_ST_F32);
+    EXPECT_EXIT(0, "compare '%s' '%s' --names y --tol 1e-6", out, in);
+    EXPECT_EXIT(0, "run rope --rope-theta 300 --offset 1000 --rotary-dim 6 --scale 0.5 --dtype f16 "
+                   "%s --in '%s' --out '%s'", profile_flag(), in, out);
+    EXPECT_EXIT(0, "compare '%s' '%s' --names y --tol 5e-3", out, in);
+    EXPECT_EXIT(0, "run rope --in '%s' --out '%s'", in, out); /* another theta and offset */
+    EXPECT_EXIT(1, "compare '%s' '%s' --names y --tol 1e-3", out, in);
 }
 
 /* Size of the tool's log, to read what one run printed. */
@@ -588,6 +611,9 @@ static void test_attention_bad_input(void **state)
     EXPECT_EXIT_MENTIONING(2, "--eps", "run linear_attn --eps nan --in a --out b");
     EXPECT_EXIT_MENTIONING(2, "--segment", "run softmax_attn --segment x --in a --out b");
     EXPECT_EXIT_MENTIONING(2, "--rope-theta", "run infini_attn --rope-theta -3 --in a --out b");
+    EXPECT_EXIT_MENTIONING(2, "--offset", "run rope --offset -1 --in a --out b");
+    EXPECT_EXIT_MENTIONING(2, "--rotary-dim", "run rope --rotary-dim x --in a --out b");
+    EXPECT_EXIT(1, "bench rope --B 1 --T 8 --H 1 --K 8 --V 8 --rotary-dim 5"); /* odd */
     EXPECT_EXIT(2, "bench softmax_attn --B 1 --T 8 --H 1 --K 8 --V 8 --segment -1");
 
     /* files that do not fit the operator */
@@ -663,6 +689,9 @@ static void test_devices_and_bench(void **state)
                 profile_flag());
     EXPECT_EXIT(0, "bench infini_attn --B 2 --T 24 --H 2 --K 16 --V 8 --no-state --json "
                    "--warmup 1 --iters 3 %s",
+                profile_flag());
+    EXPECT_EXIT(0, "bench rope --B 2 --T 24 --H 2 --K 16 --V 16 --offset 7 --dtype f16 "
+                   "--warmup 1 --iters 3 --reference --json %s",
                 profile_flag());
 }
 

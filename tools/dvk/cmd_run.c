@@ -74,7 +74,7 @@ int cmd_run(int argc, char **argv)
         if (st != DVK_SUCCESS)
             rc = tool_fail_status("writer", st);
         if (rc == TOOL_OK)
-            rc = add_output(w, "o", out.o);
+            rc = add_output(w, op->out_name ? op->out_name : "o", out.o);
         if (rc == TOOL_OK && out.ht)
             rc = add_output(w, "ht", out.ht);
         if (rc == TOOL_OK && out.z)

@@ -33,7 +33,9 @@ typedef struct tool_opts {
     float eps;               /* linear_attn, infini_attn: --eps X (0 = the operator's) */
     uint32_t segment;        /* softmax_attn: --segment N (0 = the whole sequence) */
     bool no_rope;            /* infini_attn: --no-rope */
-    float rope_theta;        /* infini_attn: --rope-theta X (0 = 10000) */
+    float rope_theta;        /* infini_attn, rope: --rope-theta X (0 = 10000) */
+    uint32_t rope_offset;    /* rope: --offset N, the position of token 0 */
+    uint32_t rotary_dim;     /* rope: --rotary-dim N (0 = D, or D - 1 when D is odd) */
     bool delta_rule;         /* infini_attn: --delta-rule: the memory update of the delta rule */
     bool validate;           /* --validate: Khronos validation layer on */
     bool small_profile;      /* --small-profile */
@@ -48,7 +50,8 @@ typedef struct tool_opts {
 
 /* Where an operator's input tensors go; each operator names them in its files (fla's argument
  * names: q, k, v, beta, g for the delta rules and KDA; q, k, v, a, b, gk for dplr; RWKV-7's
- * r, w, k, v, kk, a for rwkv7; q, k, v, done for linear_attn; q, k, v, gate for infini_attn).
+ * r, w, k, v, kk, a for rwkv7; q, k, v, done for linear_attn; q, k, v, gate for infini_attn;
+ * x for rope, in the slot of q).
  * States are not slots: they are h0 (and z0) in tool_inputs. */
 typedef enum tool_slot {
     SLOT_Q, SLOT_K, SLOT_V, SLOT_BETA, SLOT_G, SLOT_A, SLOT_B, SLOT_A_LOG, SLOT_DT_BIAS,
@@ -133,6 +136,8 @@ typedef struct tool_op {
     /* Writes the operator's own options for bench's report (", segment 2048"; with json
      * `, "segment": 2048`), or NULL when it has none to report. */
     void (*describe)(const tool_opts *opts, bool json, char *buf, size_t len);
+    /* The name of the output in run's file: NULL = "o" (rope writes "y"). */
+    const char *out_name;
 } tool_op;
 
 const tool_op *tool_find_op(const char *name);

@@ -51,7 +51,9 @@ static void usage(FILE *f)
             "                           (default 0: the whole sequence)\n"
             "  --no-rope                infini_attn: no rotary embedding (default: rotated, as\n"
             "                           infini-transformer-pytorch does)\n"
-            "  --rope-theta X           infini_attn: rotary base (default 10000)\n"
+            "  --rope-theta X           infini_attn, rope: rotary base (default 10000)\n"
+            "  --offset N               rope: the position of token 0 (default 0)\n"
+            "  --rotary-dim N           rope: features rotated, even (default D, or D - 1)\n"
             "  --delta-rule             infini_attn: the delta rule's memory update\n"
             "  --validate               enable the Khronos validation layer\n"
             "  --small-profile          plan kernels for mobile-class limits\n"
@@ -77,7 +79,8 @@ static void usage(FILE *f)
             "  softmax_attn  reads q, k [B,T,H,D], v [B,T,H,DV]; writes o\n"
             "  infini_attn   reads q, k [B,T,H,D], v [B,T,H,DV], gate [H] (logits) and the past\n"
             "                memory h0 [B,H,D,DV], z0 [B,H,D] (absent: the first segment);\n"
-            "                writes o and the memory after the segment, ht and z\n");
+            "                writes o and the memory after the segment, ht and z\n"
+            "  rope          reads x [B,T,H,D]; writes y (--K is D in bench)\n");
 }
 
 static int parse_u32(const char *flag, const char *s, uint32_t *out)
@@ -119,7 +122,8 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
         } nums[] = {{"--B", &o->B},   {"--T", &o->T},         {"--H", &o->H},
                     {"--HV", &o->HV}, {"--K", &o->K},         {"--V", &o->V},
                     {"--warmup", &o->warmup}, {"--iters", &o->iters}, {"--repeat", &o->repeat},
-                    {"--segment", &o->segment}};
+                    {"--segment", &o->segment}, {"--offset", &o->rope_offset},
+                    {"--rotary-dim", &o->rotary_dim}};
         bool matched = false;
         for (size_t n = 0; n < sizeof nums / sizeof nums[0]; ++n) {
             if (strcasecmp(a, nums[n].name) == 0) {

@@ -218,6 +218,29 @@ static dvk_status infini_record(dvk_cmd *cmd, const tool_inputs *in, const tool_
         .delta_rule = opts->delta_rule, .eps = opts->eps});
 }
 
+/* rope: y has x's shape and dtype; x is in the slot of q. */
+static dvk_status rope_outputs(dvk_context *ctx, const tool_inputs *in, const tool_opts *opts,
+                               bool with_state, tool_outputs *out)
+{
+    (void)opts, (void)with_state; /* no state */
+    const dvk_tensor *x = Q(in);
+    const uint64_t s[4] = {dvk_tensor_dim(x, 0), dvk_tensor_dim(x, 1), dvk_tensor_dim(x, 2),
+                           dvk_tensor_dim(x, 3)};
+    return make_tensor(ctx, dvk_tensor_dtype(x), 4, s, &out->o);
+}
+
+static dvk_status rope_record(dvk_cmd *cmd, const tool_inputs *in, const tool_outputs *out,
+                              const tool_opts *opts)
+{
+    if (opts->rope_offset > INT32_MAX) {
+        fprintf(stderr, "dvk: --offset %u is beyond 2^31 - 1\n", opts->rope_offset);
+        return DVK_ERROR_INVALID_ARGUMENT;
+    }
+    return dvk_rope(cmd, &(dvk_rope_desc){
+        .x = Q(in), .y = out->o, .rotary_dim = opts->rotary_dim, .theta = opts->rope_theta,
+        .offset = (int32_t)opts->rope_offset, .scale = in->scale});
+}
+
 static double bytes_of(const dvk_tensor *t) { return t ? (double)dvk_tensor_bytes(t) : 0.0; }
 
 /* The recurrent form's arithmetic per token and value head, in units of K*V: the delta rule
@@ -291,6 +314,18 @@ static void infini_cost(const tool_inputs *in, const tool_outputs *out, const to
     const double BH = (double)dvk_tensor_dim(KEY(in), 0) * dvk_tensor_dim(KEY(in), 2);
     const double D = (double)dvk_tensor_dim(KEY(in), 3), DV = (double)dvk_tensor_dim(VAL(in), 3);
     *flops += BH * causal_pairs((double)dvk_tensor_dim(KEY(in), 1), 0) * 2 * (D + DV);
+}
+
+/* rope: per rotated pair 6 (four products, two sums) and the scale on each element; x read
+ * and y written once. */
+static void rope_cost(const tool_inputs *in, const tool_outputs *out, const tool_opts *opts,
+                      double *flops, double *bytes)
+{
+    const double D = (double)dvk_tensor_dim(Q(in), 3);
+    const double rows = (double)dvk_tensor_numel(Q(in)) / D;
+    const double rot = opts->rotary_dim ? opts->rotary_dim : D - fmod(D, 2.0);
+    *flops = rows * (3.0 * rot + D);
+    *bytes = bytes_of(Q(in)) + bytes_of(out->o);
 }
 
 /* A tensor's contents as floats (malloc'd), or NULL. */
@@ -518,6 +553,31 @@ static double infini_reference_ms(const tool_inputs *in, const tool_opts *opts)
     return ms;
 }
 
+static double rope_reference_ms(const tool_inputs *in, const tool_opts *opts)
+{
+    const dvk_tensor *x = Q(in);
+    float *xh = download_floats(x);
+    double *y = malloc(sizeof(double) * dvk_tensor_numel(x));
+    double ms = -1.0;
+    if (xh && y) {
+        const dvk_ref_rope_args a = {
+            .B = (int)dvk_tensor_dim(x, 0), .T = (int)dvk_tensor_dim(x, 1),
+            .H = (int)dvk_tensor_dim(x, 2), .D = (int)dvk_tensor_dim(x, 3), .x = xh,
+            .rotary_dim = (int)opts->rotary_dim, .theta = opts->rope_theta,
+            .offset = (int)opts->rope_offset, .scale = in->scale, .y = y,
+        };
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const int rc = dvk_ref_rope(&a);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (rc == 0)
+            ms = elapsed_ms(&t0, &t1);
+    }
+    free(xh);
+    free(y);
+    return ms;
+}
+
 /* ---- bench's report of the operators' own options ------------------------------------------ */
 
 static void linear_describe(const tool_opts *o, bool json, char *buf, size_t len)
@@ -561,6 +621,19 @@ static void infini_describe(const tool_opts *o, bool json, char *buf, size_t len
                  o->delta_rule ? "delta-rule" : "linear", eps);
 }
 
+static void rope_describe(const tool_opts *o, bool json, char *buf, size_t len)
+{
+    const double theta = o->rope_theta != 0.0f ? o->rope_theta : 10000.0;
+    if (json)
+        snprintf(buf, len, ", \"theta\": %g, \"offset\": %u, \"rotary_dim\": %u", theta,
+                 o->rope_offset, o->rotary_dim);
+    else if (o->rotary_dim)
+        snprintf(buf, len, ", theta %g, offset %u, rotary dim %u", theta, o->rope_offset,
+                 o->rotary_dim);
+    else
+        snprintf(buf, len, ", theta %g, offset %u, every pair rotated", theta, o->rope_offset);
+}
+
 static const tool_input delta_inputs[] = {
     {"q", SLOT_Q, KIND_QUERY, 0}, {"k", SLOT_K, KIND_KEY, 0},
     {"v", SLOT_V, KIND_VALUE, 0}, {"beta", SLOT_BETA, KIND_BETA, 0}, {NULL, 0, 0, 0},
@@ -598,6 +671,9 @@ static const tool_input softmax_inputs[] = {
     {"q", SLOT_Q, KIND_NORMAL, 0}, {"k", SLOT_K, KIND_NORMAL, 0},
     {"v", SLOT_V, KIND_VALUE, 0},  {NULL, 0, 0, 0},
 };
+static const tool_input rope_inputs[] = {
+    {"x", SLOT_Q, KIND_NORMAL, 0}, {NULL, 0, 0, 0},
+};
 static const tool_input infini_inputs[] = {
     {"q", SLOT_Q, KIND_NORMAL, 0}, {"k", SLOT_K, KIND_NORMAL, 0},
     {"v", SLOT_V, KIND_VALUE, 0},  {"gate", SLOT_GATE, KIND_HEAD_GATE, 0},
@@ -606,25 +682,29 @@ static const tool_input infini_inputs[] = {
 
 static const tool_op ops[] = {
     {"delta_rule", "DeltaNet delta rule (q, k, v, beta)", delta_inputs, STATE_S, true,
-     delta_outputs, delta_record, delta_cost, delta_reference_ms, NULL},
+     delta_outputs, delta_record, delta_cost, delta_reference_ms, NULL, NULL},
     {"gated_delta_rule", "Gated DeltaNet (q, k, v, beta, g)", gated_inputs, STATE_S, true,
-     delta_outputs, gated_record, delta_cost, delta_reference_ms, NULL},
+     delta_outputs, gated_record, delta_cost, delta_reference_ms, NULL, NULL},
     {"kda", "Kimi Delta Attention (q, k, v, g, beta; A_log, dt_bias with --gate-in-kernel)",
-     kda_inputs, STATE_S, true, delta_outputs, kda_record, delta_cost, kda_reference_ms, NULL},
+     kda_inputs, STATE_S, true, delta_outputs, kda_record, delta_cost, kda_reference_ms, NULL,
+     NULL},
     {"dplr", "generalized delta rule (q, k, v, a, b, gk; --readout key for Memodo)",
      dplr_inputs, STATE_S, true, dplr_outputs, dplr_record, dplr_cost, dplr_reference_ms,
-     NULL},
+     NULL, NULL},
     {"rwkv7", "RWKV-7 time mixing (r, w, k, v, kk, a: a = -kk, b = kk*a)", rwkv7_inputs,
-     STATE_S, true, delta_outputs, rwkv7_record, dplr_cost, rwkv7_reference_ms, NULL},
+     STATE_S, true, delta_outputs, rwkv7_record, dplr_cost, rwkv7_reference_ms, NULL, NULL},
     {"linear_attn", "normalised linear attention (q, k, v, optional done; h0, z0 -> ht, z)",
      linear_inputs, STATE_S_Z, true, linear_outputs, linear_record, linear_cost,
-     linear_reference_ms, linear_describe},
+     linear_reference_ms, linear_describe, NULL},
     {"softmax_attn", "causal softmax attention in segments (q, k, v; --segment N)",
      softmax_inputs, STATE_NONE, false, softmax_outputs, softmax_record, softmax_cost,
-     softmax_reference_ms, softmax_describe},
+     softmax_reference_ms, softmax_describe, NULL},
     {"infini_attn", "one Infini-attention segment (q, k, v, gate; past memory h0, z0 -> ht, z)",
      infini_inputs, STATE_S_Z, false, linear_outputs, infini_record, infini_cost,
-     infini_reference_ms, infini_describe},
+     infini_reference_ms, infini_describe, NULL},
+    {"rope", "rotary embedding, interleaved pairs (x -> y; --rope-theta, --offset)",
+     rope_inputs, STATE_NONE, false, rope_outputs, rope_record, rope_cost, rope_reference_ms,
+     rope_describe, "y"},
 };
 
 const tool_op *tool_find_op(const char *name)
