@@ -45,4 +45,29 @@ const uint NSG = WG / 32; // subgroups per workgroup
     }
 #define ONE(t) 1.0
 
+// STAGE_F16 in two halves, so that the loads can be issued well before the tile is needed (a
+// chunk ahead): LOAD_F16 fills `regs`, F16_REGS(NROWS, W) uvec4s, with the same elements and
+// zeros; PUT_F16 writes them to shared dst[off + t * W + j] unscaled.
+#define F16_REGS(NROWS, W) (((NROWS) * (W) / 8 + WG - 1) / WG)
+#define LOAD_F16(regs, src4, NROWS, OK, ROW, W, D, col0)                                          \
+    [[unroll]] for (uint e_ = 0; e_ < F16_REGS(NROWS, W); ++e_) {                                 \
+        const uint v_ = lid + e_ * WG;                                                            \
+        const uint t_ = v_ / ((W) / 8), j_ = (v_ % ((W) / 8)) * 8;                                \
+        regs[e_] = uvec4(0);                                                                      \
+        if (v_ < (NROWS) * (W) / 8 && OK(t_) && (col0) + j_ < (D))                                \
+            regs[e_] = src4[(ROW(t_) + (col0) + j_) / 8];                                         \
+    }
+#define PUT_F16(dst, off, regs, NROWS, W)                                                         \
+    [[unroll]] for (uint e_ = 0; e_ < F16_REGS(NROWS, W); ++e_) {                                 \
+        const uint v_ = lid + e_ * WG;                                                            \
+        if (v_ < (NROWS) * (W) / 8) {                                                             \
+            const uint t_ = v_ / ((W) / 8), j_ = (v_ % ((W) / 8)) * 8;                            \
+            [[unroll]] for (uint c_ = 0; c_ < 4; ++c_) {                                          \
+                const f16vec2 p_ = unpackFloat2x16(regs[e_][c_]);                                 \
+                dst[(off) + t_ * (W) + j_ + 2 * c_] = p_.x;                                       \
+                dst[(off) + t_ * (W) + j_ + 2 * c_ + 1] = p_.y;                                   \
+            }                                                                                     \
+        }                                                                                         \
+    }
+
 #endif

@@ -6,10 +6,11 @@
 //   writes h at the chunk's start (fp16)                                    -> h_chunks
 //   U' = U - W h                                (W h with h rounded to fp16) -> u, in place
 //   h  = exp(G_C) h + K^T (exp(G_C - G) ⊙ U')   (= (exp(G_C - G) ⊙ K)^T U')
-// W and K go through shared memory, 16 bytes per load with all of an invocation's loads in
-// flight (loading matrix blocks straight from memory measured 2.7x slower here on the H100),
-// zero-padded past the chunk's end. A long sequence runs as several dispatches of c_count
-// chunks; the host carries the state between them.
+// W and K go through shared memory, 16 bytes per load (loading matrix blocks straight from
+// memory measured 2.7x slower here on the H100), zero-padded past the chunk's end. The next
+// chunk's W, K, U and gates are loaded into registers while this chunk computes, so no step
+// waits on memory: waiting on W, then U, then K made this pass latency-bound. A long sequence
+// runs as several dispatches of c_count chunks; the host carries the state between them.
 //
 // Preconditions (src/ops/delta_rule/delta_rule.c): K, V multiples of 16; BV in {16, 32}
 // dividing V; C a multiple of 16; (K/16)(BV/16) and (C/16)(BV/16) multiples of NSG;
@@ -78,12 +79,49 @@ void main()
     const uint seq_first = uint(seq_chunks[seq]), seq_last = uint(seq_chunks[seq + 1]);
     const uint first = min(seq_first + pc.c_begin, seq_last);
     const uint last = min(first + pc.c_count, seq_last);
+    // chunk c of the sequence starts at bos + (c - seq_first) C and ends by eos
+    uint bos = 0, eos = 0;
+    if (first < last) {
+        bos = uint(chunk_table[2 * seq_first]);
+        eos = uint(chunk_table[2 * (seq_last - 1)]) + uint(chunk_table[2 * (seq_last - 1) + 1]);
+    }
+
+    // The next chunk's tiles, in registers: W and K [C x K], U's [C x BV] tile, the gates
+    const uint NU = (C * BV / 8 + WG - 1) / WG, NG = (C + WG - 1) / WG;
+    uvec4 wr[F16_REGS(C, K)], kr[F16_REGS(C, K)], ur[NU];
+    float gr[NG];
+    uint pt0 = 0, pn = 0; // the prefetched chunk's first token and length
+#define P_OK(t) ((t) < pn)
+#define PW_ROW(t) (((pt0 + (t)) * pc.HV + hv) * K)
+#define PK_ROW(t) (((pt0 + (t)) * pc.H + h) * K)
+#define PREFETCH_W_G(chunk_)                                                                      \
+    {                                                                                             \
+        pt0 = bos + ((chunk_) - seq_first) * C;                                                   \
+        pn = min(C, eos - pt0);                                                                   \
+        LOAD_F16(wr, w4, C, P_OK, PW_ROW, K, K, 0)                                                \
+        [[unroll]] for (uint m = 0; m < NG; ++m) {                                                \
+            const uint t = lid + WG * m;                                                          \
+            gr[m] = (USE_G && t < pn) ? g_cum[(pt0 + t) * pc.HV + hv] : 0.0;                      \
+        }                                                                                         \
+    }
+#define PREFETCH_K_U()                                                                            \
+    {                                                                                             \
+        LOAD_F16(kr, k4, C, P_OK, PK_ROW, K, K, 0)                                                \
+        [[unroll]] for (uint m = 0; m < NU; ++m) {                                                \
+            const uint v8 = lid + m * WG, t = v8 / (BV / 8), j = (v8 % (BV / 8)) * 8;             \
+            ur[m] = uvec4(0);                                                                     \
+            if (v8 < C * BV / 8 && t < pn)                                                        \
+                ur[m] = u4[(((pt0 + t) * pc.HV + hv) * V + c0 + j) / 8];                          \
+        }                                                                                         \
+    }
+    if (first < last) {
+        PREFETCH_W_G(first)
+        PREFETCH_K_U()
+    }
+
     for (uint chunk = first; chunk < last; ++chunk) {
-        const uint t0 = uint(chunk_table[2 * chunk]), n = uint(chunk_table[2 * chunk + 1]);
+        const uint t0 = pt0, n = pn;
         const uint hc_base = (chunk * pc.HV + hv) * K * V;
-#define T_OK(t) ((t) < n)
-#define W_ROW(t) (((t0 + (t)) * pc.HV + hv) * K)
-#define K_ROW(t) (((t0 + (t)) * pc.H + h) * K)
 
         // the state at the chunk's start: to h_chunks and, as fp16, to the W h operand
         [[unroll]] for (uint e = 0; e < TH; ++e) {
@@ -92,10 +130,13 @@ void main()
             coopMatStoreNV(h16, s_h, rb * 16 * BV + cb * 16, BV, false);
             coopMatStoreNV(h16, h_chunks, hc_base + rb * 16 * V + c0 + cb * 16, V, false);
         }
-        for (uint t = lid; t < C; t += WG)
-            s_g[t] = (USE_G && t < n) ? g_cum[(t0 + t) * pc.HV + hv] : 0.0;
-        STAGE_F16(s_x, 0, w4, C, T_OK, W_ROW, K, K, 0, ONE)
+        [[unroll]] for (uint m = 0; m < NG; ++m)
+            if (lid + WG * m < C)
+                s_g[lid + WG * m] = gr[m];
+        PUT_F16(s_x, 0, wr, C, K)
         barrier();
+        if (chunk + 1 < last)
+            PREFETCH_W_G(chunk + 1) // (pt0, pn now the next chunk's; t0, n this one's)
 
         // W h
         [[unroll]] for (uint e = 0; e < TU; ++e) {
@@ -111,21 +152,20 @@ void main()
         }
         barrier();
 
-        // U' = U - W h to memory; exp(G_C - G) ⊙ U' to the operand of the update
+        // U' = U - W h to memory; exp(G_C - G) ⊙ U' to the operand of the update; K staged
         const float g_last = USE_G ? s_g[n - 1] : 0.0;
-        [[unroll]] for (uint e = 0; e < (C * BV / 8 + WG - 1) / WG; ++e) {
+        [[unroll]] for (uint e = 0; e < NU; ++e) {
             const uint v8 = lid + e * WG;
             const uint t = v8 / (BV / 8), j = (v8 % (BV / 8)) * 8;
             if (v8 < C * BV / 8) {
                 vec2 up[4] = vec2[4](vec2(0.0), vec2(0.0), vec2(0.0), vec2(0.0));
                 if (t < n) {
-                    const uint a = (((t0 + t) * pc.HV + hv) * V + c0 + j) / 8;
-                    const uvec4 x = u4[a];
                     [[unroll]] for (uint c = 0; c < 4; ++c)
-                        up[c] = vec2(unpackFloat2x16(x[c])) -
+                        up[c] = vec2(unpackFloat2x16(ur[e][c])) -
                                 vec2(s_wh[t * BV + j + 2 * c], s_wh[t * BV + j + 2 * c + 1]);
-                    u4[a] = uvec4(packFloat2x16(f16vec2(up[0])), packFloat2x16(f16vec2(up[1])),
-                                  packFloat2x16(f16vec2(up[2])), packFloat2x16(f16vec2(up[3])));
+                    u4[(((t0 + t) * pc.HV + hv) * V + c0 + j) / 8] =
+                        uvec4(packFloat2x16(f16vec2(up[0])), packFloat2x16(f16vec2(up[1])),
+                              packFloat2x16(f16vec2(up[2])), packFloat2x16(f16vec2(up[3])));
                 }
                 const float d = USE_G ? exp(g_last - s_g[t]) : 1.0;
                 [[unroll]] for (uint c = 0; c < 4; ++c) {
@@ -134,8 +174,10 @@ void main()
                 }
             }
         }
-        STAGE_F16(s_x, 0, k4, C, T_OK, K_ROW, K, K, 0, ONE)
+        PUT_F16(s_x, 0, kr, C, K)
         barrier();
+        if (chunk + 1 < last)
+            PREFETCH_K_U()
 
         // h = exp(G_C) h + K^T (exp(G_C - G) ⊙ U')
         const float decay = USE_G ? exp(g_last) : 1.0;
