@@ -720,13 +720,19 @@ typedef enum dvk_feature_map {
  *                  the state at the chunk's start where no episode began before the token,
  *                  plus the causal products inside the token's episode. fp32 FMA kernels,
  *                  except the output pass of fp16 tensors with K and V multiples of 16 on a
- *                  device with VK_NV_cooperative_matrix (fp16 blocks, subgroups of 32): it
- *                  runs on tensor cores, rounding φ(q)·scale, φ(k), P = Q'K'ᵀ and the state to
- *                  fp16 (each slice of the state, and P, first scaled by a power of two that
- *                  brings it under 2^15, so states and logits beyond fp16's range are exact to
- *                  fp16 precision), with fp32 sums; q'·scale and φ(k) must fit fp16.
+ *                  device with VK_NV_cooperative_matrix (fp16 blocks, subgroups of exactly 32,
+ *                  fp16 arithmetic, subgroup arithmetic, the Vulkan memory model, workgroups
+ *                  of 256 and enough shared memory): it runs on tensor cores, rounding
+ *                  scale·φ(q), φ(k), P = Q'K'ᵀ and the state to fp16 with fp32 sums. Each
+ *                  32-row slice of the state, and each chunk's P, is first scaled by a power
+ *                  of two that puts its largest magnitude just under 2^15, so states and
+ *                  logits beyond fp16's range keep fp16's relative precision for entries
+ *                  within ~2^24 of that largest one (smaller ones lose bits as fp16
+ *                  subnormals; the denominator is summed from the unrounded P).
+ *                  scale·φ(q) and φ(k) must fit fp16.
  *                  Scratch, held by the dvk_cmd: the state and normaliser at every chunk's
- *                  start, [chunks,H,K,V] and [chunks,H,K] fp32.
+ *                  start, [chunks,H,K,V] and [chunks,H,K] fp32, and with done flags each
+ *                  chunk's last reset, [chunks] int32.
  *                  DVK_MODE_DEFAULT: as dvk_delta_rule (chunked on GPUs for sequences
  *                  longer than 64 tokens; recurrent on CPU devices).
  *   chunk_size     16, 32 or 64 (0 = 32, the fastest on the H100 today, or 16 where 32 does not fit).

@@ -65,6 +65,14 @@ static const la_case cases[] = {
      .scale = 1.0f, .qk_mean = 40.0f, .v_mean = 100.0f},
     {"fp16 varlen 5,70,1,20 done", SHAPE(1, 96, 2, 32, 32), F16, STATES, .elu1 = true,
      .done = DONE_RANDOM, .num_seqs = 4, .lens = {5, 70, 1, 20}},
+    /* K = 80: a last slice of 16 key channels on the tensor-core path */
+    {"fp16 K80 V48 done on chunk edges", SHAPE(2, 100, 2, 80, 48), F16, STATES, .elu1 = true,
+     .done = DONE_EDGES},
+    /* K, V not multiples of 4: the state pass loads fp16 one element at a time */
+    {"fp16 K6 V10", SHAPE(1, 50, 2, 6, 10), F16, STATES, .elu1 = true},
+    /* 128 (sequence, head) pairs: state tiles of 32 columns, two per invocation */
+    {"8 x 16 heads, K64 V64", SHAPE(8, 40, 16, 64, 64), F32, STATES, .elu1 = true,
+     .done = DONE_RANDOM},
 };
 
 static void fill_done(const la_case *c, harness_rng *rng, float *done)
@@ -210,7 +218,7 @@ static void test_chunk_table(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
         if (have_dtype(&cases[i]))
             free(run_case(&cases[i], DVK_MODE_CHUNK, 0));
-    const size_t some[] = {3, 5, 6, 7, 9, 11, 13, 17, 18, 19, 20};
+    const size_t some[] = {3, 5, 6, 7, 9, 11, 13, 17, 18, 19, 20, 21};
     for (size_t i = 0; i < sizeof some / sizeof some[0]; ++i) {
         const la_case *c = &cases[some[i]];
         if (!have_dtype(c))

@@ -32,7 +32,7 @@ static void usage(FILE *f)
             "  --device N|NAME          device index or name substring (default: DVK_DEVICE,\n"
             "                           else the best device)\n"
             "  --scale S                query scale (default: the file's `scale`, else the\n"
-            "                           operator's: K^-0.5, or 1 for rwkv7)\n"
+            "                           operator's: K^-0.5, or 1 for rwkv7 and rope)\n"
             "  --chunk-size 16|32|64    chunk size of the chunked form (default: the device's)\n"
             "  --l2norm-qk              L2-normalise q and k inside the kernel\n"
             "  --gate-in-kernel         kda: g is the raw gate; the file also holds A_log and\n"

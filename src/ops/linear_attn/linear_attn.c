@@ -185,8 +185,9 @@ static const char *const chunk_kernels[K_COUNT][3] = {
 static bool plan_output_coopmat(const dvk_context *ctx, const dvk__rec *r, uint32_t chunk_size,
                                 dvk__linear_attn_plan *pl)
 {
-    if (!dvk__coopmat_f16_usable(ctx, r) || !dvk__spirv_available(chunk_kernels[K_OUTPUT][2]))
-        return false;
+    if (!dvk__coopmat_f16_usable(ctx, r) || !ctx->info.subgroup_arithmetic ||
+        !dvk__spirv_available(chunk_kernels[K_OUTPUT][2]))
+        return false; /* (subgroupMax: the largest magnitudes for the fp16 scaling) */
     /* Chunks of 32 by default: on the H100 (4 x 4096 x 16 heads, K = V = 128) the call took
      * 1.42 ms with chunks of 32 against 1.59 ms with 64 (state pass 0.45 / 0.41 ms, this pass
      * 0.96 / 1.16 ms). Slices of 32 key channels: 64 measured slower (fewer workgroups fit). */
