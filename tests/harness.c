@@ -222,3 +222,12 @@ void harness_run(dvk_cmd *cmd)
     CHECK_OK(dvk_cmd_submit(cmd));
     CHECK_OK(dvk_cmd_wait(cmd, 0));
 }
+
+bool harness_have_dtype(const char *name, dvk_dtype dtype)
+{
+    if (dtype == DVK_DTYPE_F16 && !dvk_context_device_info(harness_ctx)->fp16_storage) {
+        fprintf(stderr, "  skip %s: no fp16 storage\n", name);
+        return false;
+    }
+    return true;
+}

@@ -80,4 +80,8 @@ dvk_tensor *harness_make(dvk_dtype dtype, uint32_t ndim, uint64_t a, uint64_t b,
 /* Runs one recording to completion on the harness context. */
 void harness_run(dvk_cmd *cmd);
 
+/* Whether the harness device can hold tensors of `dtype` (fp16 needs 16-bit storage); prints a
+ * skip line naming the case when it cannot. */
+bool harness_have_dtype(const char *name, dvk_dtype dtype);
+
 #endif

@@ -195,11 +195,7 @@ static float *run_case(const la_case *c, dvk_mode mode, uint32_t chunk_size)
 
 static bool have_dtype(const la_case *c)
 {
-    if (c->dtype == DVK_DTYPE_F16 && !dvk_context_device_info(harness_ctx)->fp16_storage) {
-        fprintf(stderr, "  skip %s: no fp16 storage\n", c->name);
-        return false;
-    }
-    return true;
+    return harness_have_dtype(c->name, c->dtype);
 }
 
 static void test_recurrent_table(void **state)
