@@ -20,6 +20,11 @@
 
 const uint NSG = WG / 32; // subgroups per workgroup
 
+// Rows of fp16 tiles in shared memory are padded by CM_PAD halves (fp32 tiles by CM_PAD / 2
+// floats): with rows of 64 or 128 halves, the 16 rows of a block load all start in the same
+// bank. Padding made the delta rule's three stages 1.6 to 2.6x faster on the H100.
+const uint CM_PAD = 8;
+
 // Copies NROWS rows x columns [col0, col0 + W) of an fp16 tensor into shared
 // dst[off + t * W + j],
 // 16 bytes (8 halves) per load through `src4`, a uvec4 view of the tensor, with every load of an
@@ -47,7 +52,8 @@ const uint NSG = WG / 32; // subgroups per workgroup
 
 // STAGE_F16 in two halves, so that the loads can be issued well before the tile is needed (a
 // chunk ahead): LOAD_F16 fills `regs`, F16_REGS(NROWS, W) uvec4s, with the same elements and
-// zeros; PUT_F16 writes them to shared dst[off + t * W + j] unscaled.
+// zeros; PUT_F16 writes them to shared dst[off + t * S + j] unscaled (S >= W: a padded row
+// stride).
 #define F16_REGS(NROWS, W) (((NROWS) * (W) / 8 + WG - 1) / WG)
 #define LOAD_F16(regs, src4, NROWS, OK, ROW, W, D, col0)                                          \
     [[unroll]] for (uint e_ = 0; e_ < F16_REGS(NROWS, W); ++e_) {                                 \
@@ -57,15 +63,15 @@ const uint NSG = WG / 32; // subgroups per workgroup
         if (v_ < (NROWS) * (W) / 8 && OK(t_) && (col0) + j_ < (D))                                \
             regs[e_] = src4[(ROW(t_) + (col0) + j_) / 8];                                         \
     }
-#define PUT_F16(dst, off, regs, NROWS, W)                                                         \
+#define PUT_F16(dst, off, regs, NROWS, W, S)                                                      \
     [[unroll]] for (uint e_ = 0; e_ < F16_REGS(NROWS, W); ++e_) {                                 \
         const uint v_ = lid + e_ * WG;                                                            \
         if (v_ < (NROWS) * (W) / 8) {                                                             \
             const uint t_ = v_ / ((W) / 8), j_ = (v_ % ((W) / 8)) * 8;                            \
             [[unroll]] for (uint c_ = 0; c_ < 4; ++c_) {                                          \
                 const f16vec2 p_ = unpackFloat2x16(regs[e_][c_]);                                 \
-                dst[(off) + t_ * (W) + j_ + 2 * c_] = p_.x;                                       \
-                dst[(off) + t_ * (W) + j_ + 2 * c_ + 1] = p_.y;                                   \
+                dst[(off) + t_ * (S) + j_ + 2 * c_] = p_.x;                                       \
+                dst[(off) + t_ * (S) + j_ + 2 * c_ + 1] = p_.y;                                   \
             }                                                                                     \
         }                                                                                         \
     }

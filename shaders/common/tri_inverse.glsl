@@ -1,7 +1,7 @@
 // L = (I + A)^-1 for a strictly lower triangular C x C matrix A (C a multiple of 16), in shared
 // memory, by blocks of 16:
 //   1. the C/16 diagonal blocks L_bb = (I + A_bb)^-1, by forward substitution, one column per
-//      invocation, all blocks at once;
+//      invocation (in registers), all blocks at once;
 //   2. block row by block row, L_ij = -L_ii (sum over j <= m < i of A_im L_mj), i > j.
 // Depth: 16 substitution steps, then 2 barriers per block row — instead of C dependent steps.
 //
@@ -19,15 +19,22 @@
 void tri_inverse(uint lid)
 {
     const uint NB = C / 16;
-    // 1. diagonal blocks
+    // 1. diagonal blocks: invocation j of a block holds column j of L_bb in registers,
+    //    L[i][j] = -sum_{m<i} A[i][m] L[m][j] (L[j][j] = 1, zeros above), accumulated column
+    //    of A by column of A: the 16 invocations of a block read the same A[i][m] (a broadcast,
+    //    no bank conflict), and for each m the A[i][m] are consecutive in memory.
     for (uint col = lid; col < C; col += WG) {
         const uint base = col - col % 16, j = col % 16;
-        for (uint i = j + 1; i < 16; ++i) {
-            float s = TRI_A(base + i, base + j);
-            for (uint m = j + 1; m < i; ++m)
-                s += TRI_A(base + i, base + m) * TRI(base + m, base + j);
-            TRI(base + i, base + j) = -s;
+        float l[16];
+        [[unroll]] for (uint i = 0; i < 16; ++i) l[i] = 0.0;
+        [[unroll]] for (uint m = 0; m < 16; ++m) {
+            l[m] = m > j ? -l[m] : (m == j ? 1.0 : 0.0); // row m of the column is final
+            [[unroll]] for (uint i = m + 1; i < 16; ++i)
+                l[i] += TRI_A(base + i, base + m) * l[m];
         }
+        [[unroll]] for (uint i = 1; i < 16; ++i)
+            if (i > j)
+                TRI(base + i, base + j) = l[i];
     }
     barrier();
     // 2. the blocks below the diagonal, one block row at a time
@@ -36,7 +43,9 @@ void tri_inverse(uint lid)
             const uint bj = e / 256, r = (e / 16) % 16, c = e % 16;
             const uint row = bi * 16 + r, col = bj * 16 + c;
             float s = 0.0;
-            for (uint m = bj * 16 + c; m < bi * 16; ++m) // L[m][col] = 0 for m < col
+            // m runs the same for every invocation (L[m][col] = 0 for m < col): A[row][m] is a
+            // broadcast, not 16 rows of one bank
+            for (uint m = bj * 16; m < bi * 16; ++m)
                 s += TRI_A(row, m) * TRI_L(m, col);
             TT(e) = s;
         }

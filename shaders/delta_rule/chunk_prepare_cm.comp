@@ -5,19 +5,21 @@
 //   L = (I + A)^-1                                           (fp32, tri_inverse.glsl)
 //   W = (L diag(beta exp(G))) K,  U = (L diag(beta)) V       (the row scales of K and V are
 //                                                             folded into L's columns)
-// K and V go through shared memory in slices of KT columns, 16 bytes per load with all of an
-// invocation's loads in flight (loading matrix blocks straight from memory, row by row with a
-// stride of H*K halves, measured slower on the H100), zero-padded past the chunk's end.
+// K and V pass through shared memory as a stream of slices of KT columns: K's slices for
+// K K^T, K's again for W (not reloaded when K fits one slice), then V's for U. Each slice is
+// loaded into registers, 16 bytes per load, while the one before it computes, so only the first
+// load of a chunk waits on memory (loading each slice when it was needed cost 0.45 ms of the
+// stage's 1.25 at 4,4096,16,128 on the H100). Rows past the chunk's end are zeros.
 //
 // Preconditions (src/ops/delta_rule/delta_rule.c): K, V multiples of 16; C a multiple of 16;
-// KT = 64; (C/16)^2 and (C/16)(KT/16) multiples of NSG; subgroups of 32.
+// KT a multiple of 16; (C/16)^2 a multiple of NSG; subgroups of 32.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
 layout(constant_id = 0) const uint C = 64;
 layout(constant_id = 1) const uint K = 128;
 layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint KT = 64;
+layout(constant_id = 3) const uint KT = 128;
 layout(constant_id = 4) const bool USE_G = false;
 layout(constant_id = 5) const uint WG = 256;
 layout(local_size_x_id = 5) in;
@@ -41,11 +43,17 @@ layout(std430, binding = 6) writeonly buffer Gc { float g_cum[]; };
 layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
 
 const uint CB = C / 16, XB = KT / 16;
-const uint TA = CB * CB / NSG; // blocks of A per subgroup
+const uint TA = CB * CB / NSG;                 // blocks of A per subgroup
+const uint TW = (CB * XB + NSG - 1) / NSG;     // blocks of a W or U slice per subgroup (at most)
+const uint NK = (K + KT - 1) / KT, NV = (V + KT - 1) / KT;
+const uint NKW = NK > 1 ? NK : 0;              // K slices loaded again for W
+const uint NS = NK + NKW + NV;                 // slices in the stream
 
-// fp16: [L diag(beta exp(G)) | L diag(beta) | slice (an input slice, then its output)]
-const uint LW_OFF = 0, LU_OFF = C * C, X_OFF = 2 * C * C;
-shared float16_t s16[X_OFF + C * KT];
+// fp16: [slice (an input slice, then its output) | L with its columns scaled]; rows padded by
+// CM_PAD halves so that the rows of a 16 x 16 block load fall in different banks
+const uint XS = KT + CM_PAD, LS = C + CM_PAD; // row strides
+const uint X_OFF = 0, L_OFF = C * XS;
+shared float16_t s16[C * XS + C * LS];
 shared float s_m[C * C];       // A^T (upper triangle), then L (lower triangle)
 shared float s_tt[(C / 16 - 1) * 256];
 shared float s_g[C];
@@ -55,17 +63,98 @@ shared float s_b[C];
 #define TT(e) s_tt[e]
 #include "tri_inverse.glsl"
 
-void main()
-{
-    const uint lid = gl_LocalInvocationID.x, sg = gl_SubgroupID;
-    const uint chunk = gl_WorkGroupID.x, hv = gl_WorkGroupID.y;
-    const uint h = hv / (pc.HV / pc.H);
-    const uint t0 = uint(chunk_table[2 * chunk]), n = uint(chunk_table[2 * chunk + 1]);
+uint lid, t0, n, h, hv;
+uvec4 pre[F16_REGS(C, KT)]; // the next slice of the stream
 #define T_OK(t) ((t) < n)
 #define K_ROW(t) (((t0 + (t)) * pc.H + h) * K)
 #define W_ROW(t) (((t0 + (t)) * pc.HV + hv) * K)
 #define V_ROW(t) (((t0 + (t)) * pc.HV + hv) * V)
 
+// slice s of the stream: from K (true) or V, and its first column
+bool slice_of_k(uint s) { return s < NK + NKW; }
+uint slice_col(uint s)
+{
+    return (s < NK ? s : s < NK + NKW ? s - NK : s - NK - NKW) * KT;
+}
+
+void load_slice(uint s)
+{
+    if (s >= NS)
+        return;
+    const uint c0 = slice_col(s);
+    if (slice_of_k(s))
+        LOAD_F16(pre, k4, C, T_OK, K_ROW, KT, K, c0)
+    else
+        LOAD_F16(pre, v4, C, T_OK, V_ROW, KT, V, c0)
+}
+
+// L with column c scaled by beta_c (and exp(G_c) for W), rounded to fp16
+void scaled_l(bool for_w)
+{
+    for (uint idx = lid; idx < C * C; idx += WG) {
+        const uint r = idx / C, c = idx % C;
+        const float l = TRI_L(r, c) * s_b[c];
+        s16[L_OFF + r * LS + c] = float16_t(for_w && USE_G ? l * exp(s_g[c]) : l);
+    }
+}
+
+// (scaled L) x the slice in shared memory, columns [c0, c0 + KT) of W (K slices) or U; the
+// result replaces the slice and goes out 16 bytes per store.
+void product_out(bool to_w, uint c0)
+{
+    const uint sg = gl_SubgroupID;
+    const uint D = to_w ? K : V;
+    ACC32 acc[TW];
+    [[unroll]] for (uint e = 0; e < TW; ++e) acc[e] = ACC32(0.0);
+    // Not unrolled over kk: unrolled, the driver hoists every block load (167 registers, one
+    // workgroup per SM on the H100).
+    [[dont_unroll]] for (uint kk = 0; kk < CB; ++kk) {
+        [[unroll]] for (uint e = 0; e < TW; ++e) {
+            const uint id = sg + NSG * e, rb = id / XB, cb = id % XB;
+            if (id < CB * XB) {
+                MAT16 a, b;
+                coopMatLoadNV(a, s16, L_OFF + rb * 16 * LS + kk * 16, LS, false);
+                coopMatLoadNV(b, s16, X_OFF + kk * 16 * XS + cb * 16, XS, false);
+                acc[e] = coopMatMulAddNV(a, b, acc[e]);
+            }
+        }
+    }
+    barrier(); // every subgroup is done reading the slice: the results replace it
+    [[unroll]] for (uint e = 0; e < TW; ++e) {
+        const uint id = sg + NSG * e, rb = id / XB, cb = id % XB;
+        if (id < CB * XB)
+            coopMatStoreNV(MAT16(acc[e]), s16, X_OFF + rb * 16 * XS + cb * 16, XS, false);
+    }
+    barrier();
+    [[unroll]] for (uint e = 0; e < (C * KT / 8 + WG - 1) / WG; ++e) {
+        const uint v8 = lid + e * WG;
+        const uint t = v8 / (KT / 8), j = (v8 % (KT / 8)) * 8;
+        if (v8 < C * KT / 8 && t < n && c0 + j < D) {
+            const uint b = X_OFF + t * XS + j;
+            const uvec4 x = uvec4(packFloat2x16(f16vec2(s16[b], s16[b + 1])),
+                                  packFloat2x16(f16vec2(s16[b + 2], s16[b + 3])),
+                                  packFloat2x16(f16vec2(s16[b + 4], s16[b + 5])),
+                                  packFloat2x16(f16vec2(s16[b + 6], s16[b + 7])));
+            if (to_w)
+                w4[(W_ROW(t) + c0 + j) / 8] = x;
+            else
+                u4[(V_ROW(t) + c0 + j) / 8] = x;
+        }
+    }
+    barrier();
+}
+
+void main()
+{
+    lid = gl_LocalInvocationID.x;
+    const uint sg = gl_SubgroupID;
+    const uint chunk = gl_WorkGroupID.x;
+    hv = gl_WorkGroupID.y;
+    h = hv / (pc.HV / pc.H);
+    t0 = uint(chunk_table[2 * chunk]);
+    n = uint(chunk_table[2 * chunk + 1]);
+
+    load_slice(0);
     for (uint t = lid; t < C; t += WG) {
         const uint a = (t0 + t) * pc.HV + hv;
         s_b[t] = t < n ? float(beta[a]) : 0.0;
@@ -85,22 +174,25 @@ void main()
             g_cum[(t0 + t) * pc.HV + hv] = s_g[t];
     }
 
-    // ---- A = K K^T ----------------------------------------------------------------------------
+    // ---- A = K K^T, over K's slices -------------------------------------------------------------
     ACC32 acc_a[TA];
     [[unroll]] for (uint e = 0; e < TA; ++e) acc_a[e] = ACC32(0.0);
-    for (uint k0 = 0; k0 < K; k0 += KT) {
-        STAGE_F16(s16, X_OFF, k4, C, T_OK, K_ROW, KT, K, k0, ONE)
+    uint s = 0;
+    for (; s < NK; ++s) {
+        PUT_F16(s16, X_OFF, pre, C, KT, XS)
         barrier();
-        [[unroll]] for (uint e = 0; e < TA; ++e) {
-            const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
-            [[unroll]] for (uint kk = 0; kk < XB; ++kk) {
+        load_slice(s + 1);
+        [[dont_unroll]] for (uint kk = 0; kk < XB; ++kk) {
+            [[unroll]] for (uint e = 0; e < TA; ++e) {
+                const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
                 MAT16 a, b;
-                coopMatLoadNV(a, s16, X_OFF + rb * 16 * KT + kk * 16, KT, false);
-                coopMatLoadNV(b, s16, X_OFF + cb * 16 * KT + kk * 16, KT, true);
+                coopMatLoadNV(a, s16, X_OFF + rb * 16 * XS + kk * 16, XS, false);
+                coopMatLoadNV(b, s16, X_OFF + cb * 16 * XS + kk * 16, XS, true);
                 acc_a[e] = coopMatMulAddNV(a, b, acc_a[e]);
             }
         }
-        barrier();
+        if (NK > 1)
+            barrier();
     }
     // transposed into s_m: A[t][j] lands at TRI(j, t)
     [[unroll]] for (uint e = 0; e < TA; ++e) {
@@ -119,61 +211,25 @@ void main()
     }
     barrier();
 
-    // ---- L = (I + A)^-1; its columns scaled, in fp16 ------------------------------------------
+    // ---- L = (I + A)^-1, then W = L' K and U = L'' V --------------------------------------------
     tri_inverse(lid);
-    for (uint idx = lid; idx < C * C; idx += WG) {
-        const uint r = idx / C, c = idx % C;
-        const float l = TRI_L(r, c) * s_b[c];
-        s16[LW_OFF + idx] = float16_t(USE_G ? l * exp(s_g[c]) : l);
-        s16[LU_OFF + idx] = float16_t(l);
-    }
+    scaled_l(true);
     barrier();
-
-    // ---- W = L' K, U = L'' V --------------------------------------------------------------------
-    const uint TW = CB * XB / NSG; // blocks of a slice per subgroup
-    for (uint pass = 0; pass < 2; ++pass) {
-        const uint D = pass == 0 ? K : V;
-        for (uint c0 = 0; c0 < D; c0 += KT) {
-            if (pass == 0)
-                STAGE_F16(s16, X_OFF, k4, C, T_OK, K_ROW, KT, K, c0, ONE)
-            else
-                STAGE_F16(s16, X_OFF, v4, C, T_OK, V_ROW, KT, V, c0, ONE)
+    if (NK == 1) { // K is still in place
+        product_out(true, 0);
+    } else {
+        for (uint i = 0; i < NK; ++i, ++s) {
+            PUT_F16(s16, X_OFF, pre, C, KT, XS)
             barrier();
-            MAT16 res[TW];
-            [[unroll]] for (uint e = 0; e < TW; ++e) {
-                const uint id = sg + NSG * e, rb = id / XB, cb = id % XB;
-                ACC32 acc = ACC32(0.0);
-                [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
-                    MAT16 a, b;
-                    coopMatLoadNV(a, s16, (pass == 0 ? LW_OFF : LU_OFF) + rb * 16 * C + kk * 16,
-                                  C, false);
-                    coopMatLoadNV(b, s16, X_OFF + kk * 16 * KT + cb * 16, KT, false);
-                    acc = coopMatMulAddNV(a, b, acc);
-                }
-                res[e] = MAT16(acc);
-            }
-            barrier(); // every subgroup is done reading the slice: the results replace it
-            [[unroll]] for (uint e = 0; e < TW; ++e) {
-                const uint id = sg + NSG * e, rb = id / XB, cb = id % XB;
-                coopMatStoreNV(res[e], s16, X_OFF + rb * 16 * KT + cb * 16, KT, false);
-            }
-            barrier();
-            [[unroll]] for (uint e = 0; e < (C * KT / 8 + WG - 1) / WG; ++e) {
-                const uint v8 = lid + e * WG;
-                const uint t = v8 / (KT / 8), j = (v8 % (KT / 8)) * 8;
-                if (v8 < C * KT / 8 && t < n && c0 + j < D) {
-                    const uint b = X_OFF + t * KT + j;
-                    const uvec4 x = uvec4(packFloat2x16(f16vec2(s16[b], s16[b + 1])),
-                                          packFloat2x16(f16vec2(s16[b + 2], s16[b + 3])),
-                                          packFloat2x16(f16vec2(s16[b + 4], s16[b + 5])),
-                                          packFloat2x16(f16vec2(s16[b + 6], s16[b + 7])));
-                    if (pass == 0)
-                        w4[(W_ROW(t) + c0 + j) / 8] = x;
-                    else
-                        u4[(V_ROW(t) + c0 + j) / 8] = x;
-                }
-            }
-            barrier();
+            load_slice(s + 1);
+            product_out(true, i * KT);
         }
+    }
+    scaled_l(false);
+    for (uint i = 0; i < NV; ++i, ++s) {
+        PUT_F16(s16, X_OFF, pre, C, KT, XS)
+        barrier();
+        load_slice(s + 1);
+        product_out(false, i * KT);
     }
 }

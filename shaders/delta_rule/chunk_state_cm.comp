@@ -31,6 +31,9 @@ layout(local_size_x_id = 7) in;
 #include "io.glsl"
 #include "coopmat.glsl"
 
+// the padding of the fp16 tiles' rows: CM_PAD, or 0 where that does not fit (K = 256 in 48 KiB)
+layout(constant_id = 8) const uint XPAD = CM_PAD;
+
 layout(push_constant) uniform Push {
     uint H;
     uint HV;
@@ -53,9 +56,12 @@ const uint KB = K / 16, VB = BV / 16, CB = C / 16;
 const uint TH = KB * VB / NSG; // state blocks per subgroup
 const uint TU = CB * VB / NSG; // U' blocks per subgroup
 
-shared float16_t s_x[C * K];   // W, then K
-shared float16_t s_h[K * BV];  // h rounded to fp16 (the operand of W h)
-shared float16_t s_u[C * BV];  // exp(G_C - G) ⊙ U' (fp16), the operand of the state update
+// fp16 rows are padded by XPAD halves so that the rows of a 16 x 16 block load fall in
+// different banks
+const uint XS = K + XPAD, HS = BV + XPAD; // row strides of s_x, and of s_h and s_u
+shared float16_t s_x[C * XS];  // W, then K
+shared float16_t s_h[K * HS];  // h rounded to fp16 (the operand of W h)
+shared float16_t s_u[C * HS];  // exp(G_C - G) ⊙ U' (fp16), the operand of the state update
 shared float s_wh[C * BV];     // W h in fp32
 shared float s_g[C];
 
@@ -127,13 +133,13 @@ void main()
         [[unroll]] for (uint e = 0; e < TH; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
             const MAT16 h16 = MAT16(hb[e]);
-            coopMatStoreNV(h16, s_h, rb * 16 * BV + cb * 16, BV, false);
+            coopMatStoreNV(h16, s_h, rb * 16 * HS + cb * 16, HS, false);
             coopMatStoreNV(h16, h_chunks, hc_base + rb * 16 * V + c0 + cb * 16, V, false);
         }
         [[unroll]] for (uint m = 0; m < NG; ++m)
             if (lid + WG * m < C)
                 s_g[lid + WG * m] = gr[m];
-        PUT_F16(s_x, 0, wr, C, K)
+        PUT_F16(s_x, 0, wr, C, K, XS)
         barrier();
         if (chunk + 1 < last)
             PREFETCH_W_G(chunk + 1) // (pt0, pn now the next chunk's; t0, n this one's)
@@ -144,8 +150,8 @@ void main()
             ACC32 acc = ACC32(0.0);
             [[unroll]] for (uint kk = 0; kk < KB; ++kk) {
                 MAT16 a, b;
-                coopMatLoadNV(a, s_x, rb * 16 * K + kk * 16, K, false);
-                coopMatLoadNV(b, s_h, kk * 16 * BV + cb * 16, BV, false);
+                coopMatLoadNV(a, s_x, rb * 16 * XS + kk * 16, XS, false);
+                coopMatLoadNV(b, s_h, kk * 16 * HS + cb * 16, HS, false);
                 acc = coopMatMulAddNV(a, b, acc);
             }
             coopMatStoreNV(acc, s_wh, rb * 16 * BV + cb * 16, BV, false);
@@ -169,12 +175,12 @@ void main()
                 }
                 const float d = USE_G ? exp(g_last - s_g[t]) : 1.0;
                 [[unroll]] for (uint c = 0; c < 4; ++c) {
-                    s_u[t * BV + j + 2 * c] = float16_t(up[c].x * d);
-                    s_u[t * BV + j + 2 * c + 1] = float16_t(up[c].y * d);
+                    s_u[t * HS + j + 2 * c] = float16_t(up[c].x * d);
+                    s_u[t * HS + j + 2 * c + 1] = float16_t(up[c].y * d);
                 }
             }
         }
-        PUT_F16(s_x, 0, kr, C, K)
+        PUT_F16(s_x, 0, kr, C, K, XS)
         barrier();
         if (chunk + 1 < last)
             PREFETCH_K_U()
@@ -187,8 +193,8 @@ void main()
                 hb[e] = hb[e] * decay;
             [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
                 MAT16 a, b;
-                coopMatLoadNV(a, s_x, kk * 16 * K + rb * 16, K, true); // K^T
-                coopMatLoadNV(b, s_u, kk * 16 * BV + cb * 16, BV, false);
+                coopMatLoadNV(a, s_x, kk * 16 * XS + rb * 16, XS, true); // K^T
+                coopMatLoadNV(b, s_u, kk * 16 * HS + cb * 16, HS, false);
                 hb[e] = coopMatMulAddNV(a, b, hb[e]);
             }
         }

@@ -77,6 +77,8 @@ typedef struct chunk_plan {
     bool coopmat;      /* the cooperative-matrix kernels, with the sizes below */
     uint32_t cm_wg[3]; /* invocations per workgroup of prepare, state, output */
     uint32_t cm_bv_state;
+    uint32_t cm_kt_out;     /* key channels per step of the output kernel */
+    uint32_t cm_state_xpad; /* padding of the state kernel's fp16 rows, in halves */
 } chunk_plan;
 
 /* Shared memory of each stage, in floats, as the shaders lay it out. */
@@ -105,27 +107,42 @@ static bool plan_coopmat(const dvk_context *ctx, const dvk__rec *p, uint32_t req
     for (int s = 0; s < 3; ++s)
         if (!dvk__spirv_available(chunk_kernels[s][2]))
             return false;
-    const uint32_t C = 64, CB = C / 16, KT_prep = 64, KT_out = 16;
-    /* Full chunks read and write whole blocks in place: the tiles must divide V. */
+    const uint32_t C = 64, CB = C / 16, KT_out = dvk__min_u32(64, p->K);
+    /* prepare streams K and V through shared memory in slices of KT_prep columns: K in one
+     * slice when it fits (no reload for W), else 128- or 64-column slices */
+    uint32_t KT_prep = dvk__max_u32(p->K, p->V) <= 64 ? 64 : 128;
+    /* value tiles that divide V */
     const uint32_t BV_out = p->V % 64 == 0 ? 64 : p->V % 32 == 0 ? 32 : 16;
     const uint32_t bv_state = p->V % 32 == 0 && p->K <= 128 ? 32 : 16;
     /* shared memory of each kernel, in bytes, as the shaders lay it out */
-    const uint32_t prep = 2 * (2 * C * C + C * KT_prep) + 4 * (C * C + (C / 16 - 1) * 256 + 2 * C);
-    const uint32_t state = 2 * (C * p->K + p->K * bv_state + C * bv_state) +
-                           4 * (C * bv_state + C);
-    const uint32_t out = 2 * dvk__max_u32(2 * C * KT_out + KT_out * BV_out, C * C + C * BV_out) +
-                         4 * (C * dvk__max_u32(C, BV_out) + C);
+#define PREP_BYTES(KT)                                                                             \
+    (2 * (C * (C + 8) + C * ((KT) + 8)) + 4 * (C * C + (C / 16 - 1) * 256 + 2 * C))
+    if (PREP_BYTES(KT_prep) > info->max_shared_memory)
+        KT_prep = 64;
+    const uint32_t prep = PREP_BYTES(KT_prep);
+#undef PREP_BYTES
+    /* rows of fp16 tiles padded by 8 halves (fp32 tiles by 4 floats) against bank conflicts */
+#define STATE_BYTES(XPAD)                                                                          \
+    (2 * (C * (p->K + (XPAD)) + (p->K + C) * (bv_state + (XPAD))) + 4 * (C * bv_state + C))
+    const uint32_t state_xpad = STATE_BYTES(8) <= info->max_shared_memory ? 8 : 0;
+    const uint32_t state = STATE_BYTES(state_xpad);
+#undef STATE_BYTES
+    const uint32_t out = 2 * dvk__max_u32(2 * C * (KT_out + 8) + KT_out * (BV_out + 8),
+                                          C * (C + 8) + C * (BV_out + 8)) +
+                         4 * (C * (C + 4) + C);
     if (prep > info->max_shared_memory || state > info->max_shared_memory ||
         out > info->max_shared_memory)
         return false;
     plan->coopmat = true;
     plan->C = C;
-    plan->cm_wg[0] = 32 * dvk__subgroups_for(CB * CB, CB * (KT_prep / 16), 8);
+    plan->cm_wg[0] = 32 * dvk__subgroups_for(CB * CB, CB * CB, 8);
     plan->KT = KT_prep;
     plan->cm_wg[1] = 32 * dvk__subgroups_for((p->K / 16) * (bv_state / 16), CB * (bv_state / 16), 4);
     plan->cm_wg[2] = 32 * dvk__subgroups_for(CB * CB, CB * (BV_out / 16), 8);
     plan->cm_bv_state = bv_state;
     plan->BV_out = BV_out;
+    plan->cm_kt_out = KT_out;
+    plan->cm_state_xpad = state_xpad;
     return true;
 }
 
@@ -161,7 +178,7 @@ static dvk_status plan_chunk(const dvk_context *ctx, const dvk__rec *p, uint32_t
                 if (output_floats(C, KT, bv) <= floats)
                     bvo = bv;
             if (bvs && bvo) {
-                *plan = (chunk_plan){C, KT, wg, bvs, dvk__min_u32(16, bvs), bvo, false, {0}, 0};
+                *plan = (chunk_plan){C, KT, wg, bvs, dvk__min_u32(16, bvs), bvo, false, {0}, 0, 0, 0};
                 return DVK_SUCCESS;
             }
         }
@@ -244,9 +261,9 @@ static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk__rec *p, const chu
             .spirv_name = chunk_kernels[STAGE_STATE][kv],
             .binding_count = 9,
             .push_size = sizeof(state_push),
-            .spec_count = 8,
+            .spec_count = 9,
             .spec = {plan->C, p->K, p->V, plan->cm_bv_state, gated, use_in, store_out,
-                     plan->cm_wg[1]},
+                     plan->cm_wg[1], plan->cm_state_xpad},
         } : (dvk_pipeline_key){
             .spirv_name = chunk_kernels[STAGE_STATE][kv],
             .binding_count = 9,
@@ -270,7 +287,7 @@ static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk__rec *p, const chu
         .binding_count = 7,
         .push_size = sizeof(output_push),
         .spec_count = 7,
-        .spec = {plan->C, p->K, p->V, plan->BV_out, 16, gated, plan->cm_wg[2]},
+        .spec = {plan->C, p->K, p->V, plan->BV_out, plan->cm_kt_out, gated, plan->cm_wg[2]},
     } : (dvk_pipeline_key){
         .spirv_name = chunk_kernels[STAGE_OUTPUT][kv],
         .binding_count = 7,
