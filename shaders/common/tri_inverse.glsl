@@ -4,6 +4,7 @@
 //      invocation (in registers), all blocks at once;
 //   2. block row by block row, L_ij = -L_ii (sum over j <= m < i of A_im L_mj), i > j.
 // Depth: 16 substitution steps, then 2 barriers per block row — instead of C dependent steps.
+// Every access pattern here is free of bank conflicts when TRI's row stride is C + 1 or C + 4.
 //
 // Storage (one array, accessor TRI(r, c)): on entry TRI(j, i) holds A[i][j] for j < i (A
 // transposed into the upper triangle); on exit TRI(i, j) holds L[i][j] for i > j. The diagonal
@@ -37,25 +38,50 @@ void tri_inverse(uint lid)
                 TRI(base + i, base + j) = l[i];
     }
     barrier();
-    // 2. the blocks below the diagonal, one block row at a time
+    // 2. the blocks below the diagonal, one block row at a time; each invocation computes 4
+    //    consecutive columns of a row, every loop runs the same for the invocations of a
+    //    subgroup, and A[row][m] / L_ii[r][x] are read for 4 products each.
     for (uint bi = 1; bi < NB; ++bi) {
-        for (uint e = lid; e < bi * 256; e += WG) {
-            const uint bj = e / 256, r = (e / 16) % 16, c = e % 16;
+        // TT[bj][r][c] = sum over bj*16 <= m < bi*16 of A[row][m] L[m][col]
+        for (uint e = lid; e < bi * 64; e += WG) {
+            const uint bj = e / 64, r = (e / 4) % 16, c = (e % 4) * 4;
             const uint row = bi * 16 + r, col = bj * 16 + c;
-            float s = 0.0;
-            // m runs the same for every invocation (L[m][col] = 0 for m < col): A[row][m] is a
-            // broadcast, not 16 rows of one bank
-            for (uint m = bj * 16; m < bi * 16; ++m)
-                s += TRI_A(row, m) * TRI_L(m, col);
-            TT(e) = s;
+            const uvec4 cq = uvec4(c) + uvec4(0, 1, 2, 3);
+            vec4 s = vec4(0.0);
+            [[unroll]] for (uint x = 0; x < 16; ++x) { // L_jj: unit diagonal, zeros above
+                const uint m = bj * 16 + x;
+                const vec4 l = vec4(TRI(m, col), TRI(m, col + 1), TRI(m, col + 2), TRI(m, col + 3));
+                s += TRI_A(row, m) *
+                     mix(vec4(equal(uvec4(x), cq)), l, greaterThan(uvec4(x), cq)); // a select
+            }
+            for (uint mb = bj + 1; mb < bi; ++mb)
+                [[unroll]] for (uint x = 0; x < 16; ++x) {
+                    const uint m = mb * 16 + x;
+                    s += TRI_A(row, m) *
+                         vec4(TRI(m, col), TRI(m, col + 1), TRI(m, col + 2), TRI(m, col + 3));
+                }
+            const uint t = bj * 256 + r * 16 + c;
+            TT(t) = s.x;
+            TT(t + 1) = s.y;
+            TT(t + 2) = s.z;
+            TT(t + 3) = s.w;
         }
         barrier();
-        for (uint e = lid; e < bi * 256; e += WG) {
-            const uint bj = e / 256, r = (e / 16) % 16, c = e % 16;
-            float s = TT(e); // the x = r term: L_ii has a unit diagonal
-            for (uint x = 0; x < r; ++x)
-                s += TRI(bi * 16 + r, bi * 16 + x) * TT(bj * 256 + x * 16 + c);
-            TRI(bi * 16 + r, bj * 16 + c) = -s;
+        // L_ij = -L_ii TT[bj]
+        for (uint e = lid; e < bi * 64; e += WG) {
+            const uint bj = e / 64, r = (e / 4) % 16, c = (e % 4) * 4;
+            const uint t = bj * 256 + r * 16 + c;
+            vec4 s = vec4(TT(t), TT(t + 1), TT(t + 2), TT(t + 3)); // x = r: the unit diagonal
+            [[unroll]] for (uint x = 0; x < 15; ++x) {
+                const float l = x < r ? TRI(bi * 16 + r, bi * 16 + x) : 0.0;
+                const uint u = bj * 256 + x * 16 + c;
+                s += l * vec4(TT(u), TT(u + 1), TT(u + 2), TT(u + 3));
+            }
+            const uint row = bi * 16 + r, col = bj * 16 + c;
+            TRI(row, col) = -s.x;
+            TRI(row, col + 1) = -s.y;
+            TRI(row, col + 2) = -s.z;
+            TRI(row, col + 3) = -s.w;
         }
         barrier();
     }

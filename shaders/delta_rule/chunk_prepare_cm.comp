@@ -54,12 +54,13 @@ const uint NS = NK + NKW + NV;                 // slices in the stream
 const uint XS = KT + CM_PAD, LS = C + CM_PAD; // row strides
 const uint X_OFF = 0, L_OFF = C * XS;
 shared float16_t s16[C * XS + C * LS];
-shared float s_m[C * C];       // A^T (upper triangle), then L (lower triangle)
+const uint MS = C + CM_PAD / 2; // row stride of s_m (tri_inverse.glsl: no bank conflicts)
+shared float s_m[C * MS];      // A^T (upper triangle), then L (lower triangle)
 shared float s_tt[(C / 16 - 1) * 256];
 shared float s_g[C];
 shared float s_b[C];
 
-#define TRI(r, c) s_m[(r) * C + (c)]
+#define TRI(r, c) s_m[(r) * MS + (c)]
 #define TT(e) s_tt[e]
 #include "tri_inverse.glsl"
 
@@ -197,7 +198,7 @@ void main()
     // transposed into s_m: A[t][j] lands at TRI(j, t)
     [[unroll]] for (uint e = 0; e < TA; ++e) {
         const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
-        coopMatStoreNV(acc_a[e], s_m, cb * 16 * C + rb * 16, C, true);
+        coopMatStoreNV(acc_a[e], s_m, cb * 16 * MS + rb * 16, MS, true);
     }
     barrier();
     for (uint idx = lid; idx < C * C; idx += WG) {

@@ -116,7 +116,7 @@ static bool plan_coopmat(const dvk_context *ctx, const dvk__rec *p, uint32_t req
     const uint32_t bv_state = p->V % 32 == 0 && p->K <= 128 ? 32 : 16;
     /* shared memory of each kernel, in bytes, as the shaders lay it out */
 #define PREP_BYTES(KT)                                                                             \
-    (2 * (C * (C + 8) + C * ((KT) + 8)) + 4 * (C * C + (C / 16 - 1) * 256 + 2 * C))
+    (2 * (C * (C + 8) + C * ((KT) + 8)) + 4 * (C * (C + 4) + (C / 16 - 1) * 256 + 2 * C))
     if (PREP_BYTES(KT_prep) > info->max_shared_memory)
         KT_prep = 64;
     const uint32_t prep = PREP_BYTES(KT_prep);
