@@ -26,13 +26,13 @@ const uint NSG = WG / 32; // subgroups per workgroup
 const uint CM_PAD = 8;
 
 // Copies NROWS rows x columns [col0, col0 + W) of an fp16 tensor into shared
-// dst[off + t * W + j],
+// dst[off + t * S + j] (S >= W: a padded row stride),
 // 16 bytes (8 halves) per load through `src4`, a uvec4 view of the tensor, with every load of an
 // invocation unrolled so that all are in flight at once (one load at a time would wait out the
 // memory latency for each). Row t starts at element ROW(t); rows where !OK(t) and columns >= D
 // are zeros; row t is multiplied by SCALE(t). W, D, col0 and ROW(t) must be multiples of 8.
 // Needs `lid` and WG.
-#define STAGE_F16(dst, off, src4, NROWS, OK, ROW, W, D, col0, SCALE)                                   \
+#define STAGE_F16(dst, off, src4, NROWS, OK, ROW, W, D, col0, SCALE, S)                            \
     [[unroll]] for (uint e_ = 0; e_ < ((NROWS) * (W) / 8 + WG - 1) / WG; ++e_) {                  \
         const uint v_ = lid + e_ * WG;                                                            \
         if (v_ < (NROWS) * (W) / 8) {                                                             \
@@ -43,8 +43,8 @@ const uint CM_PAD = 8;
             const float s_ = SCALE(t_);                                                           \
             [[unroll]] for (uint c_ = 0; c_ < 4; ++c_) {                                          \
                 const vec2 p_ = vec2(unpackFloat2x16(x_[c_])) * s_;                               \
-                dst[(off) + t_ * (W) + j_ + 2 * c_] = float16_t(p_.x);                            \
-                dst[(off) + t_ * (W) + j_ + 2 * c_ + 1] = float16_t(p_.y);                        \
+                dst[(off) + t_ * (S) + j_ + 2 * c_] = float16_t(p_.x);                            \
+                dst[(off) + t_ * (S) + j_ + 2 * c_ + 1] = float16_t(p_.y);                        \
             }                                                                                     \
         }                                                                                         \
     }

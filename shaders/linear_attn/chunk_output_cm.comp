@@ -63,11 +63,14 @@ const uint NS4 = KT * BV / 4;  // vec4s in an S0 slice
 const uint ES = (NS4 + WG - 1) / WG;
 
 // fp16. During the K loop: [Q' slice | K' slice | S0 slice, scaled]; afterwards:
-// [P, scaled | V (last, shorter chunk only)]. The two uses never overlap in time.
-const uint Q_OFF = 0, K_OFF = C * KT, S_OFF = 2 * C * KT, P_OFF = 0, V_OFF = C * C;
-const uint LOOP16 = 2 * C * KT + KT * BV, TAIL16 = C * C + C * BV;
+// [P, scaled | V (last, shorter chunk only)]. The two uses never overlap in time. Rows are
+// padded (CM_PAD, coopmat.glsl) so that the rows of a block load fall in different banks.
+const uint QS = KT + CM_PAD, SS = BV + CM_PAD, PS = C + CM_PAD; // fp16 row strides
+const uint FP = C + CM_PAD / 2, FO = BV + CM_PAD / 2;           // fp32 row strides: P, O
+const uint Q_OFF = 0, K_OFF = C * QS, S_OFF = 2 * C * QS, P_OFF = 0, V_OFF = C * PS;
+const uint LOOP16 = 2 * C * QS + KT * SS, TAIL16 = C * PS + C * SS;
 shared float16_t s16[LOOP16 > TAIL16 ? LOOP16 : TAIL16]; // spec-constant max()
-shared float s_f32[C * (C > BV ? C : BV)];               // P unrounded; O on its way out
+shared float s_f32[C * (FP > FO ? FP : FO)];             // P unrounded; O on its way out
 shared float s_red[NSG];
 shared float s_part[WG];   // row sums of P, RP parts per row
 shared float s_qz[NQ8];    // q'·z0, KT/8 parts per row
@@ -171,10 +174,10 @@ void main()
                     const vec2 kp = vec2(unpackFloat2x16(ka[e][c]));
                     const float q0 = ok ? pc.scale * feature(qp.x) : 0.0;
                     const float q1 = ok ? pc.scale * feature(qp.y) : 0.0;
-                    s16[Q_OFF + t * KT + j + 2 * c] = float16_t(q0);
-                    s16[Q_OFF + t * KT + j + 2 * c + 1] = float16_t(q1);
-                    s16[K_OFF + t * KT + j + 2 * c] = float16_t(ok ? feature(kp.x) : 0.0);
-                    s16[K_OFF + t * KT + j + 2 * c + 1] = float16_t(ok ? feature(kp.y) : 0.0);
+                    s16[Q_OFF + t * QS + j + 2 * c] = float16_t(q0);
+                    s16[Q_OFF + t * QS + j + 2 * c + 1] = float16_t(q1);
+                    s16[K_OFF + t * QS + j + 2 * c] = float16_t(ok ? feature(kp.x) : 0.0);
+                    s16[K_OFF + t * QS + j + 2 * c + 1] = float16_t(ok ? feature(kp.y) : 0.0);
                     const vec2 zz = c < 2 ? (c == 0 ? za[e].xy : za[e].zw)
                                           : (c == 2 ? zb[e].xy : zb[e].zw);
                     qz[e] += q0 * zz.x + q1 * zz.y;
@@ -188,7 +191,7 @@ void main()
             const uint x = lid + WG * e, i = x / (BV / 4), c = (x % (BV / 4)) * 4;
             if (x < NS4) {
                 const vec4 s = sr[e] * down;
-                [[unroll]] for (uint w = 0; w < 4; ++w) s16[S_OFF + i * BV + c + w] = float16_t(s[w]);
+                [[unroll]] for (uint w = 0; w < 4; ++w) s16[S_OFF + i * SS + c + w] = float16_t(s[w]);
             }
         }
         barrier();
@@ -199,8 +202,8 @@ void main()
             if (cb <= rb) { // blocks above the diagonal are masked whole
                 [[unroll]] for (uint kk = 0; kk < KT / 16; ++kk) {
                     MAT16 a, b;
-                    coopMatLoadNV(a, s16, Q_OFF + rb * 16 * KT + kk * 16, KT, false);
-                    coopMatLoadNV(b, s16, K_OFF + cb * 16 * KT + kk * 16, KT, true); // K'^T
+                    coopMatLoadNV(a, s16, Q_OFF + rb * 16 * QS + kk * 16, QS, false);
+                    coopMatLoadNV(b, s16, K_OFF + cb * 16 * QS + kk * 16, QS, true); // K'^T
                     acc_p[e] = coopMatMulAddNV(a, b, acc_p[e]);
                 }
             }
@@ -211,8 +214,8 @@ void main()
             ACC32 part = ACC32(0.0);
             [[unroll]] for (uint kk = 0; kk < KT / 16; ++kk) {
                 MAT16 a, b;
-                coopMatLoadNV(a, s16, Q_OFF + rb * 16 * KT + kk * 16, KT, false);
-                coopMatLoadNV(b, s16, S_OFF + kk * 16 * BV + cb * 16, BV, false);
+                coopMatLoadNV(a, s16, Q_OFF + rb * 16 * QS + kk * 16, QS, false);
+                coopMatLoadNV(b, s16, S_OFF + kk * 16 * SS + cb * 16, SS, false);
                 part = coopMatMulAddNV(a, b, part);
             }
             acc_o[e] = acc_o[e] + part * up;
@@ -226,7 +229,7 @@ void main()
     // P: the episode mask, row sums and the largest magnitude in fp32, then scaled to fp16
     [[unroll]] for (uint e = 0; e < TP; ++e) {
         const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
-        coopMatStoreNV(acc_p[e], s_f32, rb * 16 * C + cb * 16, C, false);
+        coopMatStoreNV(acc_p[e], s_f32, rb * 16 * FP + cb * 16, FP, false);
     }
     barrier();
 #define IN_EPISODE(t, j) ((j) <= (t) && (j) < n && int(j) >= s_rho[t])
@@ -235,7 +238,7 @@ void main()
         float psum = 0.0, m = 0.0;
         [[unroll]] for (uint y = 0; y < C / RP; ++y) {
             const uint j = part + RP * ((y + t) % (C / RP));
-            const float p = IN_EPISODE(t, j) ? s_f32[t * C + j] : 0.0;
+            const float p = IN_EPISODE(t, j) ? s_f32[t * FP + j] : 0.0;
             psum += p;
             m = max(m, abs(p));
         }
@@ -246,11 +249,13 @@ void main()
     const int ep = scale_exponent(max_get());
     {
         const float down = exp2(float(-ep));
-        for (uint x = lid; x < C * C; x += WG)
-            s16[P_OFF + x] = float16_t(IN_EPISODE(x / C, x % C) ? s_f32[x] * down : 0.0);
+        for (uint x = lid; x < C * C; x += WG) {
+            const uint t = x / C, j = x % C;
+            s16[P_OFF + t * PS + j] = float16_t(IN_EPISODE(t, j) ? s_f32[t * FP + j] * down : 0.0);
+        }
     }
     if (!full)
-        STAGE_F16(s16, V_OFF, v4, C, T_OK, V_ROW, BV, V, c0, ONE)
+        STAGE_F16(s16, V_OFF, v4, C, T_OK, V_ROW, BV, V, c0, ONE, SS)
     if (NORMALIZE && lid < C) {
         float den = 0.0, qz0 = 0.0;
         [[unroll]] for (uint part = 0; part < RP; ++part) den += s_part[lid * RP + part];
@@ -261,16 +266,16 @@ void main()
     if (USE_DONE) { // drop S0's term from the rows whose episode began in this chunk
         [[unroll]] for (uint e = 0; e < TO; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-            coopMatStoreNV(acc_o[e], s_f32, rb * 16 * BV + cb * 16, BV, false);
+            coopMatStoreNV(acc_o[e], s_f32, rb * 16 * FO + cb * 16, FO, false);
         }
         barrier();
         for (uint x = lid; x < C * BV; x += WG)
             if (s_rho[x / BV] >= 0)
-                s_f32[x] = 0.0;
+                s_f32[(x / BV) * FO + x % BV] = 0.0;
         barrier();
         [[unroll]] for (uint e = 0; e < TO; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-            coopMatLoadNV(acc_o[e], s_f32, rb * 16 * BV + cb * 16, BV, false);
+            coopMatLoadNV(acc_o[e], s_f32, rb * 16 * FO + cb * 16, FO, false);
         }
         barrier();
     }
@@ -283,16 +288,16 @@ void main()
         [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
             if (kk <= rb) { // P is zero above the diagonal blocks
                 MAT16 a, b;
-                coopMatLoadNV(a, s16, P_OFF + rb * 16 * C + kk * 16, C, false);
+                coopMatLoadNV(a, s16, P_OFF + rb * 16 * PS + kk * 16, PS, false);
                 if (full)
                     coopMatLoadNV(b, v, V_ROW(kk * 16) + c0 + cb * 16, VS, false);
                 else
-                    coopMatLoadNV(b, s16, V_OFF + kk * 16 * BV + cb * 16, BV, false);
+                    coopMatLoadNV(b, s16, V_OFF + kk * 16 * SS + cb * 16, SS, false);
                 acc_o[e] = coopMatMulAddNV(a, b, acc_o[e]);
             }
         }
         acc_o[e] = acc_o[e] * pup;
-        coopMatStoreNV(acc_o[e], s_f32, rb * 16 * BV + cb * 16, BV, false);
+        coopMatStoreNV(acc_o[e], s_f32, rb * 16 * FO + cb * 16, FO, false);
     }
     barrier();
     [[unroll]] for (uint e = 0; e < (C * BV / 8 + WG - 1) / WG; ++e) {
@@ -300,7 +305,7 @@ void main()
         const uint t = x / (BV / 8), j = (x % (BV / 8)) * 8;
         if (x < C * BV / 8 && t < n) {
             const float inv = NORMALIZE ? 1.0 / s_den[t] : 1.0;
-            const uint b = t * BV + j;
+            const uint b = t * FO + j;
             o4[(V_ROW(t) + c0 + j) / 8] = uvec4(
                 packFloat2x16(f16vec2(vec2(s_f32[b], s_f32[b + 1]) * inv)),
                 packFloat2x16(f16vec2(vec2(s_f32[b + 2], s_f32[b + 3]) * inv)),

@@ -200,8 +200,10 @@ static bool plan_output_coopmat(const dvk_context *ctx, const dvk__rec *r, uint3
         if (r->V % bv)
             continue;
         const uint32_t w = 32 * dvk__subgroups_for((C / 16) * (C / 16), (C / 16) * (bv / 16), 8);
-        const uint32_t bytes = 2 * dvk__max_u32(2 * C * KT + KT * bv, C * C + C * bv) +
-                               4 * (C * dvk__max_u32(C, bv) + w / 32 + w + C * KT / 8 + 2 * C);
+        /* rows padded by 8 halves (fp16) or 4 floats against bank conflicts */
+        const uint32_t bytes =
+            2 * dvk__max_u32(2 * C * (KT + 8) + KT * (bv + 8), C * (C + 8) + C * (bv + 8)) +
+            4 * (C * (dvk__max_u32(C, bv) + 4) + w / 32 + w + C * KT / 8 + 2 * C);
         if (w % C == 0 && bytes <= ctx->info.max_shared_memory)
             BV = bv, wg = w;
     }
