@@ -40,7 +40,7 @@ endforeach()
 
 # KDA and the generalized (DPLR) delta rule, chunked with a decay per key channel: a cumulative
 # gate pass and three stages (the key read-out has its own output stage). fp32 FMA kernels for
-# both io dtypes.
+# both io dtypes, and KDA's output stage on tensor cores for fp16.
 foreach(io ${DVK_IO_TYPES})
   set(io_defs)
   if(io STREQUAL "f16")
@@ -49,6 +49,10 @@ foreach(io ${DVK_IO_TYPES})
   foreach(stage gate_cumsum chunk_prepare chunk_state chunk_output chunk_output_key)
     dvk_shader(dplr/${stage}_${io} dplr/${stage}.comp DEFINES ${io_defs})
   endforeach()
+  # KDA's output stage on cooperative matrices (tensor cores), fp16 only.
+  if(io STREQUAL "f16" AND DVK_GLSLC_HAS_COOPMAT_NV)
+    dvk_shader(dplr/chunk_output_cm_${io} dplr/chunk_output_cm.comp NO_OPT DEFINES ${io_defs})
+  endif()
 endforeach()
 
 # Linear attention (token by token, and chunked: the state pass and the output pass), causal

@@ -52,6 +52,12 @@ static const kda_case cases[] = {
      .gate_in_kernel = true, .dt_bias = true, .beta_sigmoid = true},
     {"fp16 strong decay grouped heads", SHAPE(1, 66, 1, 2, 64, 64), F16, STATES,
      .g_lo = -20.0f},
+    /* fp16 with K, V multiples of 16 and 32: the tensor-core output stage where there is one */
+    {"fp16 varlen 5,70,1,20", SHAPE(1, 96, 2, 2, 32, 64), F16, STATES, .num_seqs = 4,
+     .lens = {5, 70, 1, 20}},
+    {"fp16 K48 V32 weak decay, T 128", SHAPE(2, 128, 1, 1, 48, 32), F16, STATES, .g_lo = -1e-4f},
+    {"fp16 K256 V256 l2norm in kernel", SHAPE(1, 70, 1, 1, 256, 256), F16, STATES,
+     .l2norm = true},
     {"decode T1 K128", SHAPE(3, 1, 4, 4, 128, 128), F32, STATES},
     {"decode gate in kernel l2norm grouped", SHAPE(2, 1, 2, 4, 64, 36), F32, STATES,
      .gate_in_kernel = true, .dt_bias = true, .beta_sigmoid = true, .l2norm = true},

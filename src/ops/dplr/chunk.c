@@ -18,6 +18,8 @@ static const char *const kernels[K_COUNT][2] = {
     {"dplr/chunk_output_key_f32", "dplr/chunk_output_key_f16"},
 };
 
+#define KERNEL_OUTPUT_CM "dplr/chunk_output_cm_f16"
+
 typedef struct grid {
     uint32_t WG, GN; /* invocations, and the columns of their grid (GM = WG / GN rows) */
 } grid;
@@ -28,6 +30,7 @@ typedef struct channel_plan {
     grid prep, state, out;
     uint32_t BV_state, BV_out;
     uint32_t BK_key; /* key read-out: output rows (key channels) per workgroup */
+    uint32_t BV_cm;  /* KDA's output on cooperative matrices: its value tile, or 0 */
 } channel_plan;
 
 /* Shared memory of each kernel, in floats, as the shaders lay it out. */
@@ -113,6 +116,17 @@ static bool plan_for(const dvk_context *ctx, const dvk__rec *r, uint32_t C, chan
             }
         }
     }
+    /* KDA's output on cooperative matrices (chunk_output_cm.comp): fp16, chunks of 64, value
+     * tiles of 64 or 32, 256 invocations; shared memory in bytes as the shader lays it out
+     * (rows padded by 8 halves or 4 floats) */
+    const uint32_t bv_cm = r->V % 64 == 0 ? 64 : r->V % 32 == 0 ? 32 : 0;
+    const uint32_t xs = 16 + 8, loop16 = (4 * C + 96) * xs + 16 * (bv_cm + 8);
+    const uint32_t tail16 = C * (C + 8) + C * (bv_cm + 8);
+    const uint32_t cm_bytes = 2 * dvk__max_u32(loop16, tail16) + 4 * (C * 20 + C * (C + 4));
+    if (!r->dplr && !r->key_readout && C == 64 && bv_cm && dvk__coopmat_f16_usable(ctx, r) &&
+        dvk__workgroup_limit(info, 256) >= 256 && cm_bytes <= info->max_shared_memory &&
+        dvk__spirv_available(KERNEL_OUTPUT_CM))
+        p->BV_cm = bv_cm;
     return p->KT_prep && p->BV_state && p->BV_out;
 }
 
@@ -235,7 +249,10 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
         return dvk__cmd_dispatch(cmd, pipe, b3, &op, tab->count, r->HV,
                                  (uint32_t)dvk__ceil_div(r->K, p->BK_key));
     }
-    const dvk_pipeline_key k3 = {
+    const dvk_pipeline_key k3 = p->BV_cm ? (dvk_pipeline_key){
+        .spirv_name = KERNEL_OUTPUT_CM, .binding_count = 10, .push_size = sizeof op,
+        .spec_count = 6, .spec = {p->C, r->K, r->V, p->BV_cm, 16, 256},
+    } : (dvk_pipeline_key){
         .spirv_name = kernels[K_OUTPUT][f16], .binding_count = 10, .push_size = sizeof op,
         .spec_count = 9,
         .spec = {p->C, r->K, r->V, p->BV_out, p->KT_out, r->dplr, p->out.WG, p->out.GN, r->rwkv7},
@@ -243,8 +260,9 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
     DVK_TRY(dvk__pipeline_get(ctx, &k3, &pipe));
     const dvk_binding b3[10] = {q, k, a, b, v, dvk__as_input(u), gcum, dvk__as_input(hc),
                                 dvk__bind_write(r->o), table};
+    const uint32_t bv = p->BV_cm ? p->BV_cm : p->BV_out;
     return dvk__cmd_dispatch(cmd, pipe, b3, &op, tab->count, r->HV,
-                             (uint32_t)dvk__ceil_div(r->V, p->BV_out));
+                             (uint32_t)dvk__ceil_div(r->V, bv));
 }
 
 dvk_status dvk__record_channel_chunk(dvk_cmd *cmd, const dvk__rec *r)
