@@ -18,6 +18,7 @@ static const char *const kernels[K_COUNT][2] = {
     {"dplr/chunk_output_key_f32", "dplr/chunk_output_key_f16"},
 };
 
+#define KERNEL_PREPARE_CM "dplr/chunk_prepare_cm_f16"
 #define KERNEL_OUTPUT_CM "dplr/chunk_output_cm_f16"
 
 typedef struct grid {
@@ -30,6 +31,7 @@ typedef struct channel_plan {
     grid prep, state, out;
     uint32_t BV_state, BV_out;
     uint32_t BK_key; /* key read-out: output rows (key channels) per workgroup */
+    bool prep_cm;    /* KDA's prepare on cooperative matrices */
     uint32_t BV_cm;  /* KDA's output on cooperative matrices: its value tile, or 0 */
 } channel_plan;
 
@@ -116,15 +118,22 @@ static bool plan_for(const dvk_context *ctx, const dvk__rec *r, uint32_t C, chan
             }
         }
     }
-    /* KDA's output on cooperative matrices (chunk_output_cm.comp): fp16, chunks of 64, value
-     * tiles of 64 or 32, 256 invocations; shared memory in bytes as the shader lays it out
-     * (rows padded by 8 halves or 4 floats) */
+    /* KDA's prepare and output on cooperative matrices (chunk_prepare_cm.comp,
+     * chunk_output_cm.comp): fp16, chunks of 64, 256 invocations, output value tiles of 64 or
+     * 32; shared memory in bytes as the shaders lay it out (rows padded by 8 halves or 4
+     * floats, Gram steps of 16 channels) */
+    const bool cm = !r->dplr && !r->key_readout && C == 64 && dvk__coopmat_f16_usable(ctx, r) &&
+                    dvk__workgroup_limit(info, 256) >= 256;
+    const uint32_t xs = 16 + 8;
+    const uint32_t prep_bytes = 2 * dvk__max_u32((2 * C + 96) * xs, C * (C + 8) + C * (64 + 8)) +
+                                4 * (C * (C + 4) + (C / 16 - 1) * 256 + C);
+    p->prep_cm = cm && prep_bytes <= info->max_shared_memory &&
+                 dvk__spirv_available(KERNEL_PREPARE_CM);
     const uint32_t bv_cm = r->V % 64 == 0 ? 64 : r->V % 32 == 0 ? 32 : 0;
-    const uint32_t xs = 16 + 8, loop16 = (4 * C + 96) * xs + 16 * (bv_cm + 8);
+    const uint32_t loop16 = (4 * C + 96) * xs + 16 * (bv_cm + 8);
     const uint32_t tail16 = C * (C + 8) + C * (bv_cm + 8);
-    const uint32_t cm_bytes = 2 * dvk__max_u32(loop16, tail16) + 4 * (C * 20 + C * (C + 4));
-    if (!r->dplr && !r->key_readout && C == 64 && bv_cm && dvk__coopmat_f16_usable(ctx, r) &&
-        dvk__workgroup_limit(info, 256) >= 256 && cm_bytes <= info->max_shared_memory &&
+    const uint32_t out_bytes = 2 * dvk__max_u32(loop16, tail16) + 4 * (C * 20 + C * (C + 4));
+    if (cm && bv_cm && out_bytes <= info->max_shared_memory &&
         dvk__spirv_available(KERNEL_OUTPUT_CM))
         p->BV_cm = bv_cm;
     return p->KT_prep && p->BV_state && p->BV_out;
@@ -201,7 +210,10 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
     gcum = dvk__as_input(gcum);
 
     /* 1. inside each chunk: W and U */
-    const dvk_pipeline_key k1 = {
+    const dvk_pipeline_key k1 = p->prep_cm ? (dvk_pipeline_key){
+        .spirv_name = KERNEL_PREPARE_CM, .binding_count = 8, .push_size = sizeof heads,
+        .spec_count = 6, .spec = {p->C, r->K, r->V, 16, 256, r->beta_sigmoid},
+    } : (dvk_pipeline_key){
         .spirv_name = kernels[K_PREPARE][f16], .binding_count = 8, .push_size = sizeof heads,
         .spec_count = 9,
         .spec = {p->C, r->K, r->V, p->KT_prep, r->dplr, p->prep.WG, p->prep.GN, r->beta_sigmoid,
