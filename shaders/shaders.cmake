@@ -40,7 +40,7 @@ endforeach()
 
 # KDA and the generalized (DPLR) delta rule, chunked with a decay per key channel: a cumulative
 # gate pass and three stages (the key read-out has its own output stage). fp32 FMA kernels for
-# both io dtypes, and KDA's prepare and output stages on tensor cores for fp16.
+# both io dtypes, and KDA's stages on tensor cores for fp16.
 foreach(io ${DVK_IO_TYPES})
   set(io_defs)
   if(io STREQUAL "f16")
@@ -49,9 +49,9 @@ foreach(io ${DVK_IO_TYPES})
   foreach(stage gate_cumsum chunk_prepare chunk_state chunk_output chunk_output_key)
     dvk_shader(dplr/${stage}_${io} dplr/${stage}.comp DEFINES ${io_defs})
   endforeach()
-  # KDA's prepare and output stages on cooperative matrices (tensor cores), fp16 only.
+  # KDA's three stages on cooperative matrices (tensor cores), fp16 only.
   if(io STREQUAL "f16" AND DVK_GLSLC_HAS_COOPMAT_NV)
-    foreach(stage chunk_prepare chunk_output)
+    foreach(stage chunk_prepare chunk_state chunk_output)
       dvk_shader(dplr/${stage}_cm_${io} dplr/${stage}_cm.comp NO_OPT DEFINES ${io_defs})
     endforeach()
   endif()

@@ -56,6 +56,8 @@ static const kda_case cases[] = {
     {"fp16 varlen 5,70,1,20", SHAPE(1, 96, 2, 2, 32, 64), F16, STATES, .num_seqs = 4,
      .lens = {5, 70, 1, 20}},
     {"fp16 K48 V32 weak decay, T 128", SHAPE(2, 128, 1, 1, 48, 32), F16, STATES, .g_lo = -1e-4f},
+    {"fp16 K16 V32 varlen with empty sequences", SHAPE(1, 9, 1, 1, 16, 32), F16, STATES,
+     .num_seqs = 4, .lens = {0, 8, 1, 0}},
     {"fp16 K256 V256 l2norm in kernel", SHAPE(1, 70, 1, 1, 256, 256), F16, STATES,
      .l2norm = true},
     {"decode T1 K128", SHAPE(3, 1, 4, 4, 128, 128), F32, STATES},

@@ -2,7 +2,8 @@
 // Chunked KDA, stage 1 of 3, on cooperative matrices (fp16 tensors). Same function as
 // chunk_prepare.comp without DPLR: one workgroup per (chunk, head),
 //   A = diag(beta) Gram_<(k, k; G);   L = (I + A)^-1          (fp32, tri_inverse.glsl)
-//   W = (L diag(beta)) (exp(G) ⊙ K) -> w,   U = (L diag(beta)) V -> u     (fp32)
+//   W = (L diag(beta)) (exp(G) ⊙ K) -> w (fp16),   U = (L diag(beta)) V -> u (fp32)
+//   K̂ = exp(G_C - G) ⊙ K -> kh (fp16; G_C the chunk's last token's G), for chunk_state_cm
 // The strictly lower decayed Gram matrix is split as in chunk_output_cm.comp: its six
 // off-diagonal 16 x 16 blocks are products of pre-scaled fp16 operands (both decay factors
 // <= 1), its four diagonal blocks take exact exponents in fp32 FMAs. K is staged KT channels
@@ -35,9 +36,10 @@ layout(std430, binding = 0) readonly buffer Kb4 { uvec4 k4[]; };
 layout(std430, binding = 1) readonly buffer Vb4 { uvec4 v4[]; };
 layout(std430, binding = 2) readonly buffer Beta { IO_T beta[]; };
 layout(std430, binding = 4) readonly buffer Gc4 { vec4 g4[]; };
-layout(std430, binding = 5) writeonly buffer Wb4 { vec4 w4[]; };
+layout(std430, binding = 5) writeonly buffer Wb4 { uvec4 w4[]; };
 layout(std430, binding = 6) writeonly buffer Ub4 { vec4 u4[]; };
 layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = 8) writeonly buffer Kh4 { uvec4 kh4[]; };
 
 const uint CB = C / 16;
 const uint NKS = K / KT; // Gram steps
@@ -175,7 +177,7 @@ void main()
     // of a row (and, for W, their G as two vec4s)
     const uint NS = NWS + NUS, NR = (C * XW / 8 + WG - 1) / WG;
     uvec4 xr[NR];
-    vec4 ga[NR], gb[NR];
+    vec4 ga[NR], gb[NR], la[NR], lb[NR]; // G, and G_C, of the 8 columns
 #define LOAD_SLICE(s)                                                                             \
     {                                                                                             \
         const bool is_w = (s) < NWS;                                                              \
@@ -183,13 +185,14 @@ void main()
         [[unroll]] for (uint e = 0; e < NR; ++e) {                                                \
             const uint x = lid + WG * e, t = x / (XW / 8), j = (x % (XW / 8)) * 8;                \
             xr[e] = uvec4(0);                                                                     \
-            ga[e] = vec4(0.0);                                                                    \
-            gb[e] = vec4(0.0);                                                                    \
+            ga[e] = gb[e] = la[e] = lb[e] = vec4(0.0);                                            \
             if (x < C * XW / 8 && t < n && c0_ + j < D_) {                                        \
                 if (is_w) {                                                                       \
                     xr[e] = k4[(K_ROW(t) + c0_ + j) / 8];                                         \
                     ga[e] = g4[(G_ROW(t) + c0_ + j) / 4];                                         \
                     gb[e] = g4[(G_ROW(t) + c0_ + j + 4) / 4];                                     \
+                    la[e] = g4[(G_ROW(n - 1) + c0_ + j) / 4];                                     \
+                    lb[e] = g4[(G_ROW(n - 1) + c0_ + j + 4) / 4];                                 \
                 } else {                                                                          \
                     xr[e] = v4[(((t0 + t) * pc.HV + hv) * V + c0_ + j) / 8];                      \
                 }                                                                                 \
@@ -227,6 +230,12 @@ void main()
                 const vec4 lo = vec4(unpackFloat2x16(xr[e].x), unpackFloat2x16(xr[e].y));
                 const vec4 hi = vec4(unpackFloat2x16(xr[e].z), unpackFloat2x16(xr[e].w));
                 const vec4 a = is_w ? lo * exp(ga[e]) : lo, b = is_w ? hi * exp(gb[e]) : hi;
+                if (is_w && t < n && c0 + j < D) // K̂, straight to memory
+                    kh4[(G_ROW(t) + c0 + j) / 8] =
+                        uvec4(packFloat2x16(f16vec2((lo * exp(la[e] - ga[e])).xy)),
+                              packFloat2x16(f16vec2((lo * exp(la[e] - ga[e])).zw)),
+                              packFloat2x16(f16vec2((hi * exp(lb[e] - gb[e])).xy)),
+                              packFloat2x16(f16vec2((hi * exp(lb[e] - gb[e])).zw)));
                 [[unroll]] for (uint c = 0; c < 4; ++c) {
                     s16[S_OFF + t * SS + j + c] = float16_t(a[c]);
                     s16[S_OFF + t * SS + j + 4 + c] = float16_t(b[c]);
@@ -250,15 +259,25 @@ void main()
             coopMatStoreNV(acc[e], s_f32, rb * 16 * MS + cb * 16, MS, false);
         }
         barrier();
-        [[unroll]] for (uint e = 0; e < (C * XW / 4 + WG - 1) / WG; ++e) {
-            const uint x = lid + WG * e, t = x / (XW / 4), j = (x % (XW / 4)) * 4;
-            if (x < C * XW / 4 && t < n && c0 + j < D) {
-                const vec4 r = vec4(s_f32[t * MS + j], s_f32[t * MS + j + 1],
-                                    s_f32[t * MS + j + 2], s_f32[t * MS + j + 3]);
-                if (is_w)
-                    w4[(G_ROW(t) + c0 + j) / 4] = r;
-                else
-                    u4[(((t0 + t) * pc.HV + hv) * V + c0 + j) / 4] = r;
+        if (is_w) { // W in fp16, 8 columns per store
+            [[unroll]] for (uint e = 0; e < (C * XW / 8 + WG - 1) / WG; ++e) {
+                const uint x = lid + WG * e, t = x / (XW / 8), j = (x % (XW / 8)) * 8;
+                if (x < C * XW / 8 && t < n && c0 + j < D) {
+                    const uint b = t * MS + j;
+                    w4[(G_ROW(t) + c0 + j) / 8] = uvec4(
+                        packFloat2x16(f16vec2(s_f32[b], s_f32[b + 1])),
+                        packFloat2x16(f16vec2(s_f32[b + 2], s_f32[b + 3])),
+                        packFloat2x16(f16vec2(s_f32[b + 4], s_f32[b + 5])),
+                        packFloat2x16(f16vec2(s_f32[b + 6], s_f32[b + 7])));
+                }
+            }
+        } else { // U in fp32
+            [[unroll]] for (uint e = 0; e < (C * XW / 4 + WG - 1) / WG; ++e) {
+                const uint x = lid + WG * e, t = x / (XW / 4), j = (x % (XW / 4)) * 4;
+                if (x < C * XW / 4 && t < n && c0 + j < D)
+                    u4[(((t0 + t) * pc.HV + hv) * V + c0 + j) / 4] =
+                        vec4(s_f32[t * MS + j], s_f32[t * MS + j + 1], s_f32[t * MS + j + 2],
+                             s_f32[t * MS + j + 3]);
             }
         }
         barrier();

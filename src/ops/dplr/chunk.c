@@ -19,6 +19,7 @@ static const char *const kernels[K_COUNT][2] = {
 };
 
 #define KERNEL_PREPARE_CM "dplr/chunk_prepare_cm_f16"
+#define KERNEL_STATE_CM "dplr/chunk_state_cm_f16"
 #define KERNEL_OUTPUT_CM "dplr/chunk_output_cm_f16"
 
 typedef struct grid {
@@ -31,7 +32,7 @@ typedef struct channel_plan {
     grid prep, state, out;
     uint32_t BV_state, BV_out;
     uint32_t BK_key; /* key read-out: output rows (key channels) per workgroup */
-    bool prep_cm;    /* KDA's prepare on cooperative matrices */
+    bool cm;         /* KDA's prepare and state on cooperative matrices (W and K̂ in fp16) */
     uint32_t BV_cm;  /* KDA's output on cooperative matrices: its value tile, or 0 */
 } channel_plan;
 
@@ -118,17 +119,22 @@ static bool plan_for(const dvk_context *ctx, const dvk__rec *r, uint32_t C, chan
             }
         }
     }
-    /* KDA's prepare and output on cooperative matrices (chunk_prepare_cm.comp,
-     * chunk_output_cm.comp): fp16, chunks of 64, 256 invocations, output value tiles of 64 or
-     * 32; shared memory in bytes as the shaders lay it out (rows padded by 8 halves or 4
-     * floats, Gram steps of 16 channels) */
+    /* KDA on cooperative matrices (chunk_prepare_cm.comp, chunk_state_cm.comp,
+     * chunk_output_cm.comp): fp16, chunks of 64; prepare and output with 256 invocations, the
+     * state with up to 128 (subgroups that share its K/16 state blocks evenly) and value
+     * tiles of 16, the output with tiles of 64 or 32. Prepare and
+     * state go together (W and K̂ pass between them in fp16). Shared memory in bytes as the
+     * shaders lay it out (rows padded by 8 halves or 4 floats, Gram steps of 16 channels). */
     const bool cm = !r->dplr && !r->key_readout && C == 64 && dvk__coopmat_f16_usable(ctx, r) &&
                     dvk__workgroup_limit(info, 256) >= 256;
     const uint32_t xs = 16 + 8;
     const uint32_t prep_bytes = 2 * dvk__max_u32((2 * C + 96) * xs, C * (C + 8) + C * (64 + 8)) +
                                 4 * (C * (C + 4) + (C / 16 - 1) * 256 + C);
-    p->prep_cm = cm && prep_bytes <= info->max_shared_memory &&
-                 dvk__spirv_available(KERNEL_PREPARE_CM);
+    const uint32_t state_bytes = 2 * (C * (r->K + 8) + (r->K + C) * (16 + 8)) +
+                                 4 * ((r->K + C) * (16 + 4) + r->K);
+    p->cm = cm && prep_bytes <= info->max_shared_memory &&
+            state_bytes <= info->max_shared_memory && dvk__workgroup_limit(info, 128) >= 128 &&
+            dvk__spirv_available(KERNEL_PREPARE_CM) && dvk__spirv_available(KERNEL_STATE_CM);
     const uint32_t bv_cm = r->V % 64 == 0 ? 64 : r->V % 32 == 0 ? 32 : 0;
     const uint32_t loop16 = (4 * C + 96) * xs + 16 * (bv_cm + 8);
     const uint32_t tail16 = C * (C + 8) + C * (bv_cm + 8);
@@ -189,7 +195,10 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
     const dvk_binding v = dvk__bind_read(r->v);
     dvk_binding gcum, w, u, hc;
     DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * 4, &gcum));
-    DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * 4, &w));
+    dvk_binding kh = none; /* K̂ = exp(G_C - G) ⊙ K, fp16, from the tensor-core prepare */
+    DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * (p->cm ? 2 : 4), &w));
+    if (p->cm)
+        DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * 2, &kh));
     DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->V * 4, &u));
     DVK_TRY(dvk__cmd_scratch(cmd, (uint64_t)tab->count * r->HV * r->K * r->V * 4, &hc));
     const heads_push heads = {r->H, r->HV};
@@ -210,8 +219,8 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
     gcum = dvk__as_input(gcum);
 
     /* 1. inside each chunk: W and U */
-    const dvk_pipeline_key k1 = p->prep_cm ? (dvk_pipeline_key){
-        .spirv_name = KERNEL_PREPARE_CM, .binding_count = 8, .push_size = sizeof heads,
+    const dvk_pipeline_key k1 = p->cm ? (dvk_pipeline_key){
+        .spirv_name = KERNEL_PREPARE_CM, .binding_count = 9, .push_size = sizeof heads,
         .spec_count = 6, .spec = {p->C, r->K, r->V, 16, 256, r->beta_sigmoid},
     } : (dvk_pipeline_key){
         .spirv_name = kernels[K_PREPARE][f16], .binding_count = 8, .push_size = sizeof heads,
@@ -220,8 +229,11 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
                  r->rwkv7},
     };
     DVK_TRY(dvk__pipeline_get(ctx, &k1, &pipe));
-    const dvk_binding b1[8] = {k, v, r->dplr ? a : dvk__bind_read(r->beta), b, gcum, w, u, table};
+    const dvk_binding b1[9] = {k, v, r->dplr ? a : dvk__bind_read(r->beta), b, gcum, w, u, table,
+                               kh};
     DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b1, &heads, tab->count, r->HV, 1));
+    if (p->cm)
+        kh = dvk__as_input(kh);
 
     /* 2. the state through each sequence's chunks, in dispatches of bounded length */
     dvk__carry carry;
@@ -231,20 +243,27 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
         dvk_binding in, out;
         bool use_in, store_out;
         dvk__carry_segment(&carry, i, &in, &use_in, &out, &store_out);
-        const dvk_pipeline_key k2 = {
+        const dvk_pipeline_key k2 = p->cm ? (dvk_pipeline_key){
+            .spirv_name = KERNEL_STATE_CM, .binding_count = 12,
+            .push_size = sizeof(state_push), .spec_count = 7,
+            .spec = {p->C, r->K, r->V, 16, use_in, store_out,
+                     32 * dvk__subgroups_for(r->K / 16, p->C / 16, 4)},
+        } : (dvk_pipeline_key){
             .spirv_name = kernels[K_STATE][f16], .binding_count = 12,
             .push_size = sizeof(state_push), .spec_count = 11,
             .spec = {p->C, r->K, r->V, p->BV_state, p->KT_state, r->dplr, use_in, store_out,
                      p->state.WG, p->state.GN, r->rwkv7},
         };
         DVK_TRY(dvk__pipeline_get(ctx, &k2, &pipe));
-        /* u is read, and rewritten in place as U' (KDA) or the low-rank reads (DPLR) */
-        const dvk_binding b2[12] = {k, a, b, v, dvk__as_input(w), u, gcum, in, out, hc, table,
-                                    seq};
+        /* u is read, and rewritten in place as U' (KDA) or the low-rank reads (DPLR); the
+         * tensor-core kernel reads K̂ where the others read k */
+        const dvk_binding b2[12] = {p->cm ? kh : k, a, b, v, dvk__as_input(w), u, gcum, in, out,
+                                    hc, table, seq};
         const state_push sp = {r->H, r->HV, i * DVK__CHUNKS_PER_DISPATCH,
                                DVK__CHUNKS_PER_DISPATCH};
-        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b2, &sp, (uint32_t)dvk__ceil_div(r->V, p->BV_state),
-                                  r->HV, r->N));
+        const uint32_t bv = p->cm ? 16 : p->BV_state;
+        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b2, &sp, (uint32_t)dvk__ceil_div(r->V, bv), r->HV,
+                                  r->N));
     }
 
     /* 3. the outputs of every chunk */

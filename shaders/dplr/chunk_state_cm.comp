@@ -1,0 +1,202 @@
+#version 450
+// Chunked KDA, stage 2 of 3, on cooperative matrices. Same function as chunk_state.comp
+// without DPLR: one workgroup per (value tile of BV columns, head, sequence) carries the state
+// h [K x BV] through the sequence's chunks, in fp32 accumulator blocks held by the subgroups
+// (TH blocks each), and for each chunk:
+//   writes h at the chunk's start (fp32)                                    -> h_chunks
+//   U' = U - W h                          (W h with h rounded to fp16)       -> u, in place
+//   h  = exp(G_C) ⊙ h + K̂^T U'            (exp(G_C): one decay per key channel, applied to
+//                                           h's rows in shared memory; U' rounded to fp16)
+// W and K̂ = exp(G_C - G) ⊙ K come from chunk_prepare_cm.comp in fp16. The next chunk's W,
+// K̂, U and exp(G_C) are loaded into registers while this chunk computes. A long sequence
+// runs as several dispatches of c_count chunks; the host carries the state between them.
+//
+// Preconditions (src/ops/dplr/chunk.c): C = 64; K a multiple of 16; BV = 16 dividing V;
+// WG <= 128 in subgroups of 32; (K/16)(BV/16) and (C/16)(BV/16) multiples of NSG.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+
+layout(constant_id = 0) const uint C = 64;
+layout(constant_id = 1) const uint K = 128;
+layout(constant_id = 2) const uint V = 128;
+layout(constant_id = 3) const uint BV = 16;
+layout(constant_id = 4) const bool USE_H0 = false;
+layout(constant_id = 5) const bool STORE_HT = false;
+layout(constant_id = 6) const uint WG = 128;
+layout(local_size_x_id = 6) in;
+
+#include "io.glsl"
+#include "coopmat.glsl"
+
+layout(push_constant) uniform Push {
+    uint H;
+    uint HV;
+    uint c_begin;
+    uint c_count;
+} pc;
+
+// the binding numbers of chunk_state.comp (a, b and v are not read; binding 0 holds K̂)
+layout(std430, binding = 0) readonly buffer Kh4 { uvec4 kh4[]; };
+layout(std430, binding = 4) readonly buffer Wb4 { uvec4 w4[]; };
+layout(std430, binding = 5) buffer Ub4 { vec4 u4[]; };
+layout(std430, binding = 6) readonly buffer Gc { float g_cum[]; };
+layout(std430, binding = 7) readonly buffer H0 { float h0[]; };
+layout(std430, binding = 8) writeonly buffer HT { float ht[]; };
+layout(std430, binding = 9) writeonly buffer Hc4 { vec4 hc4[]; };
+layout(std430, binding = 10) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = 11) readonly buffer Seq { int seq_chunks[]; };
+
+const uint KB = K / 16, VB = BV / 16, CB = C / 16;
+const uint TH = KB * VB / NSG; // state blocks per subgroup
+const uint TU = CB * VB / NSG; // U' blocks per subgroup
+
+const uint XS = K + CM_PAD, HS = BV + CM_PAD, FS = BV + CM_PAD / 2; // row strides
+shared float16_t s_x[C * XS];  // W, then K̂
+shared float16_t s_h[K * HS];  // h rounded to fp16 (the operand of W h)
+shared float16_t s_u[C * HS];  // U' rounded to fp16 (the operand of the state update)
+shared float s_hf[K * FS];     // h in fp32: written out, decayed, reloaded
+shared float s_wh[C * FS + K]; // W h in fp32; then this chunk's exp(G_C)
+
+void main()
+{
+    const uint lid = gl_LocalInvocationID.x, sg = gl_SubgroupID;
+    const uint vt = gl_WorkGroupID.x, hv = gl_WorkGroupID.y, seq = gl_WorkGroupID.z;
+    const uint c0 = vt * BV;
+    const uint state_base = (seq * pc.HV + hv) * K * V;
+
+    ACC32 hb[TH];
+    [[unroll]] for (uint e = 0; e < TH; ++e) {
+        const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+        if (USE_H0)
+            coopMatLoadNV(hb[e], h0, state_base + rb * 16 * V + c0 + cb * 16, V, false);
+        else
+            hb[e] = ACC32(0.0);
+    }
+
+    const uint seq_first = uint(seq_chunks[seq]), seq_last = uint(seq_chunks[seq + 1]);
+    const uint first = min(seq_first + pc.c_begin, seq_last);
+    const uint last = min(first + pc.c_count, seq_last);
+    uint bos = 0, eos = 0; // chunk c of the sequence starts at bos + (c - seq_first) C
+    if (first < last) {
+        bos = uint(chunk_table[2 * seq_first]);
+        eos = uint(chunk_table[2 * (seq_last - 1)]) + uint(chunk_table[2 * (seq_last - 1) + 1]);
+    }
+
+    // The next chunk's tiles, in registers: W and K̂ [C x K], U's [C x BV] tile, exp(G_C)
+    const uint NU = (C * BV / 4 + WG - 1) / WG, ND = (K + WG - 1) / WG;
+    uvec4 wr[F16_REGS(C, K)], kr[F16_REGS(C, K)];
+    vec4 ur[NU];
+    float dr[ND];
+    uint pt0 = 0, pn = 0; // the prefetched chunk's first token and length
+#define P_OK(t) ((t) < pn)
+#define P_ROW(t) (((pt0 + (t)) * pc.HV + hv) * K)
+#define PREFETCH_W(chunk_)                                                                        \
+    {                                                                                             \
+        pt0 = bos + ((chunk_) - seq_first) * C;                                                   \
+        pn = min(C, eos - pt0);                                                                   \
+        LOAD_F16(wr, w4, C, P_OK, P_ROW, K, K, 0)                                                 \
+        [[unroll]] for (uint m = 0; m < NU; ++m) {                                                \
+            const uint x = lid + m * WG, t = x / (BV / 4), j = (x % (BV / 4)) * 4;                \
+            ur[m] = vec4(0.0);                                                                    \
+            if (x < C * BV / 4 && t < pn)                                                         \
+                ur[m] = u4[(((pt0 + t) * pc.HV + hv) * V + c0 + j) / 4];                          \
+        }                                                                                         \
+    }
+#define PREFETCH_K()                                                                              \
+    {                                                                                             \
+        LOAD_F16(kr, kh4, C, P_OK, P_ROW, K, K, 0)                                                \
+        [[unroll]] for (uint m = 0; m < ND; ++m) {                                                \
+            const uint i = lid + WG * m;                                                          \
+            dr[m] = i < K ? exp(g_cum[P_ROW(pn - 1) + i]) : 0.0;                                  \
+        }                                                                                         \
+    }
+    if (first < last) {
+        PREFETCH_W(first)
+        PREFETCH_K()
+    }
+
+    for (uint chunk = first; chunk < last; ++chunk) {
+        const uint t0 = pt0, n = pn;
+        const uint hc_base = (chunk * pc.HV + hv) * K * V;
+
+        // the state at the chunk's start: fp32 to shared memory, then to h_chunks and, as
+        // fp16, to the W h operand
+        [[unroll]] for (uint e = 0; e < TH; ++e) {
+            const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+            coopMatStoreNV(hb[e], s_hf, rb * 16 * FS + cb * 16, FS, false);
+        }
+        PUT_F16(s_x, 0, wr, C, K, XS)
+        [[unroll]] for (uint m = 0; m < ND; ++m) // this chunk's decays, into s_wh's tail
+            if (lid + WG * m < K)
+                s_wh[C * FS + lid + WG * m] = dr[m];
+        vec4 u_cur[NU];
+        [[unroll]] for (uint m = 0; m < NU; ++m) u_cur[m] = ur[m];
+        barrier();
+        if (chunk + 1 < last)
+            PREFETCH_W(chunk + 1) // (pt0, pn now the next chunk's; t0, n this one's)
+        for (uint x = lid; x < K * BV / 4; x += WG) {
+            const uint i = x / (BV / 4), j = (x % (BV / 4)) * 4;
+            const vec4 hv4 = vec4(s_hf[i * FS + j], s_hf[i * FS + j + 1], s_hf[i * FS + j + 2],
+                                  s_hf[i * FS + j + 3]);
+            hc4[(hc_base + i * V + c0 + j) / 4] = hv4;
+            [[unroll]] for (uint c = 0; c < 4; ++c) s_h[i * HS + j + c] = float16_t(hv4[c]);
+        }
+        barrier();
+
+        // W h
+        [[unroll]] for (uint e = 0; e < TU; ++e) {
+            const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+            ACC32 acc = ACC32(0.0);
+            [[unroll]] for (uint kk = 0; kk < KB; ++kk) {
+                MAT16 a, b;
+                coopMatLoadNV(a, s_x, rb * 16 * XS + kk * 16, XS, false);
+                coopMatLoadNV(b, s_h, kk * 16 * HS + cb * 16, HS, false);
+                acc = coopMatMulAddNV(a, b, acc);
+            }
+            coopMatStoreNV(acc, s_wh, rb * 16 * FS + cb * 16, FS, false);
+        }
+        barrier();
+
+        // U' = U - W h to memory and, as fp16, to the update's operand; K̂ staged; h decayed
+        [[unroll]] for (uint e = 0; e < NU; ++e) {
+            const uint x = lid + e * WG, t = x / (BV / 4), j = (x % (BV / 4)) * 4;
+            if (x < C * BV / 4) {
+                vec4 up = vec4(0.0);
+                if (t < n) {
+                    up = u_cur[e] - vec4(s_wh[t * FS + j], s_wh[t * FS + j + 1],
+                                         s_wh[t * FS + j + 2], s_wh[t * FS + j + 3]);
+                    u4[(((t0 + t) * pc.HV + hv) * V + c0 + j) / 4] = up;
+                }
+                [[unroll]] for (uint c = 0; c < 4; ++c) s_u[t * HS + j + c] = float16_t(up[c]);
+            }
+        }
+        for (uint x = lid; x < K * BV; x += WG) {
+            const uint i = x / BV, j = x % BV;
+            s_hf[i * FS + j] *= s_wh[C * FS + i];
+        }
+        PUT_F16(s_x, 0, kr, C, K, XS)
+        barrier();
+        if (chunk + 1 < last)
+            PREFETCH_K()
+
+        // h = exp(G_C) ⊙ h + K̂^T U'
+        [[unroll]] for (uint e = 0; e < TH; ++e) {
+            const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+            coopMatLoadNV(hb[e], s_hf, rb * 16 * FS + cb * 16, FS, false);
+            [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
+                MAT16 a, b;
+                coopMatLoadNV(a, s_x, kk * 16 * XS + rb * 16, XS, true); // K̂^T
+                coopMatLoadNV(b, s_u, kk * 16 * HS + cb * 16, HS, false);
+                hb[e] = coopMatMulAddNV(a, b, hb[e]);
+            }
+        }
+        barrier();
+    }
+
+    if (STORE_HT) {
+        [[unroll]] for (uint e = 0; e < TH; ++e) {
+            const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+            coopMatStoreNV(hb[e], ht, state_base + rb * 16 * V + c0 + cb * 16, V, false);
+        }
+    }
+}
