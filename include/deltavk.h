@@ -548,8 +548,15 @@ DVK_API dvk_status dvk_gated_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc 
  *   DVK_MODE_RECURRENT  token by token, any gate values (the state is exact up to fp32 over-
  *                   and underflow). When every sequence is one token (T = 1, no cu_seqlens)
  *                   and V % 4 == 0, a single-pass decode kernel runs.
- *   DVK_MODE_CHUNK  the chunked WY form (docs/design.md), fp32 FMA kernels on every device: a
- *                   per-channel cumulative gate pass, then intra-chunk solve, state, output.
+ *   DVK_MODE_CHUNK  the chunked WY form (docs/design.md): a per-channel cumulative gate
+ *                   pass, then intra-chunk solve, state, output. fp16 problems run the three
+ *                   stages on tensor cores (fp16 products, fp32 accumulation and solve; W, K̂
+ *                   and the operands h, P and U' rounded to fp16, so states and Gram entries
+ *                   must stay within fp16's range) where the delta rule's do (see
+ *                   dvk_delta_rule) with chunk_size 0 or 64, and the output stage when V is
+ *                   also a multiple of 32; the state stage needs K <= 128 in 48 KiB of
+ *                   shared memory, larger K runs prepare and state on fp32 FMA kernels.
+ *                   Everything else runs on fp32 FMA kernels.
  *                   Per-channel decays enter only as exp(x) with x <= 0: pairs of tokens in
  *                   different sub-chunks of 16 meet through the decay at a sub-chunk boundary,
  *                   pairs inside one sub-chunk through their exact difference, so nothing
@@ -564,11 +571,13 @@ DVK_API dvk_status dvk_gated_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc 
  *                   ~88. The library cannot read device data when it records, so it does not
  *                   check; choose recurrent mode for gates that may be positive.
  *                   Scratch, held by the dvk_cmd: the cumulative gate [B,T,HV,K], W [B,T,HV,K],
- *                   U [B,T,HV,V] and the per-chunk states [chunks,HV,K,V], all fp32.
+ *                   U [B,T,HV,V] and the per-chunk states [chunks,HV,K,V], all fp32 (on
+ *                   tensor cores W and K̂ [B,T,HV,K] in fp16).
  *   DVK_MODE_DEFAULT   recurrent on CPU devices and for sequences of at most 64 tokens; on
- *                   GPUs, chunked when fewer than 64 (sequence, value head) pairs share the
- *                   call (the recurrent kernel then lacks parallelism), recurrent otherwise —
- *                   the faster of the two on the H100 today (docs/performance.md).
+ *                   GPUs, chunked when its prepare and state stages run on tensor cores, or
+ *                   when fewer than 64 (sequence, value head) pairs share the call (the
+ *                   recurrent kernel then lacks parallelism), recurrent otherwise — the
+ *                   faster of the two on the H100 today (docs/performance.md).
  *   chunk_size      16, 32 or 64 (0 = the largest whose kernels fit the device's shared
  *                   memory: 64 on desktop GPUs, 32 or 16 on lavapipe and small devices).
  * Accuracy: fp32 inputs match a double-precision recurrence to ~1e-6 relative RMS; fp16 inputs
@@ -624,10 +633,11 @@ typedef enum dvk_readout {
  * gk = logsigmoid(i), a = a, b = b / sqrt(F), scale = 1, and DVK_READOUT_KEY.
  * Limits:  1 <= K, V <= 256, any T. Dtypes: q, k, v, a, b, gk and o share fp32 or fp16.
  * Options: scale (0 = K^-0.5, fla's default), initial_state / final_state, cu_seqlens and
- *          num_seqs, mode and chunk_size: as dvk_kda (the same kernels, the same gate range:
- *          chunk mode needs gk <= 0). With DVK_READOUT_KEY the chunked output pass is a
- *          plainer kernel, and recurrent mode sums the output over value tiles in a second
- *          pass when V is split over several workgroups.
+ *          num_seqs, mode and chunk_size: as dvk_kda (its fp32 FMA kernels, the same gate
+ *          range: chunk mode needs gk <= 0; KDA's tensor-core stages do not apply). With
+ *          DVK_READOUT_KEY the chunked output pass is a plainer kernel, and recurrent mode
+ *          sums the output over value tiles in a second pass when V is split over several
+ *          workgroups.
  *          Chunk-mode scratch: the cumulative gate [B,T,H,K], W [B,T,H,K], the corrected
  *          low-rank reads [B,T,H,V] and the per-chunk states [chunks,H,K,V], all fp32.
  */

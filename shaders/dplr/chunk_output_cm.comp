@@ -59,7 +59,7 @@ const uint NKS = K / KT;       // key steps
 // Afterwards: P (stride PS) and U' (stride US).
 const uint XS = KT + CM_PAD, HS = BV + CM_PAD, PS = C + CM_PAD, US = BV + CM_PAD;
 const uint QR_OFF = 0, KR_OFF = C * XS, QG_OFF = 2 * C * XS, YT_OFF = 3 * C * XS;
-const uint XT_OFF = 4 * C * XS; // XT_q's row t (t >= 16(q+1)) at XT_OFF + (XT_ROW0[q] + t - 16(q+1)) XS
+const uint XT_OFF = 4 * C * XS; // XT_q's row t (t >= 16(q+1)): XT_OFF + xt_row(q, t) XS
 const uint H_OFF = XT_OFF + 96 * XS;
 const uint LOOP16 = H_OFF + KT * HS, TAIL16 = C * PS + C * US;
 const uint P_OFF = 0, U_OFF = C * PS;
@@ -143,7 +143,8 @@ void main()
         [[unroll]] for (uint e = 0; e < NH; ++e) {
             const uint x = lid + WG * e, i = x / (BV / 4), c = (x % (BV / 4)) * 4;
             if (x < KT * BV / 4)
-                [[unroll]] for (uint w = 0; w < 4; ++w) s16[H_OFF + i * HS + c + w] = float16_t(hr[e][w]);
+                [[unroll]] for (uint w = 0; w < 4; ++w)
+                    s16[H_OFF + i * HS + c + w] = float16_t(hr[e][w]);
         }
         barrier();
         if (step + 1 < NKS) {
@@ -222,7 +223,8 @@ void main()
     [[unroll]] for (uint e = 0; e < ur.length(); ++e) {
         const uint x = lid + WG * e, t = x / (BV / 4), c = (x % (BV / 4)) * 4;
         if (x < C * BV / 4)
-            [[unroll]] for (uint w = 0; w < 4; ++w) s16[U_OFF + t * US + c + w] = float16_t(ur[e][w]);
+            [[unroll]] for (uint w = 0; w < 4; ++w)
+                s16[U_OFF + t * US + c + w] = float16_t(ur[e][w]);
     }
     barrier();
     for (uint idx = lid; idx < C * C; idx += WG) {

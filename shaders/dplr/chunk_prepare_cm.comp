@@ -138,7 +138,8 @@ void main()
             const vec4 kv = vec4(s16[KR_OFF + gt * XS + gj], s16[KR_OFF + gt * XS + gj + 1],
                                  s16[KR_OFF + gt * XS + gj + 2], s16[KR_OFF + gt * XS + gj + 3]);
             const vec4 yt = kv * exp(ge - g);
-            [[unroll]] for (uint c = 0; c < 4; ++c) s16[YT_OFF + gt * XS + gj + c] = float16_t(yt[c]);
+            [[unroll]] for (uint c = 0; c < 4; ++c)
+                s16[YT_OFF + gt * XS + gj + c] = float16_t(yt[c]);
             [[unroll]] for (uint q = 0; q < 3; ++q) {
                 if (gt >= 16 * (q + 1)) {
                     const uint m = 16 * q + 15;
@@ -172,7 +173,7 @@ void main()
         barrier();
     }
 
-    // ---- W = L' (exp(G) ⊙ K), U = L' V, slices of XW columns, the first loaded now -------------
+    // ---- W = L' (exp(G) ⊙ K), U = L' V, slices of XW columns, the first loaded now ----------
     // slice s: W's columns [s XW, ...) for s < NWS, then U's; this invocation's part: 8 columns
     // of a row (and, for W, their G as two vec4s)
     const uint NS = NWS + NUS, NR = (C * XW / 8 + WG - 1) / WG;

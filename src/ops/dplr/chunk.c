@@ -296,6 +296,12 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
                              (uint32_t)dvk__ceil_div(r->V, bv));
 }
 
+bool dvk__channel_chunk_on_tensor_cores(const dvk_context *ctx, const dvk__rec *r)
+{
+    channel_plan plan; /* (the tensor-core stages need chunks of 64, the first size tried) */
+    return plan_for(ctx, r, r->chunk_size ? r->chunk_size : 64, &plan) && plan.cm;
+}
+
 dvk_status dvk__record_channel_chunk(dvk_cmd *cmd, const dvk__rec *r)
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
