@@ -554,7 +554,7 @@ DVK_API dvk_status dvk_gated_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc 
  *                   and the operands h, P and U' rounded to fp16, so states and Gram entries
  *                   must stay within fp16's range) where the delta rule's do (see
  *                   dvk_delta_rule) with chunk_size 0 or 64, and the output stage when V is
- *                   also a multiple of 32; the state stage needs K <= 128 in 48 KiB of
+ *                   also a multiple of 32 (value tiles of up to 128 that fit); the state stage needs K <= 128 in 48 KiB of
  *                   shared memory, larger K runs prepare and state on fp32 FMA kernels.
  *                   Everything else runs on fp32 FMA kernels.
  *                   Per-channel decays enter only as exp(x) with x <= 0: pairs of tokens in

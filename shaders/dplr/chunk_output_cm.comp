@@ -20,7 +20,7 @@
 // (CM_PAD) against bank conflicts.
 //
 // Preconditions (src/ops/dplr/chunk.c): fp16 q, k, o; C = 64; K, V multiples of 16; BV in
-// {16, 32, 64} dividing V; KT = 16; WG = 256 (8 subgroups of 32).
+// {32, 64, 128} dividing V; KT = 16; WG = 256 (8 subgroups of 32).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 
@@ -56,7 +56,7 @@ const uint NKS = K / KT;       // key steps
 
 // fp16, during the key steps (row stride XS): raw q and k (the diagonal blocks), exp(G) ⊙ q,
 // YT, and the rows of XT_0, XT_1, XT_2 (48 + 32 + 16 rows), then h's rows (stride HS).
-// Afterwards: P (stride PS) and U' (stride US).
+// Afterwards: P (stride PS) and U' (stride US); then O (stride US).
 const uint XS = KT + CM_PAD, HS = BV + CM_PAD, PS = C + CM_PAD, US = BV + CM_PAD;
 const uint QR_OFF = 0, KR_OFF = C * XS, QG_OFF = 2 * C * XS, YT_OFF = 3 * C * XS;
 const uint XT_OFF = 4 * C * XS; // XT_q's row t (t >= 16(q+1)): XT_OFF + xt_row(q, t) XS
@@ -66,7 +66,7 @@ const uint P_OFF = 0, U_OFF = C * PS;
 shared float16_t s16[LOOP16 > TAIL16 ? LOOP16 : TAIL16]; // spec-constant max()
 const uint GS = KT + CM_PAD / 2, FS = C + CM_PAD / 2;     // fp32 row strides: G; P and O
 shared float s_g[C * GS];
-shared float s_f32[C * FS]; // P's blocks as computed; O on its way out
+shared float s_f32[C * FS]; // P's blocks as computed
 
 uint xt_row(uint q, uint t) { return (q == 0 ? 0 : q == 1 ? 48 : 80) + t - 16 * (q + 1); }
 
@@ -242,20 +242,23 @@ void main()
                 acc_o[e] = coopMatMulAddNV(a, b, acc_o[e]);
             }
         }
-        acc_o[e] = acc_o[e] * pc.scale;
-        coopMatStoreNV(acc_o[e], s_f32, rb * 16 * FS + cb * 16, FS, false);
+    }
+    barrier(); // P and U' read: O, rounded to fp16, replaces them (row stride US)
+    [[unroll]] for (uint e = 0; e < TO; ++e) {
+        const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+        coopMatStoreNV(MAT16(acc_o[e] * pc.scale), s16, rb * 16 * US + cb * 16, US, false);
     }
     barrier();
     [[unroll]] for (uint e = 0; e < (C * BV / 8 + WG - 1) / WG; ++e) {
         const uint x = lid + e * WG;
         const uint t = x / (BV / 8), j = (x % (BV / 8)) * 8;
         if (x < C * BV / 8 && t < n) {
-            const uint b = t * FS + j;
+            const uint b = t * US + j;
             o4[(((t0 + t) * pc.HV + hv) * V + c0 + j) / 8] = uvec4(
-                packFloat2x16(f16vec2(s_f32[b], s_f32[b + 1])),
-                packFloat2x16(f16vec2(s_f32[b + 2], s_f32[b + 3])),
-                packFloat2x16(f16vec2(s_f32[b + 4], s_f32[b + 5])),
-                packFloat2x16(f16vec2(s_f32[b + 6], s_f32[b + 7])));
+                packFloat2x16(f16vec2(s16[b], s16[b + 1])),
+                packFloat2x16(f16vec2(s16[b + 2], s16[b + 3])),
+                packFloat2x16(f16vec2(s16[b + 4], s16[b + 5])),
+                packFloat2x16(f16vec2(s16[b + 6], s16[b + 7])));
         }
     }
 }

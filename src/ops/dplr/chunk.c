@@ -122,7 +122,7 @@ static bool plan_for(const dvk_context *ctx, const dvk__rec *r, uint32_t C, chan
     /* KDA on cooperative matrices (chunk_prepare_cm.comp, chunk_state_cm.comp,
      * chunk_output_cm.comp): fp16, chunks of 64; prepare and output with 256 invocations, the
      * state with up to 128 (subgroups that share its K/16 state blocks evenly) and value
-     * tiles of 16, the output with tiles of 64 or 32. Prepare and
+     * tiles of 16, the output with tiles of 128, 64 or 32. Prepare and
      * state go together (W and K̂ pass between them in fp16). Shared memory in bytes as the
      * shaders lay it out (rows padded by 8 halves or 4 floats, Gram steps of 16 channels). */
     const bool cm = !r->dplr && !r->key_readout && C == 64 && dvk__coopmat_f16_usable(ctx, r) &&
@@ -135,13 +135,16 @@ static bool plan_for(const dvk_context *ctx, const dvk__rec *r, uint32_t C, chan
     p->cm = cm && prep_bytes <= info->max_shared_memory &&
             state_bytes <= info->max_shared_memory && dvk__workgroup_limit(info, 128) >= 128 &&
             dvk__spirv_available(KERNEL_PREPARE_CM) && dvk__spirv_available(KERNEL_STATE_CM);
-    const uint32_t bv_cm = r->V % 64 == 0 ? 64 : r->V % 32 == 0 ? 32 : 0;
-    const uint32_t loop16 = (4 * C + 96) * xs + 16 * (bv_cm + 8);
-    const uint32_t tail16 = C * (C + 8) + C * (bv_cm + 8);
-    const uint32_t out_bytes = 2 * dvk__max_u32(loop16, tail16) + 4 * (C * 20 + C * (C + 4));
-    if (cm && bv_cm && out_bytes <= info->max_shared_memory &&
-        dvk__spirv_available(KERNEL_OUTPUT_CM))
-        p->BV_cm = bv_cm;
+    /* the output's widest value tile that divides V and fits (P is formed once per tile):
+     * 128 at K = V = 128 in 48 KiB */
+    for (uint32_t bv = 128; bv >= 32 && cm && !p->BV_cm; bv /= 2) {
+        const uint32_t loop16 = (4 * C + 96) * xs + 16 * (bv + 8);
+        const uint32_t tail16 = C * (C + 8) + C * (bv + 8);
+        const uint32_t out_bytes = 2 * dvk__max_u32(loop16, tail16) + 4 * (C * 20 + C * (C + 4));
+        if (r->V % bv == 0 && out_bytes <= info->max_shared_memory &&
+            dvk__spirv_available(KERNEL_OUTPUT_CM))
+            p->BV_cm = bv;
+    }
     return p->KT_prep && p->BV_state && p->BV_out;
 }
 
