@@ -178,7 +178,8 @@ static dvk_status plan_chunk(const dvk_context *ctx, const dvk__rec *p, uint32_t
                 if (output_floats(C, KT, bv) <= floats)
                     bvo = bv;
             if (bvs && bvo) {
-                *plan = (chunk_plan){C, KT, wg, bvs, dvk__min_u32(16, bvs), bvo, false, {0}, 0, 0, 0};
+                *plan = (chunk_plan){.C = C, .KT = KT, .WG = wg, .BV_state = bvs,
+                                     .GN_state = dvk__min_u32(16, bvs), .BV_out = bvo};
                 return DVK_SUCCESS;
             }
         }
