@@ -91,15 +91,7 @@ bool dvk__rec_use_chunk(const dvk_context *ctx, const dvk__rec *r)
      * (lavapipe) the recurrent kernel is faster at every length (measured 3x at T = 1024). */
     if (r->max_len <= 64 || ctx->info.type == DVK_DEVICE_TYPE_CPU)
         return false;
-    /* With a decay per key channel (KDA, DPLR) on the fp32 FMA kernels (KDA in fp16 on tensor
-     * cores is decided in kda.c), on the H100 (K = V = 128, fp32), the chunked form loses to
-     * the recurrent kernel when many (sequence, head) pairs keep it busy — 4 x 16 pairs at
-     * T = 4096: RWKV-7 21.8 ms chunked against 13.2 ms recurrent, KDA 14.0 against 11.2 — and
-     * wins when few do — 1 x 16 at T = 16384: KDA 18.4 against 30.0, RWKV-7 28.2 against
-     * 35.3. */
-    if (r->gate == DVK__GATE_CHANNEL)
-        return (uint64_t)r->N * r->HV < 64;
-    return true;
+    return true; /* (decays per key channel refine this: dvk__channel_use_chunk) */
 }
 
 /* ---- the state carried between dispatches --------------------------------------------------- */

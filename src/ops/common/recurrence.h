@@ -44,7 +44,8 @@ typedef struct dvk__rec {
 dvk_status dvk__rec_check(const dvk_context *ctx, dvk__rec *r, uint32_t num_seqs, float scale,
                           float default_scale);
 
-/* Whether DVK_MODE_DEFAULT (or the caller's mode) picks the chunked form. */
+/* Whether DVK_MODE_DEFAULT (or the caller's mode) picks the chunked form. KDA and DPLR ask
+ * dvk__channel_use_chunk (src/ops/dplr/chunk.h), which refines it. */
 bool dvk__rec_use_chunk(const dvk_context *ctx, const dvk__rec *r);
 
 /* Records the token-by-token form: the decode kernel when every sequence is one token and the

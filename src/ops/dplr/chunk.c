@@ -125,16 +125,14 @@ static bool plan_for(const dvk_context *ctx, const dvk__rec *r, uint32_t C, chan
      * tiles of 16, the output with tiles of 128, 64 or 32. Prepare and
      * state go together (W and K̂ pass between them in fp16). Shared memory in bytes as the
      * shaders lay it out (rows padded by 8 halves or 4 floats, Gram steps of 16 channels). */
-    const bool cm = !r->dplr && !r->key_readout && C == 64 && dvk__coopmat_f16_usable(ctx, r) &&
-                    dvk__workgroup_limit(info, 256) >= 256;
+    const bool cm = !r->dplr && !r->key_readout && C == 64 && dvk__coopmat_f16_usable(ctx, r);
     const uint32_t xs = 16 + 8;
     const uint32_t prep_bytes = 2 * dvk__max_u32((2 * C + 96) * xs, C * (C + 8) + C * (64 + 8)) +
                                 4 * (C * (C + 4) + (C / 16 - 1) * 256 + C);
     const uint32_t state_bytes = 2 * (C * (r->K + 8) + (r->K + C) * (16 + 8)) +
                                  4 * ((r->K + C) * (16 + 4) + r->K);
     p->cm = cm && prep_bytes <= info->max_shared_memory &&
-            state_bytes <= info->max_shared_memory && dvk__workgroup_limit(info, 128) >= 128 &&
-            dvk__spirv_available(KERNEL_PREPARE_CM) && dvk__spirv_available(KERNEL_STATE_CM);
+            state_bytes <= info->max_shared_memory && dvk__spirv_available(KERNEL_PREPARE_CM) && dvk__spirv_available(KERNEL_STATE_CM);
     /* the output's widest value tile that divides V and fits (P is formed once per tile):
      * 128 at K = V = 128 in 48 KiB */
     for (uint32_t bv = 128; bv >= 32 && cm && !p->BV_cm; bv /= 2) {
@@ -299,10 +297,23 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
                              (uint32_t)dvk__ceil_div(r->V, bv));
 }
 
-bool dvk__channel_chunk_on_tensor_cores(const dvk_context *ctx, const dvk__rec *r)
+bool dvk__channel_use_chunk(const dvk_context *ctx, const dvk__rec *r)
 {
-    channel_plan plan; /* (the tensor-core stages need chunks of 64, the first size tried) */
-    return plan_for(ctx, r, r->chunk_size ? r->chunk_size : 64, &plan) && plan.cm;
+    if (!dvk__rec_use_chunk(ctx, r))
+        return false;
+    if (r->mode != DVK_MODE_DEFAULT)
+        return true;
+    /* KDA's stages on tensor cores beat the recurrent kernel at every length past a chunk:
+     * 2.18 against 11.2 ms at 4 x 4096 x 16 heads, fp16, on the H100. (They need chunks of 64,
+     * the first size plan_chunk tries.) */
+    channel_plan plan;
+    if (plan_for(ctx, r, r->chunk_size ? r->chunk_size : 64, &plan) && plan.cm)
+        return true;
+    /* On the fp32 FMA kernels (H100, K = V = 128) the chunked form loses to the recurrent
+     * kernel when many (sequence, head) pairs keep it busy — 4 x 16 pairs at T = 4096: RWKV-7
+     * 21.8 ms chunked against 13.2 ms recurrent, KDA 14.0 against 11.2 — and wins when few do
+     * — 1 x 16 at T = 16384: KDA 18.4 against 30.0, RWKV-7 28.2 against 35.3. */
+    return (uint64_t)r->N * r->HV < 64;
 }
 
 dvk_status dvk__record_channel_chunk(dvk_cmd *cmd, const dvk__rec *r)

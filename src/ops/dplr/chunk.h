@@ -9,8 +9,8 @@
  * problem. */
 dvk_status dvk__record_channel_chunk(dvk_cmd *cmd, const dvk__rec *r);
 
-/* Whether the chunked form of this problem runs its prepare and state stages on tensor cores
- * (KDA with fp16 tensors on a device with the NV cooperative-matrix extension). */
-bool dvk__channel_chunk_on_tensor_cores(const dvk_context *ctx, const dvk__rec *r);
+/* Whether the caller's mode, or DVK_MODE_DEFAULT, picks the chunked form for a KDA or DPLR
+ * problem: dvk__rec_use_chunk's rule, refined by which kernels the chunked form would run. */
+bool dvk__channel_use_chunk(const dvk_context *ctx, const dvk__rec *r);
 
 #endif

@@ -72,7 +72,7 @@ static dvk_status dplr_common(dvk_cmd *cmd, const dplr_args *d)
 {
     dvk__rec r;
     DVK_TRY(validate(cmd, d, &r));
-    if (dvk__rec_use_chunk(dvk__cmd_context(cmd), &r))
+    if (dvk__channel_use_chunk(dvk__cmd_context(cmd), &r))
         return dvk__record_channel_chunk(cmd, &r);
     return dvk__record_recurrent(cmd, &r);
 }
