@@ -50,6 +50,13 @@ const uint CM_PAD = 8;
     }
 #define ONE(t) 1.0
 
+// arr[b .. b+7] (fp32 or fp16) rounded to fp16 and packed for one 16-byte store
+#define PACK8_F16(arr, b)                                                                         \
+    uvec4(packFloat2x16(f16vec2(arr[(b)], arr[(b) + 1])),                                         \
+          packFloat2x16(f16vec2(arr[(b) + 2], arr[(b) + 3])),                                     \
+          packFloat2x16(f16vec2(arr[(b) + 4], arr[(b) + 5])),                                     \
+          packFloat2x16(f16vec2(arr[(b) + 6], arr[(b) + 7])))
+
 // STAGE_F16 in two halves, so that the loads can be issued well before the tile is needed (a
 // chunk ahead): LOAD_F16 fills `regs`, F16_REGS(NROWS, W) uvec4s, with the same elements and
 // zeros; PUT_F16 writes them to shared dst[off + t * S + j] unscaled (S >= W: a padded row

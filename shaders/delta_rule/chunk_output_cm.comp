@@ -171,11 +171,7 @@ void main()
         const uint t = v8 / (BV / 8), j = (v8 % (BV / 8)) * 8;
         if (v8 < C * BV / 8 && t < n) {
             const uint b = t * FSO + j;
-            o4[(U_ROW(t) + c0 + j) / 8] = uvec4(
-                packFloat2x16(f16vec2(s_f32[b], s_f32[b + 1])),
-                packFloat2x16(f16vec2(s_f32[b + 2], s_f32[b + 3])),
-                packFloat2x16(f16vec2(s_f32[b + 4], s_f32[b + 5])),
-                packFloat2x16(f16vec2(s_f32[b + 6], s_f32[b + 7])));
+            o4[(U_ROW(t) + c0 + j) / 8] = PACK8_F16(s_f32, b);
         }
     }
 }

@@ -132,10 +132,7 @@ void product_out(bool to_w, uint c0)
         const uint t = v8 / (KT / 8), j = (v8 % (KT / 8)) * 8;
         if (v8 < C * KT / 8 && t < n && c0 + j < D) {
             const uint b = X_OFF + t * XS + j;
-            const uvec4 x = uvec4(packFloat2x16(f16vec2(s16[b], s16[b + 1])),
-                                  packFloat2x16(f16vec2(s16[b + 2], s16[b + 3])),
-                                  packFloat2x16(f16vec2(s16[b + 4], s16[b + 5])),
-                                  packFloat2x16(f16vec2(s16[b + 6], s16[b + 7])));
+            const uvec4 x = PACK8_F16(s16, b);
             if (to_w)
                 w4[(W_ROW(t) + c0 + j) / 8] = x;
             else

@@ -254,11 +254,7 @@ void main()
         const uint t = x / (BV / 8), j = (x % (BV / 8)) * 8;
         if (x < C * BV / 8 && t < n) {
             const uint b = t * US + j;
-            o4[(((t0 + t) * pc.HV + hv) * V + c0 + j) / 8] = uvec4(
-                packFloat2x16(f16vec2(s16[b], s16[b + 1])),
-                packFloat2x16(f16vec2(s16[b + 2], s16[b + 3])),
-                packFloat2x16(f16vec2(s16[b + 4], s16[b + 5])),
-                packFloat2x16(f16vec2(s16[b + 6], s16[b + 7])));
+            o4[(((t0 + t) * pc.HV + hv) * V + c0 + j) / 8] = PACK8_F16(s16, b);
         }
     }
 }

@@ -265,11 +265,7 @@ void main()
                 const uint x = lid + WG * e, t = x / (XW / 8), j = (x % (XW / 8)) * 8;
                 if (x < C * XW / 8 && t < n && c0 + j < D) {
                     const uint b = t * MS + j;
-                    w4[(G_ROW(t) + c0 + j) / 8] = uvec4(
-                        packFloat2x16(f16vec2(s_f32[b], s_f32[b + 1])),
-                        packFloat2x16(f16vec2(s_f32[b + 2], s_f32[b + 3])),
-                        packFloat2x16(f16vec2(s_f32[b + 4], s_f32[b + 5])),
-                        packFloat2x16(f16vec2(s_f32[b + 6], s_f32[b + 7])));
+                    w4[(G_ROW(t) + c0 + j) / 8] = PACK8_F16(s_f32, b);
                 }
             }
         } else { // U in fp32
