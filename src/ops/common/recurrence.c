@@ -32,6 +32,16 @@ bool dvk__coopmat_f16_usable(const dvk_context *ctx, const dvk__rec *r)
 
 /* ---- checks ---------------------------------------------------------------------------------- */
 
+dvk_status dvk__rec_check_lead(const dvk_context *ctx, const char *name, const dvk_tensor *t)
+{
+    const uint64_t any = UINT64_MAX;
+    DVK_TRY(dvk__check_tensor(ctx, name, t, 4, (uint64_t[]){any, any, any, any},
+                              DVK_DTYPE_DEFAULT));
+    if (t->shape[0] > UINT32_MAX || t->shape[1] > UINT32_MAX || t->shape[2] > UINT32_MAX)
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "%s: dimensions exceed 2^32", name);
+    return DVK_SUCCESS;
+}
+
 dvk_status dvk__rec_check(const dvk_context *ctx, dvk__rec *r, uint32_t num_seqs, float scale,
                           float default_scale)
 {

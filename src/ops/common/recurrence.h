@@ -44,6 +44,10 @@ typedef struct dvk__rec {
 dvk_status dvk__rec_check(const dvk_context *ctx, dvk__rec *r, uint32_t num_seqs, float scale,
                           float default_scale);
 
+/* The tensor a call takes B, T and its heads from (q, or k for DPLR): 4-D, a supported dtype,
+ * its first three dimensions below 2^32. */
+dvk_status dvk__rec_check_lead(const dvk_context *ctx, const char *name, const dvk_tensor *t);
+
 /* Whether DVK_MODE_DEFAULT (or the caller's mode) picks the chunked form. KDA and DPLR ask
  * dvk__channel_use_chunk (src/ops/dplr/chunk.h), which refines it. */
 bool dvk__rec_use_chunk(const dvk_context *ctx, const dvk__rec *r);

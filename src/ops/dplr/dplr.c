@@ -26,10 +26,7 @@ static dvk_status validate(dvk_cmd *cmd, const dplr_args *d, dvk__rec *r)
     DVK_TRY(dvk__cmd_check_recording(cmd));
     const dvk_context *ctx = dvk__cmd_context(cmd);
     const uint64_t any = UINT64_MAX;
-    DVK_TRY(dvk__check_tensor(ctx, "k", d->k, 4, (uint64_t[]){any, any, any, any},
-                              DVK_DTYPE_DEFAULT));
-    if (d->k->shape[0] > UINT32_MAX || d->k->shape[1] > UINT32_MAX || d->k->shape[2] > UINT32_MAX)
-        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "k: dimensions exceed 2^32");
+    DVK_TRY(dvk__rec_check_lead(ctx, "k", d->k));
     if (d->readout != DVK_READOUT_VALUE && d->readout != DVK_READOUT_KEY)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "unknown readout %d", (int)d->readout);
     memset(r, 0, sizeof *r);

@@ -13,10 +13,7 @@ static dvk_status validate(dvk_cmd *cmd, const dvk_kda_desc *d, dvk__rec *r)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "desc is NULL");
     const dvk_context *ctx = dvk__cmd_context(cmd);
     const uint64_t any = UINT64_MAX;
-    DVK_TRY(dvk__check_tensor(ctx, "q", d->q, 4, (uint64_t[]){any, any, any, any},
-                              DVK_DTYPE_DEFAULT));
-    if (d->q->shape[0] > UINT32_MAX || d->q->shape[1] > UINT32_MAX || d->q->shape[2] > UINT32_MAX)
-        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "q: dimensions exceed 2^32");
+    DVK_TRY(dvk__rec_check_lead(ctx, "q", d->q));
     memset(r, 0, sizeof *r);
     r->B = (uint32_t)d->q->shape[0];
     r->T = (uint32_t)d->q->shape[1];
