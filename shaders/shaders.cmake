@@ -49,7 +49,7 @@ foreach(io ${DVK_IO_TYPES})
   foreach(stage gate_cumsum chunk_prepare chunk_state chunk_output chunk_output_key)
     dvk_shader(dplr/${stage}_${io} dplr/${stage}.comp DEFINES ${io_defs})
   endforeach()
-  # KDA's three stages on cooperative matrices (tensor cores), fp16 only.
+  # KDA's and RWKV-7's three stages on cooperative matrices (tensor cores), fp16 only.
   if(io STREQUAL "f16" AND DVK_GLSLC_HAS_COOPMAT_NV)
     foreach(stage chunk_prepare chunk_state chunk_output)
       dvk_shader(dplr/${stage}_cm_${io} dplr/${stage}_cm.comp NO_OPT DEFINES ${io_defs})

@@ -65,6 +65,13 @@ static const dplr_case cases[] = {
     {"decode rwkv7 fp16", SHAPE(4, 1, 2, 64, 64), F16, STATES, .rwkv7 = true},
     {"decode V6 (recurrent kernel)", SHAPE(3, 1, 2, 20, 6), F32, STATES, .ab = AB_RANDOM},
     {"decode key read-out", SHAPE(2, 1, 2, 64, 64), F32, STATES, .key = true},
+    /* fp16 RWKV-7 with K, V multiples of 16 and 32: the tensor-core kernels where offered */
+    {"rwkv7 fp16 K128 V128 T 200", SHAPE(1, 200, 2, 128, 128), F16, STATES, .rwkv7 = true},
+    {"rwkv7 fp16 strong decay w in [-20,0)", SHAPE(2, 100, 2, 64, 64), F16, STATES,
+     .rwkv7 = true, .g_lo = -20.0f},
+    {"rwkv7 fp16 K16 V64 varlen 1,64,65,3", SHAPE(1, 133, 2, 16, 64), F16, STATES,
+     .rwkv7 = true, .num_seqs = 4, .lens = {1, 64, 65, 3}},
+    {"rwkv7 fp16 K256 V96", SHAPE(1, 70, 1, 256, 96), F16, STATES, .rwkv7 = true},
 };
 
 typedef struct dplr_data {

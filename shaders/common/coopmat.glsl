@@ -7,6 +7,11 @@
 //
 // Built without glslc's optimiser: shaderc 2023.2's optimiser crashes on cooperative-matrix
 // additions. The driver's compiler optimises the module anyway.
+//
+// Size arrays here by arithmetic on specialisation constants only, never by a choice on a
+// boolean one (`FLAG ? N : 1`): on the H100's driver such arrays (a shared tile and register
+// arrays of dplr/chunk_state_cm.comp, unoptimised modules) gave wrong results — KDA's state
+// went to inf — while the same kernel with fixed sizes was right.
 #ifndef DVK_COOPMAT_GLSL
 #define DVK_COOPMAT_GLSL
 

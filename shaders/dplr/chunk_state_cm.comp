@@ -1,15 +1,18 @@
 #version 450
-// Chunked KDA, stage 2 of 3, on cooperative matrices. Same function as chunk_state.comp
-// without DPLR: one workgroup per (value tile of BV columns, head, sequence) carries the state
-// h [K x BV] through the sequence's chunks, in fp32 accumulator blocks held by the subgroups
-// (TH blocks each), and for each chunk:
+// Chunked KDA and generalized (DPLR) delta rule, stage 2 of 3, on cooperative matrices. Same
+// function as chunk_state.comp: one workgroup per (value tile of BV columns, head, sequence)
+// carries the state h [K x BV] through the sequence's chunks, in fp32 accumulator blocks held
+// by the subgroups (TH blocks each), and for each chunk:
 //   writes h at the chunk's start (fp32)                                    -> h_chunks
-//   U' = U - W h                          (W h with h rounded to fp16)       -> u, in place
-//   h  = exp(G_C) ⊙ h + K̂^T U'            (exp(G_C): one decay per key channel, applied to
+//   KDA:  U' = U - W h                    (W h with h rounded to fp16)       -> u, in place
+//         h  = exp(G_C) ⊙ h + K̂^T U'      (exp(G_C): one decay per key channel, applied to
 //                                           h's rows in shared memory; U' rounded to fp16)
-// W and K̂ = exp(G_C - G) ⊙ K come from chunk_prepare_cm.comp in fp16. The next chunk's W,
-// K̂, U and exp(G_C) are loaded into registers while this chunk computes. A long sequence
-// runs as several dispatches of c_count chunks; the host carries the state between them.
+//   DPLR: R  = W h + U   (the low-rank reads)                                -> u, in place
+//         h  = exp(G_C) ⊙ h + B̂^T R + K̂^T V
+// W, K̂ = exp(G_C - G) ⊙ K and B̂ = exp(G_C - G) ⊙ B come from chunk_prepare_cm.comp in fp16.
+// The next chunk's tiles and exp(G_C) are loaded into registers while this chunk computes. A
+// long sequence runs as several dispatches of c_count chunks; the host carries the state
+// between them.
 //
 // Preconditions (src/ops/dplr/chunk.c): C = 64; K a multiple of 16; BV = 16 dividing V;
 // WG <= 128 in subgroups of 32; (K/16)(BV/16) and (C/16)(BV/16) multiples of NSG.
@@ -23,6 +26,7 @@ layout(constant_id = 3) const uint BV = 16;
 layout(constant_id = 4) const bool USE_H0 = false;
 layout(constant_id = 5) const bool STORE_HT = false;
 layout(constant_id = 6) const uint WG = 128;
+layout(constant_id = 7) const bool DPLR = false;
 layout(local_size_x_id = 6) in;
 
 #include "io.glsl"
@@ -35,8 +39,10 @@ layout(push_constant) uniform Push {
     uint c_count;
 } pc;
 
-// the binding numbers of chunk_state.comp (a, b and v are not read; binding 0 holds K̂)
+// the binding numbers of chunk_state.comp (binding 0 holds K̂, binding 2 B̂; a is not read)
 layout(std430, binding = 0) readonly buffer Kh4 { uvec4 kh4[]; };
+layout(std430, binding = 2) readonly buffer Bh4 { uvec4 bh4[]; }; // DPLR
+layout(std430, binding = 3) readonly buffer Vb4 { uvec4 v4[]; };  // DPLR
 layout(std430, binding = 4) readonly buffer Wb4 { uvec4 w4[]; };
 layout(std430, binding = 5) buffer Ub4 { vec4 u4[]; };
 layout(std430, binding = 6) readonly buffer Gc { float g_cum[]; };
@@ -51,9 +57,10 @@ const uint TH = KB * VB / NSG; // state blocks per subgroup
 const uint TU = CB * VB / NSG; // U' blocks per subgroup
 
 const uint XS = K + CM_PAD, HS = BV + CM_PAD, FS = BV + CM_PAD / 2; // row strides
-shared float16_t s_x[C * XS];  // W, then K̂
+shared float16_t s_x[C * XS];  // W, then K̂ (KDA) or B̂ and K̂ (DPLR)
 shared float16_t s_h[K * HS];  // h rounded to fp16 (the operand of W h)
-shared float16_t s_u[C * HS];  // U' rounded to fp16 (the operand of the state update)
+shared float16_t s_u[C * HS];  // U' (KDA) or R (DPLR) rounded to fp16
+shared float16_t s_v[C * HS];  // V's tile (DPLR)
 shared float s_hf[K * FS];     // h in fp32: written out, decayed, reloaded
 shared float s_wh[C * FS + K]; // W h in fp32; then this chunk's exp(G_C)
 
@@ -82,14 +89,17 @@ void main()
         eos = uint(chunk_table[2 * (seq_last - 1)]) + uint(chunk_table[2 * (seq_last - 1) + 1]);
     }
 
-    // The next chunk's tiles, in registers: W and K̂ [C x K], U's [C x BV] tile, exp(G_C)
+    // The next chunk's tiles, in registers: W, X2 (KDA: K̂; DPLR: B̂) and X3 (DPLR: K̂) [C x K],
+    // U's [C x BV] tile (and V's, DPLR), exp(G_C)
     const uint NU = (C * BV / 4 + WG - 1) / WG, ND = (K + WG - 1) / WG;
-    uvec4 wr[F16_REGS(C, K)], kr[F16_REGS(C, K)];
+    const uint NX3 = F16_REGS(C, K), NV = F16_REGS(C, BV);
+    uvec4 wr[F16_REGS(C, K)], x2r[F16_REGS(C, K)], x3r[NX3], vr[NV];
     vec4 ur[NU];
     float dr[ND];
     uint pt0 = 0, pn = 0; // the prefetched chunk's first token and length
 #define P_OK(t) ((t) < pn)
 #define P_ROW(t) (((pt0 + (t)) * pc.HV + hv) * K)
+#define P_VROW(t) (((pt0 + (t)) * pc.HV + hv) * V)
 #define PREFETCH_W(chunk_)                                                                        \
     {                                                                                             \
         pt0 = bos + ((chunk_) - seq_first) * C;                                                   \
@@ -99,20 +109,28 @@ void main()
             const uint x = lid + m * WG, t = x / (BV / 4), j = (x % (BV / 4)) * 4;                \
             ur[m] = vec4(0.0);                                                                    \
             if (x < C * BV / 4 && t < pn)                                                         \
-                ur[m] = u4[(((pt0 + t) * pc.HV + hv) * V + c0 + j) / 4];                          \
+                ur[m] = u4[(P_VROW(t) + c0 + j) / 4];                                             \
         }                                                                                         \
+        if (DPLR)                                                                                 \
+            LOAD_F16(vr, v4, C, P_OK, P_VROW, BV, V, c0)                                          \
     }
-#define PREFETCH_K()                                                                              \
+#define PREFETCH_X2()                                                                             \
     {                                                                                             \
-        LOAD_F16(kr, kh4, C, P_OK, P_ROW, K, K, 0)                                                \
+        if (DPLR)                                                                                 \
+            LOAD_F16(x2r, bh4, C, P_OK, P_ROW, K, K, 0)                                           \
+        else                                                                                      \
+            LOAD_F16(x2r, kh4, C, P_OK, P_ROW, K, K, 0)                                           \
         [[unroll]] for (uint m = 0; m < ND; ++m) {                                                \
             const uint i = lid + WG * m;                                                          \
             dr[m] = i < K ? exp(g_cum[P_ROW(pn - 1) + i]) : 0.0;                                  \
         }                                                                                         \
     }
+#define PREFETCH_X3() LOAD_F16(x3r, kh4, C, P_OK, P_ROW, K, K, 0)
     if (first < last) {
         PREFETCH_W(first)
-        PREFETCH_K()
+        PREFETCH_X2()
+        if (DPLR)
+            PREFETCH_X3()
     }
 
     for (uint chunk = first; chunk < last; ++chunk) {
@@ -126,6 +144,8 @@ void main()
             coopMatStoreNV(hb[e], s_hf, rb * 16 * FS + cb * 16, FS, false);
         }
         PUT_F16(s_x, 0, wr, C, K, XS)
+        if (DPLR)
+            PUT_F16(s_v, 0, vr, C, BV, HS)
         [[unroll]] for (uint m = 0; m < ND; ++m) // this chunk's decays, into s_wh's tail
             if (lid + WG * m < K)
                 s_wh[C * FS + lid + WG * m] = dr[m];
@@ -157,14 +177,16 @@ void main()
         }
         barrier();
 
-        // U' = U - W h to memory and, as fp16, to the update's operand; K̂ staged; h decayed
+        // U' = U - W h (KDA) or R = U + W h (DPLR) to memory and, as fp16, to the update's
+        // operand; K̂ (KDA) or B̂ (DPLR) staged; h decayed
         [[unroll]] for (uint e = 0; e < NU; ++e) {
             const uint x = lid + e * WG, t = x / (BV / 4), j = (x % (BV / 4)) * 4;
             if (x < C * BV / 4) {
                 vec4 up = vec4(0.0);
                 if (t < n) {
-                    up = u_cur[e] - vec4(s_wh[t * FS + j], s_wh[t * FS + j + 1],
+                    const vec4 wh = vec4(s_wh[t * FS + j], s_wh[t * FS + j + 1],
                                          s_wh[t * FS + j + 2], s_wh[t * FS + j + 3]);
+                    up = DPLR ? u_cur[e] + wh : u_cur[e] - wh;
                     u4[(((t0 + t) * pc.HV + hv) * V + c0 + j) / 4] = up;
                 }
                 [[unroll]] for (uint c = 0; c < 4; ++c) s_u[t * HS + j + c] = float16_t(up[c]);
@@ -174,23 +196,39 @@ void main()
             const uint i = x / BV, j = x % BV;
             s_hf[i * FS + j] *= s_wh[C * FS + i];
         }
-        PUT_F16(s_x, 0, kr, C, K, XS)
+        PUT_F16(s_x, 0, x2r, C, K, XS)
         barrier();
         if (chunk + 1 < last)
-            PREFETCH_K()
+            PREFETCH_X2()
 
-        // h = exp(G_C) ⊙ h + K̂^T U'
+        // h = exp(G_C) ⊙ h + X2^T (U' or R)
         [[unroll]] for (uint e = 0; e < TH; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
             coopMatLoadNV(hb[e], s_hf, rb * 16 * FS + cb * 16, FS, false);
             [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
                 MAT16 a, b;
-                coopMatLoadNV(a, s_x, kk * 16 * XS + rb * 16, XS, true); // K̂^T
+                coopMatLoadNV(a, s_x, kk * 16 * XS + rb * 16, XS, true); // X2^T
                 coopMatLoadNV(b, s_u, kk * 16 * HS + cb * 16, HS, false);
                 hb[e] = coopMatMulAddNV(a, b, hb[e]);
             }
         }
         barrier();
+        if (DPLR) { // h += K̂^T V
+            PUT_F16(s_x, 0, x3r, C, K, XS)
+            barrier();
+            if (chunk + 1 < last)
+                PREFETCH_X3()
+            [[unroll]] for (uint e = 0; e < TH; ++e) {
+                const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
+                [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
+                    MAT16 a, b;
+                    coopMatLoadNV(a, s_x, kk * 16 * XS + rb * 16, XS, true); // K̂^T
+                    coopMatLoadNV(b, s_v, kk * 16 * HS + cb * 16, HS, false);
+                    hb[e] = coopMatMulAddNV(a, b, hb[e]);
+                }
+            }
+            barrier();
+        }
     }
 
     if (STORE_HT) {

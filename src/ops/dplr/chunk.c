@@ -32,8 +32,8 @@ typedef struct channel_plan {
     grid prep, state, out;
     uint32_t BV_state, BV_out;
     uint32_t BK_key; /* key read-out: output rows (key channels) per workgroup */
-    bool cm;         /* KDA's prepare and state on cooperative matrices (W and K̂ in fp16) */
-    uint32_t BV_cm;  /* KDA's output on cooperative matrices: its value tile, or 0 */
+    bool cm;         /* prepare and state on cooperative matrices (W, K̂ [, B̂] in fp16) */
+    uint32_t BV_cm;  /* the output on cooperative matrices: its value tile, or 0 */
 } channel_plan;
 
 /* Shared memory of each kernel, in floats, as the shaders lay it out. */
@@ -119,26 +119,32 @@ static bool plan_for(const dvk_context *ctx, const dvk__rec *r, uint32_t C, chan
             }
         }
     }
-    /* KDA on cooperative matrices (chunk_prepare_cm.comp, chunk_state_cm.comp,
+    /* On cooperative matrices (chunk_prepare_cm.comp, chunk_state_cm.comp,
      * chunk_output_cm.comp): fp16, chunks of 64; prepare and output with 256 invocations, the
      * state with up to 128 (subgroups that share its K/16 state blocks evenly) and value
-     * tiles of 16, the output with tiles of 128, 64 or 32. Prepare and
-     * state go together (W and K̂ pass between them in fp16). Shared memory in bytes as the
-     * shaders lay it out (rows padded by 8 halves or 4 floats, Gram steps of 16 channels). */
-    const bool cm = !r->dplr && !r->key_readout && C == 64 && dvk__coopmat_f16_usable(ctx, r);
-    const uint32_t xs = 16 + 8;
-    const uint32_t prep_bytes = 2 * dvk__max_u32((2 * C + 96) * xs, C * (C + 8) + C * (64 + 8)) +
-                                4 * (C * (C + 4) + (C / 16 - 1) * 256 + C);
-    const uint32_t state_bytes = 2 * (C * (r->K + 8) + (r->K + C) * (16 + 8)) +
+     * tiles of 16, the output with tiles of 128, 64 or 32. Prepare and state go together (W,
+     * K̂ and, for DPLR, B̂ pass between them in fp16). Shared memory in bytes as the shaders
+     * lay it out (rows padded by 8 halves or 4 floats, Gram steps of 16 channels). */
+    /* The generalized rule only through the RWKV-7 entry: the tensor-core stages round h to
+     * fp16 for their products, and a general transition (Memodo's) may grow the state past
+     * fp16's range, which the fp32 kernels follow faithfully; RWKV-7's stays bounded. */
+    const bool cm = !r->key_readout && (!r->dplr || r->rwkv7) && C == 64 &&
+                    dvk__coopmat_f16_usable(ctx, r);
+    const uint32_t xs = 16 + 8, nd = r->dplr ? 1 : 0;
+    const uint32_t prep_bytes =
+        2 * dvk__max_u32(((2 + 3 * nd) * C + 96) * xs, (1 + nd) * C * (C + 8) + C * (64 + 8)) +
+        4 * (C * (C + 4) + (C / 16 - 1) * 256 + C);
+    const uint32_t state_bytes = 2 * (C * (r->K + 8) + (r->K + 2 * C) * (16 + 8)) +
                                  4 * ((r->K + C) * (16 + 4) + r->K);
     p->cm = cm && prep_bytes <= info->max_shared_memory &&
-            state_bytes <= info->max_shared_memory && dvk__spirv_available(KERNEL_PREPARE_CM) && dvk__spirv_available(KERNEL_STATE_CM);
+            state_bytes <= info->max_shared_memory && dvk__spirv_available(KERNEL_PREPARE_CM) &&
+            dvk__spirv_available(KERNEL_STATE_CM);
     /* the output's widest value tile that divides V and fits (P is formed once per tile):
      * 128 at K = V = 128 in 48 KiB */
     for (uint32_t bv = 128; bv >= 32 && cm && !p->BV_cm; bv /= 2) {
-        const uint32_t loop16 = (4 * C + 96) * xs + 16 * (bv + 8);
+        const uint32_t loop16 = ((4 + 2 * nd) * C + 96) * xs + 16 * (bv + 8);
         const uint32_t tail16 = C * (C + 8) + C * (bv + 8);
-        const uint32_t out_bytes = 2 * dvk__max_u32(loop16, tail16) + 4 * (C * 20 + C * (C + 4));
+        const uint32_t out_bytes = 2 * dvk__max_u32(loop16, tail16) + 4 * C * 20;
         if (r->V % bv == 0 && out_bytes <= info->max_shared_memory &&
             dvk__spirv_available(KERNEL_OUTPUT_CM))
             p->BV_cm = bv;
@@ -196,10 +202,13 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
     const dvk_binding v = dvk__bind_read(r->v);
     dvk_binding gcum, w, u, hc;
     DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * 4, &gcum));
-    dvk_binding kh = none; /* K̂ = exp(G_C - G) ⊙ K, fp16, from the tensor-core prepare */
+    /* K̂ = exp(G_C - G) ⊙ K and (DPLR) B̂, fp16, from the tensor-core prepare */
+    dvk_binding kh = none, bh = none;
     DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * (p->cm ? 2 : 4), &w));
     if (p->cm)
         DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * 2, &kh));
+    if (p->cm && r->dplr)
+        DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * 2, &bh));
     DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->V * 4, &u));
     DVK_TRY(dvk__cmd_scratch(cmd, (uint64_t)tab->count * r->HV * r->K * r->V * 4, &hc));
     const heads_push heads = {r->H, r->HV};
@@ -221,8 +230,8 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
 
     /* 1. inside each chunk: W and U */
     const dvk_pipeline_key k1 = p->cm ? (dvk_pipeline_key){
-        .spirv_name = KERNEL_PREPARE_CM, .binding_count = 9, .push_size = sizeof heads,
-        .spec_count = 6, .spec = {p->C, r->K, r->V, 16, 256, r->beta_sigmoid},
+        .spirv_name = KERNEL_PREPARE_CM, .binding_count = 10, .push_size = sizeof heads,
+        .spec_count = 8, .spec = {p->C, r->K, r->V, 16, 256, r->beta_sigmoid, r->dplr, r->rwkv7},
     } : (dvk_pipeline_key){
         .spirv_name = kernels[K_PREPARE][f16], .binding_count = 8, .push_size = sizeof heads,
         .spec_count = 9,
@@ -230,11 +239,13 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
                  r->rwkv7},
     };
     DVK_TRY(dvk__pipeline_get(ctx, &k1, &pipe));
-    const dvk_binding b1[9] = {k, v, r->dplr ? a : dvk__bind_read(r->beta), b, gcum, w, u, table,
-                               kh};
+    const dvk_binding b1[10] = {k, v, r->dplr ? a : dvk__bind_read(r->beta), b, gcum, w, u, table,
+                                kh, bh};
     DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b1, &heads, tab->count, r->HV, 1));
     if (p->cm)
         kh = dvk__as_input(kh);
+    if (p->cm && r->dplr)
+        bh = dvk__as_input(bh);
 
     /* 2. the state through each sequence's chunks, in dispatches of bounded length */
     dvk__carry carry;
@@ -246,9 +257,9 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
         dvk__carry_segment(&carry, i, &in, &use_in, &out, &store_out);
         const dvk_pipeline_key k2 = p->cm ? (dvk_pipeline_key){
             .spirv_name = KERNEL_STATE_CM, .binding_count = 12,
-            .push_size = sizeof(state_push), .spec_count = 7,
+            .push_size = sizeof(state_push), .spec_count = 8,
             .spec = {p->C, r->K, r->V, 16, use_in, store_out,
-                     32 * dvk__subgroups_for(r->K / 16, p->C / 16, 4)},
+                     32 * dvk__subgroups_for(r->K / 16, p->C / 16, 4), r->dplr},
         } : (dvk_pipeline_key){
             .spirv_name = kernels[K_STATE][f16], .binding_count = 12,
             .push_size = sizeof(state_push), .spec_count = 11,
@@ -257,9 +268,9 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
         };
         DVK_TRY(dvk__pipeline_get(ctx, &k2, &pipe));
         /* u is read, and rewritten in place as U' (KDA) or the low-rank reads (DPLR); the
-         * tensor-core kernel reads K̂ where the others read k */
-        const dvk_binding b2[12] = {p->cm ? kh : k, a, b, v, dvk__as_input(w), u, gcum, in, out,
-                                    hc, table, seq};
+         * tensor-core kernel reads K̂ where the others read k, and B̂ where they read b */
+        const dvk_binding b2[12] = {p->cm ? kh : k, a, p->cm && r->dplr ? bh : b, v,
+                                    dvk__as_input(w), u, gcum, in, out, hc, table, seq};
         const state_push sp = {r->H, r->HV, i * DVK__CHUNKS_PER_DISPATCH,
                                DVK__CHUNKS_PER_DISPATCH};
         const uint32_t bv = p->cm ? 16 : p->BV_state;
@@ -283,7 +294,7 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
     }
     const dvk_pipeline_key k3 = p->BV_cm ? (dvk_pipeline_key){
         .spirv_name = KERNEL_OUTPUT_CM, .binding_count = 10, .push_size = sizeof op,
-        .spec_count = 6, .spec = {p->C, r->K, r->V, p->BV_cm, 16, 256},
+        .spec_count = 8, .spec = {p->C, r->K, r->V, p->BV_cm, 16, 256, r->dplr, r->rwkv7},
     } : (dvk_pipeline_key){
         .spirv_name = kernels[K_OUTPUT][f16], .binding_count = 10, .push_size = sizeof op,
         .spec_count = 9,
