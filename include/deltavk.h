@@ -634,7 +634,9 @@ typedef enum dvk_readout {
  * Limits:  1 <= K, V <= 256, any T. Dtypes: q, k, v, a, b, gk and o share fp32 or fp16.
  * Options: scale (0 = K^-0.5, fla's default), initial_state / final_state, cu_seqlens and
  *          num_seqs, mode and chunk_size: as dvk_kda (its fp32 FMA kernels, the same gate
- *          range: chunk mode needs gk <= 0; KDA's tensor-core stages do not apply). With
+ *          range: chunk mode needs gk <= 0; the tensor-core stages are dvk_rwkv7's only,
+ *          because they round the state to fp16 and a general transition may grow it past
+ *          fp16's range). With
  *          DVK_READOUT_KEY the chunked output pass is a plainer kernel, and recurrent mode
  *          sums the output over value tiles in a second pass when V is split over several
  *          workgroups.
@@ -671,7 +673,12 @@ DVK_API dvk_status dvk_dplr(dvk_cmd *cmd, const dvk_dplr_desc *desc);
  * −exp(−0.5) · sigmoid(w_raw), in (−0.6065, 0)); kappa is RWKV-7's L2-normalised key "kk";
  * alpha its in-context learning rate "a". a and b are formed inside the kernels. scale:
  * 0 = 1 (RWKV-7 and fla's chunk_rwkv7 use 1). Everything else as dvk_dplr with
- * DVK_READOUT_VALUE.
+ * DVK_READOUT_VALUE, except that fp16 problems in chunk mode run on tensor cores under
+ * dvk_kda's conditions (chunks of 64, K and V multiples of 16, the output stage when V is a
+ * multiple of 32, prepare and state when K <= 128): fp16 products with fp32 accumulation
+ * and solve, W, K̂, B̂ = exp(G_C − G) ⊙ b, L A_ak and the operands h, P and R rounded to fp16
+ * (RWKV-7's state stays bounded), and DVK_MODE_DEFAULT picks chunk mode there. Extra
+ * chunk-mode scratch on tensor cores: K̂ and B̂ [B,T,H,K] fp16 (W fp16 instead of fp32).
  */
 typedef struct dvk_rwkv7_desc {
     const dvk_tensor *r;

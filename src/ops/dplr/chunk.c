@@ -314,9 +314,9 @@ bool dvk__channel_use_chunk(const dvk_context *ctx, const dvk__rec *r)
         return false;
     if (r->mode != DVK_MODE_DEFAULT)
         return true;
-    /* KDA's stages on tensor cores beat the recurrent kernel at every length past a chunk:
-     * 2.18 against 11.2 ms at 4 x 4096 x 16 heads, fp16, on the H100. (They need chunks of 64,
-     * the first size plan_chunk tries.) */
+    /* The stages on tensor cores beat the recurrent kernel at every length past a chunk: KDA
+     * 2.15 against 11.2 ms and RWKV-7 3.02 against 13.2 ms at 4 x 4096 x 16 heads, fp16, on
+     * the H100. (They need chunks of 64, the first size plan_chunk tries.) */
     channel_plan plan;
     if (plan_for(ctx, r, r->chunk_size ? r->chunk_size : 64, &plan) && plan.cm)
         return true;
