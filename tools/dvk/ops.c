@@ -395,6 +395,18 @@ static double elapsed_ms(const struct timespec *t0, const struct timespec *t1)
     return (double)(t1->tv_sec - t0->tv_sec) * 1e3 + (double)(t1->tv_nsec - t0->tv_nsec) * 1e-6;
 }
 
+/* Runs `call`, a C reference returning 0 on success, and sets ms to its wall time in
+ * milliseconds (ms is left as it was when the call fails). */
+#define TIME_REFERENCE(ms, call)                                                                  \
+    do {                                                                                          \
+        struct timespec t0_, t1_;                                                                 \
+        clock_gettime(CLOCK_MONOTONIC, &t0_);                                                     \
+        const int rc_ = (call);                                                                   \
+        clock_gettime(CLOCK_MONOTONIC, &t1_);                                                     \
+        if (rc_ == 0)                                                                             \
+            (ms) = elapsed_ms(&t0_, &t1_);                                                        \
+    } while (0)
+
 static double delta_reference_ms(const tool_inputs *in, const tool_opts *opts)
 {
     host_inputs h = host_copy(in, (size_t)dvk_tensor_dim(VAL(in), 2) * dvk_tensor_dim(VAL(in), 3));
@@ -406,12 +418,7 @@ static double delta_reference_ms(const tool_inputs *in, const tool_opts *opts)
             .h0 = h.h0, .cu_seqlens = in->cu_seqlens, .num_seqs = (int)in->num_seqs,
             .l2norm_qk = opts->l2norm_qk, .scale = in->scale, .o = h.o, .ht = h.ht,
         };
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        const int rc = dvk_ref_delta_rule(&a);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (rc == 0)
-            ms = elapsed_ms(&t0, &t1);
+        TIME_REFERENCE(ms, dvk_ref_delta_rule(&a));
     }
     host_free(&h);
     return ms;
@@ -430,12 +437,7 @@ static double kda_reference_ms(const tool_inputs *in, const tool_opts *opts)
             .cu_seqlens = in->cu_seqlens, .num_seqs = (int)in->num_seqs,
             .l2norm_qk = opts->l2norm_qk, .scale = in->scale, .o = h.o, .ht = h.ht,
         };
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        const int rc = dvk_ref_kda(&a);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (rc == 0)
-            ms = elapsed_ms(&t0, &t1);
+        TIME_REFERENCE(ms, dvk_ref_kda(&a));
     }
     host_free(&h);
     return ms;
@@ -464,12 +466,7 @@ static double dplr_reference(const tool_inputs *in, const tool_opts *opts, bool 
             .num_seqs = (int)in->num_seqs, .readout_key = key,
             .scale = rwkv7 && in->scale == 0.0f ? 1.0f : in->scale, .o = h.o, .ht = h.ht,
         };
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        const int rc = dvk_ref_dplr(&a);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (rc == 0)
-            ms = elapsed_ms(&t0, &t1);
+        TIME_REFERENCE(ms, dvk_ref_dplr(&a));
     }
     host_free(&h);
     return ms;
@@ -498,12 +495,7 @@ static double linear_reference_ms(const tool_inputs *in, const tool_opts *opts)
             .eps = opts->eps, .eps_add = opts->eps_add, .scale = in->scale, .o = h.o,
             .ht = h.ht, .zt = h.zt,
         };
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        const int rc = dvk_ref_linear_attn(&a);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (rc == 0)
-            ms = elapsed_ms(&t0, &t1);
+        TIME_REFERENCE(ms, dvk_ref_linear_attn(&a));
     }
     host_free(&h);
     return ms;
@@ -519,12 +511,7 @@ static double softmax_reference_ms(const tool_inputs *in, const tool_opts *opts)
             .k = h.t[SLOT_K], .v = h.t[SLOT_V], .segment = (int)opts->segment,
             .scale = in->scale, .o = h.o,
         };
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        const int rc = dvk_ref_softmax_attn(&a);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (rc == 0)
-            ms = elapsed_ms(&t0, &t1);
+        TIME_REFERENCE(ms, dvk_ref_softmax_attn(&a));
     }
     host_free(&h);
     return ms;
@@ -542,12 +529,7 @@ static double infini_reference_ms(const tool_inputs *in, const tool_opts *opts)
             .rope_theta = opts->rope_theta, .scale = in->scale, .eps = opts->eps, .o = h.o,
             .mem = h.ht, .z = h.zt,
         };
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        const int rc = dvk_ref_infini_attn(&a);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (rc == 0)
-            ms = elapsed_ms(&t0, &t1);
+        TIME_REFERENCE(ms, dvk_ref_infini_attn(&a));
     }
     host_free(&h);
     return ms;
@@ -566,12 +548,7 @@ static double rope_reference_ms(const tool_inputs *in, const tool_opts *opts)
             .rotary_dim = (int)opts->rotary_dim, .theta = opts->rope_theta,
             .offset = (int)opts->rope_offset, .scale = in->scale, .y = y,
         };
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        const int rc = dvk_ref_rope(&a);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (rc == 0)
-            ms = elapsed_ms(&t0, &t1);
+        TIME_REFERENCE(ms, dvk_ref_rope(&a));
     }
     free(xh);
     free(y);
