@@ -92,8 +92,7 @@ void main()
     // The next chunk's tiles, in registers: W, X2 (KDA: K̂; DPLR: B̂) and X3 (DPLR: K̂) [C x K],
     // U's [C x BV] tile (and V's, DPLR), exp(G_C)
     const uint NU = (C * BV / 4 + WG - 1) / WG, ND = (K + WG - 1) / WG;
-    const uint NX3 = F16_REGS(C, K), NV = F16_REGS(C, BV);
-    uvec4 wr[F16_REGS(C, K)], x2r[F16_REGS(C, K)], x3r[NX3], vr[NV];
+    uvec4 wr[F16_REGS(C, K)], x2r[F16_REGS(C, K)], x3r[F16_REGS(C, K)], vr[F16_REGS(C, BV)];
     vec4 ur[NU];
     float dr[ND];
     uint pt0 = 0, pn = 0; // the prefetched chunk's first token and length
