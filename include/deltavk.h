@@ -229,6 +229,13 @@ typedef struct dvk_device_info {
     bool fp16_arithmetic;        /* shaderFloat16 */
     bool cooperative_matrix_khr; /* VK_KHR_cooperative_matrix enabled */
     bool cooperative_matrix_nv;  /* VK_NV_cooperative_matrix enabled */
+    /* VK_NV_cooperative_matrix offers fp16 x fp16 + fp32 blocks of 16x16x16 to compute shaders,
+     * and vulkanMemoryModel is enabled: what the tensor-core kernels need (with shaderFloat16). */
+    bool cooperative_matrix_nv_f16;
+    bool vulkan_memory_model;    /* vulkanMemoryModel enabled */
+    /* Byte alignment of every tensor deltavk allocates, and what a view's byte offset must be a
+     * multiple of: max(minStorageBufferOffsetAlignment, 16). */
+    uint64_t tensor_alignment;
     bool timestamps;             /* the queue can write GPU timestamps */
     double timestamp_period_ns;  /* nanoseconds per timestamp tick */
 } dvk_device_info;
@@ -321,10 +328,16 @@ DVK_API uint32_t dvk_context_pipeline_count(const dvk_context *context);
  * Tensors
  * ------------------------------------------------------------------------------------------- */
 
+/* Element types. Which ones an operator or kernel accepts is written beside it; every tensor
+ * can be created, copied, viewed and loaded whatever its dtype. bf16 tensors are read and
+ * written by kernels through 16-bit storage (storageBuffer16BitAccess, as fp16), converted to
+ * fp32 by a shift, so they need no VK_KHR_shader_bfloat16. */
 typedef enum dvk_dtype {
     DVK_DTYPE_DEFAULT = 0, /* = DVK_DTYPE_F32 */
     DVK_DTYPE_F32 = 1,
     DVK_DTYPE_F16 = 2,
+    DVK_DTYPE_BF16 = 3,    /* bfloat16: fp32's exponent, 8 bits of significand */
+    DVK_DTYPE_I32 = 4,     /* int32: token ids, positions, sampled tokens */
 } dvk_dtype;
 
 #define DVK_MAX_DIMS 4
@@ -363,13 +376,111 @@ DVK_API uint64_t dvk_tensor_bytes(const dvk_tensor *tensor);
 DVK_API void dvk_tensor_vk_buffer(const dvk_tensor *tensor, VkBuffer *buffer,
                                   VkDeviceSize *offset);
 
+/*
+ * Views: a tensor that names part of another's memory, with a shape of its own. The view
+ * starts `offset` elements into `base` and holds the product of its shape elements, all inside
+ * base (a view of a view is a view of the same memory). Its byte offset in the buffer must be
+ * a multiple of dvk_device_info.tensor_alignment (it is bound as a storage buffer);
+ * DVK_ERROR_INVALID_ARGUMENT says which alignment otherwise. The dtype is base's. A view owns
+ * no memory: destroy it (dvk_tensor_destroy) before base, and reads and writes through it
+ * are reads and writes of base, with the barriers between recorded work that any tensor gets.
+ * dvk_tensor_reshape is the view of all of base with another shape of the same element count.
+ */
+typedef struct dvk_tensor_view_desc {
+    uint64_t offset;              /* first element, counted in elements of base */
+    uint32_t ndim;                /* 1..4 (0: one element) */
+    uint64_t shape[DVK_MAX_DIMS];
+} dvk_tensor_view_desc;
+
+DVK_API dvk_status dvk_tensor_view(dvk_tensor *base, const dvk_tensor_view_desc *desc,
+                                   dvk_tensor **out_view);
+DVK_API dvk_status dvk_tensor_reshape(dvk_tensor *base, uint32_t ndim, const uint64_t *shape,
+                                      dvk_tensor **out_view);
+/* True for views and reshapes (they own no memory). */
+DVK_API bool dvk_tensor_is_view(const dvk_tensor *tensor);
+/* The context a tensor belongs to. */
+DVK_API dvk_context *dvk_tensor_context(const dvk_tensor *tensor);
+
 /* Bytes per element of a dtype (0 for an invalid one). */
 DVK_API size_t dvk_dtype_size(dvk_dtype dtype);
+/* "f32", "f16", "bf16", "i32"; "invalid" for anything else. */
 DVK_API const char *dvk_dtype_name(dvk_dtype dtype);
 
 /* IEEE half conversions (round to nearest even; inf and NaN preserved). */
 DVK_API uint16_t dvk_f32_to_f16(float value);
 DVK_API float dvk_f16_to_f32(uint16_t value);
+/* bfloat16 conversions (round to nearest even; inf preserved, NaN stays NaN). */
+DVK_API uint16_t dvk_f32_to_bf16(float value);
+DVK_API float dvk_bf16_to_f32(uint16_t value);
+
+/* ---------------------------------------------------------------------------------------------
+ * Weights: named tensors from a safetensors file
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * dvk_weights loads a safetensors file (https://huggingface.co/docs/safetensors: an 8-byte
+ * little-endian header length, a JSON header naming each tensor's dtype, shape and byte range,
+ * then the data) into device tensors, one per entry, and finds them by name. The file is
+ * memory-mapped and read once: on unified-memory devices (integrated GPUs, lavapipe) straight
+ * into the tensors, elsewhere through staged uploads in batches. Every header entry is
+ * checked before anything is loaded (a malformed file, a byte range outside the file or
+ * overlapping another, a duplicate or non-UTF-8 name: DVK_ERROR_FORMAT naming the entry).
+ *
+ * Dtypes: F32, F16 and BF16 stay as they are unless desc.dtype asks for another float dtype
+ * (then converted once, at load); F64 becomes f32; 16-bit tensors on a device without
+ * fp16_storage become f32. Integer and bool tensors (I64, I32, I16, I8, U8, BOOL) become
+ * int32 (a value outside int32's range is DVK_ERROR_FORMAT). Tensors of up to 4 dimensions
+ * are loaded (0 dimensions: a scalar of one element); a tensor of more dimensions, or with no
+ * elements, is listed but has no device tensor, and asking for it is DVK_ERROR_UNSUPPORTED.
+ *
+ * A model loader takes what it needs with dvk_weights_expect (name and shape checked, a
+ * missing or wrongly shaped tensor named in the error) and then calls
+ * dvk_weights_check_all_used, which names any tensor it did not ask for: a missing, extra or
+ * wrongly shaped tensor is always an error that names it.
+ */
+typedef struct dvk_weights dvk_weights;
+
+typedef struct dvk_weights_desc {
+    /* Floating-point tensors become this dtype (DVK_DTYPE_F32, _F16 or _BF16); DEFAULT keeps
+     * the file's. */
+    dvk_dtype dtype;
+    /* Load only the tensors for which filter returns true (NULL = all); the others are not
+     * listed at all. */
+    bool (*filter)(void *user_data, const char *name);
+    void *filter_user_data;
+} dvk_weights_desc;
+
+/* Loads a file. desc may be NULL. DVK_ERROR_IO when it cannot be opened or read. */
+DVK_API dvk_status dvk_weights_load(dvk_context *context, const char *path,
+                                    const dvk_weights_desc *desc, dvk_weights **out_weights);
+/* The same from bytes in memory (copied as needed; the caller may free them at once). */
+DVK_API dvk_status dvk_weights_load_memory(dvk_context *context, const void *data, size_t size,
+                                           const dvk_weights_desc *desc,
+                                           dvk_weights **out_weights);
+/* Destroys the tensors it loaded. NULL is a no-op. */
+DVK_API void dvk_weights_destroy(dvk_weights *weights);
+
+/* Tensors in the file's header order. */
+DVK_API uint32_t dvk_weights_count(const dvk_weights *weights);
+DVK_API const char *dvk_weights_name(const dvk_weights *weights, uint32_t i);
+/* The tensor called `name` (owned by the weights). DVK_ERROR_NOT_FOUND, naming it and the file,
+ * when there is none. Marks it as used. */
+DVK_API dvk_status dvk_weights_get(dvk_weights *weights, const char *name,
+                                   dvk_tensor **out_tensor);
+/* dvk_weights_get and a shape check: `ndim` dimensions equal to `shape` (UINT64_MAX matches
+ * any size); DVK_ERROR_SHAPE_MISMATCH names the tensor, its shape and the one expected. */
+DVK_API dvk_status dvk_weights_expect(dvk_weights *weights, const char *name, uint32_t ndim,
+                                      const uint64_t *shape, dvk_tensor **out_tensor);
+/* DVK_ERROR_FORMAT naming the first tensor that no dvk_weights_get or dvk_weights_expect asked
+ * for ("unexpected tensor 'blocks.9.ffn.w' in model.safetensors"), else DVK_SUCCESS. */
+DVK_API dvk_status dvk_weights_check_all_used(const dvk_weights *weights);
+/* A "__metadata__" string of the file, or NULL. */
+DVK_API const char *dvk_weights_metadata(const dvk_weights *weights, const char *key);
+/* Reads tensor `name` from the file's bytes (not from the device), converted to DVK_DTYPE_F32
+ * (float) or DVK_DTYPE_I32 (int32_t; float entries must hold integers): for small values the
+ * host needs (sequence offsets, a scale). `bytes` must be numel times 4. */
+DVK_API dvk_status dvk_weights_read(const dvk_weights *weights, const char *name,
+                                    dvk_dtype dtype, void *dst, size_t bytes);
 
 /* ---------------------------------------------------------------------------------------------
  * Commands
@@ -396,6 +507,8 @@ typedef struct dvk_cmd dvk_cmd;
 /* Creates a recording, ready for operators. desc may be NULL. */
 DVK_API dvk_status dvk_cmd_create(dvk_context *context, const dvk_cmd_desc *desc,
                                   dvk_cmd **out_cmd);
+/* The context a recording belongs to (NULL for NULL). */
+DVK_API dvk_context *dvk_cmd_context(const dvk_cmd *cmd);
 /* Frees the command buffer, scratch memory and descriptors. The GPU must be done with it
  * (call dvk_cmd_wait first). NULL is a no-op. */
 DVK_API void dvk_cmd_destroy(dvk_cmd *cmd);
@@ -435,6 +548,101 @@ DVK_API dvk_status dvk_cmd_elapsed_ms(const dvk_cmd *cmd, uint32_t begin, uint32
 DVK_API uint32_t dvk_cmd_profile_count(const dvk_cmd *cmd);
 DVK_API dvk_status dvk_cmd_profile_entry(const dvk_cmd *cmd, uint32_t i, const char **out_kernel,
                                          double *out_ms);
+
+/*
+ * Scratch memory. Operators and layers need temporaries (a layer's intermediate activations,
+ * a chunked operator's per-chunk states). They come from an arena the dvk_cmd owns: device
+ * memory handed out in order, kept until dvk_cmd_destroy (dvk_cmd_reset keeps the arena's
+ * blocks for the next recording, so a decode loop that resets and records again allocates
+ * nothing).
+ *
+ * dvk_cmd_scratch_tensor makes a tensor in that arena. It belongs to the dvk_cmd: never
+ * destroy it (dvk_tensor_destroy of a scratch tensor does nothing); it lives until the
+ * recording is reset or destroyed, or until the region it was made in is released.
+ *
+ * Regions let a long recording reuse memory: take a mark, record work that uses scratch (a
+ * layer), and release the mark. Everything allocated after the mark, by operators or by
+ * dvk_cmd_scratch_tensor, is then free for the work recorded next, so an L-layer forward
+ * needs one layer's scratch, not L. The GPU work already recorded still uses that memory
+ * when it runs: the barriers deltavk records between dispatches that touch the same bytes
+ * order the reuse, as for any tensor. Scratch tensors made after the mark become invalid:
+ * passing one to a later call is DVK_ERROR_INVALID_STATE. Marks nest (release inner marks
+ * first); releasing a mark taken before a reset is DVK_ERROR_INVALID_ARGUMENT.
+ */
+typedef struct dvk_scratch_mark {
+    uint64_t offset_;   /* opaque */
+    uint32_t block_;
+    uint32_t tensors_;
+    uint32_t epoch_;
+} dvk_scratch_mark;
+
+DVK_API dvk_status dvk_cmd_scratch_tensor(dvk_cmd *cmd, const dvk_tensor_desc *desc,
+                                          dvk_tensor **out_tensor);
+DVK_API dvk_scratch_mark dvk_cmd_scratch_mark(const dvk_cmd *cmd);
+DVK_API dvk_status dvk_cmd_scratch_release(dvk_cmd *cmd, dvk_scratch_mark mark);
+/* Bytes of device memory the arena holds now (its blocks, used or free). */
+DVK_API uint64_t dvk_cmd_scratch_capacity(const dvk_cmd *cmd);
+
+/* ---------------------------------------------------------------------------------------------
+ * Kernels: your own compute shaders recorded beside deltavk's
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * A kernel is a SPIR-V compute shader (entry point "main") with its specialization constants,
+ * built into a pipeline once per context and cached there (like the library's own kernels).
+ * Its interface: storage buffers at set 0, bindings 0..binding_count−1; push constants of
+ * push_size bytes at offset 0; constant_id i = spec[i], 32 bits each. deltavk's own higher
+ * levels (deltavk_nn.h) are built on this, and so can a caller's kernels be: they then get
+ * deltavk's barriers, scratch memory and profiling.
+ */
+#define DVK_MAX_KERNEL_BINDINGS 16
+#define DVK_MAX_KERNEL_SPEC 24
+#define DVK_MAX_KERNEL_PUSH 128
+
+typedef struct dvk_kernel dvk_kernel;
+
+typedef struct dvk_kernel_desc {
+    /* Shown in profiles and messages (NULL = "kernel"); copied, up to 63 bytes. */
+    const char *name;
+    /* The SPIR-V words. The pointer is the cache key: it must stay valid, and its contents
+     * unchanged, while the context lives (static data, as embedded SPIR-V is). */
+    const uint32_t *spirv;
+    size_t spirv_size; /* bytes, a multiple of 4 */
+    uint32_t binding_count;
+    uint32_t push_size;
+    uint32_t spec_count;
+    const uint32_t *spec;
+} dvk_kernel_desc;
+
+/* The kernel for desc, built on first use (DVK_ERROR_VULKAN if the driver rejects it). It lives
+ * as long as the context. Thread-safe. */
+DVK_API dvk_status dvk_kernel_get(dvk_context *context, const dvk_kernel_desc *desc,
+                                  const dvk_kernel **out_kernel);
+
+typedef struct dvk_dispatch_desc {
+    const dvk_kernel *kernel;
+    /* The tensor bound at binding i (its whole range); NULL binds a small dummy buffer the
+     * kernel must not access. */
+    const dvk_tensor *tensors[DVK_MAX_KERNEL_BINDINGS];
+    /* Bit i set: the kernel writes binding i. deltavk records a barrier before a dispatch that
+     * reads what earlier work of the recording wrote, or writes what it read or wrote. */
+    uint32_t write_mask;
+    const void *push; /* the kernel's push_size bytes (NULL when push_size is 0) */
+    /* Workgroup counts: groups[1] and groups[2] of 0 mean 1; groups[0] = 0 records nothing.
+     * Counts above the device's maxComputeWorkGroupCount are DVK_ERROR_LIMIT_EXCEEDED. */
+    uint32_t groups[3];
+} dvk_dispatch_desc;
+
+DVK_API dvk_status dvk_cmd_dispatch(dvk_cmd *cmd, const dvk_dispatch_desc *desc);
+
+/* Records `message` (printf format) as this thread's dvk_last_error() and returns `status`:
+ * for code built on deltavk (its nn and models levels, a caller's layers) to report errors
+ * the way deltavk does. */
+DVK_API dvk_status dvk_set_error(dvk_status status, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* ---------------------------------------------------------------------------------------------
  * Operators

@@ -41,8 +41,17 @@ struct dvk_cmd {
     byte_range *written, *read;
     uint32_t written_count, written_cap, read_count, read_cap;
 
-    dvk_mem *held; /* staging and scratch memory, released on reset/destroy */
+    dvk_mem *held; /* staging memory, released on reset/destroy */
     uint32_t held_count, held_cap;
+
+    /* The scratch arena: blocks handed out in order from (arena_block, arena_offset); marks
+     * rewind that position. Blocks are kept across resets and freed on destroy. */
+    dvk_mem *arena;
+    uint32_t arena_count, arena_cap, arena_block;
+    VkDeviceSize arena_offset;
+    uint32_t epoch; /* counts resets: a mark from an earlier recording is refused */
+    dvk_tensor **scratch; /* scratch tensors' host objects, freed on reset/destroy */
+    uint32_t scratch_count, scratch_cap;
     pending_download *downloads;
     uint32_t download_count, download_cap;
 
@@ -87,6 +96,8 @@ dvk_status dvk__cmd_check_recording(const dvk_cmd *cmd)
 }
 
 dvk_context *dvk__cmd_context(const dvk_cmd *cmd) { return cmd->ctx; }
+
+dvk_context *dvk_cmd_context(const dvk_cmd *cmd) { return cmd ? cmd->ctx : NULL; }
 
 dvk_status dvk_cmd_create(dvk_context *ctx, const dvk_cmd_desc *desc_in, dvk_cmd **out)
 {
@@ -167,6 +178,12 @@ static void release_resources(dvk_cmd *cmd)
     for (uint32_t i = 0; i < cmd->held_count; ++i)
         dvk__mem_free(cmd->ctx, &cmd->held[i]);
     cmd->held_count = 0;
+    for (uint32_t i = 0; i < cmd->scratch_count; ++i)
+        dvk__free(&cmd->ctx->alloc, cmd->scratch[i]);
+    cmd->scratch_count = 0;
+    cmd->arena_block = 0;
+    cmd->arena_offset = 0;
+    ++cmd->epoch;
     cmd->download_count = 0;
     cmd->written_count = cmd->read_count = 0;
     for (uint32_t i = 0; i < cmd->dpool_count; ++i)
@@ -183,6 +200,8 @@ void dvk_cmd_destroy(dvk_cmd *cmd)
     if (cmd->state == CMD_PENDING) /* never free what the GPU may still read */
         ctx->vk.vkWaitForFences(ctx->device, 1, &cmd->fence, VK_TRUE, UINT64_MAX);
     release_resources(cmd);
+    for (uint32_t i = 0; i < cmd->arena_count; ++i)
+        dvk__mem_free(ctx, &cmd->arena[i]);
     for (uint32_t i = 0; i < cmd->dpool_count; ++i)
         ctx->vk.vkDestroyDescriptorPool(ctx->device, cmd->dpools[i], ctx->vk_alloc);
     if (cmd->queries)
@@ -195,6 +214,8 @@ void dvk_cmd_destroy(dvk_cmd *cmd)
     dvk__free(&ctx->alloc, cmd->written);
     dvk__free(&ctx->alloc, cmd->read);
     dvk__free(&ctx->alloc, cmd->held);
+    dvk__free(&ctx->alloc, cmd->arena);
+    dvk__free(&ctx->alloc, cmd->scratch);
     dvk__free(&ctx->alloc, cmd->downloads);
     dvk__free(&ctx->alloc, cmd->ts_values);
     dvk__free(&ctx->alloc, cmd->profile_names);
@@ -305,6 +326,54 @@ static dvk_status hold(dvk_cmd *cmd, const dvk_mem *mem)
     return DVK_SUCCESS;
 }
 
+/* ---- the scratch arena ------------------------------------------------------------------- */
+
+#define ARENA_MIN_BLOCK ((VkDeviceSize)1 << 20)
+#define ARENA_MAX_BLOCK ((VkDeviceSize)256 << 20)
+
+/* Takes `bytes` from the arena: the first block at or after the current position with room
+ * (blocks passed over stay unused until a mark rewinds to them), else a new block. */
+static dvk_status arena_take(dvk_cmd *cmd, VkDeviceSize bytes, VkBuffer *buffer,
+                             VkDeviceSize *offset, void **mapped)
+{
+    dvk_context *ctx = cmd->ctx;
+    const VkDeviceSize align = ctx->caps.info.tensor_alignment;
+    const VkDeviceSize size = (bytes + align - 1) / align * align;
+    for (uint32_t i = cmd->arena_block; i < cmd->arena_count; ++i) {
+        const VkDeviceSize at =
+            i == cmd->arena_block ? (cmd->arena_offset + align - 1) / align * align : 0;
+        if (at <= cmd->arena[i].size && size <= cmd->arena[i].size - at) {
+            cmd->arena_block = i;
+            cmd->arena_offset = at + size;
+            *buffer = cmd->arena[i].buffer;
+            *offset = cmd->arena[i].offset + at;
+            *mapped = cmd->arena[i].mapped ? (char *)cmd->arena[i].mapped + at : NULL;
+            return DVK_SUCCESS;
+        }
+    }
+    /* A new block: as large as all before it (so few blocks serve a long recording), within
+     * [1 MiB, 256 MiB], and never smaller than the request. */
+    VkDeviceSize total = 0;
+    for (uint32_t i = 0; i < cmd->arena_count; ++i)
+        total += cmd->arena[i].size;
+    VkDeviceSize block = total < ARENA_MIN_BLOCK ? ARENA_MIN_BLOCK : total;
+    if (block > ARENA_MAX_BLOCK)
+        block = ARENA_MAX_BLOCK;
+    if (block < size)
+        block = size;
+    DVK_TRY(dvk__grow(&ctx->alloc, (void **)&cmd->arena, &cmd->arena_cap, cmd->arena_count + 1,
+                      sizeof *cmd->arena));
+    dvk_mem mem;
+    DVK_TRY(dvk__mem_alloc(ctx, block, DVK_MEM_DEVICE, &mem));
+    cmd->arena[cmd->arena_count] = mem;
+    cmd->arena_block = cmd->arena_count++;
+    cmd->arena_offset = size;
+    *buffer = mem.buffer;
+    *offset = mem.offset;
+    *mapped = mem.mapped;
+    return DVK_SUCCESS;
+}
+
 dvk_status dvk__cmd_scratch(dvk_cmd *cmd, VkDeviceSize bytes, dvk_binding *out)
 {
     dvk_context *ctx = cmd->ctx;
@@ -313,11 +382,76 @@ dvk_status dvk__cmd_scratch(dvk_cmd *cmd, VkDeviceSize bytes, dvk_binding *out)
                          "scratch buffer of %llu bytes exceeds maxStorageBufferRange (%llu)",
                          (unsigned long long)bytes,
                          (unsigned long long)ctx->caps.info.max_storage_buffer_range);
-    dvk_mem mem;
-    DVK_TRY(dvk__mem_alloc(ctx, bytes, DVK_MEM_DEVICE, &mem));
-    DVK_TRY(hold(cmd, &mem));
-    *out = (dvk_binding){mem.buffer, mem.offset, bytes, true};
+    VkBuffer buffer;
+    VkDeviceSize offset;
+    void *mapped;
+    DVK_TRY(arena_take(cmd, bytes ? bytes : 4, &buffer, &offset, &mapped));
+    *out = (dvk_binding){buffer, offset, bytes ? bytes : 4, true};
     return DVK_SUCCESS;
+}
+
+dvk_status dvk_cmd_scratch_tensor(dvk_cmd *cmd, const dvk_tensor_desc *desc, dvk_tensor **out)
+{
+    if (!out)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "out_tensor is NULL");
+    *out = NULL;
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    if (!desc)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "desc is NULL");
+    if (desc->buffer)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                         "a scratch tensor cannot wrap a buffer (desc.buffer is set)");
+    dvk_context *ctx = cmd->ctx;
+    dvk_tensor d;
+    DVK_TRY(dvk__tensor_describe(ctx, desc, &d));
+    DVK_TRY(dvk__grow(&ctx->alloc, (void **)&cmd->scratch, &cmd->scratch_cap,
+                      cmd->scratch_count + 1, sizeof *cmd->scratch));
+    dvk_tensor *t = dvk__alloc(&ctx->alloc, sizeof *t);
+    if (!t)
+        return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    *t = d;
+    dvk_status st = arena_take(cmd, t->bytes, &t->buffer, &t->offset, &t->mapped);
+    if (st != DVK_SUCCESS) {
+        dvk__free(&ctx->alloc, t);
+        return st;
+    }
+    t->wrapped = true;
+    t->scratch = true;
+    cmd->scratch[cmd->scratch_count++] = t;
+    *out = t;
+    return DVK_SUCCESS;
+}
+
+dvk_scratch_mark dvk_cmd_scratch_mark(const dvk_cmd *cmd)
+{
+    if (!cmd)
+        return (dvk_scratch_mark){0};
+    return (dvk_scratch_mark){.offset_ = cmd->arena_offset, .block_ = cmd->arena_block,
+                              .tensors_ = cmd->scratch_count, .epoch_ = cmd->epoch};
+}
+
+dvk_status dvk_cmd_scratch_release(dvk_cmd *cmd, dvk_scratch_mark mark)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    if (mark.epoch_ != cmd->epoch || mark.tensors_ > cmd->scratch_count ||
+        mark.block_ > cmd->arena_block ||
+        (mark.block_ == cmd->arena_block && mark.offset_ > cmd->arena_offset))
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                         "scratch mark is not from this recording, or lies past the arena's "
+                         "position (release inner marks before outer ones)");
+    cmd->arena_block = mark.block_;
+    cmd->arena_offset = mark.offset_;
+    for (uint32_t i = mark.tensors_; i < cmd->scratch_count; ++i)
+        cmd->scratch[i]->released = true;
+    return DVK_SUCCESS;
+}
+
+uint64_t dvk_cmd_scratch_capacity(const dvk_cmd *cmd)
+{
+    uint64_t total = 0;
+    for (uint32_t i = 0; cmd && i < cmd->arena_count; ++i)
+        total += cmd->arena[i].size;
+    return total;
 }
 
 static dvk_status allocate_set(dvk_cmd *cmd, VkDescriptorSetLayout layout, VkDescriptorSet *out)
@@ -411,6 +545,38 @@ dvk_status dvk__cmd_dispatch(dvk_cmd *cmd, const dvk_pipeline *p, const dvk_bind
     return DVK_SUCCESS;
 }
 
+dvk_status dvk_cmd_dispatch(dvk_cmd *cmd, const dvk_dispatch_desc *desc)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    if (!desc || !desc->kernel)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL", desc ? "kernel" : "desc");
+    const dvk_pipeline *p = desc->kernel;
+    if (p->push_size && !desc->push)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                         "kernel %s takes %u bytes of push constants, but push is NULL", p->name,
+                         p->push_size);
+    dvk_binding b[DVK_MAX_BINDINGS];
+    for (uint32_t i = 0; i < p->binding_count; ++i) {
+        const dvk_tensor *t = desc->tensors[i];
+        if (!t) {
+            b[i] = dvk__bind_dummy(cmd);
+            continue;
+        }
+        if (t->ctx != cmd->ctx)
+            return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                             "kernel %s: binding %u belongs to another context", p->name, i);
+        if (t->released)
+            return dvk__fail(DVK_ERROR_INVALID_STATE,
+                             "kernel %s: binding %u is a scratch tensor whose region was "
+                             "released",
+                             p->name, i);
+        b[i] = desc->write_mask >> i & 1u ? dvk__bind_write(t) : dvk__bind_read(t);
+    }
+    return dvk__cmd_dispatch(cmd, p, b, desc->push, desc->groups[0],
+                             desc->groups[1] ? desc->groups[1] : 1,
+                             desc->groups[2] ? desc->groups[2] : 1);
+}
+
 /* ---- copies --------------------------------------------------------------------------------- */
 
 static dvk_status check_copy_args(const dvk_cmd *cmd, const dvk_tensor *t, const void *p,
@@ -421,6 +587,7 @@ static dvk_status check_copy_args(const dvk_cmd *cmd, const dvk_tensor *t, const
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL", t ? "host pointer" : "tensor");
     if (t->ctx != cmd->ctx)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "tensor belongs to another context");
+    DVK_TRY(dvk__check_live("tensor", t));
     if (bytes != t->bytes)
         return dvk__fail(DVK_ERROR_SHAPE_MISMATCH, "copy of %zu bytes, but the tensor holds %llu",
                          bytes, (unsigned long long)t->bytes);
@@ -488,10 +655,11 @@ dvk_status dvk_cmd_fill_zero(dvk_cmd *cmd, dvk_tensor *t)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "tensor is NULL");
     if (t->ctx != cmd->ctx)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "tensor belongs to another context");
-    /* vkCmdFillBuffer writes whole 4-byte words. Our own allocations are padded; a wrapped
-     * buffer may not be. */
+    DVK_TRY(dvk__check_live("tensor", t));
+    /* vkCmdFillBuffer writes whole 4-byte words. Our own allocations (scratch too) are padded;
+     * a wrapped buffer or a view may not be. */
     VkDeviceSize size = t->bytes;
-    if (t->wrapped && (size % 4 || t->offset % 4))
+    if (t->wrapped && !t->scratch && (size % 4 || t->offset % 4))
         return dvk__fail(DVK_ERROR_UNSUPPORTED, "fill_zero of a wrapped tensor needs its size "
                                                 "and offset to be multiples of 4 bytes");
     size = (size + 3) & ~(VkDeviceSize)3;

@@ -385,6 +385,9 @@ static dvk_status adopt_device(dvk_context *ctx, const dvk_vulkan_handles *h)
     c->info.fp16_arithmetic = c->feat_float16;
     c->info.cooperative_matrix_khr = c->feat_coopmat_khr;
     c->info.cooperative_matrix_nv = c->feat_coopmat_nv;
+    c->info.vulkan_memory_model = c->feat_memory_model;
+    c->info.cooperative_matrix_nv_f16 = c->feat_coopmat_nv && c->coopmat_nv_f16_16x16x16 &&
+                                        c->feat_memory_model;
     ctx->enabled_storage16 = c->feat_storage16;
     ctx->enabled_float16 = c->feat_float16;
     ctx->enabled_subgroup_size_control = c->feat_subgroup_size_control;
@@ -409,6 +412,7 @@ static void apply_profile(dvk_context *ctx)
     i->subgroup_shuffle = false;
     i->cooperative_matrix_khr = false;
     i->cooperative_matrix_nv = false;
+    i->cooperative_matrix_nv_f16 = false;
 }
 
 /* ---- public API ----------------------------------------------------------------------------- */

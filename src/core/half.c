@@ -1,4 +1,5 @@
-/* IEEE 754 binary16 <-> binary32 conversions, exact and portable (no F16C needed). */
+/* IEEE 754 binary16 and bfloat16 <-> binary32 conversions, exact and portable (no F16C
+ * needed), and the sizes and names of dtypes. */
 #include "deltavk.h"
 
 #include <string.h>
@@ -63,13 +64,33 @@ float dvk_f16_to_f32(uint16_t h)
     return f;
 }
 
+uint16_t dvk_f32_to_bf16(float value)
+{
+    uint32_t x;
+    memcpy(&x, &value, sizeof x);
+    if ((x & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it NaN (quiet) */
+        return (uint16_t)((x >> 16) | 0x40u);
+    x += 0x7fffu + ((x >> 16) & 1u); /* round to nearest even; overflows to infinity */
+    return (uint16_t)(x >> 16);
+}
+
+float dvk_bf16_to_f32(uint16_t value)
+{
+    const uint32_t x = (uint32_t)value << 16;
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
 size_t dvk_dtype_size(dvk_dtype dtype)
 {
     switch (dtype) {
     case DVK_DTYPE_DEFAULT:
     case DVK_DTYPE_F32:
+    case DVK_DTYPE_I32:
         return 4;
     case DVK_DTYPE_F16:
+    case DVK_DTYPE_BF16:
         return 2;
     }
     return 0;
@@ -83,6 +104,10 @@ const char *dvk_dtype_name(dvk_dtype dtype)
         return "f32";
     case DVK_DTYPE_F16:
         return "f16";
+    case DVK_DTYPE_BF16:
+        return "bf16";
+    case DVK_DTYPE_I32:
+        return "i32";
     }
     return "invalid";
 }

@@ -305,6 +305,10 @@ void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *
     info->max_storage_buffer_range = lim->maxStorageBufferRange;
     info->timestamp_period_ns = lim->timestampPeriod;
     caps->min_storage_offset_alignment = lim->minStorageBufferOffsetAlignment;
+    /* Storage binding alignment, and at least 16 so vectorised loads stay aligned. */
+    info->tensor_alignment = lim->minStorageBufferOffsetAlignment > 16
+                                 ? lim->minStorageBufferOffsetAlignment
+                                 : 16;
     caps->max_memory_allocation_size = p11.maxMemoryAllocationSize;
     caps->max_push_constants_size = lim->maxPushConstantsSize;
     memcpy(caps->pipeline_cache_uuid, props.properties.pipelineCacheUUID, VK_UUID_SIZE);
@@ -401,6 +405,9 @@ void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *
     info->fp16_arithmetic = caps->feat_float16;
     info->cooperative_matrix_khr = caps->feat_coopmat_khr;
     info->cooperative_matrix_nv = caps->feat_coopmat_nv;
+    info->vulkan_memory_model = caps->feat_memory_model;
+    info->cooperative_matrix_nv_f16 =
+        caps->feat_coopmat_nv && caps->coopmat_nv_f16_16x16x16 && caps->feat_memory_model;
 }
 
 /* ---- dvk_enumerate_devices ---------------------------------------------------------------- */

@@ -4,6 +4,7 @@
 
 #include "deltavk.h"
 #include "core/vk_functions.h"
+#include "deltavk_kernels.h" /* generated: the kernel ids of shaders/shaders.cmake */
 
 /* VK_KHR_cooperative_matrix arrived in Vulkan headers 1.3.255; Debian bookworm ships 1.3.239.
  * Built against older headers, deltavk reports KHR cooperative matrices as unavailable (the
@@ -149,12 +150,13 @@ void dvk__mem_pool_destroy(dvk_context *ctx);
 
 /* ---- pipelines (pipeline.c) --------------------------------------------------------------- */
 
-#define DVK_MAX_BINDINGS 16
-#define DVK_MAX_SPEC 24
-#define DVK_MAX_PUSH 128
+#define DVK_MAX_BINDINGS DVK_MAX_KERNEL_BINDINGS
+#define DVK_MAX_SPEC DVK_MAX_KERNEL_SPEC
+#define DVK_MAX_PUSH DVK_MAX_KERNEL_PUSH
 
-typedef struct dvk_pipeline {
-    const char *name; /* the SPIR-V blob's name */
+/* A built compute pipeline: the public dvk_kernel. */
+typedef struct dvk_kernel {
+    const char *name; /* the kernel's name (a library kernel's "<family>/<kernel>_<variant>") */
     VkPipeline pipeline;
     VkPipelineLayout layout;
     VkDescriptorSetLayout set_layout;
@@ -162,22 +164,28 @@ typedef struct dvk_pipeline {
     uint32_t push_size;
 } dvk_pipeline;
 
-/* What to build: one SPIR-V blob with its specialization constants (constant_id i = spec[i]). */
+/* What to build: one of the library's kernels (`kernel`, an id of deltavk_kernels.h) or, with
+ * kernel = DVK_OPS_K_NONE, the SPIR-V at `code`; with its specialization constants
+ * (constant_id i = spec[i]). */
 typedef struct dvk_pipeline_key {
-    const char *spirv_name;   /* e.g. "delta_rule/recurrent_f32" */
+    dvk_ops_kernel kernel;
+    const uint32_t *code;     /* when kernel is DVK_OPS_K_NONE */
+    size_t code_size;         /* bytes */
+    const char *name;         /* when kernel is DVK_OPS_K_NONE (NULL = "kernel") */
     uint32_t binding_count;   /* storage buffers at bindings 0..binding_count-1 */
     uint32_t push_size;       /* bytes of push constants */
     uint32_t spec_count;
     uint32_t spec[DVK_MAX_SPEC];
 } dvk_pipeline_key;
 
-/* Returns the pipeline for `key`, building it on first use. Thread-safe. */
+/* Returns the pipeline for `key`, building it on first use. Thread-safe. A library kernel this
+ * build has no SPIR-V for (its glslc lacked an extension) is DVK_ERROR_UNSUPPORTED. */
 dvk_status dvk__pipeline_get(dvk_context *ctx, const dvk_pipeline_key *key,
                              const dvk_pipeline **out);
+/* True when the build has the SPIR-V of this library kernel. */
+bool dvk__kernel_available(dvk_ops_kernel kernel);
 dvk_status dvk__pipeline_cache_init(dvk_context *ctx, const char *path);
 void dvk__pipelines_destroy(dvk_context *ctx);
-/* True when the build embedded a SPIR-V blob of this name. */
-bool dvk__spirv_available(const char *name);
 
 /* ---- context ------------------------------------------------------------------------------ */
 
@@ -242,9 +250,19 @@ struct dvk_tensor {
     uint64_t bytes;
     VkBuffer buffer;
     VkDeviceSize offset;
-    bool wrapped;
-    dvk_mem mem; /* when owned */
+    bool wrapped;  /* the memory is not ours to free: a caller's buffer, a view, scratch */
+    bool view;     /* made by dvk_tensor_view / dvk_tensor_reshape */
+    bool scratch;  /* made by dvk_cmd_scratch_tensor: owned by the dvk_cmd */
+    bool released; /* a scratch tensor whose region was released: no longer usable */
+    void *mapped;  /* host pointer to the tensor's bytes on unified memory, else NULL */
+    dvk_mem mem;   /* when owned */
 };
+
+/* Checks a tensor description and fills t's shape, dtype, numel and bytes (nothing else). */
+dvk_status dvk__tensor_describe(dvk_context *ctx, const dvk_tensor_desc *desc, dvk_tensor *t);
+/* DVK_ERROR_INVALID_STATE for a scratch tensor whose region was released (name in the
+ * message), else success. */
+dvk_status dvk__check_live(const char *name, const dvk_tensor *t);
 
 /* ---- commands (command.c) ----------------------------------------------------------------- */
 
@@ -265,7 +283,8 @@ dvk_binding dvk__bind_dummy(const dvk_cmd *cmd);
  * transfer of this recording wrote (or writes memory one read). */
 dvk_status dvk__cmd_dispatch(dvk_cmd *cmd, const dvk_pipeline *p, const dvk_binding *bindings,
                              const void *push, uint32_t gx, uint32_t gy, uint32_t gz);
-/* Scratch device memory that lives until the recording is reset or destroyed. */
+/* Scratch device memory from the recording's arena: it lives until the recording is reset or
+ * destroyed, or until the region it was taken in is released (dvk_cmd_scratch_release). */
 dvk_status dvk__cmd_scratch(dvk_cmd *cmd, VkDeviceSize bytes, dvk_binding *out);
 /* Copies host data into fresh scratch memory (recorded; visible to later dispatches). The
  * returned binding is marked read-only, for binding as an input. */
@@ -279,8 +298,9 @@ dvk_status dvk__cmd_check_recording(const dvk_cmd *cmd);
 
 /* Formats a tensor's shape as "[2,7,3,64]" into buf. */
 const char *dvk__shape_str(const dvk_tensor *t, char *buf, size_t len);
-/* Checks that `t` (named `name`) is non-NULL, on `ctx`, has `ndim` dims equal to `shape`
- * (entries of UINT64_MAX match anything) and dtype `dtype` (DVK_DTYPE_DEFAULT = any). */
+/* Checks that `t` (named `name`) is non-NULL, live, on `ctx`, has `ndim` dims equal to `shape`
+ * (entries of UINT64_MAX match anything) and dtype `dtype` (DVK_DTYPE_DEFAULT = either of the
+ * operators' storage dtypes, f32 or f16). */
 dvk_status dvk__check_tensor(const dvk_context *ctx, const char *name, const dvk_tensor *t,
                              uint32_t ndim, const uint64_t *shape, dvk_dtype dtype);
 

@@ -26,12 +26,7 @@ struct dvk_mem_block {
 
 static VkDeviceSize align_up(VkDeviceSize x, VkDeviceSize a) { return (x + a - 1) / a * a; }
 
-static VkDeviceSize alignment(const dvk_context *ctx)
-{
-    /* Storage binding alignment, and at least 16 so vectorised loads stay aligned. */
-    VkDeviceSize a = ctx->caps.min_storage_offset_alignment;
-    return a > 16 ? a : 16;
-}
+static VkDeviceSize alignment(const dvk_context *ctx) { return ctx->caps.info.tensor_alignment; }
 
 /* Picks the memory type for a kind among `bits`: required flags must all be present; among
  * those, the most preferred flags win. */

@@ -1,15 +1,17 @@
 /* Compute pipelines: built lazily from the embedded SPIR-V, one per (blob, specialization),
  * cached in the context, and backed by a VkPipelineCache that can persist on disk. */
 #include "core/internal.h"
-#include "core/spirv_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A cached pipeline. The key's code pointer identifies the SPIR-V (library kernels are keyed by
+ * their table entry's code, so both ways of naming one kernel meet in one entry). */
 struct dvk_pipeline_entry {
     dvk_pipeline_key key;
     dvk_pipeline pipeline;
+    char name[64];
 };
 
 /* Descriptor-set and pipeline layouts depend only on the binding count and push size. */
@@ -20,20 +22,42 @@ struct dvk_layout_entry {
     VkPipelineLayout layout;
 };
 
-static const dvk_spirv_blob *find_blob(const char *name)
+bool dvk__kernel_available(dvk_ops_kernel kernel)
 {
-    for (size_t i = 0; i < dvk_spirv_blob_count; ++i)
-        if (strcmp(dvk_spirv_blobs[i].name, name) == 0)
-            return &dvk_spirv_blobs[i];
-    return NULL;
+    return kernel > DVK_OPS_K_NONE && kernel < DVK_OPS_K_COUNT && dvk_ops_kernel_table[kernel].code;
 }
 
-bool dvk__spirv_available(const char *name) { return find_blob(name) != NULL; }
+/* Fills in the code of a library kernel (and checks it was built), leaving kernel = NONE so
+ * keys compare by code. */
+static dvk_status resolve(const dvk_pipeline_key *in, dvk_pipeline_key *out)
+{
+    *out = *in;
+    if (in->kernel == DVK_OPS_K_NONE) {
+        if (!in->code || in->code_size == 0 || in->code_size % 4)
+            return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                             "kernel %s: SPIR-V code is NULL or not a whole number of words",
+                             in->name ? in->name : "kernel");
+        return DVK_SUCCESS;
+    }
+    if (in->kernel < DVK_OPS_K_NONE || in->kernel >= DVK_OPS_K_COUNT)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "kernel id %d out of range", (int)in->kernel);
+    const dvk_ops_kernel_blob *b = &dvk_ops_kernel_table[in->kernel];
+    if (!b->code)
+        return dvk__fail(DVK_ERROR_UNSUPPORTED,
+                         "kernel %s is not in this build (its glslc lacked an extension)",
+                         b->name);
+    out->kernel = DVK_OPS_K_NONE;
+    out->code = b->code;
+    out->code_size = b->size;
+    out->name = b->name;
+    return DVK_SUCCESS;
+}
 
 static bool key_equal(const dvk_pipeline_key *a, const dvk_pipeline_key *b)
 {
-    return strcmp(a->spirv_name, b->spirv_name) == 0 && a->binding_count == b->binding_count &&
-           a->push_size == b->push_size && a->spec_count == b->spec_count &&
+    return a->code == b->code && a->code_size == b->code_size &&
+           a->binding_count == b->binding_count && a->push_size == b->push_size &&
+           a->spec_count == b->spec_count &&
            memcmp(a->spec, b->spec, a->spec_count * sizeof a->spec[0]) == 0;
 }
 
@@ -104,7 +128,7 @@ static void log_statistics(dvk_context *ctx, const dvk_pipeline_key *key, VkPipe
         ctx->vk.vkGetPipelineExecutableStatisticsKHR(ctx->device, &exe, &n, stats) < 0)
         return;
     char line[1024];
-    size_t len = (size_t)snprintf(line, sizeof line, "pipeline %s [", key->spirv_name);
+    size_t len = (size_t)snprintf(line, sizeof line, "pipeline %s [", key->name);
     for (uint32_t i = 0; i < key->spec_count && len < sizeof line; ++i)
         len += (size_t)snprintf(line + len, sizeof line - len, "%s%u", i ? "," : "", key->spec[i]);
     for (uint32_t i = 0; i < n && len < sizeof line; ++i) {
@@ -125,28 +149,28 @@ static void log_statistics(dvk_context *ctx, const dvk_pipeline_key *key, VkPipe
     dvk__log(ctx, DVK_LOG_WARNING, "%s", line);
 }
 
-/* Called with ctx->lock held. */
-static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, dvk_pipeline *out)
+/* Called with ctx->lock held; `key` is resolved (code set). */
+static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, const char *name,
+                        dvk_pipeline *out)
 {
-    const dvk_spirv_blob *blob = find_blob(key->spirv_name);
-    if (!blob)
-        return dvk__fail(DVK_ERROR_UNSUPPORTED, "kernel %s is not in this build",
-                         key->spirv_name);
     if (key->binding_count > DVK_MAX_BINDINGS || key->spec_count > DVK_MAX_SPEC ||
         key->push_size > DVK_MAX_PUSH)
-        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "kernel %s: key out of range",
-                         key->spirv_name);
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                         "kernel %s: %u bindings, %u specialization constants, %u bytes of push "
+                         "constants: at most %d, %d and %d",
+                         name, key->binding_count, key->spec_count, key->push_size,
+                         DVK_MAX_BINDINGS, DVK_MAX_SPEC, DVK_MAX_PUSH);
     if (key->push_size > ctx->caps.max_push_constants_size)
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
-                         "kernel %s needs %u bytes of push constants; the device has %u",
-                         key->spirv_name, key->push_size, ctx->caps.max_push_constants_size);
+                         "kernel %s needs %u bytes of push constants; the device has %u", name,
+                         key->push_size, ctx->caps.max_push_constants_size);
     const dvk_layout_entry *layout = NULL;
     DVK_TRY(get_layout(ctx, key->binding_count, key->push_size, &layout));
 
     const VkShaderModuleCreateInfo smi = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-        .codeSize = blob->size,
-        .pCode = blob->code,
+        .codeSize = key->code_size,
+        .pCode = key->code,
     };
     VkShaderModule module;
     DVK_VK_TRY(ctx->vk.vkCreateShaderModule(ctx->device, &smi, ctx->vk_alloc, &module));
@@ -186,7 +210,7 @@ static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, dvk_pipel
     if (ctx->pipeline_stats)
         log_statistics(ctx, key, pipeline);
     *out = (dvk_pipeline){
-        .name = key->spirv_name,
+        .name = name,
         .pipeline = pipeline,
         .layout = layout->layout,
         .set_layout = layout->set_layout,
@@ -196,12 +220,14 @@ static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, dvk_pipel
     return DVK_SUCCESS;
 }
 
-dvk_status dvk__pipeline_get(dvk_context *ctx, const dvk_pipeline_key *key,
+dvk_status dvk__pipeline_get(dvk_context *ctx, const dvk_pipeline_key *key_in,
                              const dvk_pipeline **out)
 {
+    dvk_pipeline_key key;
+    DVK_TRY(resolve(key_in, &key));
     mtx_lock(&ctx->lock);
     for (uint32_t i = 0; i < ctx->pipeline_count; ++i) {
-        if (key_equal(&ctx->pipelines[i]->key, key)) {
+        if (key_equal(&ctx->pipelines[i]->key, &key)) {
             *out = &ctx->pipelines[i]->pipeline;
             mtx_unlock(&ctx->lock);
             return DVK_SUCCESS;
@@ -217,10 +243,13 @@ dvk_status dvk__pipeline_get(dvk_context *ctx, const dvk_pipeline_key *key,
         if (!e)
             st = dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
-    if (st == DVK_SUCCESS)
-        st = build(ctx, key, &e->pipeline);
     if (st == DVK_SUCCESS) {
-        e->key = *key;
+        snprintf(e->name, sizeof e->name, "%s", key.name ? key.name : "kernel");
+        key.name = e->name;
+        st = build(ctx, &key, e->name, &e->pipeline);
+    }
+    if (st == DVK_SUCCESS) {
+        e->key = key;
         ctx->pipelines[ctx->pipeline_count++] = e;
         *out = &e->pipeline;
     } else {
@@ -228,6 +257,31 @@ dvk_status dvk__pipeline_get(dvk_context *ctx, const dvk_pipeline_key *key,
     }
     mtx_unlock(&ctx->lock);
     return st;
+}
+
+dvk_status dvk_kernel_get(dvk_context *ctx, const dvk_kernel_desc *desc, const dvk_kernel **out)
+{
+    if (!out)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "out_kernel is NULL");
+    *out = NULL;
+    if (!ctx || !desc)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL", ctx ? "desc" : "context");
+    if (desc->spec_count > DVK_MAX_SPEC || (desc->spec_count && !desc->spec))
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                         "kernel %s: %u specialization constants (at most %d, spec non-NULL)",
+                         desc->name ? desc->name : "kernel", desc->spec_count, DVK_MAX_SPEC);
+    dvk_pipeline_key key = {
+        .kernel = DVK_OPS_K_NONE,
+        .code = desc->spirv,
+        .code_size = desc->spirv_size,
+        .name = desc->name,
+        .binding_count = desc->binding_count,
+        .push_size = desc->push_size,
+        .spec_count = desc->spec_count,
+    };
+    for (uint32_t i = 0; i < desc->spec_count; ++i)
+        key.spec[i] = desc->spec[i];
+    return dvk__pipeline_get(ctx, &key, out);
 }
 
 uint32_t dvk_context_pipeline_count(const dvk_context *ctx)

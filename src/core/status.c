@@ -33,6 +33,16 @@ dvk_status dvk__fail(dvk_status status, const char *fmt, ...)
     return status;
 }
 
+dvk_status dvk_set_error(dvk_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt ? fmt : "", ap);
+    va_end(ap);
+    last_vk_result = VK_SUCCESS;
+    return status;
+}
+
 const char *dvk__vk_result_name(VkResult r)
 {
     switch (r) {

@@ -139,9 +139,9 @@ void dvk__carry_segment(const dvk__carry *c, uint32_t i, dvk_binding *in, bool *
 
 /* SPIR-V variants of the recurrent kernel, by [fp16 io][subgroup reduction]. Pipeline keys
  * keep the name pointer, so these are static strings. */
-static const char *const recurrent_kernels[2][2] = {
-    {"delta_rule/recurrent_f32_sh", "delta_rule/recurrent_f32_sg"},
-    {"delta_rule/recurrent_f16_sh", "delta_rule/recurrent_f16_sg"},
+static const dvk_ops_kernel recurrent_kernels[2][2] = {
+    {DVK_OPS_K_DELTA_RULE_RECURRENT_F32_SH, DVK_OPS_K_DELTA_RULE_RECURRENT_F32_SG},
+    {DVK_OPS_K_DELTA_RULE_RECURRENT_F16_SH, DVK_OPS_K_DELTA_RULE_RECURRENT_F16_SG},
 };
 
 typedef struct recurrent_plan {
@@ -184,7 +184,7 @@ static dvk_status plan_recurrent(const dvk_context *ctx, const dvk__rec *r, recu
     plan->BV = bv;
     plan->WG = ks * bv;
     plan->subgroup = info->subgroup_shuffle && ks <= info->min_subgroup_size &&
-                     dvk__spirv_available(recurrent_kernels[r->dtype == DVK_DTYPE_F16][1]);
+                     dvk__kernel_available(recurrent_kernels[r->dtype == DVK_DTYPE_F16][1]);
 
     const uint32_t kp = dvk__ceil_div(r->K, ks) * ks;
     uint32_t fixed = recurrent_fixed_bytes(r, plan, kp);
@@ -250,7 +250,7 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
         bool use_in, store_out;
         dvk__carry_segment(&carry, i, &in, &use_in, &out, &store_out);
         const dvk_pipeline_key key = {
-            .spirv_name = recurrent_kernels[r->dtype == DVK_DTYPE_F16][plan.subgroup],
+            .kernel = recurrent_kernels[r->dtype == DVK_DTYPE_F16][plan.subgroup],
             .binding_count = 13,
             .push_size = sizeof(recurrent_push),
             .spec_count = 19,
@@ -278,8 +278,8 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
 
     /* the key read-out over several value tiles: add the tiles' parts */
     const dvk_pipeline_key key = {
-        .spirv_name = r->dtype == DVK_DTYPE_F16 ? "delta_rule/sum_tiles_f16"
-                                                : "delta_rule/sum_tiles_f32",
+        .kernel = r->dtype == DVK_DTYPE_F16 ? DVK_OPS_K_DELTA_RULE_SUM_TILES_F16
+                                                : DVK_OPS_K_DELTA_RULE_SUM_TILES_F32,
         .binding_count = 2,
         .push_size = sizeof(uint32_t),
         .spec_count = 1,
@@ -296,7 +296,7 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
 
 /* ---- decode kernel (one token per sequence) ------------------------------------------------- */
 
-static const char *const decode_kernels[2] = {"delta_rule/decode_f32", "delta_rule/decode_f16"};
+static const dvk_ops_kernel decode_kernels[2] = {DVK_OPS_K_DELTA_RULE_DECODE_F32, DVK_OPS_K_DELTA_RULE_DECODE_F16};
 
 /* The single-pass decode kernel applies when every sequence is one token, state rows can be
  * read as vec4s, and the output is read along the value axis. */
@@ -323,7 +323,7 @@ static dvk_status record_decode(dvk_cmd *cmd, const dvk__rec *r)
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "decode: %u invocations per workgroup is too few",
                          wg);
     const dvk_pipeline_key key = {
-        .spirv_name = decode_kernels[r->dtype == DVK_DTYPE_F16],
+        .kernel = decode_kernels[r->dtype == DVK_DTYPE_F16],
         .binding_count = 11,
         .push_size = sizeof(decode_push),
         .spec_count = 14,
@@ -360,7 +360,7 @@ dvk_status dvk__record_l2norm(dvk_cmd *cmd, const dvk__rec *r, const dvk_tensor 
     dvk_context *ctx = dvk__cmd_context(cmd);
     DVK_TRY(dvk__cmd_scratch(cmd, t->bytes, out));
     const dvk_pipeline_key key = {
-        .spirv_name = r->dtype == DVK_DTYPE_F16 ? "delta_rule/l2norm_f16" : "delta_rule/l2norm_f32",
+        .kernel = r->dtype == DVK_DTYPE_F16 ? DVK_OPS_K_DELTA_RULE_L2NORM_F16 : DVK_OPS_K_DELTA_RULE_L2NORM_F32,
         .binding_count = 2,
         .push_size = sizeof(uint32_t),
         .spec_count = 1,

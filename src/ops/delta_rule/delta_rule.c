@@ -56,12 +56,12 @@ static dvk_status validate(dvk_cmd *cmd, const dvk_delta_rule_desc *d, bool gate
 
 enum { STAGE_PREPARE, STAGE_STATE, STAGE_OUTPUT, STAGE_COUNT };
 /* [stage][0 fp32, 1 fp16, 2 fp16 on cooperative matrices] */
-static const char *const chunk_kernels[STAGE_COUNT][3] = {
-    {"delta_rule/chunk_prepare_f32", "delta_rule/chunk_prepare_f16",
-     "delta_rule/chunk_prepare_cm_f16"},
-    {"delta_rule/chunk_state_f32", "delta_rule/chunk_state_f16", "delta_rule/chunk_state_cm_f16"},
-    {"delta_rule/chunk_output_f32", "delta_rule/chunk_output_f16",
-     "delta_rule/chunk_output_cm_f16"},
+static const dvk_ops_kernel chunk_kernels[STAGE_COUNT][3] = {
+    {DVK_OPS_K_DELTA_RULE_CHUNK_PREPARE_F32, DVK_OPS_K_DELTA_RULE_CHUNK_PREPARE_F16,
+     DVK_OPS_K_DELTA_RULE_CHUNK_PREPARE_CM_F16},
+    {DVK_OPS_K_DELTA_RULE_CHUNK_STATE_F32, DVK_OPS_K_DELTA_RULE_CHUNK_STATE_F16, DVK_OPS_K_DELTA_RULE_CHUNK_STATE_CM_F16},
+    {DVK_OPS_K_DELTA_RULE_CHUNK_OUTPUT_F32, DVK_OPS_K_DELTA_RULE_CHUNK_OUTPUT_F16,
+     DVK_OPS_K_DELTA_RULE_CHUNK_OUTPUT_CM_F16},
 };
 
 typedef struct chunk_plan {
@@ -102,7 +102,7 @@ static bool plan_coopmat(const dvk_context *ctx, const dvk__rec *p, uint32_t req
     if (!dvk__coopmat_f16_usable(ctx, p) || (requested && requested != 64))
         return false;
     for (int s = 0; s < 3; ++s)
-        if (!dvk__spirv_available(chunk_kernels[s][2]))
+        if (!dvk__kernel_available(chunk_kernels[s][2]))
             return false;
     const uint32_t C = 64, CB = C / 16, KT_out = dvk__min_u32(64, p->K);
     /* prepare streams K and V through shared memory in slices of KT_prep columns: K in one
@@ -229,13 +229,13 @@ static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk__rec *p, const chu
     /* 1. inside each chunk: W, U (and the cumulative gate) */
     const int kv = plan->coopmat ? 2 : f16; /* which variant of each stage */
     const dvk_pipeline_key kp = plan->coopmat ? (dvk_pipeline_key){
-        .spirv_name = chunk_kernels[STAGE_PREPARE][kv],
+        .kernel = chunk_kernels[STAGE_PREPARE][kv],
         .binding_count = 8,
         .push_size = sizeof heads,
         .spec_count = 6,
         .spec = {plan->C, p->K, p->V, plan->KT, gated, plan->cm_wg[0]},
     } : (dvk_pipeline_key){
-        .spirv_name = chunk_kernels[STAGE_PREPARE][kv],
+        .kernel = chunk_kernels[STAGE_PREPARE][kv],
         .binding_count = 8,
         .push_size = sizeof heads,
         .spec_count = 7,
@@ -256,14 +256,14 @@ static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk__rec *p, const chu
         bool use_in, store_out;
         dvk__carry_segment(&carry, i, &in, &use_in, &out, &store_out);
         const dvk_pipeline_key ks = plan->coopmat ? (dvk_pipeline_key){
-            .spirv_name = chunk_kernels[STAGE_STATE][kv],
+            .kernel = chunk_kernels[STAGE_STATE][kv],
             .binding_count = 9,
             .push_size = sizeof(state_push),
             .spec_count = 9,
             .spec = {plan->C, p->K, p->V, plan->cm_bv_state, gated, use_in, store_out,
                      plan->cm_wg[1], plan->cm_state_xpad},
         } : (dvk_pipeline_key){
-            .spirv_name = chunk_kernels[STAGE_STATE][kv],
+            .kernel = chunk_kernels[STAGE_STATE][kv],
             .binding_count = 9,
             .push_size = sizeof(state_push),
             .spec_count = 10,
@@ -281,13 +281,13 @@ static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk__rec *p, const chu
 
     /* 3. the outputs of every chunk */
     const dvk_pipeline_key ko = plan->coopmat ? (dvk_pipeline_key){
-        .spirv_name = chunk_kernels[STAGE_OUTPUT][kv],
+        .kernel = chunk_kernels[STAGE_OUTPUT][kv],
         .binding_count = 7,
         .push_size = sizeof(output_push),
         .spec_count = 7,
         .spec = {plan->C, p->K, p->V, plan->BV_out, plan->cm_kt_out, gated, plan->cm_wg[2]},
     } : (dvk_pipeline_key){
-        .spirv_name = chunk_kernels[STAGE_OUTPUT][kv],
+        .kernel = chunk_kernels[STAGE_OUTPUT][kv],
         .binding_count = 7,
         .push_size = sizeof(output_push),
         .spec_count = 8,

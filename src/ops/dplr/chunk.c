@@ -10,17 +10,17 @@
 #include <string.h>
 
 enum { K_GATE, K_PREPARE, K_STATE, K_OUTPUT, K_OUTPUT_KEY, K_COUNT };
-static const char *const kernels[K_COUNT][2] = {
-    {"dplr/gate_cumsum_f32", "dplr/gate_cumsum_f16"},
-    {"dplr/chunk_prepare_f32", "dplr/chunk_prepare_f16"},
-    {"dplr/chunk_state_f32", "dplr/chunk_state_f16"},
-    {"dplr/chunk_output_f32", "dplr/chunk_output_f16"},
-    {"dplr/chunk_output_key_f32", "dplr/chunk_output_key_f16"},
+static const dvk_ops_kernel kernels[K_COUNT][2] = {
+    {DVK_OPS_K_DPLR_GATE_CUMSUM_F32, DVK_OPS_K_DPLR_GATE_CUMSUM_F16},
+    {DVK_OPS_K_DPLR_CHUNK_PREPARE_F32, DVK_OPS_K_DPLR_CHUNK_PREPARE_F16},
+    {DVK_OPS_K_DPLR_CHUNK_STATE_F32, DVK_OPS_K_DPLR_CHUNK_STATE_F16},
+    {DVK_OPS_K_DPLR_CHUNK_OUTPUT_F32, DVK_OPS_K_DPLR_CHUNK_OUTPUT_F16},
+    {DVK_OPS_K_DPLR_CHUNK_OUTPUT_KEY_F32, DVK_OPS_K_DPLR_CHUNK_OUTPUT_KEY_F16},
 };
 
-#define KERNEL_PREPARE_CM "dplr/chunk_prepare_cm_f16"
-#define KERNEL_STATE_CM "dplr/chunk_state_cm_f16"
-#define KERNEL_OUTPUT_CM "dplr/chunk_output_cm_f16"
+#define KERNEL_PREPARE_CM DVK_OPS_K_DPLR_CHUNK_PREPARE_CM_F16
+#define KERNEL_STATE_CM DVK_OPS_K_DPLR_CHUNK_STATE_CM_F16
+#define KERNEL_OUTPUT_CM DVK_OPS_K_DPLR_CHUNK_OUTPUT_CM_F16
 
 typedef struct grid {
     uint32_t WG, GN; /* invocations, and the columns of their grid (GM = WG / GN rows) */
@@ -137,8 +137,8 @@ static bool plan_for(const dvk_context *ctx, const dvk__rec *r, uint32_t C, chan
     const uint32_t state_bytes = 2 * (C * (r->K + 8) + (r->K + 2 * C) * (16 + 8)) +
                                  4 * ((r->K + C) * (16 + 4) + r->K);
     p->cm = cm && prep_bytes <= info->max_shared_memory &&
-            state_bytes <= info->max_shared_memory && dvk__spirv_available(KERNEL_PREPARE_CM) &&
-            dvk__spirv_available(KERNEL_STATE_CM);
+            state_bytes <= info->max_shared_memory && dvk__kernel_available(KERNEL_PREPARE_CM) &&
+            dvk__kernel_available(KERNEL_STATE_CM);
     /* the output's widest value tile that divides V and fits (P is formed once per tile):
      * 128 at K = V = 128 in 48 KiB */
     for (uint32_t bv = 128; bv >= 32 && cm && !p->BV_cm; bv /= 2) {
@@ -146,7 +146,7 @@ static bool plan_for(const dvk_context *ctx, const dvk__rec *r, uint32_t C, chan
         const uint32_t tail16 = C * (C + 8) + C * (bv + 8);
         const uint32_t out_bytes = 2 * dvk__max_u32(loop16, tail16) + 4 * C * 20;
         if (r->V % bv == 0 && out_bytes <= info->max_shared_memory &&
-            dvk__spirv_available(KERNEL_OUTPUT_CM))
+            dvk__kernel_available(KERNEL_OUTPUT_CM))
             p->BV_cm = bv;
     }
     return p->KT_prep && p->BV_state && p->BV_out;
@@ -217,7 +217,7 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
     const uint32_t wg_gate = dvk__min_u32(dvk__next_pow2(r->K),
                                           dvk__floor_pow2(dvk__workgroup_limit(&ctx->info, 128)));
     const dvk_pipeline_key k0 = {
-        .spirv_name = kernels[K_GATE][f16], .binding_count = 5, .push_size = sizeof(uint32_t),
+        .kernel = kernels[K_GATE][f16], .binding_count = 5, .push_size = sizeof(uint32_t),
         .spec_count = 4, .spec = {r->K, r->gate_act, r->dt_bias != NULL, wg_gate},
     };
     DVK_TRY(dvk__pipeline_get(ctx, &k0, &pipe));
@@ -230,10 +230,10 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
 
     /* 1. inside each chunk: W and U */
     const dvk_pipeline_key k1 = p->cm ? (dvk_pipeline_key){
-        .spirv_name = KERNEL_PREPARE_CM, .binding_count = 10, .push_size = sizeof heads,
+        .kernel = KERNEL_PREPARE_CM, .binding_count = 10, .push_size = sizeof heads,
         .spec_count = 8, .spec = {p->C, r->K, r->V, 16, 256, r->beta_sigmoid, r->dplr, r->rwkv7},
     } : (dvk_pipeline_key){
-        .spirv_name = kernels[K_PREPARE][f16], .binding_count = 8, .push_size = sizeof heads,
+        .kernel = kernels[K_PREPARE][f16], .binding_count = 8, .push_size = sizeof heads,
         .spec_count = 9,
         .spec = {p->C, r->K, r->V, p->KT_prep, r->dplr, p->prep.WG, p->prep.GN, r->beta_sigmoid,
                  r->rwkv7},
@@ -256,12 +256,12 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
         bool use_in, store_out;
         dvk__carry_segment(&carry, i, &in, &use_in, &out, &store_out);
         const dvk_pipeline_key k2 = p->cm ? (dvk_pipeline_key){
-            .spirv_name = KERNEL_STATE_CM, .binding_count = 12,
+            .kernel = KERNEL_STATE_CM, .binding_count = 12,
             .push_size = sizeof(state_push), .spec_count = 8,
             .spec = {p->C, r->K, r->V, 16, use_in, store_out,
                      32 * dvk__subgroups_for(r->K / 16, p->C / 16, 4), r->dplr},
         } : (dvk_pipeline_key){
-            .spirv_name = kernels[K_STATE][f16], .binding_count = 12,
+            .kernel = kernels[K_STATE][f16], .binding_count = 12,
             .push_size = sizeof(state_push), .spec_count = 11,
             .spec = {p->C, r->K, r->V, p->BV_state, p->KT_state, r->dplr, use_in, store_out,
                      p->state.WG, p->state.GN, r->rwkv7},
@@ -282,7 +282,7 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
     const output_push op = {r->H, r->HV, r->scale};
     if (r->key_readout) {
         const dvk_pipeline_key k3 = {
-            .spirv_name = kernels[K_OUTPUT_KEY][f16], .binding_count = 9,
+            .kernel = kernels[K_OUTPUT_KEY][f16], .binding_count = 9,
             .push_size = sizeof op, .spec_count = 7,
             .spec = {p->C, r->K, r->V, p->BK_key, p->KT_out, p->out.WG, p->out.GN},
         };
@@ -293,10 +293,10 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
                                  (uint32_t)dvk__ceil_div(r->K, p->BK_key));
     }
     const dvk_pipeline_key k3 = p->BV_cm ? (dvk_pipeline_key){
-        .spirv_name = KERNEL_OUTPUT_CM, .binding_count = 10, .push_size = sizeof op,
+        .kernel = KERNEL_OUTPUT_CM, .binding_count = 10, .push_size = sizeof op,
         .spec_count = 8, .spec = {p->C, r->K, r->V, p->BV_cm, 16, 256, r->dplr, r->rwkv7},
     } : (dvk_pipeline_key){
-        .spirv_name = kernels[K_OUTPUT][f16], .binding_count = 10, .push_size = sizeof op,
+        .kernel = kernels[K_OUTPUT][f16], .binding_count = 10, .push_size = sizeof op,
         .spec_count = 9,
         .spec = {p->C, r->K, r->V, p->BV_out, p->KT_out, r->dplr, p->out.WG, p->out.GN, r->rwkv7},
     };

@@ -39,8 +39,8 @@ static dvk_status record_retrieve(dvk_cmd *cmd, const dvk__rec *r, dvk_binding x
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "Infini-attention: the retrieval does not fit "
                                                    "the device's shared memory");
     const dvk_pipeline_key key = {
-        .spirv_name = r->dtype == DVK_DTYPE_F16 ? "infini_attn/retrieve_f16"
-                                                : "infini_attn/retrieve_f32",
+        .kernel = r->dtype == DVK_DTYPE_F16 ? DVK_OPS_K_INFINI_ATTN_RETRIEVE_F16
+                                                : DVK_OPS_K_INFINI_ATTN_RETRIEVE_F32,
         .binding_count = 6,
         .push_size = sizeof(retrieve_push),
         .spec_count = 8,

@@ -73,9 +73,9 @@ static dvk_status z_carry_init(dvk_cmd *cmd, const dvk__linear_attn *p, uint32_t
 
 /* ---- token by token -------------------------------------------------------------------------- */
 
-static const char *const recurrent_kernels[2][2] = {
-    {"linear_attn/recurrent_f32_sh", "linear_attn/recurrent_f32_sg"},
-    {"linear_attn/recurrent_f16_sh", "linear_attn/recurrent_f16_sg"},
+static const dvk_ops_kernel recurrent_kernels[2][2] = {
+    {DVK_OPS_K_LINEAR_ATTN_RECURRENT_F32_SH, DVK_OPS_K_LINEAR_ATTN_RECURRENT_F32_SG},
+    {DVK_OPS_K_LINEAR_ATTN_RECURRENT_F16_SH, DVK_OPS_K_LINEAR_ATTN_RECURRENT_F16_SG},
 };
 
 typedef struct recurrent_push {
@@ -100,7 +100,7 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
         ks *= 2;
     const uint32_t wg = bv * ks;
     const bool subgroup = info->subgroup_shuffle && ks <= info->min_subgroup_size &&
-                          dvk__spirv_available(recurrent_kernels[r->dtype == DVK_DTYPE_F16][1]);
+                          dvk__kernel_available(recurrent_kernels[r->dtype == DVK_DTYPE_F16][1]);
     const uint32_t kp = (uint32_t)dvk__ceil_div(r->K, ks) * ks;
     const uint32_t fixed = 4 * (subgroup ? 0 : wg);
     const uint32_t per_token = 4 * (2 * kp + 2 * bv + 1);
@@ -125,7 +125,7 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
         dvk__carry_segment(&cs, i, &s_in, &use_s, &s_out, &store_s);
         dvk__carry_segment(&cz, i, &z_in, &use_z, &z_out, &store_z);
         const dvk_pipeline_key key = {
-            .spirv_name = recurrent_kernels[r->dtype == DVK_DTYPE_F16][subgroup],
+            .kernel = recurrent_kernels[r->dtype == DVK_DTYPE_F16][subgroup],
             .binding_count = 9,
             .push_size = sizeof(recurrent_push),
             .spec_count = 14,
@@ -148,8 +148,8 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
         /* the normaliser, after the kernel that read it */
         const uint32_t zwg = dvk__min_u32(dvk__next_pow2(r->K), wg_max);
         const dvk_pipeline_key zkey = {
-            .spirv_name = r->dtype == DVK_DTYPE_F16 ? "linear_attn/normalizer_f16"
-                                                    : "linear_attn/normalizer_f32",
+            .kernel = r->dtype == DVK_DTYPE_F16 ? DVK_OPS_K_LINEAR_ATTN_NORMALIZER_F16
+                                                    : DVK_OPS_K_LINEAR_ATTN_NORMALIZER_F32,
             .binding_count = 5,
             .push_size = 4 * sizeof(uint32_t),
             .spec_count = 6,
@@ -169,11 +169,11 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
 
 enum { K_RHO, K_STATE, K_OUTPUT, K_COUNT };
 /* [kernel][0 fp32, 1 fp16, 2 fp16 on cooperative matrices] */
-static const char *const chunk_kernels[K_COUNT][3] = {
-    {"linear_attn/chunk_rho_f32", "linear_attn/chunk_rho_f16", NULL},
-    {"linear_attn/chunk_state_f32", "linear_attn/chunk_state_f16", NULL},
-    {"linear_attn/chunk_output_f32", "linear_attn/chunk_output_f16",
-     "linear_attn/chunk_output_cm_f16"},
+static const dvk_ops_kernel chunk_kernels[K_COUNT][3] = {
+    {DVK_OPS_K_LINEAR_ATTN_CHUNK_RHO_F32, DVK_OPS_K_LINEAR_ATTN_CHUNK_RHO_F16, DVK_OPS_K_NONE},
+    {DVK_OPS_K_LINEAR_ATTN_CHUNK_STATE_F32, DVK_OPS_K_LINEAR_ATTN_CHUNK_STATE_F16, DVK_OPS_K_NONE},
+    {DVK_OPS_K_LINEAR_ATTN_CHUNK_OUTPUT_F32, DVK_OPS_K_LINEAR_ATTN_CHUNK_OUTPUT_F16,
+     DVK_OPS_K_LINEAR_ATTN_CHUNK_OUTPUT_CM_F16},
 };
 
 /* The output pass on cooperative matrices (chunk_output_cm.comp): fp16 tensors on a device
@@ -183,7 +183,7 @@ static bool plan_output_coopmat(const dvk_context *ctx, const dvk__rec *r, uint3
                                 dvk__linear_attn_plan *pl)
 {
     if (!dvk__coopmat_f16_usable(ctx, r) || !ctx->info.subgroup_arithmetic ||
-        !dvk__spirv_available(chunk_kernels[K_OUTPUT][2]))
+        !dvk__kernel_available(chunk_kernels[K_OUTPUT][2]))
         return false; /* (subgroupMax: the largest magnitudes for the fp16 scaling) */
     /* Chunks of 32 by default: on the H100 (4 x 4096 x 16 heads, K = V = 128) the call took
      * 1.42 ms with chunks of 32 against 1.59 ms with 64 (state pass 0.45 / 0.41 ms, this pass
@@ -309,7 +309,7 @@ dvk_status dvk__linear_attn_record_state(dvk_cmd *cmd, const dvk__linear_attn *p
     if (p->done && tab->count) { /* each chunk's last reset, for the state pass */
         DVK_TRY(dvk__cmd_scratch(cmd, (uint64_t)tab->count * sizeof(int32_t), &rho));
         const dvk_pipeline_key rkey = {
-            .spirv_name = chunk_kernels[K_RHO][r->dtype == DVK_DTYPE_F16],
+            .kernel = chunk_kernels[K_RHO][r->dtype == DVK_DTYPE_F16],
             .binding_count = 3,
             .push_size = sizeof(uint32_t),
         };
@@ -330,7 +330,7 @@ dvk_status dvk__linear_attn_record_state(dvk_cmd *cmd, const dvk__linear_attn *p
         dvk__carry_segment(&cs, i, &s_in, &use_s, &s_out, &store_s);
         dvk__carry_segment(&cz, i, &z_in, &use_z, &z_out, &store_z);
         const dvk_pipeline_key key = {
-            .spirv_name = chunk_kernels[K_STATE][r->dtype == DVK_DTYPE_F16],
+            .kernel = chunk_kernels[K_STATE][r->dtype == DVK_DTYPE_F16],
             .binding_count = 11,
             .push_size = sizeof(state_push),
             .spec_count = 14,
@@ -371,14 +371,14 @@ static dvk_status record_chunk(dvk_cmd *cmd, const dvk__linear_attn *p)
     if (st != DVK_SUCCESS || tab.count == 0)
         goto out;
     const dvk_pipeline_key key = pl.coopmat ? (dvk_pipeline_key){
-        .spirv_name = chunk_kernels[K_OUTPUT][2],
+        .kernel = chunk_kernels[K_OUTPUT][2],
         .binding_count = 8,
         .push_size = sizeof(output_push),
         .spec_count = 10,
         .spec = {pl.C, r->K, r->V, pl.BV_out, pl.KT, pl.WG_out, p->elu1, p->normalize,
                  p->eps_add, p->done != NULL},
     } : (dvk_pipeline_key){
-        .spirv_name = chunk_kernels[K_OUTPUT][r->dtype == DVK_DTYPE_F16],
+        .kernel = chunk_kernels[K_OUTPUT][r->dtype == DVK_DTYPE_F16],
         .binding_count = 8,
         .push_size = sizeof(output_push),
         .spec_count = 11,

@@ -52,7 +52,7 @@ dvk_status dvk__record_rope_with(dvk_cmd *cmd, const dvk__rope *r, const dvk__ro
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
     const dvk_pipeline_key key = {
-        .spirv_name = r->dtype == DVK_DTYPE_F16 ? "rope/rope_f16" : "rope/rope_f32",
+        .kernel = r->dtype == DVK_DTYPE_F16 ? DVK_OPS_K_ROPE_ROPE_F16 : DVK_OPS_K_ROPE_ROPE_F32,
         .binding_count = 4,
         .push_size = sizeof(push),
         .spec_count = 2,

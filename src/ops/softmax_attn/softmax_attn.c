@@ -5,8 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const kernels[2] = {"softmax_attn/softmax_attn_f32",
-                                       "softmax_attn/softmax_attn_f16"};
+static const dvk_ops_kernel kernels[2] = {DVK_OPS_K_SOFTMAX_ATTN_SOFTMAX_ATTN_F32,
+                                       DVK_OPS_K_SOFTMAX_ATTN_SOFTMAX_ATTN_F16};
 
 typedef struct plan {
     uint32_t BQ, BK, WG, GN, DS;
@@ -58,7 +58,7 @@ dvk_status dvk__record_softmax_attn(dvk_cmd *cmd, const dvk__softmax_attn *a)
     plan p = {0};
     DVK_TRY(make_plan(ctx, a->D, a->DV, &p));
     const dvk_pipeline_key key = {
-        .spirv_name = kernels[a->dtype == DVK_DTYPE_F16],
+        .kernel = kernels[a->dtype == DVK_DTYPE_F16],
         .binding_count = 4,
         .push_size = sizeof(push),
         .spec_count = 7,

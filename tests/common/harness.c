@@ -130,6 +130,15 @@ void harness_round_f16(float *x, size_t n)
         x[i] = dvk_f16_to_f32(dvk_f32_to_f16(x[i]));
 }
 
+void harness_round_to(dvk_dtype dtype, float *x, size_t n)
+{
+    if (dtype == DVK_DTYPE_F16)
+        harness_round_f16(x, n);
+    else if (dtype == DVK_DTYPE_BF16)
+        for (size_t i = 0; i < n; ++i)
+            x[i] = dvk_bf16_to_f32(dvk_f32_to_bf16(x[i]));
+}
+
 static size_t numel_of(uint32_t ndim, const uint64_t *shape)
 {
     size_t n = 1;
@@ -140,12 +149,19 @@ static size_t numel_of(uint32_t ndim, const uint64_t *shape)
 
 static void upload_as(dvk_tensor *t, const float *data, size_t n)
 {
-    if (dvk_tensor_dtype(t) == DVK_DTYPE_F16) {
+    const dvk_dtype dt = dvk_tensor_dtype(t);
+    if (dt == DVK_DTYPE_F16 || dt == DVK_DTYPE_BF16) {
         uint16_t *h = malloc(n * 2);
         for (size_t i = 0; i < n; ++i)
-            h[i] = dvk_f32_to_f16(data[i]);
+            h[i] = dt == DVK_DTYPE_F16 ? dvk_f32_to_f16(data[i]) : dvk_f32_to_bf16(data[i]);
         CHECK_OK(dvk_tensor_upload(t, h, n * 2));
         free(h);
+    } else if (dt == DVK_DTYPE_I32) {
+        int32_t *v = malloc(n * 4);
+        for (size_t i = 0; i < n; ++i)
+            v[i] = (int32_t)data[i];
+        CHECK_OK(dvk_tensor_upload(t, v, n * 4));
+        free(v);
     } else {
         CHECK_OK(dvk_tensor_upload(t, data, n * 4));
     }
@@ -168,7 +184,7 @@ dvk_tensor *harness_tensor_poisoned(dvk_dtype dtype, uint32_t ndim, const uint64
     const size_t n = numel_of(ndim, shape);
     float *nan = malloc(n * sizeof *nan);
     for (size_t i = 0; i < n; ++i)
-        nan[i] = NAN;
+        nan[i] = dtype == DVK_DTYPE_I32 ? -12345.0f : NAN;
     dvk_tensor *t = harness_tensor(dtype, ndim, shape, nan);
     free(nan);
     return t;
@@ -178,12 +194,19 @@ float *harness_download(const dvk_tensor *t)
 {
     const size_t n = dvk_tensor_numel(t);
     float *out = malloc(n * sizeof *out);
-    if (dvk_tensor_dtype(t) == DVK_DTYPE_F16) {
+    const dvk_dtype dt = dvk_tensor_dtype(t);
+    if (dt == DVK_DTYPE_F16 || dt == DVK_DTYPE_BF16) {
         uint16_t *h = malloc(n * 2);
         CHECK_OK(dvk_tensor_download(t, h, n * 2));
         for (size_t i = 0; i < n; ++i)
-            out[i] = dvk_f16_to_f32(h[i]);
+            out[i] = dt == DVK_DTYPE_F16 ? dvk_f16_to_f32(h[i]) : dvk_bf16_to_f32(h[i]);
         free(h);
+    } else if (dt == DVK_DTYPE_I32) {
+        int32_t *v = malloc(n * 4);
+        CHECK_OK(dvk_tensor_download(t, v, n * 4));
+        for (size_t i = 0; i < n; ++i)
+            out[i] = (float)v[i];
+        free(v);
     } else {
         CHECK_OK(dvk_tensor_download(t, out, n * 4));
     }
@@ -225,8 +248,9 @@ void harness_run(dvk_cmd *cmd)
 
 bool harness_have_dtype(const char *name, dvk_dtype dtype)
 {
-    if (dtype == DVK_DTYPE_F16 && !dvk_context_device_info(harness_ctx)->fp16_storage) {
-        fprintf(stderr, "  skip %s: no fp16 storage\n", name);
+    if ((dtype == DVK_DTYPE_F16 || dtype == DVK_DTYPE_BF16) &&
+        !dvk_context_device_info(harness_ctx)->fp16_storage) {
+        fprintf(stderr, "  skip %s: no 16-bit storage\n", name);
         return false;
     }
     return true;

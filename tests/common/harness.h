@@ -58,8 +58,10 @@ void harness_l2_normalize_rows(float *x, size_t rows, size_t len);
 
 /* Rounds every value to what an fp16 tensor stores (so the reference sees the same inputs). */
 void harness_round_f16(float *x, size_t n);
+/* Rounds to what a tensor of `dtype` stores (f16, bf16; f32 and i32 unchanged). */
+void harness_round_to(dvk_dtype dtype, float *x, size_t n);
 
-/* Makes a tensor of `dtype` holding `data` (converted to fp16 when dtype is f16). */
+/* Makes a tensor of `dtype` holding `data` (converted to fp16 / bf16, or truncated to int32). */
 dvk_tensor *harness_tensor(dvk_dtype dtype, uint32_t ndim, const uint64_t *shape,
                            const float *data);
 /* An uninitialised tensor; filled with a NaN pattern so unwritten outputs are caught. */
@@ -80,8 +82,8 @@ dvk_tensor *harness_make(dvk_dtype dtype, uint32_t ndim, uint64_t a, uint64_t b,
 /* Runs one recording to completion on the harness context. */
 void harness_run(dvk_cmd *cmd);
 
-/* Whether the harness device can hold tensors of `dtype` (fp16 needs 16-bit storage); prints a
- * skip line naming the case when it cannot. */
+/* Whether the harness device can hold tensors of `dtype` (fp16 and bf16 need 16-bit storage);
+ * prints a skip line naming the case when it cannot. */
 bool harness_have_dtype(const char *name, dvk_dtype dtype);
 
 #endif

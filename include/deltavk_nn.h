@@ -1,0 +1,412 @@
+/*
+ * deltavk_nn.h — the building blocks of networks, on any Vulkan GPU (level 2 of deltavk).
+ *
+ * OVERVIEW
+ * ========
+ * deltavk has three levels, each built only on the public API of the one below, the way
+ * sokol's utility headers sit on sokol_gfx:
+ *   deltavk.h          the core (context, tensors, recording) and the sequence mixers (ops);
+ *   deltavk_nn.h       this file: matrix multiply, norms, activations, token shift, causal
+ *                      convolution, embedding, softmax and sampling (library deltavk_nn);
+ *   deltavk_models.h   architectures, weights and sessions with state (library
+ *                      deltavk_models).
+ * Every function here records one kernel (or a few) into a dvk_cmd, as an operator does, with
+ * the barriers it needs; nothing runs until the recording is submitted. Their kernels are
+ * dvk_kernel objects of deltavk.h and their temporaries come from the dvk_cmd's scratch arena,
+ * so deltavk_nn does nothing a caller could not do with deltavk.h alone.
+ *
+ * Names follow PyTorch's functional API (torch.nn.functional): dvk_linear is F.linear,
+ * dvk_layer_norm F.layer_norm, and the dvk tool runs each under that name
+ * (`dvk run linear --in IN.safetensors --out OUT.safetensors`).
+ *
+ * CONVENTIONS
+ * ===========
+ *   rows      Functions that act along the last dimension (norms, softmax, linear) see a tensor
+ *             as [rows, C]: C is its last dimension and rows the product of the others.
+ *   dtypes    Activations and weights may each be fp32, fp16 or bf16 (DVK_DTYPE_F32, _F16,
+ *             _BF16), independently, unless a function says otherwise; arithmetic is fp32.
+ *             Any 16-bit tensor needs dvk_device_info.fp16_storage (16-bit storage; bf16 is
+ *             read through it and widened by a shift). Outputs are rounded to their dtype once
+ *             (bf16: to nearest even). Token ids and sampled tokens are int32.
+ *   broadcast Where a function says "broadcast", an input may have the shape of the output's
+ *             trailing dimensions ([C] against [B,T,C], [T,C] against [B,T,C]) or the output's
+ *             whole shape: element i of the output reads element i mod numel of that input.
+ *   aliasing  An output may be the same tensor as an input only where a function says so
+ *             (elementwise functions: y may be an input, in place). Otherwise outputs and
+ *             inputs must not overlap: the kernels read and write in parallel.
+ *   errors    As in deltavk.h: every function returns a dvk_status and dvk_last_error() says
+ *             which tensor was wrong and how ("weight: shape [64,32], expected [64,48]").
+ *   defaults  Zero means "default" in every desc field, as in deltavk.h.
+ *
+ * C references of every function are in deltavk_nn_reference.h (library
+ * deltavk_nn_reference, no Vulkan).
+ */
+#ifndef DELTAVK_NN_H
+#define DELTAVK_NN_H
+
+#include "deltavk.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(DVK_SHARED) && defined(DVK_BUILDING)
+#define DVK_NN_API __attribute__((visibility("default")))
+#else
+#define DVK_NN_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Activations
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum dvk_act {
+    DVK_ACT_DEFAULT = 0,       /* the function's default, written beside it */
+    DVK_ACT_IDENTITY = 1,      /* x */
+    DVK_ACT_GELU = 2,          /* x·Φ(x) = x/2·(1 + erf(x/√2)): PyTorch's F.gelu default */
+    DVK_ACT_GELU_TANH = 3,     /* x/2·(1 + tanh(√(2/π)(x + 0.044715x³))): approximate='tanh' */
+    DVK_ACT_SILU = 4,          /* x·σ(x) */
+    DVK_ACT_RELU = 5,          /* max(x, 0) */
+    DVK_ACT_RELU_SQUARED = 6,  /* max(x, 0)² (RWKV's channel mix) */
+    DVK_ACT_SIGMOID = 7,       /* σ(x) = 1/(1 + e^−x) */
+    DVK_ACT_TANH = 8,
+    DVK_ACT_SOFTPLUS = 9,      /* log(1 + e^x), and x for x > 20 (PyTorch's threshold) */
+    DVK_ACT_ELU1 = 10,         /* elu(x) + 1: x + 1 for x > 0, e^x otherwise (linear attention) */
+    DVK_ACT_LOGSIGMOID = 11,   /* log σ(x) = −softplus(−x) (gates in log space) */
+    DVK_ACT_EXP = 12,          /* e^x */
+    DVK_ACT_COUNT_
+} dvk_act;
+
+/* "gelu", "silu", ...; "invalid" for a value out of range. */
+DVK_NN_API const char *dvk_act_name(dvk_act act);
+
+/* y = act(x), elementwise. x and y have the same number of elements (any shapes), y may be x.
+ * act must be set (DVK_ACT_DEFAULT is DVK_ERROR_INVALID_ARGUMENT). */
+typedef struct dvk_activation_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    dvk_act act;
+} dvk_activation_desc;
+
+DVK_NN_API dvk_status dvk_activation(dvk_cmd *cmd, const dvk_activation_desc *desc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Elementwise arithmetic (y may be any of the inputs: in place)
+ * ------------------------------------------------------------------------------------------- */
+
+/* y = a + b.  a and y the same shape; b broadcast. */
+typedef struct dvk_binary_desc {
+    const dvk_tensor *a;
+    const dvk_tensor *b;
+    dvk_tensor *y;
+} dvk_binary_desc;
+
+DVK_NN_API dvk_status dvk_add(dvk_cmd *cmd, const dvk_binary_desc *desc);
+/* y = a ⊙ b.  a and y the same shape; b broadcast. */
+DVK_NN_API dvk_status dvk_mul(dvk_cmd *cmd, const dvk_binary_desc *desc);
+
+/* y = a + (b − a) ⊙ weight (torch.lerp). a, b and y the same shape; weight broadcast. */
+typedef struct dvk_lerp_desc {
+    const dvk_tensor *a;
+    const dvk_tensor *b;
+    const dvk_tensor *weight;
+    dvk_tensor *y;
+} dvk_lerp_desc;
+
+DVK_NN_API dvk_status dvk_lerp(dvk_cmd *cmd, const dvk_lerp_desc *desc);
+
+/* Gated residual: y = residual + x ⊙ act(gate) (act default: sigmoid), the output gate of
+ * Memodo's layer, of RWKV-7's time mix (with identity, the gate already formed) and of gated
+ * attention. residual, x and y the same shape; gate broadcast. */
+typedef struct dvk_gated_residual_desc {
+    const dvk_tensor *residual;
+    const dvk_tensor *x;
+    const dvk_tensor *gate;
+    dvk_tensor *y;
+    dvk_act act;
+} dvk_gated_residual_desc;
+
+DVK_NN_API dvk_status dvk_gated_residual(dvk_cmd *cmd, const dvk_gated_residual_desc *desc);
+
+/*
+ * Gated linear units: y = value ⊙ act(gate).
+ *   gate NULL:  x is [..., 2N] and is split in halves along its last dimension: value is the
+ *               first half and gate the second (F.glu, GEGLU's `x, gates = x.chunk(2)`), or
+ *               the other way round with gate_first (fused gate_up projections: SwiGLU).
+ *   gate set:   x is the value [..., N] and gate is [..., N] (separate projections).
+ * y is [..., N]. act default: sigmoid (F.glu); DVK_ACT_GELU gives GEGLU, DVK_ACT_SILU SwiGLU.
+ * y must not overlap x or gate.
+ */
+typedef struct dvk_glu_desc {
+    const dvk_tensor *x;
+    const dvk_tensor *gate;
+    dvk_tensor *y;
+    dvk_act act;
+    bool gate_first;
+} dvk_glu_desc;
+
+DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Matrix multiply
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Linear layer (F.linear): y = x Wᵀ + b, accumulated in fp32.
+ *   x       [..., K]: M = numel / K rows.
+ *   weight  [N, K] (PyTorch's Linear layout: out_features × in_features), or [G, N, K] for a
+ *           batched product: x is then [G, M, K] (or [G, ..., K]) and y [G, M, N], each of the
+ *           G matrices multiplying its own slice of x (torch.bmm with the weight transposed).
+ *   bias    [N], optional.
+ *   y       [..., N]: x's leading dimensions with N last.
+ *   accumulate  y += x Wᵀ + b instead of y = x Wᵀ + b (a residual add in the same pass).
+ * Dtypes: x and y fp32, fp16 or bf16 (the same); weight and bias fp32, fp16 or bf16, each its
+ * own. A LoRA-style low-rank projection x ↦ (x A ᵀ) Bᵀ is two calls.
+ * Paths: rows of M ≤ 16 stream the weight once at memory bandwidth (the decode step); larger
+ * products run tiled, on tensor cores (fp16 products, fp32 sums) when x and the weight are
+ * 16-bit, K and N are multiples of 16 and the device has dvk_device_info.cooperative_matrix_nv_f16
+ * (with shaderFloat16, subgroups of 32), on fp32 FMA tiles otherwise. bf16 operands are
+ * converted to fp16 for tensor cores: exact for magnitudes in [6.1e-5, 65504], beyond which
+ * they lose precision or overflow (the FMA path has no such limit).
+ * y must not overlap x, the weight or the bias.
+ */
+typedef struct dvk_linear_desc {
+    const dvk_tensor *x;
+    const dvk_tensor *weight;
+    const dvk_tensor *bias;
+    dvk_tensor *y;
+    bool accumulate;
+} dvk_linear_desc;
+
+DVK_NN_API dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *desc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Normalisation (along the last dimension, C)
+ * ------------------------------------------------------------------------------------------- */
+
+/* How eps enters a norm n (the RMS or the L2 norm of a row): y = x · f(n). */
+typedef enum dvk_norm_eps {
+    DVK_NORM_EPS_INSIDE = 0, /* f = 1/sqrt(n² + eps): torch RMSNorm, Flax RMSNorm, fla l2norm */
+    DVK_NORM_EPS_CLAMP = 1,  /* f = 1/max(n, eps): F.normalize */
+    DVK_NORM_EPS_ADD = 2,    /* f = 1/(n + eps): the DeltaNet seed's norms */
+} dvk_norm_eps;
+
+/* LayerNorm: y = (x − mean) / sqrt(var + eps) ⊙ weight + bias, var the biased variance.
+ * weight and bias [C] (each optional: 1 and 0). eps 0 = 1e-5. y may be x. */
+typedef struct dvk_layer_norm_desc {
+    const dvk_tensor *x;
+    const dvk_tensor *weight;
+    const dvk_tensor *bias;
+    dvk_tensor *y;
+    float eps;
+} dvk_layer_norm_desc;
+
+DVK_NN_API dvk_status dvk_layer_norm(dvk_cmd *cmd, const dvk_layer_norm_desc *desc);
+
+/*
+ * RMSNorm: y = x · f(rms) ⊙ (weight_offset + weight) [⊙ silu(gate)], rms = sqrt(mean(x²)).
+ *   weight       [C], optional (1).
+ *   eps, eps_mode  eps 0 = 1e-6; eps_mode: dvk_norm_eps.
+ *   weight_offset  added to the weight (Qwen3-Next's norms use 1 + weight); 0 = none.
+ *   gate         [..., C] like x, optional: the norm's output is multiplied by silu(gate)
+ *                (Qwen3-Next's gated output norm, fla's FusedRMSNormGated).
+ * The seeds' variants: torch/Flax RMSNorm = INSIDE (Flax eps 1e-6); F.normalize(x)·√C·γ =
+ * CLAMP with eps = 1e-12/√C; the DeltaNet seed's x/(‖x‖/√C + 1e-8)·w = ADD with eps 1e-8.
+ * y may be x.
+ */
+typedef struct dvk_rms_norm_desc {
+    const dvk_tensor *x;
+    const dvk_tensor *weight;
+    const dvk_tensor *gate;
+    dvk_tensor *y;
+    float eps;
+    dvk_norm_eps eps_mode;
+    float weight_offset;
+} dvk_rms_norm_desc;
+
+DVK_NN_API dvk_status dvk_rms_norm(dvk_cmd *cmd, const dvk_rms_norm_desc *desc);
+
+/* L2 normalisation: y = x · f(‖x‖₂). eps 0 = 1e-6; with the default eps_mode (INSIDE) this is
+ * fla's l2norm, x / sqrt(Σx² + 1e-6). F.normalize is CLAMP with eps 1e-12; the DeltaNet seed's
+ * x/(‖x‖ + 1e-6) is ADD with eps 1e-6. y may be x. */
+typedef struct dvk_l2_norm_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    float eps;
+    dvk_norm_eps eps_mode;
+} dvk_l2_norm_desc;
+
+DVK_NN_API dvk_status dvk_l2_norm(dvk_cmd *cmd, const dvk_l2_norm_desc *desc);
+
+/* GroupNorm over the last dimension: each row's C channels form `groups` groups of C/groups
+ * consecutive channels, each normalised as LayerNorm would, then y = ⊙ weight + bias per
+ * channel ([C] each, optional). This is nn.GroupNorm(groups, C) applied to [rows, C] (RWKV-7's
+ * ln_x: groups = heads, eps 64e-5). groups must divide C (0 = 1). eps 0 = 1e-5. y may be x. */
+typedef struct dvk_group_norm_desc {
+    const dvk_tensor *x;
+    const dvk_tensor *weight;
+    const dvk_tensor *bias;
+    dvk_tensor *y;
+    uint32_t groups;
+    float eps;
+} dvk_group_norm_desc;
+
+DVK_NN_API dvk_status dvk_group_norm(dvk_cmd *cmd, const dvk_group_norm_desc *desc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Token shift (RWKV's time shift; Memodo's TokenLerp)
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Token shift: with x_prev[t] = x[t−1] and x_prev[0] = the carried token,
+ *     delta[t] = x_prev[t] − x[t]                      (RWKV's "xx")
+ *     y_m[t]   = x[t] + delta[t] ⊙ mix_m              (one output per row m of mix)
+ *   x        [B, T, C].
+ *   mix      [C] or [M, C] (RWKV-7's six μ stacked as [6, C]); NULL = no y.
+ *   y        [B, T, C] for a [C] mix, [M, B, T, C] for [M, C].
+ *   delta    [B, T, C], optional.
+ *   initial  [B, C], the token before x[:, 0] (the carried state); NULL = zeros.
+ *   final    [B, C], receives x[:, T−1] for the next call; may be the same tensor as initial
+ *            (the state carried in place). NULL = not stored.
+ * At least one of y and delta. Streaming token by token (T = 1 per call, initial = final)
+ * gives what one call over the whole sequence gives.
+ */
+typedef struct dvk_token_shift_desc {
+    const dvk_tensor *x;
+    const dvk_tensor *mix;
+    const dvk_tensor *initial;
+    dvk_tensor *y;
+    dvk_tensor *delta;
+    dvk_tensor *final;
+} dvk_token_shift_desc;
+
+DVK_NN_API dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *desc);
+
+/*
+ * Memodo's data-dependent token shift, TokenLerp (PyPI memodo 1.0.0; DESIGN.md §2):
+ *     xf[t] = x[t−1] (xf[0] = initial);  pm = x + (xf − x) ⊙ premix
+ *     y = x + (xf − x) ⊙ σ(W2 gelu(W1 pm + b1) + b2)
+ *   x [B, T, C]; premix [C]; w1 [F, C], b1 [F]; w2 [C, F], b2 [C] (biases optional);
+ *   initial / final as dvk_token_shift (the package's learned initial token is passed as
+ *   initial, broadcast over the batch when it is [C]); y [B, T, C].
+ * A layer helper: token shift, two dvk_linear calls, GELU and a gated lerp, with its
+ * temporaries in the dvk_cmd's scratch arena.
+ */
+typedef struct dvk_token_lerp_desc {
+    const dvk_tensor *x;
+    const dvk_tensor *premix;
+    const dvk_tensor *w1;
+    const dvk_tensor *b1;
+    const dvk_tensor *w2;
+    const dvk_tensor *b2;
+    const dvk_tensor *initial;
+    dvk_tensor *y;
+    dvk_tensor *final;
+} dvk_token_lerp_desc;
+
+DVK_NN_API dvk_status dvk_token_lerp(dvk_cmd *cmd, const dvk_token_lerp_desc *desc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Convolution over time
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum dvk_conv_padding {
+    DVK_CONV_CAUSAL = 0, /* y[t] sees x[t−W+1..t] (earlier tokens from the carried state) */
+    DVK_CONV_SAME = 1,   /* y[t] sees x[t−P..t+W−1−P], P = (W−1)/2, zeros past either end */
+} dvk_conv_padding;
+
+/*
+ * 1-D convolution over the T axis, channels last (nn.Conv1d with the input transposed):
+ *     y[b,t,o] = act(bias[o] + Σ_{j<W} Σ_{i in o's group} weight[o, i, j] · x[b, t+j−P, i])
+ *   x        [B, T, Cin]; y [B, T, Cout].
+ *   weight   [Cout, Cin/groups, W] (nn.Conv1d's layout); bias [Cout], optional.
+ *   groups   0 = 1; Cin = Cout = groups is the depthwise convolution (Qwen3-Next's and Mamba's
+ *            short convolution, kernel 4); groups = 1 is the full convolution (the DeltaNet
+ *            seed's Conv1d(d, d, 3, padding=1), with DVK_CONV_SAME).
+ *   padding  DVK_CONV_CAUSAL (default) or DVK_CONV_SAME.
+ *   initial_state, final_state  causal only: the last W−1 inputs before x, [B, W−1, Cin]
+ *            (oldest first; NULL = zeros), and where to store the last W−1 inputs after it
+ *            (NULL = not stored; may be the same tensor as initial_state). Streaming a
+ *            sequence in pieces this way gives what one call gives.
+ *   act      applied to the output (DVK_ACT_DEFAULT = identity; Qwen3-Next: DVK_ACT_SILU).
+ */
+typedef struct dvk_conv1d_desc {
+    const dvk_tensor *x;
+    const dvk_tensor *weight;
+    const dvk_tensor *bias;
+    dvk_tensor *y;
+    uint32_t groups;
+    dvk_conv_padding padding;
+    const dvk_tensor *initial_state;
+    dvk_tensor *final_state;
+    dvk_act act;
+} dvk_conv1d_desc;
+
+DVK_NN_API dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *desc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Embedding, softmax, sampling
+ * ------------------------------------------------------------------------------------------- */
+
+/* Embedding lookup (F.embedding): y[..., :] = weight[indices[...], :].
+ * indices int32 of any shape; weight [V, C]; y [indices' shape..., C] (at most 4 dimensions in
+ * all), the dtype of y may differ from the weight's (converted). An index outside [0, V) gives a
+ * row of zeros (a kernel cannot stop the recording: check ids on the host). */
+typedef struct dvk_embedding_desc {
+    const dvk_tensor *indices;
+    const dvk_tensor *weight;
+    dvk_tensor *y;
+} dvk_embedding_desc;
+
+DVK_NN_API dvk_status dvk_embedding(dvk_cmd *cmd, const dvk_embedding_desc *desc);
+
+/* Softmax along the last dimension: y = exp(x/temperature − max) / Σ, or its logarithm with
+ * log (F.log_softmax). temperature 0 = 1. y may be x. */
+typedef struct dvk_softmax_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    float temperature;
+    bool log;
+} dvk_softmax_desc;
+
+DVK_NN_API dvk_status dvk_softmax(dvk_cmd *cmd, const dvk_softmax_desc *desc);
+
+/* argmax along the last dimension: x [rows, N] (or [..., N]) -> y int32 [rows] (x's leading
+ * shape), the first index of the maximum (torch.argmax); NaN counts as the maximum. */
+typedef struct dvk_argmax_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+} dvk_argmax_desc;
+
+DVK_NN_API dvk_status dvk_argmax(dvk_cmd *cmd, const dvk_argmax_desc *desc);
+
+/*
+ * Sampling one token per row from logits [..., N] into y int32 [...] (the leading shape):
+ *   p = softmax(logits / temperature); keep the top_k most probable (0 = all), then the
+ *   smallest set of the most probable whose mass reaches top_p of what is left (0 or 1 = all),
+ *   renormalise, and draw with a uniform number u made from (seed, row) by a counter-based
+ *   hash: the same seed and logits give the same token on every device (and in
+ *   dvk_ref_sample); pass a new seed per step (e.g. base seed + step index).
+ * Tokens whose probability ties the cut-off are all kept, so a top_k cut can keep more than k
+ * tokens when probabilities are exactly equal. temperature 0 = 1; for greedy decoding call
+ * dvk_argmax. logits are not modified.
+ */
+typedef struct dvk_sample_desc {
+    const dvk_tensor *logits;
+    dvk_tensor *y;
+    float temperature;
+    uint32_t top_k;
+    float top_p;
+    uint64_t seed;
+} dvk_sample_desc;
+
+DVK_NN_API dvk_status dvk_sample(dvk_cmd *cmd, const dvk_sample_desc *desc);
+
+/* The uniform number in [0, 1) that dvk_sample draws for (seed, row), 24 bits. */
+DVK_NN_API float dvk_sample_uniform(uint64_t seed, uint32_t row);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DELTAVK_NN_H */

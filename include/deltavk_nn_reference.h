@@ -1,0 +1,34 @@
+/*
+ * deltavk_nn_reference.h — plain-C references of deltavk_nn's building blocks.
+ *
+ * The same mathematics as the kernels of deltavk_nn.h, written plainly and accumulated in
+ * double, to check the kernels (the tests compare against them) and to state what each
+ * function computes. No Vulkan: link deltavk_nn_reference alone to use them. Inputs are float
+ * (what a kernel reads, after any fp16/bf16 rounding), outputs double; layouts and names are
+ * those of deltavk_nn.h. Functions returning int give 0, or -1 for unusable arguments (NULL
+ * required pointers, bad sizes) or when memory for a temporary cannot be allocated.
+ */
+#ifndef DELTAVK_NN_REFERENCE_H
+#define DELTAVK_NN_REFERENCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- activations and elementwise -------------------------------------------------------- */
+
+/* act(x) for a dvk_act value (DVK_ACT_IDENTITY ... DVK_ACT_EXP), in double with libm's erf,
+ * tanh, exp and log1p; an unknown act returns x. */
+double dvk_ref_act(int act, double x);
+
+/* y[i] = act(x[i]) for n elements. */
+void dvk_ref_activation(int act, const float *x, double *y, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DELTAVK_NN_REFERENCE_H */
