@@ -78,15 +78,19 @@ static void test_roundtrip_dtypes(void **state)
     const uint64_t shapes[][4] = {{1}, {3}, {7, 5}, {2, 3, 4, 5}, {1, 1, 1, 1}, {100, 33}};
     const uint32_t ndims[] = {1, 1, 2, 4, 4, 2};
     for (size_t s = 0; s < 6; ++s) {
-        for (int f16 = 0; f16 < 2; ++f16) {
+        const dvk_dtype dtypes[] = {DVK_DTYPE_F32, DVK_DTYPE_F16, DVK_DTYPE_BF16, DVK_DTYPE_I32};
+        for (int d = 0; d < 4; ++d) {
             size_t n = 1;
             for (uint32_t i = 0; i < ndims[s]; ++i)
                 n *= shapes[s][i];
             float *x = malloc(n * 4);
             harness_fill_normal(&rng, x, n, 10.0f);
-            if (f16)
-                harness_round_f16(x, n);
-            dvk_tensor *t = harness_tensor(f16 ? DVK_DTYPE_F16 : DVK_DTYPE_F32, ndims[s], shapes[s], x);
+            harness_round_to(dtypes[d], x, n);
+            if (dtypes[d] == DVK_DTYPE_I32)
+                for (size_t i = 0; i < n; ++i)
+                    x[i] = (float)(int)x[i];
+            dvk_tensor *t = harness_tensor(dtypes[d], ndims[s], shapes[s], x);
+            assert_int_equal(dvk_tensor_bytes(t), n * dvk_dtype_size(dtypes[d]));
             float *y = harness_download(t);
             assert_memory_equal(x, y, n * 4);
             free(x), free(y);
@@ -237,6 +241,41 @@ static void test_f16_conversion(void **state)
     }
 }
 
+static void test_bf16_conversion(void **state)
+{
+    (void)state;
+    const struct {
+        float f;
+        uint16_t b;
+    } exact[] = {
+        {0.0f, 0x0000}, {-0.0f, 0x8000}, {1.0f, 0x3f80}, {-2.0f, 0xc000},
+        {3.3895313892515355e38f, 0x7f7f}, /* largest finite */
+        {1.1754943508222875e-38f, 0x0080}, /* smallest normal */
+        {9.183549615799121e-41f, 0x0001},  /* smallest subnormal */
+        {INFINITY, 0x7f80}, {-INFINITY, 0xff80},
+    };
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; ++i) {
+        assert_int_equal(dvk_f32_to_bf16(exact[i].f), exact[i].b);
+        const float back = dvk_bf16_to_f32(exact[i].b);
+        assert_memory_equal(&back, &exact[i].f, sizeof back);
+    }
+    assert_int_equal(dvk_f32_to_bf16(1.0f + 1.0f / 256.0f), 0x3f80); /* tie: to even */
+    assert_int_equal(dvk_f32_to_bf16(1.0f + 3.0f / 256.0f), 0x3f82); /* tie: to even (up) */
+    assert_int_equal(dvk_f32_to_bf16(1.0f + 1.5f / 256.0f), 0x3f81); /* above the tie */
+    assert_int_equal(dvk_f32_to_bf16(3.4e38f), 0x7f80);              /* rounds to infinity */
+    assert_true(isnan(dvk_bf16_to_f32(dvk_f32_to_bf16(NAN))));
+    for (uint32_t b = 0; b < 0x10000; ++b) {
+        if ((b & 0x7f80) == 0x7f80)
+            continue;
+        assert_int_equal(dvk_f32_to_bf16(dvk_bf16_to_f32((uint16_t)b)), b);
+    }
+    assert_int_equal(dvk_dtype_size(DVK_DTYPE_BF16), 2);
+    assert_int_equal(dvk_dtype_size(DVK_DTYPE_I32), 4);
+    assert_string_equal(dvk_dtype_name(DVK_DTYPE_BF16), "bf16");
+    assert_string_equal(dvk_dtype_name(DVK_DTYPE_I32), "i32");
+    assert_int_equal(dvk_dtype_size((dvk_dtype)9), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +286,7 @@ int main(void)
         cmocka_unit_test_teardown(test_wrap_buffer, harness_test_teardown),
         cmocka_unit_test_teardown(test_many_small_tensors, harness_test_teardown),
         cmocka_unit_test_teardown(test_f16_conversion, harness_test_teardown),
+        cmocka_unit_test_teardown(test_bf16_conversion, harness_test_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -92,6 +92,13 @@ static void test_bad_input(void **state)
                  DVK_ERROR_INVALID_ARGUMENT);
     CHECK_STATUS(dvk_rope(cmd, &(dvk_rope_desc){.x = x, .y = x, .theta = -2.0f}),
                  DVK_ERROR_INVALID_ARGUMENT);
+    /* The operators take f32 and f16 tensors only: bf16 and int32 are refused, not misread. */
+    const dvk_dtype other[2] = {DVK_DTYPE_BF16, DVK_DTYPE_I32};
+    for (int i = 0; i < 2; ++i) {
+        dvk_tensor *t = harness_make(other[i], 4, 1, 5, 2, 16);
+        CHECK_STATUS(dvk_rope(cmd, &(dvk_rope_desc){.x = t, .y = t}), DVK_ERROR_UNSUPPORTED_DTYPE);
+        dvk_tensor_destroy(t);
+    }
     dvk_cmd_destroy(cmd);
     dvk_tensor_destroy(x), dvk_tensor_destroy(y);
 }
