@@ -91,7 +91,12 @@ typedef struct dvk_activation_desc {
 DVK_NN_API dvk_status dvk_activation(dvk_cmd *cmd, const dvk_activation_desc *desc);
 
 /* ---------------------------------------------------------------------------------------------
- * Elementwise arithmetic (y may be any of the inputs: in place)
+ * Elementwise arithmetic
+ *
+ * Every tensor fp32, fp16 or bf16, each its own; arithmetic in fp32, y rounded once. y may be
+ * any of the inputs (the same tensor: in place); an output that overlaps an input without
+ * being it is DVK_ERROR_INVALID_ARGUMENT. At most 2^32 − 1 elements (else
+ * DVK_ERROR_LIMIT_EXCEEDED). One kernel, one element per invocation.
  * ------------------------------------------------------------------------------------------- */
 
 /* y = a + b.  a and y the same shape; b broadcast. */
@@ -105,7 +110,9 @@ DVK_NN_API dvk_status dvk_add(dvk_cmd *cmd, const dvk_binary_desc *desc);
 /* y = a ⊙ b.  a and y the same shape; b broadcast. */
 DVK_NN_API dvk_status dvk_mul(dvk_cmd *cmd, const dvk_binary_desc *desc);
 
-/* y = a + (b − a) ⊙ weight (torch.lerp). a, b and y the same shape; weight broadcast. */
+/* y = a + (b − a) ⊙ weight (torch.lerp). a, b and y the same shape; weight broadcast. In
+ * PyTorch's form: a + w(b − a) where |w| < 0.5, b − (b − a)(1 − w) elsewhere, so weights 0 and
+ * 1 give a and b exactly. */
 typedef struct dvk_lerp_desc {
     const dvk_tensor *a;
     const dvk_tensor *b;
@@ -133,9 +140,11 @@ DVK_NN_API dvk_status dvk_gated_residual(dvk_cmd *cmd, const dvk_gated_residual_
  *   gate NULL:  x is [..., 2N] and is split in halves along its last dimension: value is the
  *               first half and gate the second (F.glu, GEGLU's `x, gates = x.chunk(2)`), or
  *               the other way round with gate_first (fused gate_up projections: SwiGLU).
- *   gate set:   x is the value [..., N] and gate is [..., N] (separate projections).
- * y is [..., N]. act default: sigmoid (F.glu); DVK_ACT_GELU gives GEGLU, DVK_ACT_SILU SwiGLU.
- * y must not overlap x or gate.
+ *   gate set:   x is the value [..., N] and gate is [..., N] (separate projections);
+ *               gate_first must be false.
+ * y is [..., N] (x's leading dimensions). act default: sigmoid (F.glu); DVK_ACT_GELU gives
+ * GEGLU, DVK_ACT_SILU SwiGLU. Dtypes each their own, as above. y must not overlap x or gate
+ * (DVK_ERROR_INVALID_ARGUMENT).
  */
 typedef struct dvk_glu_desc {
     const dvk_tensor *x;
@@ -186,8 +195,9 @@ DVK_NN_API dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *desc);
 
 /*
  * What the four norms share:
- *   x, y     [..., C], the same shape; y may be x (in place). Each row of C is normalised on
- *            its own (GroupNorm: each group of a row).
+ *   x, y     [..., C], the same shape; y may be x (in place; a y overlapping x, or any
+ *            other input, without being it is DVK_ERROR_INVALID_ARGUMENT). Each row of C is
+ *            normalised on its own (GroupNorm: each group of a row).
  *   weight, bias  per channel: C elements with C last ([C], [1, C]); optional.
  *   dtypes   x, y, weight, bias and gate each fp32, fp16 or bf16; arithmetic in fp32, y
  *            rounded once.

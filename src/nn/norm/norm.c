@@ -80,6 +80,10 @@ static dvk_status record_norm(dvk_cmd *cmd, dvk_context *ctx, const norm_call *c
         NN_TRY(nn_check_float(ctx, "gate", c->gate));
         NN_TRY(nn_check_same_shape("gate", c->gate, "x", c->x));
     }
+    NN_TRY(nn_check_alias("y", c->y, "x", c->x, true));
+    NN_TRY(nn_check_alias("y", c->y, "gate", c->gate, true));
+    NN_TRY(nn_check_alias("y", c->y, "weight", c->weight, false));
+    NN_TRY(nn_check_alias("y", c->y, "bias", c->bias, false));
     if (c->groups == 0 || cols % c->groups != 0)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
                              "groups: %u does not divide x's last dimension %llu", c->groups,
