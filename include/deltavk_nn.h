@@ -201,12 +201,15 @@ DVK_NN_API dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *desc);
  *   weight, bias  per channel: C elements with C last ([C], [1, C]); optional.
  *   dtypes   x, y, weight, bias and gate each fp32, fp16 or bf16; arithmetic in fp32, y
  *            rounded once.
- *   eps      0 = the function's default; otherwise finite and > 0 (an eps of exactly 0 cannot
- *            be asked for: pass a tiny one).
+ *   eps      0 = the function's default; otherwise a finite, normal float > 0 (≥ FLT_MIN: an
+ *            eps of exactly 0 cannot be asked for, pass a tiny one). A row of zeros gives zeros
+ *            (LayerNorm: the bias).
  *   numerics Sums in fp32, two passes: the mean is taken of x − x[row start] (x's first
  *            element of the row or group) and the variance of the deviations from it, so rows
  *            far from zero keep their precision (mean 1e3, standard deviation 1e-2: relative
- *            error ~1e-7 against a double reference; E[x²] − E[x]² would lose it all).
+ *            error ~1e-7 against a double reference; E[x²] − E[x]² would lose it all). RMS
+ *            and L2 sum x² in fp32: rows of magnitudes beyond ~1e19 (bf16 can hold them)
+ *            overflow it and give zeros.
  *   limits   x at most 2^32 − 1 elements (else DVK_ERROR_LIMIT_EXCEEDED); any C from 1.
  *   work     one kernel: short rows share a workgroup (C = 64: 16 rows per 256 invocations),
  *            a longer row gets a workgroup of up to 1024 invocations holding it in registers
@@ -266,7 +269,7 @@ DVK_NN_API dvk_status dvk_rms_norm(dvk_cmd *cmd, const dvk_rms_norm_desc *desc);
 
 /* L2 normalisation: y = x · f(‖x‖₂). eps 0 = 1e-6; with the default eps_mode (INSIDE) this is
  * fla's l2norm, x / sqrt(Σx² + 1e-6). F.normalize is CLAMP with eps 1e-12; the DeltaNet seed's
- * x/(‖x‖ + 1e-6) is ADD with eps 1e-6. A row of zeros gives zeros in every mode. y may be x. */
+ * x/(‖x‖ + 1e-6) is ADD with eps 1e-6. y may be x. */
 typedef struct dvk_l2_norm_desc {
     const dvk_tensor *x;
     dvk_tensor *y;

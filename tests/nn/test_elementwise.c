@@ -187,8 +187,9 @@ static void test_lerp_ends(void **state)
     free(y);
 }
 
-/* More elements than one row of workgroups covers (the grid folds into y): a, y in place,
- * fp16, b broadcast; checked on a stride of elements against fp32 arithmetic. */
+/* More elements than one row of workgroups covers (the grid folds into y): a zero-filled fp16
+ * a plus a broadcast b, in place, must hold b[i mod nb] everywhere (unwritten elements stay 0;
+ * b has no zeros). */
 static void test_large_grid(void **state)
 {
     (void)state;
@@ -196,29 +197,31 @@ static void test_large_grid(void **state)
         return;
     const uint32_t max_x = dvk_context_device_info(harness_ctx)->max_workgroup_count[0];
     const uint64_t nb = 4099, rows = (uint64_t)max_x * 256 / nb + 2, n = rows * nb;
-    const uint64_t shape[2] = {rows, nb};
     if (n > 20000000) {
         printf("large grid: skipped (%u workgroups along x)\n", max_x);
         return;
     }
-    float *a = malloc(n * sizeof *a), *b = malloc(nb * sizeof *b);
-    for (uint64_t i = 0; i < n; ++i)
-        a[i] = (float)(i % 1021) * 0.25f;
+    float *b = malloc(nb * sizeof *b);
     for (uint64_t i = 0; i < nb; ++i)
-        b[i] = (float)(i % 37) - 18.0f;
-    dvk_tensor *ta = harness_tensor(F16, 2, shape, a), *tb = harness_tensor(F16, 1, &nb, b);
+        b[i] = (float)(i % 37) - 18.5f;
+    dvk_tensor *ta = NULL, *tb = harness_tensor(F16, 1, &nb, b);
+    CHECK_OK(dvk_tensor_create(harness_ctx,
+                               &(dvk_tensor_desc){.dtype = F16, .ndim = 2, .shape = {rows, nb}},
+                               &ta));
     dvk_cmd *cmd = NULL;
     CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    CHECK_OK(dvk_cmd_fill_zero(cmd, ta));
     CHECK_OK(dvk_add(cmd, &(dvk_binary_desc){.a = ta, .b = tb, .y = ta}));
     harness_run(cmd);
-    float *y = harness_download(ta);
+    uint16_t *y = malloc(n * sizeof *y);
+    CHECK_OK(dvk_tensor_download(ta, y, n * sizeof *y));
     size_t bad = 0;
-    for (uint64_t i = 0; i < n; i += i + 7919 < n ? 7919 : 1) /* small integers: exact */
-        bad += y[i] != dvk_f16_to_f32(dvk_f32_to_f16(a[i] + b[i % nb]));
+    for (uint64_t i = 0; i < n; ++i)
+        bad += y[i] != dvk_f32_to_f16(b[i % nb]);
     assert_int_equal(bad, 0);
     dvk_cmd_destroy(cmd);
     dvk_tensor_destroy(ta), dvk_tensor_destroy(tb);
-    free(a), free(b), free(y);
+    free(b), free(y);
 }
 
 /* ---- glu ---------------------------------------------------------------------------------- */

@@ -246,6 +246,41 @@ static void test_chained(void **state)
     free(x), free(w), free(r1), free(r2), free(t), free(y);
 }
 
+/* More rows than one row of workgroups covers (the grid folds into y): LayerNorm of rows of
+ * one element is the bias, so every row of a zero-filled x normalised in place must hold it. */
+static void test_many_rows(void **state)
+{
+    (void)state;
+    if (!harness_have_dtype("many rows", F16))
+        return;
+    const uint32_t max_x = dvk_context_device_info(harness_ctx)->max_workgroup_count[0];
+    const uint64_t rows = (uint64_t)max_x * 256 + 777, one = 1;
+    if (rows > 20000000) {
+        printf("many rows: skipped (%u workgroups along x)\n", max_x);
+        return;
+    }
+    const float bias = 0.375f;
+    dvk_tensor *tx = NULL, *tb = harness_tensor(F32, 1, &one, &bias);
+    CHECK_OK(dvk_tensor_create(harness_ctx,
+                               &(dvk_tensor_desc){.dtype = F16, .ndim = 2, .shape = {rows, 1}},
+                               &tx));
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    CHECK_OK(dvk_cmd_fill_zero(cmd, tx));
+    CHECK_OK(dvk_layer_norm(cmd, &(dvk_layer_norm_desc){.x = tx, .bias = tb, .y = tx}));
+    harness_run(cmd);
+    uint16_t *y = malloc(rows * sizeof *y);
+    CHECK_OK(dvk_tensor_download(tx, y, rows * sizeof *y));
+    const uint16_t want = dvk_f32_to_f16(bias);
+    size_t bad = 0;
+    for (uint64_t r = 0; r < rows; ++r)
+        bad += y[r] != want;
+    assert_int_equal(bad, 0);
+    dvk_cmd_destroy(cmd);
+    dvk_tensor_destroy(tx), dvk_tensor_destroy(tb);
+    free(y);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -295,6 +330,8 @@ static void test_bad_input(void **state)
     CHECK_STATUS(dvk_rms_norm(cmd, &(dvk_rms_norm_desc){.x = x, .y = x, .weight = w6,
                                                        .eps = INFINITY}),
                  DVK_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(dvk_l2_norm(cmd, &(dvk_l2_norm_desc){.x = x, .y = x, .eps = 1e-40f}),
+                 DVK_ERROR_INVALID_ARGUMENT);
     CHECK_STATUS(dvk_l2_norm(cmd, &(dvk_l2_norm_desc){.x = x, .y = x, .eps_mode = -1}),
                  DVK_ERROR_INVALID_ARGUMENT);
     CHECK_STATUS(dvk_l2_norm(cmd, &(dvk_l2_norm_desc){.x = x, .y = y4}),
@@ -312,6 +349,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_norms, harness_test_teardown),
         cmocka_unit_test_teardown(test_chained, harness_test_teardown),
+        cmocka_unit_test_teardown(test_many_rows, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

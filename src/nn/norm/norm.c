@@ -5,6 +5,7 @@
 
 #include "shaders/nn/norm/norm.h"
 
+#include <float.h>
 #include <math.h>
 
 _Static_assert(NORM_EPS_INSIDE == DVK_NORM_EPS_INSIDE && NORM_EPS_CLAMP == DVK_NORM_EPS_CLAMP &&
@@ -50,9 +51,12 @@ static dvk_status check_channels(dvk_context *ctx, const char *name, const dvk_t
 
 static dvk_status check_eps(float eps)
 {
-    if (!(eps >= 0.0f) || isinf(eps))
-        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "eps: %g, expected a finite value >= 0 "
-                             "(0 = the default)", (double)eps);
+    /* A subnormal eps may be flushed to zero on the device, and a row of zeros would then
+     * give 0 · inf = NaN instead of zeros. */
+    if (!(eps >= 0.0f) || isinf(eps) || (eps != 0.0f && eps < FLT_MIN))
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                             "eps: %g, expected 0 (the default) or a normal float > 0",
+                             (double)eps);
     return DVK_SUCCESS;
 }
 
