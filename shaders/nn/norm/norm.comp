@@ -22,7 +22,7 @@
 // full (WG, a power of two of at least 128, is a multiple of every subgroup size).
 //
 // y may alias x or the gate: every element is read and written by the same invocation, its
-// reads first.
+// reads first (and the shift, read by the whole team, is read before lane 0 writes it).
 #extension GL_GOOGLE_include_directive : require
 #ifdef NORM_SUBGROUP
 #extension GL_KHR_shader_subgroup_basic : require
@@ -130,7 +130,19 @@ void main()
     const uint base = live ? seg * len : 0;
     const uint ch = live ? (seg % pc.groups) * len : 0;
     const float n = float(len);
-    const float shift = KIND == NORM_KIND_LAYER && live ? DVK_LOAD(x, X_DT, base) : 0.0;
+    // The shift x[base] is overwritten by the team's lane 0 when y is x. Every lane reads it
+    // before a barrier of team_sum and lane 0 writes it after, except for teams inside one
+    // subgroup, which have no barrier: there lane 0 reads it and passes it on by shuffle.
+    float shift = 0.0;
+    if (KIND == NORM_KIND_LAYER) {
+#ifdef NORM_SUBGROUP
+        if (TS <= gl_SubgroupSize) {
+            const float mine = live && lane == 0 ? DVK_LOAD(x, X_DT, base) : 0.0;
+            shift = subgroupShuffle(mine, gl_SubgroupInvocationID - lane);
+        } else
+#endif
+            shift = live ? DVK_LOAD(x, X_DT, base) : 0.0;
+    }
 
     if (E > 0) {
         float v[NORM_MAX_E];
