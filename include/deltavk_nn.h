@@ -91,7 +91,12 @@ typedef struct dvk_activation_desc {
 DVK_NN_API dvk_status dvk_activation(dvk_cmd *cmd, const dvk_activation_desc *desc);
 
 /* ---------------------------------------------------------------------------------------------
- * Elementwise arithmetic (y may be any of the inputs: in place)
+ * Elementwise arithmetic
+ *
+ * Every tensor fp32, fp16 or bf16, each its own; arithmetic in fp32, y rounded once. y may be
+ * any of the inputs (the same tensor: in place); an output that overlaps an input without
+ * being it is DVK_ERROR_INVALID_ARGUMENT. At most 2^32 − 1 elements (else
+ * DVK_ERROR_LIMIT_EXCEEDED). One kernel, one element per invocation.
  * ------------------------------------------------------------------------------------------- */
 
 /* y = a + b.  a and y the same shape; b broadcast. */
@@ -105,7 +110,9 @@ DVK_NN_API dvk_status dvk_add(dvk_cmd *cmd, const dvk_binary_desc *desc);
 /* y = a ⊙ b.  a and y the same shape; b broadcast. */
 DVK_NN_API dvk_status dvk_mul(dvk_cmd *cmd, const dvk_binary_desc *desc);
 
-/* y = a + (b − a) ⊙ weight (torch.lerp). a, b and y the same shape; weight broadcast. */
+/* y = a + (b − a) ⊙ weight (torch.lerp). a, b and y the same shape; weight broadcast. In
+ * PyTorch's form: a + w(b − a) where |w| < 0.5, b − (b − a)(1 − w) elsewhere, so weights 0 and
+ * 1 give a and b exactly. */
 typedef struct dvk_lerp_desc {
     const dvk_tensor *a;
     const dvk_tensor *b;
@@ -133,9 +140,11 @@ DVK_NN_API dvk_status dvk_gated_residual(dvk_cmd *cmd, const dvk_gated_residual_
  *   gate NULL:  x is [..., 2N] and is split in halves along its last dimension: value is the
  *               first half and gate the second (F.glu, GEGLU's `x, gates = x.chunk(2)`), or
  *               the other way round with gate_first (fused gate_up projections: SwiGLU).
- *   gate set:   x is the value [..., N] and gate is [..., N] (separate projections).
- * y is [..., N]. act default: sigmoid (F.glu); DVK_ACT_GELU gives GEGLU, DVK_ACT_SILU SwiGLU.
- * y must not overlap x or gate.
+ *   gate set:   x is the value [..., N] and gate is [..., N] (separate projections);
+ *               gate_first must be false.
+ * y is [..., N] (x's leading dimensions). act default: sigmoid (F.glu); DVK_ACT_GELU gives
+ * GEGLU, DVK_ACT_SILU SwiGLU. Dtypes each their own, as above. y must not overlap x or gate
+ * (DVK_ERROR_INVALID_ARGUMENT).
  */
 typedef struct dvk_glu_desc {
     const dvk_tensor *x;
@@ -184,6 +193,33 @@ DVK_NN_API dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *desc);
  * Normalisation (along the last dimension, C)
  * ------------------------------------------------------------------------------------------- */
 
+/*
+ * What the four norms share:
+ *   x, y     [..., C], the same shape; y may be x (in place; a y overlapping x, or any
+ *            other input, without being it is DVK_ERROR_INVALID_ARGUMENT). Each row of C is
+ *            normalised on its own (GroupNorm: each group of a row).
+ *   weight, bias  per channel: C elements with C last ([C], [1, C]); optional.
+ *   dtypes   x, y, weight, bias and gate each fp32, fp16 or bf16; arithmetic in fp32, y
+ *            rounded once.
+ *   eps      0 = the function's default; otherwise a finite, normal float > 0 (≥ FLT_MIN: an
+ *            eps of exactly 0 cannot be asked for, pass a tiny one). A row of zeros gives zeros
+ *            (LayerNorm: the bias).
+ *   numerics Sums in fp32, two passes: the mean is taken of x − x[row start] (x's first
+ *            element of the row or group) and the variance of the deviations from it, so rows
+ *            far from zero keep their precision (mean 1e3, standard deviation 1e-2: relative
+ *            error ~1e-7 against a double reference; E[x²] − E[x]² would lose it all). RMS
+ *            and L2 sum x² in fp32: rows of magnitudes beyond ~1e19 (bf16 can hold them)
+ *            overflow it and give zeros.
+ *   limits   x at most 2^32 − 1 elements (else DVK_ERROR_LIMIT_EXCEEDED); any C from 1.
+ *   work     one kernel: short rows share a workgroup (C = 64: 16 rows per 256 invocations),
+ *            a longer row gets a workgroup of up to 1024 invocations holding it in registers
+ *            (C ≤ 16384; 2048 with 128 invocations per workgroup), and longer rows still are
+ *            read from memory once per pass (two for RMS and L2, three for LayerNorm). Each
+ *            row is one workgroup's work, so a few very long rows use few of a GPU's cores.
+ *            Reductions use subgroup shuffles where dvk_device_info.subgroup_shuffle, shared
+ *            memory otherwise.
+ */
+
 /* How eps enters a norm n (the RMS or the L2 norm of a row): y = x · f(n). */
 typedef enum dvk_norm_eps {
     DVK_NORM_EPS_INSIDE = 0, /* f = 1/sqrt(n² + eps): torch RMSNorm, Flax RMSNorm, fla l2norm */
@@ -191,8 +227,9 @@ typedef enum dvk_norm_eps {
     DVK_NORM_EPS_ADD = 2,    /* f = 1/(n + eps): the DeltaNet seed's norms */
 } dvk_norm_eps;
 
-/* LayerNorm: y = (x − mean) / sqrt(var + eps) ⊙ weight + bias, var the biased variance.
- * weight and bias [C] (each optional: 1 and 0). eps 0 = 1e-5. y may be x. */
+/* LayerNorm (F.layer_norm over the last dimension): y = (x − mean) / sqrt(var + eps) ⊙ weight
+ * + bias, var the biased variance (divided by C). weight and bias [C], each optional (1 and 0).
+ * eps 0 = 1e-5. y may be x. */
 typedef struct dvk_layer_norm_desc {
     const dvk_tensor *x;
     const dvk_tensor *weight;
@@ -206,13 +243,17 @@ DVK_NN_API dvk_status dvk_layer_norm(dvk_cmd *cmd, const dvk_layer_norm_desc *de
 /*
  * RMSNorm: y = x · f(rms) ⊙ (weight_offset + weight) [⊙ silu(gate)], rms = sqrt(mean(x²)).
  *   weight       [C], optional (1).
- *   eps, eps_mode  eps 0 = 1e-6; eps_mode: dvk_norm_eps.
- *   weight_offset  added to the weight (Qwen3-Next's norms use 1 + weight); 0 = none.
- *   gate         [..., C] like x, optional: the norm's output is multiplied by silu(gate)
- *                (Qwen3-Next's gated output norm, fla's FusedRMSNormGated).
+ *   eps, eps_mode  eps 0 = 1e-6; eps_mode: dvk_norm_eps (default INSIDE).
+ *   weight_offset  added to the weight (Qwen3-Next's norms use 1 + weight); 0 = none. Needs a
+ *                weight (DVK_ERROR_INVALID_ARGUMENT without one).
+ *   gate         the shape of x, optional: the normalised, weighted x is multiplied by
+ *                silu(gate) — norm first, then the gate (Qwen3-Next's gated output norm,
+ *                transformers' Qwen3NextRMSNormGated, fla's FusedRMSNormGated). All in fp32, as
+ *                fla's kernel; transformers' module rounds the normalised x to x's dtype before
+ *                the weight, one rounding this does not make.
  * The seeds' variants: torch/Flax RMSNorm = INSIDE (Flax eps 1e-6); F.normalize(x)·√C·γ =
  * CLAMP with eps = 1e-12/√C; the DeltaNet seed's x/(‖x‖/√C + 1e-8)·w = ADD with eps 1e-8.
- * y may be x.
+ * y may be x or gate.
  */
 typedef struct dvk_rms_norm_desc {
     const dvk_tensor *x;
@@ -241,7 +282,8 @@ DVK_NN_API dvk_status dvk_l2_norm(dvk_cmd *cmd, const dvk_l2_norm_desc *desc);
 /* GroupNorm over the last dimension: each row's C channels form `groups` groups of C/groups
  * consecutive channels, each normalised as LayerNorm would, then y = ⊙ weight + bias per
  * channel ([C] each, optional). This is nn.GroupNorm(groups, C) applied to [rows, C] (RWKV-7's
- * ln_x: groups = heads, eps 64e-5). groups must divide C (0 = 1). eps 0 = 1e-5. y may be x. */
+ * ln_x: groups = heads, eps 64e-5). groups must divide C (0 = 1; otherwise
+ * DVK_ERROR_INVALID_ARGUMENT). eps 0 = 1e-5. y may be x. */
 typedef struct dvk_group_norm_desc {
     const dvk_tensor *x;
     const dvk_tensor *weight;

@@ -27,6 +27,35 @@ double dvk_ref_act(int act, double x);
 /* y[i] = act(x[i]) for n elements. */
 void dvk_ref_activation(int act, const float *x, double *y, size_t n);
 
+/* Elementwise arithmetic over n elements; the broadcast operand (b, weight, gate) holds nb,
+ * nw or ng elements and element i reads its element i mod that count (deltavk_nn.h's rule).
+ * dvk_gated_residual's and dvk_glu's act must be resolved (no DVK_ACT_DEFAULT). */
+void dvk_ref_add(const float *a, const float *b, size_t nb, double *y, size_t n);
+void dvk_ref_mul(const float *a, const float *b, size_t nb, double *y, size_t n);
+void dvk_ref_lerp(const float *a, const float *b, const float *weight, size_t nw, double *y,
+                  size_t n);
+void dvk_ref_gated_residual(int act, const float *residual, const float *x, const float *gate,
+                            size_t ng, double *y, size_t n);
+/* y [rows, n] = value ⊙ act(gate): with gate NULL, x is [rows, 2n] and value is each row's first
+ * half (the second with gate_first); otherwise x and gate are [rows, n]. */
+void dvk_ref_glu(int act, const float *x, const float *gate, int gate_first, double *y,
+                 size_t rows, size_t n);
+
+/* ---- normalisation (x [rows, c]; weight, bias [c] and gate [rows, c] may be NULL) --------
+ * eps 0 means each function's default, as in its desc; eps_mode is a dvk_norm_eps value. */
+
+/* LayerNorm with the biased variance (deltavk_nn.h's dvk_layer_norm). */
+int dvk_ref_layer_norm(const float *x, const float *weight, const float *bias, double *y,
+                       size_t rows, size_t c, float eps);
+/* GroupNorm: `groups` (0 = 1, must divide c) groups of c/groups consecutive channels. */
+int dvk_ref_group_norm(const float *x, const float *weight, const float *bias, double *y,
+                       size_t rows, size_t c, size_t groups, float eps);
+/* RMSNorm: x · f(rms) ⊙ (weight_offset + weight) ⊙ silu(gate). */
+int dvk_ref_rms_norm(const float *x, const float *weight, const float *gate, double *y,
+                     size_t rows, size_t c, float eps, int eps_mode, float weight_offset);
+/* L2 normalisation of each row. */
+int dvk_ref_l2_norm(const float *x, double *y, size_t rows, size_t c, float eps, int eps_mode);
+
 #ifdef __cplusplus
 }
 #endif

@@ -111,6 +111,25 @@ dvk_status nn_check_broadcast(const char *name, const dvk_tensor *b, const char 
                          y_name);
 }
 
+dvk_status nn_check_alias(const char *y_name, const dvk_tensor *y, const char *x_name,
+                          const dvk_tensor *x, bool same_ok)
+{
+    if (!x || !y)
+        return DVK_SUCCESS;
+    VkBuffer bx, by;
+    VkDeviceSize ox, oy;
+    dvk_tensor_vk_buffer(x, &bx, &ox);
+    dvk_tensor_vk_buffer(y, &by, &oy);
+    const uint64_t sx = dvk_tensor_numel(x) * dvk_dtype_size(dvk_tensor_dtype(x));
+    const uint64_t sy = dvk_tensor_numel(y) * dvk_dtype_size(dvk_tensor_dtype(y));
+    if (bx != by || ox + sx <= oy || oy + sy <= ox)
+        return DVK_SUCCESS;
+    if (same_ok && ox == oy && sx == sy)
+        return DVK_SUCCESS;
+    return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "%s overlaps %s%s", y_name, x_name,
+                         same_ok ? " without being the same tensor" : "");
+}
+
 void nn_rows_cols(const dvk_tensor *t, uint64_t *rows, uint64_t *cols)
 {
     const uint32_t nd = dvk_tensor_ndim(t);

@@ -41,6 +41,11 @@ dvk_status nn_check_same_shape(const char *name, const dvk_tensor *t, const char
  * ignored, equals y's trailing dimensions). */
 dvk_status nn_check_broadcast(const char *name, const dvk_tensor *b, const char *y_name,
                               const dvk_tensor *y);
+/* Checks that output `y` and input `x` (either may be NULL) share no bytes, or, with same_ok,
+ * are exactly the same bytes (in place). A partial overlap is DVK_ERROR_INVALID_ARGUMENT: the
+ * kernels read and write in parallel. */
+dvk_status nn_check_alias(const char *y_name, const dvk_tensor *y, const char *x_name,
+                          const dvk_tensor *x, bool same_ok);
 /* Sees t as [rows, last]: last = its last dimension (1 for a scalar). */
 void nn_rows_cols(const dvk_tensor *t, uint64_t *rows, uint64_t *cols);
 

@@ -41,3 +41,47 @@ void dvk_ref_activation(int act, const float *x, double *y, size_t n)
     for (size_t i = 0; i < n; ++i)
         y[i] = dvk_ref_act(act, x[i]);
 }
+
+void dvk_ref_add(const float *a, const float *b, size_t nb, double *y, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        y[i] = (double)a[i] + b[i % nb];
+}
+
+void dvk_ref_mul(const float *a, const float *b, size_t nb, double *y, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        y[i] = (double)a[i] * b[i % nb];
+}
+
+void dvk_ref_lerp(const float *a, const float *b, const float *weight, size_t nw, double *y,
+                  size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        y[i] = a[i] + (double)weight[i % nw] * ((double)b[i] - a[i]);
+}
+
+void dvk_ref_gated_residual(int act, const float *residual, const float *x, const float *gate,
+                            size_t ng, double *y, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        y[i] = residual[i] + x[i] * dvk_ref_act(act, gate[i % ng]);
+}
+
+void dvk_ref_glu(int act, const float *x, const float *gate, int gate_first, double *y,
+                 size_t rows, size_t n)
+{
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t j = 0; j < n; ++j) {
+            double v, g;
+            if (gate) {
+                v = x[r * n + j];
+                g = gate[r * n + j];
+            } else {
+                const float *xr = x + r * 2 * n;
+                v = gate_first ? xr[n + j] : xr[j];
+                g = gate_first ? xr[j] : xr[n + j];
+            }
+            y[r * n + j] = v * dvk_ref_act(act, g);
+        }
+}
