@@ -4,7 +4,7 @@
 
 #include "../../common/interface.h"
 
-#define ACTIVATION_LOCAL 256
+#define ACTIVATION_LOCAL 128 /* Vulkan's guaranteed minimum of maxComputeWorkGroupInvocations */
 
 #define ACTIVATION_SPEC_ACT 0  /* DVK_ACT_CODE_* of act.h */
 #define ACTIVATION_SPEC_X_DT 1 /* DVK_DT_* */

@@ -9,6 +9,7 @@ dvk_status dvk_activation(dvk_cmd *cmd, const dvk_activation_desc *d)
     NN_TRY(nn_begin(cmd, d, &ctx));
     NN_TRY(nn_check_float(ctx, "x", d->x));
     NN_TRY(nn_check_float(ctx, "y", d->y));
+    NN_TRY(nn_check_alias("y", d->y, "x", d->x, true));
     if (d->act == DVK_ACT_DEFAULT)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "act: choose an activation");
     uint32_t act;
