@@ -16,6 +16,7 @@
  *                 pipelines (built lazily, cached, optionally persisted to disk).
  *   dvk_tensor    a contiguous fp32 or fp16 array of up to 4 dimensions in device memory,
  *                 suballocated from large blocks, or a view of a caller's VkBuffer + offset.
+ *   dvk_weights   the named tensors of a safetensors file, loaded into dvk_tensors.
  *   dvk_cmd       a recording: operator dispatches (with the barriers they need), uploads,
  *                 downloads and timestamps, in a command buffer of deltavk's or the caller's.
  *                 Submitting and waiting are separate, optional steps.
@@ -418,67 +419,151 @@ DVK_API float dvk_bf16_to_f32(uint16_t value);
  * ------------------------------------------------------------------------------------------- */
 
 /*
- * dvk_weights loads a safetensors file (https://huggingface.co/docs/safetensors: an 8-byte
- * little-endian header length, a JSON header naming each tensor's dtype, shape and byte range,
- * then the data) into device tensors, one per entry, and finds them by name. The file is
- * memory-mapped and read once: on unified-memory devices (integrated GPUs, lavapipe) straight
- * into the tensors, elsewhere through staged uploads in batches. Every header entry is
- * checked before anything is loaded (a malformed file, a byte range outside the file or
- * overlapping another, a duplicate or non-UTF-8 name: DVK_ERROR_FORMAT naming the entry).
+ * dvk_weights reads a safetensors file (https://huggingface.co/docs/safetensors: an 8-byte
+ * little-endian header length N, N bytes of JSON naming each tensor's dtype, shape and byte
+ * range, then the data) into device tensors, one per entry, and finds them by name. The
+ * library reads the format itself (no JSON library) and strictly: every header entry is
+ * checked before any tensor is made, and a file that breaks a rule below is DVK_ERROR_FORMAT,
+ * with a message naming the file and the entry.
  *
- * Dtypes: F32, F16 and BF16 stay as they are unless desc.dtype asks for another float dtype
- * (then converted once, at load); F64 becomes f32; 16-bit tensors on a device without
- * fp16_storage become f32. Integer and bool tensors (I64, I32, I16, I8, U8, BOOL) become
- * int32 (a value outside int32's range is DVK_ERROR_FORMAT). Tensors of up to 4 dimensions
- * are loaded (0 dimensions: a scalar of one element); a tensor of more dimensions, or with no
- * elements, is listed but has no device tensor, and asking for it is DVK_ERROR_UNSUPPORTED.
+ * The file is memory-mapped and stays mapped until dvk_weights_destroy (so it must not be
+ * truncated meanwhile: reading a page that no longer exists raises SIGBUS). Only regular
+ * files are read: a directory, a device such as /dev/zero or a pipe is DVK_ERROR_IO, as is a
+ * file that cannot be opened. dvk_weights_load_memory reads a copy of bytes in memory.
  *
- * A model loader takes what it needs with dvk_weights_expect (name and shape checked, a
- * missing or wrongly shaped tensor named in the error) and then calls
- * dvk_weights_check_all_used, which names any tensor it did not ask for: a missing, extra or
- * wrongly shaped tensor is always an error that names it.
+ * The header, as deltavk reads it (where the format leaves room, the choice is written):
+ *   - N <= 100,000,000 (as the reference implementation) and N <= file size − 8; the header is
+ *     UTF-8 (no overlong forms, surrogates, or code points past U+10FFFF) and one JSON
+ *     object (RFC 8259 exactly: no comments, trailing commas, NaN, or control bytes, strings
+ *     with every escape, \u surrogate pairs included and lone surrogates refused), padded
+ *     with JSON whitespace only; arrays and objects nest at most 64 deep.
+ *   - Each key but "__metadata__" names a tensor: an object with "dtype" (F64, F32, F16,
+ *     BF16, I64, I32, I16, I8, U8 or BOOL; other dtypes of the format, U16, U32, U64, F8_*,
+ *     are refused), "shape" (at most 8 integers) and "data_offsets" ([begin, end] in the data
+ *     that follow the header), each once; other fields are ignored. Integers are plain JSON
+ *     integers (digits only: no sign, fraction or exponent) below 2^64, and element and byte
+ *     counts must not overflow 64 bits. end − begin = elements × the dtype's size, end <= the
+ *     data's size, and no two tensors share a byte (empty tensors own none); gaps between
+ *     tensors and bytes after the last are accepted.
+ *   - Tensor names are unique and may hold any character but U+0000 ("\u0000" is refused:
+ *     C strings cannot hold it); an empty name is a name.
+ *   - "__metadata__" appears at most once: null (no metadata) or an object of string values,
+ *     with unique keys and no U+0000.
+ *   - Tensors are listed in the header's order.
+ * Data are read with any alignment (an offset may be odd).
+ *
+ * Device tensors. With a context, each entry the filter keeps becomes one dvk_tensor:
+ *   F32, F16, BF16  the file's dtype, or desc.dtype when set (or the per-tensor choice of
+ *                   desc.tensor_dtype), converted once at load, rounding to nearest even;
+ *   F64             f32 (or the chosen dtype, through f32; values past f32's range become
+ *                   ±inf);
+ *   16-bit results  f32 instead on a device without fp16_storage;
+ *   I64 .. U8, BOOL int32 (BOOL as 0 or 1, any nonzero byte being true); a value outside
+ *                   int32's range is DVK_ERROR_FORMAT naming the tensor, found before any
+ *                   tensor is made.
+ * Its shape is the file's: 0 to 4 dimensions (0 dimensions: one element). An entry of more
+ * dimensions, or with no elements, is listed and readable on the host but has no device
+ * tensor: dvk_weights_get of it is DVK_ERROR_UNSUPPORTED. On unified-memory devices
+ * (integrated GPUs, lavapipe) the data are converted straight into the tensors' memory;
+ * elsewhere into staging memory, with one submission per batch of desc.upload_batch_bytes.
+ * (DVK_WEIGHTS_STAGED=1 in the environment takes the staged path on unified memory too: it
+ * is there to test that path on any machine.)
+ *
+ * Host only. With context NULL no device tensor is made: the names, dtypes, shapes and
+ * metadata are there, values through dvk_weights_read, and dvk_weights_get and
+ * dvk_weights_expect check names and shapes when out_tensor is NULL (and mark the entry used).
+ *
+ * A model loader takes what it needs with dvk_weights_expect (name and shape checked: a
+ * missing or wrongly shaped tensor is named in the error) and then calls
+ * dvk_weights_check_all_used, which names a tensor it did not ask for: a missing, extra or
+ * wrongly shaped tensor is always an error that names it. A dvk_weights is used by one thread
+ * at a time (asking for a tensor marks it used); it must be destroyed before its context.
  */
 typedef struct dvk_weights dvk_weights;
 
 typedef struct dvk_weights_desc {
-    /* Floating-point tensors become this dtype (DVK_DTYPE_F32, _F16 or _BF16); DEFAULT keeps
-     * the file's. */
+    /* Floating-point entries become this dtype (DVK_DTYPE_F32, _F16 or _BF16); DEFAULT keeps
+     * the file's (F64 becomes f32). */
     dvk_dtype dtype;
-    /* Load only the tensors for which filter returns true (NULL = all); the others are not
-     * listed at all. */
+    /* Which entries get device tensors (NULL = all). An entry left out stays listed, readable
+     * (dvk_weights_find, dvk_weights_read) and is not reported by dvk_weights_check_all_used;
+     * dvk_weights_get of it is DVK_ERROR_NOT_FOUND. */
     bool (*filter)(void *user_data, const char *name);
-    void *filter_user_data;
+    /* The dtype of one floating-point entry (NULL = desc.dtype for all): called once per
+     * float entry the filter keeps, with the dtype the rules above chose; returns
+     * DVK_DTYPE_F32, _F16 or _BF16, or DEFAULT to keep that choice. Anything else is
+     * DVK_ERROR_INVALID_ARGUMENT. (Keep a model's norms or gates in f32 while its matrices
+     * load as f16.) */
+    dvk_dtype (*tensor_dtype)(void *user_data, const char *name, dvk_dtype chosen);
+    void *user_data; /* passed to filter and tensor_dtype */
+    /* Bytes of staging memory per upload submission on devices without unified memory (0 =
+     * 64 MiB); a larger tensor goes alone. */
+    uint64_t upload_batch_bytes;
 } dvk_weights_desc;
 
-/* Loads a file. desc may be NULL. DVK_ERROR_IO when it cannot be opened or read. */
+/* Loads a file. `context` may be NULL (host only, see above); desc may be NULL (defaults).
+ * DVK_ERROR_IO when the file cannot be opened or mapped or is not a regular file,
+ * DVK_ERROR_FORMAT for a malformed file, and the errors of dvk_tensor_create and the uploads.
+ * Nothing is kept on failure (*out_weights = NULL). */
 DVK_API dvk_status dvk_weights_load(dvk_context *context, const char *path,
                                     const dvk_weights_desc *desc, dvk_weights **out_weights);
-/* The same from bytes in memory (copied as needed; the caller may free them at once). */
+/* The same from `size` bytes in memory, which are copied (the caller may free them at once).
+ * Messages call the file "(memory)". */
 DVK_API dvk_status dvk_weights_load_memory(dvk_context *context, const void *data, size_t size,
                                            const dvk_weights_desc *desc,
                                            dvk_weights **out_weights);
-/* Destroys the tensors it loaded. NULL is a no-op. */
+/* Destroys the tensors it loaded and unmaps the file. NULL is a no-op. */
 DVK_API void dvk_weights_destroy(dvk_weights *weights);
 
-/* Tensors in the file's header order. */
+/* Number of tensor entries, and their names in the header's order (NULL past the count). */
 DVK_API uint32_t dvk_weights_count(const dvk_weights *weights);
 DVK_API const char *dvk_weights_name(const dvk_weights *weights, uint32_t i);
-/* The tensor called `name` (owned by the weights). DVK_ERROR_NOT_FOUND, naming it and the file,
- * when there is none. Marks it as used. */
+
+#define DVK_WEIGHTS_MAX_DIMS 8
+
+/* What the file says of one entry, and what deltavk made of it. The strings live as long as
+ * the weights. */
+typedef struct dvk_weights_entry {
+    const char *name;
+    const char *file_dtype;  /* as the format names it: "F32", "BF16", "I64", "BOOL", ... */
+    /* The dtype it loads as: f32, f16 or bf16 for float entries, i32 for integer and bool
+     * entries (host only: as on a device with fp16_storage). */
+    dvk_dtype dtype;
+    uint32_t ndim;           /* 0..DVK_WEIGHTS_MAX_DIMS */
+    uint64_t shape[DVK_WEIGHTS_MAX_DIMS];
+    uint64_t numel;          /* product of the shape (1 for 0 dimensions) */
+    bool loaded;             /* it has a device tensor */
+    bool used;               /* dvk_weights_get or dvk_weights_expect asked for it */
+} dvk_weights_entry;
+
+/* The entry called `name` (DVK_ERROR_NOT_FOUND, naming it and the file, when there is none).
+ * Does not mark it used. */
+DVK_API dvk_status dvk_weights_find(const dvk_weights *weights, const char *name,
+                                    dvk_weights_entry *out_entry);
+/* The tensor called `name` (owned by the weights: never destroy it), and marks it used.
+ * DVK_ERROR_NOT_FOUND, naming it and the file, when there is none (or the filter left it
+ * out); DVK_ERROR_UNSUPPORTED for an entry of more than 4 dimensions or no elements;
+ * DVK_ERROR_INVALID_STATE in host-only mode. out_tensor may be NULL: then only the name is
+ * checked and the entry marked used, in any mode and whatever its dimensions. */
 DVK_API dvk_status dvk_weights_get(dvk_weights *weights, const char *name,
                                    dvk_tensor **out_tensor);
-/* dvk_weights_get and a shape check: `ndim` dimensions equal to `shape` (UINT64_MAX matches
- * any size); DVK_ERROR_SHAPE_MISMATCH names the tensor, its shape and the one expected. */
+/* dvk_weights_get and a shape check: `ndim` dimensions (up to DVK_WEIGHTS_MAX_DIMS) equal to
+ * `shape` (UINT64_MAX matches any size); DVK_ERROR_SHAPE_MISMATCH names the tensor, the file,
+ * its shape and the one expected. The shape is checked first, and a mismatch does not mark
+ * the entry used. */
 DVK_API dvk_status dvk_weights_expect(dvk_weights *weights, const char *name, uint32_t ndim,
                                       const uint64_t *shape, dvk_tensor **out_tensor);
-/* DVK_ERROR_FORMAT naming the first tensor that no dvk_weights_get or dvk_weights_expect asked
- * for ("unexpected tensor 'blocks.9.ffn.w' in model.safetensors"), else DVK_SUCCESS. */
+/* DVK_ERROR_FORMAT naming the first entry (in header order) that the filter kept and no
+ * dvk_weights_get or dvk_weights_expect asked for ("unexpected tensor 'blocks.9.ffn.w' in
+ * model.safetensors"), else DVK_SUCCESS. */
 DVK_API dvk_status dvk_weights_check_all_used(const dvk_weights *weights);
-/* A "__metadata__" string of the file, or NULL. */
+/* A "__metadata__" value of the file, or NULL. */
 DVK_API const char *dvk_weights_metadata(const dvk_weights *weights, const char *key);
-/* Reads tensor `name` from the file's bytes (not from the device), converted to DVK_DTYPE_F32
- * (float) or DVK_DTYPE_I32 (int32_t; float entries must hold integers): for small values the
- * host needs (sequence offsets, a scale). `bytes` must be numel times 4. */
+/* Reads entry `name` from the file's bytes (not from the device; any entry, in any mode),
+ * converted to DVK_DTYPE_F32 (float; integers round to the nearest float) or DVK_DTYPE_I32
+ * (int32_t; integer entries must fit and float entries hold integers that fit, else
+ * DVK_ERROR_FORMAT naming the element): for values the host needs (sequence offsets, a
+ * scale) and for tools. `bytes` must be numel × 4 (DVK_ERROR_SHAPE_MISMATCH otherwise). */
 DVK_API dvk_status dvk_weights_read(const dvk_weights *weights, const char *name,
                                     dvk_dtype dtype, void *dst, size_t bytes);
 

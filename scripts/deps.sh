@@ -10,7 +10,6 @@ PACKAGES=(
   libvulkan-dev            # Vulkan headers (and the loader, libvulkan1)
   libvulkan-volk-dev       # volk: opens the Vulkan loader at run time
   glslc                    # shaderc's GLSL -> SPIR-V compiler
-  libcjson-dev             # safetensors headers are JSON
   libcmocka-dev            # tests
   mesa-vulkan-drivers      # lavapipe: a Vulkan device on the CPU, so every machine has one
   vulkan-validationlayers  # the tests run under VK_LAYER_KHRONOS_validation

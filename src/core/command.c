@@ -594,19 +594,38 @@ static dvk_status check_copy_args(const dvk_cmd *cmd, const dvk_tensor *t, const
     return DVK_SUCCESS;
 }
 
+/* Records a copy of the whole tensor from fresh staging memory, whose host pointer it returns
+ * for the caller to fill before the recording is submitted. */
+static dvk_status upload_from_staging(dvk_cmd *cmd, dvk_tensor *t, void **out)
+{
+    dvk_context *ctx = cmd->ctx;
+    dvk_mem staging;
+    DVK_TRY(dvk__mem_alloc(ctx, t->bytes, DVK_MEM_STAGING, &staging));
+    DVK_TRY(hold(cmd, &staging));
+    const dvk_binding b = dvk__bind_write(t);
+    DVK_TRY(track(cmd, &b, 1));
+    const VkBufferCopy region = {staging.offset, t->offset, t->bytes};
+    ctx->vk.vkCmdCopyBuffer(cmd->cb, staging.buffer, t->buffer, 1, &region);
+    *out = staging.mapped;
+    return DVK_SUCCESS;
+}
+
 dvk_status dvk_cmd_upload(dvk_cmd *cmd, dvk_tensor *t, const void *src, size_t bytes)
 {
     DVK_TRY(check_copy_args(cmd, t, src, bytes));
-    dvk_context *ctx = cmd->ctx;
-    dvk_mem staging;
-    DVK_TRY(dvk__mem_alloc(ctx, bytes, DVK_MEM_STAGING, &staging));
-    DVK_TRY(hold(cmd, &staging));
-    memcpy(staging.mapped, src, bytes);
-    const dvk_binding b = dvk__bind_write(t);
-    DVK_TRY(track(cmd, &b, 1));
-    const VkBufferCopy region = {staging.offset, t->offset, bytes};
-    ctx->vk.vkCmdCopyBuffer(cmd->cb, staging.buffer, t->buffer, 1, &region);
+    void *staging;
+    DVK_TRY(upload_from_staging(cmd, t, &staging));
+    memcpy(staging, src, bytes);
     return DVK_SUCCESS;
+}
+
+dvk_status dvk__cmd_upload_map(dvk_cmd *cmd, dvk_tensor *t, void **out)
+{
+    DVK_TRY(dvk__cmd_check_recording(cmd));
+    if (!t || !out || t->ctx != cmd->ctx)
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "upload of a NULL or foreign tensor");
+    DVK_TRY(dvk__check_live("tensor", t));
+    return upload_from_staging(cmd, t, out);
 }
 
 dvk_status dvk__cmd_upload_scratch(dvk_cmd *cmd, const void *data, size_t bytes,

@@ -27,6 +27,9 @@ dvk_status dvk__fail(dvk_status status, const char *fmt, ...)
 /* Records a failed Vulkan call: maps the VkResult to a status, keeps it for
  * dvk_last_vk_result(), and names the call ("vkAllocateMemory: VK_ERROR_OUT_OF_DEVICE_MEMORY"). */
 dvk_status dvk__fail_vk(VkResult result, const char *what);
+/* Puts `prefix` in front of this thread's last message, keeping its VkResult, and returns
+ * `status` (to say which object a failure deep inside concerned). */
+dvk_status dvk__fail_prefix(dvk_status status, const char *prefix);
 const char *dvk__vk_result_name(VkResult result);
 
 /* Propagates a failure: `DVK_TRY(expr);` returns expr's status from the caller if not success. */
@@ -290,6 +293,10 @@ dvk_status dvk__cmd_scratch(dvk_cmd *cmd, VkDeviceSize bytes, dvk_binding *out);
  * returned binding is marked read-only, for binding as an input. */
 dvk_status dvk__cmd_upload_scratch(dvk_cmd *cmd, const void *data, size_t bytes,
                                   dvk_binding *out);
+/* Records a copy into the whole of `t` from fresh staging memory and returns that memory's
+ * host pointer: the caller writes the tensor's bytes there before submitting (dvk_cmd_upload
+ * without a copy from a source buffer: dvk_weights converts straight into it). */
+dvk_status dvk__cmd_upload_map(dvk_cmd *cmd, dvk_tensor *t, void **out);
 dvk_context *dvk__cmd_context(const dvk_cmd *cmd);
 /* DVK_ERROR_INVALID_STATE unless the recording accepts new commands. */
 dvk_status dvk__cmd_check_recording(const dvk_cmd *cmd);

@@ -2,6 +2,7 @@
 #include "core/internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* Per thread, like errno: a failure on one thread never overwrites another's message. */
 static _Thread_local char last_error[1024];
@@ -30,6 +31,14 @@ dvk_status dvk__fail(dvk_status status, const char *fmt, ...)
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
     last_vk_result = VK_SUCCESS;
+    return status;
+}
+
+dvk_status dvk__fail_prefix(dvk_status status, const char *prefix)
+{
+    char message[sizeof last_error];
+    snprintf(message, sizeof message, "%s%s", prefix, last_error);
+    memcpy(last_error, message, sizeof last_error);
     return status;
 }
 

@@ -8,7 +8,6 @@
  * kernels use TF32 dots (~1e-3); its gated chunk kernel keeps a TF32 triangular solve (~5e-5);
  * bf16 inputs give ~3e-3. */
 #include "harness.h"
-#include "safetensors.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +31,8 @@ static const fixture fixtures[] = {
 };
 
 typedef struct loaded {
-    dvk_st_file *file;
-    float *x[6]; /* q, k, v, beta, g, h0 */
+    dvk_weights *file; /* host only: the test makes its own tensors from the values */
+    float *x[6];       /* q, k, v, beta, g, h0 */
     uint64_t shape[6][4];
     uint32_t ndim[6];
     int *cu;
@@ -43,38 +42,41 @@ typedef struct loaded {
 
 static const char *const names[6] = {"q", "k", "v", "beta", "g", "h0"};
 
+/* Entry `name` as floats (malloc'd), its shape into e. */
+static float *read_f32(dvk_weights *file, const char *name, dvk_weights_entry *e)
+{
+    CHECK_OK(dvk_weights_find(file, name, e));
+    float *x = malloc((size_t)(e->numel ? e->numel : 1) * sizeof *x);
+    assert_non_null(x);
+    CHECK_OK(dvk_weights_read(file, name, DVK_DTYPE_F32, x, (size_t)e->numel * sizeof *x));
+    return x;
+}
+
 static void load(const fixture *f, loaded *l)
 {
     memset(l, 0, sizeof *l);
-    char path[1024], err[512];
+    char path[1024];
     /* DVK_FIXTURE_DIR in the environment overrides the build's path (tests run elsewhere). */
     const char *dir = getenv("DVK_FIXTURE_DIR") ? getenv("DVK_FIXTURE_DIR") : DVK_FIXTURE_DIR;
     snprintf(path, sizeof path, "%s/%s.safetensors", dir, f->file);
-    if (dvk_st_read(path, &l->file, err, sizeof err) != DVK_SUCCESS)
-        fail_msg("%s", err);
+    CHECK_OK(dvk_weights_load(NULL, path, NULL, &l->file));
+    dvk_weights_entry e;
     for (int i = 0; i < 6; ++i) {
-        const dvk_st_tensor *t = dvk_st_find(l->file, names[i]);
-        if (!t)
+        if (dvk_weights_find(l->file, names[i], &e) != DVK_SUCCESS)
             continue;
-        l->x[i] = malloc((size_t)t->numel * sizeof(float));
-        dvk_st_to_f32(t, l->x[i]);
-        l->ndim[i] = t->ndim;
-        for (uint32_t d = 0; d < t->ndim; ++d)
-            l->shape[i][d] = t->shape[d];
+        assert_true(e.ndim <= 4);
+        l->x[i] = read_f32(l->file, names[i], &e);
+        l->ndim[i] = e.ndim;
+        for (uint32_t d = 0; d < e.ndim; ++d)
+            l->shape[i][d] = e.shape[d];
     }
-    const dvk_st_tensor *cu = dvk_st_find(l->file, "cu_seqlens");
-    if (cu) {
-        int64_t *tmp = malloc((size_t)cu->numel * sizeof *tmp);
-        assert_int_equal(dvk_st_to_i64(cu, tmp), DVK_SUCCESS);
-        l->cu = malloc((size_t)cu->numel * sizeof *l->cu);
-        for (uint64_t i = 0; i < cu->numel; ++i)
-            l->cu[i] = (int)tmp[i];
-        l->num_seqs = (int)cu->numel - 1;
-        free(tmp);
+    if (dvk_weights_find(l->file, "cu_seqlens", &e) == DVK_SUCCESS) {
+        l->cu = malloc((size_t)e.numel * sizeof *l->cu);
+        CHECK_OK(dvk_weights_read(l->file, "cu_seqlens", DVK_DTYPE_I32, l->cu,
+                                  (size_t)e.numel * sizeof *l->cu));
+        l->num_seqs = (int)e.numel - 1;
     }
-    const dvk_st_tensor *sc = dvk_st_find(l->file, "scale");
-    assert_non_null(sc);
-    dvk_st_to_f32(sc, &l->scale);
+    CHECK_OK(dvk_weights_read(l->file, "scale", DVK_DTYPE_F32, &l->scale, sizeof l->scale));
 }
 
 static void unload(loaded *l)
@@ -82,16 +84,14 @@ static void unload(loaded *l)
     for (int i = 0; i < 6; ++i)
         free(l->x[i]);
     free(l->cu);
-    dvk_st_free(l->file);
+    dvk_weights_destroy(l->file);
 }
 
 static float *expected(const loaded *l, const char *name, size_t *n)
 {
-    const dvk_st_tensor *t = dvk_st_find(l->file, name);
-    assert_non_null(t);
-    float *x = malloc((size_t)t->numel * sizeof *x);
-    dvk_st_to_f32(t, x);
-    *n = (size_t)t->numel;
+    dvk_weights_entry e;
+    float *x = read_f32(l->file, name, &e);
+    *n = (size_t)e.numel;
     return x;
 }
 

@@ -12,7 +12,6 @@
  * scripts/gen_attn_fixtures.py (memorax 1.0.1's LinearAttentionCell in JAX, infini-transformer-
  * pytorch 0.0.2's CausalAttention and rotary-embedding-torch 0.9.1, all fp32 on the CPU). */
 #include "harness.h"
-#include "safetensors.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -22,33 +21,33 @@
 #define TOL 1e-5
 
 typedef struct fx {
-    dvk_st_file *file;
+    dvk_weights *file; /* host only: the tests make their own tensors from the values */
 } fx;
 
 static fx open_fixture(const char *name)
 {
     fx f = {0};
-    char path[1024], err[512];
+    char path[1024];
     const char *dir = getenv("DVK_FIXTURE_DIR") ? getenv("DVK_FIXTURE_DIR") : DVK_FIXTURE_DIR;
     snprintf(path, sizeof path, "%s/%s.safetensors", dir, name);
-    if (dvk_st_read(path, &f.file, err, sizeof err) != DVK_SUCCESS)
-        fail_msg("%s", err);
+    CHECK_OK(dvk_weights_load(NULL, path, NULL, &f.file));
     return f;
 }
 
 /* A tensor of the fixture as floats (malloc'd); its shape into shape/ndim when given. */
 static float *get(const fx *f, const char *name, uint64_t *shape, uint32_t *ndim)
 {
-    const dvk_st_tensor *t = dvk_st_find(f->file, name);
-    if (!t)
+    dvk_weights_entry e;
+    if (dvk_weights_find(f->file, name, &e) != DVK_SUCCESS)
         fail_msg("fixture has no tensor %s", name);
-    float *x = malloc((size_t)t->numel * sizeof *x);
-    dvk_st_to_f32(t, x);
+    float *x = malloc((size_t)(e.numel ? e.numel : 1) * sizeof *x);
+    assert_non_null(x);
+    CHECK_OK(dvk_weights_read(f->file, name, DVK_DTYPE_F32, x, (size_t)e.numel * sizeof *x));
     if (shape)
-        for (uint32_t d = 0; d < t->ndim; ++d)
-            shape[d] = t->shape[d];
+        for (uint32_t d = 0; d < e.ndim; ++d)
+            shape[d] = e.shape[d];
     if (ndim)
-        *ndim = t->ndim;
+        *ndim = e.ndim;
     return x;
 }
 
@@ -143,7 +142,7 @@ static void kda_fixture(const char *name, bool gate)
     (void)nd;
     free(q), free(k), free(v), free(g), free(beta), free(h0), free(sc), free(o_exp);
     free(ht_exp), free(A_log), free(dt);
-    dvk_st_free(f.file);
+    dvk_weights_destroy(f.file);
 }
 
 static void test_kda_matches_fla(void **state)
@@ -224,7 +223,7 @@ static void dplr_fixture(const char *name, bool rwkv7)
     check_d(label, ht_exp, ht, nh);
     free(o), free(ht);
     free(q), free(k), free(v), free(a), free(b), free(gk), free(h0), free(o_exp), free(ht_exp);
-    dvk_st_free(f.file);
+    dvk_weights_destroy(f.file);
 }
 
 static void test_dplr_matches_fla(void **state)
@@ -305,7 +304,7 @@ static void test_memodo_head(void **state)
     }
     free(a), free(b), free(c), free(d), free(i_), free(s), free(init), free(out), free(mstate);
     free(q), free(k), free(v), free(ga), free(gb), free(gk), free(o_exp), free(h0), free(ht_exp);
-    dvk_st_free(f.file);
+    dvk_weights_destroy(f.file);
 }
 
 /* ---- linear attention: memorax's LinearAttentionCell ----------------------------------------- */
@@ -376,7 +375,7 @@ static void test_linear_attn_matches_memorax(void **state)
     free(o), free(ht), free(z);
     free(q), free(k), free(v), free(done), free(h0), free(z0), free(o_exp), free(ht_exp);
     free(z_exp);
-    dvk_st_free(f.file);
+    dvk_weights_destroy(f.file);
 }
 
 /* ---- Infini-attention: infini-transformer-pytorch's CausalAttention -------------------------- */
@@ -460,7 +459,7 @@ static void infini_fixture(const char *name, bool delta)
     }
     dvk_tensor_destroy(mem), dvk_tensor_destroy(mz), dvk_tensor_destroy(tg);
     free(gate), free(rmem), free(rz);
-    dvk_st_free(f.file);
+    dvk_weights_destroy(f.file);
 }
 
 static void test_infini_attn_matches_pytorch(void **state)
@@ -512,7 +511,7 @@ static void test_rope_matches_rotary_embedding_torch(void **state)
         free(ry), free(y), free(x), free(y_exp);
         dvk_tensor_destroy(tx), dvk_tensor_destroy(ty);
     }
-    dvk_st_free(f.file);
+    dvk_weights_destroy(f.file);
 }
 
 int main(void)

@@ -283,7 +283,9 @@ typedef struct st_entry {
     const float *data;
 } st_entry;
 
-static void write_file(const char *path, const st_entry *e, size_t n)
+/* Writes the entries as F32, and cu_seqlens (ncu offsets) as I64 when given. */
+static void write_file_cu(const char *path, const st_entry *e, size_t n, const int64_t *cu,
+                          uint64_t ncu)
 {
     dvk_st_writer *w = NULL;
     CHECK_OK(dvk_st_writer_create(&w));
@@ -291,9 +293,16 @@ static void write_file(const char *path, const st_entry *e, size_t n)
         if (e[i].data) /* absent optional inputs are NULL */
             CHECK_OK(dvk_st_writer_add(w, e[i].name, DVK_ST_F32, e[i].ndim, e[i].shape,
                                        e[i].data));
+    if (cu) /* as integers, as fla's files hold them */
+        CHECK_OK(dvk_st_writer_add(w, "cu_seqlens", DVK_ST_I64, 1, &ncu, cu));
     char err[256];
     CHECK_OK(dvk_st_writer_save(w, path, err, sizeof err));
     dvk_st_writer_destroy(w);
+}
+
+static void write_file(const char *path, const st_entry *e, size_t n)
+{
+    write_file_cu(path, e, n, NULL, 0);
 }
 
 static void to_float(const double *x, float *y, size_t n)
@@ -307,20 +316,21 @@ static void to_float(const double *x, float *y, size_t n)
 static void expect_outputs(const char *path, const st_entry *want, size_t n,
                            dvk_st_dtype token_dtype)
 {
-    char err[256];
-    dvk_st_file *f = NULL;
-    CHECK_OK(dvk_st_read(path, &f, err, sizeof err));
-    assert_int_equal(dvk_st_count(f), n);
+    dvk_weights *f = NULL;
+    CHECK_OK(dvk_weights_load(NULL, path, NULL, &f)); /* host only */
+    assert_int_equal(dvk_weights_count(f), n);
     for (size_t i = 0; i < n; ++i) {
-        const dvk_st_tensor *t = dvk_st_find(f, want[i].name);
-        if (!t)
+        dvk_weights_entry t;
+        if (dvk_weights_find(f, want[i].name, &t) != DVK_SUCCESS)
             fail_msg("%s: no tensor %s", path, want[i].name);
-        assert_int_equal(t->ndim, want[i].ndim);
-        for (uint32_t d = 0; d < t->ndim; ++d)
-            assert_int_equal(t->shape[d], want[i].shape[d]);
-        assert_int_equal(t->dtype, strcmp(want[i].name, "o") == 0 ? token_dtype : DVK_ST_F32);
+        assert_int_equal(t.ndim, want[i].ndim);
+        for (uint32_t d = 0; d < t.ndim; ++d)
+            assert_int_equal(t.shape[d], want[i].shape[d]);
+        assert_string_equal(t.file_dtype, dvk_st_dtype_name(strcmp(want[i].name, "o") == 0
+                                                                  ? token_dtype
+                                                                  : DVK_ST_F32));
     }
-    dvk_st_free(f);
+    dvk_weights_destroy(f);
 }
 
 /* Linear attention: T tokens (B rows, or one row of three sequences with cu_seqlens), episode
@@ -373,23 +383,7 @@ static void write_linear_case(const char *path, const la_case *c, st_entry *out,
         {"o", 4, {B, T, LA_H, LA_V}, of},  {"ht", 4, {N, LA_H, LA_K, LA_V}, hf},
         {"z", 3, {N, LA_H, LA_K}, zf},
     };
-    write_file(path, e, sizeof e / sizeof e[0]);
-    if (c->varlen) { /* cu_seqlens as integers, as fla's files hold them */
-        dvk_st_file *f = NULL;
-        char err[256];
-        CHECK_OK(dvk_st_read(path, &f, err, sizeof err));
-        dvk_st_writer *w = NULL;
-        CHECK_OK(dvk_st_writer_create(&w));
-        for (size_t i = 0; i < dvk_st_count(f); ++i) {
-            const dvk_st_tensor *t = dvk_st_get(f, i);
-            CHECK_OK(dvk_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data));
-        }
-        const uint64_t ncu = LA_N + 1;
-        CHECK_OK(dvk_st_writer_add(w, "cu_seqlens", DVK_ST_I64, 1, &ncu, cu64));
-        dvk_st_free(f);
-        CHECK_OK(dvk_st_writer_save(w, path, err, sizeof err));
-        dvk_st_writer_destroy(w);
-    }
+    write_file_cu(path, e, sizeof e / sizeof e[0], c->varlen ? cu64 : NULL, LA_N + 1);
     /* the outputs dvk run must write: the last three entries */
     memcpy(out, e + 6, 3 * sizeof *e);
     *n_out = 3;

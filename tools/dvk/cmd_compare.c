@@ -50,46 +50,48 @@ int cmd_compare(int argc, char **argv)
                         "[--names o,ht] [--tol 1e-5]\n");
         return TOOL_USAGE;
     }
-    char err[512];
-    dvk_st_file *a = NULL, *b = NULL;
-    if (dvk_st_read(a_path, &a, err, sizeof err) != DVK_SUCCESS ||
-        dvk_st_read(b_path, &b, err, sizeof err) != DVK_SUCCESS) {
-        fprintf(stderr, "dvk: %s\n", err);
-        dvk_st_free(a);
+    /* host only: no device is needed to compare two files */
+    dvk_weights *a = NULL, *b = NULL;
+    if (dvk_weights_load(NULL, a_path, NULL, &a) != DVK_SUCCESS ||
+        dvk_weights_load(NULL, b_path, NULL, &b) != DVK_SUCCESS) {
+        fprintf(stderr, "dvk: %s\n", dvk_last_error());
+        dvk_weights_destroy(a);
         return TOOL_FAIL;
     }
     int rc = TOOL_OK, compared = 0;
-    for (size_t i = 0; i < dvk_st_count(a); ++i) {
-        const dvk_st_tensor *ta = dvk_st_get(a, i);
-        if (!listed(names, ta->name))
+    for (uint32_t i = 0; i < dvk_weights_count(a); ++i) {
+        dvk_weights_entry ta, tb;
+        if (dvk_weights_find(a, dvk_weights_name(a, i), &ta) != DVK_SUCCESS ||
+            !listed(names, ta.name))
             continue;
-        const dvk_st_tensor *tb = dvk_st_find(b, ta->name);
-        if (!tb) {
+        if (dvk_weights_find(b, ta.name, &tb) != DVK_SUCCESS) {
             if (names) {
-                fprintf(stderr, "dvk: %s is not in %s\n", ta->name, b_path);
+                fprintf(stderr, "dvk: %s is not in %s\n", ta.name, b_path);
                 rc = TOOL_FAIL;
             }
             continue;
         }
-        bool same = ta->ndim == tb->ndim;
-        for (uint32_t d = 0; same && d < ta->ndim; ++d)
-            same = ta->shape[d] == tb->shape[d];
+        bool same = ta.ndim == tb.ndim;
+        for (uint32_t d = 0; same && d < ta.ndim; ++d)
+            same = ta.shape[d] == tb.shape[d];
         if (!same) {
-            fprintf(stderr, "dvk: %s: shapes differ\n", ta->name);
+            fprintf(stderr, "dvk: %s: shapes differ\n", ta.name);
             rc = TOOL_FAIL;
             continue;
         }
-        float *x = malloc((size_t)ta->numel * sizeof *x), *y = malloc((size_t)ta->numel * sizeof *y);
-        if (!x || !y) {
+        const size_t n = (size_t)ta.numel;
+        float *x = malloc((n ? n : 1) * sizeof *x), *y = malloc((n ? n : 1) * sizeof *y);
+        if (!x || !y ||
+            dvk_weights_read(a, ta.name, DVK_DTYPE_F32, x, n * sizeof *x) != DVK_SUCCESS ||
+            dvk_weights_read(b, ta.name, DVK_DTYPE_F32, y, n * sizeof *y) != DVK_SUCCESS) {
+            fprintf(stderr, "dvk: %s: %s\n", ta.name, x && y ? dvk_last_error() : "out of memory");
             free(x), free(y);
             rc = TOOL_FAIL;
             continue;
         }
-        dvk_st_to_f32(ta, x);
-        dvk_st_to_f32(tb, y);
         double num = 0.0, den = 0.0, maxabs = 0.0;
         bool finite = true;
-        for (uint64_t e = 0; e < ta->numel; ++e) {
+        for (size_t e = 0; e < n; ++e) {
             finite = finite && isfinite(x[e]);
             const double d = (double)x[e] - y[e];
             num += d * d;
@@ -98,7 +100,7 @@ int cmd_compare(int argc, char **argv)
         }
         const double rel = !finite ? INFINITY : den > 0 ? sqrt(num / den) : sqrt(num);
         const bool ok = rel <= tol;
-        printf("%-16s rel rms %.3e  max abs %.3e  %s\n", ta->name, rel, maxabs,
+        printf("%-16s rel rms %.3e  max abs %.3e  %s\n", ta.name, rel, maxabs,
                ok ? "ok" : "FAIL");
         if (!ok)
             rc = TOOL_FAIL;
@@ -111,7 +113,7 @@ int cmd_compare(int argc, char **argv)
             const size_t len = comma ? (size_t)(comma - p) : strlen(p);
             char name[128];
             snprintf(name, sizeof name, "%.*s", (int)(len < 127 ? len : 127), p);
-            if (!dvk_st_find(a, name)) {
+            if (dvk_weights_find(a, name, &(dvk_weights_entry){0}) != DVK_SUCCESS) {
                 fprintf(stderr, "dvk: %s is not in %s\n", name, a_path);
                 rc = TOOL_FAIL;
             }
@@ -122,7 +124,7 @@ int cmd_compare(int argc, char **argv)
         fprintf(stderr, "dvk: no tensors compared\n");
         rc = TOOL_FAIL;
     }
-    dvk_st_free(a);
-    dvk_st_free(b);
+    dvk_weights_destroy(a);
+    dvk_weights_destroy(b);
     return rc;
 }

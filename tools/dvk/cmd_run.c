@@ -42,19 +42,14 @@ int cmd_run(int argc, char **argv)
         return TOOL_USAGE;
 
     char err[512];
-    dvk_st_file *file = NULL;
-    dvk_status st = dvk_st_read(opts.in, &file, err, sizeof err);
-    if (st != DVK_SUCCESS) {
-        fprintf(stderr, "dvk: %s\n", err);
-        return TOOL_FAIL;
-    }
+    dvk_status st;
     dvk_context *ctx = NULL;
     int rc = tool_context(&opts, &ctx);
     tool_inputs in = {0};
     tool_outputs out = {0};
     dvk_cmd *cmd = NULL;
     if (rc == TOOL_OK)
-        rc = tool_load_inputs(ctx, op, file, &opts, &in);
+        rc = tool_load_inputs(ctx, op, &opts, &in);
     if (rc == TOOL_OK) {
         st = op->make_outputs(ctx, &in, &opts, true, &out);
         if (st == DVK_SUCCESS)
@@ -100,6 +95,5 @@ int cmd_run(int argc, char **argv)
     tool_free_outputs(&out);
     tool_free_inputs(&in);
     dvk_context_destroy(ctx);
-    dvk_st_free(file);
     return rc;
 }

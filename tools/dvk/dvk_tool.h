@@ -66,6 +66,8 @@ typedef struct tool_inputs {
     int32_t *cu_seqlens; /* host, num_seqs + 1 entries, or NULL */
     uint32_t num_seqs;
     float scale;         /* 0 = the operator's default */
+    dvk_weights *weights; /* the file the tensors above were loaded from (it owns them), or
+                             NULL (random inputs, owned here) */
 } tool_inputs;
 
 typedef struct tool_outputs {
@@ -149,10 +151,11 @@ void tool_print_ops(void);
  * (L2-normalised keys, beta in (0,1), log-sigmoid gates), uploaded. */
 int tool_random_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *opts,
                        bool with_state, tool_inputs *in);
-/* Loads the operator's inputs from a safetensors file (token tensors converted to
- * opts->dtype, states to fp32). Returns TOOL_OK or TOOL_FAIL with a message printed. */
-int tool_load_inputs(dvk_context *ctx, const tool_op *op, const dvk_st_file *file,
-                     const tool_opts *opts, tool_inputs *in);
+/* Loads the operator's inputs from the safetensors file opts->in through dvk_weights (token
+ * tensors converted to opts->dtype, states and gate parameters to fp32; cu_seqlens and scale
+ * read on the host). Returns TOOL_OK or TOOL_FAIL with a message printed. */
+int tool_load_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *opts,
+                     tool_inputs *in);
 void tool_free_inputs(tool_inputs *in);
 void tool_free_outputs(tool_outputs *out);
 

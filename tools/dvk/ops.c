@@ -47,10 +47,14 @@ static dvk_status upload_floats(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim
 
 void tool_free_inputs(tool_inputs *in)
 {
-    for (int i = 0; i < SLOT_COUNT; ++i)
-        dvk_tensor_destroy(in->t[i]);
-    dvk_tensor_destroy(in->h0);
-    dvk_tensor_destroy(in->z0);
+    if (in->weights) { /* the tensors are the file's */
+        dvk_weights_destroy(in->weights);
+    } else {
+        for (int i = 0; i < SLOT_COUNT; ++i)
+            dvk_tensor_destroy(in->t[i]);
+        dvk_tensor_destroy(in->h0);
+        dvk_tensor_destroy(in->z0);
+    }
     free(in->cu_seqlens);
     memset(in, 0, sizeof *in);
 }
@@ -717,40 +721,6 @@ static bool takes(const tool_input *in, const tool_opts *opts)
 
 /* ---- inputs from a file ----------------------------------------------------------------- */
 
-/* Loads one named tensor as floats into a device tensor of `dtype`. */
-static int load_one(dvk_context *ctx, const dvk_st_file *f, const char *name, dvk_dtype dtype,
-                    dvk_tensor **out)
-{
-    const dvk_st_tensor *t = dvk_st_find(f, name);
-    if (!t)
-        return TOOL_OK;
-    if (t->ndim < 1 || t->ndim > DVK_MAX_DIMS) {
-        fprintf(stderr, "dvk: input %s has %u dimensions (1 to %d expected)\n", name, t->ndim,
-                DVK_MAX_DIMS);
-        return TOOL_FAIL;
-    }
-    if (t->dtype != DVK_ST_F64 && t->dtype != DVK_ST_F32 && t->dtype != DVK_ST_F16 &&
-        t->dtype != DVK_ST_BF16) {
-        fprintf(stderr, "dvk: input %s has dtype %s; a float dtype is expected\n", name,
-                dvk_st_dtype_name(t->dtype));
-        return TOOL_FAIL;
-    }
-    float *data = malloc((size_t)t->numel * sizeof *data);
-    if (!data) {
-        fprintf(stderr, "dvk: out of memory loading %s\n", name);
-        return TOOL_FAIL;
-    }
-    dvk_st_to_f32(t, data);
-    const dvk_status st = upload_floats(ctx, dtype, t->ndim, t->shape, data, out);
-    free(data);
-    if (st != DVK_SUCCESS) {
-        char what[64];
-        snprintf(what, sizeof what, "input %s", name);
-        return tool_fail_status(what, st);
-    }
-    return TOOL_OK;
-}
-
 static dvk_dtype slot_dtype(tool_slot slot, const tool_opts *opts)
 {
     if (slot == SLOT_A_LOG || slot == SLOT_DT_BIAS || slot == SLOT_GATE)
@@ -758,66 +728,164 @@ static dvk_dtype slot_dtype(tool_slot slot, const tool_opts *opts)
     return opts->dtype ? opts->dtype : DVK_DTYPE_F32;
 }
 
-int tool_load_inputs(dvk_context *ctx, const tool_op *op, const dvk_st_file *f,
-                     const tool_opts *opts, tool_inputs *in)
+/* What the file's loader asks of the operator: which tensors go to the device, and which of
+ * them stay fp32 whatever --dtype says (states, the gate parameters). */
+typedef struct load_plan {
+    const tool_op *op;
+    const tool_opts *opts;
+} load_plan;
+
+/* The operator's input called `name` that this run takes, or NULL. */
+static const tool_input *input_named(const load_plan *p, const char *name)
+{
+    for (const tool_input *i = p->op->inputs; i->name; ++i)
+        if (takes(i, p->opts) && strcmp(i->name, name) == 0)
+            return i;
+    return NULL;
+}
+
+static bool is_state(const load_plan *p, const char *name)
+{
+    return (p->op->state != STATE_NONE && strcmp(name, "h0") == 0) ||
+           (p->op->state == STATE_S_Z && strcmp(name, "z0") == 0);
+}
+
+/* Only the inputs go to the device: a file may hold more (o, ht, ...), and cu_seqlens and
+ * scale are read on the host. */
+static bool load_filter(void *user, const char *name)
+{
+    const load_plan *p = user;
+    return input_named(p, name) || is_state(p, name);
+}
+
+static dvk_dtype load_dtype(void *user, const char *name, dvk_dtype chosen)
+{
+    (void)chosen;
+    const load_plan *p = user;
+    const tool_input *i = input_named(p, name);
+    return i ? slot_dtype(i->slot, p->opts) : DVK_DTYPE_F32; /* states: fp32 */
+}
+
+/* The device tensor of input `name` (absent: *out stays NULL). Inputs must be float tensors
+ * of 1 to 4 dimensions; token tensors are in --dtype (default f32). */
+static int take_input(dvk_weights *w, const char *name, dvk_dtype want, dvk_tensor **out)
+{
+    dvk_weights_entry e;
+    if (dvk_weights_find(w, name, &e) != DVK_SUCCESS)
+        return TOOL_OK;
+    if (e.ndim < 1 || e.ndim > DVK_MAX_DIMS) {
+        fprintf(stderr, "dvk: input %s has %u dimensions (1 to %d expected)\n", name, e.ndim,
+                DVK_MAX_DIMS);
+        return TOOL_FAIL;
+    }
+    if (e.dtype == DVK_DTYPE_I32) {
+        fprintf(stderr, "dvk: input %s has dtype %s; a float dtype is expected\n", name,
+                e.file_dtype);
+        return TOOL_FAIL;
+    }
+    if (e.numel == 0) {
+        fprintf(stderr, "dvk: input %s has no elements\n", name);
+        return TOOL_FAIL;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "input %s", name);
+    const dvk_status st = dvk_weights_get(w, name, out);
+    if (st != DVK_SUCCESS)
+        return tool_fail_status(what, st);
+    /* without 16-bit storage the library loads f16 as f32; the operator was asked for f16 */
+    if (dvk_tensor_dtype(*out) != want)
+        return tool_fail_status(what, dvk_set_error(DVK_ERROR_UNSUPPORTED_DTYPE,
+                                                    "the device cannot hold %s tensors",
+                                                    dvk_dtype_name(want)));
+    return TOOL_OK;
+}
+
+/* cu_seqlens: a 1-D integer tensor of at least 2 offsets, each in [0, 2^31). */
+static int read_cu_seqlens(dvk_weights *w, const tool_op *op, const tool_opts *opts,
+                           tool_inputs *in)
+{
+    dvk_weights_entry e;
+    if (dvk_weights_find(w, "cu_seqlens", &e) != DVK_SUCCESS)
+        return TOOL_OK;
+    /* ignoring it would run the batch as one sequence: a different result, not a subset */
+    if (!op->varlen) {
+        fprintf(stderr, "dvk: %s takes no cu_seqlens (variable-length batches), but %s has one\n",
+                op->name, opts->in);
+        return TOOL_FAIL;
+    }
+    if (e.ndim != 1 || e.numel < 2 || e.numel > UINT32_MAX) {
+        fprintf(stderr, "dvk: cu_seqlens must be a 1-D tensor of at least 2 offsets\n");
+        return TOOL_FAIL;
+    }
+    if (e.dtype != DVK_DTYPE_I32) {
+        fprintf(stderr, "dvk: cu_seqlens must hold integers\n");
+        return TOOL_FAIL;
+    }
+    in->cu_seqlens = malloc((size_t)e.numel * sizeof *in->cu_seqlens);
+    if (!in->cu_seqlens) {
+        fprintf(stderr, "dvk: out of memory reading cu_seqlens\n");
+        return TOOL_FAIL;
+    }
+    const dvk_status st = dvk_weights_read(w, "cu_seqlens", DVK_DTYPE_I32, in->cu_seqlens,
+                                           (size_t)e.numel * sizeof *in->cu_seqlens);
+    if (st != DVK_SUCCESS) /* a value past int32 */
+        return tool_fail_status("cu_seqlens", st);
+    for (uint64_t i = 0; i < e.numel; ++i) {
+        if (in->cu_seqlens[i] < 0) {
+            fprintf(stderr, "dvk: cu_seqlens[%llu] = %lld is out of range\n",
+                    (unsigned long long)i, (long long)in->cu_seqlens[i]);
+            return TOOL_FAIL;
+        }
+    }
+    in->num_seqs = (uint32_t)(e.numel - 1);
+    return TOOL_OK;
+}
+
+int tool_load_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *opts, tool_inputs *in)
 {
     memset(in, 0, sizeof *in);
+    load_plan plan = {op, opts};
+    const dvk_weights_desc desc = {
+        .dtype = opts->dtype ? opts->dtype : DVK_DTYPE_F32,
+        .filter = load_filter,
+        .tensor_dtype = load_dtype,
+        .user_data = &plan,
+    };
+    if (dvk_weights_load(ctx, opts->in, &desc, &in->weights) != DVK_SUCCESS) {
+        fprintf(stderr, "dvk: %s\n", dvk_last_error());
+        return TOOL_FAIL;
+    }
+    dvk_weights *w = in->weights;
     for (const tool_input *i = op->inputs; i->name; ++i) {
         if (!takes(i, opts))
-            continue; /* a file may hold more (o, ht, ...): ignored */
-        if (!dvk_st_find(f, i->name)) {
+            continue;
+        if (dvk_weights_find(w, i->name, &(dvk_weights_entry){0}) != DVK_SUCCESS) {
             if (i->flags & IN_OPTIONAL)
                 continue;
             fprintf(stderr, "dvk: %s needs an input tensor named \"%s\" in %s\n", op->name,
                     i->name, opts->in);
             return TOOL_FAIL;
         }
-        if (load_one(ctx, f, i->name, slot_dtype(i->slot, opts), &in->t[i->slot]) != TOOL_OK)
+        if (take_input(w, i->name, slot_dtype(i->slot, opts), &in->t[i->slot]) != TOOL_OK)
             return TOOL_FAIL;
     }
     /* States: absent = zeros (Infini-attention: no past memory, the first segment). */
-    if (op->state != STATE_NONE && load_one(ctx, f, "h0", DVK_DTYPE_F32, &in->h0) != TOOL_OK)
+    if (op->state != STATE_NONE && take_input(w, "h0", DVK_DTYPE_F32, &in->h0) != TOOL_OK)
         return TOOL_FAIL;
-    if (op->state == STATE_S_Z && load_one(ctx, f, "z0", DVK_DTYPE_F32, &in->z0) != TOOL_OK)
+    if (op->state == STATE_S_Z && take_input(w, "z0", DVK_DTYPE_F32, &in->z0) != TOOL_OK)
         return TOOL_FAIL;
-    const dvk_st_tensor *cu = dvk_st_find(f, "cu_seqlens");
-    /* ignoring it would run the batch as one sequence: a different result, not a subset */
-    if (cu && !op->varlen) {
-        fprintf(stderr, "dvk: %s takes no cu_seqlens (variable-length batches), but %s has one\n",
-                op->name, opts->in);
+    if (read_cu_seqlens(w, op, opts, in) != TOOL_OK)
         return TOOL_FAIL;
-    }
-    if (cu) {
-        if (cu->ndim != 1 || cu->numel < 2 || cu->numel > UINT32_MAX) {
-            fprintf(stderr, "dvk: cu_seqlens must be a 1-D tensor of at least 2 offsets\n");
-            return TOOL_FAIL;
-        }
-        int64_t *tmp = malloc((size_t)cu->numel * sizeof *tmp);
-        in->cu_seqlens = malloc((size_t)cu->numel * sizeof *in->cu_seqlens);
-        if (!tmp || !in->cu_seqlens || dvk_st_to_i64(cu, tmp) != DVK_SUCCESS) {
-            fprintf(stderr, "dvk: cu_seqlens must hold integers\n");
-            free(tmp);
-            return TOOL_FAIL;
-        }
-        for (uint64_t i = 0; i < cu->numel; ++i) {
-            if (tmp[i] < 0 || tmp[i] > INT32_MAX) {
-                fprintf(stderr, "dvk: cu_seqlens[%llu] = %lld is out of range\n",
-                        (unsigned long long)i, (long long)tmp[i]);
-                free(tmp);
-                return TOOL_FAIL;
-            }
-            in->cu_seqlens[i] = (int32_t)tmp[i];
-        }
-        free(tmp);
-        in->num_seqs = (uint32_t)(cu->numel - 1);
-    }
-    const dvk_st_tensor *sc = dvk_st_find(f, "scale");
-    if (sc) {
-        if (sc->numel != 1) {
+    dvk_weights_entry sc;
+    if (dvk_weights_find(w, "scale", &sc) == DVK_SUCCESS) {
+        if (sc.numel != 1) {
             fprintf(stderr, "dvk: scale must hold one number\n");
             return TOOL_FAIL;
         }
-        dvk_st_to_f32(sc, &in->scale);
+        const dvk_status st = dvk_weights_read(w, "scale", DVK_DTYPE_F32, &in->scale,
+                                               sizeof in->scale);
+        if (st != DVK_SUCCESS)
+            return tool_fail_status("scale", st);
     }
     if (opts->has_scale)
         in->scale = opts->scale;
