@@ -63,6 +63,7 @@ typedef struct tool_opts {
     float temperature, top_p; /* sample: --temperature, --top-p */
     uint32_t top_k;          /* sample: --top-k */
     uint64_t seed;           /* sample: --seed */
+    uint32_t rotate;         /* bench of functions: --rotate N copies of the inputs, in turn */
 } tool_opts;
 
 /* Where an operator's input tensors go; each operator names them in its files (fla's argument

@@ -124,7 +124,8 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
                     {"--warmup", &o->warmup}, {"--iters", &o->iters}, {"--repeat", &o->repeat},
                     {"--segment", &o->segment}, {"--offset", &o->rope_offset},
                     {"--rotary-dim", &o->rotary_dim}, {"--M", &o->M}, {"--N", &o->N},
-                    {"--W", &o->W}, {"--groups", &o->groups}, {"--top-k", &o->top_k}};
+                    {"--W", &o->W}, {"--groups", &o->groups}, {"--top-k", &o->top_k},
+                    {"--rotate", &o->rotate}};
         bool matched = false;
         for (size_t n = 0; n < sizeof nums / sizeof nums[0]; ++n) {
             if (strcasecmp(a, nums[n].name) == 0) {

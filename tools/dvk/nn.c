@@ -456,16 +456,22 @@ int tool_run_fn(const tool_fn *fn, tool_opts *opts)
     return rc;
 }
 
+#define ROTATE_MAX 16
+
+/* With --rotate N, successive calls use N copies of the inputs in turn, so a bench whose
+ * inputs fit in the GPU's cache (a decode-shaped matmul's weights) reads them from memory. */
 typedef struct fn_run {
     const tool_fn *fn;
     const tool_opts *opts;
-    const fn_io *io;
+    fn_io *io;
+    uint32_t copies, next;
 } fn_run;
 
 static dvk_status record_fn(dvk_cmd *cmd, void *user)
 {
-    const fn_run *r = user;
-    return r->fn->record(cmd, r->fn, r->opts, r->io);
+    fn_run *r = user;
+    const fn_io *io = &r->io[r->next++ % r->copies];
+    return r->fn->record(cmd, r->fn, r->opts, io);
 }
 
 int tool_bench_fn(const tool_fn *fn, tool_opts *opts)
@@ -478,40 +484,49 @@ int tool_bench_fn(const tool_fn *fn, tool_opts *opts)
     }
     if (!opts->K)
         opts->K = opts->N;
+    const uint32_t copies = opts->rotate ? opts->rotate : 1;
+    if (copies > ROTATE_MAX) {
+        fprintf(stderr, "dvk: --rotate takes at most %d copies\n", ROTATE_MAX);
+        return TOOL_USAGE;
+    }
     dvk_context *ctx = NULL;
     int rc = tool_context(opts, &ctx);
     if (rc != TOOL_OK)
         return rc;
-    fn_io io = {0};
+    fn_io all[ROTATE_MAX] = {0}, *io0 = &all[0];
     tool_timing timing = {0};
-    dvk_status st = fn->random(ctx, fn, opts, &io);
-    if (st == DVK_SUCCESS)
-        st = fn->outputs(ctx, fn, opts, &io);
+    dvk_status st = DVK_SUCCESS;
+    for (uint32_t c = 0; st == DVK_SUCCESS && c < copies; ++c) {
+        st = fn->random(ctx, fn, opts, &all[c]);
+        if (st == DVK_SUCCESS)
+            st = fn->outputs(ctx, fn, opts, &all[c]);
+    }
     if (st != DVK_SUCCESS)
         rc = tool_fail_status(fn->name, st);
-    fn_run run = {fn, opts, &io};
+    fn_run run = {fn, opts, all, copies, 0};
     if (rc == TOOL_OK)
         rc = tool_time(ctx, opts, fn->name, record_fn, &run, &timing);
     if (rc == TOOL_OK) {
         const dvk_device_info *info = dvk_context_device_info(ctx);
         double bytes = 0.0;
         for (int i = 0; i < FN_MAX; ++i) {
-            bytes += io.in[i] ? (double)dvk_tensor_bytes(io.in[i]) : 0.0;
-            bytes += io.out[i] ? (double)dvk_tensor_bytes(io.out[i]) : 0.0;
+            bytes += io0->in[i] ? (double)dvk_tensor_bytes(io0->in[i]) : 0.0;
+            bytes += io0->out[i] ? (double)dvk_tensor_bytes(io0->out[i]) : 0.0;
         }
-        const double flops = fn->flops ? fn->flops(fn, opts, &io) : 0.0;
+        const double flops = fn->flops ? fn->flops(fn, opts, io0) : 0.0;
         const double s = timing.median * 1e-3;
         if (opts->json) {
             printf("{\"function\": \"%s\", \"dtype\": \"%s\", \"wdtype\": \"%s\", \"M\": %u, "
                    "\"N\": %u, \"K\": %u, \"device\": \"%s\", \"driver\": \"%s\", "
                    "\"profile\": \"%s\", \"median_ms\": %.6f, \"min_ms\": %.6f, "
-                   "\"max_ms\": %.6f, \"iters\": %u, \"repeat\": %u, \"bytes\": %.0f, "
-                   "\"flops\": %.0f, \"gb_per_s\": %.3f, \"tflop_per_s\": %.4f}\n",
+                   "\"max_ms\": %.6f, \"iters\": %u, \"repeat\": %u, \"rotate\": %u, "
+                   "\"bytes\": %.0f, \"flops\": %.0f, \"gb_per_s\": %.3f, "
+                   "\"tflop_per_s\": %.4f}\n",
                    fn->name, dvk_dtype_name(io_dtype(opts)), dvk_dtype_name(w_dtype(opts)),
                    opts->M, opts->N, opts->K, info->name, info->driver_info,
                    opts->small_profile ? "small" : "device", timing.median, timing.min,
-                   timing.max, opts->iters, opts->repeat, bytes, flops, bytes / s * 1e-9,
-                   flops / s * 1e-12);
+                   timing.max, opts->iters, opts->repeat, copies, bytes, flops,
+                   bytes / s * 1e-9, flops / s * 1e-12);
         } else {
             printf("%s (%s, weights %s) M=%u N=%u K=%u on %s\n", fn->name,
                    dvk_dtype_name(io_dtype(opts)), dvk_dtype_name(w_dtype(opts)), opts->M,
@@ -523,12 +538,13 @@ int tool_bench_fn(const tool_fn *fn, tool_opts *opts)
                    bytes / s * 1e-9, bytes * 1e-6, flops / s * 1e-12, flops);
         }
         if (opts->reference)
-            tool_print_reference(fn->reference_ms ? fn->reference_ms(fn, opts, &io) : -1.0,
+            tool_print_reference(fn->reference_ms ? fn->reference_ms(fn, opts, io0) : -1.0,
                                  timing.median, opts->json);
         tool_print_stages(&timing, opts->json);
     }
     tool_timing_free(&timing);
-    free_io(&io);
+    for (uint32_t c = 0; c < copies; ++c)
+        free_io(&all[c]);
     dvk_context_destroy(ctx);
     return rc;
 }
