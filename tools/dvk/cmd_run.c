@@ -30,6 +30,8 @@ int cmd_run(int argc, char **argv)
     tool_opts opts = {0};
     if (tool_parse_opts(argc, argv, 2, &opts) != TOOL_OK)
         return TOOL_USAGE;
+    if (opts.op && tool_find_fn(opts.op))
+        return tool_run_fn(tool_find_fn(opts.op), &opts);
     if (!opts.op || !opts.in || !opts.out) {
         fprintf(stderr, "usage: dvk run OP --in IN.safetensors --out OUT.safetensors "
                         "[--mode recurrent|chunk] [--dtype f32|f16] [--device N] [--scale S]\n"

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "deltavk.h"
+#include "deltavk_nn.h"
 #include "safetensors.h"
 
 /* Exit codes: 0 success, 1 the work failed (bad file, device error, results out of
@@ -46,6 +47,23 @@ typedef struct tool_opts {
     uint32_t repeat;         /* bench: --repeat N: N calls back to back per timed run */
     bool reference;          /* bench: --reference: also time the C reference */
     uint32_t warmup, iters;  /* bench */
+    /* The building blocks (nn.c). */
+    uint32_t M, N;           /* bench: --M rows, --N columns / outputs (linear: x [M,K]) */
+    uint32_t W;              /* conv1d bench: --W kernel width */
+    uint32_t groups;         /* group_norm, conv1d: --groups */
+    dvk_act act;             /* glu, gated_residual, conv1d: --act NAME */
+    dvk_dtype wdtype;        /* bench: --wdtype, the weights' dtype (default: --dtype) */
+    dvk_norm_eps eps_mode;   /* norms: --eps-mode inside|clamp|add */
+    float weight_offset;     /* rms_norm: --weight-offset X */
+    bool accumulate;         /* linear: --accumulate (y += x W^T + b; run reads y) */
+    bool no_bias;            /* bench: --no-bias */
+    bool gate_first;         /* glu: --gate-first */
+    bool same;               /* conv1d: --same (padding) */
+    bool log;                /* softmax: --log (log_softmax) */
+    float temperature, top_p; /* sample: --temperature, --top-p */
+    uint32_t top_k;          /* sample: --top-k */
+    uint64_t seed;           /* sample: --seed */
+    uint32_t rotate;         /* bench of functions: --rotate N copies of the inputs, in turn */
 } tool_opts;
 
 /* Where an operator's input tensors go; each operator names them in its files (fla's argument
@@ -166,6 +184,40 @@ int tool_fail_status(const char *what, dvk_status st);
 
 /* Parses run/bench options from argv[first..argc). Returns TOOL_OK or TOOL_USAGE (printed). */
 int tool_parse_opts(int argc, char **argv, int first, tool_opts *opts);
+
+/* ---- timing (cmd_bench.c) ---------------------------------------------------------------- */
+
+#define TOOL_MAX_STAGES 16
+typedef struct tool_timing {
+    double median, min, max; /* ms per call */
+    double *times;           /* opts->iters sorted times */
+    uint32_t stage_count;    /* with --stages: per-kernel medians per call */
+    const char *stage_name[TOOL_MAX_STAGES];
+    double *stage_ms[TOOL_MAX_STAGES];
+    double stage_median[TOOL_MAX_STAGES];
+} tool_timing;
+
+/* Records the work of one call into cmd. */
+typedef dvk_status (*tool_record_fn)(dvk_cmd *cmd, void *user);
+/* Times `record` as dvk bench does (warm-up runs, back-to-back batches of opts->repeat calls,
+ * --repeat 0: enough for 20 ms, which is written back to opts->repeat; the median of
+ * opts->iters runs of GPU timestamps; --stages per kernel). Prints failures itself. */
+int tool_time(dvk_context *ctx, tool_opts *opts, const char *name, tool_record_fn record,
+              void *user, tool_timing *out);
+void tool_timing_free(tool_timing *t);
+void tool_print_stages(const tool_timing *t, bool json);
+/* The C reference's time beside the device's median (ref_ms < 0: it could not run). */
+void tool_print_reference(double ref_ms, double median_ms, bool json);
+
+/* ---- the building blocks of deltavk_nn.h (nn.c) --------------------------------------------- */
+
+typedef struct tool_fn tool_fn;
+/* The function called `name` ("linear", "gelu", ...), or NULL. */
+const tool_fn *tool_find_fn(const char *name);
+void tool_print_fns(void);
+/* dvk run FUNCTION / dvk bench FUNCTION. */
+int tool_run_fn(const tool_fn *fn, tool_opts *opts);
+int tool_bench_fn(const tool_fn *fn, tool_opts *opts);
 
 int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);

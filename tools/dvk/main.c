@@ -123,7 +123,9 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
                     {"--HV", &o->HV}, {"--K", &o->K},         {"--V", &o->V},
                     {"--warmup", &o->warmup}, {"--iters", &o->iters}, {"--repeat", &o->repeat},
                     {"--segment", &o->segment}, {"--offset", &o->rope_offset},
-                    {"--rotary-dim", &o->rotary_dim}};
+                    {"--rotary-dim", &o->rotary_dim}, {"--M", &o->M}, {"--N", &o->N},
+                    {"--W", &o->W}, {"--groups", &o->groups}, {"--top-k", &o->top_k},
+                    {"--rotate", &o->rotate}};
         bool matched = false;
         for (size_t n = 0; n < sizeof nums / sizeof nums[0]; ++n) {
             if (strcasecmp(a, nums[n].name) == 0) {
@@ -139,7 +141,10 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
             strcmp(a, "--mode") == 0 || strcmp(a, "--dtype") == 0 || strcmp(a, "--scale") == 0 ||
             strcmp(a, "--readout") == 0 || strcmp(a, "--chunk-size") == 0 ||
             strcmp(a, "--feature-map") == 0 || strcmp(a, "--eps") == 0 ||
-            strcmp(a, "--rope-theta") == 0) {
+            strcmp(a, "--rope-theta") == 0 || strcmp(a, "--wdtype") == 0 ||
+            strcmp(a, "--act") == 0 || strcmp(a, "--eps-mode") == 0 ||
+            strcmp(a, "--weight-offset") == 0 || strcmp(a, "--temperature") == 0 ||
+            strcmp(a, "--top-p") == 0 || strcmp(a, "--seed") == 0) {
             if (!val) {
                 fprintf(stderr, "dvk: %s needs a value\n", a);
                 return TOOL_USAGE;
@@ -160,13 +165,58 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
                     fprintf(stderr, "dvk: --mode must be recurrent or chunk\n");
                     return TOOL_USAGE;
                 }
-            } else if (strcmp(a, "--dtype") == 0) {
+            } else if (strcmp(a, "--dtype") == 0 || strcmp(a, "--wdtype") == 0) {
+                dvk_dtype *dt = strcmp(a, "--dtype") == 0 ? &o->dtype : &o->wdtype;
                 if (strcmp(val, "f32") == 0)
-                    o->dtype = DVK_DTYPE_F32;
+                    *dt = DVK_DTYPE_F32;
                 else if (strcmp(val, "f16") == 0)
-                    o->dtype = DVK_DTYPE_F16;
+                    *dt = DVK_DTYPE_F16;
+                else if (strcmp(val, "bf16") == 0)
+                    *dt = DVK_DTYPE_BF16;
                 else {
-                    fprintf(stderr, "dvk: --dtype must be f32 or f16\n");
+                    fprintf(stderr, "dvk: %s must be f32, f16 or bf16\n", a);
+                    return TOOL_USAGE;
+                }
+            } else if (strcmp(a, "--act") == 0) {
+                o->act = DVK_ACT_DEFAULT;
+                for (int k = DVK_ACT_IDENTITY; k < DVK_ACT_COUNT_; ++k)
+                    if (strcmp(val, dvk_act_name((dvk_act)k)) == 0)
+                        o->act = (dvk_act)k;
+                if (o->act == DVK_ACT_DEFAULT) {
+                    fprintf(stderr, "dvk: --act must be one of:");
+                    for (int k = DVK_ACT_IDENTITY; k < DVK_ACT_COUNT_; ++k)
+                        fprintf(stderr, " %s", dvk_act_name((dvk_act)k));
+                    fprintf(stderr, "\n");
+                    return TOOL_USAGE;
+                }
+            } else if (strcmp(a, "--eps-mode") == 0) {
+                if (strcmp(val, "inside") == 0)
+                    o->eps_mode = DVK_NORM_EPS_INSIDE;
+                else if (strcmp(val, "clamp") == 0)
+                    o->eps_mode = DVK_NORM_EPS_CLAMP;
+                else if (strcmp(val, "add") == 0)
+                    o->eps_mode = DVK_NORM_EPS_ADD;
+                else {
+                    fprintf(stderr, "dvk: --eps-mode must be inside, clamp or add\n");
+                    return TOOL_USAGE;
+                }
+            } else if (strcmp(a, "--temperature") == 0 || strcmp(a, "--top-p") == 0) {
+                if (parse_nonneg_float(a, val, a[2] == 't' && a[3] == 'e' ? &o->temperature
+                                                                         : &o->top_p) != TOOL_OK)
+                    return TOOL_USAGE;
+            } else if (strcmp(a, "--seed") == 0) {
+                char *end = NULL;
+                errno = 0;
+                o->seed = strtoull(val, &end, 0);
+                if (*val == '\0' || *val == '-' || *end != '\0' || errno) {
+                    fprintf(stderr, "dvk: --seed needs a non-negative integer\n");
+                    return TOOL_USAGE;
+                }
+            } else if (strcmp(a, "--weight-offset") == 0) {
+                char *end = NULL;
+                o->weight_offset = strtof(val, &end);
+                if (*val == '\0' || *end != '\0' || !isfinite(o->weight_offset)) {
+                    fprintf(stderr, "dvk: --weight-offset needs a number\n");
                     return TOOL_USAGE;
                 }
             } else if (strcmp(a, "--readout") == 0) {
@@ -235,6 +285,16 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
             o->stages = true;
         } else if (strcmp(a, "--reference") == 0) {
             o->reference = true;
+        } else if (strcmp(a, "--accumulate") == 0) {
+            o->accumulate = true;
+        } else if (strcmp(a, "--no-bias") == 0) {
+            o->no_bias = true;
+        } else if (strcmp(a, "--gate-first") == 0) {
+            o->gate_first = true;
+        } else if (strcmp(a, "--same") == 0) {
+            o->same = true;
+        } else if (strcmp(a, "--log") == 0) {
+            o->log = true;
         } else if (a[0] == '-') {
             fprintf(stderr, "dvk: unknown option %s\n", a);
             return TOOL_USAGE;
@@ -289,6 +349,10 @@ int main(int argc, char **argv)
         return cmd_compare(argc, argv);
     if (strcmp(cmd, "ops") == 0) {
         tool_print_ops();
+        return TOOL_OK;
+    }
+    if (strcmp(cmd, "functions") == 0) {
+        tool_print_fns();
         return TOOL_OK;
     }
     fprintf(stderr, "dvk: unknown command \"%s\"\n\n", cmd);

@@ -1,0 +1,550 @@
+/* The building blocks of deltavk_nn.h in the dvk tool: `dvk run FUNCTION` and `dvk bench
+ * FUNCTION`, named after PyTorch's functional API, inputs under its argument names (`input`,
+ * `weight`, `bias`, ...) and the output `y`. A new function is one entry in `fns` below with
+ * its tensors, random inputs for bench, outputs and record. */
+#include "dvk_tool.h"
+
+#include "deltavk_nn_reference.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FN_MAX 8
+
+/* A function's tensors: inputs in the order of tool_fn.in, then outputs in that of .out. */
+typedef struct fn_io {
+    dvk_tensor *in[FN_MAX];
+    dvk_tensor *out[FN_MAX];
+} fn_io;
+
+struct tool_fn {
+    const char *name;
+    const char *summary;
+    /* Input names (a trailing '?': optional) and output names ('?': written when present:
+     * made by make_outputs only when it applies). */
+    const char *in[FN_MAX];
+    const char *out[FN_MAX];
+    const char *bench; /* what bench's shape options mean */
+    dvk_act act;       /* the activation functions: their dvk_act */
+    /* bench: random inputs of the shape options. */
+    dvk_status (*random)(dvk_context *ctx, const tool_fn *fn, const tool_opts *o, fn_io *io);
+    /* The outputs for these inputs. */
+    dvk_status (*outputs)(dvk_context *ctx, const tool_fn *fn, const tool_opts *o, fn_io *io);
+    dvk_status (*record)(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o, const fn_io *io);
+    /* Floating-point operations of one call (NULL: none counted). */
+    double (*flops)(const tool_fn *fn, const tool_opts *o, const fn_io *io);
+    /* Runs the C reference once on the inputs (downloaded) and returns its wall time in
+     * milliseconds, or a negative value (NULL: no reference in the tool). */
+    double (*reference_ms)(const tool_fn *fn, const tool_opts *o, const fn_io *io);
+};
+
+/* ---- tensors ----------------------------------------------------------------------------- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s >> 12, *s ^= *s << 25, *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+static float rng_uniform(uint64_t *s) { return (float)(rng_next(s) >> 40) * (1.0f / 16777216.0f); }
+
+/* A new tensor of `dtype` and shape, filled from `data` (floats; int32 tensors take them
+ * truncated), or left unset when data is NULL. */
+static dvk_status tensor_from(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
+                              const uint64_t *shape, const float *data, dvk_tensor **out)
+{
+    dvk_tensor_desc d = {.dtype = dtype, .ndim = ndim};
+    for (uint32_t i = 0; i < ndim; ++i)
+        d.shape[i] = shape[i];
+    dvk_status st = dvk_tensor_create(ctx, &d, out);
+    if (st != DVK_SUCCESS || !data)
+        return st;
+    const size_t n = dvk_tensor_numel(*out), bytes = dvk_tensor_bytes(*out);
+    void *buf = malloc(bytes);
+    if (!buf)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (size_t i = 0; i < n; ++i) {
+        if (dtype == DVK_DTYPE_F16)
+            ((uint16_t *)buf)[i] = dvk_f32_to_f16(data[i]);
+        else if (dtype == DVK_DTYPE_BF16)
+            ((uint16_t *)buf)[i] = dvk_f32_to_bf16(data[i]);
+        else if (dtype == DVK_DTYPE_I32)
+            ((int32_t *)buf)[i] = (int32_t)data[i];
+        else
+            ((float *)buf)[i] = data[i];
+    }
+    st = dvk_tensor_upload(*out, buf, bytes);
+    free(buf);
+    return st;
+}
+
+/* A tensor of uniform values in [lo, hi). */
+static dvk_status random_tensor(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
+                                const uint64_t *shape, float lo, float hi, uint64_t seed,
+                                dvk_tensor **out)
+{
+    uint64_t n = 1;
+    for (uint32_t i = 0; i < ndim; ++i)
+        n *= shape[i];
+    if (n > ((uint64_t)1 << 34))
+        return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED, "%llu elements are too many for the tool",
+                             (unsigned long long)n);
+    float *x = malloc(n * sizeof *x);
+    if (!x)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (uint64_t i = 0; i < n; ++i)
+        x[i] = lo + (hi - lo) * rng_uniform(&s);
+    const dvk_status st = tensor_from(ctx, dtype, ndim, shape, x, out);
+    free(x);
+    return st;
+}
+
+/* Downloads any tensor as floats (malloc'd) into *out. */
+static dvk_status download_floats(const dvk_tensor *t, float **out)
+{
+    const size_t n = dvk_tensor_numel(t), bytes = dvk_tensor_bytes(t);
+    const dvk_dtype dt = dvk_tensor_dtype(t);
+    void *buf = malloc(bytes);
+    float *f = malloc(n * sizeof *f);
+    dvk_status st = buf && f ? dvk_tensor_download(t, buf, bytes)
+                             : dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (size_t i = 0; st == DVK_SUCCESS && i < n; ++i)
+        f[i] = dt == DVK_DTYPE_F16    ? dvk_f16_to_f32(((uint16_t *)buf)[i])
+               : dt == DVK_DTYPE_BF16 ? dvk_bf16_to_f32(((uint16_t *)buf)[i])
+               : dt == DVK_DTYPE_I32  ? (float)((int32_t *)buf)[i]
+                                      : ((float *)buf)[i];
+    free(buf);
+    if (st != DVK_SUCCESS) {
+        free(f);
+        f = NULL;
+    }
+    *out = f;
+    return st;
+}
+
+static dvk_dtype io_dtype(const tool_opts *o) { return o->dtype ? o->dtype : DVK_DTYPE_F32; }
+static dvk_dtype w_dtype(const tool_opts *o) { return o->wdtype ? o->wdtype : io_dtype(o); }
+
+/* The shape of t with its last dimension replaced by `last`, into shape; returns ndim. */
+static uint32_t with_last(const dvk_tensor *t, uint64_t last, uint64_t *shape)
+{
+    const uint32_t nd = dvk_tensor_ndim(t) ? dvk_tensor_ndim(t) : 1;
+    for (uint32_t i = 0; i < nd; ++i)
+        shape[i] = dvk_tensor_dim(t, i) ? dvk_tensor_dim(t, i) : 1;
+    shape[nd - 1] = last;
+    return nd;
+}
+
+static uint32_t shape_of(const dvk_tensor *t, uint64_t *shape)
+{
+    const uint32_t nd = dvk_tensor_ndim(t);
+    for (uint32_t i = 0; i < nd; ++i)
+        shape[i] = dvk_tensor_dim(t, i);
+    return nd;
+}
+
+/* An output like tensor t (shape, and dtype unless given). */
+static dvk_status like(dvk_context *ctx, const dvk_tensor *t, dvk_dtype dtype, dvk_tensor **out)
+{
+    uint64_t shape[DVK_MAX_DIMS];
+    const uint32_t nd = shape_of(t, shape);
+    return tensor_from(ctx, dtype ? dtype : dvk_tensor_dtype(t), nd, shape, NULL, out);
+}
+
+/* ---- shared entries ------------------------------------------------------------------- */
+
+/* bench: input [M, N] of --dtype. */
+static dvk_status random_rows(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                              fn_io *io)
+{
+    (void)fn;
+    return random_tensor(ctx, io_dtype(o), 2, (uint64_t[]){o->M, o->N}, -3.0f, 3.0f, 1,
+                         &io->in[0]);
+}
+
+/* y like the first input. */
+static dvk_status outputs_like_input(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                     fn_io *io)
+{
+    (void)fn, (void)o;
+    return like(ctx, io->in[0], 0, &io->out[0]);
+}
+
+/* ---- linear ------------------------------------------------------------------------------ */
+
+static dvk_status linear_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                fn_io *io)
+{
+    (void)fn;
+    const float r = 1.0f / sqrtf((float)o->K);
+    dvk_status st = random_tensor(ctx, io_dtype(o), 2, (uint64_t[]){o->M, o->K}, -1.0f, 1.0f, 1,
+                                  &io->in[0]);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, w_dtype(o), 2, (uint64_t[]){o->N, o->K}, -r, r, 2, &io->in[1]);
+    if (st == DVK_SUCCESS && !o->no_bias)
+        st = random_tensor(ctx, w_dtype(o), 1, (uint64_t[]){o->N}, -r, r, 3, &io->in[2]);
+    return st;
+}
+
+static dvk_status linear_outputs(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                 fn_io *io)
+{
+    (void)fn, (void)o;
+    const dvk_tensor *w = io->in[1];
+    const uint32_t wd = dvk_tensor_ndim(w);
+    uint64_t shape[DVK_MAX_DIMS];
+    const uint32_t nd = with_last(io->in[0], wd >= 2 ? dvk_tensor_dim(w, wd - 2) : 1, shape);
+    return tensor_from(ctx, dvk_tensor_dtype(io->in[0]), nd, shape, NULL, &io->out[0]);
+}
+
+static dvk_status linear_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                const fn_io *io)
+{
+    (void)fn;
+    return dvk_linear(cmd, &(dvk_linear_desc){.x = io->in[0], .weight = io->in[1],
+                                              .bias = io->in[2], .y = io->out[0],
+                                              .accumulate = o->accumulate});
+}
+
+static double linear_flops(const tool_fn *fn, const tool_opts *o, const fn_io *io)
+{
+    (void)fn, (void)o; /* 2 M N K: numel(y) = M N (G M N batched), K = x's last dimension */
+    const dvk_tensor *x = io->in[0];
+    return 2.0 * (double)dvk_tensor_numel(io->out[0]) *
+           (double)dvk_tensor_dim(x, dvk_tensor_ndim(x) - 1);
+}
+
+/* ---- activations --------------------------------------------------------------------- */
+
+static dvk_status act_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                             const fn_io *io)
+{
+    (void)o;
+    return dvk_activation(cmd,
+                          &(dvk_activation_desc){.x = io->in[0], .y = io->out[0], .act = fn->act});
+}
+
+static double elapsed_ms(const struct timespec *t0, const struct timespec *t1)
+{
+    return (double)(t1->tv_sec - t0->tv_sec) * 1e3 + (double)(t1->tv_nsec - t0->tv_nsec) * 1e-6;
+}
+
+static double act_reference_ms(const tool_fn *fn, const tool_opts *o, const fn_io *io)
+{
+    (void)o;
+    float *x = NULL;
+    if (download_floats(io->in[0], &x) != DVK_SUCCESS)
+        return -1.0;
+    const size_t n = dvk_tensor_numel(io->in[0]);
+    double *y = malloc(n * sizeof *y);
+    double ms = -1.0;
+    if (y) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        dvk_ref_activation(fn->act, x, y, n);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms = elapsed_ms(&t0, &t1);
+    }
+    free(x), free(y);
+    return ms;
+}
+
+#define ACTIVATION(act_, summary_)                                                               \
+    {                                                                                            \
+        .name = NULL, .summary = summary_, .in = {"input"}, .out = {"y"},                        \
+        .bench = "input [--M, --N]", .act = act_, .random = random_rows,                         \
+        .outputs = outputs_like_input, .record = act_record, .reference_ms = act_reference_ms,  \
+    }
+
+/* ---- the table ----------------------------------------------------------------------------- */
+
+static const tool_fn fns[] = {
+    {
+        .name = "linear",
+        .summary = "y = input weight^T + bias (F.linear; weight [N,K] or [G,N,K])",
+        .in = {"input", "weight", "bias?"},
+        .out = {"y"},
+        .bench = "input [--M, --K], weight [--N, --K] of --wdtype, bias [--N] (--no-bias)",
+        .random = linear_random,
+        .outputs = linear_outputs,
+        .record = linear_record,
+        .flops = linear_flops,
+    },
+};
+
+static tool_fn act_fns[DVK_ACT_COUNT_];
+
+/* The activation entries, named by dvk_act_name. */
+static void init_act_fns(void)
+{
+    static const struct {
+        dvk_act act;
+        const char *summary;
+    } acts[] = {
+        {DVK_ACT_GELU, "y = gelu(input), the erf form (F.gelu)"},
+        {DVK_ACT_GELU_TANH, "y = gelu(input, approximate='tanh')"},
+        {DVK_ACT_SILU, "y = input * sigmoid(input) (F.silu)"},
+        {DVK_ACT_RELU, "y = max(input, 0)"},
+        {DVK_ACT_RELU_SQUARED, "y = max(input, 0)^2"},
+        {DVK_ACT_SIGMOID, "y = 1 / (1 + exp(-input))"},
+        {DVK_ACT_TANH, "y = tanh(input)"},
+        {DVK_ACT_SOFTPLUS, "y = log(1 + exp(input)), input past 20 as is (F.softplus)"},
+        {DVK_ACT_ELU1, "y = elu(input) + 1"},
+        {DVK_ACT_LOGSIGMOID, "y = log(sigmoid(input)) (F.logsigmoid)"},
+        {DVK_ACT_EXP, "y = exp(input)"},
+        {DVK_ACT_IDENTITY, "y = input (a copy, converting dtypes)"},
+    };
+    if (act_fns[0].name)
+        return;
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; ++i) {
+        act_fns[i] = (tool_fn)ACTIVATION(acts[i].act, acts[i].summary);
+        act_fns[i].name = dvk_act_name(acts[i].act);
+    }
+}
+
+const tool_fn *tool_find_fn(const char *name)
+{
+    init_act_fns();
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; ++i)
+        if (strcmp(fns[i].name, name) == 0)
+            return &fns[i];
+    for (size_t i = 0; i < DVK_ACT_COUNT_ && act_fns[i].name; ++i)
+        if (strcmp(act_fns[i].name, name) == 0)
+            return &act_fns[i];
+    return NULL;
+}
+
+static void print_fn(const tool_fn *fn)
+{
+    char in[256] = "", out[128] = "";
+    for (int i = 0; i < FN_MAX && fn->in[i]; ++i)
+        snprintf(in + strlen(in), sizeof in - strlen(in), "%s%s", i ? " " : "", fn->in[i]);
+    for (int i = 0; i < FN_MAX && fn->out[i]; ++i)
+        snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? " " : "", fn->out[i]);
+    printf("  %-16s %s\n  %-16s   reads %s; writes %s\n", fn->name, fn->summary, "", in, out);
+}
+
+void tool_print_fns(void)
+{
+    init_act_fns();
+    printf("functions (deltavk_nn.h; a trailing ? marks an optional tensor):\n");
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; ++i)
+        print_fn(&fns[i]);
+    for (size_t i = 0; i < DVK_ACT_COUNT_ && act_fns[i].name; ++i)
+        print_fn(&act_fns[i]);
+}
+
+/* ---- run and bench ------------------------------------------------------------------------ */
+
+static void free_io(fn_io *io)
+{
+    for (int i = 0; i < FN_MAX; ++i) {
+        dvk_tensor_destroy(io->in[i]);
+        dvk_tensor_destroy(io->out[i]);
+    }
+    memset(io, 0, sizeof *io);
+}
+
+static size_t name_len(const char *n) { return strcspn(n, "?"); }
+
+/* Downloads a tensor and adds it to the writer under `name`, keeping its dtype. */
+static int add_output(dvk_st_writer *w, const char *name, size_t len, const dvk_tensor *t)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%.*s", (int)len, name);
+    uint64_t shape[DVK_MAX_DIMS];
+    const uint32_t nd = shape_of(t, shape);
+    const size_t bytes = dvk_tensor_bytes(t);
+    void *data = malloc(bytes);
+    if (!data)
+        return tool_fail_status(key, dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of memory"));
+    const dvk_dtype dt = dvk_tensor_dtype(t);
+    const dvk_st_dtype sd = dt == DVK_DTYPE_F16    ? DVK_ST_F16
+                            : dt == DVK_DTYPE_BF16 ? DVK_ST_BF16
+                            : dt == DVK_DTYPE_I32  ? DVK_ST_I32
+                                                   : DVK_ST_F32;
+    dvk_status st = dvk_tensor_download(t, data, bytes);
+    if (st == DVK_SUCCESS)
+        st = dvk_st_writer_add(w, key, sd, nd, shape, data);
+    free(data);
+    return st == DVK_SUCCESS ? TOOL_OK : tool_fail_status(key, st);
+}
+
+int tool_run_fn(const tool_fn *fn, tool_opts *opts)
+{
+    if (!opts->in || !opts->out) {
+        fprintf(stderr, "usage: dvk run %s --in IN.safetensors --out OUT.safetensors "
+                        "[--dtype f32|f16|bf16] [--device N] ...\n",
+                fn->name);
+        print_fn(fn);
+        return TOOL_USAGE;
+    }
+    dvk_context *ctx = NULL;
+    int rc = tool_context(opts, &ctx);
+    if (rc != TOOL_OK)
+        return rc;
+    dvk_weights *w = NULL;
+    fn_io io = {0};
+    dvk_cmd *cmd = NULL;
+    dvk_status st = dvk_weights_load(ctx, opts->in, &(dvk_weights_desc){.dtype = opts->dtype}, &w);
+    if (st != DVK_SUCCESS)
+        rc = tool_fail_status(opts->in, st);
+    /* The inputs, found by name: views of the loaded tensors, so free_io can destroy them. */
+    for (int i = 0; rc == TOOL_OK && i < FN_MAX && fn->in[i]; ++i) {
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)name_len(fn->in[i]), fn->in[i]);
+        const bool optional = fn->in[i][name_len(fn->in[i])] == '?';
+        dvk_tensor *t = NULL;
+        st = dvk_weights_get(w, key, &t);
+        if (st == DVK_ERROR_NOT_FOUND && optional)
+            continue;
+        if (st == DVK_SUCCESS) {
+            uint64_t shape[DVK_MAX_DIMS];
+            const uint32_t nd = shape_of(t, shape);
+            st = dvk_tensor_reshape(t, nd, shape, &io.in[i]);
+        }
+        if (st != DVK_SUCCESS)
+            rc = tool_fail_status(fn->name, st);
+    }
+    if (rc == TOOL_OK) {
+        st = fn->outputs(ctx, fn, opts, &io);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_create(ctx, NULL, &cmd);
+        if (st == DVK_SUCCESS)
+            st = fn->record(cmd, fn, opts, &io);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_submit(cmd);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_wait(cmd, 0);
+        if (st != DVK_SUCCESS)
+            rc = tool_fail_status(fn->name, st);
+    }
+    if (rc == TOOL_OK && opts->validate && dvk_context_validation_message_count(ctx)) {
+        fprintf(stderr, "dvk: the validation layer reported %llu messages\n",
+                (unsigned long long)dvk_context_validation_message_count(ctx));
+        rc = TOOL_FAIL;
+    }
+    if (rc == TOOL_OK) {
+        dvk_st_writer *wr = NULL;
+        st = dvk_st_writer_create(&wr);
+        if (st != DVK_SUCCESS)
+            rc = tool_fail_status("writer", st);
+        for (int i = 0; rc == TOOL_OK && i < FN_MAX && fn->out[i]; ++i)
+            if (io.out[i])
+                rc = add_output(wr, fn->out[i], name_len(fn->out[i]), io.out[i]);
+        if (rc == TOOL_OK) {
+            char err[512];
+            dvk_st_writer_set_metadata(wr, "producer", "dvk run");
+            dvk_st_writer_set_metadata(wr, "function", fn->name);
+            dvk_st_writer_set_metadata(wr, "device", dvk_context_device_info(ctx)->name);
+            st = dvk_st_writer_save(wr, opts->out, err, sizeof err);
+            if (st != DVK_SUCCESS) {
+                fprintf(stderr, "dvk: %s\n", err);
+                rc = TOOL_FAIL;
+            }
+        }
+        dvk_st_writer_destroy(wr);
+    }
+    dvk_cmd_destroy(cmd);
+    free_io(&io);
+    dvk_weights_destroy(w);
+    dvk_context_destroy(ctx);
+    return rc;
+}
+
+#define ROTATE_MAX 16
+
+/* With --rotate N, successive calls use N copies of the inputs in turn, so a bench whose
+ * inputs fit in the GPU's cache (a decode-shaped matmul's weights) reads them from memory. */
+typedef struct fn_run {
+    const tool_fn *fn;
+    const tool_opts *opts;
+    fn_io *io;
+    uint32_t copies, next;
+} fn_run;
+
+static dvk_status record_fn(dvk_cmd *cmd, void *user)
+{
+    fn_run *r = user;
+    const fn_io *io = &r->io[r->next++ % r->copies];
+    return r->fn->record(cmd, r->fn, r->opts, io);
+}
+
+int tool_bench_fn(const tool_fn *fn, tool_opts *opts)
+{
+    if (!opts->M || !opts->N || !opts->iters) {
+        fprintf(stderr, "usage: dvk bench %s --M N --N N [--K N] [--dtype f32|f16|bf16] "
+                        "[--wdtype ...] [--iters N] [--json] [--reference]\n  shapes: %s\n",
+                fn->name, fn->bench);
+        return TOOL_USAGE;
+    }
+    if (!opts->K)
+        opts->K = opts->N;
+    const uint32_t copies = opts->rotate ? opts->rotate : 1;
+    if (copies > ROTATE_MAX) {
+        fprintf(stderr, "dvk: --rotate takes at most %d copies\n", ROTATE_MAX);
+        return TOOL_USAGE;
+    }
+    dvk_context *ctx = NULL;
+    int rc = tool_context(opts, &ctx);
+    if (rc != TOOL_OK)
+        return rc;
+    fn_io all[ROTATE_MAX] = {0}, *io0 = &all[0];
+    tool_timing timing = {0};
+    dvk_status st = DVK_SUCCESS;
+    for (uint32_t c = 0; st == DVK_SUCCESS && c < copies; ++c) {
+        st = fn->random(ctx, fn, opts, &all[c]);
+        if (st == DVK_SUCCESS)
+            st = fn->outputs(ctx, fn, opts, &all[c]);
+    }
+    if (st != DVK_SUCCESS)
+        rc = tool_fail_status(fn->name, st);
+    fn_run run = {fn, opts, all, copies, 0};
+    if (rc == TOOL_OK)
+        rc = tool_time(ctx, opts, fn->name, record_fn, &run, &timing);
+    if (rc == TOOL_OK) {
+        const dvk_device_info *info = dvk_context_device_info(ctx);
+        double bytes = 0.0;
+        for (int i = 0; i < FN_MAX; ++i) {
+            bytes += io0->in[i] ? (double)dvk_tensor_bytes(io0->in[i]) : 0.0;
+            bytes += io0->out[i] ? (double)dvk_tensor_bytes(io0->out[i]) : 0.0;
+        }
+        const double flops = fn->flops ? fn->flops(fn, opts, io0) : 0.0;
+        const double s = timing.median * 1e-3;
+        if (opts->json) {
+            printf("{\"function\": \"%s\", \"dtype\": \"%s\", \"wdtype\": \"%s\", \"M\": %u, "
+                   "\"N\": %u, \"K\": %u, \"device\": \"%s\", \"driver\": \"%s\", "
+                   "\"profile\": \"%s\", \"median_ms\": %.6f, \"min_ms\": %.6f, "
+                   "\"max_ms\": %.6f, \"iters\": %u, \"repeat\": %u, \"rotate\": %u, "
+                   "\"bytes\": %.0f, \"flops\": %.0f, \"gb_per_s\": %.3f, "
+                   "\"tflop_per_s\": %.4f}\n",
+                   fn->name, dvk_dtype_name(io_dtype(opts)), dvk_dtype_name(w_dtype(opts)),
+                   opts->M, opts->N, opts->K, info->name, info->driver_info,
+                   opts->small_profile ? "small" : "device", timing.median, timing.min,
+                   timing.max, opts->iters, opts->repeat, copies, bytes, flops,
+                   bytes / s * 1e-9, flops / s * 1e-12);
+        } else {
+            printf("%s (%s, weights %s) M=%u N=%u K=%u on %s\n", fn->name,
+                   dvk_dtype_name(io_dtype(opts)), dvk_dtype_name(w_dtype(opts)), opts->M,
+                   opts->N, opts->K, info->name);
+            printf("  median %.4f ms  (min %.4f, max %.4f, %u runs after %u warm-up%s)\n",
+                   timing.median, timing.min, timing.max, opts->iters, opts->warmup,
+                   opts->repeat > 1 ? ", per call of a back-to-back batch" : "");
+            printf("  %.1f GB/s of %.1f MB moved, %.3f TFLOP/s of %.3g FLOP\n",
+                   bytes / s * 1e-9, bytes * 1e-6, flops / s * 1e-12, flops);
+        }
+        if (opts->reference)
+            tool_print_reference(fn->reference_ms ? fn->reference_ms(fn, opts, io0) : -1.0,
+                                 timing.median, opts->json);
+        tool_print_stages(&timing, opts->json);
+    }
+    tool_timing_free(&timing);
+    for (uint32_t c = 0; c < copies; ++c)
+        free_io(&all[c]);
+    dvk_context_destroy(ctx);
+    return rc;
+}
