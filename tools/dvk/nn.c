@@ -174,50 +174,6 @@ static dvk_status outputs_like_input(dvk_context *ctx, const tool_fn *fn, const 
     return like(ctx, io->in[0], 0, &io->out[0]);
 }
 
-/* ---- linear ------------------------------------------------------------------------------ */
-
-static dvk_status linear_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
-                                fn_io *io)
-{
-    (void)fn;
-    const float r = 1.0f / sqrtf((float)o->K);
-    dvk_status st = random_tensor(ctx, io_dtype(o), 2, (uint64_t[]){o->M, o->K}, -1.0f, 1.0f, 1,
-                                  &io->in[0]);
-    if (st == DVK_SUCCESS)
-        st = random_tensor(ctx, w_dtype(o), 2, (uint64_t[]){o->N, o->K}, -r, r, 2, &io->in[1]);
-    if (st == DVK_SUCCESS && !o->no_bias)
-        st = random_tensor(ctx, w_dtype(o), 1, (uint64_t[]){o->N}, -r, r, 3, &io->in[2]);
-    return st;
-}
-
-static dvk_status linear_outputs(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
-                                 fn_io *io)
-{
-    (void)fn, (void)o;
-    const dvk_tensor *w = io->in[1];
-    const uint32_t wd = dvk_tensor_ndim(w);
-    uint64_t shape[DVK_MAX_DIMS];
-    const uint32_t nd = with_last(io->in[0], wd >= 2 ? dvk_tensor_dim(w, wd - 2) : 1, shape);
-    return tensor_from(ctx, dvk_tensor_dtype(io->in[0]), nd, shape, NULL, &io->out[0]);
-}
-
-static dvk_status linear_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
-                                const fn_io *io)
-{
-    (void)fn;
-    return dvk_linear(cmd, &(dvk_linear_desc){.x = io->in[0], .weight = io->in[1],
-                                              .bias = io->in[2], .y = io->out[0],
-                                              .accumulate = o->accumulate});
-}
-
-static double linear_flops(const tool_fn *fn, const tool_opts *o, const fn_io *io)
-{
-    (void)fn, (void)o; /* 2 M N K: numel(y) = M N (G M N batched), K = x's last dimension */
-    const dvk_tensor *x = io->in[0];
-    return 2.0 * (double)dvk_tensor_numel(io->out[0]) *
-           (double)dvk_tensor_dim(x, dvk_tensor_ndim(x) - 1);
-}
-
 /* ---- activations --------------------------------------------------------------------- */
 
 static dvk_status act_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
@@ -260,19 +216,242 @@ static double act_reference_ms(const tool_fn *fn, const tool_opts *o, const fn_i
         .outputs = outputs_like_input, .record = act_record, .reference_ms = act_reference_ms,  \
     }
 
+/* ---- norms ---------------------------------------------------------------------------------- */
+
+/* bench: input [M, N] of --dtype; weight and bias [N] of --wdtype (the norms' optional ones). */
+static dvk_status norm_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                              fn_io *io)
+{
+    dvk_status st = random_rows(ctx, fn, o, io);
+    for (int i = 1; st == DVK_SUCCESS && i < 3 && fn->in[i]; ++i)
+        if (strcmp(fn->in[i], "gate?") != 0)
+            st = random_tensor(ctx, w_dtype(o), 1, (uint64_t[]){o->N}, 0.5f, 1.5f, 10 + i,
+                               &io->in[i]);
+    return st;
+}
+
+static dvk_status layer_norm_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                    const fn_io *io)
+{
+    (void)fn;
+    return dvk_layer_norm(cmd, &(dvk_layer_norm_desc){.x = io->in[0], .weight = io->in[1],
+                                                      .bias = io->in[2], .y = io->out[0],
+                                                      .eps = o->eps});
+}
+
+static dvk_status rms_norm_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                  const fn_io *io)
+{
+    (void)fn;
+    return dvk_rms_norm(cmd, &(dvk_rms_norm_desc){.x = io->in[0], .weight = io->in[1],
+                                                  .gate = io->in[2], .y = io->out[0],
+                                                  .eps = o->eps, .eps_mode = o->eps_mode,
+                                                  .weight_offset = o->weight_offset});
+}
+
+static dvk_status l2_norm_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                 const fn_io *io)
+{
+    (void)fn;
+    return dvk_l2_norm(cmd, &(dvk_l2_norm_desc){.x = io->in[0], .y = io->out[0], .eps = o->eps,
+                                                .eps_mode = o->eps_mode});
+}
+
+static dvk_status group_norm_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                    const fn_io *io)
+{
+    (void)fn;
+    return dvk_group_norm(cmd, &(dvk_group_norm_desc){.x = io->in[0], .weight = io->in[1],
+                                                      .bias = io->in[2], .y = io->out[0],
+                                                      .groups = o->groups, .eps = o->eps});
+}
+
+/* ---- elementwise ----------------------------------------------------------------------------- */
+
+static dvk_status binary_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                fn_io *io)
+{
+    dvk_status st = random_rows(ctx, fn, o, io);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, io_dtype(o), 1, (uint64_t[]){o->N}, -1.0f, 1.0f, 2, &io->in[1]);
+    return st;
+}
+
+static dvk_status add_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                             const fn_io *io)
+{
+    (void)fn, (void)o;
+    return dvk_add(cmd, &(dvk_binary_desc){.a = io->in[0], .b = io->in[1], .y = io->out[0]});
+}
+
+static dvk_status mul_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                             const fn_io *io)
+{
+    (void)fn, (void)o;
+    return dvk_mul(cmd, &(dvk_binary_desc){.a = io->in[0], .b = io->in[1], .y = io->out[0]});
+}
+
+static dvk_status lerp_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                              fn_io *io)
+{
+    dvk_status st = random_rows(ctx, fn, o, io);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, io_dtype(o), 2, (uint64_t[]){o->M, o->N}, -1.0f, 1.0f, 2,
+                           &io->in[1]);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, io_dtype(o), 1, (uint64_t[]){o->N}, 0.0f, 1.0f, 3, &io->in[2]);
+    return st;
+}
+
+static dvk_status lerp_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                              const fn_io *io)
+{
+    (void)fn, (void)o;
+    return dvk_lerp(cmd, &(dvk_lerp_desc){.a = io->in[0], .b = io->in[1], .weight = io->in[2],
+                                          .y = io->out[0]});
+}
+
+static dvk_status gated_residual_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                        fn_io *io)
+{
+    (void)fn;
+    dvk_status st = DVK_SUCCESS;
+    for (int i = 0; st == DVK_SUCCESS && i < 3; ++i)
+        st = random_tensor(ctx, io_dtype(o), 2, (uint64_t[]){o->M, o->N}, -2.0f, 2.0f, 1 + i,
+                           &io->in[i]);
+    return st;
+}
+
+static dvk_status gated_residual_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                        const fn_io *io)
+{
+    (void)fn;
+    return dvk_gated_residual(cmd, &(dvk_gated_residual_desc){.residual = io->in[0],
+                                                              .x = io->in[1], .gate = io->in[2],
+                                                              .y = io->out[0], .act = o->act});
+}
+
+static dvk_status glu_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                             fn_io *io)
+{
+    (void)fn;
+    return random_tensor(ctx, io_dtype(o), 2, (uint64_t[]){o->M, 2ull * o->N}, -3.0f, 3.0f, 1,
+                         &io->in[0]);
+}
+
+/* y: x's shape with half its last dimension, or x's shape beside a separate gate. */
+static dvk_status glu_outputs(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                              fn_io *io)
+{
+    (void)fn, (void)o;
+    const dvk_tensor *x = io->in[0];
+    const uint64_t last = dvk_tensor_dim(x, dvk_tensor_ndim(x) - 1);
+    uint64_t shape[DVK_MAX_DIMS];
+    const uint32_t nd = with_last(x, io->in[1] ? last : (last / 2 ? last / 2 : 1), shape);
+    return tensor_from(ctx, dvk_tensor_dtype(x), nd, shape, NULL, &io->out[0]);
+}
+
+static dvk_status glu_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                             const fn_io *io)
+{
+    (void)fn;
+    return dvk_glu(cmd, &(dvk_glu_desc){.x = io->in[0], .gate = io->in[1], .y = io->out[0],
+                                        .act = o->act, .gate_first = o->gate_first});
+}
+
 /* ---- the table ----------------------------------------------------------------------------- */
 
 static const tool_fn fns[] = {
     {
-        .name = "linear",
-        .summary = "y = input weight^T + bias (F.linear; weight [N,K] or [G,N,K])",
-        .in = {"input", "weight", "bias?"},
+        .name = "layer_norm",
+        .summary = "F.layer_norm over the last dimension (--eps, default 1e-5)",
+        .in = {"input", "weight?", "bias?"},
         .out = {"y"},
-        .bench = "input [--M, --K], weight [--N, --K] of --wdtype, bias [--N] (--no-bias)",
-        .random = linear_random,
-        .outputs = linear_outputs,
-        .record = linear_record,
-        .flops = linear_flops,
+        .bench = "input [--M, --N], weight and bias [--N] of --wdtype",
+        .random = norm_random,
+        .outputs = outputs_like_input,
+        .record = layer_norm_record,
+    },
+    {
+        .name = "rms_norm",
+        .summary = "RMSNorm (--eps, --eps-mode inside|clamp|add, --weight-offset; gate: * silu)",
+        .in = {"input", "weight?", "gate?"},
+        .out = {"y"},
+        .bench = "input [--M, --N], weight [--N] of --wdtype",
+        .random = norm_random,
+        .outputs = outputs_like_input,
+        .record = rms_norm_record,
+    },
+    {
+        .name = "l2_norm",
+        .summary = "input / ||input|| along the last dimension (--eps, --eps-mode)",
+        .in = {"input"},
+        .out = {"y"},
+        .bench = "input [--M, --N]",
+        .random = random_rows,
+        .outputs = outputs_like_input,
+        .record = l2_norm_record,
+    },
+    {
+        .name = "group_norm",
+        .summary = "GroupNorm of --groups groups over the last dimension (RWKV-7's ln_x)",
+        .in = {"input", "weight?", "bias?"},
+        .out = {"y"},
+        .bench = "input [--M, --N], weight and bias [--N]; --groups divides --N",
+        .random = norm_random,
+        .outputs = outputs_like_input,
+        .record = group_norm_record,
+    },
+    {
+        .name = "add",
+        .summary = "y = input + other (other broadcast)",
+        .in = {"input", "other"},
+        .out = {"y"},
+        .bench = "input [--M, --N], other [--N]",
+        .random = binary_random,
+        .outputs = outputs_like_input,
+        .record = add_record,
+    },
+    {
+        .name = "mul",
+        .summary = "y = input * other (other broadcast)",
+        .in = {"input", "other"},
+        .out = {"y"},
+        .bench = "input [--M, --N], other [--N]",
+        .random = binary_random,
+        .outputs = outputs_like_input,
+        .record = mul_record,
+    },
+    {
+        .name = "lerp",
+        .summary = "y = input + (end - input) * weight (torch.lerp; weight broadcast)",
+        .in = {"input", "end", "weight"},
+        .out = {"y"},
+        .bench = "input, end [--M, --N], weight [--N]",
+        .random = lerp_random,
+        .outputs = outputs_like_input,
+        .record = lerp_record,
+    },
+    {
+        .name = "gated_residual",
+        .summary = "y = residual + input * act(gate) (--act, default sigmoid; gate broadcast)",
+        .in = {"residual", "input", "gate"},
+        .out = {"y"},
+        .bench = "residual, input, gate [--M, --N]",
+        .random = gated_residual_random,
+        .outputs = outputs_like_input,
+        .record = gated_residual_record,
+    },
+    {
+        .name = "glu",
+        .summary = "y = value * act(gate), halves of input or a gate tensor (--act, default "
+                   "sigmoid; --gate-first)",
+        .in = {"input", "gate?"},
+        .out = {"y"},
+        .bench = "input [--M, 2 --N]",
+        .random = glu_random,
+        .outputs = glu_outputs,
+        .record = glu_record,
     },
 };
 
