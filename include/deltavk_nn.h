@@ -262,14 +262,21 @@ DVK_NN_API dvk_status dvk_group_norm(dvk_cmd *cmd, const dvk_group_norm_desc *de
  *     delta[t] = x_prev[t] − x[t]                      (RWKV's "xx")
  *     y_m[t]   = x[t] + delta[t] ⊙ mix_m              (one output per row m of mix)
  *   x        [B, T, C].
- *   mix      [C] or [M, C] (RWKV-7's six μ stacked as [6, C]); NULL = no y.
- *   y        [B, T, C] for a [C] mix, [M, B, T, C] for [M, C].
+ *   mix      [C] or [M, C] (RWKV-7's six μ stacked as [6, C]): all M outputs in one pass.
+ *            NULL = no y.
+ *   y        [B, T, C] for a [C] mix, [M, B, T, C] for [M, C] (also [B, T, C] when M = 1).
  *   delta    [B, T, C], optional.
- *   initial  [B, C], the token before x[:, 0] (the carried state); NULL = zeros.
- *   final    [B, C], receives x[:, T−1] for the next call; may be the same tensor as initial
- *            (the state carried in place). NULL = not stored.
- * At least one of y and delta. Streaming token by token (T = 1 per call, initial = final)
- * gives what one call over the whole sequence gives.
+ *   initial  [B, C], the token before x[:, 0] (the carried state), or [C] for every batch row
+ *            (Memodo's learned initial token); NULL = zeros.
+ *   final    [B, C], receives x[:, T−1] (a copy, rounded to final's dtype) for the next call;
+ *            may be the same tensor as initial: the state carried in place (race-free: the
+ *            invocation that reads a state element is the one that then writes it).
+ *            NULL = not stored.
+ * At least one of y and delta; mix and y come together. Each tensor fp32, fp16 or bf16, its own
+ * dtype; y is x + delta·mix in fp32, rounded once. y and delta must not overlap the inputs or
+ * the state. Streaming token by token (T = 1 per call, initial = final) gives, bit for bit,
+ * what one call over the whole sequence gives. M·B·T·C above 2^32 − 1 is
+ * DVK_ERROR_LIMIT_EXCEEDED.
  */
 typedef struct dvk_token_shift_desc {
     const dvk_tensor *x;
