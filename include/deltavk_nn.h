@@ -356,9 +356,11 @@ DVK_NN_API dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *desc);
  * ------------------------------------------------------------------------------------------- */
 
 /* Embedding lookup (F.embedding): y[..., :] = weight[indices[...], :].
- * indices int32 of any shape; weight [V, C]; y [indices' shape..., C] (at most 4 dimensions in
- * all), the dtype of y may differ from the weight's (converted). An index outside [0, V) gives a
- * row of zeros (a kernel cannot stop the recording: check ids on the host). */
+ * indices int32 of any shape of up to 3 dimensions (0: one index); weight [V, C]; y the shape of
+ * indices with C appended. weight and y fp32, fp16 or bf16, each its own (a row is converted,
+ * rounded once). An index outside [0, V) gives a row of zeros (a kernel cannot stop the
+ * recording: check ids on the host). V·C and the elements of y above 2^32 − 1 are
+ * DVK_ERROR_LIMIT_EXCEEDED. y must not overlap the weight or the indices. */
 typedef struct dvk_embedding_desc {
     const dvk_tensor *indices;
     const dvk_tensor *weight;
