@@ -318,24 +318,40 @@ DVK_NN_API dvk_status dvk_token_lerp(dvk_cmd *cmd, const dvk_token_lerp_desc *de
  * ------------------------------------------------------------------------------------------- */
 
 typedef enum dvk_conv_padding {
-    DVK_CONV_CAUSAL = 0, /* y[t] sees x[t−W+1..t] (earlier tokens from the carried state) */
-    DVK_CONV_SAME = 1,   /* y[t] sees x[t−P..t+W−1−P], P = (W−1)/2, zeros past either end */
+    /* P = W−1: y[t] sees x[t−W+1 .. t] (tokens before the call from the carried state). */
+    DVK_CONV_CAUSAL = 0,
+    /* P = ⌊(W−1)/2⌋: y[t] sees x[t−P .. t+W−1−P], zeros past either end: PyTorch's
+     * padding='same' (the extra pad of an even W goes on the right), which for odd W is
+     * padding=(W−1)/2. */
+    DVK_CONV_SAME = 1,
 } dvk_conv_padding;
 
 /*
  * 1-D convolution over the T axis, channels last (nn.Conv1d with the input transposed):
- *     y[b,t,o] = act(bias[o] + Σ_{j<W} Σ_{i in o's group} weight[o, i, j] · x[b, t+j−P, i])
+ *     y[b,t,o] = act(bias[o] + Σ_{j<W} Σ_{i<Cin/groups} weight[o,i,j] · x[b, t+j−P, g·Cin/groups + i])
+ * with g = o / (Cout/groups), the group of output channel o.
  *   x        [B, T, Cin]; y [B, T, Cout].
  *   weight   [Cout, Cin/groups, W] (nn.Conv1d's layout); bias [Cout], optional.
- *   groups   0 = 1; Cin = Cout = groups is the depthwise convolution (Qwen3-Next's and Mamba's
- *            short convolution, kernel 4); groups = 1 is the full convolution (the DeltaNet
- *            seed's Conv1d(d, d, 3, padding=1), with DVK_CONV_SAME).
+ *   groups   0 = 1; must divide Cin and Cout. Cin = Cout = groups is the depthwise convolution
+ *            (Qwen3-Next's and Mamba's short convolution, kernel 4); groups = 1 is the full
+ *            convolution (the DeltaNet seed's Conv1d(d, d, 3, padding=1), with DVK_CONV_SAME).
  *   padding  DVK_CONV_CAUSAL (default) or DVK_CONV_SAME.
- *   initial_state, final_state  causal only: the last W−1 inputs before x, [B, W−1, Cin]
- *            (oldest first; NULL = zeros), and where to store the last W−1 inputs after it
- *            (NULL = not stored; may be the same tensor as initial_state). Streaming a
- *            sequence in pieces this way gives what one call gives.
+ *   initial_state, final_state  causal only, W ≥ 2: the last W−1 inputs before x,
+ *            [B, W−1, Cin] (oldest first; NULL = zeros), and where to store the last W−1
+ *            inputs of (initial_state ++ x) after it (NULL = not stored; when T < W−1 part of
+ *            it comes from initial_state). final_state may be the same tensor as initial_state
+ *            (race-free: each carried element is read before it is overwritten). Streaming a
+ *            sequence in pieces this way gives, bit for bit, what one call gives.
  *   act      applied to the output (DVK_ACT_DEFAULT = identity; Qwen3-Next: DVK_ACT_SILU).
+ * Each tensor fp32, fp16 or bf16, its own dtype; sums in fp32, y rounded once. y must not
+ * overlap the inputs or the state.
+ * Paths: depthwise with W ≤ 32: one invocation per channel and 32 tokens, the window in
+ * registers (memory-bound). Otherwise an implicit matrix product per group in tiles of 64
+ * tokens × 64 output channels of one group (fp32 FMAs from shared memory), then a small kernel
+ * for the state: tiles are mostly idle when Cout/groups is far below 64 (a depthwise kernel
+ * wider than 32): correct, but slower. Any tensor of 2^32 elements or more, or more tiles than
+ * one dispatch's workgroup counts (B·T/64 and groups·⌈Cout/groups/64⌉), is
+ * DVK_ERROR_LIMIT_EXCEEDED.
  */
 typedef struct dvk_conv1d_desc {
     const dvk_tensor *x;
