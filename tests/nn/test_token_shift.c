@@ -212,6 +212,49 @@ static void test_streamed_equals_whole(void **state)
     stream_case(1, 4, 23, 6, DVK_DTYPE_BF16);
 }
 
+/* Calls that leave out different optional tensors, recorded together (the bindings of absent
+ * tensors must not look like hazards to the validation layer's synchronization checks). */
+static void test_optional_tensors_in_one_recording(void **state)
+{
+    (void)state;
+    const size_t B = 2, T = 3, C = 5, n = B * T * C;
+    harness_rng rng = harness_rng_make(77);
+    float *x = random_rounded(&rng, n, -1.0f, 1.0f, DVK_DTYPE_F32);
+    float *mix = random_rounded(&rng, C, 0.0f, 1.0f, DVK_DTYPE_F32);
+    float *init = random_rounded(&rng, B * C, -1.0f, 1.0f, DVK_DTYPE_F32);
+    const uint64_t xs[3] = {B, T, C}, ss[2] = {B, C};
+    dvk_tensor *tx = harness_tensor(DVK_DTYPE_F32, 3, xs, x);
+    dvk_tensor *tmix = harness_tensor(DVK_DTYPE_F32, 1, &xs[2], mix);
+    dvk_tensor *tinit = harness_tensor(DVK_DTYPE_F32, 2, ss, init);
+    dvk_tensor *st = harness_tensor(DVK_DTYPE_F32, 2, ss, init);
+    dvk_tensor *d0 = harness_tensor_poisoned(DVK_DTYPE_F32, 3, xs);
+    dvk_tensor *y1 = harness_tensor_poisoned(DVK_DTYPE_F32, 3, xs);
+    dvk_tensor *d2 = harness_tensor_poisoned(DVK_DTYPE_F32, 3, xs);
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    CHECK_OK(dvk_token_shift(cmd, &(dvk_token_shift_desc){.x = tx, .delta = d0}));
+    CHECK_OK(dvk_token_shift(cmd, &(dvk_token_shift_desc){.x = tx, .mix = tmix, .initial = tinit,
+                                                           .y = y1}));
+    CHECK_OK(dvk_token_shift(cmd, &(dvk_token_shift_desc){.x = tx, .initial = st, .delta = d2,
+                                                           .final = st}));
+    harness_run(cmd);
+    double *rd0 = malloc(n * sizeof *rd0), *ry1 = malloc(n * sizeof *ry1),
+           *rd2 = malloc(n * sizeof *rd2);
+    dvk_ref_token_shift(x, B, T, C, NULL, 0, NULL, NULL, rd0, NULL);
+    dvk_ref_token_shift(x, B, T, C, mix, 1, init, ry1, NULL, NULL);
+    dvk_ref_token_shift(x, B, T, C, NULL, 0, init, NULL, rd2, NULL);
+    float *g0 = harness_download(d0), *g1 = harness_download(y1), *g2 = harness_download(d2);
+    harness_check("optional", "delta (no state)", rd0, g0, n, 1e-5);
+    harness_check("optional", "y (no final)", ry1, g1, n, 1e-5);
+    harness_check("optional", "delta (in place)", rd2, g2, n, 1e-5);
+    dvk_cmd_destroy(cmd);
+    dvk_tensor_destroy(tx), dvk_tensor_destroy(tmix), dvk_tensor_destroy(tinit);
+    dvk_tensor_destroy(st), dvk_tensor_destroy(d0), dvk_tensor_destroy(y1);
+    dvk_tensor_destroy(d2);
+    free(x), free(mix), free(init), free(rd0), free(ry1), free(rd2), free(g0), free(g1),
+        free(g2);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -263,6 +306,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_whole_sequence, harness_test_teardown),
         cmocka_unit_test_teardown(test_streamed_equals_whole, harness_test_teardown),
+        cmocka_unit_test_teardown(test_optional_tensors_in_one_recording,
+                                  harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

@@ -123,6 +123,14 @@ dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *d)
     };
     for (uint32_t i = 0; i < TOKEN_SHIFT_BINDINGS; ++i)
         dd.tensors[i] = ts[i];
+    /* An absent output's binding gets an output that is present (written anyway), not the
+     * shared dummy buffer: the kernel declares it writable, and the validation layer's
+     * synchronization checks would see the dummy as written and other dispatches' reads of it
+     * as hazards. */
+    const dvk_tensor *present = d->y ? d->y : d->delta;
+    for (uint32_t i = TOKEN_SHIFT_BIND_Y; i <= TOKEN_SHIFT_BIND_FINAL; ++i)
+        if (!dd.tensors[i])
+            dd.tensors[i] = present;
     NN_TRY(nn_grid(ctx, n, TOKEN_SHIFT_LOCAL, dd.groups));
     return dvk_cmd_dispatch(cmd, &dd);
 }
