@@ -385,8 +385,13 @@ typedef struct dvk_embedding_desc {
 
 DVK_NN_API dvk_status dvk_embedding(dvk_cmd *cmd, const dvk_embedding_desc *desc);
 
-/* Softmax along the last dimension: y = exp(x/temperature − max) / Σ, or its logarithm with
- * log (F.log_softmax). temperature 0 = 1. y may be x. */
+/* Softmax along the last dimension: y = exp(x/temperature − m) / Σ_j exp(x_j/temperature − m)
+ * with m the row's maximum of x/temperature, or with log its logarithm, x/temperature − m −
+ * log Σ (F.log_softmax). x [..., N] and y the same shape, fp32, fp16 or bf16 each; arithmetic
+ * fp32 (relative RMS error about 2e-7 at N = 151936). temperature 0 = 1; it must be positive and
+ * finite, with a finite reciprocal. y may be x (in place). One workgroup per row walks it, so
+ * rows of any length (numel below 2^32). −∞ entries give 0 (log: −∞); a row of only −∞ gives
+ * NaN, as PyTorch's does. */
 typedef struct dvk_softmax_desc {
     const dvk_tensor *x;
     dvk_tensor *y;
@@ -396,8 +401,10 @@ typedef struct dvk_softmax_desc {
 
 DVK_NN_API dvk_status dvk_softmax(dvk_cmd *cmd, const dvk_softmax_desc *desc);
 
-/* argmax along the last dimension: x [rows, N] (or [..., N]) -> y int32 [rows] (x's leading
- * shape), the first index of the maximum (torch.argmax); NaN counts as the maximum. */
+/* argmax along the last dimension (torch.argmax): x [..., N] (fp32, fp16 or bf16) -> y int32
+ * with one element per row (x's leading shape, or any shape of that many elements): the first
+ * index of the maximum. NaN counts as above every number (the first NaN wins), as in
+ * torch.argmax. */
 typedef struct dvk_argmax_desc {
     const dvk_tensor *x;
     dvk_tensor *y;
@@ -406,15 +413,29 @@ typedef struct dvk_argmax_desc {
 DVK_NN_API dvk_status dvk_argmax(dvk_cmd *cmd, const dvk_argmax_desc *desc);
 
 /*
- * Sampling one token per row from logits [..., N] into y int32 [...] (the leading shape):
- *   p = softmax(logits / temperature); keep the top_k most probable (0 = all), then the
- *   smallest set of the most probable whose mass reaches top_p of what is left (0 or 1 = all),
- *   renormalise, and draw with a uniform number u made from (seed, row) by a counter-based
- *   hash: the same seed and logits give the same token on every device (and in
- *   dvk_ref_sample); pass a new seed per step (e.g. base seed + step index).
- * Tokens whose probability ties the cut-off are all kept, so a top_k cut can keep more than k
- * tokens when probabilities are exactly equal. temperature 0 = 1; for greedy decoding call
- * dvk_argmax. logits are not modified.
+ * Sampling one token per row: logits [..., N] (fp32, fp16 or bf16) -> y int32 with one element
+ * per row (the leading shape, or any shape of that many elements). For each row:
+ *   1. p = softmax(logits / temperature) (temperature 0 = 1; positive and finite).
+ *   2. top_k (0 or ≥ N = all): keep the tokens with p ≥ the k-th largest p.
+ *   3. top_p (0 or ≥ 1 = all; negative or NaN is an error): of what is left, keep the tokens
+ *      with p ≥ v for the largest v whose kept mass {p ≥ v} reaches top_p times the mass left
+ *      after step 2: the smallest set of the most probable whose renormalised mass reaches
+ *      top_p (Hugging Face's TopKLogitsWarper then TopPLogitsWarper; the most probable token
+ *      is always kept).
+ *   4. Draw: u = dvk_sample_uniform(seed, row); the token is the first index, in vocabulary
+ *      order, whose running sum of kept probabilities exceeds u times the kept mass (the last
+ *      kept index should rounding leave none).
+ * Tokens whose probability ties a cut-off are all kept, so a top_k cut can keep more than k
+ * tokens when probabilities are exactly equal (and top_k = 1 is argmax only without a tie at
+ * the maximum; for greedy decoding call dvk_argmax). The same logits, seed and device give
+ * the same token on every run, and the token dvk_ref_sample draws in double unless u falls
+ * within fp32 rounding (~1e-6 of the mass) of a cumulative boundary, or a cut-off's mass of
+ * top_p. Logits must be finite or −∞ (−∞ is never drawn); with NaN or +∞ in a row the token
+ * is unspecified (but in [0, N)). Pass a new seed per step (e.g. base seed + step index).
+ * logits are not modified. Cost: one workgroup per row, no sorting: the cut-offs are found by
+ * searching the bit patterns of the probabilities (fp32, non-negative, ordered as their bits),
+ * 16 buckets per pass over the row, each bucket narrowed to the values inside it; typically
+ * 3–5 passes per cut-off for N ≈ 150000, plus one for the maximum and two for the draw.
  */
 typedef struct dvk_sample_desc {
     const dvk_tensor *logits;
@@ -427,7 +448,9 @@ typedef struct dvk_sample_desc {
 
 DVK_NN_API dvk_status dvk_sample(dvk_cmd *cmd, const dvk_sample_desc *desc);
 
-/* The uniform number in [0, 1) that dvk_sample draws for (seed, row), 24 bits. */
+/* The uniform number in [0, 1) that dvk_sample draws for (seed, row): 24 bits of a
+ * counter-based hash of the seed's two 32-bit halves and the row (MurmurHash3's finaliser
+ * chained over them), over 2^24 — the same in the kernels, here and in dvk_ref_sample. */
 DVK_NN_API float dvk_sample_uniform(uint64_t seed, uint32_t row);
 
 #ifdef __cplusplus
