@@ -17,6 +17,8 @@ const uint WN = 16;            // invocations along N (adjacent: coalesced store
 const uint WM = LOCAL / WN;    // invocations along M: 16 or 8
 const uint TN = BN / WN;       // 4
 const uint TM = BM / WM;       // 4 or 8
+const uint RSTEP = LOCAL / BK; // staging: rows apart of one invocation's loads
+const uint LA = BM / RSTEP, LB = BN / RSTEP;
 
 // Padded by one so that a stage's column writes fall in different banks.
 shared float As[BK][BM + 1];
@@ -36,32 +38,47 @@ void main()
         for (uint q = 0; q < TN; ++q)
             acc[r][q] = 0.0;
 
+    // Staging: this invocation always fills reduction slot kk of rows r0, r0 + RSTEP, ... of
+    // both tiles, so what those rows need (batch, time, weight row) is worked out once, and
+    // the slot's (tap j, channel ci) advances by BK per stage without a division per element.
+    const uint kk = lid % BK, r0 = lid / BK;
+    uint xrow[LA];
+    int xt[LA];
+    bool xok[LA];
+    for (uint i = 0; i < LA; ++i) {
+        const uint row = m0 + r0 + i * RSTEP;
+        xok[i] = row < rows;
+        xrow[i] = row / pc.t;                         // batch
+        xt[i] = int(row % pc.t) - int(pc.pad);        // time of tap 0
+    }
+    uint wrow[LB];
+    bool wok[LB];
+    for (uint i = 0; i < LB; ++i) {
+        const uint on = n0 + r0 + i * RSTEP;
+        wok[i] = on < pc.og;
+        wrow[i] = (g * pc.og + on) * pc.cg * KW;
+    }
+    const uint cbase = g * pc.cg;
+    uint j = kk / pc.cg, ci = kk % pc.cg;
+
     for (uint k0 = 0; k0 < K; k0 += BK) {
-        for (uint e = lid; e < BK * BM; e += LOCAL) {
-            const uint kk = e % BK, mm = e / BK, row = m0 + mm, k = k0 + kk;
-            float v = 0.0;
-            if (row < rows && k < K) {
-                const uint j = k / pc.cg, ci = k % pc.cg, b = row / pc.t, t = row % pc.t;
-                v = conv_in(b, int(t + j) - int(pc.pad), g * pc.cg + ci);
-            }
-            As[kk][mm] = v;
-        }
-        for (uint e = lid; e < BK * BN; e += LOCAL) {
-            const uint kk = e % BK, nn = e / BK, on = n0 + nn, k = k0 + kk;
-            float v = 0.0;
-            if (on < pc.og && k < K) {
-                const uint j = k / pc.cg, ci = k % pc.cg;
-                v = DVK_LOAD(wt, W_DT, ((g * pc.og + on) * pc.cg + ci) * KW + j);
-            }
-            Bs[kk][nn] = v;
-        }
+        const bool kok = k0 + kk < K;
+        for (uint i = 0; i < LA; ++i)
+            As[kk][r0 + i * RSTEP] =
+                xok[i] && kok ? conv_in(xrow[i], xt[i] + int(j), cbase + ci) : 0.0;
+        for (uint i = 0; i < LB; ++i)
+            Bs[kk][r0 + i * RSTEP] =
+                wok[i] && kok ? DVK_LOAD(wt, W_DT, wrow[i] + ci * KW + j) : 0.0;
+        ci += BK;
+        j += ci / pc.cg;
+        ci %= pc.cg;
         barrier();
-        for (uint kk = 0; kk < BK; ++kk) {
+        for (uint kc = 0; kc < BK; ++kc) {
             float a[TM], bv[TN];
             for (uint r = 0; r < TM; ++r)
-                a[r] = As[kk][tm + WM * r];
+                a[r] = As[kc][tm + WM * r];
             for (uint q = 0; q < TN; ++q)
-                bv[q] = Bs[kk][tn + WN * q];
+                bv[q] = Bs[kc][tn + WN * q];
             for (uint r = 0; r < TM; ++r)
                 for (uint q = 0; q < TN; ++q)
                     acc[r][q] += a[r] * bv[q];
