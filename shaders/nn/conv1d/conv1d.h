@@ -21,6 +21,8 @@
 #define CONV1D_BM 64  /* tokens per workgroup tile (of the flattened B·T) */
 #define CONV1D_BN 64  /* output channels per tile (inside one group) */
 #define CONV1D_BK 16  /* reduction depth per shared-memory stage */
+/* 128 invocations, each summing 8 tokens x 4 channels (8 + 4 shared loads per 32 FMAs). */
+#define CONV1D_GEMM_LOCAL 128
 
 #define CONV1D_STATE_LOCAL 128
 
@@ -40,8 +42,7 @@
 #define CONV1D_SPEC_HAS_BIAS 8
 #define CONV1D_SPEC_HAS_FINAL 9 /* conv1d_dw: also move the state */
 #define CONV1D_SPEC_ACT 10      /* DVK_ACT_CODE_* */
-#define CONV1D_SPEC_LOCAL 11    /* conv1d_gemm: 256 or 128 invocations */
-#define CONV1D_SPECS 12
+#define CONV1D_SPECS 11
 
 #define CONV1D_BIND_X 0
 #define CONV1D_BIND_W 1

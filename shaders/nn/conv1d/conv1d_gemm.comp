@@ -9,14 +9,14 @@
 #extension GL_GOOGLE_include_directive : require
 #include "conv1d_common.glsl"
 
-layout(local_size_x_id = CONV1D_SPEC_LOCAL) in;
-layout(constant_id = CONV1D_SPEC_LOCAL) const uint LOCAL = 256;
+layout(local_size_x = CONV1D_GEMM_LOCAL) in;
+const uint LOCAL = CONV1D_GEMM_LOCAL;
 
 const uint BM = CONV1D_BM, BN = CONV1D_BN, BK = CONV1D_BK;
 const uint WN = 16;            // invocations along N (adjacent: coalesced stores of y)
-const uint WM = LOCAL / WN;    // invocations along M: 16 or 8
+const uint WM = LOCAL / WN;    // invocations along M: 8
 const uint TN = BN / WN;       // 4
-const uint TM = BM / WM;       // 4 or 8
+const uint TM = BM / WM;       // 8
 const uint RSTEP = LOCAL / BK; // staging: rows apart of one invocation's loads
 const uint LA = BM / RSTEP, LB = BN / RSTEP;
 

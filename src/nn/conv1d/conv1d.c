@@ -108,10 +108,6 @@ dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *d)
         [CONV1D_SPEC_HAS_BIAS] = d->bias != NULL,
         [CONV1D_SPEC_HAS_FINAL] = d->final_state != NULL,
         [CONV1D_SPEC_ACT] = act,
-        [CONV1D_SPEC_LOCAL] = info->max_workgroup_invocations >= 256 &&
-                                      info->max_workgroup_size[0] >= 256
-                                  ? 256
-                                  : 128,
     };
     for (uint32_t i = 0; i < CONV1D_BINDINGS; ++i)
         spec[dt_of[i]] = ts[i] ? nn_dt(dvk_tensor_dtype(ts[i])) : DVK_DT_F32;
