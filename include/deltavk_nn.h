@@ -328,8 +328,8 @@ typedef enum dvk_conv_padding {
 
 /*
  * 1-D convolution over the T axis, channels last (nn.Conv1d with the input transposed):
- *     y[b,t,o] = act(bias[o] + Σ_{j<W} Σ_{i<Cin/groups} weight[o,i,j] · x[b, t+j−P, g·Cin/groups + i])
- * with g = o / (Cout/groups), the group of output channel o.
+ *     y[b,t,o] = act(bias[o] + Σ_{j<W} Σ_{i<Cg} weight[o,i,j] · x[b, t+j−P, g·Cg + i])
+ * with Cg = Cin/groups and g = o / (Cout/groups), the group of output channel o.
  *   x        [B, T, Cin]; y [B, T, Cout].
  *   weight   [Cout, Cin/groups, W] (nn.Conv1d's layout); bias [Cout], optional.
  *   groups   0 = 1; must divide Cin and Cout. Cin = Cout = groups is the depthwise convolution

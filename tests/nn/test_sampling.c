@@ -238,11 +238,14 @@ static void test_sample_matches_reference(void **state)
                 const double before = run;
                 run += p[j];
                 if (j == (size_t)want)
-                    ambiguous |= u * total - before < 1e-5 * total || run - u * total < 1e-5 * total;
+                    ambiguous |=
+                        u * total - before < 1e-5 * total || run - u * total < 1e-5 * total;
             }
             if (ambiguous) {
                 if (getenv("DVK_TEST_VERBOSE"))
-                    fprintf(stderr, "  sample case %zu row %zu near a boundary (cut-offs %.9g %.9g %.9g)\n",
+                    fprintf(stderr,
+                            "  sample case %zu row %zu near a boundary (cut-offs %.9g %.9g "
+                            "%.9g)\n",
                             ci, r, cut, cut_lo, cut_hi);
                 ++near;
                 continue;
@@ -308,7 +311,8 @@ static void check_frequencies(const float *row, size_t n, float temperature, uin
 static void test_sample_frequencies(void **state)
 {
     (void)state;
-    const float row[12] = {1.0f, 2.5f, 0.3f, -1.0f, 2.0f, 1.7f, 0.0f, 3.0f, -2.0f, 1.2f, 2.2f, 0.8f};
+    const float row[12] = {1.0f, 2.5f, 0.3f,  -1.0f, 2.0f, 1.7f,
+                           0.0f, 3.0f, -2.0f, 1.2f,  2.2f, 0.8f};
     check_frequencies(row, 12, 1.0f, 8, 0.9f, 42);
     check_frequencies(row, 12, 1.5f, 0, 0.0f, 7);
     check_frequencies(row, 12, 0.8f, 5, 0.0f, 0xfeedface12345678ull);

@@ -15,7 +15,8 @@
 #include "../../common/interface.h"
 
 #define CONV1D_DW_LOCAL 128
-#define CONV1D_DW_TILE 32  /* tokens per invocation; >= CONV1D_DW_MAX_W keeps state reads in tile 0 */
+/* Tokens per invocation; >= CONV1D_DW_MAX_W keeps every read of the state in tile 0. */
+#define CONV1D_DW_TILE 32
 #define CONV1D_DW_MAX_W 32
 
 #define CONV1D_BM 64  /* tokens per workgroup tile (of the flattened B·T) */

@@ -35,7 +35,8 @@ int dvk_ref_conv1d(const float *x, size_t B, size_t T, size_t Cin, const float *
         }
         for (size_t s = 0; final_state && s + 1 < W; ++s)
             for (size_t c = 0; c < Cin; ++c)
-                final_state[(b * (W - 1) + s) * Cin + c] = IN(b, (long)T - (long)W + 1 + (long)s, c);
+                final_state[(b * (W - 1) + s) * Cin + c] =
+                    IN(b, (long)T - (long)W + 1 + (long)s, c);
     }
 #undef IN
     return 0;

@@ -19,7 +19,9 @@ int dvk_ref_token_shift(const float *x, size_t B, size_t T, size_t C, const floa
             }
         }
         for (size_t c = 0; final && c < C; ++c)
-            final[b * C + c] = T ? x[((b * T) + T - 1) * C + c] : initial ? initial[b * C + c] : 0.0;
+            final[b * C + c] = T         ? x[((b * T) + T - 1) * C + c]
+                               : initial ? initial[b * C + c]
+                                         : 0.0;
     }
     return 0;
 }

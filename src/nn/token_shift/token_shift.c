@@ -27,7 +27,8 @@ dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *d)
     const uint64_t B = dvk_tensor_dim(d->x, 0), T = dvk_tensor_dim(d->x, 1),
                    C = dvk_tensor_dim(d->x, 2), n = B * T * C;
     if (!d->y && !d->delta)
-        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "y and delta are both NULL: nothing to do");
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                             "y and delta are both NULL: nothing to do");
     if ((d->mix != NULL) != (d->y != NULL))
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL but %s is set",
                              d->mix ? "y" : "mix", d->mix ? "mix" : "y");
@@ -37,7 +38,8 @@ dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *d)
         NN_TRY(nn_check_float(ctx, "y", d->y));
         const uint32_t nd = dvk_tensor_ndim(d->mix);
         if ((nd != 1 && nd != 2) || dvk_tensor_dim(d->mix, nd - 1) != C)
-            return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "mix: shape %s, expected [%llu] or [M,%llu]",
+            return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
+                                 "mix: shape %s, expected [%llu] or [M,%llu]",
                                  nn_shape_str(d->mix, a, sizeof a), (unsigned long long)C,
                                  (unsigned long long)C);
         M = nd == 2 ? dvk_tensor_dim(d->mix, 0) : 1;
