@@ -304,14 +304,21 @@ DVK_NN_API dvk_status dvk_group_norm(dvk_cmd *cmd, const dvk_group_norm_desc *de
  *     delta[t] = x_prev[t] − x[t]                      (RWKV's "xx")
  *     y_m[t]   = x[t] + delta[t] ⊙ mix_m              (one output per row m of mix)
  *   x        [B, T, C].
- *   mix      [C] or [M, C] (RWKV-7's six μ stacked as [6, C]); NULL = no y.
- *   y        [B, T, C] for a [C] mix, [M, B, T, C] for [M, C].
+ *   mix      [C] or [M, C] (RWKV-7's six μ stacked as [6, C]): all M outputs in one pass.
+ *            NULL = no y.
+ *   y        [B, T, C] for a [C] mix, [M, B, T, C] for [M, C] (also [B, T, C] when M = 1).
  *   delta    [B, T, C], optional.
- *   initial  [B, C], the token before x[:, 0] (the carried state); NULL = zeros.
- *   final    [B, C], receives x[:, T−1] for the next call; may be the same tensor as initial
- *            (the state carried in place). NULL = not stored.
- * At least one of y and delta. Streaming token by token (T = 1 per call, initial = final)
- * gives what one call over the whole sequence gives.
+ *   initial  [B, C], the token before x[:, 0] (the carried state), or [C] for every batch row
+ *            (Memodo's learned initial token); NULL = zeros.
+ *   final    [B, C], receives x[:, T−1] (a copy, rounded to final's dtype) for the next call;
+ *            may be the same tensor as initial: the state carried in place (race-free: the
+ *            invocation that reads a state element is the one that then writes it).
+ *            NULL = not stored.
+ * At least one of y and delta; mix and y come together. Each tensor fp32, fp16 or bf16, its own
+ * dtype; y is x + delta·mix in fp32, rounded once. y and delta must not overlap the inputs or
+ * the state. Streaming token by token (T = 1 per call, initial = final) gives, bit for bit,
+ * what one call over the whole sequence gives. M·B·T·C above 2^32 − 1 is
+ * DVK_ERROR_LIMIT_EXCEEDED.
  */
 typedef struct dvk_token_shift_desc {
     const dvk_tensor *x;
@@ -353,24 +360,40 @@ DVK_NN_API dvk_status dvk_token_lerp(dvk_cmd *cmd, const dvk_token_lerp_desc *de
  * ------------------------------------------------------------------------------------------- */
 
 typedef enum dvk_conv_padding {
-    DVK_CONV_CAUSAL = 0, /* y[t] sees x[t−W+1..t] (earlier tokens from the carried state) */
-    DVK_CONV_SAME = 1,   /* y[t] sees x[t−P..t+W−1−P], P = (W−1)/2, zeros past either end */
+    /* P = W−1: y[t] sees x[t−W+1 .. t] (tokens before the call from the carried state). */
+    DVK_CONV_CAUSAL = 0,
+    /* P = ⌊(W−1)/2⌋: y[t] sees x[t−P .. t+W−1−P], zeros past either end: PyTorch's
+     * padding='same' (the extra pad of an even W goes on the right), which for odd W is
+     * padding=(W−1)/2. */
+    DVK_CONV_SAME = 1,
 } dvk_conv_padding;
 
 /*
  * 1-D convolution over the T axis, channels last (nn.Conv1d with the input transposed):
- *     y[b,t,o] = act(bias[o] + Σ_{j<W} Σ_{i in o's group} weight[o, i, j] · x[b, t+j−P, i])
+ *     y[b,t,o] = act(bias[o] + Σ_{j<W} Σ_{i<Cg} weight[o,i,j] · x[b, t+j−P, g·Cg + i])
+ * with Cg = Cin/groups and g = o / (Cout/groups), the group of output channel o.
  *   x        [B, T, Cin]; y [B, T, Cout].
  *   weight   [Cout, Cin/groups, W] (nn.Conv1d's layout); bias [Cout], optional.
- *   groups   0 = 1; Cin = Cout = groups is the depthwise convolution (Qwen3-Next's and Mamba's
- *            short convolution, kernel 4); groups = 1 is the full convolution (the DeltaNet
- *            seed's Conv1d(d, d, 3, padding=1), with DVK_CONV_SAME).
+ *   groups   0 = 1; must divide Cin and Cout. Cin = Cout = groups is the depthwise convolution
+ *            (Qwen3-Next's and Mamba's short convolution, kernel 4); groups = 1 is the full
+ *            convolution (the DeltaNet seed's Conv1d(d, d, 3, padding=1), with DVK_CONV_SAME).
  *   padding  DVK_CONV_CAUSAL (default) or DVK_CONV_SAME.
- *   initial_state, final_state  causal only: the last W−1 inputs before x, [B, W−1, Cin]
- *            (oldest first; NULL = zeros), and where to store the last W−1 inputs after it
- *            (NULL = not stored; may be the same tensor as initial_state). Streaming a
- *            sequence in pieces this way gives what one call gives.
+ *   initial_state, final_state  causal only, W ≥ 2: the last W−1 inputs before x,
+ *            [B, W−1, Cin] (oldest first; NULL = zeros), and where to store the last W−1
+ *            inputs of (initial_state ++ x) after it (NULL = not stored; when T < W−1 part of
+ *            it comes from initial_state). final_state may be the same tensor as initial_state
+ *            (race-free: each carried element is read before it is overwritten). Streaming a
+ *            sequence in pieces this way gives, bit for bit, what one call gives.
  *   act      applied to the output (DVK_ACT_DEFAULT = identity; Qwen3-Next: DVK_ACT_SILU).
+ * Each tensor fp32, fp16 or bf16, its own dtype; sums in fp32, y rounded once. y must not
+ * overlap the inputs or the state.
+ * Paths: depthwise with W ≤ 32: one invocation per channel and 32 tokens, the window in
+ * registers (memory-bound). Otherwise an implicit matrix product per group in tiles of 64
+ * tokens × 64 output channels of one group (fp32 FMAs from shared memory), then a small kernel
+ * for the state: tiles are mostly idle when Cout/groups is far below 64 (a depthwise kernel
+ * wider than 32): correct, but slower. Any tensor of 2^32 elements or more, or more tiles than
+ * one dispatch's workgroup counts (B·T/64 and groups·⌈Cout/groups/64⌉), is
+ * DVK_ERROR_LIMIT_EXCEEDED.
  */
 typedef struct dvk_conv1d_desc {
     const dvk_tensor *x;
@@ -391,9 +414,11 @@ DVK_NN_API dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *desc);
  * ------------------------------------------------------------------------------------------- */
 
 /* Embedding lookup (F.embedding): y[..., :] = weight[indices[...], :].
- * indices int32 of any shape; weight [V, C]; y [indices' shape..., C] (at most 4 dimensions in
- * all), the dtype of y may differ from the weight's (converted). An index outside [0, V) gives a
- * row of zeros (a kernel cannot stop the recording: check ids on the host). */
+ * indices int32 of any shape of up to 3 dimensions (0: one index); weight [V, C]; y the shape of
+ * indices with C appended. weight and y fp32, fp16 or bf16, each its own (a row is converted,
+ * rounded once). An index outside [0, V) gives a row of zeros (a kernel cannot stop the
+ * recording: check ids on the host). V·C and the elements of y above 2^32 − 1 are
+ * DVK_ERROR_LIMIT_EXCEEDED. y must not overlap the weight or the indices. */
 typedef struct dvk_embedding_desc {
     const dvk_tensor *indices;
     const dvk_tensor *weight;
@@ -402,8 +427,13 @@ typedef struct dvk_embedding_desc {
 
 DVK_NN_API dvk_status dvk_embedding(dvk_cmd *cmd, const dvk_embedding_desc *desc);
 
-/* Softmax along the last dimension: y = exp(x/temperature − max) / Σ, or its logarithm with
- * log (F.log_softmax). temperature 0 = 1. y may be x. */
+/* Softmax along the last dimension: y = exp(x/temperature − m) / Σ_j exp(x_j/temperature − m)
+ * with m the row's maximum of x/temperature, or with log its logarithm, x/temperature − m −
+ * log Σ (F.log_softmax). x [..., N] and y the same shape, fp32, fp16 or bf16 each; arithmetic
+ * fp32 (relative RMS error about 2e-7 at N = 151936). temperature 0 = 1; it must be positive and
+ * finite, with a finite reciprocal. y may be x (in place). One workgroup per row walks it, so
+ * rows of any length (numel below 2^32). −∞ entries give 0 (log: −∞); a row of only −∞ gives
+ * NaN, as PyTorch's does. */
 typedef struct dvk_softmax_desc {
     const dvk_tensor *x;
     dvk_tensor *y;
@@ -413,8 +443,10 @@ typedef struct dvk_softmax_desc {
 
 DVK_NN_API dvk_status dvk_softmax(dvk_cmd *cmd, const dvk_softmax_desc *desc);
 
-/* argmax along the last dimension: x [rows, N] (or [..., N]) -> y int32 [rows] (x's leading
- * shape), the first index of the maximum (torch.argmax); NaN counts as the maximum. */
+/* argmax along the last dimension (torch.argmax): x [..., N] (fp32, fp16 or bf16) -> y int32
+ * with one element per row (x's leading shape, or any shape of that many elements): the first
+ * index of the maximum. NaN counts as above every number (the first NaN wins), as in
+ * torch.argmax. */
 typedef struct dvk_argmax_desc {
     const dvk_tensor *x;
     dvk_tensor *y;
@@ -423,15 +455,29 @@ typedef struct dvk_argmax_desc {
 DVK_NN_API dvk_status dvk_argmax(dvk_cmd *cmd, const dvk_argmax_desc *desc);
 
 /*
- * Sampling one token per row from logits [..., N] into y int32 [...] (the leading shape):
- *   p = softmax(logits / temperature); keep the top_k most probable (0 = all), then the
- *   smallest set of the most probable whose mass reaches top_p of what is left (0 or 1 = all),
- *   renormalise, and draw with a uniform number u made from (seed, row) by a counter-based
- *   hash: the same seed and logits give the same token on every device (and in
- *   dvk_ref_sample); pass a new seed per step (e.g. base seed + step index).
- * Tokens whose probability ties the cut-off are all kept, so a top_k cut can keep more than k
- * tokens when probabilities are exactly equal. temperature 0 = 1; for greedy decoding call
- * dvk_argmax. logits are not modified.
+ * Sampling one token per row: logits [..., N] (fp32, fp16 or bf16) -> y int32 with one element
+ * per row (the leading shape, or any shape of that many elements). For each row:
+ *   1. p = softmax(logits / temperature) (temperature 0 = 1; positive and finite).
+ *   2. top_k (0 or ≥ N = all): keep the tokens with p ≥ the k-th largest p.
+ *   3. top_p (0 or ≥ 1 = all; negative or NaN is an error): of what is left, keep the tokens
+ *      with p ≥ v for the largest v whose kept mass {p ≥ v} reaches top_p times the mass left
+ *      after step 2: the smallest set of the most probable whose renormalised mass reaches
+ *      top_p (Hugging Face's TopKLogitsWarper then TopPLogitsWarper; the most probable token
+ *      is always kept).
+ *   4. Draw: u = dvk_sample_uniform(seed, row); the token is the first index, in vocabulary
+ *      order, whose running sum of kept probabilities exceeds u times the kept mass (the last
+ *      kept index should rounding leave none).
+ * Tokens whose probability ties a cut-off are all kept, so a top_k cut can keep more than k
+ * tokens when probabilities are exactly equal (and top_k = 1 is argmax only without a tie at
+ * the maximum; for greedy decoding call dvk_argmax). The same logits, seed and device give
+ * the same token on every run, and the token dvk_ref_sample draws in double unless u falls
+ * within fp32 rounding (~1e-6 of the mass) of a cumulative boundary, or a cut-off's mass of
+ * top_p. Logits must be finite or −∞ (−∞ is never drawn); with NaN or +∞ in a row the token
+ * is unspecified (but in [0, N)). Pass a new seed per step (e.g. base seed + step index).
+ * logits are not modified. Cost: one workgroup per row, no sorting: the cut-offs are found by
+ * searching the bit patterns of the probabilities (fp32, non-negative, ordered as their bits),
+ * 16 buckets per pass over the row, each bucket narrowed to the values inside it; typically
+ * 3–5 passes per cut-off for N ≈ 150000, plus one for the maximum and two for the draw.
  */
 typedef struct dvk_sample_desc {
     const dvk_tensor *logits;
@@ -444,7 +490,9 @@ typedef struct dvk_sample_desc {
 
 DVK_NN_API dvk_status dvk_sample(dvk_cmd *cmd, const dvk_sample_desc *desc);
 
-/* The uniform number in [0, 1) that dvk_sample draws for (seed, row), 24 bits. */
+/* The uniform number in [0, 1) that dvk_sample draws for (seed, row): 24 bits of a
+ * counter-based hash of the seed's two 32-bit halves and the row (MurmurHash3's finaliser
+ * chained over them), over 2^24 — the same in the kernels, here and in dvk_ref_sample. */
 DVK_NN_API float dvk_sample_uniform(uint64_t seed, uint32_t row);
 
 #ifdef __cplusplus

@@ -56,6 +56,54 @@ int dvk_ref_rms_norm(const float *x, const float *weight, const float *gate, dou
 /* L2 normalisation of each row. */
 int dvk_ref_l2_norm(const float *x, double *y, size_t rows, size_t c, float eps, int eps_mode);
 
+/* ---- token shift ------------------------------------------------------------------------- */
+
+/* dvk_token_shift: x [B,T,C]; mix [M,C] (NULL: no y, M ignored); initial [B,C] (NULL = zeros).
+ * y [M,B,T,C], delta [B,T,C] and final [B,C] are each optional (NULL = not computed). */
+int dvk_ref_token_shift(const float *x, size_t B, size_t T, size_t C, const float *mix, size_t M,
+                        const float *initial, double *y, double *delta, double *final);
+
+/* ---- convolution over time --------------------------------------------------------------- */
+
+/* dvk_conv1d: x [B,T,Cin], weight [Cout, Cin/groups, W], bias [Cout] (NULL = none), groups
+ * (0 = 1), padding a dvk_conv_padding, act a dvk_act (0 = identity); causal only: initial_state
+ * [B, W-1, Cin] (NULL = zeros) and final_state (NULL = not computed). y [B,T,Cout]. */
+int dvk_ref_conv1d(const float *x, size_t B, size_t T, size_t Cin, const float *weight,
+                   size_t Cout, size_t W, size_t groups, const float *bias, int padding, int act,
+                   const float *initial_state, double *y, double *final_state);
+
+/* ---- embedding ----------------------------------------------------------------------------- */
+
+/* dvk_embedding: y [n, C] = weight[indices[i]] ([V, C]), zeros for an index outside [0, V). */
+void dvk_ref_embedding(const int32_t *indices, size_t n, const float *weight, size_t V, size_t C,
+                       double *y);
+
+/* ---- softmax, argmax, sampling ---------------------------------------------------------- */
+
+/* dvk_softmax over rows of n: y = softmax(x / temperature) (temperature 0 = 1), or its log. */
+void dvk_ref_softmax(const float *x, size_t rows, size_t n, float temperature, int log_softmax,
+                     double *y);
+
+/* dvk_argmax: y[r] = the first index of the maximum of row r, NaN above every number. */
+void dvk_ref_argmax(const float *x, size_t rows, size_t n, int32_t *y);
+
+/* dvk_sample for one row of n logits with the uniform number u in [0, 1): p = softmax(z / T)
+ * (temperature 0 = 1); top_k (0 or >= n = all) keeps p >= the k-th largest p; top_p (0 or >= 1
+ * = all) then keeps p >= the largest v whose mass {p >= v} reaches top_p of the kept mass; the
+ * token is the first index whose running kept mass exceeds u times the kept mass (the last
+ * kept index if rounding leaves none). Writes, where not NULL, p [n], the probability cut-off
+ * (kept: p >= *cutoff) and the token. */
+int dvk_ref_sample_row(const float *logits, size_t n, float temperature, uint32_t top_k,
+                       float top_p, double u, double *p, double *cutoff, int32_t *token);
+
+/* dvk_sample over rows of n: row r draws with u = the uniform number of (seed, r), the same as
+ * dvk_sample_uniform (the hash of shaders/nn/sampling/sampling.h). */
+int dvk_ref_sample(const float *logits, size_t rows, size_t n, float temperature, uint32_t top_k,
+                   float top_p, uint64_t seed, int32_t *tokens);
+
+/* dvk_sample_uniform without Vulkan. */
+float dvk_ref_sample_uniform(uint64_t seed, uint32_t row);
+
 #ifdef __cplusplus
 }
 #endif
