@@ -707,7 +707,8 @@ DVK_API dvk_status dvk_kernel_get(dvk_context *context, const dvk_kernel_desc *d
 typedef struct dvk_dispatch_desc {
     const dvk_kernel *kernel;
     /* The tensor bound at binding i (its whole range); NULL binds a small dummy buffer the
-     * kernel must not access. */
+     * kernel must not access (set its write_mask bit when the binding is not readonly in the
+     * shader, so the dummy's accesses are ordered like a real tensor's). */
     const dvk_tensor *tensors[DVK_MAX_KERNEL_BINDINGS];
     /* Bit i set: the kernel writes binding i. deltavk records a barrier before a dispatch that
      * reads what earlier work of the recording wrote, or writes what it read or wrote. */

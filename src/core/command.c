@@ -559,7 +559,11 @@ dvk_status dvk_cmd_dispatch(dvk_cmd *cmd, const dvk_dispatch_desc *desc)
     for (uint32_t i = 0; i < p->binding_count; ++i) {
         const dvk_tensor *t = desc->tensors[i];
         if (!t) {
+            /* A writable binding left empty is tracked as a write to the dummy, so later
+             * dispatches that bind it are ordered after this one (synchronization validation
+             * sees a writable binding as written, whatever the kernel does). */
             b[i] = dvk__bind_dummy(cmd);
+            b[i].write = desc->write_mask >> i & 1u;
             continue;
         }
         if (t->ctx != cmd->ctx)
