@@ -359,6 +359,204 @@ static dvk_status glu_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o
                                         .act = o->act, .gate_first = o->gate_first});
 }
 
+/* ---- token shift and convolution ------------------------------------------------------- */
+
+/* The rows of x [B, T, C] and its channel count. */
+static void btc(const dvk_tensor *x, uint64_t *B, uint64_t *C)
+{
+    const uint32_t nd = dvk_tensor_ndim(x);
+    *C = nd ? dvk_tensor_dim(x, nd - 1) : 1;
+    *B = nd >= 3 ? dvk_tensor_dim(x, 0) : 1;
+}
+
+static dvk_status token_shift_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                     fn_io *io)
+{
+    (void)fn;
+    dvk_status st = random_tensor(ctx, io_dtype(o), 3, (uint64_t[]){1, o->M, o->N}, -2.0f, 2.0f,
+                                  1, &io->in[0]);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, w_dtype(o), 2, (uint64_t[]){6, o->N}, 0.0f, 1.0f, 2, &io->in[1]);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, io_dtype(o), 2, (uint64_t[]){1, o->N}, -2.0f, 2.0f, 3,
+                           &io->in[2]);
+    return st;
+}
+
+/* y [M,B,T,C] with a mix (M = its rows), delta like x, the final state [B, C]. */
+static dvk_status token_shift_outputs(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                      fn_io *io)
+{
+    (void)fn, (void)o;
+    const dvk_tensor *x = io->in[0], *mix = io->in[1];
+    uint64_t B, C, shape[DVK_MAX_DIMS];
+    btc(x, &B, &C);
+    const dvk_dtype dt = dvk_tensor_dtype(x);
+    dvk_status st = DVK_SUCCESS;
+    if (mix) {
+        const uint32_t nd = shape_of(x, shape + 1);
+        shape[0] = dvk_tensor_ndim(mix) >= 2 ? dvk_tensor_dim(mix, 0) : 1;
+        st = nd < DVK_MAX_DIMS ? tensor_from(ctx, dt, nd + 1, shape, NULL, &io->out[0])
+                               : dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "input: [B,T,C] expected");
+    }
+    if (st == DVK_SUCCESS)
+        st = like(ctx, x, 0, &io->out[1]);
+    if (st == DVK_SUCCESS)
+        st = tensor_from(ctx, io->in[2] ? dvk_tensor_dtype(io->in[2]) : dt, 2,
+                         (uint64_t[]){B, C}, NULL, &io->out[2]);
+    return st;
+}
+
+static dvk_status token_shift_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                     const fn_io *io)
+{
+    (void)fn, (void)o;
+    return dvk_token_shift(cmd, &(dvk_token_shift_desc){.x = io->in[0], .mix = io->in[1],
+                                                        .initial = io->in[2], .y = io->out[0],
+                                                        .delta = io->out[1],
+                                                        .final = io->out[2]});
+}
+
+/* bench: x [1, M, N]; a depthwise weight [N, 1, W] (or [N, N/groups, W]); bias; state. */
+static dvk_status conv1d_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                fn_io *io)
+{
+    (void)fn;
+    const uint64_t W = o->W ? o->W : 4, groups = o->groups ? o->groups : o->N;
+    dvk_status st = random_tensor(ctx, io_dtype(o), 3, (uint64_t[]){1, o->M, o->N}, -2.0f, 2.0f,
+                                  1, &io->in[0]);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, w_dtype(o), 3, (uint64_t[]){o->N, o->N / groups, W}, -0.5f,
+                           0.5f, 2, &io->in[1]);
+    if (st == DVK_SUCCESS && !o->no_bias)
+        st = random_tensor(ctx, w_dtype(o), 1, (uint64_t[]){o->N}, -0.5f, 0.5f, 3, &io->in[2]);
+    if (st == DVK_SUCCESS && !o->same && W > 1)
+        st = random_tensor(ctx, io_dtype(o), 3, (uint64_t[]){1, W - 1, o->N}, -2.0f, 2.0f, 4,
+                           &io->in[3]);
+    return st;
+}
+
+/* y [B, T, Cout]; the final state like the initial one (causal, W > 1). */
+static dvk_status conv1d_outputs(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                 fn_io *io)
+{
+    (void)fn;
+    const dvk_tensor *x = io->in[0], *w = io->in[1];
+    uint64_t shape[DVK_MAX_DIMS];
+    const uint32_t nd = with_last(x, dvk_tensor_dim(w, 0), shape);
+    dvk_status st = tensor_from(ctx, dvk_tensor_dtype(x), nd, shape, NULL, &io->out[0]);
+    const uint64_t W = dvk_tensor_ndim(w) == 3 ? dvk_tensor_dim(w, 2) : 1;
+    uint64_t B, C;
+    btc(x, &B, &C);
+    if (st == DVK_SUCCESS && !o->same && W > 1)
+        st = tensor_from(ctx, io->in[3] ? dvk_tensor_dtype(io->in[3]) : dvk_tensor_dtype(x), 3,
+                         (uint64_t[]){B, W - 1, C}, NULL, &io->out[1]);
+    return st;
+}
+
+static dvk_status conv1d_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                const fn_io *io)
+{
+    (void)fn;
+    /* groups from the weight: [Cout, Cin/groups, W] */
+    uint64_t B, Cin;
+    btc(io->in[0], &B, &Cin);
+    const uint64_t per = dvk_tensor_ndim(io->in[1]) == 3 ? dvk_tensor_dim(io->in[1], 1) : 0;
+    const uint32_t groups = per && Cin % per == 0 ? (uint32_t)(Cin / per) : 1;
+    return dvk_conv1d(cmd, &(dvk_conv1d_desc){.x = io->in[0], .weight = io->in[1],
+                                              .bias = io->in[2], .y = io->out[0],
+                                              .groups = groups,
+                                              .padding = o->same ? DVK_CONV_SAME : DVK_CONV_CAUSAL,
+                                              .initial_state = io->in[3],
+                                              .final_state = io->out[1], .act = o->act});
+}
+
+static double conv1d_flops(const tool_fn *fn, const tool_opts *o, const fn_io *io)
+{
+    (void)fn, (void)o; /* 2 per weight element per output token */
+    const dvk_tensor *x = io->in[0];
+    const double tokens = (double)dvk_tensor_numel(x) /
+                          (double)dvk_tensor_dim(x, dvk_tensor_ndim(x) - 1);
+    return 2.0 * tokens * (double)dvk_tensor_numel(io->in[1]);
+}
+
+/* ---- embedding, softmax, argmax, sampling ----------------------------------------------- */
+
+/* bench: M indices into a table [N, K]. */
+static dvk_status embedding_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                   fn_io *io)
+{
+    (void)fn;
+    dvk_status st = random_tensor(ctx, DVK_DTYPE_I32, 1, (uint64_t[]){o->M}, 0.0f,
+                                  (float)o->N - 0.5f, 1, &io->in[0]);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, w_dtype(o), 2, (uint64_t[]){o->N, o->K}, -1.0f, 1.0f, 2,
+                           &io->in[1]);
+    return st;
+}
+
+/* y [indices..., C] in --dtype (default: the weight's). */
+static dvk_status embedding_outputs(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                    fn_io *io)
+{
+    (void)fn;
+    const dvk_tensor *ids = io->in[0], *w = io->in[1];
+    uint64_t shape[DVK_MAX_DIMS];
+    uint32_t nd = shape_of(ids, shape);
+    if (nd >= DVK_MAX_DIMS)
+        return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "input: at most 3 dimensions");
+    shape[nd++] = dvk_tensor_dim(w, dvk_tensor_ndim(w) - 1);
+    return tensor_from(ctx, o->dtype ? o->dtype : dvk_tensor_dtype(w), nd, shape, NULL,
+                       &io->out[0]);
+}
+
+static dvk_status embedding_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                   const fn_io *io)
+{
+    (void)fn, (void)o;
+    return dvk_embedding(cmd, &(dvk_embedding_desc){.indices = io->in[0], .weight = io->in[1],
+                                                    .y = io->out[0]});
+}
+
+static dvk_status softmax_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                 const fn_io *io)
+{
+    return dvk_softmax(cmd, &(dvk_softmax_desc){.x = io->in[0], .y = io->out[0],
+                                                .temperature = o->temperature,
+                                                .log = o->log || fn->act == DVK_ACT_LOGSIGMOID});
+}
+
+/* int32 [rows]: x's leading shape. */
+static dvk_status rows_i32_outputs(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                   fn_io *io)
+{
+    (void)fn, (void)o;
+    const dvk_tensor *x = io->in[0];
+    uint64_t shape[DVK_MAX_DIMS];
+    uint32_t nd = shape_of(x, shape);
+    if (nd > 1)
+        --nd;
+    else
+        shape[0] = 1, nd = 1;
+    return tensor_from(ctx, DVK_DTYPE_I32, nd, shape, NULL, &io->out[0]);
+}
+
+static dvk_status argmax_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                const fn_io *io)
+{
+    (void)fn, (void)o;
+    return dvk_argmax(cmd, &(dvk_argmax_desc){.x = io->in[0], .y = io->out[0]});
+}
+
+static dvk_status sample_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                const fn_io *io)
+{
+    (void)fn;
+    return dvk_sample(cmd, &(dvk_sample_desc){.logits = io->in[0], .y = io->out[0],
+                                              .temperature = o->temperature, .top_k = o->top_k,
+                                              .top_p = o->top_p, .seed = o->seed});
+}
+
 /* ---- the table ----------------------------------------------------------------------------- */
 
 static const tool_fn fns[] = {
@@ -452,6 +650,80 @@ static const tool_fn fns[] = {
         .random = glu_random,
         .outputs = glu_outputs,
         .record = glu_record,
+    },
+    {
+        .name = "token_shift",
+        .summary = "y_m = input + (shifted - input) * mix_m, delta = shifted - input; state: the "
+                   "token before input[:, 0] in, input[:, T-1] out",
+        .in = {"input", "mix?", "state?"},
+        .out = {"y?", "delta", "state"},
+        .bench = "input [1, --M, --N], mix [6, --N], state [1, --N]",
+        .random = token_shift_random,
+        .outputs = token_shift_outputs,
+        .record = token_shift_record,
+    },
+    {
+        .name = "conv1d",
+        .summary = "causal (--same: same-padded) convolution over T, channels last; groups from "
+                   "the weight [Cout, Cin/groups, W]; state [B, W-1, Cin] in and out (--act)",
+        .in = {"input", "weight", "bias?", "state?"},
+        .out = {"y", "state?"},
+        .bench = "input [1, --M, --N], weight [--N, --N/--groups, --W] (default depthwise, W 4)",
+        .random = conv1d_random,
+        .outputs = conv1d_outputs,
+        .record = conv1d_record,
+        .flops = conv1d_flops,
+    },
+    {
+        .name = "embedding",
+        .summary = "y = weight[input] (F.embedding; input int32, rows of zeros outside [0, V))",
+        .in = {"input", "weight"},
+        .out = {"y"},
+        .bench = "input: --M indices into weight [--N, --K]",
+        .random = embedding_random,
+        .outputs = embedding_outputs,
+        .record = embedding_record,
+    },
+    {
+        .name = "softmax",
+        .summary = "softmax along the last dimension (--temperature, --log)",
+        .in = {"input"},
+        .out = {"y"},
+        .bench = "input [--M, --N]",
+        .random = random_rows,
+        .outputs = outputs_like_input,
+        .record = softmax_record,
+    },
+    {
+        .name = "log_softmax",
+        .summary = "log of softmax along the last dimension (--temperature)",
+        .in = {"input"},
+        .out = {"y"},
+        .bench = "input [--M, --N]",
+        .act = DVK_ACT_LOGSIGMOID, /* marks the log form */
+        .random = random_rows,
+        .outputs = outputs_like_input,
+        .record = softmax_record,
+    },
+    {
+        .name = "argmax",
+        .summary = "y = the first index of each row's maximum (int32)",
+        .in = {"input"},
+        .out = {"y"},
+        .bench = "input [--M, --N]",
+        .random = random_rows,
+        .outputs = rows_i32_outputs,
+        .record = argmax_record,
+    },
+    {
+        .name = "sample",
+        .summary = "one token per row of logits (--temperature, --top-k, --top-p, --seed)",
+        .in = {"input"},
+        .out = {"y"},
+        .bench = "input [--M, --N] logits",
+        .random = random_rows,
+        .outputs = rows_i32_outputs,
+        .record = sample_record,
     },
 };
 
