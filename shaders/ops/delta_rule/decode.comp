@@ -19,7 +19,7 @@
 // invocations read one 128-byte row. The sums over rows go through shared memory (no subgroup
 // operations needed).
 //
-// Preconditions (src/ops/common/recurrence.c): V % 4 == 0 (vec4 rows); BV % 4 == 0;
+// Preconditions (src/ops/common/recurrent.c): V % 4 == 0 (vec4 rows); BV % 4 == 0;
 // WG = RG * BV/4, a power of two; 1 <= K <= 256; H = HV with DPLR.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require

@@ -17,7 +17,7 @@
 // reads RWKV-7's kappa and alpha from the a and b bindings and forms a = -kappa,
 // b = kappa * alpha; L2NORM normalises q and k.
 //
-// Preconditions (checked by src/ops/common/recurrence.c):
+// Preconditions (checked by src/ops/common/recurrent.c):
 //   q, k [*, H, K] (q [*, H, V] with KEY_READOUT);  v [*, HV, V];  o [*, HV, V] (or K);
 //   beta, g [*, HV] (g [*, HV, K] with GATE_CH);  a, b [*, H, K] with H = HV;
 //   h0, ht [N, HV, K, V] fp32; HV a multiple of H (value head hv reads q/k head hv / (HV/H));

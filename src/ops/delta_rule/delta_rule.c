@@ -1,7 +1,13 @@
 /* Host side of the delta rule and the gated delta rule: argument checks, the chunked (WY)
  * form's plan and dispatches. The token-by-token kernels, shared with the rest of the family,
- * are recorded by src/ops/common/recurrence.c. Kernels: shaders/delta_rule/. */
-#include "ops/common/recurrence.h"
+ * are recorded by src/ops/common/recurrent.c. Kernels: shaders/ops/delta_rule/. */
+#include "ops/common/binding.h"
+#include "ops/common/chunk_tables.h"
+#include "ops/common/device_fit.h"
+#include "ops/common/l2norm.h"
+#include "ops/common/problem.h"
+#include "ops/common/recurrent.h"
+#include "ops/common/state_carry.h"
 
 #include <math.h>
 #include <string.h>

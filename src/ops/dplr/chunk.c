@@ -4,8 +4,14 @@
  *   chunk_prepare  the intra-chunk solve: W and U                       (parallel over chunks)
  *   chunk_state    the state through each sequence's chunks             (sequential)
  *   chunk_output   the outputs (chunk_output_key for the key read-out)  (parallel over chunks)
- * Kernels: shaders/dplr/. The mathematics: docs/design.md and the kernels' headers. */
+ * Kernels: shaders/ops/dplr/. The mathematics: docs/design.md and the kernels' headers. */
 #include "ops/dplr/chunk.h"
+
+#include "ops/common/binding.h"
+#include "ops/common/chunk_tables.h"
+#include "ops/common/device_fit.h"
+#include "ops/common/l2norm.h"
+#include "ops/common/state_carry.h"
 
 #include <string.h>
 

@@ -1,7 +1,9 @@
 /* Host side of the generalized (diagonal-plus-low-rank) delta rule and of its RWKV-7 entry:
- * argument checks, then the shared kernels — token by token (src/ops/common/recurrence.c) or
+ * argument checks, then the shared kernels — token by token (src/ops/common/recurrent.c) or
  * chunked (chunk.c). */
 #include "ops/dplr/chunk.h"
+
+#include "ops/common/recurrent.h"
 
 #include <math.h>
 #include <string.h>

@@ -5,6 +5,8 @@
  *   retrieve       with the delta rule and a past memory: v' = v − r(k')
  *   chunk_state    the memory update M += φ(K')ᵀ V', z += Σ φ(k')    (linear attention's pass)
  * See deltavk.h. */
+#include "ops/common/binding.h"
+#include "ops/common/device_fit.h"
 #include "ops/linear_attn/linear_attn.h"
 #include "ops/rope/rope.h"
 #include "ops/softmax_attn/softmax_attn.h"

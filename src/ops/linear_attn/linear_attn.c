@@ -5,6 +5,10 @@
  * deltavk.h and docs/design.md. */
 #include "ops/linear_attn/linear_attn.h"
 
+#include "ops/common/binding.h"
+#include "ops/common/device_fit.h"
+#include "ops/common/state_carry.h"
+
 #include <math.h>
 #include <string.h>
 

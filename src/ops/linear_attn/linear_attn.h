@@ -3,7 +3,8 @@
 #ifndef DVK_OPS_LINEAR_ATTN_H
 #define DVK_OPS_LINEAR_ATTN_H
 
-#include "ops/common/recurrence.h"
+#include "ops/common/chunk_tables.h"
+#include "ops/common/problem.h"
 
 typedef struct dvk__linear_attn {
     dvk__rec r; /* B, T, H (= HV), K, V, N, scale, mode, chunk_size, q, k, v, o, h0, ht */

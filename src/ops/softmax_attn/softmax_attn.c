@@ -2,6 +2,8 @@
  * checks, the block sizes that fit the device, one dispatch. See deltavk.h. */
 #include "ops/softmax_attn/softmax_attn.h"
 
+#include "ops/common/device_fit.h"
+
 #include <math.h>
 #include <string.h>
 
