@@ -3,18 +3,15 @@
 // pass before the chunked kernels when the caller asks for normalised q and k. One workgroup
 // of 64 invocations per row of D elements.
 #extension GL_GOOGLE_include_directive : require
+#include "l2norm.h"
 
-layout(constant_id = 0) const uint D = 128;
-layout(local_size_x = 64) in;
+layout(constant_id = DELTA_RULE_L2NORM_SPEC_D) const uint D = 128;
+layout(local_size_x = DELTA_RULE_L2NORM_LOCAL) in;
 
 #include "io.glsl"
 
-layout(push_constant) uniform Push {
-    uint rows;
-} pc;
-
-layout(std430, binding = 0) readonly buffer X { IO_T x[]; };
-layout(std430, binding = 1) writeonly buffer Y { IO_T y[]; };
+layout(std430, binding = DELTA_RULE_L2NORM_BIND_X) readonly buffer X { IO_T x[]; };
+layout(std430, binding = DELTA_RULE_L2NORM_BIND_Y) writeonly buffer Y { IO_T y[]; };
 
 shared float partial[64];
 

@@ -7,10 +7,13 @@
 #include "ops/common/device_fit.h"
 #include "ops/common/state_carry.h"
 
+#include "shaders/ops/delta_rule/decode.h"
+#include "shaders/ops/delta_rule/recurrent.h"
+#include "shaders/ops/delta_rule/sum_tiles.h"
+
 /* ---- recurrent kernel ----------------------------------------------------------------------- */
 
-/* SPIR-V variants of the recurrent kernel, by [fp16 io][subgroup reduction]. Pipeline keys
- * keep the name pointer, so these are static strings. */
+/* SPIR-V variants of the recurrent kernel, by [fp16 io][subgroup reduction]. */
 static const dvk_ops_kernel recurrent_kernels[2][2] = {
     {DVK_OPS_K_DELTA_RULE_RECURRENT_F32_SH, DVK_OPS_K_DELTA_RULE_RECURRENT_F32_SG},
     {DVK_OPS_K_DELTA_RULE_RECURRENT_F16_SH, DVK_OPS_K_DELTA_RULE_RECURRENT_F16_SG},
@@ -78,19 +81,13 @@ static dvk_status plan_recurrent(const dvk_context *ctx, const dvk__rec *r, recu
     return DVK_SUCCESS;
 }
 
-typedef struct recurrent_push {
-    uint32_t T, H, HV;
-    float scale;
-    uint32_t t_begin, t_count;
-    uint32_t tokens;
-} recurrent_push;
-
-/* Bindings 3 and 9 of the kernels: beta and (DPLR) a in 3, b in 9. */
-static void rule_bindings(const dvk_cmd *cmd, const dvk__rec *r, dvk_binding *b3, dvk_binding *b9)
+/* The bindings the rule gives both kernels: beta, or (DPLR) a in its place and b. */
+static void rule_bindings(const dvk_cmd *cmd, const dvk__rec *r, dvk_binding *beta,
+                          dvk_binding *b)
 {
     const dvk_binding none = dvk__bind_dummy(cmd);
-    *b3 = dvk__bind_read(r->dplr ? r->a : r->beta);
-    *b9 = r->dplr ? dvk__bind_read(r->b) : none;
+    *beta = dvk__bind_read(r->dplr ? r->a : r->beta);
+    *b = r->dplr ? dvk__bind_read(r->b) : none;
 }
 
 static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
@@ -114,8 +111,8 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
             return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "key read-out: the output is too large");
         DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * tiles * 4, &part));
     }
-    dvk_binding b3, b9;
-    rule_bindings(cmd, r, &b3, &b9);
+    dvk_binding beta, b_in;
+    rule_bindings(cmd, r, &beta, &b_in);
 
     for (uint32_t i = 0; i < carry.segments; ++i) {
         dvk_binding in, out;
@@ -123,26 +120,60 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
         dvk__carry_segment(&carry, i, &in, &use_in, &out, &store_out);
         const dvk_pipeline_key key = {
             .kernel = recurrent_kernels[r->dtype == DVK_DTYPE_F16][plan.subgroup],
-            .binding_count = 13,
-            .push_size = sizeof(recurrent_push),
-            .spec_count = 19,
-            .spec = {r->K, r->V, plan.BV, plan.KS, plan.TB, r->gate == DVK__GATE_HEAD, use_in,
-                     store_out, r->cu_seqlens != NULL, r->l2norm_qk, plan.WG,
-                     r->gate == DVK__GATE_CHANNEL, r->dplr, r->key_readout, r->gate_act,
-                     r->beta_sigmoid, r->rwkv7, partial, r->dt_bias != NULL},
+            .binding_count = DELTA_RULE_RECURRENT_BINDINGS,
+            .push_size = sizeof(delta_rule_recurrent_push),
+            .spec_count = DELTA_RULE_RECURRENT_SPECS,
+            .spec = {
+                [DELTA_RULE_RECURRENT_SPEC_K] = r->K,
+                [DELTA_RULE_RECURRENT_SPEC_V] = r->V,
+                [DELTA_RULE_RECURRENT_SPEC_BV] = plan.BV,
+                [DELTA_RULE_RECURRENT_SPEC_KS] = plan.KS,
+                [DELTA_RULE_RECURRENT_SPEC_TB] = plan.TB,
+                [DELTA_RULE_RECURRENT_SPEC_USE_G] = r->gate == DVK__GATE_HEAD,
+                [DELTA_RULE_RECURRENT_SPEC_USE_H0] = use_in,
+                [DELTA_RULE_RECURRENT_SPEC_STORE_HT] = store_out,
+                [DELTA_RULE_RECURRENT_SPEC_VARLEN] = r->cu_seqlens != NULL,
+                [DELTA_RULE_RECURRENT_SPEC_L2NORM] = r->l2norm_qk,
+                [DELTA_RULE_RECURRENT_SPEC_WG] = plan.WG,
+                [DELTA_RULE_RECURRENT_SPEC_GATE_CH] = r->gate == DVK__GATE_CHANNEL,
+                [DELTA_RULE_RECURRENT_SPEC_DPLR] = r->dplr,
+                [DELTA_RULE_RECURRENT_SPEC_KEY_READOUT] = r->key_readout,
+                [DELTA_RULE_RECURRENT_SPEC_GATE_ACT] = r->gate_act,
+                [DELTA_RULE_RECURRENT_SPEC_BETA_SIGMOID] = r->beta_sigmoid,
+                [DELTA_RULE_RECURRENT_SPEC_RWKV7] = r->rwkv7,
+                [DELTA_RULE_RECURRENT_SPEC_PARTIAL_OUT] = partial,
+                [DELTA_RULE_RECURRENT_SPEC_USE_DT_BIAS] = r->dt_bias != NULL,
+            },
         };
         const dvk_pipeline *pipe;
         DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
-        const dvk_binding b[13] = {
-            dvk__bind_read(r->q), dvk__bind_read(r->k), dvk__bind_read(r->v), b3,
-            r->gate != DVK__GATE_NONE ? dvk__bind_read(r->g) : none, in, out,
-            partial ? none : dvk__bind_write(r->o), cu, b9,
-            r->gate_act ? dvk__bind_read(r->A_log) : none,
-            r->gate_act && r->dt_bias ? dvk__bind_read(r->dt_bias) : none, part,
+        const dvk_binding b[DELTA_RULE_RECURRENT_BINDINGS] = {
+            [DELTA_RULE_RECURRENT_BIND_Q] = dvk__bind_read(r->q),
+            [DELTA_RULE_RECURRENT_BIND_K] = dvk__bind_read(r->k),
+            [DELTA_RULE_RECURRENT_BIND_V] = dvk__bind_read(r->v),
+            [DELTA_RULE_RECURRENT_BIND_BETA] = beta,
+            [DELTA_RULE_RECURRENT_BIND_G] = r->gate != DVK__GATE_NONE ? dvk__bind_read(r->g)
+                                                                      : none,
+            [DELTA_RULE_RECURRENT_BIND_H0] = in,
+            [DELTA_RULE_RECURRENT_BIND_HT] = out,
+            [DELTA_RULE_RECURRENT_BIND_O] = partial ? none : dvk__bind_write(r->o),
+            [DELTA_RULE_RECURRENT_BIND_CU_SEQLENS] = cu,
+            [DELTA_RULE_RECURRENT_BIND_B] = b_in,
+            [DELTA_RULE_RECURRENT_BIND_A_LOG] = r->gate_act ? dvk__bind_read(r->A_log) : none,
+            [DELTA_RULE_RECURRENT_BIND_DT_BIAS] = r->gate_act && r->dt_bias
+                                                      ? dvk__bind_read(r->dt_bias)
+                                                      : none,
+            [DELTA_RULE_RECURRENT_BIND_PART] = part,
         };
-        const recurrent_push push = {r->T, r->H, r->HV, r->scale,
-                                     i * DVK__TOKENS_PER_DISPATCH, DVK__TOKENS_PER_DISPATCH,
-                                     (uint32_t)tokens};
+        const delta_rule_recurrent_push push = {
+            .T = r->T,
+            .H = r->H,
+            .HV = r->HV,
+            .scale = r->scale,
+            .t_begin = i * DVK__TOKENS_PER_DISPATCH,
+            .t_count = DVK__TOKENS_PER_DISPATCH,
+            .tokens = (uint32_t)tokens,
+        };
         DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b, &push, tiles, r->HV, r->N));
     }
     if (!partial)
@@ -151,24 +182,28 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
     /* the key read-out over several value tiles: add the tiles' parts */
     const dvk_pipeline_key key = {
         .kernel = r->dtype == DVK_DTYPE_F16 ? DVK_OPS_K_DELTA_RULE_SUM_TILES_F16
-                                                : DVK_OPS_K_DELTA_RULE_SUM_TILES_F32,
-        .binding_count = 2,
-        .push_size = sizeof(uint32_t),
-        .spec_count = 1,
-        .spec = {tiles},
+                                            : DVK_OPS_K_DELTA_RULE_SUM_TILES_F32,
+        .binding_count = DELTA_RULE_SUM_TILES_BINDINGS,
+        .push_size = sizeof(delta_rule_sum_tiles_push),
+        .spec_count = DELTA_RULE_SUM_TILES_SPECS,
+        .spec = {[DELTA_RULE_SUM_TILES_SPEC_TILES] = tiles},
     };
     const dvk_pipeline *pipe;
     DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
-    const uint32_t count = (uint32_t)(tokens * r->HV * r->K);
-    const uint32_t groups = (uint32_t)dvk__ceil_div(count, 256);
+    const delta_rule_sum_tiles_push push = {.count = (uint32_t)(tokens * r->HV * r->K)};
+    const uint32_t groups = (uint32_t)dvk__ceil_div(push.count, DELTA_RULE_SUM_TILES_LOCAL);
     const uint32_t gx = dvk__min_u32(groups, 65535), gy = (uint32_t)dvk__ceil_div(groups, gx);
-    const dvk_binding b[2] = {dvk__as_input(part), dvk__bind_write(r->o)};
-    return dvk__cmd_dispatch(cmd, pipe, b, &count, gx, gy, 1);
+    const dvk_binding b[DELTA_RULE_SUM_TILES_BINDINGS] = {
+        [DELTA_RULE_SUM_TILES_BIND_PART] = dvk__as_input(part),
+        [DELTA_RULE_SUM_TILES_BIND_O] = dvk__bind_write(r->o),
+    };
+    return dvk__cmd_dispatch(cmd, pipe, b, &push, gx, gy, 1);
 }
 
 /* ---- decode kernel (one token per sequence) ------------------------------------------------- */
 
-static const dvk_ops_kernel decode_kernels[2] = {DVK_OPS_K_DELTA_RULE_DECODE_F32, DVK_OPS_K_DELTA_RULE_DECODE_F16};
+static const dvk_ops_kernel decode_kernels[2] = {DVK_OPS_K_DELTA_RULE_DECODE_F32,
+                                                 DVK_OPS_K_DELTA_RULE_DECODE_F16};
 
 /* The single-pass decode kernel applies when every sequence is one token, state rows can be
  * read as vec4s, and the output is read along the value axis. */
@@ -177,11 +212,6 @@ static bool decode_applies(const dvk__rec *r)
     return r->T == 1 && !r->cu_seqlens && r->V % 4 == 0 && !r->key_readout &&
            r->mode != DVK_MODE_CHUNK;
 }
-
-typedef struct decode_push {
-    uint32_t H, HV;
-    float scale;
-} decode_push;
 
 static dvk_status record_decode(dvk_cmd *cmd, const dvk__rec *r)
 {
@@ -192,30 +222,50 @@ static dvk_status record_decode(dvk_cmd *cmd, const dvk__rec *r)
     const uint32_t bv = dvk__min_u32(32, dvk__next_pow2(r->V));
     const uint32_t wg = dvk__next_pow2(dvk__workgroup_limit(info, 128) + 1) / 2;
     if (wg < bv / 4)
-        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "decode: %u invocations per workgroup is too few",
-                         wg);
+        return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
+                         "decode: %u invocations per workgroup is too few", wg);
     const dvk_pipeline_key key = {
         .kernel = decode_kernels[r->dtype == DVK_DTYPE_F16],
-        .binding_count = 11,
-        .push_size = sizeof(decode_push),
-        .spec_count = 14,
-        .spec = {r->K, r->V, bv, r->gate == DVK__GATE_HEAD, r->h0 != NULL, r->ht != NULL,
-                 r->l2norm_qk, wg, r->gate == DVK__GATE_CHANNEL, r->dplr, r->gate_act,
-                 r->beta_sigmoid, r->rwkv7, r->dt_bias != NULL},
+        .binding_count = DELTA_RULE_DECODE_BINDINGS,
+        .push_size = sizeof(delta_rule_decode_push),
+        .spec_count = DELTA_RULE_DECODE_SPECS,
+        .spec = {
+            [DELTA_RULE_DECODE_SPEC_K] = r->K,
+            [DELTA_RULE_DECODE_SPEC_V] = r->V,
+            [DELTA_RULE_DECODE_SPEC_BV] = bv,
+            [DELTA_RULE_DECODE_SPEC_USE_G] = r->gate == DVK__GATE_HEAD,
+            [DELTA_RULE_DECODE_SPEC_USE_H0] = r->h0 != NULL,
+            [DELTA_RULE_DECODE_SPEC_STORE_HT] = r->ht != NULL,
+            [DELTA_RULE_DECODE_SPEC_L2NORM] = r->l2norm_qk,
+            [DELTA_RULE_DECODE_SPEC_WG] = wg,
+            [DELTA_RULE_DECODE_SPEC_GATE_CH] = r->gate == DVK__GATE_CHANNEL,
+            [DELTA_RULE_DECODE_SPEC_DPLR] = r->dplr,
+            [DELTA_RULE_DECODE_SPEC_GATE_ACT] = r->gate_act,
+            [DELTA_RULE_DECODE_SPEC_BETA_SIGMOID] = r->beta_sigmoid,
+            [DELTA_RULE_DECODE_SPEC_RWKV7] = r->rwkv7,
+            [DELTA_RULE_DECODE_SPEC_USE_DT_BIAS] = r->dt_bias != NULL,
+        },
     };
     const dvk_pipeline *pipe;
     DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
     const dvk_binding none = dvk__bind_dummy(cmd);
-    dvk_binding b3, b9;
-    rule_bindings(cmd, r, &b3, &b9);
-    const dvk_binding b[11] = {
-        dvk__bind_read(r->q), dvk__bind_read(r->k), dvk__bind_read(r->v), b3,
-        r->gate != DVK__GATE_NONE ? dvk__bind_read(r->g) : none,
-        r->h0 ? dvk__bind_read(r->h0) : none, r->ht ? dvk__bind_write(r->ht) : none,
-        dvk__bind_write(r->o), b9, r->gate_act ? dvk__bind_read(r->A_log) : none,
-        r->gate_act && r->dt_bias ? dvk__bind_read(r->dt_bias) : none,
+    dvk_binding beta, b_in;
+    rule_bindings(cmd, r, &beta, &b_in);
+    const dvk_binding b[DELTA_RULE_DECODE_BINDINGS] = {
+        [DELTA_RULE_DECODE_BIND_Q] = dvk__bind_read(r->q),
+        [DELTA_RULE_DECODE_BIND_K] = dvk__bind_read(r->k),
+        [DELTA_RULE_DECODE_BIND_V] = dvk__bind_read(r->v),
+        [DELTA_RULE_DECODE_BIND_BETA] = beta,
+        [DELTA_RULE_DECODE_BIND_G] = r->gate != DVK__GATE_NONE ? dvk__bind_read(r->g) : none,
+        [DELTA_RULE_DECODE_BIND_H0] = r->h0 ? dvk__bind_read(r->h0) : none,
+        [DELTA_RULE_DECODE_BIND_HT] = r->ht ? dvk__bind_write(r->ht) : none,
+        [DELTA_RULE_DECODE_BIND_O] = dvk__bind_write(r->o),
+        [DELTA_RULE_DECODE_BIND_B] = b_in,
+        [DELTA_RULE_DECODE_BIND_A_LOG] = r->gate_act ? dvk__bind_read(r->A_log) : none,
+        [DELTA_RULE_DECODE_BIND_DT_BIAS] = r->gate_act && r->dt_bias ? dvk__bind_read(r->dt_bias)
+                                                                    : none,
     };
-    const decode_push push = {r->H, r->HV, r->scale};
+    const delta_rule_decode_push push = {.H = r->H, .HV = r->HV, .scale = r->scale};
     return dvk__cmd_dispatch(cmd, pipe, b, &push, (uint32_t)dvk__ceil_div(r->V, bv), r->HV, r->N);
 }
 
