@@ -43,8 +43,9 @@
 #define DPLR_CHUNK_PREPARE_BIND_W 5     /* fp32 (fp16 on cooperative matrices) */
 #define DPLR_CHUNK_PREPARE_BIND_U 6     /* fp32 */
 #define DPLR_CHUNK_PREPARE_BIND_TABLE 7 /* int32, 2 per chunk: first token, length */
-#define DPLR_CHUNK_PREPARE_BIND_KH 8    /* fp16 exp(G_C - G) ⊙ K, for chunk_state_cm */
-#define DPLR_CHUNK_PREPARE_BIND_BH 9    /* fp16 exp(G_C - G) ⊙ B, for chunk_state_cm (DPLR) */
+/* chunk_prepare_cm.comp only: exp(G_C - G) ⊙ K and (DPLR) ⊙ B in fp16, for chunk_state_cm */
+#define DPLR_CHUNK_PREPARE_BIND_KH 8
+#define DPLR_CHUNK_PREPARE_BIND_BH 9
 #define DPLR_CHUNK_PREPARE_BINDINGS 8     /* of chunk_prepare.comp */
 #define DPLR_CHUNK_PREPARE_CM_BINDINGS 10 /* of chunk_prepare_cm.comp */
 
