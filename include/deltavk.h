@@ -750,7 +750,7 @@ typedef enum dvk_mode {
  *                  (T = 1, no cu_seqlens) and V % 4 == 0, a single-pass decode kernel runs.
  *                  DVK_MODE_CHUNK: the chunked (WY) form (docs/design.md) in three passes
  *                  (intra-chunk solve in parallel over chunks; the state carried
- *                  sequentially over chunks; outputs in parallel over chunks). Much faster
+ *                  sequentially over chunks; outputs in parallel over chunks), the form
  *                  for prefill on GPUs. fp16 problems run on tensor cores (fp16 products,
  *                  fp32 accumulation; W, U and the per-chunk states stored in fp16) when K
  *                  and V are multiples of 16, chunk_size is 0 or 64, and the device has
@@ -848,8 +848,8 @@ DVK_API dvk_status dvk_gated_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc 
  *   DVK_MODE_DEFAULT   recurrent on CPU devices and for sequences of at most 64 tokens; on
  *                   GPUs, chunked when its prepare and state stages run on tensor cores, or
  *                   when fewer than 64 (sequence, value head) pairs share the call (the
- *                   recurrent kernel then lacks parallelism), recurrent otherwise — the
- *                   faster of the two on the H100 today (docs/performance.md).
+ *                   recurrent kernel then lacks parallelism), recurrent otherwise
+ *                   (docs/performance.md has the measurements behind this choice).
  *   chunk_size      16, 32 or 64 (0 = the largest whose kernels fit the device's shared
  *                   memory: 64 on desktop GPUs, 32 or 16 on lavapipe and small devices).
  * Accuracy: fp32 inputs match a double-precision recurrence to ~1e-6 relative RMS; fp16 inputs
@@ -1024,7 +1024,8 @@ typedef enum dvk_feature_map {
  *                  chunk's last reset, [chunks] int32.
  *                  DVK_MODE_DEFAULT: as dvk_delta_rule (chunked on GPUs for sequences
  *                  longer than 64 tokens; recurrent on CPU devices).
- *   chunk_size     16, 32 or 64 (0 = 32, the fastest on the H100 today, or 16 where 32 does not fit).
+ *   chunk_size     16, 32 or 64 (0 = 32, or 16 where 32 does not fit the device, or 64
+ *                  where neither does).
  * Accuracy: fp32 matches a double-precision recurrence to ~1e-6 relative RMS error; fp16
  *          inputs to ~1e-3 (tested at 5e-3).
  */
