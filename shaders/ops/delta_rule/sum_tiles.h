@@ -1,5 +1,6 @@
 /* Interface of sum_tiles.comp: o[e] = the sum over value tiles of part[tile][e], after the key
- * read-out of recurrent.comp over several value tiles. */
+ * read-out of recurrent.comp over several value tiles (host side:
+ * src/ops/common/recurrent.c). */
 #ifndef DVK_SHADERS_OPS_DELTA_RULE_SUM_TILES_H
 #define DVK_SHADERS_OPS_DELTA_RULE_SUM_TILES_H
 
