@@ -26,37 +26,101 @@
  *
  * A COMPLETE EXAMPLE
  * ==================
- *     dvk_context *ctx = NULL;
- *     dvk_context_desc cd = {0};                 // zero means "default" everywhere
- *     dvk_status st = dvk_context_create(&cd, &ctx);
- *     if (st != DVK_SUCCESS) {
- *         fprintf(stderr, "deltavk: %s: %s\n", dvk_status_string(st), dvk_last_error());
- *         return 1;
+ * The whole of samples/quickstart/main.c: the delta rule over one sequence on the default
+ * device, checked against its C reference (deltavk_reference.h). The build compiles it and the
+ * tests run it (sample_quickstart) and check that this text is that file's
+ * (sample_quickstart_header), so what you read here compiles and runs.
+ *
+ *     // quickstart: the delta rule over one sequence on the default Vulkan device, checked
+ *     // against the plain-C reference. Exit status 0 when they agree to 1e-5 relative RMS error.
+ *     #include <stdbool.h>
+ *     #include <stdio.h>
+ *     #include <stdlib.h>
+ *
+ *     #include "deltavk.h"
+ *     #include "deltavk_reference.h"
+ *
+ *     enum { B = 1, T = 100, H = 4, K = 64, V = 64 }; // one sequence of 100 tokens, 4 heads
+ *
+ *     static float q[B * T * H * K], k[B * T * H * K], v[B * T * H * V], beta[B * T * H];
+ *     static float o[B * T * H * V], state[B * H * K * V];
+ *     static double o_ref[B * T * H * V], state_ref[B * H * K * V];
+ *
+ *     static float uniform(float lo, float hi)
+ *     {
+ *         return lo + (hi - lo) * (float)rand() / (float)RAND_MAX;
  *     }
- *     // B=1 sequence, T=100 tokens, H=4 heads, K=V=64
- *     dvk_tensor *q, *k, *v, *beta, *o, *state;
- *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 4, .shape = {1, 100, 4, 64} }, &q);
- *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 4, .shape = {1, 100, 4, 64} }, &k);
- *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 4, .shape = {1, 100, 4, 64} }, &v);
- *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 3, .shape = {1, 100, 4} }, &beta);
- *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 4, .shape = {1, 100, 4, 64} }, &o);
- *     dvk_tensor_create(ctx, &(dvk_tensor_desc){ .ndim = 4, .shape = {1, 4, 64, 64} }, &state);
- *     dvk_tensor_upload(q, host_q, sizeof host_q);   // ... k, v, beta likewise
  *
- *     dvk_cmd *cmd = NULL;
- *     dvk_cmd_create(ctx, NULL, &cmd);
- *     dvk_cmd_fill_zero(cmd, state);
- *     dvk_delta_rule(cmd, &(dvk_delta_rule_desc){
- *         .q = q, .k = k, .v = v, .beta = beta, .o = o,
- *         .initial_state = state, .final_state = state,   // carry the state in place
- *     });
- *     dvk_cmd_submit(cmd);
- *     dvk_cmd_wait(cmd);
- *     dvk_tensor_download(o, host_o, sizeof host_o);
+ *     // On failure: say what went wrong and clean up (every destroy function accepts NULL).
+ *     #define CHECK(call)                                                                      \
+ *         do {                                                                                 \
+ *             dvk_status st_ = (call);                                                         \
+ *             if (st_ != DVK_SUCCESS) {                                                        \
+ *                 fprintf(stderr, "%s: %s: %s\n", #call, dvk_status_string(st_),               \
+ *                         dvk_last_error());                                                   \
+ *                 goto done;                                                                   \
+ *             }                                                                                \
+ *         } while (0)
  *
- *     dvk_cmd_destroy(cmd);
- *     dvk_tensor_destroy(q);  // ... every tensor
- *     dvk_context_destroy(ctx);
+ *     int main(void)
+ *     {
+ *         for (int i = 0; i < B * T * H * K; ++i) { // any q and k: l2norm_qk normalises them
+ *             q[i] = uniform(-1, 1);
+ *             k[i] = uniform(-1, 1);
+ *         }
+ *         for (int i = 0; i < B * T * H * V; ++i)
+ *             v[i] = uniform(-1, 1);
+ *         for (int i = 0; i < B * T * H; ++i)
+ *             beta[i] = uniform(0, 1);
+ *
+ *         bool ok = false;
+ *         dvk_context *ctx = NULL;
+ *         dvk_tensor *tq = NULL, *tk = NULL, *tv = NULL, *tbeta = NULL, *to = NULL, *ts = NULL;
+ *         dvk_cmd *cmd = NULL;
+ *         CHECK(dvk_context_create(NULL, &ctx)); // the best device, or the one DVK_DEVICE names
+ *         CHECK(dvk_tensor_create(ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {B, T, H, K}}, &tq));
+ *         CHECK(dvk_tensor_create(ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {B, T, H, K}}, &tk));
+ *         CHECK(dvk_tensor_create(ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {B, T, H, V}}, &tv));
+ *         CHECK(dvk_tensor_create(ctx, &(dvk_tensor_desc){.ndim = 3, .shape = {B, T, H}}, &tbeta));
+ *         CHECK(dvk_tensor_create(ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {B, T, H, V}}, &to));
+ *         CHECK(dvk_tensor_create(ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {B, H, K, V}}, &ts));
+ *         CHECK(dvk_tensor_upload(tq, q, sizeof q));
+ *         CHECK(dvk_tensor_upload(tk, k, sizeof k));
+ *         CHECK(dvk_tensor_upload(tv, v, sizeof v));
+ *         CHECK(dvk_tensor_upload(tbeta, beta, sizeof beta));
+ *
+ *         // Record the operator, run it, wait, and read the output and the final state back.
+ *         CHECK(dvk_cmd_create(ctx, NULL, &cmd));
+ *         CHECK(dvk_delta_rule(cmd, &(dvk_delta_rule_desc){.q = tq, .k = tk, .v = tv,
+ *                                                          .beta = tbeta, .o = to,
+ *                                                          .final_state = ts, .l2norm_qk = true}));
+ *         CHECK(dvk_cmd_submit(cmd));
+ *         CHECK(dvk_cmd_wait(cmd, 0)); // 0: no timeout
+ *         CHECK(dvk_tensor_download(to, o, sizeof o));
+ *         CHECK(dvk_tensor_download(ts, state, sizeof state));
+ *
+ *         // The same computation in double precision on the host.
+ *         if (dvk_ref_delta_rule(&(dvk_ref_delta_rule_args){
+ *                 .B = B, .T = T, .H = H, .K = K, .V = V, .q = q, .k = k, .v = v, .beta = beta,
+ *                 .l2norm_qk = 1, .o = o_ref, .ht = state_ref}) != 0)
+ *             goto done;
+ *         const double err_o = dvk_ref_rel_rms_error(o_ref, o, B * T * H * V);
+ *         const double err_state = dvk_ref_rel_rms_error(state_ref, state, B * H * K * V);
+ *         printf("%s: relative RMS error against the C reference: output %.1e, state %.1e\n",
+ *                dvk_context_device_info(ctx)->name, err_o, err_state);
+ *         ok = err_o <= 1e-5 && err_state <= 1e-5;
+ *
+ *     done:
+ *         dvk_cmd_destroy(cmd);
+ *         dvk_tensor_destroy(tq);
+ *         dvk_tensor_destroy(tk);
+ *         dvk_tensor_destroy(tv);
+ *         dvk_tensor_destroy(tbeta);
+ *         dvk_tensor_destroy(to);
+ *         dvk_tensor_destroy(ts);
+ *         dvk_context_destroy(ctx);
+ *         return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+ *     }
  *
  * LAYOUTS AND SHAPES (the layouts of flash-linear-attention, "fla")
  * ====================
@@ -772,7 +836,7 @@ typedef enum dvk_mode {
  *                  (T = 1, no cu_seqlens) and V % 4 == 0, a single-pass decode kernel runs.
  *                  DVK_MODE_CHUNK: the chunked (WY) form (docs/design.md) in three passes
  *                  (intra-chunk solve in parallel over chunks; the state carried
- *                  sequentially over chunks; outputs in parallel over chunks). Much faster
+ *                  sequentially over chunks; outputs in parallel over chunks), the form
  *                  for prefill on GPUs. fp16 problems run on tensor cores (fp16 products,
  *                  fp32 accumulation; W, U and the per-chunk states stored in fp16) when K
  *                  and V are multiples of 16, chunk_size is 0 or 64, and the device has
@@ -870,8 +934,8 @@ DVK_API dvk_status dvk_gated_delta_rule(dvk_cmd *cmd, const dvk_delta_rule_desc 
  *   DVK_MODE_DEFAULT   recurrent on CPU devices and for sequences of at most 64 tokens; on
  *                   GPUs, chunked when its prepare and state stages run on tensor cores, or
  *                   when fewer than 64 (sequence, value head) pairs share the call (the
- *                   recurrent kernel then lacks parallelism), recurrent otherwise — the
- *                   faster of the two on the H100 today (docs/performance.md).
+ *                   recurrent kernel then lacks parallelism), recurrent otherwise
+ *                   (docs/performance.md has the measurements behind this choice).
  *   chunk_size      16, 32 or 64 (0 = the largest whose kernels fit the device's shared
  *                   memory: 64 on desktop GPUs, 32 or 16 on lavapipe and small devices).
  * Accuracy: fp32 inputs match a double-precision recurrence to ~1e-6 relative RMS; fp16 inputs
@@ -1046,7 +1110,8 @@ typedef enum dvk_feature_map {
  *                  chunk's last reset, [chunks] int32.
  *                  DVK_MODE_DEFAULT: as dvk_delta_rule (chunked on GPUs for sequences
  *                  longer than 64 tokens; recurrent on CPU devices).
- *   chunk_size     16, 32 or 64 (0 = 32, the fastest on the H100 today, or 16 where 32 does not fit).
+ *   chunk_size     16, 32 or 64 (0 = 32, or 16 where 32 does not fit the device, or 64
+ *                  where neither does).
  * Accuracy: fp32 matches a double-precision recurrence to ~1e-6 relative RMS error; fp16
  *          inputs to ~1e-3 (tested at 5e-3).
  */

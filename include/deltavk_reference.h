@@ -94,6 +94,27 @@ typedef struct dvk_ref_dplr_args {
 
 int dvk_ref_dplr(const dvk_ref_dplr_args *args);
 
+/* RWKV-7's time mixing (see dvk_rwkv7 in deltavk.h): dvk_ref_dplr with RWKV-7's inputs,
+ *     q = r,  gk = w,  a = −kappa,  b = kappa ⊙ alpha  (formed in float, as the kernels do)
+ * read along the value axis. The one place the C references map RWKV-7 onto the rule. */
+typedef struct dvk_ref_rwkv7_args {
+    int B, T, H, K, V;
+    const float *r;       /* [B,T,H,K] */
+    const float *w;       /* [B,T,H,K] log decay */
+    const float *k;       /* [B,T,H,K] */
+    const float *v;       /* [B,T,H,V] */
+    const float *kappa;   /* [B,T,H,K] RWKV-7's normalised key "kk" */
+    const float *alpha;   /* [B,T,H,K] its in-context learning rate "a" */
+    const float *h0;      /* [N,H,K,V] or NULL */
+    const int *cu_seqlens;
+    int num_seqs;
+    float scale;          /* 0 = 1 (RWKV-7's) */
+    double *o;            /* [B,T,H,V] out */
+    double *ht;           /* [N,H,K,V] out, or NULL */
+} dvk_ref_rwkv7_args;
+
+int dvk_ref_rwkv7(const dvk_ref_rwkv7_args *args);
+
 /* Normalised linear attention (see dvk_linear_attn in deltavk.h), with φ the feature map:
  *     S_t = S_{t−1} + φ(k_t) v_tᵀ;  z_t = z_{t−1} + φ(k_t);  q' = scale · φ(q_t)
  *     o_t = S_tᵀ q' / max(q'·z_t, eps)   (eps_add: q'·z_t + eps; normalize = 0: S_tᵀ q')

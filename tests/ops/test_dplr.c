@@ -1,6 +1,6 @@
 /* The generalized (diagonal-plus-low-rank) delta rule and its RWKV-7 entry on the device
- * against the C reference in double (dvk_ref_dplr): output and final state, recurrent and
- * chunked, both read-out axes, over shapes, dtypes, gate strengths, varlen; a growing state
+ * against the C references in double (dvk_ref_dplr, dvk_ref_rwkv7): output and final state,
+ * recurrent and chunked, both read-out axes, over shapes, dtypes, gate strengths, varlen; a growing state
  * computed faithfully and an overflowing one reported; bad input. */
 #include "harness.h"
 
@@ -11,7 +11,8 @@
 #include <string.h>
 
 typedef enum ab_kind {
-    AB_RWKV7 = 0, /* a = -kappa, b = kappa * alpha: kappa unit, alpha in (0, 1) (stable) */
+    AB_RWKV7 = 0, /* RWKV-7's form a = -kappa, b = kappa * alpha: kappa unit, alpha in (0, 1)
+                   * (stable); through dvk_rwkv7, kappa and alpha themselves */
     AB_RANDOM,    /* a, b ~ N(0, 0.2^2) */
     AB_GROW,      /* a = b = 0.35 n, one unit vector n: the state grows 1.1225x per token */
 } ab_kind;
@@ -110,7 +111,7 @@ static void fill_case(const dplr_case *c, harness_rng *rng, dplr_data *d)
         for (int i = 0; i < 6; ++i)
             harness_round_f16(all[i], len[i]);
     }
-    if (c->ab == AB_RWKV7) {
+    if (c->ab == AB_RWKV7) { /* inputs of RWKV-7's form for dvk_dplr */
         for (size_t i = 0; i < d->nk; ++i) {
             d->a[i] = -d->kappa[i];
             d->b[i] = d->kappa[i] * d->alpha[i];
@@ -125,7 +126,7 @@ static void fill_case(const dplr_case *c, harness_rng *rng, dplr_data *d)
         for (size_t i = 0; i < d->nk; ++i)
             d->b[i] = d->a[i] = 0.35f * n[i % c->K];
     }
-    if (c->dtype == DVK_DTYPE_F16 && c->ab != AB_RWKV7) {
+    if (c->dtype == DVK_DTYPE_F16 && !c->rwkv7) { /* a and b are dvk_dplr's inputs */
         harness_round_f16(d->a, d->nk);
         harness_round_f16(d->b, d->nk);
     }
@@ -177,15 +178,22 @@ static void run_case(const dplr_case *c, dvk_mode mode, uint32_t chunk_size)
         assert_int_equal(cu[c->num_seqs], c->T);
     const int N = c->num_seqs ? c->num_seqs : c->B;
     double *o_ref = malloc(d.no * sizeof(double)), *ht_ref = malloc(d.ns * sizeof(double));
-    /* dvk_rwkv7's default scale is 1; dvk_dplr's K^-0.5 */
-    const float ref_scale = c->rwkv7 && c->scale == 0.0f ? 1.0f : c->scale;
-    assert_int_equal(dvk_ref_dplr(&(dvk_ref_dplr_args){
-                         .B = c->B, .T = c->T, .H = c->H, .K = c->K, .V = c->V, .q = d.q,
-                         .k = d.k, .v = d.v, .a = d.a, .b = d.b, .gk = d.gk,
-                         .h0 = c->h0 ? d.h0 : NULL, .cu_seqlens = c->num_seqs ? cu : NULL,
-                         .num_seqs = c->num_seqs, .readout_key = c->key, .scale = ref_scale,
-                         .o = o_ref, .ht = ht_ref}),
-                     0);
+    if (c->rwkv7)
+        assert_int_equal(dvk_ref_rwkv7(&(dvk_ref_rwkv7_args){
+                             .B = c->B, .T = c->T, .H = c->H, .K = c->K, .V = c->V, .r = d.q,
+                             .w = d.gk, .k = d.k, .v = d.v, .kappa = d.kappa, .alpha = d.alpha,
+                             .h0 = c->h0 ? d.h0 : NULL, .cu_seqlens = c->num_seqs ? cu : NULL,
+                             .num_seqs = c->num_seqs, .scale = c->scale, .o = o_ref,
+                             .ht = ht_ref}),
+                         0);
+    else
+        assert_int_equal(dvk_ref_dplr(&(dvk_ref_dplr_args){
+                             .B = c->B, .T = c->T, .H = c->H, .K = c->K, .V = c->V, .q = d.q,
+                             .k = d.k, .v = d.v, .a = d.a, .b = d.b, .gk = d.gk,
+                             .h0 = c->h0 ? d.h0 : NULL, .cu_seqlens = c->num_seqs ? cu : NULL,
+                             .num_seqs = c->num_seqs, .readout_key = c->key, .scale = c->scale,
+                             .o = o_ref, .ht = ht_ref}),
+                         0);
 
     const uint64_t sk[4] = {c->B, c->T, c->H, c->K}, sv[4] = {c->B, c->T, c->H, c->V};
     const uint64_t ss[4] = {N, c->H, c->K, c->V};

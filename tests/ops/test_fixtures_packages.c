@@ -171,7 +171,7 @@ static void dplr_fixture(const char *name, bool rwkv7)
         scale = sc[0];
         free(sc);
     }
-    const size_t no = numel(sv, 4), nh = numel(sh, 4), nk = numel(sk, 4);
+    const size_t no = numel(sv, 4), nh = numel(sh, 4);
     for (int m = 0; m < 2; ++m) {
         const dvk_mode mode = m ? DVK_MODE_CHUNK : DVK_MODE_RECURRENT;
         dvk_tensor *t[] = {
@@ -204,18 +204,19 @@ static void dplr_fixture(const char *name, bool rwkv7)
         for (size_t i = 0; i < sizeof t / sizeof t[0]; ++i)
             dvk_tensor_destroy(t[i]);
     }
-    if (rwkv7) { /* the reference takes a and b */
-        for (size_t i = 0; i < nk; ++i) {
-            b[i] *= a[i];
-            a[i] = -a[i];
-        }
-    }
     double *o = malloc(no * sizeof *o), *ht = malloc(nh * sizeof *ht);
-    assert_int_equal(dvk_ref_dplr(&(dvk_ref_dplr_args){
-                         .B = (int)sk[0], .T = (int)sk[1], .H = (int)sk[2], .K = (int)sk[3],
-                         .V = (int)sv[3], .q = q, .k = k, .v = v, .a = a, .b = b, .gk = gk,
-                         .h0 = h0, .scale = scale, .o = o, .ht = ht}),
-                     0);
+    if (rwkv7) /* a and b hold kappa and alpha */
+        assert_int_equal(dvk_ref_rwkv7(&(dvk_ref_rwkv7_args){
+                             .B = (int)sk[0], .T = (int)sk[1], .H = (int)sk[2], .K = (int)sk[3],
+                             .V = (int)sv[3], .r = q, .w = gk, .k = k, .v = v, .kappa = a,
+                             .alpha = b, .h0 = h0, .o = o, .ht = ht}),
+                         0);
+    else
+        assert_int_equal(dvk_ref_dplr(&(dvk_ref_dplr_args){
+                             .B = (int)sk[0], .T = (int)sk[1], .H = (int)sk[2], .K = (int)sk[3],
+                             .V = (int)sv[3], .q = q, .k = k, .v = v, .a = a, .b = b, .gk = gk,
+                             .h0 = h0, .scale = scale, .o = o, .ht = ht}),
+                         0);
     char label[128];
     snprintf(label, sizeof label, "%s [C reference]: o", name);
     check_d(label, o_exp, o, no);

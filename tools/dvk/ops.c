@@ -454,21 +454,21 @@ static double dplr_reference(const tool_inputs *in, const tool_opts *opts, bool 
     const size_t od = key ? dvk_tensor_dim(KEY(in), 3) : dvk_tensor_dim(VAL(in), 3);
     host_inputs h = host_copy(in, (size_t)dvk_tensor_dim(VAL(in), 2) * od);
     double ms = -1.0;
-    if (h.ok && rwkv7) { /* a = -kappa, b = kappa * alpha, as the kernels form them */
-        const size_t n = dvk_tensor_numel(KEY(in));
-        for (size_t i = 0; i < n; ++i) {
-            const float kappa = h.t[SLOT_A][i];
-            h.t[SLOT_B][i] *= kappa;
-            h.t[SLOT_A][i] = -kappa;
-        }
-    }
-    if (h.ok) {
+    if (h.ok && rwkv7) {
+        const dvk_ref_rwkv7_args a = {
+            .B = h.B, .T = h.T, .H = h.H, .K = h.K, .V = h.V, .r = h.t[SLOT_Q],
+            .w = h.t[SLOT_G], .k = h.t[SLOT_K], .v = h.t[SLOT_V], .kappa = h.t[SLOT_A],
+            .alpha = h.t[SLOT_B], .h0 = h.h0, .cu_seqlens = in->cu_seqlens,
+            .num_seqs = (int)in->num_seqs, .scale = in->scale, .o = h.o, .ht = h.ht,
+        };
+        TIME_REFERENCE(ms, dvk_ref_rwkv7(&a));
+    } else if (h.ok) {
         const dvk_ref_dplr_args a = {
             .B = h.B, .T = h.T, .H = h.H, .K = h.K, .V = h.V, .q = h.t[SLOT_Q],
             .k = h.t[SLOT_K], .v = h.t[SLOT_V], .a = h.t[SLOT_A], .b = h.t[SLOT_B],
             .gk = h.t[SLOT_G], .h0 = h.h0, .cu_seqlens = in->cu_seqlens,
-            .num_seqs = (int)in->num_seqs, .readout_key = key,
-            .scale = rwkv7 && in->scale == 0.0f ? 1.0f : in->scale, .o = h.o, .ht = h.ht,
+            .num_seqs = (int)in->num_seqs, .readout_key = key, .scale = in->scale, .o = h.o,
+            .ht = h.ht,
         };
         TIME_REFERENCE(ms, dvk_ref_dplr(&a));
     }

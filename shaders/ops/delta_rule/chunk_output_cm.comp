@@ -14,33 +14,30 @@
 // KT a multiple of 16; subgroups of 32.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_output.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint BV = 64;
-layout(constant_id = 4) const uint KT = 64;
-layout(constant_id = 5) const bool USE_G = false;
-layout(constant_id = 6) const uint WG = 256;
-layout(local_size_x_id = 6) in;
+layout(constant_id = DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_C) const uint C = 64;
+layout(constant_id = DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_K) const uint K = 128;
+layout(constant_id = DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_V) const uint V = 128;
+layout(constant_id = DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_BV) const uint BV = 64;
+layout(constant_id = DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_KT) const uint KT = 64;
+layout(constant_id = DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_USE_G) const bool USE_G = false;
+layout(constant_id = DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_WG) const uint WG = 256;
+layout(local_size_x_id = DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_WG) in;
 
 #include "io.glsl"
 #include "coopmat.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-    float scale;
-} pc;
-
 // fp16 tensors are read and written 8 halves at a time, through uvec4 views
-layout(std430, binding = 0) readonly buffer Q4 { uvec4 q4[]; };
-layout(std430, binding = 1) readonly buffer Kb4 { uvec4 k4[]; };
-layout(std430, binding = 2) readonly buffer Ub4 { uvec4 u4[]; };
-layout(std430, binding = 3) readonly buffer Gc { float g_cum[]; };
-layout(std430, binding = 4) readonly buffer Hc4 { uvec4 hc4[]; };
-layout(std430, binding = 5) writeonly buffer O4 { uvec4 o4[]; };
-layout(std430, binding = 6) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_OUTPUT_BIND_Q) readonly buffer Q4 { uvec4 q4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_OUTPUT_BIND_K) readonly buffer Kb4 { uvec4 k4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_OUTPUT_BIND_U) readonly buffer Ub4 { uvec4 u4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_OUTPUT_BIND_G_CUM) readonly buffer Gc { float g_cum[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_OUTPUT_BIND_H_CHUNKS)
+    readonly buffer Hc4 { uvec4 hc4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_OUTPUT_BIND_O) writeonly buffer O4 { uvec4 o4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_OUTPUT_BIND_TABLE)
+    readonly buffer Table { int chunk_table[]; };
 
 const uint CB = C / 16, VB = BV / 16, XB = KT / 16;
 const uint TP = CB * CB / NSG; // P blocks per subgroup

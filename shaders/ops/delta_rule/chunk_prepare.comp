@@ -11,32 +11,30 @@
 // (slices are zero-padded: K and V need not be multiples of KT); C % (WG/GN) == 0.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_prepare.h"
 
-layout(constant_id = 0) const uint C = 64;   // chunk size
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint KT = 32;  // columns of K or V staged at a time
-layout(constant_id = 4) const bool USE_G = false;
-layout(constant_id = 5) const uint WG = 256;
-layout(constant_id = 6) const uint GN = 16; // columns of the invocation grid
-layout(local_size_x_id = 5) in;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_SPEC_C) const uint C = 64;   // chunk size
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_SPEC_K) const uint K = 128;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_SPEC_V) const uint V = 128;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_SPEC_KT) const uint KT = 32;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_SPEC_USE_G) const bool USE_G = false;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_SPEC_WG) const uint WG = 256;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_SPEC_GN) const uint GN = 16;
+layout(local_size_x_id = DELTA_RULE_CHUNK_PREPARE_SPEC_WG) in;
 
 #include "io.glsl"
 #include "chunk_common.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 1) readonly buffer Vb { IO_T v[]; };
-layout(std430, binding = 2) readonly buffer Beta { IO_T beta[]; };
-layout(std430, binding = 3) readonly buffer Gb { IO_T g[]; };
-layout(std430, binding = 4) writeonly buffer Wb { IO_T w[]; };
-layout(std430, binding = 5) writeonly buffer Ub { IO_T u[]; };
-layout(std430, binding = 6) writeonly buffer Gc { float g_cum[]; };
-layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_V) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_BETA) readonly buffer Beta { IO_T beta[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_G) readonly buffer Gb { IO_T g[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_W) writeonly buffer Wb { IO_T w[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_U) writeonly buffer Ub { IO_T u[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_G_CUM)
+    writeonly buffer Gc { float g_cum[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_TABLE)
+    readonly buffer Table { int chunk_table[]; };
 
 const uint LS = C + 1;   // row stride of C x C matrices (padding avoids bank conflicts)
 const uint XS = KT + 1;  // row stride of a staged slice

@@ -15,32 +15,30 @@
 // KT a multiple of 16; (C/16)^2 a multiple of NSG; subgroups of 32.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_prepare.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint KT = 128;
-layout(constant_id = 4) const bool USE_G = false;
-layout(constant_id = 5) const uint WG = 256;
-layout(local_size_x_id = 5) in;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_CM_SPEC_C) const uint C = 64;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_CM_SPEC_K) const uint K = 128;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_CM_SPEC_V) const uint V = 128;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_CM_SPEC_KT) const uint KT = 128;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_CM_SPEC_USE_G) const bool USE_G = false;
+layout(constant_id = DELTA_RULE_CHUNK_PREPARE_CM_SPEC_WG) const uint WG = 256;
+layout(local_size_x_id = DELTA_RULE_CHUNK_PREPARE_CM_SPEC_WG) in;
 
 #include "io.glsl"
 #include "coopmat.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-} pc;
-
 // fp16 tensors are read and written 8 halves at a time, through uvec4 views
-layout(std430, binding = 0) readonly buffer Kb4 { uvec4 k4[]; };
-layout(std430, binding = 1) readonly buffer Vb4 { uvec4 v4[]; };
-layout(std430, binding = 2) readonly buffer Beta { IO_T beta[]; };
-layout(std430, binding = 3) readonly buffer Gb { IO_T g[]; };
-layout(std430, binding = 4) writeonly buffer Wb4 { uvec4 w4[]; };
-layout(std430, binding = 5) writeonly buffer Ub4 { uvec4 u4[]; };
-layout(std430, binding = 6) writeonly buffer Gc { float g_cum[]; };
-layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_K) readonly buffer Kb4 { uvec4 k4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_V) readonly buffer Vb4 { uvec4 v4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_BETA) readonly buffer Beta { IO_T beta[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_G) readonly buffer Gb { IO_T g[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_W) writeonly buffer Wb4 { uvec4 w4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_U) writeonly buffer Ub4 { uvec4 u4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_G_CUM)
+    writeonly buffer Gc { float g_cum[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_PREPARE_BIND_TABLE)
+    readonly buffer Table { int chunk_table[]; };
 
 const uint CB = C / 16, XB = KT / 16;
 const uint TA = CB * CB / NSG;                 // blocks of A per subgroup

@@ -17,40 +17,36 @@
 // subgroups of 32.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_state.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint BV = 32;
-layout(constant_id = 4) const bool USE_G = false;
-layout(constant_id = 5) const bool USE_H0 = false;
-layout(constant_id = 6) const bool STORE_HT = false;
-layout(constant_id = 7) const uint WG = 128;
-layout(local_size_x_id = 7) in;
+layout(constant_id = DELTA_RULE_CHUNK_STATE_CM_SPEC_C) const uint C = 64;
+layout(constant_id = DELTA_RULE_CHUNK_STATE_CM_SPEC_K) const uint K = 128;
+layout(constant_id = DELTA_RULE_CHUNK_STATE_CM_SPEC_V) const uint V = 128;
+layout(constant_id = DELTA_RULE_CHUNK_STATE_CM_SPEC_BV) const uint BV = 32;
+layout(constant_id = DELTA_RULE_CHUNK_STATE_CM_SPEC_USE_G) const bool USE_G = false;
+layout(constant_id = DELTA_RULE_CHUNK_STATE_CM_SPEC_USE_H0) const bool USE_H0 = false;
+layout(constant_id = DELTA_RULE_CHUNK_STATE_CM_SPEC_STORE_HT) const bool STORE_HT = false;
+layout(constant_id = DELTA_RULE_CHUNK_STATE_CM_SPEC_WG) const uint WG = 128;
+layout(local_size_x_id = DELTA_RULE_CHUNK_STATE_CM_SPEC_WG) in;
 
 #include "io.glsl"
 #include "coopmat.glsl"
 
 // the padding of the fp16 tiles' rows: CM_PAD, or 0 where that does not fit (K = 256 in 48 KiB)
-layout(constant_id = 8) const uint XPAD = CM_PAD;
-
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-    uint c_begin;
-    uint c_count;
-} pc;
+layout(constant_id = DELTA_RULE_CHUNK_STATE_CM_SPEC_XPAD) const uint XPAD = CM_PAD;
 
 // fp16 tensors are read and written 8 halves at a time, through uvec4 views
-layout(std430, binding = 0) readonly buffer Kb4 { uvec4 k4[]; };
-layout(std430, binding = 1) readonly buffer Wb4 { uvec4 w4[]; };
-layout(std430, binding = 2) buffer Ub4 { uvec4 u4[]; };
-layout(std430, binding = 3) readonly buffer Gc { float g_cum[]; };
-layout(std430, binding = 4) readonly buffer H0 { float h0[]; };
-layout(std430, binding = 5) writeonly buffer HT { float ht[]; };
-layout(std430, binding = 6) writeonly buffer Hc { IO_T h_chunks[]; };
-layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
-layout(std430, binding = 8) readonly buffer Seq { int seq_chunks[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_STATE_BIND_K) readonly buffer Kb4 { uvec4 k4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_STATE_BIND_W) readonly buffer Wb4 { uvec4 w4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_STATE_BIND_U) buffer Ub4 { uvec4 u4[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_STATE_BIND_G_CUM) readonly buffer Gc { float g_cum[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_STATE_BIND_H0) readonly buffer H0 { float h0[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_STATE_BIND_HT) writeonly buffer HT { float ht[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_STATE_BIND_H_CHUNKS)
+    writeonly buffer Hc { IO_T h_chunks[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_STATE_BIND_TABLE)
+    readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DELTA_RULE_CHUNK_STATE_BIND_SEQ) readonly buffer Seq { int seq_chunks[]; };
 
 const uint KB = K / 16, VB = BV / 16, CB = C / 16;
 const uint TH = KB * VB / NSG; // state blocks per subgroup

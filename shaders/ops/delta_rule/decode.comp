@@ -19,26 +19,27 @@
 // invocations read one 128-byte row. The sums over rows go through shared memory (no subgroup
 // operations needed).
 //
-// Preconditions (src/ops/common/recurrence.c): V % 4 == 0 (vec4 rows); BV % 4 == 0;
+// Preconditions (src/ops/common/recurrent.c): V % 4 == 0 (vec4 rows); BV % 4 == 0;
 // WG = RG * BV/4, a power of two; 1 <= K <= 256; H = HV with DPLR.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "decode.h"
 
-layout(constant_id = 0) const uint K = 128;
-layout(constant_id = 1) const uint V = 128;
-layout(constant_id = 2) const uint BV = 32;   // value columns per workgroup
-layout(constant_id = 3) const bool USE_G = false;
-layout(constant_id = 4) const bool USE_H0 = false;
-layout(constant_id = 5) const bool STORE_HT = false;
-layout(constant_id = 6) const bool L2NORM = false;
-layout(constant_id = 7) const uint WG = 128;
-layout(constant_id = 8) const bool GATE_CH = false;
-layout(constant_id = 9) const bool DPLR = false;
-layout(constant_id = 10) const bool GATE_ACT = false;
-layout(constant_id = 11) const bool BETA_SIGMOID = false;
-layout(constant_id = 12) const bool RWKV7 = false;
-layout(constant_id = 13) const bool USE_DT_BIAS = false;
-layout(local_size_x_id = 7) in;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_K) const uint K = 128;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_V) const uint V = 128;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_BV) const uint BV = 32; // value columns per workgroup
+layout(constant_id = DELTA_RULE_DECODE_SPEC_USE_G) const bool USE_G = false;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_USE_H0) const bool USE_H0 = false;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_STORE_HT) const bool STORE_HT = false;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_L2NORM) const bool L2NORM = false;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_WG) const uint WG = 128;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_GATE_CH) const bool GATE_CH = false;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_DPLR) const bool DPLR = false;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_GATE_ACT) const bool GATE_ACT = false;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_BETA_SIGMOID) const bool BETA_SIGMOID = false;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_RWKV7) const bool RWKV7 = false;
+layout(constant_id = DELTA_RULE_DECODE_SPEC_USE_DT_BIAS) const bool USE_DT_BIAS = false;
+layout(local_size_x_id = DELTA_RULE_DECODE_SPEC_WG) in;
 
 const uint CG = BV / 4;               // column groups
 const uint RG = WG / CG;              // row groups
@@ -46,23 +47,18 @@ const uint RPT = (K + RG - 1) / RG;   // rows per invocation
 
 #include "io.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-    float scale;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
-layout(std430, binding = 1) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 2) readonly buffer Vb { IO_T v[]; };
-layout(std430, binding = 3) readonly buffer Beta { IO_T beta[]; }; // a (or kappa) with DPLR
-layout(std430, binding = 4) readonly buffer G { IO_T g[]; };
-layout(std430, binding = 5) readonly buffer H0 { vec4 h0[]; };
-layout(std430, binding = 6) writeonly buffer HT { vec4 ht[]; };
-layout(std430, binding = 7) writeonly buffer O { IO_T o[]; };
-layout(std430, binding = 8) readonly buffer Bb { IO_T b_in[]; };   // b (or alpha) with DPLR
-layout(std430, binding = 9) readonly buffer ALog { float A_log[]; };
-layout(std430, binding = 10) readonly buffer DtBias { float dt_bias[]; };
+layout(std430, binding = DELTA_RULE_DECODE_BIND_Q) readonly buffer Q { IO_T q[]; };
+layout(std430, binding = DELTA_RULE_DECODE_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = DELTA_RULE_DECODE_BIND_V) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = DELTA_RULE_DECODE_BIND_BETA) readonly buffer Beta { IO_T beta[]; };
+layout(std430, binding = DELTA_RULE_DECODE_BIND_G) readonly buffer G { IO_T g[]; };
+layout(std430, binding = DELTA_RULE_DECODE_BIND_H0) readonly buffer H0 { vec4 h0[]; };
+layout(std430, binding = DELTA_RULE_DECODE_BIND_HT) writeonly buffer HT { vec4 ht[]; };
+layout(std430, binding = DELTA_RULE_DECODE_BIND_O) writeonly buffer O { IO_T o[]; };
+layout(std430, binding = DELTA_RULE_DECODE_BIND_B) readonly buffer Bb { IO_T b_in[]; };
+layout(std430, binding = DELTA_RULE_DECODE_BIND_A_LOG) readonly buffer ALog { float A_log[]; };
+layout(std430, binding = DELTA_RULE_DECODE_BIND_DT_BIAS)
+    readonly buffer DtBias { float dt_bias[]; };
 
 shared float s_q[K];
 shared float s_k[K];

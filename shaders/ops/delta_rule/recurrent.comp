@@ -17,7 +17,7 @@
 // reads RWKV-7's kappa and alpha from the a and b bindings and forms a = -kappa,
 // b = kappa * alpha; L2NORM normalises q and k.
 //
-// Preconditions (checked by src/ops/common/recurrence.c):
+// Preconditions (checked by src/ops/common/recurrent.c):
 //   q, k [*, H, K] (q [*, H, V] with KEY_READOUT);  v [*, HV, V];  o [*, HV, V] (or K);
 //   beta, g [*, HV] (g [*, HV, K] with GATE_CH);  a, b [*, H, K] with H = HV;
 //   h0, ht [N, HV, K, V] fp32; HV a multiple of H (value head hv reads q/k head hv / (HV/H));
@@ -35,56 +35,49 @@
 // time in shared memory so inputs are read from memory once per workgroup, coalesced.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "recurrent.h"
 
-layout(constant_id = 0) const uint K = 128;
-layout(constant_id = 1) const uint V = 128;
-layout(constant_id = 2) const uint BV = 32;    // value columns per workgroup
-layout(constant_id = 3) const uint KS = 4;     // invocations per column
-layout(constant_id = 4) const uint TB = 16;    // tokens staged per step
-layout(constant_id = 5) const bool USE_G = false;
-layout(constant_id = 6) const bool USE_H0 = false;
-layout(constant_id = 7) const bool STORE_HT = false;
-layout(constant_id = 8) const bool VARLEN = false;
-layout(constant_id = 9) const bool L2NORM = false;
-layout(constant_id = 10) const uint WG = 128;  // = BV * KS
-layout(constant_id = 11) const bool GATE_CH = false;
-layout(constant_id = 12) const bool DPLR = false;
-layout(constant_id = 13) const bool KEY_READOUT = false;
-layout(constant_id = 14) const bool GATE_ACT = false;
-layout(constant_id = 15) const bool BETA_SIGMOID = false;
-layout(constant_id = 16) const bool RWKV7 = false;
-layout(constant_id = 17) const bool PARTIAL_OUT = false;
-layout(constant_id = 18) const bool USE_DT_BIAS = false;
-layout(local_size_x_id = 10) in;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_K) const uint K = 128;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_V) const uint V = 128;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_BV) const uint BV = 32;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_KS) const uint KS = 4;   // invocations per column
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_TB) const uint TB = 16;  // tokens staged per step
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_USE_G) const bool USE_G = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_USE_H0) const bool USE_H0 = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_STORE_HT) const bool STORE_HT = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_VARLEN) const bool VARLEN = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_L2NORM) const bool L2NORM = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_WG) const uint WG = 128; // = BV * KS
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_GATE_CH) const bool GATE_CH = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_DPLR) const bool DPLR = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_KEY_READOUT) const bool KEY_READOUT = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_GATE_ACT) const bool GATE_ACT = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_BETA_SIGMOID) const bool BETA_SIGMOID = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_RWKV7) const bool RWKV7 = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_PARTIAL_OUT) const bool PARTIAL_OUT = false;
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_USE_DT_BIAS) const bool USE_DT_BIAS = false;
+layout(local_size_x_id = DELTA_RULE_RECURRENT_SPEC_WG) in;
 
 const uint R = (K + KS - 1) / KS; // state rows per invocation
 const uint KP = R * KS;           // K padded to whole rows per invocation
 
 #include "io.glsl"
 
-layout(push_constant) uniform Push {
-    uint T;       // tokens per sequence (ignored with VARLEN)
-    uint H;       // q/k heads
-    uint HV;      // value heads
-    float scale;
-    uint t_begin; // this dispatch runs tokens [t_begin, t_begin + t_count) of each sequence
-    uint t_count;
-    uint tokens;  // B * T: the token count of one value tile's part (PARTIAL_OUT)
-} pc;
-
-layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
-layout(std430, binding = 1) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 2) readonly buffer Vb { IO_T v[]; };
-layout(std430, binding = 3) readonly buffer Beta { IO_T beta[]; }; // a (or kappa) with DPLR
-layout(std430, binding = 4) readonly buffer G { IO_T g[]; };
-layout(std430, binding = 5) readonly buffer H0 { float h0[]; };
-layout(std430, binding = 6) writeonly buffer HT { float ht[]; };
-layout(std430, binding = 7) writeonly buffer O { IO_T o[]; };
-layout(std430, binding = 8) readonly buffer CU { int cu_seqlens[]; };
-layout(std430, binding = 9) readonly buffer Bb { IO_T b_in[]; };   // b (or alpha) with DPLR
-layout(std430, binding = 10) readonly buffer ALog { float A_log[]; };
-layout(std430, binding = 11) readonly buffer DtBias { float dt_bias[]; };
-layout(std430, binding = 12) writeonly buffer Part { float o_part[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_Q) readonly buffer Q { IO_T q[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_V) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_BETA) readonly buffer Beta { IO_T beta[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_G) readonly buffer G { IO_T g[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_H0) readonly buffer H0 { float h0[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_HT) writeonly buffer HT { float ht[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_O) writeonly buffer O { IO_T o[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_CU_SEQLENS)
+    readonly buffer CU { int cu_seqlens[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_B) readonly buffer Bb { IO_T b_in[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_A_LOG) readonly buffer ALog { float A_log[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_DT_BIAS)
+    readonly buffer DtBias { float dt_bias[]; };
+layout(std430, binding = DELTA_RULE_RECURRENT_BIND_PART) writeonly buffer Part { float o_part[]; };
 
 const uint QD = KEY_READOUT ? BV : KP; // staged q entries per token
 const uint OD = KEY_READOUT ? KP : BV; // staged o entries per token

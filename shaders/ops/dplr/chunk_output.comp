@@ -11,37 +11,32 @@
 // GM = WG / GN.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_output.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint BV = 64;
-layout(constant_id = 4) const uint KT = 16;
-layout(constant_id = 5) const bool DPLR = false;
-layout(constant_id = 6) const uint WG = 256;
-layout(constant_id = 7) const uint GN = 16;
-layout(constant_id = 8) const bool RWKV7 = false;
-layout(local_size_x_id = 6) in;
+layout(constant_id = DPLR_CHUNK_OUTPUT_SPEC_C) const uint C = 64;
+layout(constant_id = DPLR_CHUNK_OUTPUT_SPEC_K) const uint K = 128;
+layout(constant_id = DPLR_CHUNK_OUTPUT_SPEC_V) const uint V = 128;
+layout(constant_id = DPLR_CHUNK_OUTPUT_SPEC_BV) const uint BV = 64;
+layout(constant_id = DPLR_CHUNK_OUTPUT_SPEC_KT) const uint KT = 16;
+layout(constant_id = DPLR_CHUNK_OUTPUT_SPEC_DPLR) const bool DPLR = false;
+layout(constant_id = DPLR_CHUNK_OUTPUT_SPEC_WG) const uint WG = 256;
+layout(constant_id = DPLR_CHUNK_OUTPUT_SPEC_GN) const uint GN = 16;
+layout(constant_id = DPLR_CHUNK_OUTPUT_SPEC_RWKV7) const bool RWKV7 = false;
+layout(local_size_x_id = DPLR_CHUNK_OUTPUT_SPEC_WG) in;
 
 #include "io.glsl"
 #include "block_mma.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-    float scale;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
-layout(std430, binding = 1) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 2) readonly buffer Ab { IO_T a_in[]; }; // kappa, with RWKV7
-layout(std430, binding = 3) readonly buffer Bb { IO_T b_in[]; }; // b (or alpha) with DPLR
-layout(std430, binding = 4) readonly buffer Vb { IO_T v[]; };
-layout(std430, binding = 5) readonly buffer Ub { float u[]; };
-layout(std430, binding = 6) readonly buffer Gc { float g_cum[]; };
-layout(std430, binding = 7) readonly buffer Hc { float h_chunks[]; };
-layout(std430, binding = 8) writeonly buffer O { IO_T o[]; };
-layout(std430, binding = 9) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_Q) readonly buffer Q { IO_T q[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_A) readonly buffer Ab { IO_T a_in[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_B) readonly buffer Bb { IO_T b_in[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_V) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_U) readonly buffer Ub { float u[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_G_CUM) readonly buffer Gc { float g_cum[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_H_CHUNKS) readonly buffer Hc { float h_chunks[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_O) writeonly buffer O { IO_T o[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_TABLE) readonly buffer Table { int chunk_table[]; };
 
 const uint XS = KT + 1, CS = C * XS, PS = C + 1;
 const uint NB_ = C / 16;

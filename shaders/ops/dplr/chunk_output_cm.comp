@@ -28,37 +28,32 @@
 // in {32, 64, 128} dividing V; KT = 16; WG = 256 (8 subgroups of 32).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_output.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint BV = 64;
-layout(constant_id = 4) const uint KT = 16;
-layout(constant_id = 5) const uint WG = 256;
-layout(constant_id = 6) const bool DPLR = false;
-layout(constant_id = 7) const bool RWKV7 = false;
-layout(local_size_x_id = 5) in;
+layout(constant_id = DPLR_CHUNK_OUTPUT_CM_SPEC_C) const uint C = 64;
+layout(constant_id = DPLR_CHUNK_OUTPUT_CM_SPEC_K) const uint K = 128;
+layout(constant_id = DPLR_CHUNK_OUTPUT_CM_SPEC_V) const uint V = 128;
+layout(constant_id = DPLR_CHUNK_OUTPUT_CM_SPEC_BV) const uint BV = 64;
+layout(constant_id = DPLR_CHUNK_OUTPUT_CM_SPEC_KT) const uint KT = 16;
+layout(constant_id = DPLR_CHUNK_OUTPUT_CM_SPEC_WG) const uint WG = 256;
+layout(constant_id = DPLR_CHUNK_OUTPUT_CM_SPEC_DPLR) const bool DPLR = false;
+layout(constant_id = DPLR_CHUNK_OUTPUT_CM_SPEC_RWKV7) const bool RWKV7 = false;
+layout(local_size_x_id = DPLR_CHUNK_OUTPUT_CM_SPEC_WG) in;
 
 #include "io.glsl"
 #include "coopmat.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-    float scale;
-} pc;
-
 // the binding numbers of chunk_output.comp
-layout(std430, binding = 0) readonly buffer Q4 { uvec4 q4[]; };
-layout(std430, binding = 1) readonly buffer Kb4 { uvec4 k4[]; };
-layout(std430, binding = 2) readonly buffer Ab4 { uvec4 a4[]; }; // kappa (RWKV7)
-layout(std430, binding = 3) readonly buffer Bb4 { uvec4 b4[]; }; // b, or alpha (DPLR)
-layout(std430, binding = 4) readonly buffer Vb4 { uvec4 v4[]; }; // DPLR
-layout(std430, binding = 5) readonly buffer Ub4 { vec4 u4[]; };
-layout(std430, binding = 6) readonly buffer Gc4 { vec4 g4[]; };
-layout(std430, binding = 7) readonly buffer Hc4 { vec4 hc4[]; };
-layout(std430, binding = 8) writeonly buffer O4 { uvec4 o4[]; };
-layout(std430, binding = 9) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_Q) readonly buffer Q4 { uvec4 q4[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_K) readonly buffer Kb4 { uvec4 k4[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_A) readonly buffer Ab4 { uvec4 a4[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_B) readonly buffer Bb4 { uvec4 b4[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_V) readonly buffer Vb4 { uvec4 v4[]; }; // DPLR
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_U) readonly buffer Ub4 { vec4 u4[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_G_CUM) readonly buffer Gc4 { vec4 g4[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_H_CHUNKS) readonly buffer Hc4 { vec4 hc4[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_O) writeonly buffer O4 { uvec4 o4[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_BIND_TABLE) readonly buffer Table { int chunk_table[]; };
 
 const uint CB = C / 16, VB = BV / 16;
 const uint TO = CB * VB / NSG; // O blocks per subgroup

@@ -15,34 +15,31 @@
 // Preconditions (src/ops/dplr/chunk.c): BK a multiple of GN; C % GM == 0, GM = WG / GN.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_output_key.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint BK = 16;   // output channels per workgroup
-layout(constant_id = 4) const uint VT = 16;   // value channels staged per slice
-layout(constant_id = 5) const uint WG = 256;
-layout(constant_id = 6) const uint GN = 16;
-layout(local_size_x_id = 5) in;
+layout(constant_id = DPLR_CHUNK_OUTPUT_KEY_SPEC_C) const uint C = 64;
+layout(constant_id = DPLR_CHUNK_OUTPUT_KEY_SPEC_K) const uint K = 128;
+layout(constant_id = DPLR_CHUNK_OUTPUT_KEY_SPEC_V) const uint V = 128;
+layout(constant_id = DPLR_CHUNK_OUTPUT_KEY_SPEC_BK) const uint BK = 16;
+layout(constant_id = DPLR_CHUNK_OUTPUT_KEY_SPEC_VT) const uint VT = 16;
+layout(constant_id = DPLR_CHUNK_OUTPUT_KEY_SPEC_WG) const uint WG = 256;
+layout(constant_id = DPLR_CHUNK_OUTPUT_KEY_SPEC_GN) const uint GN = 16;
+layout(local_size_x_id = DPLR_CHUNK_OUTPUT_KEY_SPEC_WG) in;
 
 #include "io.glsl"
 #include "block_mma.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-    float scale;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
-layout(std430, binding = 1) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 2) readonly buffer Bb { IO_T b_in[]; };
-layout(std430, binding = 3) readonly buffer Vb { IO_T v[]; };
-layout(std430, binding = 4) readonly buffer Ub { float u[]; };
-layout(std430, binding = 5) readonly buffer Gc { float g_cum[]; };
-layout(std430, binding = 6) readonly buffer Hc { float h_chunks[]; };
-layout(std430, binding = 7) writeonly buffer O { IO_T o[]; };
-layout(std430, binding = 8) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_KEY_BIND_Q) readonly buffer Q { IO_T q[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_KEY_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_KEY_BIND_B) readonly buffer Bb { IO_T b_in[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_KEY_BIND_V) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_KEY_BIND_U) readonly buffer Ub { float u[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_KEY_BIND_G_CUM) readonly buffer Gc { float g_cum[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_KEY_BIND_H_CHUNKS)
+    readonly buffer Hc { float h_chunks[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_KEY_BIND_O) writeonly buffer O { IO_T o[]; };
+layout(std430, binding = DPLR_CHUNK_OUTPUT_KEY_BIND_TABLE)
+    readonly buffer Table { int chunk_table[]; };
 
 const uint XS = VT + 1, PS = C + 1, TS = BK + 1;
 // V loop: q, R, v slices [C x VT] and an h slice [BK x VT]; afterwards: R q and v q [C x C],

@@ -18,34 +18,31 @@
 // with GM = WG / GN; g_cum rows of the chunk written by gate_cumsum.comp.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_prepare.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint KT = 16;   // key channels staged per slice
-layout(constant_id = 4) const bool DPLR = false;
-layout(constant_id = 5) const uint WG = 256;
-layout(constant_id = 6) const uint GN = 16;   // columns of the invocation grid
-layout(constant_id = 7) const bool BETA_SIGMOID = false;
-layout(constant_id = 8) const bool RWKV7 = false;
-layout(local_size_x_id = 5) in;
+layout(constant_id = DPLR_CHUNK_PREPARE_SPEC_C) const uint C = 64;
+layout(constant_id = DPLR_CHUNK_PREPARE_SPEC_K) const uint K = 128;
+layout(constant_id = DPLR_CHUNK_PREPARE_SPEC_V) const uint V = 128;
+layout(constant_id = DPLR_CHUNK_PREPARE_SPEC_KT) const uint KT = 16;
+layout(constant_id = DPLR_CHUNK_PREPARE_SPEC_DPLR) const bool DPLR = false;
+layout(constant_id = DPLR_CHUNK_PREPARE_SPEC_WG) const uint WG = 256;
+layout(constant_id = DPLR_CHUNK_PREPARE_SPEC_GN) const uint GN = 16;
+layout(constant_id = DPLR_CHUNK_PREPARE_SPEC_BETA_SIGMOID) const bool BETA_SIGMOID = false;
+layout(constant_id = DPLR_CHUNK_PREPARE_SPEC_RWKV7) const bool RWKV7 = false;
+layout(local_size_x_id = DPLR_CHUNK_PREPARE_SPEC_WG) in;
 
 #include "io.glsl"
 #include "block_mma.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 1) readonly buffer Vb { IO_T v[]; };
-layout(std430, binding = 2) readonly buffer Beta { IO_T beta[]; }; // a (or kappa) with DPLR
-layout(std430, binding = 3) readonly buffer Bb { IO_T b_in[]; };   // b (or alpha) with DPLR
-layout(std430, binding = 4) readonly buffer Gc { float g_cum[]; };
-layout(std430, binding = 5) writeonly buffer Wb { float w[]; };
-layout(std430, binding = 6) writeonly buffer Ub { float u[]; };
-layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_V) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_BETA) readonly buffer Beta { IO_T beta[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_B) readonly buffer Bb { IO_T b_in[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_G_CUM) readonly buffer Gc { float g_cum[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_W) writeonly buffer Wb { float w[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_U) writeonly buffer Ub { float u[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_TABLE)
+    readonly buffer Table { int chunk_table[]; };
 
 // Shared memory: while the Gram matrices accumulate, staged slices (phase 1); afterwards the
 // triangular solve and the W, U products (phase 2) reuse the same words.

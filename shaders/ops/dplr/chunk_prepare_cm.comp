@@ -21,37 +21,34 @@
 // KT = 16; WG = 256 (8 subgroups of 32).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_prepare.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint KT = 16;
-layout(constant_id = 4) const uint WG = 256;
-layout(constant_id = 5) const bool BETA_SIGMOID = false;
-layout(constant_id = 6) const bool DPLR = false;
-layout(constant_id = 7) const bool RWKV7 = false;
-layout(local_size_x_id = 4) in;
+layout(constant_id = DPLR_CHUNK_PREPARE_CM_SPEC_C) const uint C = 64;
+layout(constant_id = DPLR_CHUNK_PREPARE_CM_SPEC_K) const uint K = 128;
+layout(constant_id = DPLR_CHUNK_PREPARE_CM_SPEC_V) const uint V = 128;
+layout(constant_id = DPLR_CHUNK_PREPARE_CM_SPEC_KT) const uint KT = 16;
+layout(constant_id = DPLR_CHUNK_PREPARE_CM_SPEC_WG) const uint WG = 256;
+layout(constant_id = DPLR_CHUNK_PREPARE_CM_SPEC_BETA_SIGMOID) const bool BETA_SIGMOID = false;
+layout(constant_id = DPLR_CHUNK_PREPARE_CM_SPEC_DPLR) const bool DPLR = false;
+layout(constant_id = DPLR_CHUNK_PREPARE_CM_SPEC_RWKV7) const bool RWKV7 = false;
+layout(local_size_x_id = DPLR_CHUNK_PREPARE_CM_SPEC_WG) in;
 
 #include "io.glsl"
 #include "coopmat.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-} pc;
-
 // the binding numbers of chunk_prepare.comp, and the fp16 outputs for chunk_state_cm
-layout(std430, binding = 0) readonly buffer Kb4 { uvec4 k4[]; };
-layout(std430, binding = 1) readonly buffer Vb4 { uvec4 v4[]; };
-layout(std430, binding = 2) readonly buffer Beta { IO_T beta[]; }; // KDA
-layout(std430, binding = 2) readonly buffer Ab4 { uvec4 a4[]; };   // DPLR: a or kappa
-layout(std430, binding = 3) readonly buffer Bb4 { uvec4 b4[]; }; // b or alpha (DPLR)
-layout(std430, binding = 4) readonly buffer Gc4 { vec4 g4[]; };
-layout(std430, binding = 5) writeonly buffer Wb4 { uvec4 w4[]; };
-layout(std430, binding = 6) writeonly buffer Ub4 { vec4 u4[]; };
-layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
-layout(std430, binding = 8) writeonly buffer Kh4 { uvec4 kh4[]; };
-layout(std430, binding = 9) writeonly buffer Bh4 { uvec4 bh4[]; }; // DPLR
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_K) readonly buffer Kb4 { uvec4 k4[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_V) readonly buffer Vb4 { uvec4 v4[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_BETA) readonly buffer Beta { IO_T beta[]; }; // KDA
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_BETA) readonly buffer Ab4 { uvec4 a4[]; }; // DPLR
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_B) readonly buffer Bb4 { uvec4 b4[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_G_CUM) readonly buffer Gc4 { vec4 g4[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_W) writeonly buffer Wb4 { uvec4 w4[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_U) writeonly buffer Ub4 { vec4 u4[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_TABLE)
+    readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_KH) writeonly buffer Kh4 { uvec4 kh4[]; };
+layout(std430, binding = DPLR_CHUNK_PREPARE_BIND_BH) writeonly buffer Bh4 { uvec4 bh4[]; }; // DPLR
 
 const uint CB = C / 16;
 const uint NKS = K / KT; // Gram steps

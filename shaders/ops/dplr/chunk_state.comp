@@ -16,42 +16,36 @@
 // of GN and of GM = WG/GN; C a multiple of GM.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_state.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint BV = 32;   // state columns per workgroup
-layout(constant_id = 4) const uint KT = 32;   // rows of K staged at a time
-layout(constant_id = 5) const bool DPLR = false;
-layout(constant_id = 6) const bool USE_H0 = false;
-layout(constant_id = 7) const bool STORE_HT = false;
-layout(constant_id = 8) const uint WG = 256;
-layout(constant_id = 9) const uint GN = 16;
-layout(constant_id = 10) const bool RWKV7 = false;
-layout(local_size_x_id = 8) in;
+layout(constant_id = DPLR_CHUNK_STATE_SPEC_C) const uint C = 64;
+layout(constant_id = DPLR_CHUNK_STATE_SPEC_K) const uint K = 128;
+layout(constant_id = DPLR_CHUNK_STATE_SPEC_V) const uint V = 128;
+layout(constant_id = DPLR_CHUNK_STATE_SPEC_BV) const uint BV = 32; // state columns per workgroup
+layout(constant_id = DPLR_CHUNK_STATE_SPEC_KT) const uint KT = 32; // rows of K staged at a time
+layout(constant_id = DPLR_CHUNK_STATE_SPEC_DPLR) const bool DPLR = false;
+layout(constant_id = DPLR_CHUNK_STATE_SPEC_USE_H0) const bool USE_H0 = false;
+layout(constant_id = DPLR_CHUNK_STATE_SPEC_STORE_HT) const bool STORE_HT = false;
+layout(constant_id = DPLR_CHUNK_STATE_SPEC_WG) const uint WG = 256;
+layout(constant_id = DPLR_CHUNK_STATE_SPEC_GN) const uint GN = 16;
+layout(constant_id = DPLR_CHUNK_STATE_SPEC_RWKV7) const bool RWKV7 = false;
+layout(local_size_x_id = DPLR_CHUNK_STATE_SPEC_WG) in;
 
 #include "io.glsl"
 #include "block_mma.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-    uint c_begin; // this dispatch runs chunks [c_begin, c_begin + c_count) of each sequence
-    uint c_count;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 1) readonly buffer Ab { IO_T a_in[]; }; // kappa, with RWKV7
-layout(std430, binding = 2) readonly buffer Bb { IO_T b_in[]; }; // b (or alpha) with DPLR
-layout(std430, binding = 3) readonly buffer Vb { IO_T v[]; };
-layout(std430, binding = 4) readonly buffer Wb { float w[]; };
-layout(std430, binding = 5) buffer Ub { float u[]; };
-layout(std430, binding = 6) readonly buffer Gc { float g_cum[]; };
-layout(std430, binding = 7) readonly buffer H0 { float h0[]; };
-layout(std430, binding = 8) writeonly buffer HT { float ht[]; };
-layout(std430, binding = 9) writeonly buffer Hc { float h_chunks[]; };
-layout(std430, binding = 10) readonly buffer Table { int chunk_table[]; };
-layout(std430, binding = 11) readonly buffer Seq { int seq_chunks[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_A) readonly buffer Ab { IO_T a_in[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_B) readonly buffer Bb { IO_T b_in[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_V) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_W) readonly buffer Wb { float w[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_U) buffer Ub { float u[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_G_CUM) readonly buffer Gc { float g_cum[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_H0) readonly buffer H0 { float h0[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_HT) writeonly buffer HT { float ht[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_H_CHUNKS) writeonly buffer Hc { float h_chunks[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_TABLE) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_SEQ) readonly buffer Seq { int seq_chunks[]; };
 
 const uint KP = (K + KT - 1) / KT * KT; // rows of h, padded with zeros to whole slices
 const uint XS = KT + 1;

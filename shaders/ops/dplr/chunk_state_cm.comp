@@ -18,39 +18,33 @@
 // WG <= 128 in subgroups of 32; (K/16)(BV/16) and (C/16)(BV/16) multiples of NSG.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_state.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint BV = 16;
-layout(constant_id = 4) const bool USE_H0 = false;
-layout(constant_id = 5) const bool STORE_HT = false;
-layout(constant_id = 6) const uint WG = 128;
-layout(constant_id = 7) const bool DPLR = false;
-layout(local_size_x_id = 6) in;
+layout(constant_id = DPLR_CHUNK_STATE_CM_SPEC_C) const uint C = 64;
+layout(constant_id = DPLR_CHUNK_STATE_CM_SPEC_K) const uint K = 128;
+layout(constant_id = DPLR_CHUNK_STATE_CM_SPEC_V) const uint V = 128;
+layout(constant_id = DPLR_CHUNK_STATE_CM_SPEC_BV) const uint BV = 16;
+layout(constant_id = DPLR_CHUNK_STATE_CM_SPEC_USE_H0) const bool USE_H0 = false;
+layout(constant_id = DPLR_CHUNK_STATE_CM_SPEC_STORE_HT) const bool STORE_HT = false;
+layout(constant_id = DPLR_CHUNK_STATE_CM_SPEC_WG) const uint WG = 128;
+layout(constant_id = DPLR_CHUNK_STATE_CM_SPEC_DPLR) const bool DPLR = false;
+layout(local_size_x_id = DPLR_CHUNK_STATE_CM_SPEC_WG) in;
 
 #include "io.glsl"
 #include "coopmat.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint HV;
-    uint c_begin;
-    uint c_count;
-} pc;
-
 // the binding numbers of chunk_state.comp (binding 0 holds K̂, binding 2 B̂; a is not read)
-layout(std430, binding = 0) readonly buffer Kh4 { uvec4 kh4[]; };
-layout(std430, binding = 2) readonly buffer Bh4 { uvec4 bh4[]; }; // DPLR
-layout(std430, binding = 3) readonly buffer Vb4 { uvec4 v4[]; };  // DPLR
-layout(std430, binding = 4) readonly buffer Wb4 { uvec4 w4[]; };
-layout(std430, binding = 5) buffer Ub4 { vec4 u4[]; };
-layout(std430, binding = 6) readonly buffer Gc { float g_cum[]; };
-layout(std430, binding = 7) readonly buffer H0 { float h0[]; };
-layout(std430, binding = 8) writeonly buffer HT { float ht[]; };
-layout(std430, binding = 9) writeonly buffer Hc4 { vec4 hc4[]; };
-layout(std430, binding = 10) readonly buffer Table { int chunk_table[]; };
-layout(std430, binding = 11) readonly buffer Seq { int seq_chunks[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_K) readonly buffer Kh4 { uvec4 kh4[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_B) readonly buffer Bh4 { uvec4 bh4[]; }; // DPLR
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_V) readonly buffer Vb4 { uvec4 v4[]; };  // DPLR
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_W) readonly buffer Wb4 { uvec4 w4[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_U) buffer Ub4 { vec4 u4[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_G_CUM) readonly buffer Gc { float g_cum[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_H0) readonly buffer H0 { float h0[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_HT) writeonly buffer HT { float ht[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_H_CHUNKS) writeonly buffer Hc4 { vec4 hc4[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_TABLE) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DPLR_CHUNK_STATE_BIND_SEQ) readonly buffer Seq { int seq_chunks[]; };
 
 const uint KB = K / 16, VB = BV / 16, CB = C / 16;
 const uint TH = KB * VB / NSG; // state blocks per subgroup

@@ -6,25 +6,22 @@
 // dt_bias[h, i]). One workgroup per (chunk, head); invocation i walks channel i down the
 // chunk, so every step reads and writes one contiguous row.
 #extension GL_GOOGLE_include_directive : require
+#include "gate_cumsum.h"
 
-layout(constant_id = 0) const uint K = 128;
-layout(constant_id = 1) const bool GATE_ACT = false;
-layout(constant_id = 2) const bool USE_DT_BIAS = false;
-layout(constant_id = 3) const uint WG = 128;
-layout(local_size_x_id = 3) in;
+layout(constant_id = DPLR_GATE_CUMSUM_SPEC_K) const uint K = 128;
+layout(constant_id = DPLR_GATE_CUMSUM_SPEC_GATE_ACT) const bool GATE_ACT = false;
+layout(constant_id = DPLR_GATE_CUMSUM_SPEC_USE_DT_BIAS) const bool USE_DT_BIAS = false;
+layout(constant_id = DPLR_GATE_CUMSUM_SPEC_WG) const uint WG = 128;
+layout(local_size_x_id = DPLR_GATE_CUMSUM_SPEC_WG) in;
 
 #include "io.glsl"
 #include "softplus.glsl"
 
-layout(push_constant) uniform Push {
-    uint HV;
-} pc;
-
-layout(std430, binding = 0) readonly buffer G { IO_T g[]; };
-layout(std430, binding = 1) readonly buffer ALog { float A_log[]; };
-layout(std430, binding = 2) readonly buffer DtBias { float dt_bias[]; };
-layout(std430, binding = 3) writeonly buffer Gc { float g_cum[]; };
-layout(std430, binding = 4) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = DPLR_GATE_CUMSUM_BIND_G) readonly buffer G { IO_T g[]; };
+layout(std430, binding = DPLR_GATE_CUMSUM_BIND_A_LOG) readonly buffer ALog { float A_log[]; };
+layout(std430, binding = DPLR_GATE_CUMSUM_BIND_DT_BIAS) readonly buffer DtBias { float dt_bias[]; };
+layout(std430, binding = DPLR_GATE_CUMSUM_BIND_G_CUM) writeonly buffer Gc { float g_cum[]; };
+layout(std430, binding = DPLR_GATE_CUMSUM_BIND_TABLE) readonly buffer Table { int chunk_table[]; };
 
 void main()
 {

@@ -11,16 +11,17 @@
 // WG >= BT; 1 <= D, DV <= 256.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "retrieve.h"
 
-layout(constant_id = 0) const uint D = 128;
-layout(constant_id = 1) const uint DV = 128;
-layout(constant_id = 2) const uint BT = 64;
-layout(constant_id = 3) const uint BV = 64;
-layout(constant_id = 4) const uint KT = 32;
-layout(constant_id = 5) const uint WG = 256;
-layout(constant_id = 6) const uint GN = 16;
-layout(constant_id = 7) const bool DELTA = false;
-layout(local_size_x_id = 5) in;
+layout(constant_id = INFINI_ATTN_RETRIEVE_SPEC_D) const uint D = 128;
+layout(constant_id = INFINI_ATTN_RETRIEVE_SPEC_DV) const uint DV = 128;
+layout(constant_id = INFINI_ATTN_RETRIEVE_SPEC_BT) const uint BT = 64;
+layout(constant_id = INFINI_ATTN_RETRIEVE_SPEC_BV) const uint BV = 64;
+layout(constant_id = INFINI_ATTN_RETRIEVE_SPEC_KT) const uint KT = 32;
+layout(constant_id = INFINI_ATTN_RETRIEVE_SPEC_WG) const uint WG = 256;
+layout(constant_id = INFINI_ATTN_RETRIEVE_SPEC_GN) const uint GN = 16;
+layout(constant_id = INFINI_ATTN_RETRIEVE_SPEC_DELTA) const bool DELTA = false;
+layout(local_size_x_id = INFINI_ATTN_RETRIEVE_SPEC_WG) in;
 
 const bool ELU1 = true, NORMALIZE = true, EPS_ADD = false;
 
@@ -28,19 +29,12 @@ const bool ELU1 = true, NORMALIZE = true, EPS_ADD = false;
 #include "block_mma.glsl"
 #include "../linear_attn/feature.glsl"
 
-layout(push_constant) uniform Push {
-    uint T;
-    uint H;
-    uint vtiles;
-    float eps;
-} pc;
-
-layout(std430, binding = 0) readonly buffer X { IO_T x[]; };
-layout(std430, binding = 1) readonly buffer M { float mem[]; };
-layout(std430, binding = 2) readonly buffer Z { float mem_z[]; };
-layout(std430, binding = 3) readonly buffer Gate { float gate[]; };
-layout(std430, binding = 4) readonly buffer In { IO_T in_[]; };
-layout(std430, binding = 5) writeonly buffer Out { IO_T out_[]; };
+layout(std430, binding = INFINI_ATTN_RETRIEVE_BIND_X) readonly buffer X { IO_T x[]; };
+layout(std430, binding = INFINI_ATTN_RETRIEVE_BIND_MEM) readonly buffer M { float mem[]; };
+layout(std430, binding = INFINI_ATTN_RETRIEVE_BIND_MEM_Z) readonly buffer Z { float mem_z[]; };
+layout(std430, binding = INFINI_ATTN_RETRIEVE_BIND_GATE) readonly buffer Gate { float gate[]; };
+layout(std430, binding = INFINI_ATTN_RETRIEVE_BIND_IN) readonly buffer In { IO_T in_[]; };
+layout(std430, binding = INFINI_ATTN_RETRIEVE_BIND_OUT) writeonly buffer Out { IO_T out_[]; };
 
 const uint XS = KT + 1;
 const uint TM = BT / GM, TN = BV / GN;

@@ -14,38 +14,36 @@
 // C; WG >= C; 1 <= K, V <= 256.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_output.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint BV = 64;
-layout(constant_id = 4) const uint KT = 32;
-layout(constant_id = 5) const uint WG = 256;
-layout(constant_id = 6) const uint GN = 16;
-layout(constant_id = 7) const bool ELU1 = false;
-layout(constant_id = 8) const bool NORMALIZE = true;
-layout(constant_id = 9) const bool EPS_ADD = false;
-layout(constant_id = 10) const bool USE_DONE = false;
-layout(local_size_x_id = 5) in;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_C) const uint C = 64;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_K) const uint K = 128;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_V) const uint V = 128;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_BV) const uint BV = 64;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_KT) const uint KT = 32;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_WG) const uint WG = 256;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_GN) const uint GN = 16;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_ELU1) const bool ELU1 = false;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_NORMALIZE) const bool NORMALIZE = true;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_EPS_ADD) const bool EPS_ADD = false;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_USE_DONE) const bool USE_DONE = false;
+layout(local_size_x_id = LINEAR_ATTN_CHUNK_OUTPUT_SPEC_WG) in;
 
 #include "io.glsl"
 #include "block_mma.glsl"
 #include "feature.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    float scale;
-    float eps;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
-layout(std430, binding = 1) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 2) readonly buffer Vb { IO_T v[]; };
-layout(std430, binding = 3) readonly buffer Done { IO_T done[]; };
-layout(std430, binding = 4) readonly buffer Hc { float h_chunks[]; };
-layout(std430, binding = 5) readonly buffer Zc { float z_chunks[]; };
-layout(std430, binding = 6) writeonly buffer O { IO_T o[]; };
-layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_Q) readonly buffer Q { IO_T q[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_V) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_DONE) readonly buffer Done { IO_T done[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_H_CHUNKS)
+    readonly buffer Hc { float h_chunks[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_Z_CHUNKS)
+    readonly buffer Zc { float z_chunks[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_O) writeonly buffer O { IO_T o[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_TABLE)
+    readonly buffer Table { int chunk_table[]; };
 
 const uint XS = KT + 1, PS = C + 1;
 const uint TM = C / GM, TNP = C / GN, TNO = BV / GN;

@@ -19,39 +19,38 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#include "chunk_output.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint BV = 64;
-layout(constant_id = 4) const uint KT = 32;
-layout(constant_id = 5) const uint WG = 256;
-layout(constant_id = 6) const bool ELU1 = false;
-layout(constant_id = 7) const bool NORMALIZE = true;
-layout(constant_id = 8) const bool EPS_ADD = false;
-layout(constant_id = 9) const bool USE_DONE = false;
-layout(local_size_x_id = 5) in;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_C) const uint C = 64;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_K) const uint K = 128;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_V) const uint V = 128;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_BV) const uint BV = 64;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_KT) const uint KT = 32;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_WG) const uint WG = 256;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_ELU1) const bool ELU1 = false;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_NORMALIZE) const bool NORMALIZE = true;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_EPS_ADD) const bool EPS_ADD = false;
+layout(constant_id = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_USE_DONE) const bool USE_DONE = false;
+layout(local_size_x_id = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_WG) in;
 
 #include "io.glsl"
 #include "coopmat.glsl"
 #include "feature.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    float scale;
-    float eps;
-} pc;
-
 // Each fp16 tensor is seen twice: as halves (matrix loads) and as uvec4s.
-layout(std430, binding = 0) readonly buffer Q4 { uvec4 q4[]; };
-layout(std430, binding = 1) readonly buffer Kb4 { uvec4 k4[]; };
-layout(std430, binding = 2) readonly buffer Vb { float16_t v[]; };
-layout(std430, binding = 2) readonly buffer Vb4 { uvec4 v4[]; };
-layout(std430, binding = 3) readonly buffer Done { float16_t done[]; };
-layout(std430, binding = 4) readonly buffer Hc4 { vec4 hc4[]; };
-layout(std430, binding = 5) readonly buffer Zc4 { vec4 zc4[]; };
-layout(std430, binding = 6) writeonly buffer O4 { uvec4 o4[]; };
-layout(std430, binding = 7) readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_Q) readonly buffer Q4 { uvec4 q4[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_K) readonly buffer Kb4 { uvec4 k4[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_V) readonly buffer Vb { float16_t v[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_V) readonly buffer Vb4 { uvec4 v4[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_DONE)
+    readonly buffer Done { float16_t done[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_H_CHUNKS)
+    readonly buffer Hc4 { vec4 hc4[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_Z_CHUNKS)
+    readonly buffer Zc4 { vec4 zc4[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_O) writeonly buffer O4 { uvec4 o4[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_OUTPUT_BIND_TABLE)
+    readonly buffer Table { int chunk_table[]; };
 
 const uint CB = C / 16, VB = BV / 16;
 const uint TP = CB * CB / NSG; // P blocks per subgroup

@@ -2,18 +2,16 @@
 // Chunked linear attention with episode resets: for every chunk, the last of its tokens whose
 // done flag is set, or -1. chunk_state.comp reads it once per chunk. One invocation per chunk.
 #extension GL_GOOGLE_include_directive : require
+#include "chunk_rho.h"
 
-layout(local_size_x = 64) in;
+layout(local_size_x = LINEAR_ATTN_CHUNK_RHO_LOCAL) in;
 
 #include "io.glsl"
 
-layout(push_constant) uniform Push {
-    uint chunks;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Done { IO_T done[]; };
-layout(std430, binding = 1) readonly buffer Table { int chunk_table[]; };
-layout(std430, binding = 2) writeonly buffer Rho { int chunk_rho[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_RHO_BIND_DONE) readonly buffer Done { IO_T done[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_RHO_BIND_TABLE)
+    readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_RHO_BIND_RHO) writeonly buffer Rho { int chunk_rho[]; };
 
 void main()
 {

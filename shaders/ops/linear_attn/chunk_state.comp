@@ -20,22 +20,23 @@
 // GM = WG / GN; KP = K rounded up to a multiple of 4 GM; 1 <= K, V <= 256.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "chunk_state.h"
 
-layout(constant_id = 0) const uint C = 64;
-layout(constant_id = 1) const uint K = 128;
-layout(constant_id = 2) const uint V = 128;
-layout(constant_id = 3) const uint BV = 64;
-layout(constant_id = 4) const uint TB = 16;
-layout(constant_id = 5) const uint WG = 256;
-layout(constant_id = 6) const uint GN = 16;
-layout(constant_id = 7) const bool ELU1 = false;
-layout(constant_id = 8) const bool USE_DONE = false;
-layout(constant_id = 9) const bool USE_H0 = false;
-layout(constant_id = 10) const bool USE_Z0 = false;
-layout(constant_id = 11) const bool STORE_HT = false;
-layout(constant_id = 12) const bool STORE_ZT = false;
-layout(constant_id = 13) const bool STORE_CHUNKS = true;
-layout(local_size_x_id = 5) in;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_C) const uint C = 64;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_K) const uint K = 128;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_V) const uint V = 128;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_BV) const uint BV = 64;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_TB) const uint TB = 16;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_WG) const uint WG = 256;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_GN) const uint GN = 16;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_ELU1) const bool ELU1 = false;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_USE_DONE) const bool USE_DONE = false;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_USE_H0) const bool USE_H0 = false;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_USE_Z0) const bool USE_Z0 = false;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_STORE_HT) const bool STORE_HT = false;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_STORE_ZT) const bool STORE_ZT = false;
+layout(constant_id = LINEAR_ATTN_CHUNK_STATE_SPEC_STORE_CHUNKS) const bool STORE_CHUNKS = true;
+layout(local_size_x_id = LINEAR_ATTN_CHUNK_STATE_SPEC_WG) in;
 
 const bool NORMALIZE = true; // (feature.glsl's denominator is unused here)
 const bool EPS_ADD = false;
@@ -43,14 +44,8 @@ const bool EPS_ADD = false;
 #include "io.glsl"
 #include "feature.glsl"
 
-layout(push_constant) uniform Push {
-    uint H;
-    uint c_begin; // this dispatch runs chunks [c_begin, c_begin + c_count) of each sequence
-    uint c_count;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 1) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_V) readonly buffer Vb { IO_T v[]; };
 // k and v also in units of 4 elements, one load each, when K and V are multiples of 4
 #ifdef DVK_IO_F16
 #define UNIT_T uvec2
@@ -59,18 +54,23 @@ vec4 unit_vec4(uvec2 x) { return vec4(unpackHalf2x16(x.x), unpackHalf2x16(x.y));
 #define UNIT_T vec4
 vec4 unit_vec4(vec4 x) { return x; }
 #endif
-layout(std430, binding = 0) readonly buffer Ku { UNIT_T k_u[]; };
-layout(std430, binding = 1) readonly buffer Vu { UNIT_T v_u[]; };
-layout(std430, binding = 2) readonly buffer Rho { int chunk_rho[]; };
-layout(std430, binding = 3) readonly buffer H0 { float h0[]; };
-layout(std430, binding = 4) readonly buffer Z0 { float z0[]; };
-layout(std430, binding = 5) writeonly buffer HT { float ht[]; };
-layout(std430, binding = 6) writeonly buffer ZT { float zt[]; };
-layout(std430, binding = 7) writeonly buffer Hc { float h_chunks[]; };
-layout(std430, binding = 7) writeonly buffer Hc2 { vec2 h_chunks2[]; };
-layout(std430, binding = 8) writeonly buffer Zc { float z_chunks[]; };
-layout(std430, binding = 9) readonly buffer Table { int chunk_table[]; };
-layout(std430, binding = 10) readonly buffer Seq { int seq_chunks[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_K) readonly buffer Ku { UNIT_T k_u[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_V) readonly buffer Vu { UNIT_T v_u[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_RHO) readonly buffer Rho { int chunk_rho[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_H0) readonly buffer H0 { float h0[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_Z0) readonly buffer Z0 { float z0[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_HT) writeonly buffer HT { float ht[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_ZT) writeonly buffer ZT { float zt[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_H_CHUNKS)
+    writeonly buffer Hc { float h_chunks[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_H_CHUNKS)
+    writeonly buffer Hc2 { vec2 h_chunks2[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_Z_CHUNKS)
+    writeonly buffer Zc { float z_chunks[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_TABLE)
+    readonly buffer Table { int chunk_table[]; };
+layout(std430, binding = LINEAR_ATTN_CHUNK_STATE_BIND_SEQ)
+    readonly buffer Seq { int seq_chunks[]; };
 
 const uint GM = WG / GN;
 const uint KP = (K + 4 * GM - 1) / (4 * GM) * (4 * GM);

@@ -5,32 +5,27 @@
 //   done_t != 0: z = 0;   z += φ(k_t)
 // over this dispatch's tokens of the sequence (the same split as recurrent.comp).
 #extension GL_GOOGLE_include_directive : require
+#include "normalizer.h"
 
-layout(constant_id = 0) const uint K = 128;
-layout(constant_id = 1) const bool VARLEN = false;
-layout(constant_id = 2) const uint WG = 128;
-layout(constant_id = 3) const bool ELU1 = false;
-layout(constant_id = 4) const bool USE_DONE = false;
-layout(constant_id = 5) const bool USE_Z0 = false;
-layout(local_size_x_id = 2) in;
+layout(constant_id = LINEAR_ATTN_NORMALIZER_SPEC_K) const uint K = 128;
+layout(constant_id = LINEAR_ATTN_NORMALIZER_SPEC_VARLEN) const bool VARLEN = false;
+layout(constant_id = LINEAR_ATTN_NORMALIZER_SPEC_WG) const uint WG = 128;
+layout(constant_id = LINEAR_ATTN_NORMALIZER_SPEC_ELU1) const bool ELU1 = false;
+layout(constant_id = LINEAR_ATTN_NORMALIZER_SPEC_USE_DONE) const bool USE_DONE = false;
+layout(constant_id = LINEAR_ATTN_NORMALIZER_SPEC_USE_Z0) const bool USE_Z0 = false;
+layout(local_size_x_id = LINEAR_ATTN_NORMALIZER_SPEC_WG) in;
 
 const bool NORMALIZE = true, EPS_ADD = false;
 
 #include "io.glsl"
 #include "feature.glsl"
 
-layout(push_constant) uniform Push {
-    uint T;
-    uint H;
-    uint t_begin;
-    uint t_count;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 1) readonly buffer Done { IO_T done[]; };
-layout(std430, binding = 2) readonly buffer Z0 { float z0[]; };
-layout(std430, binding = 3) writeonly buffer ZT { float zt[]; };
-layout(std430, binding = 4) readonly buffer CU { int cu_seqlens[]; };
+layout(std430, binding = LINEAR_ATTN_NORMALIZER_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = LINEAR_ATTN_NORMALIZER_BIND_DONE) readonly buffer Done { IO_T done[]; };
+layout(std430, binding = LINEAR_ATTN_NORMALIZER_BIND_Z0) readonly buffer Z0 { float z0[]; };
+layout(std430, binding = LINEAR_ATTN_NORMALIZER_BIND_ZT) writeonly buffer ZT { float zt[]; };
+layout(std430, binding = LINEAR_ATTN_NORMALIZER_BIND_CU_SEQLENS)
+    readonly buffer CU { int cu_seqlens[]; };
 
 void main()
 {

@@ -19,22 +19,23 @@
 // 1 <= K, V <= 256; KS a power of two (<= the subgroup size with DVK_SUBGROUP_REDUCE).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "recurrent.h"
 
-layout(constant_id = 0) const uint K = 128;
-layout(constant_id = 1) const uint V = 128;
-layout(constant_id = 2) const uint BV = 32;
-layout(constant_id = 3) const uint KS = 4;
-layout(constant_id = 4) const uint TB = 16;
-layout(constant_id = 5) const bool USE_H0 = false;
-layout(constant_id = 6) const bool STORE_HT = false;
-layout(constant_id = 7) const bool VARLEN = false;
-layout(constant_id = 8) const uint WG = 128; // = BV * KS
-layout(constant_id = 9) const bool ELU1 = false;
-layout(constant_id = 10) const bool NORMALIZE = true;
-layout(constant_id = 11) const bool EPS_ADD = false;
-layout(constant_id = 12) const bool USE_DONE = false;
-layout(constant_id = 13) const bool USE_Z0 = false;
-layout(local_size_x_id = 8) in;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_K) const uint K = 128;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_V) const uint V = 128;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_BV) const uint BV = 32;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_KS) const uint KS = 4;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_TB) const uint TB = 16;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_USE_H0) const bool USE_H0 = false;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_STORE_HT) const bool STORE_HT = false;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_VARLEN) const bool VARLEN = false;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_WG) const uint WG = 128; // = BV * KS
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_ELU1) const bool ELU1 = false;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_NORMALIZE) const bool NORMALIZE = true;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_EPS_ADD) const bool EPS_ADD = false;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_USE_DONE) const bool USE_DONE = false;
+layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_USE_Z0) const bool USE_Z0 = false;
+layout(local_size_x_id = LINEAR_ATTN_RECURRENT_SPEC_WG) in;
 
 const uint R = (K + KS - 1) / KS;
 const uint KP = R * KS;
@@ -42,24 +43,16 @@ const uint KP = R * KS;
 #include "io.glsl"
 #include "feature.glsl"
 
-layout(push_constant) uniform Push {
-    uint T;
-    uint H;
-    float scale;
-    float eps;
-    uint t_begin; // this dispatch runs tokens [t_begin, t_begin + t_count) of each sequence
-    uint t_count;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
-layout(std430, binding = 1) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 2) readonly buffer Vb { IO_T v[]; };
-layout(std430, binding = 3) readonly buffer Done { IO_T done[]; };
-layout(std430, binding = 4) readonly buffer H0 { float h0[]; };
-layout(std430, binding = 5) readonly buffer Z0 { float z0[]; };
-layout(std430, binding = 6) writeonly buffer HT { float ht[]; };
-layout(std430, binding = 7) writeonly buffer O { IO_T o[]; };
-layout(std430, binding = 8) readonly buffer CU { int cu_seqlens[]; };
+layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_Q) readonly buffer Q { IO_T q[]; };
+layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_V) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_DONE) readonly buffer Done { IO_T done[]; };
+layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_H0) readonly buffer H0 { float h0[]; };
+layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_Z0) readonly buffer Z0 { float z0[]; };
+layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_HT) writeonly buffer HT { float ht[]; };
+layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_O) writeonly buffer O { IO_T o[]; };
+layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_CU_SEQLENS)
+    readonly buffer CU { int cu_seqlens[]; };
 
 shared float s_q[TB * KP];
 shared float s_k[TB * KP];

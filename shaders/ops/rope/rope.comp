@@ -7,32 +7,24 @@
 // and the kernel combines them (four products): no driver sin/cos, whose accuracy Vulkan
 // leaves loose for large angles. One invocation per pair (or lone feature) of every row.
 #extension GL_GOOGLE_include_directive : require
+#include "rope.h"
 
-layout(constant_id = 0) const uint D = 128;
-layout(constant_id = 1) const uint RD = 128; // rotated features, even, <= D
-layout(local_size_x = 256) in;
+layout(constant_id = ROPE_SPEC_D) const uint D = 128;
+layout(constant_id = ROPE_SPEC_RD) const uint RD = 128; // rotated features, even, <= D
+layout(local_size_x = ROPE_LOCAL) in;
 
 #include "io.glsl"
 
-layout(push_constant) uniform Push {
-    uint rows;   // B * T * H
-    uint T;
-    uint H;
-    uint offset; // position of token 0
-    uint p_hi0;  // offset / 64: the first row of the hi table
-    float scale;
-} pc;
-
-layout(std430, binding = 0) readonly buffer X { IO_T x[]; };
-layout(std430, binding = 1) writeonly buffer Y { IO_T y[]; };
-layout(std430, binding = 2) readonly buffer Hi { vec2 hi[]; };
-layout(std430, binding = 3) readonly buffer Lo { vec2 lo[]; };
+layout(std430, binding = ROPE_BIND_X) readonly buffer X { IO_T x[]; };
+layout(std430, binding = ROPE_BIND_Y) writeonly buffer Y { IO_T y[]; };
+layout(std430, binding = ROPE_BIND_HI) readonly buffer Hi { vec2 hi[]; };
+layout(std430, binding = ROPE_BIND_LO) readonly buffer Lo { vec2 lo[]; };
 
 const uint PAIRS = (D + 1) / 2;
 
 void main()
 {
-    const uint gid = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * 256 +
+    const uint gid = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * ROPE_LOCAL +
                      gl_LocalInvocationID.x;
     if (gid >= pc.rows * PAIRS)
         return;
@@ -51,7 +43,8 @@ void main()
         return;
     }
     const uint p = pc.offset + t;
-    const vec2 a = hi[(p / 64 - pc.p_hi0) * (RD / 2) + i], b = lo[(p % 64) * (RD / 2) + i];
+    const vec2 a = hi[(p / ROPE_LO_POSITIONS - pc.p_hi0) * (RD / 2) + i];
+    const vec2 b = lo[(p % ROPE_LO_POSITIONS) * (RD / 2) + i];
     const float c = a.x * b.x - a.y * b.y, s = a.y * b.x + a.x * b.y;
     y[base] = IO_T(pc.scale * (x0 * c - x1 * s));
     y[base + 1] = IO_T(pc.scale * (x1 * c + x0 * s));

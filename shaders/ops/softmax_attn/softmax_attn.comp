@@ -18,30 +18,24 @@
 // WG >= BQ; DVP = DV rounded up to GN; DP = D rounded up to DS; 1 <= D, DV <= 256.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#include "softmax_attn.h"
 
-layout(constant_id = 0) const uint D = 128;
-layout(constant_id = 1) const uint DV = 128;
-layout(constant_id = 2) const uint BQ = 32;
-layout(constant_id = 3) const uint BK = 32;
-layout(constant_id = 4) const uint WG = 256;
-layout(constant_id = 5) const uint GN = 16;
-layout(constant_id = 6) const uint DS = 32;
-layout(local_size_x_id = 4) in;
+layout(constant_id = SOFTMAX_ATTN_SPEC_D) const uint D = 128;
+layout(constant_id = SOFTMAX_ATTN_SPEC_DV) const uint DV = 128;
+layout(constant_id = SOFTMAX_ATTN_SPEC_BQ) const uint BQ = 32;
+layout(constant_id = SOFTMAX_ATTN_SPEC_BK) const uint BK = 32;
+layout(constant_id = SOFTMAX_ATTN_SPEC_WG) const uint WG = 256;
+layout(constant_id = SOFTMAX_ATTN_SPEC_GN) const uint GN = 16;
+layout(constant_id = SOFTMAX_ATTN_SPEC_DS) const uint DS = 32;
+layout(local_size_x_id = SOFTMAX_ATTN_SPEC_WG) in;
 
 #include "io.glsl"
 #include "block_mma.glsl"
 
-layout(push_constant) uniform Push {
-    uint T;
-    uint H;
-    uint segment; // >= 1
-    float scale;
-} pc;
-
-layout(std430, binding = 0) readonly buffer Q { IO_T q[]; };
-layout(std430, binding = 1) readonly buffer Kb { IO_T k[]; };
-layout(std430, binding = 2) readonly buffer Vb { IO_T v[]; };
-layout(std430, binding = 3) writeonly buffer O { IO_T o[]; };
+layout(std430, binding = SOFTMAX_ATTN_BIND_Q) readonly buffer Q { IO_T q[]; };
+layout(std430, binding = SOFTMAX_ATTN_BIND_K) readonly buffer Kb { IO_T k[]; };
+layout(std430, binding = SOFTMAX_ATTN_BIND_V) readonly buffer Vb { IO_T v[]; };
+layout(std430, binding = SOFTMAX_ATTN_BIND_O) writeonly buffer O { IO_T o[]; };
 // k and v also in units of 4 elements, one load each, when D and DV are multiples of 4
 #ifdef DVK_IO_F16
 #define UNIT_T uvec2
@@ -50,8 +44,8 @@ vec4 unit_vec4(uvec2 x) { return vec4(unpackHalf2x16(x.x), unpackHalf2x16(x.y));
 #define UNIT_T vec4
 vec4 unit_vec4(vec4 x) { return x; }
 #endif
-layout(std430, binding = 1) readonly buffer Ku { UNIT_T k_u[]; };
-layout(std430, binding = 2) readonly buffer Vu { UNIT_T v_u[]; };
+layout(std430, binding = SOFTMAX_ATTN_BIND_K) readonly buffer Ku { UNIT_T k_u[]; };
+layout(std430, binding = SOFTMAX_ATTN_BIND_V) readonly buffer Vu { UNIT_T v_u[]; };
 const bool UNITS = (D | DV | DS) % 4 == 0;
 
 const uint DP = (D + DS - 1) / DS * DS;

@@ -1,7 +1,17 @@
 /* Host side of the delta rule and the gated delta rule: argument checks, the chunked (WY)
  * form's plan and dispatches. The token-by-token kernels, shared with the rest of the family,
- * are recorded by src/ops/common/recurrence.c. Kernels: shaders/delta_rule/. */
-#include "ops/common/recurrence.h"
+ * are recorded by src/ops/common/recurrent.c. Kernels: shaders/ops/delta_rule/. */
+#include "ops/common/binding.h"
+#include "ops/common/chunk_tables.h"
+#include "ops/common/device_fit.h"
+#include "ops/common/l2norm.h"
+#include "ops/common/problem.h"
+#include "ops/common/recurrent.h"
+#include "ops/common/state_carry.h"
+
+#include "shaders/ops/delta_rule/chunk_output.h"
+#include "shaders/ops/delta_rule/chunk_prepare.h"
+#include "shaders/ops/delta_rule/chunk_state.h"
 
 #include <math.h>
 #include <string.h>
@@ -59,7 +69,8 @@ enum { STAGE_PREPARE, STAGE_STATE, STAGE_OUTPUT, STAGE_COUNT };
 static const dvk_ops_kernel chunk_kernels[STAGE_COUNT][3] = {
     {DVK_OPS_K_DELTA_RULE_CHUNK_PREPARE_F32, DVK_OPS_K_DELTA_RULE_CHUNK_PREPARE_F16,
      DVK_OPS_K_DELTA_RULE_CHUNK_PREPARE_CM_F16},
-    {DVK_OPS_K_DELTA_RULE_CHUNK_STATE_F32, DVK_OPS_K_DELTA_RULE_CHUNK_STATE_F16, DVK_OPS_K_DELTA_RULE_CHUNK_STATE_CM_F16},
+    {DVK_OPS_K_DELTA_RULE_CHUNK_STATE_F32, DVK_OPS_K_DELTA_RULE_CHUNK_STATE_F16,
+     DVK_OPS_K_DELTA_RULE_CHUNK_STATE_CM_F16},
     {DVK_OPS_K_DELTA_RULE_CHUNK_OUTPUT_F32, DVK_OPS_K_DELTA_RULE_CHUNK_OUTPUT_F16,
      DVK_OPS_K_DELTA_RULE_CHUNK_OUTPUT_CM_F16},
 };
@@ -134,7 +145,8 @@ static bool plan_coopmat(const dvk_context *ctx, const dvk__rec *p, uint32_t req
     plan->C = C;
     plan->cm_wg[0] = 32 * dvk__subgroups_for(CB * CB, CB * CB, 8);
     plan->KT = KT_prep;
-    plan->cm_wg[1] = 32 * dvk__subgroups_for((p->K / 16) * (bv_state / 16), CB * (bv_state / 16), 4);
+    plan->cm_wg[1] =
+        32 * dvk__subgroups_for((p->K / 16) * (bv_state / 16), CB * (bv_state / 16), 4);
     plan->cm_wg[2] = 32 * dvk__subgroups_for(CB * CB, CB * (BV_out / 16), 8);
     plan->cm_bv_state = bv_state;
     plan->BV_out = BV_out;
@@ -168,8 +180,8 @@ static dvk_status plan_chunk(const dvk_context *ctx, const dvk__rec *p, uint32_t
             uint32_t bvs = 0, bvo = 0;
             /* 8-column state tiles (a grid 8 invocations wide) let K = 256 fit 16 KiB */
             for (uint32_t bv = 32; bv >= 8 && !bvs; bv /= 2)
-                if (state_floats(C, p->K, KT, bv) <= floats && KT % (wg / dvk__min_u32(16, bv)) == 0 &&
-                    C % (wg / dvk__min_u32(16, bv)) == 0)
+                if (state_floats(C, p->K, KT, bv) <= floats &&
+                    KT % (wg / dvk__min_u32(16, bv)) == 0 && C % (wg / dvk__min_u32(16, bv)) == 0)
                     bvs = bv;
             for (uint32_t bv = 64; bv >= 16 && !bvo; bv /= 2)
                 if (output_floats(C, KT, bv) <= floats)
@@ -185,20 +197,6 @@ static dvk_status plan_chunk(const dvk_context *ctx, const dvk__rec *p, uint32_t
                      "chunked mode: no chunk size%s fits K = %u in %u bytes of shared memory",
                      requested ? " (as requested)" : "", p->K, info->max_shared_memory);
 }
-
-typedef struct heads_push {
-    uint32_t H, HV;
-} heads_push;
-
-typedef struct state_push {
-    uint32_t H, HV;
-    uint32_t c_begin, c_count;
-} state_push;
-
-typedef struct output_push {
-    uint32_t H, HV;
-    float scale;
-} output_push;
 
 static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk__rec *p, const chunk_plan *plan,
                                      const dvk__chunk_tables *tab)
@@ -224,56 +222,112 @@ static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk__rec *p, const chu
     if (gated)
         DVK_TRY(dvk__cmd_scratch(cmd, tokens * p->HV * 4, &gcum));
     DVK_TRY(dvk__cmd_scratch(cmd, (uint64_t)tab->count * p->HV * p->K * p->V * esize, &hc));
-    const heads_push heads = {p->H, p->HV};
 
     /* 1. inside each chunk: W, U (and the cumulative gate) */
     const int kv = plan->coopmat ? 2 : f16; /* which variant of each stage */
     const dvk_pipeline_key kp = plan->coopmat ? (dvk_pipeline_key){
         .kernel = chunk_kernels[STAGE_PREPARE][kv],
-        .binding_count = 8,
-        .push_size = sizeof heads,
-        .spec_count = 6,
-        .spec = {plan->C, p->K, p->V, plan->KT, gated, plan->cm_wg[0]},
+        .binding_count = DELTA_RULE_CHUNK_PREPARE_BINDINGS,
+        .push_size = sizeof(delta_rule_chunk_prepare_push),
+        .spec_count = DELTA_RULE_CHUNK_PREPARE_CM_SPECS,
+        .spec = {
+            [DELTA_RULE_CHUNK_PREPARE_CM_SPEC_C] = plan->C,
+            [DELTA_RULE_CHUNK_PREPARE_CM_SPEC_K] = p->K,
+            [DELTA_RULE_CHUNK_PREPARE_CM_SPEC_V] = p->V,
+            [DELTA_RULE_CHUNK_PREPARE_CM_SPEC_KT] = plan->KT,
+            [DELTA_RULE_CHUNK_PREPARE_CM_SPEC_USE_G] = gated,
+            [DELTA_RULE_CHUNK_PREPARE_CM_SPEC_WG] = plan->cm_wg[0],
+        },
     } : (dvk_pipeline_key){
         .kernel = chunk_kernels[STAGE_PREPARE][kv],
-        .binding_count = 8,
-        .push_size = sizeof heads,
-        .spec_count = 7,
-        .spec = {plan->C, p->K, p->V, plan->KT, gated, plan->WG, 16},
+        .binding_count = DELTA_RULE_CHUNK_PREPARE_BINDINGS,
+        .push_size = sizeof(delta_rule_chunk_prepare_push),
+        .spec_count = DELTA_RULE_CHUNK_PREPARE_SPECS,
+        .spec = {
+            [DELTA_RULE_CHUNK_PREPARE_SPEC_C] = plan->C,
+            [DELTA_RULE_CHUNK_PREPARE_SPEC_K] = p->K,
+            [DELTA_RULE_CHUNK_PREPARE_SPEC_V] = p->V,
+            [DELTA_RULE_CHUNK_PREPARE_SPEC_KT] = plan->KT,
+            [DELTA_RULE_CHUNK_PREPARE_SPEC_USE_G] = gated,
+            [DELTA_RULE_CHUNK_PREPARE_SPEC_WG] = plan->WG,
+            [DELTA_RULE_CHUNK_PREPARE_SPEC_GN] = 16,
+        },
     };
     const dvk_pipeline *pipe;
     DVK_TRY(dvk__pipeline_get(ctx, &kp, &pipe));
-    const dvk_binding b1[8] = {k, dvk__bind_read(p->v), dvk__bind_read(p->beta),
-                               gated ? dvk__bind_read(p->g) : none, w, u, gcum, table};
-    DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b1, &heads, tab->count, p->HV, 1));
+    const dvk_binding b1[DELTA_RULE_CHUNK_PREPARE_BINDINGS] = {
+        [DELTA_RULE_CHUNK_PREPARE_BIND_K] = k,
+        [DELTA_RULE_CHUNK_PREPARE_BIND_V] = dvk__bind_read(p->v),
+        [DELTA_RULE_CHUNK_PREPARE_BIND_BETA] = dvk__bind_read(p->beta),
+        [DELTA_RULE_CHUNK_PREPARE_BIND_G] = gated ? dvk__bind_read(p->g) : none,
+        [DELTA_RULE_CHUNK_PREPARE_BIND_W] = w,
+        [DELTA_RULE_CHUNK_PREPARE_BIND_U] = u,
+        [DELTA_RULE_CHUNK_PREPARE_BIND_G_CUM] = gcum,
+        [DELTA_RULE_CHUNK_PREPARE_BIND_TABLE] = table,
+    };
+    const delta_rule_chunk_prepare_push pp = {.H = p->H, .HV = p->HV};
+    DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b1, &pp, tab->count, p->HV, 1));
 
     /* 2. the state through each sequence's chunks, in dispatches of bounded length */
     dvk__carry carry;
-    DVK_TRY(dvk__carry_init(cmd, p, (uint32_t)dvk__ceil_div(tab->max_chunks, DVK__CHUNKS_PER_DISPATCH),
-                            &carry));
+    DVK_TRY(dvk__carry_init(
+        cmd, p, (uint32_t)dvk__ceil_div(tab->max_chunks, DVK__CHUNKS_PER_DISPATCH), &carry));
     for (uint32_t i = 0; i < carry.segments; ++i) {
         dvk_binding in, out;
         bool use_in, store_out;
         dvk__carry_segment(&carry, i, &in, &use_in, &out, &store_out);
         const dvk_pipeline_key ks = plan->coopmat ? (dvk_pipeline_key){
             .kernel = chunk_kernels[STAGE_STATE][kv],
-            .binding_count = 9,
-            .push_size = sizeof(state_push),
-            .spec_count = 9,
-            .spec = {plan->C, p->K, p->V, plan->cm_bv_state, gated, use_in, store_out,
-                     plan->cm_wg[1], plan->cm_state_xpad},
+            .binding_count = DELTA_RULE_CHUNK_STATE_BINDINGS,
+            .push_size = sizeof(delta_rule_chunk_state_push),
+            .spec_count = DELTA_RULE_CHUNK_STATE_CM_SPECS,
+            .spec = {
+                [DELTA_RULE_CHUNK_STATE_CM_SPEC_C] = plan->C,
+                [DELTA_RULE_CHUNK_STATE_CM_SPEC_K] = p->K,
+                [DELTA_RULE_CHUNK_STATE_CM_SPEC_V] = p->V,
+                [DELTA_RULE_CHUNK_STATE_CM_SPEC_BV] = plan->cm_bv_state,
+                [DELTA_RULE_CHUNK_STATE_CM_SPEC_USE_G] = gated,
+                [DELTA_RULE_CHUNK_STATE_CM_SPEC_USE_H0] = use_in,
+                [DELTA_RULE_CHUNK_STATE_CM_SPEC_STORE_HT] = store_out,
+                [DELTA_RULE_CHUNK_STATE_CM_SPEC_WG] = plan->cm_wg[1],
+                [DELTA_RULE_CHUNK_STATE_CM_SPEC_XPAD] = plan->cm_state_xpad,
+            },
         } : (dvk_pipeline_key){
             .kernel = chunk_kernels[STAGE_STATE][kv],
-            .binding_count = 9,
-            .push_size = sizeof(state_push),
-            .spec_count = 10,
-            .spec = {plan->C, p->K, p->V, plan->BV_state, plan->KT, gated, use_in, store_out,
-                     plan->WG, plan->GN_state},
+            .binding_count = DELTA_RULE_CHUNK_STATE_BINDINGS,
+            .push_size = sizeof(delta_rule_chunk_state_push),
+            .spec_count = DELTA_RULE_CHUNK_STATE_SPECS,
+            .spec = {
+                [DELTA_RULE_CHUNK_STATE_SPEC_C] = plan->C,
+                [DELTA_RULE_CHUNK_STATE_SPEC_K] = p->K,
+                [DELTA_RULE_CHUNK_STATE_SPEC_V] = p->V,
+                [DELTA_RULE_CHUNK_STATE_SPEC_BV] = plan->BV_state,
+                [DELTA_RULE_CHUNK_STATE_SPEC_KT] = plan->KT,
+                [DELTA_RULE_CHUNK_STATE_SPEC_USE_G] = gated,
+                [DELTA_RULE_CHUNK_STATE_SPEC_USE_H0] = use_in,
+                [DELTA_RULE_CHUNK_STATE_SPEC_STORE_HT] = store_out,
+                [DELTA_RULE_CHUNK_STATE_SPEC_WG] = plan->WG,
+                [DELTA_RULE_CHUNK_STATE_SPEC_GN] = plan->GN_state,
+            },
         };
         DVK_TRY(dvk__pipeline_get(ctx, &ks, &pipe));
-        /* u is read, and rewritten in place as U' */
-        const dvk_binding b2[9] = {k, dvk__as_input(w), u, dvk__as_input(gcum), in, out, hc, table, seq};
-        const state_push sp = {p->H, p->HV, i * DVK__CHUNKS_PER_DISPATCH, DVK__CHUNKS_PER_DISPATCH};
+        const dvk_binding b2[DELTA_RULE_CHUNK_STATE_BINDINGS] = {
+            [DELTA_RULE_CHUNK_STATE_BIND_K] = k,
+            [DELTA_RULE_CHUNK_STATE_BIND_W] = dvk__as_input(w),
+            [DELTA_RULE_CHUNK_STATE_BIND_U] = u, /* read, and rewritten in place as U' */
+            [DELTA_RULE_CHUNK_STATE_BIND_G_CUM] = dvk__as_input(gcum),
+            [DELTA_RULE_CHUNK_STATE_BIND_H0] = in,
+            [DELTA_RULE_CHUNK_STATE_BIND_HT] = out,
+            [DELTA_RULE_CHUNK_STATE_BIND_H_CHUNKS] = hc,
+            [DELTA_RULE_CHUNK_STATE_BIND_TABLE] = table,
+            [DELTA_RULE_CHUNK_STATE_BIND_SEQ] = seq,
+        };
+        const delta_rule_chunk_state_push sp = {
+            .H = p->H,
+            .HV = p->HV,
+            .c_begin = i * DVK__CHUNKS_PER_DISPATCH,
+            .c_count = DVK__CHUNKS_PER_DISPATCH,
+        };
         const uint32_t bv = plan->coopmat ? plan->cm_bv_state : plan->BV_state;
         DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b2, &sp, (uint32_t)dvk__ceil_div(p->V, bv), p->HV,
                                   p->N));
@@ -282,21 +336,45 @@ static dvk_status record_chunk_stages(dvk_cmd *cmd, const dvk__rec *p, const chu
     /* 3. the outputs of every chunk */
     const dvk_pipeline_key ko = plan->coopmat ? (dvk_pipeline_key){
         .kernel = chunk_kernels[STAGE_OUTPUT][kv],
-        .binding_count = 7,
-        .push_size = sizeof(output_push),
-        .spec_count = 7,
-        .spec = {plan->C, p->K, p->V, plan->BV_out, plan->cm_kt_out, gated, plan->cm_wg[2]},
+        .binding_count = DELTA_RULE_CHUNK_OUTPUT_BINDINGS,
+        .push_size = sizeof(delta_rule_chunk_output_push),
+        .spec_count = DELTA_RULE_CHUNK_OUTPUT_CM_SPECS,
+        .spec = {
+            [DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_C] = plan->C,
+            [DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_K] = p->K,
+            [DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_V] = p->V,
+            [DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_BV] = plan->BV_out,
+            [DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_KT] = plan->cm_kt_out,
+            [DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_USE_G] = gated,
+            [DELTA_RULE_CHUNK_OUTPUT_CM_SPEC_WG] = plan->cm_wg[2],
+        },
     } : (dvk_pipeline_key){
         .kernel = chunk_kernels[STAGE_OUTPUT][kv],
-        .binding_count = 7,
-        .push_size = sizeof(output_push),
-        .spec_count = 8,
-        .spec = {plan->C, p->K, p->V, plan->BV_out, plan->KT, gated, plan->WG, 16},
+        .binding_count = DELTA_RULE_CHUNK_OUTPUT_BINDINGS,
+        .push_size = sizeof(delta_rule_chunk_output_push),
+        .spec_count = DELTA_RULE_CHUNK_OUTPUT_SPECS,
+        .spec = {
+            [DELTA_RULE_CHUNK_OUTPUT_SPEC_C] = plan->C,
+            [DELTA_RULE_CHUNK_OUTPUT_SPEC_K] = p->K,
+            [DELTA_RULE_CHUNK_OUTPUT_SPEC_V] = p->V,
+            [DELTA_RULE_CHUNK_OUTPUT_SPEC_BV] = plan->BV_out,
+            [DELTA_RULE_CHUNK_OUTPUT_SPEC_KT] = plan->KT,
+            [DELTA_RULE_CHUNK_OUTPUT_SPEC_USE_G] = gated,
+            [DELTA_RULE_CHUNK_OUTPUT_SPEC_WG] = plan->WG,
+            [DELTA_RULE_CHUNK_OUTPUT_SPEC_GN] = 16,
+        },
     };
     DVK_TRY(dvk__pipeline_get(ctx, &ko, &pipe));
-    const output_push op = {p->H, p->HV, p->scale};
-    const dvk_binding b3[7] = {q, k, dvk__as_input(u), dvk__as_input(gcum), dvk__as_input(hc),
-                               dvk__bind_write(p->o), table};
+    const delta_rule_chunk_output_push op = {.H = p->H, .HV = p->HV, .scale = p->scale};
+    const dvk_binding b3[DELTA_RULE_CHUNK_OUTPUT_BINDINGS] = {
+        [DELTA_RULE_CHUNK_OUTPUT_BIND_Q] = q,
+        [DELTA_RULE_CHUNK_OUTPUT_BIND_K] = k,
+        [DELTA_RULE_CHUNK_OUTPUT_BIND_U] = dvk__as_input(u),
+        [DELTA_RULE_CHUNK_OUTPUT_BIND_G_CUM] = dvk__as_input(gcum),
+        [DELTA_RULE_CHUNK_OUTPUT_BIND_H_CHUNKS] = dvk__as_input(hc),
+        [DELTA_RULE_CHUNK_OUTPUT_BIND_O] = dvk__bind_write(p->o),
+        [DELTA_RULE_CHUNK_OUTPUT_BIND_TABLE] = table,
+    };
     return dvk__cmd_dispatch(cmd, pipe, b3, &op, tab->count, p->HV,
                              (uint32_t)dvk__ceil_div(p->V, plan->BV_out));
 }

@@ -4,8 +4,20 @@
  *   chunk_prepare  the intra-chunk solve: W and U                       (parallel over chunks)
  *   chunk_state    the state through each sequence's chunks             (sequential)
  *   chunk_output   the outputs (chunk_output_key for the key read-out)  (parallel over chunks)
- * Kernels: shaders/dplr/. The mathematics: docs/design.md and the kernels' headers. */
+ * Kernels: shaders/ops/dplr/. The mathematics: docs/design.md and the kernels' headers. */
 #include "ops/dplr/chunk.h"
+
+#include "ops/common/binding.h"
+#include "ops/common/chunk_tables.h"
+#include "ops/common/device_fit.h"
+#include "ops/common/l2norm.h"
+#include "ops/common/state_carry.h"
+
+#include "shaders/ops/dplr/chunk_output.h"
+#include "shaders/ops/dplr/chunk_output_key.h"
+#include "shaders/ops/dplr/chunk_prepare.h"
+#include "shaders/ops/dplr/chunk_state.h"
+#include "shaders/ops/dplr/gate_cumsum.h"
 
 #include <string.h>
 
@@ -169,17 +181,6 @@ static dvk_status plan_chunk(const dvk_context *ctx, const dvk__rec *r, channel_
                      ctx->info.max_shared_memory);
 }
 
-typedef struct heads_push {
-    uint32_t H, HV;
-} heads_push;
-typedef struct state_push {
-    uint32_t H, HV, c_begin, c_count;
-} state_push;
-typedef struct output_push {
-    uint32_t H, HV;
-    float scale;
-} output_push;
-
 static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_plan *p,
                                 const dvk__chunk_tables *tab)
 {
@@ -211,37 +212,84 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
         DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->K * 2, &bh));
     DVK_TRY(dvk__cmd_scratch(cmd, tokens * r->HV * r->V * 4, &u));
     DVK_TRY(dvk__cmd_scratch(cmd, (uint64_t)tab->count * r->HV * r->K * r->V * 4, &hc));
-    const heads_push heads = {r->H, r->HV};
 
     /* 0. the cumulative gate */
     const uint32_t wg_gate = dvk__min_u32(dvk__next_pow2(r->K),
                                           dvk__floor_pow2(dvk__workgroup_limit(&ctx->info, 128)));
     const dvk_pipeline_key k0 = {
-        .kernel = kernels[K_GATE][f16], .binding_count = 5, .push_size = sizeof(uint32_t),
-        .spec_count = 4, .spec = {r->K, r->gate_act, r->dt_bias != NULL, wg_gate},
+        .kernel = kernels[K_GATE][f16],
+        .binding_count = DPLR_GATE_CUMSUM_BINDINGS,
+        .push_size = sizeof(dplr_gate_cumsum_push),
+        .spec_count = DPLR_GATE_CUMSUM_SPECS,
+        .spec = {
+            [DPLR_GATE_CUMSUM_SPEC_K] = r->K,
+            [DPLR_GATE_CUMSUM_SPEC_GATE_ACT] = r->gate_act,
+            [DPLR_GATE_CUMSUM_SPEC_USE_DT_BIAS] = r->dt_bias != NULL,
+            [DPLR_GATE_CUMSUM_SPEC_WG] = wg_gate,
+        },
     };
     DVK_TRY(dvk__pipeline_get(ctx, &k0, &pipe));
-    const dvk_binding b0[5] = {dvk__bind_read(r->g),
-                               r->gate_act ? dvk__bind_read(r->A_log) : none,
-                               r->gate_act && r->dt_bias ? dvk__bind_read(r->dt_bias) : none, gcum,
-                               table};
-    DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b0, &r->HV, tab->count, r->HV, 1));
+    const dvk_binding b0[DPLR_GATE_CUMSUM_BINDINGS] = {
+        [DPLR_GATE_CUMSUM_BIND_G] = dvk__bind_read(r->g),
+        [DPLR_GATE_CUMSUM_BIND_A_LOG] = r->gate_act ? dvk__bind_read(r->A_log) : none,
+        [DPLR_GATE_CUMSUM_BIND_DT_BIAS] = r->gate_act && r->dt_bias ? dvk__bind_read(r->dt_bias)
+                                                                   : none,
+        [DPLR_GATE_CUMSUM_BIND_G_CUM] = gcum,
+        [DPLR_GATE_CUMSUM_BIND_TABLE] = table,
+    };
+    const dplr_gate_cumsum_push gp = {.HV = r->HV};
+    DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b0, &gp, tab->count, r->HV, 1));
     gcum = dvk__as_input(gcum);
 
     /* 1. inside each chunk: W and U */
     const dvk_pipeline_key k1 = p->cm ? (dvk_pipeline_key){
-        .kernel = KERNEL_PREPARE_CM, .binding_count = 10, .push_size = sizeof heads,
-        .spec_count = 8, .spec = {p->C, r->K, r->V, 16, 256, r->beta_sigmoid, r->dplr, r->rwkv7},
+        .kernel = KERNEL_PREPARE_CM,
+        .binding_count = DPLR_CHUNK_PREPARE_CM_BINDINGS,
+        .push_size = sizeof(dplr_chunk_prepare_push),
+        .spec_count = DPLR_CHUNK_PREPARE_CM_SPECS,
+        .spec = {
+            [DPLR_CHUNK_PREPARE_CM_SPEC_C] = p->C,
+            [DPLR_CHUNK_PREPARE_CM_SPEC_K] = r->K,
+            [DPLR_CHUNK_PREPARE_CM_SPEC_V] = r->V,
+            [DPLR_CHUNK_PREPARE_CM_SPEC_KT] = DPLR_CHUNK_PREPARE_CM_KT_STEP,
+            [DPLR_CHUNK_PREPARE_CM_SPEC_WG] = DPLR_CHUNK_PREPARE_CM_WORKGROUP,
+            [DPLR_CHUNK_PREPARE_CM_SPEC_BETA_SIGMOID] = r->beta_sigmoid,
+            [DPLR_CHUNK_PREPARE_CM_SPEC_DPLR] = r->dplr,
+            [DPLR_CHUNK_PREPARE_CM_SPEC_RWKV7] = r->rwkv7,
+        },
     } : (dvk_pipeline_key){
-        .kernel = kernels[K_PREPARE][f16], .binding_count = 8, .push_size = sizeof heads,
-        .spec_count = 9,
-        .spec = {p->C, r->K, r->V, p->KT_prep, r->dplr, p->prep.WG, p->prep.GN, r->beta_sigmoid,
-                 r->rwkv7},
+        .kernel = kernels[K_PREPARE][f16],
+        .binding_count = DPLR_CHUNK_PREPARE_BINDINGS,
+        .push_size = sizeof(dplr_chunk_prepare_push),
+        .spec_count = DPLR_CHUNK_PREPARE_SPECS,
+        .spec = {
+            [DPLR_CHUNK_PREPARE_SPEC_C] = p->C,
+            [DPLR_CHUNK_PREPARE_SPEC_K] = r->K,
+            [DPLR_CHUNK_PREPARE_SPEC_V] = r->V,
+            [DPLR_CHUNK_PREPARE_SPEC_KT] = p->KT_prep,
+            [DPLR_CHUNK_PREPARE_SPEC_DPLR] = r->dplr,
+            [DPLR_CHUNK_PREPARE_SPEC_WG] = p->prep.WG,
+            [DPLR_CHUNK_PREPARE_SPEC_GN] = p->prep.GN,
+            [DPLR_CHUNK_PREPARE_SPEC_BETA_SIGMOID] = r->beta_sigmoid,
+            [DPLR_CHUNK_PREPARE_SPEC_RWKV7] = r->rwkv7,
+        },
     };
     DVK_TRY(dvk__pipeline_get(ctx, &k1, &pipe));
-    const dvk_binding b1[10] = {k, v, r->dplr ? a : dvk__bind_read(r->beta), b, gcum, w, u, table,
-                                kh, bh};
-    DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b1, &heads, tab->count, r->HV, 1));
+    /* (the FMA kernel's key takes the first DPLR_CHUNK_PREPARE_BINDINGS) */
+    const dvk_binding b1[DPLR_CHUNK_PREPARE_CM_BINDINGS] = {
+        [DPLR_CHUNK_PREPARE_BIND_K] = k,
+        [DPLR_CHUNK_PREPARE_BIND_V] = v,
+        [DPLR_CHUNK_PREPARE_BIND_BETA] = r->dplr ? a : dvk__bind_read(r->beta),
+        [DPLR_CHUNK_PREPARE_BIND_B] = b,
+        [DPLR_CHUNK_PREPARE_BIND_G_CUM] = gcum,
+        [DPLR_CHUNK_PREPARE_BIND_W] = w,
+        [DPLR_CHUNK_PREPARE_BIND_U] = u,
+        [DPLR_CHUNK_PREPARE_BIND_TABLE] = table,
+        [DPLR_CHUNK_PREPARE_BIND_KH] = kh,
+        [DPLR_CHUNK_PREPARE_BIND_BH] = bh,
+    };
+    const dplr_chunk_prepare_push pp = {.H = r->H, .HV = r->HV};
+    DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b1, &pp, tab->count, r->HV, 1));
     if (p->cm)
         kh = dvk__as_input(kh);
     if (p->cm && r->dplr)
@@ -249,60 +297,153 @@ static dvk_status record_passes(dvk_cmd *cmd, const dvk__rec *r, const channel_p
 
     /* 2. the state through each sequence's chunks, in dispatches of bounded length */
     dvk__carry carry;
-    DVK_TRY(dvk__carry_init(cmd, r, (uint32_t)dvk__ceil_div(tab->max_chunks, DVK__CHUNKS_PER_DISPATCH),
-                            &carry));
+    DVK_TRY(dvk__carry_init(
+        cmd, r, (uint32_t)dvk__ceil_div(tab->max_chunks, DVK__CHUNKS_PER_DISPATCH), &carry));
     for (uint32_t i = 0; i < carry.segments; ++i) {
         dvk_binding in, out;
         bool use_in, store_out;
         dvk__carry_segment(&carry, i, &in, &use_in, &out, &store_out);
         const dvk_pipeline_key k2 = p->cm ? (dvk_pipeline_key){
-            .kernel = KERNEL_STATE_CM, .binding_count = 12,
-            .push_size = sizeof(state_push), .spec_count = 8,
-            .spec = {p->C, r->K, r->V, 16, use_in, store_out,
-                     32 * dvk__subgroups_for(r->K / 16, p->C / 16, 4), r->dplr},
+            .kernel = KERNEL_STATE_CM,
+            .binding_count = DPLR_CHUNK_STATE_BINDINGS,
+            .push_size = sizeof(dplr_chunk_state_push),
+            .spec_count = DPLR_CHUNK_STATE_CM_SPECS,
+            .spec = {
+                [DPLR_CHUNK_STATE_CM_SPEC_C] = p->C,
+                [DPLR_CHUNK_STATE_CM_SPEC_K] = r->K,
+                [DPLR_CHUNK_STATE_CM_SPEC_V] = r->V,
+                [DPLR_CHUNK_STATE_CM_SPEC_BV] = DPLR_CHUNK_STATE_CM_BV,
+                [DPLR_CHUNK_STATE_CM_SPEC_USE_H0] = use_in,
+                [DPLR_CHUNK_STATE_CM_SPEC_STORE_HT] = store_out,
+                [DPLR_CHUNK_STATE_CM_SPEC_WG] = 32 * dvk__subgroups_for(r->K / 16, p->C / 16, 4),
+                [DPLR_CHUNK_STATE_CM_SPEC_DPLR] = r->dplr,
+            },
         } : (dvk_pipeline_key){
-            .kernel = kernels[K_STATE][f16], .binding_count = 12,
-            .push_size = sizeof(state_push), .spec_count = 11,
-            .spec = {p->C, r->K, r->V, p->BV_state, p->KT_state, r->dplr, use_in, store_out,
-                     p->state.WG, p->state.GN, r->rwkv7},
+            .kernel = kernels[K_STATE][f16],
+            .binding_count = DPLR_CHUNK_STATE_BINDINGS,
+            .push_size = sizeof(dplr_chunk_state_push),
+            .spec_count = DPLR_CHUNK_STATE_SPECS,
+            .spec = {
+                [DPLR_CHUNK_STATE_SPEC_C] = p->C,
+                [DPLR_CHUNK_STATE_SPEC_K] = r->K,
+                [DPLR_CHUNK_STATE_SPEC_V] = r->V,
+                [DPLR_CHUNK_STATE_SPEC_BV] = p->BV_state,
+                [DPLR_CHUNK_STATE_SPEC_KT] = p->KT_state,
+                [DPLR_CHUNK_STATE_SPEC_DPLR] = r->dplr,
+                [DPLR_CHUNK_STATE_SPEC_USE_H0] = use_in,
+                [DPLR_CHUNK_STATE_SPEC_STORE_HT] = store_out,
+                [DPLR_CHUNK_STATE_SPEC_WG] = p->state.WG,
+                [DPLR_CHUNK_STATE_SPEC_GN] = p->state.GN,
+                [DPLR_CHUNK_STATE_SPEC_RWKV7] = r->rwkv7,
+            },
         };
         DVK_TRY(dvk__pipeline_get(ctx, &k2, &pipe));
-        /* u is read, and rewritten in place as U' (KDA) or the low-rank reads (DPLR); the
-         * tensor-core kernel reads K̂ where the others read k, and B̂ where they read b */
-        const dvk_binding b2[12] = {p->cm ? kh : k, a, p->cm && r->dplr ? bh : b, v,
-                                    dvk__as_input(w), u, gcum, in, out, hc, table, seq};
-        const state_push sp = {r->H, r->HV, i * DVK__CHUNKS_PER_DISPATCH,
-                               DVK__CHUNKS_PER_DISPATCH};
-        const uint32_t bv = p->cm ? 16 : p->BV_state;
+        /* the tensor-core kernel reads K̂ where the others read k, and B̂ where they read b */
+        const dvk_binding b2[DPLR_CHUNK_STATE_BINDINGS] = {
+            [DPLR_CHUNK_STATE_BIND_K] = p->cm ? kh : k,
+            [DPLR_CHUNK_STATE_BIND_A] = a,
+            [DPLR_CHUNK_STATE_BIND_B] = p->cm && r->dplr ? bh : b,
+            [DPLR_CHUNK_STATE_BIND_V] = v,
+            [DPLR_CHUNK_STATE_BIND_W] = dvk__as_input(w),
+            /* read, and rewritten in place as U' (KDA) or the low-rank reads (DPLR) */
+            [DPLR_CHUNK_STATE_BIND_U] = u,
+            [DPLR_CHUNK_STATE_BIND_G_CUM] = gcum,
+            [DPLR_CHUNK_STATE_BIND_H0] = in,
+            [DPLR_CHUNK_STATE_BIND_HT] = out,
+            [DPLR_CHUNK_STATE_BIND_H_CHUNKS] = hc,
+            [DPLR_CHUNK_STATE_BIND_TABLE] = table,
+            [DPLR_CHUNK_STATE_BIND_SEQ] = seq,
+        };
+        const dplr_chunk_state_push sp = {
+            .H = r->H,
+            .HV = r->HV,
+            .c_begin = i * DVK__CHUNKS_PER_DISPATCH,
+            .c_count = DVK__CHUNKS_PER_DISPATCH,
+        };
+        const uint32_t bv = p->cm ? DPLR_CHUNK_STATE_CM_BV : p->BV_state;
         DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b2, &sp, (uint32_t)dvk__ceil_div(r->V, bv), r->HV,
                                   r->N));
     }
 
     /* 3. the outputs of every chunk */
-    const output_push op = {r->H, r->HV, r->scale};
     if (r->key_readout) {
         const dvk_pipeline_key k3 = {
-            .kernel = kernels[K_OUTPUT_KEY][f16], .binding_count = 9,
-            .push_size = sizeof op, .spec_count = 7,
-            .spec = {p->C, r->K, r->V, p->BK_key, p->KT_out, p->out.WG, p->out.GN},
+            .kernel = kernels[K_OUTPUT_KEY][f16],
+            .binding_count = DPLR_CHUNK_OUTPUT_KEY_BINDINGS,
+            .push_size = sizeof(dplr_chunk_output_key_push),
+            .spec_count = DPLR_CHUNK_OUTPUT_KEY_SPECS,
+            .spec = {
+                [DPLR_CHUNK_OUTPUT_KEY_SPEC_C] = p->C,
+                [DPLR_CHUNK_OUTPUT_KEY_SPEC_K] = r->K,
+                [DPLR_CHUNK_OUTPUT_KEY_SPEC_V] = r->V,
+                [DPLR_CHUNK_OUTPUT_KEY_SPEC_BK] = p->BK_key,
+                [DPLR_CHUNK_OUTPUT_KEY_SPEC_VT] = p->KT_out,
+                [DPLR_CHUNK_OUTPUT_KEY_SPEC_WG] = p->out.WG,
+                [DPLR_CHUNK_OUTPUT_KEY_SPEC_GN] = p->out.GN,
+            },
         };
         DVK_TRY(dvk__pipeline_get(ctx, &k3, &pipe));
-        const dvk_binding b3[9] = {q, k, b, v, dvk__as_input(u), gcum, dvk__as_input(hc),
-                                   dvk__bind_write(r->o), table};
+        const dvk_binding b3[DPLR_CHUNK_OUTPUT_KEY_BINDINGS] = {
+            [DPLR_CHUNK_OUTPUT_KEY_BIND_Q] = q,
+            [DPLR_CHUNK_OUTPUT_KEY_BIND_K] = k,
+            [DPLR_CHUNK_OUTPUT_KEY_BIND_B] = b,
+            [DPLR_CHUNK_OUTPUT_KEY_BIND_V] = v,
+            [DPLR_CHUNK_OUTPUT_KEY_BIND_U] = dvk__as_input(u),
+            [DPLR_CHUNK_OUTPUT_KEY_BIND_G_CUM] = gcum,
+            [DPLR_CHUNK_OUTPUT_KEY_BIND_H_CHUNKS] = dvk__as_input(hc),
+            [DPLR_CHUNK_OUTPUT_KEY_BIND_O] = dvk__bind_write(r->o),
+            [DPLR_CHUNK_OUTPUT_KEY_BIND_TABLE] = table,
+        };
+        const dplr_chunk_output_key_push op = {.H = r->H, .HV = r->HV, .scale = r->scale};
         return dvk__cmd_dispatch(cmd, pipe, b3, &op, tab->count, r->HV,
                                  (uint32_t)dvk__ceil_div(r->K, p->BK_key));
     }
     const dvk_pipeline_key k3 = p->BV_cm ? (dvk_pipeline_key){
-        .kernel = KERNEL_OUTPUT_CM, .binding_count = 10, .push_size = sizeof op,
-        .spec_count = 8, .spec = {p->C, r->K, r->V, p->BV_cm, 16, 256, r->dplr, r->rwkv7},
+        .kernel = KERNEL_OUTPUT_CM,
+        .binding_count = DPLR_CHUNK_OUTPUT_BINDINGS,
+        .push_size = sizeof(dplr_chunk_output_push),
+        .spec_count = DPLR_CHUNK_OUTPUT_CM_SPECS,
+        .spec = {
+            [DPLR_CHUNK_OUTPUT_CM_SPEC_C] = p->C,
+            [DPLR_CHUNK_OUTPUT_CM_SPEC_K] = r->K,
+            [DPLR_CHUNK_OUTPUT_CM_SPEC_V] = r->V,
+            [DPLR_CHUNK_OUTPUT_CM_SPEC_BV] = p->BV_cm,
+            [DPLR_CHUNK_OUTPUT_CM_SPEC_KT] = DPLR_CHUNK_OUTPUT_CM_KT_STEP,
+            [DPLR_CHUNK_OUTPUT_CM_SPEC_WG] = DPLR_CHUNK_OUTPUT_CM_WORKGROUP,
+            [DPLR_CHUNK_OUTPUT_CM_SPEC_DPLR] = r->dplr,
+            [DPLR_CHUNK_OUTPUT_CM_SPEC_RWKV7] = r->rwkv7,
+        },
     } : (dvk_pipeline_key){
-        .kernel = kernels[K_OUTPUT][f16], .binding_count = 10, .push_size = sizeof op,
-        .spec_count = 9,
-        .spec = {p->C, r->K, r->V, p->BV_out, p->KT_out, r->dplr, p->out.WG, p->out.GN, r->rwkv7},
+        .kernel = kernels[K_OUTPUT][f16],
+        .binding_count = DPLR_CHUNK_OUTPUT_BINDINGS,
+        .push_size = sizeof(dplr_chunk_output_push),
+        .spec_count = DPLR_CHUNK_OUTPUT_SPECS,
+        .spec = {
+            [DPLR_CHUNK_OUTPUT_SPEC_C] = p->C,
+            [DPLR_CHUNK_OUTPUT_SPEC_K] = r->K,
+            [DPLR_CHUNK_OUTPUT_SPEC_V] = r->V,
+            [DPLR_CHUNK_OUTPUT_SPEC_BV] = p->BV_out,
+            [DPLR_CHUNK_OUTPUT_SPEC_KT] = p->KT_out,
+            [DPLR_CHUNK_OUTPUT_SPEC_DPLR] = r->dplr,
+            [DPLR_CHUNK_OUTPUT_SPEC_WG] = p->out.WG,
+            [DPLR_CHUNK_OUTPUT_SPEC_GN] = p->out.GN,
+            [DPLR_CHUNK_OUTPUT_SPEC_RWKV7] = r->rwkv7,
+        },
     };
     DVK_TRY(dvk__pipeline_get(ctx, &k3, &pipe));
-    const dvk_binding b3[10] = {q, k, a, b, v, dvk__as_input(u), gcum, dvk__as_input(hc),
-                                dvk__bind_write(r->o), table};
+    const dvk_binding b3[DPLR_CHUNK_OUTPUT_BINDINGS] = {
+        [DPLR_CHUNK_OUTPUT_BIND_Q] = q,
+        [DPLR_CHUNK_OUTPUT_BIND_K] = k,
+        [DPLR_CHUNK_OUTPUT_BIND_A] = a,
+        [DPLR_CHUNK_OUTPUT_BIND_B] = b,
+        [DPLR_CHUNK_OUTPUT_BIND_V] = v,
+        [DPLR_CHUNK_OUTPUT_BIND_U] = dvk__as_input(u),
+        [DPLR_CHUNK_OUTPUT_BIND_G_CUM] = gcum,
+        [DPLR_CHUNK_OUTPUT_BIND_H_CHUNKS] = dvk__as_input(hc),
+        [DPLR_CHUNK_OUTPUT_BIND_O] = dvk__bind_write(r->o),
+        [DPLR_CHUNK_OUTPUT_BIND_TABLE] = table,
+    };
+    const dplr_chunk_output_push op = {.H = r->H, .HV = r->HV, .scale = r->scale};
     const uint32_t bv = p->BV_cm ? p->BV_cm : p->BV_out;
     return dvk__cmd_dispatch(cmd, pipe, b3, &op, tab->count, r->HV,
                              (uint32_t)dvk__ceil_div(r->V, bv));

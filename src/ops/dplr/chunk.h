@@ -1,9 +1,9 @@
 /* The chunked form of the rules with a decay per key channel — KDA and the generalized (DPLR)
- * delta rule — shared by src/ops/kda/kda.c and src/ops/dplr/dplr.c. Kernels: shaders/dplr/. */
+ * delta rule — shared by src/ops/kda/kda.c and src/ops/dplr/dplr.c. Kernels: shaders/ops/dplr/. */
 #ifndef DVK_OPS_DPLR_CHUNK_H
 #define DVK_OPS_DPLR_CHUNK_H
 
-#include "ops/common/recurrence.h"
+#include "ops/common/problem.h"
 
 /* Records the chunked form of a validated KDA (gate = DVK__GATE_CHANNEL, !dplr) or DPLR
  * problem. */

@@ -1,27 +1,15 @@
-/* Host side of the generalized (diagonal-plus-low-rank) delta rule and of its RWKV-7 entry:
- * argument checks, then the shared kernels — token by token (src/ops/common/recurrence.c) or
- * chunked (chunk.c). */
+/* Host side of the generalized (diagonal-plus-low-rank) delta rule (dplr.h): argument checks,
+ * then the shared kernels — token by token (src/ops/common/recurrent.c) or chunked (chunk.c).
+ * RWKV-7's entry, src/ops/rwkv7/rwkv7.c, maps its inputs onto the same call. */
+#include "ops/dplr/dplr.h"
+
+#include "ops/common/recurrent.h"
 #include "ops/dplr/chunk.h"
 
 #include <math.h>
 #include <string.h>
 
-/* The tensors of one call, under the generalized rule's names. */
-typedef struct dplr_args {
-    const dvk_tensor *q, *k, *v, *a, *b, *gk;
-    dvk_tensor *o;
-    const char *q_name, *a_name, *b_name, *gk_name;
-    const dvk_tensor *h0;
-    dvk_tensor *ht;
-    float scale, default_scale; /* default_scale < 0: K^-0.5 */
-    dvk_mode mode;
-    const int32_t *cu_seqlens;
-    uint32_t num_seqs, chunk_size;
-    dvk_readout readout;
-    bool rwkv7;
-} dplr_args;
-
-static dvk_status validate(dvk_cmd *cmd, const dplr_args *d, dvk__rec *r)
+static dvk_status validate(dvk_cmd *cmd, const dvk__dplr_args *d, dvk__rec *r)
 {
     DVK_TRY(dvk__cmd_check_recording(cmd));
     const dvk_context *ctx = dvk__cmd_context(cmd);
@@ -65,7 +53,7 @@ static dvk_status validate(dvk_cmd *cmd, const dplr_args *d, dvk__rec *r)
     return dvk__rec_check(ctx, r, d->num_seqs, d->scale, def);
 }
 
-static dvk_status dplr_common(dvk_cmd *cmd, const dplr_args *d)
+dvk_status dvk__dplr_record(dvk_cmd *cmd, const dvk__dplr_args *d)
 {
     dvk__rec r;
     DVK_TRY(validate(cmd, d, &r));
@@ -80,29 +68,12 @@ dvk_status dvk_dplr(dvk_cmd *cmd, const dvk_dplr_desc *d)
         DVK_TRY(dvk__cmd_check_recording(cmd));
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "desc is NULL");
     }
-    const dplr_args args = {
+    const dvk__dplr_args args = {
         .q = d->q, .k = d->k, .v = d->v, .a = d->a, .b = d->b, .gk = d->gk, .o = d->o,
         .q_name = "q", .a_name = "a", .b_name = "b", .gk_name = "gk",
         .h0 = d->initial_state, .ht = d->final_state, .scale = d->scale, .default_scale = -1.0f,
         .mode = d->mode, .cu_seqlens = d->cu_seqlens, .num_seqs = d->num_seqs,
         .chunk_size = d->chunk_size, .readout = d->readout,
     };
-    return dplr_common(cmd, &args);
-}
-
-dvk_status dvk_rwkv7(dvk_cmd *cmd, const dvk_rwkv7_desc *d)
-{
-    if (!d) {
-        DVK_TRY(dvk__cmd_check_recording(cmd));
-        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "desc is NULL");
-    }
-    /* a = -kappa and b = kappa * alpha are formed in the kernels (the rwkv7 flag) */
-    const dplr_args args = {
-        .q = d->r, .k = d->k, .v = d->v, .a = d->kappa, .b = d->alpha, .gk = d->w, .o = d->o,
-        .q_name = "r", .a_name = "kappa", .b_name = "alpha", .gk_name = "w",
-        .h0 = d->initial_state, .ht = d->final_state, .scale = d->scale, .default_scale = 1.0f,
-        .mode = d->mode, .cu_seqlens = d->cu_seqlens, .num_seqs = d->num_seqs,
-        .chunk_size = d->chunk_size, .readout = DVK_READOUT_VALUE, .rwkv7 = true,
-    };
-    return dplr_common(cmd, &args);
+    return dvk__dplr_record(cmd, &args);
 }

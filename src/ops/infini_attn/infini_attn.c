@@ -1,21 +1,20 @@
 /* Host side of one Infini-attention segment: argument checks, then the passes
- *   rope           q' = rope(scale q), k' = rope(k) into scratch   (shaders/rope/)
- *   softmax_attn   o = causal softmax attention of q', k', v        (shaders/softmax_attn/)
- *   retrieve       with a past memory: o = σ(g) o + (1 − σ(g)) r(q')  (shaders/infini_attn/)
+ *   rope           q' = rope(scale q), k' = rope(k) into scratch   (shaders/ops/rope/)
+ *   softmax_attn   o = causal softmax attention of q', k', v        (shaders/ops/softmax_attn/)
+ *   retrieve       with a past memory: o = σ(g) o + (1 − σ(g)) r(q')  (shaders/ops/infini_attn/)
  *   retrieve       with the delta rule and a past memory: v' = v − r(k')
  *   chunk_state    the memory update M += φ(K')ᵀ V', z += Σ φ(k')    (linear attention's pass)
  * See deltavk.h. */
+#include "ops/common/binding.h"
+#include "ops/common/device_fit.h"
 #include "ops/linear_attn/linear_attn.h"
 #include "ops/rope/rope.h"
 #include "ops/softmax_attn/softmax_attn.h"
 
+#include "shaders/ops/infini_attn/retrieve.h"
+
 #include <math.h>
 #include <string.h>
-
-typedef struct retrieve_push {
-    uint32_t T, H, vtiles;
-    float eps;
-} retrieve_push;
 
 /* out = in σ(gate) + r(x) (1 − σ(gate)), or out = in − r(x) (delta). */
 static dvk_status record_retrieve(dvk_cmd *cmd, const dvk__rec *r, dvk_binding x,
@@ -40,20 +39,39 @@ static dvk_status record_retrieve(dvk_cmd *cmd, const dvk__rec *r, dvk_binding x
                                                    "the device's shared memory");
     const dvk_pipeline_key key = {
         .kernel = r->dtype == DVK_DTYPE_F16 ? DVK_OPS_K_INFINI_ATTN_RETRIEVE_F16
-                                                : DVK_OPS_K_INFINI_ATTN_RETRIEVE_F32,
-        .binding_count = 6,
-        .push_size = sizeof(retrieve_push),
-        .spec_count = 8,
-        .spec = {r->K, r->V, bt, bv, kt, wg, 16, delta},
+                                            : DVK_OPS_K_INFINI_ATTN_RETRIEVE_F32,
+        .binding_count = INFINI_ATTN_RETRIEVE_BINDINGS,
+        .push_size = sizeof(infini_attn_retrieve_push),
+        .spec_count = INFINI_ATTN_RETRIEVE_SPECS,
+        .spec = {
+            [INFINI_ATTN_RETRIEVE_SPEC_D] = r->K,
+            [INFINI_ATTN_RETRIEVE_SPEC_DV] = r->V,
+            [INFINI_ATTN_RETRIEVE_SPEC_BT] = bt,
+            [INFINI_ATTN_RETRIEVE_SPEC_BV] = bv,
+            [INFINI_ATTN_RETRIEVE_SPEC_KT] = kt,
+            [INFINI_ATTN_RETRIEVE_SPEC_WG] = wg,
+            [INFINI_ATTN_RETRIEVE_SPEC_GN] = 16,
+            [INFINI_ATTN_RETRIEVE_SPEC_DELTA] = delta,
+        },
     };
     const dvk_pipeline *pipe;
     DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
-    const uint32_t vtiles = (uint32_t)dvk__ceil_div(r->V, bv);
-    const dvk_binding b[6] = {x, dvk__bind_read(mem), dvk__bind_read(mem_z),
-                              dvk__bind_read(gate), in, out};
-    const retrieve_push pc = {r->T, r->H, vtiles, eps};
+    const dvk_binding b[INFINI_ATTN_RETRIEVE_BINDINGS] = {
+        [INFINI_ATTN_RETRIEVE_BIND_X] = x,
+        [INFINI_ATTN_RETRIEVE_BIND_MEM] = dvk__bind_read(mem),
+        [INFINI_ATTN_RETRIEVE_BIND_MEM_Z] = dvk__bind_read(mem_z),
+        [INFINI_ATTN_RETRIEVE_BIND_GATE] = dvk__bind_read(gate),
+        [INFINI_ATTN_RETRIEVE_BIND_IN] = in,
+        [INFINI_ATTN_RETRIEVE_BIND_OUT] = out,
+    };
+    const infini_attn_retrieve_push pc = {
+        .T = r->T,
+        .H = r->H,
+        .vtiles = (uint32_t)dvk__ceil_div(r->V, bv),
+        .eps = eps,
+    };
     return dvk__cmd_dispatch(cmd, pipe, b, &pc, (uint32_t)dvk__ceil_div(r->T, bt), r->H,
-                             r->B * vtiles);
+                             r->B * pc.vtiles);
 }
 
 dvk_status dvk_infini_attn(dvk_cmd *cmd, const dvk_infini_attn_desc *d)

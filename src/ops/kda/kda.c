@@ -1,7 +1,9 @@
 /* Host side of Kimi Delta Attention: argument checks, then the shared kernels — token by token
- * (src/ops/common/recurrence.c) or chunked with per-channel decays (src/ops/dplr/chunk.c, which
+ * (src/ops/common/recurrent.c) or chunked with per-channel decays (src/ops/dplr/chunk.c, which
  * runs KDA as the special case of the generalized rule it is, without the extra work). */
 #include "ops/dplr/chunk.h"
+
+#include "ops/common/recurrent.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,9 +1,19 @@
 /* Host side of normalised linear attention: argument checks, then token by token
- * (shaders/linear_attn/recurrent.comp) or chunked in two passes (chunk_state.comp, sequential
+ * (shaders/ops/linear_attn/recurrent.comp) or chunked in two passes (chunk_state.comp, sequential
  * over each sequence's chunks, after chunk_rho.comp when there are done flags; then
  * chunk_output.comp, or chunk_output_cm.comp on tensor cores, parallel over chunks). See
  * deltavk.h and docs/design.md. */
 #include "ops/linear_attn/linear_attn.h"
+
+#include "ops/common/binding.h"
+#include "ops/common/device_fit.h"
+#include "ops/common/state_carry.h"
+
+#include "shaders/ops/linear_attn/chunk_output.h"
+#include "shaders/ops/linear_attn/chunk_rho.h"
+#include "shaders/ops/linear_attn/chunk_state.h"
+#include "shaders/ops/linear_attn/normalizer.h"
+#include "shaders/ops/linear_attn/recurrent.h"
 
 #include <math.h>
 #include <string.h>
@@ -78,12 +88,6 @@ static const dvk_ops_kernel recurrent_kernels[2][2] = {
     {DVK_OPS_K_LINEAR_ATTN_RECURRENT_F16_SH, DVK_OPS_K_LINEAR_ATTN_RECURRENT_F16_SG},
 };
 
-typedef struct recurrent_push {
-    uint32_t T, H;
-    float scale, eps;
-    uint32_t t_begin, t_count;
-} recurrent_push;
-
 static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
@@ -126,21 +130,47 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
         dvk__carry_segment(&cz, i, &z_in, &use_z, &z_out, &store_z);
         const dvk_pipeline_key key = {
             .kernel = recurrent_kernels[r->dtype == DVK_DTYPE_F16][subgroup],
-            .binding_count = 9,
-            .push_size = sizeof(recurrent_push),
-            .spec_count = 14,
-            .spec = {r->K, r->V, bv, ks, tb, use_s, store_s, r->cu_seqlens != NULL, wg, p->elu1,
-                     p->normalize, p->eps_add, p->done != NULL, use_z},
+            .binding_count = LINEAR_ATTN_RECURRENT_BINDINGS,
+            .push_size = sizeof(linear_attn_recurrent_push),
+            .spec_count = LINEAR_ATTN_RECURRENT_SPECS,
+            .spec = {
+                [LINEAR_ATTN_RECURRENT_SPEC_K] = r->K,
+                [LINEAR_ATTN_RECURRENT_SPEC_V] = r->V,
+                [LINEAR_ATTN_RECURRENT_SPEC_BV] = bv,
+                [LINEAR_ATTN_RECURRENT_SPEC_KS] = ks,
+                [LINEAR_ATTN_RECURRENT_SPEC_TB] = tb,
+                [LINEAR_ATTN_RECURRENT_SPEC_USE_H0] = use_s,
+                [LINEAR_ATTN_RECURRENT_SPEC_STORE_HT] = store_s,
+                [LINEAR_ATTN_RECURRENT_SPEC_VARLEN] = r->cu_seqlens != NULL,
+                [LINEAR_ATTN_RECURRENT_SPEC_WG] = wg,
+                [LINEAR_ATTN_RECURRENT_SPEC_ELU1] = p->elu1,
+                [LINEAR_ATTN_RECURRENT_SPEC_NORMALIZE] = p->normalize,
+                [LINEAR_ATTN_RECURRENT_SPEC_EPS_ADD] = p->eps_add,
+                [LINEAR_ATTN_RECURRENT_SPEC_USE_DONE] = p->done != NULL,
+                [LINEAR_ATTN_RECURRENT_SPEC_USE_Z0] = use_z,
+            },
         };
         const dvk_pipeline *pipe;
         DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
-        const dvk_binding b[9] = {
-            dvk__bind_read(r->q), dvk__bind_read(r->k), dvk__bind_read(r->v),
-            p->done ? dvk__bind_read(p->done) : none, s_in, z_in, s_out,
-            dvk__bind_write(r->o), cu,
+        const dvk_binding b[LINEAR_ATTN_RECURRENT_BINDINGS] = {
+            [LINEAR_ATTN_RECURRENT_BIND_Q] = dvk__bind_read(r->q),
+            [LINEAR_ATTN_RECURRENT_BIND_K] = dvk__bind_read(r->k),
+            [LINEAR_ATTN_RECURRENT_BIND_V] = dvk__bind_read(r->v),
+            [LINEAR_ATTN_RECURRENT_BIND_DONE] = p->done ? dvk__bind_read(p->done) : none,
+            [LINEAR_ATTN_RECURRENT_BIND_H0] = s_in,
+            [LINEAR_ATTN_RECURRENT_BIND_Z0] = z_in,
+            [LINEAR_ATTN_RECURRENT_BIND_HT] = s_out,
+            [LINEAR_ATTN_RECURRENT_BIND_O] = dvk__bind_write(r->o),
+            [LINEAR_ATTN_RECURRENT_BIND_CU_SEQLENS] = cu,
         };
-        const recurrent_push push = {r->T, r->H, r->scale, p->eps,
-                                     i * DVK__TOKENS_PER_DISPATCH, DVK__TOKENS_PER_DISPATCH};
+        const linear_attn_recurrent_push push = {
+            .T = r->T,
+            .H = r->H,
+            .scale = r->scale,
+            .eps = p->eps,
+            .t_begin = i * DVK__TOKENS_PER_DISPATCH,
+            .t_count = DVK__TOKENS_PER_DISPATCH,
+        };
         DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b, &push, (uint32_t)dvk__ceil_div(r->V, bv), r->H,
                                   r->N));
         if (!store_z)
@@ -149,18 +179,34 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
         const uint32_t zwg = dvk__min_u32(dvk__next_pow2(r->K), wg_max);
         const dvk_pipeline_key zkey = {
             .kernel = r->dtype == DVK_DTYPE_F16 ? DVK_OPS_K_LINEAR_ATTN_NORMALIZER_F16
-                                                    : DVK_OPS_K_LINEAR_ATTN_NORMALIZER_F32,
-            .binding_count = 5,
-            .push_size = 4 * sizeof(uint32_t),
-            .spec_count = 6,
-            .spec = {r->K, r->cu_seqlens != NULL, zwg, p->elu1, p->done != NULL, use_z},
+                                                : DVK_OPS_K_LINEAR_ATTN_NORMALIZER_F32,
+            .binding_count = LINEAR_ATTN_NORMALIZER_BINDINGS,
+            .push_size = sizeof(linear_attn_normalizer_push),
+            .spec_count = LINEAR_ATTN_NORMALIZER_SPECS,
+            .spec = {
+                [LINEAR_ATTN_NORMALIZER_SPEC_K] = r->K,
+                [LINEAR_ATTN_NORMALIZER_SPEC_VARLEN] = r->cu_seqlens != NULL,
+                [LINEAR_ATTN_NORMALIZER_SPEC_WG] = zwg,
+                [LINEAR_ATTN_NORMALIZER_SPEC_ELU1] = p->elu1,
+                [LINEAR_ATTN_NORMALIZER_SPEC_USE_DONE] = p->done != NULL,
+                [LINEAR_ATTN_NORMALIZER_SPEC_USE_Z0] = use_z,
+            },
         };
         DVK_TRY(dvk__pipeline_get(ctx, &zkey, &pipe));
-        const dvk_binding zb[5] = {dvk__bind_read(r->k), p->done ? dvk__bind_read(p->done) : none,
-                                   z_in, z_out, cu};
-        const uint32_t zpush[4] = {r->T, r->H, i * DVK__TOKENS_PER_DISPATCH,
-                                   DVK__TOKENS_PER_DISPATCH};
-        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, zb, zpush, r->H, r->N, 1));
+        const dvk_binding zb[LINEAR_ATTN_NORMALIZER_BINDINGS] = {
+            [LINEAR_ATTN_NORMALIZER_BIND_K] = dvk__bind_read(r->k),
+            [LINEAR_ATTN_NORMALIZER_BIND_DONE] = p->done ? dvk__bind_read(p->done) : none,
+            [LINEAR_ATTN_NORMALIZER_BIND_Z0] = z_in,
+            [LINEAR_ATTN_NORMALIZER_BIND_ZT] = z_out,
+            [LINEAR_ATTN_NORMALIZER_BIND_CU_SEQLENS] = cu,
+        };
+        const linear_attn_normalizer_push zpush = {
+            .T = r->T,
+            .H = r->H,
+            .t_begin = i * DVK__TOKENS_PER_DISPATCH,
+            .t_count = DVK__TOKENS_PER_DISPATCH,
+        };
+        DVK_TRY(dvk__cmd_dispatch(cmd, pipe, zb, &zpush, r->H, r->N, 1));
     }
     return DVK_SUCCESS;
 }
@@ -251,8 +297,8 @@ static void plan_output_fma(const dvk_context *ctx, uint32_t chunk_size, uint32_
     }
 }
 
-dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r, uint32_t chunk_size,
-                                 dvk__linear_attn_plan *pl)
+dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r,
+                                      uint32_t chunk_size, dvk__linear_attn_plan *pl)
 {
     const dvk_device_info *info = &ctx->info;
     const uint32_t wg = dvk__floor_pow2(dvk__workgroup_limit(info, 256));
@@ -288,14 +334,6 @@ dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r,
     return DVK_SUCCESS;
 }
 
-typedef struct state_push {
-    uint32_t H, c_begin, c_count;
-} state_push;
-typedef struct output_push {
-    uint32_t H;
-    float scale, eps;
-} output_push;
-
 dvk_status dvk__linear_attn_record_state(dvk_cmd *cmd, const dvk__linear_attn *p,
                                          const dvk__linear_attn_plan *pl,
                                          const dvk__chunk_tables *tab, dvk_binding k,
@@ -310,14 +348,21 @@ dvk_status dvk__linear_attn_record_state(dvk_cmd *cmd, const dvk__linear_attn *p
         DVK_TRY(dvk__cmd_scratch(cmd, (uint64_t)tab->count * sizeof(int32_t), &rho));
         const dvk_pipeline_key rkey = {
             .kernel = chunk_kernels[K_RHO][r->dtype == DVK_DTYPE_F16],
-            .binding_count = 3,
-            .push_size = sizeof(uint32_t),
+            .binding_count = LINEAR_ATTN_CHUNK_RHO_BINDINGS,
+            .push_size = sizeof(linear_attn_chunk_rho_push),
+            .spec_count = LINEAR_ATTN_CHUNK_RHO_SPECS,
         };
         const dvk_pipeline *rpipe;
         DVK_TRY(dvk__pipeline_get(ctx, &rkey, &rpipe));
-        const dvk_binding rb[3] = {dvk__bind_read(p->done), table, rho};
-        DVK_TRY(dvk__cmd_dispatch(cmd, rpipe, rb, &tab->count,
-                                  (uint32_t)dvk__ceil_div(tab->count, 64), 1, 1));
+        const dvk_binding rb[LINEAR_ATTN_CHUNK_RHO_BINDINGS] = {
+            [LINEAR_ATTN_CHUNK_RHO_BIND_DONE] = dvk__bind_read(p->done),
+            [LINEAR_ATTN_CHUNK_RHO_BIND_TABLE] = table,
+            [LINEAR_ATTN_CHUNK_RHO_BIND_RHO] = rho,
+        };
+        const linear_attn_chunk_rho_push rpush = {.chunks = tab->count};
+        DVK_TRY(dvk__cmd_dispatch(
+            cmd, rpipe, rb, &rpush,
+            (uint32_t)dvk__ceil_div(tab->count, LINEAR_ATTN_CHUNK_RHO_LOCAL), 1, 1));
         rho = dvk__as_input(rho);
     }
     const uint32_t segments = (uint32_t)dvk__ceil_div(tab->max_chunks, DVK__CHUNKS_PER_DISPATCH);
@@ -331,18 +376,46 @@ dvk_status dvk__linear_attn_record_state(dvk_cmd *cmd, const dvk__linear_attn *p
         dvk__carry_segment(&cz, i, &z_in, &use_z, &z_out, &store_z);
         const dvk_pipeline_key key = {
             .kernel = chunk_kernels[K_STATE][r->dtype == DVK_DTYPE_F16],
-            .binding_count = 11,
-            .push_size = sizeof(state_push),
-            .spec_count = 14,
-            .spec = {pl->C, r->K, r->V, pl->BV_state, pl->TB, pl->WG, pl->GN, p->elu1,
-                     p->done != NULL, use_s, use_z, store_s, store_z, hc != NULL},
+            .binding_count = LINEAR_ATTN_CHUNK_STATE_BINDINGS,
+            .push_size = sizeof(linear_attn_chunk_state_push),
+            .spec_count = LINEAR_ATTN_CHUNK_STATE_SPECS,
+            .spec = {
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_C] = pl->C,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_K] = r->K,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_V] = r->V,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_BV] = pl->BV_state,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_TB] = pl->TB,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_WG] = pl->WG,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_GN] = pl->GN,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_ELU1] = p->elu1,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_USE_DONE] = p->done != NULL,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_USE_H0] = use_s,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_USE_Z0] = use_z,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_STORE_HT] = store_s,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_STORE_ZT] = store_z,
+                [LINEAR_ATTN_CHUNK_STATE_SPEC_STORE_CHUNKS] = hc != NULL,
+            },
         };
         const dvk_pipeline *pipe;
         DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
-        const dvk_binding b[11] = {k, v, rho,
-                                   s_in, z_in, s_out, z_out, hc ? *hc : none, zc ? *zc : none,
-                                   table, seq};
-        const state_push push = {r->H, i * DVK__CHUNKS_PER_DISPATCH, DVK__CHUNKS_PER_DISPATCH};
+        const dvk_binding b[LINEAR_ATTN_CHUNK_STATE_BINDINGS] = {
+            [LINEAR_ATTN_CHUNK_STATE_BIND_K] = k,
+            [LINEAR_ATTN_CHUNK_STATE_BIND_V] = v,
+            [LINEAR_ATTN_CHUNK_STATE_BIND_RHO] = rho,
+            [LINEAR_ATTN_CHUNK_STATE_BIND_H0] = s_in,
+            [LINEAR_ATTN_CHUNK_STATE_BIND_Z0] = z_in,
+            [LINEAR_ATTN_CHUNK_STATE_BIND_HT] = s_out,
+            [LINEAR_ATTN_CHUNK_STATE_BIND_ZT] = z_out,
+            [LINEAR_ATTN_CHUNK_STATE_BIND_H_CHUNKS] = hc ? *hc : none,
+            [LINEAR_ATTN_CHUNK_STATE_BIND_Z_CHUNKS] = zc ? *zc : none,
+            [LINEAR_ATTN_CHUNK_STATE_BIND_TABLE] = table,
+            [LINEAR_ATTN_CHUNK_STATE_BIND_SEQ] = seq,
+        };
+        const linear_attn_chunk_state_push push = {
+            .H = r->H,
+            .c_begin = i * DVK__CHUNKS_PER_DISPATCH,
+            .c_count = DVK__CHUNKS_PER_DISPATCH,
+        };
         DVK_TRY(dvk__cmd_dispatch(cmd, pipe, b, &push,
                                   (uint32_t)dvk__ceil_div(r->V, pl->BV_state), r->H, r->N));
     }
@@ -372,26 +445,55 @@ static dvk_status record_chunk(dvk_cmd *cmd, const dvk__linear_attn *p)
         goto out;
     const dvk_pipeline_key key = pl.coopmat ? (dvk_pipeline_key){
         .kernel = chunk_kernels[K_OUTPUT][2],
-        .binding_count = 8,
-        .push_size = sizeof(output_push),
-        .spec_count = 10,
-        .spec = {pl.C, r->K, r->V, pl.BV_out, pl.KT, pl.WG_out, p->elu1, p->normalize,
-                 p->eps_add, p->done != NULL},
+        .binding_count = LINEAR_ATTN_CHUNK_OUTPUT_BINDINGS,
+        .push_size = sizeof(linear_attn_chunk_output_push),
+        .spec_count = LINEAR_ATTN_CHUNK_OUTPUT_CM_SPECS,
+        .spec = {
+            [LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_C] = pl.C,
+            [LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_K] = r->K,
+            [LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_V] = r->V,
+            [LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_BV] = pl.BV_out,
+            [LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_KT] = pl.KT,
+            [LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_WG] = pl.WG_out,
+            [LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_ELU1] = p->elu1,
+            [LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_NORMALIZE] = p->normalize,
+            [LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_EPS_ADD] = p->eps_add,
+            [LINEAR_ATTN_CHUNK_OUTPUT_CM_SPEC_USE_DONE] = p->done != NULL,
+        },
     } : (dvk_pipeline_key){
         .kernel = chunk_kernels[K_OUTPUT][r->dtype == DVK_DTYPE_F16],
-        .binding_count = 8,
-        .push_size = sizeof(output_push),
-        .spec_count = 11,
-        .spec = {pl.C, r->K, r->V, pl.BV_out, pl.KT, pl.WG, pl.GN, p->elu1, p->normalize,
-                 p->eps_add, p->done != NULL},
+        .binding_count = LINEAR_ATTN_CHUNK_OUTPUT_BINDINGS,
+        .push_size = sizeof(linear_attn_chunk_output_push),
+        .spec_count = LINEAR_ATTN_CHUNK_OUTPUT_SPECS,
+        .spec = {
+            [LINEAR_ATTN_CHUNK_OUTPUT_SPEC_C] = pl.C,
+            [LINEAR_ATTN_CHUNK_OUTPUT_SPEC_K] = r->K,
+            [LINEAR_ATTN_CHUNK_OUTPUT_SPEC_V] = r->V,
+            [LINEAR_ATTN_CHUNK_OUTPUT_SPEC_BV] = pl.BV_out,
+            [LINEAR_ATTN_CHUNK_OUTPUT_SPEC_KT] = pl.KT,
+            [LINEAR_ATTN_CHUNK_OUTPUT_SPEC_WG] = pl.WG,
+            [LINEAR_ATTN_CHUNK_OUTPUT_SPEC_GN] = pl.GN,
+            [LINEAR_ATTN_CHUNK_OUTPUT_SPEC_ELU1] = p->elu1,
+            [LINEAR_ATTN_CHUNK_OUTPUT_SPEC_NORMALIZE] = p->normalize,
+            [LINEAR_ATTN_CHUNK_OUTPUT_SPEC_EPS_ADD] = p->eps_add,
+            [LINEAR_ATTN_CHUNK_OUTPUT_SPEC_USE_DONE] = p->done != NULL,
+        },
     };
     const dvk_pipeline *pipe;
     if ((st = dvk__pipeline_get(ctx, &key, &pipe)) != DVK_SUCCESS)
         goto out;
     const dvk_binding none = dvk__bind_dummy(cmd);
-    const dvk_binding b[8] = {q, k, v, p->done ? dvk__bind_read(p->done) : none,
-                              dvk__as_input(hc), dvk__as_input(zc), dvk__bind_write(r->o), table};
-    const output_push push = {r->H, r->scale, p->eps};
+    const dvk_binding b[LINEAR_ATTN_CHUNK_OUTPUT_BINDINGS] = {
+        [LINEAR_ATTN_CHUNK_OUTPUT_BIND_Q] = q,
+        [LINEAR_ATTN_CHUNK_OUTPUT_BIND_K] = k,
+        [LINEAR_ATTN_CHUNK_OUTPUT_BIND_V] = v,
+        [LINEAR_ATTN_CHUNK_OUTPUT_BIND_DONE] = p->done ? dvk__bind_read(p->done) : none,
+        [LINEAR_ATTN_CHUNK_OUTPUT_BIND_H_CHUNKS] = dvk__as_input(hc),
+        [LINEAR_ATTN_CHUNK_OUTPUT_BIND_Z_CHUNKS] = dvk__as_input(zc),
+        [LINEAR_ATTN_CHUNK_OUTPUT_BIND_O] = dvk__bind_write(r->o),
+        [LINEAR_ATTN_CHUNK_OUTPUT_BIND_TABLE] = table,
+    };
+    const linear_attn_chunk_output_push push = {.H = r->H, .scale = r->scale, .eps = p->eps};
     st = dvk__cmd_dispatch(cmd, pipe, b, &push, tab.count, r->H,
                            (uint32_t)dvk__ceil_div(r->V, pl.BV_out));
 out:

@@ -3,7 +3,8 @@
 #ifndef DVK_OPS_LINEAR_ATTN_H
 #define DVK_OPS_LINEAR_ATTN_H
 
-#include "ops/common/recurrence.h"
+#include "ops/common/chunk_tables.h"
+#include "ops/common/problem.h"
 
 typedef struct dvk__linear_attn {
     dvk__rec r; /* B, T, H (= HV), K, V, N, scale, mode, chunk_size, q, k, v, o, h0, ht */
@@ -21,8 +22,8 @@ typedef struct dvk__linear_attn_plan {
     uint32_t WG_out;
 } dvk__linear_attn_plan;
 
-dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r, uint32_t chunk_size,
-                                 dvk__linear_attn_plan *pl);
+dvk_status dvk__linear_attn_make_plan(const dvk_context *ctx, const dvk__rec *r,
+                                      uint32_t chunk_size, dvk__linear_attn_plan *pl);
 
 /* Records chunk_state.comp over every sequence's chunks: the state (p->r.h0, p->z0 -> p->r.ht,
  * p->zt) updated by k and v (bindings, so callers may pass scratch), and, when hc and zc are

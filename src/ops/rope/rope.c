@@ -1,25 +1,23 @@
-/* Host side of the rotary embedding (shaders/rope/rope.comp): the cos/sin tables, computed in
- * double and split by angle addition (every 64th position, and 64 offsets), then one
- * elementwise dispatch. See deltavk.h. */
+/* Host side of the rotary embedding (shaders/ops/rope/rope.comp): the cos/sin tables, computed
+ * in double and split by angle addition (every 64th position, and 64 offsets:
+ * ROPE_LO_POSITIONS), then one elementwise dispatch. See deltavk.h. */
 #include "ops/rope/rope.h"
 
 #include "ops/rope/rope_freq.h"
 
+#include "shaders/ops/rope/rope.h"
+
 #include <math.h>
 #include <string.h>
-
-typedef struct push {
-    uint32_t rows, T, H, offset, p_hi0;
-    float scale;
-} push;
 
 dvk_status dvk__rope_tables(dvk_cmd *cmd, const dvk__rope *r, dvk__rope_tab *tab)
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
     const uint32_t half = r->rotary_dim / 2 ? r->rotary_dim / 2 : 1;
-    const uint32_t p_hi0 = r->offset / 64, p_hi1 = (r->offset + r->T - 1) / 64;
+    const uint32_t step = ROPE_LO_POSITIONS;
+    const uint32_t p_hi0 = r->offset / step, p_hi1 = (r->offset + r->T - 1) / step;
     const uint32_t n_hi = p_hi1 - p_hi0 + 1;
-    const size_t hi_floats = (size_t)2 * n_hi * half, lo_floats = (size_t)2 * 64 * half;
+    const size_t hi_floats = (size_t)2 * n_hi * half, lo_floats = (size_t)2 * step * half;
     float *hi = dvk__alloc(&ctx->alloc, sizeof(float) * hi_floats);
     float *lo = dvk__alloc(&ctx->alloc, sizeof(float) * lo_floats);
     if (!hi || !lo) {
@@ -30,11 +28,11 @@ dvk_status dvk__rope_tables(dvk_cmd *cmd, const dvk__rope *r, dvk__rope_tab *tab
     for (uint32_t i = 0; i < r->rotary_dim / 2; ++i) {
         const double f = dvk__rope_freq(r->theta, (int)r->rotary_dim, (int)i);
         for (uint32_t P = 0; P < n_hi; ++P) {
-            const double a = 64.0 * (double)(p_hi0 + P) * f;
+            const double a = (double)step * (double)(p_hi0 + P) * f;
             hi[2 * ((size_t)P * half + i)] = (float)cos(a);
             hi[2 * ((size_t)P * half + i) + 1] = (float)sin(a);
         }
-        for (uint32_t p = 0; p < 64; ++p) {
+        for (uint32_t p = 0; p < step; ++p) {
             lo[2 * ((size_t)p * half + i)] = (float)cos(p * f);
             lo[2 * ((size_t)p * half + i) + 1] = (float)sin(p * f);
         }
@@ -53,20 +51,32 @@ dvk_status dvk__record_rope_with(dvk_cmd *cmd, const dvk__rope *r, const dvk__ro
     dvk_context *ctx = dvk__cmd_context(cmd);
     const dvk_pipeline_key key = {
         .kernel = r->dtype == DVK_DTYPE_F16 ? DVK_OPS_K_ROPE_ROPE_F16 : DVK_OPS_K_ROPE_ROPE_F32,
-        .binding_count = 4,
-        .push_size = sizeof(push),
-        .spec_count = 2,
-        .spec = {r->D, r->rotary_dim},
+        .binding_count = ROPE_BINDINGS,
+        .push_size = sizeof(rope_push),
+        .spec_count = ROPE_SPECS,
+        .spec = {[ROPE_SPEC_D] = r->D, [ROPE_SPEC_RD] = r->rotary_dim},
     };
     const dvk_pipeline *pipe;
     DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
     const uint64_t rows = (uint64_t)r->B * r->T * r->H;
     const uint64_t items = rows * ((r->D + 1) / 2);
-    const uint64_t groups = dvk__ceil_div(items, 256);
+    const uint64_t groups = dvk__ceil_div(items, ROPE_LOCAL);
     const uint32_t gx = (uint32_t)(groups < 65535 ? groups : 65535);
     const uint32_t gy = (uint32_t)dvk__ceil_div(groups, gx);
-    const dvk_binding b[4] = {r->x, r->y, tab->hi, tab->lo};
-    const push pc = {(uint32_t)rows, r->T, r->H, r->offset, tab->p_hi0, r->scale};
+    const dvk_binding b[ROPE_BINDINGS] = {
+        [ROPE_BIND_X] = r->x,
+        [ROPE_BIND_Y] = r->y,
+        [ROPE_BIND_HI] = tab->hi,
+        [ROPE_BIND_LO] = tab->lo,
+    };
+    const rope_push pc = {
+        .rows = (uint32_t)rows,
+        .T = r->T,
+        .H = r->H,
+        .offset = r->offset,
+        .p_hi0 = tab->p_hi0,
+        .scale = r->scale,
+    };
     return dvk__cmd_dispatch(cmd, pipe, b, &pc, gx, gy, 1);
 }
 

@@ -1,12 +1,16 @@
-/* Host side of causal softmax attention inside segments (shaders/softmax_attn/): argument
+/* Host side of causal softmax attention inside segments (shaders/ops/softmax_attn/): argument
  * checks, the block sizes that fit the device, one dispatch. See deltavk.h. */
 #include "ops/softmax_attn/softmax_attn.h"
+
+#include "ops/common/device_fit.h"
+
+#include "shaders/ops/softmax_attn/softmax_attn.h"
 
 #include <math.h>
 #include <string.h>
 
 static const dvk_ops_kernel kernels[2] = {DVK_OPS_K_SOFTMAX_ATTN_SOFTMAX_ATTN_F32,
-                                       DVK_OPS_K_SOFTMAX_ATTN_SOFTMAX_ATTN_F16};
+                                          DVK_OPS_K_SOFTMAX_ATTN_SOFTMAX_ATTN_F16};
 
 typedef struct plan {
     uint32_t BQ, BK, WG, GN, DS;
@@ -47,11 +51,6 @@ static dvk_status make_plan(const dvk_context *ctx, uint32_t D, uint32_t DV, pla
                      DV, info->max_shared_memory);
 }
 
-typedef struct push {
-    uint32_t T, H, segment;
-    float scale;
-} push;
-
 dvk_status dvk__record_softmax_attn(dvk_cmd *cmd, const dvk__softmax_attn *a)
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
@@ -59,15 +58,28 @@ dvk_status dvk__record_softmax_attn(dvk_cmd *cmd, const dvk__softmax_attn *a)
     DVK_TRY(make_plan(ctx, a->D, a->DV, &p));
     const dvk_pipeline_key key = {
         .kernel = kernels[a->dtype == DVK_DTYPE_F16],
-        .binding_count = 4,
-        .push_size = sizeof(push),
-        .spec_count = 7,
-        .spec = {a->D, a->DV, p.BQ, p.BK, p.WG, p.GN, p.DS},
+        .binding_count = SOFTMAX_ATTN_BINDINGS,
+        .push_size = sizeof(softmax_attn_push),
+        .spec_count = SOFTMAX_ATTN_SPECS,
+        .spec = {
+            [SOFTMAX_ATTN_SPEC_D] = a->D,
+            [SOFTMAX_ATTN_SPEC_DV] = a->DV,
+            [SOFTMAX_ATTN_SPEC_BQ] = p.BQ,
+            [SOFTMAX_ATTN_SPEC_BK] = p.BK,
+            [SOFTMAX_ATTN_SPEC_WG] = p.WG,
+            [SOFTMAX_ATTN_SPEC_GN] = p.GN,
+            [SOFTMAX_ATTN_SPEC_DS] = p.DS,
+        },
     };
     const dvk_pipeline *pipe;
     DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
-    const dvk_binding b[4] = {a->q, a->k, a->v, a->o};
-    const push pc = {a->T, a->H, a->segment, a->scale};
+    const dvk_binding b[SOFTMAX_ATTN_BINDINGS] = {
+        [SOFTMAX_ATTN_BIND_Q] = a->q,
+        [SOFTMAX_ATTN_BIND_K] = a->k,
+        [SOFTMAX_ATTN_BIND_V] = a->v,
+        [SOFTMAX_ATTN_BIND_O] = a->o,
+    };
+    const softmax_attn_push pc = {.T = a->T, .H = a->H, .segment = a->segment, .scale = a->scale};
     return dvk__cmd_dispatch(cmd, pipe, b, &pc, (uint32_t)dvk__ceil_div(a->T, p.BQ), a->H, a->B);
 }
 

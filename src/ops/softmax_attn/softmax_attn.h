@@ -3,7 +3,7 @@
 #ifndef DVK_OPS_SOFTMAX_ATTN_H
 #define DVK_OPS_SOFTMAX_ATTN_H
 
-#include "ops/common/recurrence.h" /* dvk__workgroup_limit */
+#include "core/internal.h"
 
 typedef struct dvk__softmax_attn {
     uint32_t B, T, H, D, DV;

@@ -1,0 +1,26 @@
+/* What the device lets an operator's kernels plan for (device_fit.h). */
+#include "ops/common/device_fit.h"
+
+uint32_t dvk__workgroup_limit(const dvk_device_info *info, uint32_t cap)
+{
+    return dvk__min_u32(dvk__min_u32(cap, info->max_workgroup_invocations),
+                        info->max_workgroup_size[0]);
+}
+
+bool dvk__coopmat_f16_usable(const dvk_context *ctx, const dvk__rec *r)
+{
+    const dvk_device_info *info = &ctx->info;
+    return r->dtype == DVK_DTYPE_F16 && info->cooperative_matrix_nv &&
+           ctx->caps.coopmat_nv_f16_16x16x16 && info->fp16_arithmetic &&
+           ctx->caps.feat_memory_model && info->min_subgroup_size == 32 &&
+           info->max_subgroup_size == 32 && r->K % 16 == 0 && r->V % 16 == 0 &&
+           dvk__workgroup_limit(info, 256) >= 256;
+}
+
+uint32_t dvk__subgroups_for(uint32_t blocks_a, uint32_t blocks_b, uint32_t most)
+{
+    for (uint32_t n = most; n > 1; n /= 2)
+        if (blocks_a % n == 0 && blocks_b % n == 0)
+            return n;
+    return 1;
+}
