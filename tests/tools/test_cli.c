@@ -4,6 +4,9 @@
 #include "harness.h"
 #include "safetensors.h"
 
+#include "deltavk_nn.h"
+#include "deltavk_nn_reference.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -639,6 +642,167 @@ static void test_attention_bad_input(void **state)
     EXPECT_EXIT(0, "run linear_attn --in '%s' --out '%s'", tmp("cu_ok.safetensors"), out);
 }
 
+
+/* ---- the building blocks (dvk run FUNCTION) ------------------------------------------------ */
+
+enum { FN_R = 5, FN_C = 12, FN_T = 7, FN_V = 9 };
+
+/* Writes `e` (inputs, and the expected outputs under their output names) to a file, runs
+ * `dvk run fn` on it and compares each expected output with what dvk wrote. */
+static void run_fn(const char *fn, const char *flags, const st_entry *e, size_t n,
+                   const char *outputs, double tol)
+{
+    char in[64], out[64];
+    snprintf(in, sizeof in, "fn_%s_in.safetensors", fn);
+    snprintf(out, sizeof out, "fn_%s_out.safetensors", fn);
+    char in_path[1024], out_path[1024];
+    snprintf(in_path, sizeof in_path, "%s", tmp(in));
+    snprintf(out_path, sizeof out_path, "%s", tmp(out));
+    write_file(in_path, e, n);
+    EXPECT_EXIT(0, "run %s --in '%s' --out '%s' --validate %s %s", fn, in_path, out_path, flags,
+                profile_flag());
+    EXPECT_EXIT(0, "compare '%s' '%s' --names %s --tol %g", out_path, in_path, outputs, tol);
+}
+
+static void test_functions_through_cli(void **state)
+{
+    (void)state;
+    enum { N = FN_R * FN_C, BIG = 6 * FN_T * FN_C }; /* BIG: the largest output */
+    static float x[N], w[FN_C], b[FN_C], y[BIG], delta[FN_T * FN_C], st[FN_C], fin[FN_C];
+    static double yd[BIG], dd[FN_T * FN_C], fd[4 * FN_C];
+    harness_rng rng = harness_rng_make(77);
+    harness_fill_normal(&rng, x, N, 1.0f);
+    harness_fill_uniform(&rng, w, FN_C, 0.5f, 1.5f);
+    harness_fill_normal(&rng, b, FN_C, 0.5f);
+
+    /* norms */
+    assert_int_equal(dvk_ref_rms_norm(x, w, NULL, yd, FN_R, FN_C, 1e-3f, DVK_NORM_EPS_ADD, 0.0f),
+                     0);
+    to_float(yd, y, N);
+    run_fn("rms_norm", "--eps 1e-3 --eps-mode add",
+           (st_entry[]){{"input", 2, {FN_R, FN_C}, x}, {"weight", 1, {FN_C}, w},
+                        {"y", 2, {FN_R, FN_C}, y}},
+           3, "y", 1e-5);
+    assert_int_equal(dvk_ref_layer_norm(x, w, b, yd, FN_R, FN_C, 0.0f), 0);
+    to_float(yd, y, N);
+    run_fn("layer_norm", "",
+           (st_entry[]){{"input", 2, {FN_R, FN_C}, x}, {"weight", 1, {FN_C}, w},
+                        {"bias", 1, {FN_C}, b}, {"y", 2, {FN_R, FN_C}, y}},
+           4, "y", 1e-5);
+    assert_int_equal(dvk_ref_group_norm(x, w, b, yd, FN_R, FN_C, 3, 64e-5f), 0);
+    to_float(yd, y, N);
+    run_fn("group_norm", "--groups 3 --eps 64e-5",
+           (st_entry[]){{"input", 2, {FN_R, FN_C}, x}, {"weight", 1, {FN_C}, w},
+                        {"bias", 1, {FN_C}, b}, {"y", 2, {FN_R, FN_C}, y}},
+           4, "y", 1e-5);
+
+    /* elementwise: an activation (stored as bf16), a broadcast add, a GEGLU */
+    float xr[N];
+    memcpy(xr, x, sizeof xr);
+    harness_round_to(DVK_DTYPE_BF16, xr, N);
+    dvk_ref_activation(DVK_ACT_GELU, xr, yd, N);
+    to_float(yd, y, N);
+    run_fn("gelu", "--dtype bf16", (st_entry[]){{"input", 2, {FN_R, FN_C}, x},
+                                                {"y", 2, {FN_R, FN_C}, y}},
+           2, "y", 5e-3);
+    dvk_ref_add(x, b, FN_C, yd, N);
+    to_float(yd, y, N);
+    run_fn("add", "", (st_entry[]){{"input", 2, {FN_R, FN_C}, x}, {"other", 1, {FN_C}, b},
+                                   {"y", 2, {FN_R, FN_C}, y}},
+           3, "y", 1e-6);
+    dvk_ref_glu(DVK_ACT_GELU, x, NULL, 0, yd, FN_R, FN_C / 2);
+    to_float(yd, y, N / 2);
+    run_fn("glu", "--act gelu", (st_entry[]){{"input", 2, {FN_R, FN_C}, x},
+                                             {"y", 2, {FN_R, FN_C / 2}, y}},
+           2, "y", 1e-5);
+
+    /* token shift with six mixes and a carried token; x [1, T, C] */
+    static float mix[6 * FN_C], tx[FN_T * FN_C];
+    harness_fill_uniform(&rng, mix, 6 * FN_C, 0.0f, 1.0f);
+    harness_fill_normal(&rng, tx, FN_T * FN_C, 1.0f);
+    harness_fill_normal(&rng, st, FN_C, 1.0f);
+    assert_int_equal(dvk_ref_token_shift(tx, 1, FN_T, FN_C, mix, 6, st, yd, dd, fd), 0);
+    to_float(yd, y, 6 * FN_T * FN_C);
+    to_float(dd, delta, FN_T * FN_C);
+    to_float(fd, fin, FN_C);
+    run_fn("token_shift", "",
+           (st_entry[]){{"input", 3, {1, FN_T, FN_C}, tx}, {"mix", 2, {6, FN_C}, mix},
+                        {"state", 2, {1, FN_C}, st}, {"y", 4, {6, 1, FN_T, FN_C}, y},
+                        {"delta", 3, {1, FN_T, FN_C}, delta}},
+           5, "y,delta", 1e-6);
+    /* the state written is the last token (the input file's "state" is the one read) */
+    write_file(tmp("fn_state_want.safetensors"), (st_entry[]){{"state", 2, {1, FN_C}, fin}}, 1);
+    EXPECT_EXIT(0, "compare '%s' '%s' --names state --tol 0", tmp("fn_token_shift_out.safetensors"),
+                tmp("fn_state_want.safetensors"));
+
+    /* a causal depthwise convolution of width 4 with SiLU and a carried state [1, 3, C] */
+    static float cw[FN_C * 4], cs[3 * FN_C], cfin[3 * FN_C];
+    harness_fill_normal(&rng, cw, FN_C * 4, 0.5f);
+    harness_fill_normal(&rng, cs, 3 * FN_C, 1.0f);
+    assert_int_equal(dvk_ref_conv1d(tx, 1, FN_T, FN_C, cw, FN_C, 4, FN_C, b, DVK_CONV_CAUSAL,
+                                    DVK_ACT_SILU, cs, yd, fd),
+                     0);
+    to_float(yd, y, FN_T * FN_C);
+    to_float(fd, cfin, 3 * FN_C);
+    run_fn("conv1d", "--act silu",
+           (st_entry[]){{"input", 3, {1, FN_T, FN_C}, tx}, {"weight", 3, {FN_C, 1, 4}, cw},
+                        {"bias", 1, {FN_C}, b}, {"state", 3, {1, 3, FN_C}, cs},
+                        {"y", 3, {1, FN_T, FN_C}, y}},
+           5, "y", 1e-5);
+    write_file(tmp("fn_state_want.safetensors"), (st_entry[]){{"state", 3, {1, 3, FN_C}, cfin}},
+               1);
+    EXPECT_EXIT(0, "compare '%s' '%s' --names state --tol 0", tmp("fn_conv1d_out.safetensors"),
+                tmp("fn_state_want.safetensors"));
+
+    /* embedding (ids written as floats, loaded as given: F32 stays float, so write I64) */
+    static float table[FN_V * FN_C];
+    harness_fill_normal(&rng, table, FN_V * FN_C, 1.0f);
+    const int32_t ids[4] = {3, 0, 8, 3};
+    dvk_ref_embedding(ids, 4, table, FN_V, FN_C, yd);
+    to_float(yd, y, 4 * FN_C);
+    {
+        dvk_st_writer *wr = NULL;
+        CHECK_OK(dvk_st_writer_create(&wr));
+        const int64_t ids64[4] = {3, 0, 8, 3};
+        CHECK_OK(dvk_st_writer_add(wr, "input", DVK_ST_I64, 1, (uint64_t[]){4}, ids64));
+        CHECK_OK(dvk_st_writer_add(wr, "weight", DVK_ST_F32, 2, (uint64_t[]){FN_V, FN_C}, table));
+        CHECK_OK(dvk_st_writer_add(wr, "y", DVK_ST_F32, 2, (uint64_t[]){4, FN_C}, y));
+        char err[256];
+        CHECK_OK(dvk_st_writer_save(wr, tmp("fn_embedding_in.safetensors"), err, sizeof err));
+        dvk_st_writer_destroy(wr);
+        char in_path[1024];
+        snprintf(in_path, sizeof in_path, "%s", tmp("fn_embedding_in.safetensors"));
+        EXPECT_EXIT(0, "run embedding --in '%s' --out '%s' --validate %s", in_path,
+                    tmp("fn_embedding_out.safetensors"), profile_flag());
+        EXPECT_EXIT(0, "compare '%s' '%s' --names y --tol 0", tmp("fn_embedding_out.safetensors"),
+                    in_path);
+    }
+
+    /* log-softmax, argmax (int32 out), and sampling with top-k 1 (= argmax) */
+    dvk_ref_softmax(x, FN_R, FN_C, 0.7f, 1, yd);
+    to_float(yd, y, N);
+    run_fn("softmax", "--log --temperature 0.7",
+           (st_entry[]){{"input", 2, {FN_R, FN_C}, x}, {"y", 2, {FN_R, FN_C}, y}}, 2, "y",
+           1e-5);
+    int32_t am[FN_R];
+    dvk_ref_argmax(x, FN_R, FN_C, am);
+    for (int r = 0; r < FN_R; ++r)
+        y[r] = (float)am[r];
+    run_fn("argmax", "", (st_entry[]){{"input", 2, {FN_R, FN_C}, x}, {"y", 1, {FN_R}, y}}, 2,
+           "y", 0.0);
+    run_fn("sample", "--top-k 1 --seed 5",
+           (st_entry[]){{"input", 2, {FN_R, FN_C}, x}, {"y", 1, {FN_R}, y}}, 2, "y", 0.0);
+
+    /* a missing input names it; an unknown activation is a usage error */
+    write_file(tmp("fn_missing.safetensors"),
+               (st_entry[]){{"other", 1, {FN_C}, b}}, 1);
+    EXPECT_EXIT(1, "run add --in '%s' --out '%s'", tmp("fn_missing.safetensors"),
+                tmp("fn_missing_out.safetensors"));
+    EXPECT_EXIT(2, "run glu --in '%s' --out '%s' --act nonsense", tmp("fn_missing.safetensors"),
+                tmp("fn_missing_out.safetensors"));
+    EXPECT_EXIT(0, "functions");
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -687,6 +851,14 @@ static void test_devices_and_bench(void **state)
     EXPECT_EXIT(0, "bench rope --B 2 --T 24 --H 2 --K 16 --V 16 --offset 7 --dtype f16 "
                    "--warmup 1 --iters 3 --reference --json %s",
                 profile_flag());
+    /* the building blocks */
+    EXPECT_EXIT(0, "bench rms_norm --M 8 --N 100 --dtype bf16 --warmup 1 --iters 3 --json %s",
+                profile_flag());
+    EXPECT_EXIT(0, "bench silu --M 8 --N 100 --warmup 1 --iters 3 --reference %s",
+                profile_flag());
+    EXPECT_EXIT(0, "bench sample --M 2 --N 1000 --top-p 0.9 --warmup 1 --iters 3 %s",
+                profile_flag());
+    EXPECT_EXIT(2, "bench rms_norm --N 100");
 }
 
 int main(void)
@@ -697,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_linear_attn_through_cli),
         cmocka_unit_test(test_attention_through_cli),
         cmocka_unit_test(test_attention_bad_input),
+        cmocka_unit_test(test_functions_through_cli),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_devices_and_bench),
     };
