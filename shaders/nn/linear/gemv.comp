@@ -24,6 +24,7 @@ layout(constant_id = GV_SPEC_UNROLL) const uint UNROLL = 1;
 layout(constant_id = GV_SPEC_XS4) const uint XS4 = 256;
 layout(constant_id = GV_SPEC_PARTIAL) const uint PARTIAL = 0;
 layout(constant_id = GV_SPEC_XV4) const uint XV4 = 0;
+layout(constant_id = GV_SPEC_KC) const uint KC = 1024;
 
 DVK_TENSOR_IN(LINEAR_BIND_X, x)
 // x 4 elements at a time (fp32: 16 bytes, 16-bit: 8 bytes)
@@ -42,7 +43,8 @@ const uint RWG = RG * RPT;        // weight rows per workgroup
 const uint MQ = (MR + 3) / 4;     // vec4s of one invocation's sums for one weight row
 const uint ES = W_DT == DVK_DT_F32 ? 4 : 2; // bytes per weight element
 
-// x's slice (fp32, [MR][KS], zeros past K), then the reduction's records
+// x's slice in chunks of KC columns (fp32, [2][MR][KC] when the slice has several chunks,
+// zeros past K), then the reduction's records
 shared vec4 xs4[XS4];
 
 // The raw bits of VW weight elements from element e (a multiple of VW).
@@ -72,11 +74,38 @@ float w_elem(uvec4 r, uint i)
     return uintBitsToFloat(bits << 16);
 }
 
-// The vec4 of x row m holding slice columns xk + 4q .. (xk a multiple of VW): for VW >= 4 all
-// four are the row's, for VW < 4 the VW of them from component xk % 4 on.
-vec4 x_vec(uint m, uint xk, uint q)
+// The vec4 of x row m holding chunk columns xk + 4q .. (xk a multiple of VW) of the chunk in
+// buffer xb: for VW >= 4 all four are the row's, for VW < 4 the VW of them from component
+// xk % 4 on.
+vec4 x_vec(uint xb, uint m, uint xk, uint q)
 {
-    return xs4[(m * KS + xk) / 4 + q];
+    return xs4[((xb * MR + m) * KC + xk) / 4 + q];
+}
+
+// Chunk c of x's slice (columns k0 + c·KC ..) into buffer xb: 4 elements per load where K is a
+// multiple of 4 (XV4), zeros past the slice.
+void stage_x(uint c, uint xb, uint g, uint k0, uint klen)
+{
+    for (uint q = gl_LocalInvocationID.x; q < MR * KC / 4; q += WG) {
+        const uint m = q / (KC / 4), k = c * KC + (q % (KC / 4)) * 4;
+        const uint xi = (g * MR + m) * pc.K + k0 + k;
+        vec4 v = vec4(0.0);
+        if (XV4 != 0 && k + 4 <= klen) {
+            if (X_DT == DVK_DT_F32) {
+                v = uintBitsToFloat(x4[xi / 4]);
+            } else {
+                const uvec2 h = x2[xi / 4];
+                v = X_DT == DVK_DT_F16 ? vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y))
+                                       : uintBitsToFloat(uvec4(h.x << 16, h.x & 0xffff0000u,
+                                                               h.y << 16, h.y & 0xffff0000u));
+            }
+        } else {
+            [[unroll]] for (uint e = 0; e < 4; ++e)
+                if (k + e < klen)
+                    v[e] = DVK_LOAD(x, X_DT, xi + e);
+        }
+        xs4[xb * MR * KC / 4 + q] = v;
+    }
 }
 
 void main()
@@ -111,14 +140,14 @@ void main()
 #define GV_MATH(raw, vv)                                                                           \
     [[unroll]] for (uint u = 0; u < UNROLL; ++u) {                                                 \
         if ((vv) + u * LANES < nv) {                                                               \
-            const uint xk = ((vv) + u * LANES) * VW;                                               \
+            const uint xk = ((vv) + u * LANES) * VW - ch * KC; /* in chunk ch */                   \
             float wf[RPT * VW];                                                                    \
             [[unroll]] for (uint j = 0; j < RPT; ++j)                                              \
                 [[unroll]] for (uint e = 0; e < VW; ++e)                                           \
                     wf[j * VW + e] = w_elem(raw[u * RPT + j], e);                                  \
             [[unroll]] for (uint m = 0; m < MR; ++m)                                               \
                 [[unroll]] for (uint q = 0; q < (VW + 3) / 4; ++q) {                               \
-                    const vec4 xq = x_vec(m, xk, q);                                               \
+                    const vec4 xq = x_vec(ch % 2, m, xk, q);                                       \
                     [[unroll]] for (uint c = 0; c < 4; ++c)                                        \
                         if (4 * q + c < VW) {                                                      \
                             const float xv = VW >= 4 ? xq[c] : xq[xk % 4 + c];                     \
@@ -136,40 +165,29 @@ void main()
     uvec4 cur[UNROLL * RPT], nxt[UNROLL * RPT];
     GV_LOAD(cur, lane)
 
-    // x's slice, 4 elements per load where K is a multiple of 4 (XV4), zeros past K
-    for (uint q = lid; q < MR * KS / 4; q += WG) {
-        const uint m = q / (KS / 4), k = (q % (KS / 4)) * 4;
-        const uint xi = (g * MR + m) * pc.K + k0 + k;
-        vec4 v = vec4(0.0);
-        if (XV4 != 0 && k + 4 <= klen) {
-            if (X_DT == DVK_DT_F32) {
-                v = uintBitsToFloat(x4[xi / 4]);
-            } else {
-                const uvec2 h = x2[xi / 4];
-                v = X_DT == DVK_DT_F16 ? vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y))
-                                       : uintBitsToFloat(uvec4(h.x << 16, h.x & 0xffff0000u,
-                                                               h.y << 16, h.y & 0xffff0000u));
-            }
-        } else {
-            [[unroll]] for (uint c = 0; c < 4; ++c)
-                if (k + c < klen)
-                    v[c] = DVK_LOAD(x, X_DT, xi + c);
-        }
-        xs4[q] = v;
-    }
+    // x's slice chunk by chunk, the next chunk staged into the other buffer while this one's
+    // products run (a chunk is a whole number of steps, so v runs on across chunks and the
+    // next step's weights are always in flight)
+    const uint nchunks = (klen + KC - 1) / KC, kcv = KC / VW;
+    stage_x(0, 0, g, k0, klen);
     barrier();
-
-    for (uint v = lane; v < nv; v += UNROLL * LANES) {
-        GV_LOAD(nxt, v + UNROLL * LANES)
-        GV_MATH(cur, v)
-        [[unroll]] for (uint i = 0; i < UNROLL * RPT; ++i)
-            cur[i] = nxt[i];
+    for (uint ch = 0; ch < nchunks; ++ch) {
+        if (ch + 1 < nchunks)
+            stage_x(ch + 1, (ch + 1) % 2, g, k0, klen);
+        for (uint v = ch * kcv + lane; v < min((ch + 1) * kcv, nv); v += UNROLL * LANES) {
+            GV_LOAD(nxt, v + UNROLL * LANES)
+            GV_MATH(cur, v)
+            [[unroll]] for (uint i = 0; i < UNROLL * RPT; ++i)
+                cur[i] = nxt[i];
+        }
+        barrier();
     }
 
     // Sum the LANES invocations of each row group, one weight row at a time: a tree over lanes
-    // in shared memory (xs4 is free once every invocation has passed the first barrier).
+    // in shared memory (xs4 is free: the chunk loop ended on a barrier).
     [[unroll]] for (uint j = 0; j < RPT; ++j) {
-        barrier();
+        if (j > 0)
+            barrier();
         [[unroll]] for (uint q = 0; q < MQ; ++q) {
             vec4 t = vec4(0.0);
             [[unroll]] for (uint c = 0; c < 4; ++c)

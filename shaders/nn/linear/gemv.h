@@ -14,10 +14,13 @@
 #define GV_SPEC_VW 10      /* weight elements per load: 1, 2, 4 or 8 (16 bytes at most) */
 #define GV_SPEC_KS 11      /* columns of a K slice: a multiple of 4 and of GV_VW */
 #define GV_SPEC_UNROLL 12  /* vectors per weight row and step (loads issued a step ahead) */
-#define GV_SPEC_XS4 13     /* vec4s of shared memory: >= MR·KS/4 and >= WG·ceil(MR/4) */
+#define GV_SPEC_XS4 13     /* vec4s of shared memory: >= MR·KC/4 (twice with several chunks)
+                              and >= WG·ceil(MR/4) */
 #define GV_SPEC_PARTIAL 14 /* 1: write fp32 partial sums of the slice, no epilogue */
 #define GV_SPEC_XV4 15     /* 1: K % 4 == 0, x's slice is read 4 elements per load */
-#define GV_SPECS 16
+#define GV_SPEC_KC 16      /* columns of x in shared memory at a time: KS, or a multiple of
+                              UNROLL·LANES·VW (and 4) staged into two buffers in turn */
+#define GV_SPECS 17
 #define GV_MAX_ROWS 16
 
 DVK_PUSH_BEGIN(linear_gemv_push)

@@ -165,16 +165,22 @@ static dvk_status check_groups(const dvk_context *ctx, uint64_t gx, uint64_t gy,
 /* ---- gemv: M <= 16 -------------------------------------------------------------------------- */
 
 typedef struct gemv_plan {
-    uint32_t wg, lanes, rpt, vw, ks, unroll, xs4, splits;
+    uint32_t wg, lanes, rpt, vw, ks, kc, unroll, xs4, splits;
 } gemv_plan;
 
 /* DVK_LINEAR_DECODE, a developer's switch: unset, "" or "auto" = chosen here; "off" = no gemv
- * (M <= 16 runs on the tiles); "RPT,SPLITS[,LANES]" forces weight rows per invocation (1, 2, 4
- * or 8), K slices and invocations along K (1 to 32, a power of two), 0 = chosen here. */
+ * (M <= 16 runs on the tiles); "RPT,SPLITS[,LANES[,WG]]" forces weight rows per invocation
+ * (1, 2, 4 or 8), K slices, invocations along K (1 to 32) and per workgroup (32 to 1024),
+ * powers of two; 0 = chosen here. */
 typedef struct decode_switch {
     bool off;
-    uint32_t rpt, splits, lanes;
+    uint32_t rpt, splits, lanes, wg;
 } decode_switch;
+
+static bool pow2_or_0(unsigned v, unsigned lo, unsigned hi)
+{
+    return v == 0 || (v >= lo && v <= hi && (v & (v - 1)) == 0);
+}
 
 static dvk_status read_decode_switch(decode_switch *sw)
 {
@@ -186,18 +192,16 @@ static dvk_status read_decode_switch(decode_switch *sw)
         sw->off = true;
         return DVK_SUCCESS;
     }
-    unsigned r = 0, s = 0, l = 0;
-    const int n = sscanf(e, "%u,%u,%u", &r, &s, &l);
-    const bool pow2_l = l <= 32 && (l & (l - 1)) == 0;
-    if (n < 2 || (r != 0 && r != 1 && r != 2 && r != 4 && r != 8) || s > 65535 || !pow2_l)
+    unsigned r = 0, s = 0, l = 0, w = 0;
+    const int n = sscanf(e, "%u,%u,%u,%u", &r, &s, &l, &w);
+    if (n < 2 || !pow2_or_0(r, 1, 8) || s > 65535 || !pow2_or_0(l, 1, 32) ||
+        !pow2_or_0(w, 32, 1024))
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
-                             "DVK_LINEAR_DECODE=%s: expected off, auto or RPT,SPLITS[,LANES] (RPT "
-                             "1, 2, 4 or 8; SPLITS up to 65535; LANES 1..32, a power of two; 0 = "
-                             "automatic)",
+                             "DVK_LINEAR_DECODE=%s: expected off, auto or RPT,SPLITS[,LANES[,WG]] "
+                             "(RPT 1..8, SPLITS up to 65535, LANES 1..32, WG 32..1024, powers of "
+                             "two but SPLITS; 0 = automatic)",
                              e);
-    sw->rpt = r;
-    sw->splits = s;
-    sw->lanes = l;
+    *sw = (decode_switch){.rpt = r, .splits = s, .lanes = l, .wg = w};
     return DVK_SUCCESS;
 }
 
@@ -210,55 +214,67 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
     while (K % g->vw)
         g->vw /= 2; /* every row then starts on a whole vector */
     /* GPUs: workgroups of 256, invocations along K 32 for M <= 2, 16 for M <= 8, else 8 (a
-     * workgroup then owns more rows, and x, read once per workgroup from L2, costs less than
-     * a quarter of the weight's traffic); short rows: fewer along K, more rows. CPUs (lavapipe
-     * runs a subgroup's invocations as the lanes of SIMD instructions): one invocation per
-     * row, so that x's reads are the same in every lane, workgroups of 64. */
+     * workgroup then owns more rows, and x, read once per workgroup from L2, costs at most
+     * about a quarter of the weight's traffic at 16 bits); short rows: fewer along K, more
+     * rows. CPUs (lavapipe runs a subgroup's invocations as the lanes of SIMD instructions):
+     * one invocation per row, so that x's reads are the same in every lane, workgroups of 64. */
     const bool cpu = info->type == DVK_DEVICE_TYPE_CPU;
-    g->wg = workgroup_size(info, cpu ? 64 : 256);
+    g->wg = sw->wg ? sw->wg : workgroup_size(info, cpu ? 64 : 256);
+    if (g->wg > info->max_workgroup_invocations || g->wg > info->max_workgroup_size[0])
+        return dvk_set_error(DVK_ERROR_UNSUPPORTED,
+                             "DVK_LINEAR_DECODE: workgroups of %u exceed %s's", g->wg, info->name);
     g->lanes = sw->lanes ? sw->lanes : cpu ? 1 : M <= 2 ? 32 : M <= 8 ? 16 : 8;
     while (!sw->lanes && g->lanes > 1 && (uint64_t)g->lanes * g->vw * 2 > K)
         g->lanes /= 2;
     g->lanes = min_u32(g->lanes, g->wg);
     const uint32_t rg = g->wg / g->lanes, mq = (M + 3) / 4;
     const uint32_t align = g->vw > 4 ? g->vw : 4;
-    /* x's slice in at most 32 KiB of shared memory (two or more workgroups per multiprocessor) */
+    /* x in at most 32 KiB of shared memory (two or more workgroups per multiprocessor) */
     const uint32_t cap4 = min_u32(info->max_shared_memory, 32768) / 16; /* vec4s */
     if ((uint64_t)g->wg * mq > cap4)
         return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED,
                              "linear: %u bytes of shared memory are too few",
                              info->max_shared_memory);
-    const uint32_t ks_max = cap4 * 4 / M / align * align; /* columns of x's slice that fit */
-    /* Workgroups wanted: two per multiprocessor of a large GPU (the H200 has 132); CPUs want
-     * a few (lavapipe runs one per core). */
-    const uint64_t target = cpu ? 4 : 256;
-    uint32_t ks = (uint32_t)div_up(div_up(K, div_up(K, ks_max)), align) * align;
-    uint32_t rpt = sw->rpt ? sw->rpt : 4;
-#define GEMV_GROUPS(r, k) (div_up(p->N, (uint64_t)rg * (r)) * div_up(K, k) * p->G)
-    if (sw->splits) {
-        ks = (uint32_t)div_up(div_up(K, sw->splits), align) * align;
-        if (ks > ks_max)
-            return dvk_set_error(DVK_ERROR_UNSUPPORTED,
-                                 "DVK_LINEAR_DECODE: %u splits leave slices of %u columns; %u x %u "
-                                 "fp32 do not fit shared memory",
-                                 sw->splits, ks, M, ks);
-    }
-    /* fewer rows per invocation, then more K slices (while each lane keeps 4+ vectors), until
-     * enough workgroups run */
-    while (!sw->rpt && rpt > 1 && GEMV_GROUPS(rpt, ks) < target)
+    /* Enough workgroups: two per multiprocessor of a large GPU (the H200 has 132), found by
+     * giving each invocation fewer rows; then, below one per multiprocessor, by cutting K into
+     * slices (each slice costs fp32 partial sums and a second dispatch). CPUs want a few
+     * (lavapipe runs one per core). */
+    const uint64_t target_rows = cpu ? 4 : 256, target_split = cpu ? 4 : 128;
+    uint32_t rpt = sw->rpt ? sw->rpt : 4, splits = sw->splits ? sw->splits : 1;
+#define GEMV_GROUPS(r, s) (div_up(p->N, (uint64_t)rg * (r)) * (s) * p->G)
+    while (!sw->rpt && rpt > 1 && GEMV_GROUPS(rpt, splits) < target_rows)
         rpt /= 2;
-    while (!sw->splits && GEMV_GROUPS(rpt, ks) < target && ks / 2 >= g->lanes * g->vw * 4)
-        ks = (uint32_t)div_up(ks / 2, align) * align;
+    while (!sw->splits && GEMV_GROUPS(rpt, splits) < target_split &&
+           div_up(K, 2 * (uint64_t)splits) >= (uint64_t)g->lanes * g->vw * 8)
+        splits *= 2; /* while a slice keeps 8 vectors per invocation and row */
 #undef GEMV_GROUPS
     g->rpt = rpt;
-    g->ks = ks;
-    g->splits = (uint32_t)div_up(K, ks); /* no empty slice */
+    g->ks = (uint32_t)(div_up(div_up(K, splits), align) * align);
+    g->splits = (uint32_t)div_up(K, g->ks); /* no empty slice */
     /* loads per step: 8 for M <= 4, 4 beyond (registers: the accumulators grow with M) */
     g->unroll = (M <= 4 ? 8 : 4) / rpt;
     g->unroll = g->unroll ? g->unroll : 1;
-    const uint32_t per_lane = (uint32_t)div_up(div_up(ks, g->vw), g->lanes);
+    const uint32_t per_lane = (uint32_t)div_up(div_up(g->ks, g->vw), g->lanes);
     g->unroll = min_u32(g->unroll, per_lane ? per_lane : 1);
-    const uint64_t xs = (uint64_t)M * ks / 4;
+    /* x's slice whole when it fits, else in chunks through two buffers; a chunk is a whole
+     * number of steps (UNROLL·LANES·VW columns, a power of two) and of vec4s */
+    if ((uint64_t)M * g->ks <= (uint64_t)cap4 * 4) {
+        g->kc = g->ks;
+    } else {
+        for (;;) {
+            const uint32_t step = g->unroll * g->lanes * g->vw, unit = step > 4 ? step : 4;
+            g->kc = cap4 * 4 / (2 * M) / unit * unit;
+            if (g->kc || g->unroll == 1)
+                break;
+            g->unroll /= 2;
+        }
+        if (!g->kc) { /* steps too wide for two buffers: slices that fit whole instead */
+            g->ks = cap4 * 4 / M / align * align;
+            g->splits = (uint32_t)div_up(K, g->ks);
+            g->kc = g->ks;
+        }
+    }
+    const uint64_t xs = (uint64_t)M * g->kc / 4 * (g->kc < g->ks ? 2 : 1);
     g->xs4 = (uint32_t)(xs > (uint64_t)g->wg * mq ? xs : (uint64_t)g->wg * mq);
     return DVK_SUCCESS;
 }
@@ -298,6 +314,7 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     spec[GV_SPEC_XS4] = g->xs4;
     spec[GV_SPEC_PARTIAL] = split;
     spec[GV_SPEC_XV4] = p->K % 4 == 0;
+    spec[GV_SPEC_KC] = g->kc;
     const dvk_kernel *k;
     NN_TRY(nn_kernel(ctx, nn_variant(DVK_NN_K_LINEAR_GEMV_F32, DVK_NN_K_LINEAR_GEMV_ANY, ts, 4),
                      LINEAR_BINDINGS, sizeof(linear_gemv_push), GV_SPECS, spec, &k));
