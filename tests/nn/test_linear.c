@@ -69,7 +69,9 @@ static const lin_case cases[] = {
     {F16, F32, BF16, 0, 1, {33}, 31, 64, true, false, NULL},
     {BF16, F16, F32, 0, 1, {20}, 45, 77, false, false, NULL},
     {F32, F16, F16, 0, 1, {3}, 17, 1, false, false, NULL},
-    /* leading dimensions [B,T,K], batched weights [G,N,K] */
+    /* a 1-D x ([K] -> [N]), leading dimensions [B,T,K], batched weights [G,N,K] */
+    {F32, F32, F32, 0, 0, {0}, 9, 13, false, false, NULL},
+    {F16, BF16, 0, 0, 0, {0}, 40, 24, true, false, NULL},
     {F32, F32, F32, 0, 2, {2, 5}, 30, 40, false, false, NULL},
     {F16, F16, F16, 0, 2, {3, 11}, 30, 40, true, false, NULL},
     {F32, F32, F32, 3, 1, {4}, 21, 35, false, false, NULL},
