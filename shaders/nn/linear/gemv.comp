@@ -74,12 +74,23 @@ float w_elem(uvec4 r, uint i)
     return uintBitsToFloat(bits << 16);
 }
 
+// Where x's vec4 holding chunk columns 4j .. 4j + 3 of row m lies in buffer xb. With 8-element
+// weight vectors an invocation reads x 8 columns at a time, as two vec4s: the first halves of
+// all 8-column groups are stored together, then the second halves, so that the invocations
+// along K read consecutive 16-byte words (no bank conflicts).
+uint x_slot(uint xb, uint m, uint j)
+{
+    if (VW == 8)
+        return xb * MR * KC / 4 + ((j % 2) * MR + m) * (KC / 8) + j / 2;
+    return (xb * MR + m) * KC / 4 + j;
+}
+
 // The vec4 of x row m holding chunk columns xk + 4q .. (xk a multiple of VW) of the chunk in
 // buffer xb: for VW >= 4 all four are the row's, for VW < 4 the VW of them from component
 // xk % 4 on.
 vec4 x_vec(uint xb, uint m, uint xk, uint q)
 {
-    return xs4[((xb * MR + m) * KC + xk) / 4 + q];
+    return xs4[x_slot(xb, m, xk / 4 + q)];
 }
 
 // Chunk c of x's slice (columns k0 + c·KC ..) into buffer xb: 4 elements per load where K is a
@@ -104,7 +115,7 @@ void stage_x(uint c, uint xb, uint g, uint k0, uint klen)
                 if (k + e < klen)
                     v[e] = DVK_LOAD(x, X_DT, xi + e);
         }
-        xs4[xb * MR * KC / 4 + q] = v;
+        xs4[x_slot(xb, m, (q % (KC / 4)))] = v;
     }
 }
 

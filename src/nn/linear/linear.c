@@ -216,17 +216,21 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
     g->vw = 16 / (uint32_t)dvk_dtype_size(dvk_tensor_dtype(p->w));
     while (K % g->vw)
         g->vw /= 2; /* every row then starts on a whole vector */
-    /* GPUs: workgroups of 256, invocations along K 32 for M <= 2, 16 for M <= 8, else 8 (a
-     * workgroup then owns more rows, and x, read once per workgroup from L2, costs at most
-     * about a quarter of the weight's traffic at 16 bits); short rows: fewer along K, more
-     * rows. CPUs (lavapipe runs a subgroup's invocations as the lanes of SIMD instructions):
-     * one invocation per row, so that x's reads are the same in every lane, workgroups of 64. */
+    /* GPUs: workgroups of 256; L = 32 invocations along K for M = 1, 16 for M <= 4, else 8;
+     * from M = 9 on at least 2 weight rows per invocation. The reason is shared memory: an
+     * invocation reads M·VW x values per weight vector, reused for its RPT rows, and the 32 / L
+     * row groups of a subgroup read the same x words (a broadcast), so a subgroup spends about
+     * 2·M·max(1, L/8) / RPT shared-memory cycles per 16-byte load of each invocation; these
+     * choices keep that at about half of what the weight stream leaves on an H200-class GPU.
+     * Short rows: fewer along K, more rows. CPUs (lavapipe runs a subgroup's invocations as
+     * the lanes of SIMD instructions): one invocation per row, so that x's reads are the same
+     * in every lane, workgroups of 64. */
     const bool cpu = info->type == DVK_DEVICE_TYPE_CPU;
     g->wg = sw->wg ? sw->wg : workgroup_size(info, cpu ? 64 : 256);
     if (g->wg > info->max_workgroup_invocations || g->wg > info->max_workgroup_size[0])
         return dvk_set_error(DVK_ERROR_UNSUPPORTED,
                              "DVK_LINEAR_DECODE: workgroups of %u exceed %s's", g->wg, info->name);
-    g->lanes = sw->lanes ? sw->lanes : cpu ? 1 : M <= 2 ? 32 : M <= 8 ? 16 : 8;
+    g->lanes = sw->lanes ? sw->lanes : cpu ? 1 : M == 1 ? 32 : M <= 4 ? 16 : 8;
     while (!sw->lanes && g->lanes > 1 && (uint64_t)g->lanes * g->vw * 2 > K)
         g->lanes /= 2;
     g->lanes = min_u32(g->lanes, g->wg);
@@ -243,9 +247,10 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
      * slices (each slice costs fp32 partial sums and a second dispatch). CPUs want a few
      * (lavapipe runs one per core). */
     const uint64_t target_rows = cpu ? 4 : 256, target_split = cpu ? 4 : 128;
+    const uint32_t rpt_min = cpu || M <= 8 ? 1 : 2;
     uint32_t rpt = sw->rpt ? sw->rpt : 4, splits = sw->splits ? sw->splits : 1;
 #define GEMV_GROUPS(r, s) (div_up(p->N, (uint64_t)rg * (r)) * (s) * p->G)
-    while (!sw->rpt && rpt > 1 && GEMV_GROUPS(rpt, splits) < target_rows)
+    while (!sw->rpt && rpt > rpt_min && GEMV_GROUPS(rpt, splits) < target_rows)
         rpt /= 2;
     while (!sw->splits && GEMV_GROUPS(rpt, splits) < target_split &&
            div_up(K, 2 * (uint64_t)splits) >= (uint64_t)g->lanes * g->vw * 8)
