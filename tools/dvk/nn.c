@@ -174,6 +174,75 @@ static dvk_status outputs_like_input(dvk_context *ctx, const tool_fn *fn, const 
     return like(ctx, io->in[0], 0, &io->out[0]);
 }
 
+/* ---- linear ------------------------------------------------------------------------------ */
+
+static dvk_status linear_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                fn_io *io)
+{
+    (void)fn;
+    const float r = 1.0f / sqrtf((float)o->K);
+    dvk_status st = random_tensor(ctx, io_dtype(o), 2, (uint64_t[]){o->M, o->K}, -1.0f, 1.0f, 1,
+                                  &io->in[0]);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, w_dtype(o), 2, (uint64_t[]){o->N, o->K}, -r, r, 2, &io->in[1]);
+    if (st == DVK_SUCCESS && !o->no_bias)
+        st = random_tensor(ctx, w_dtype(o), 1, (uint64_t[]){o->N}, -r, r, 3, &io->in[2]);
+    return st;
+}
+
+static dvk_status linear_outputs(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                 fn_io *io)
+{
+    (void)fn, (void)o;
+    const dvk_tensor *w = io->in[1];
+    const uint32_t wd = dvk_tensor_ndim(w);
+    uint64_t shape[DVK_MAX_DIMS];
+    const uint32_t nd = with_last(io->in[0], wd >= 2 ? dvk_tensor_dim(w, wd - 2) : 1, shape);
+    return tensor_from(ctx, dvk_tensor_dtype(io->in[0]), nd, shape, NULL, &io->out[0]);
+}
+
+static dvk_status linear_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                const fn_io *io)
+{
+    (void)fn;
+    return dvk_linear(cmd, &(dvk_linear_desc){.x = io->in[0], .weight = io->in[1],
+                                              .bias = io->in[2], .y = io->out[0],
+                                              .accumulate = o->accumulate});
+}
+
+static double linear_flops(const tool_fn *fn, const tool_opts *o, const fn_io *io)
+{
+    (void)fn, (void)o; /* 2 M N K: numel(y) = M N (G M N batched), K = x's last dimension */
+    const dvk_tensor *x = io->in[0];
+    return 2.0 * (double)dvk_tensor_numel(io->out[0]) *
+           (double)dvk_tensor_dim(x, dvk_tensor_ndim(x) - 1);
+}
+
+static double elapsed_ms(const struct timespec *t0, const struct timespec *t1);
+
+/* Times dvk_ref_linear on the (downloaded) inputs of an unbatched bench or run. */
+static double linear_reference_ms(const tool_fn *fn, const tool_opts *o, const fn_io *io)
+{
+    (void)fn, (void)o;
+    const dvk_tensor *x = io->in[0], *w = io->in[1];
+    if (dvk_tensor_ndim(w) != 2)
+        return -1.0;
+    const size_t K = dvk_tensor_dim(w, 1), N = dvk_tensor_dim(w, 0);
+    const size_t M = dvk_tensor_numel(x) / K;
+    float *hx = NULL, *hw = NULL, *hb = NULL;
+    double *y = malloc(M * N * sizeof *y), ms = -1.0;
+    if (y && download_floats(x, &hx) == DVK_SUCCESS && download_floats(w, &hw) == DVK_SUCCESS &&
+        (!io->in[2] || download_floats(io->in[2], &hb) == DVK_SUCCESS)) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const int r = dvk_ref_linear(1, M, N, K, hx, hw, hb, 0, NULL, y);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms = r == 0 ? elapsed_ms(&t0, &t1) : -1.0;
+    }
+    free(hx), free(hw), free(hb), free(y);
+    return ms;
+}
+
 /* ---- activations --------------------------------------------------------------------- */
 
 static dvk_status act_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
@@ -560,6 +629,18 @@ static dvk_status sample_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts
 /* ---- the table ----------------------------------------------------------------------------- */
 
 static const tool_fn fns[] = {
+    {
+        .name = "linear",
+        .summary = "y = input weight^T + bias (F.linear; weight [N,K] or [G,N,K])",
+        .in = {"input", "weight", "bias?"},
+        .out = {"y"},
+        .bench = "input [--M, --K], weight [--N, --K] of --wdtype, bias [--N] (--no-bias)",
+        .random = linear_random,
+        .outputs = linear_outputs,
+        .record = linear_record,
+        .flops = linear_flops,
+        .reference_ms = linear_reference_ms,
+    },
     {
         .name = "layer_norm",
         .summary = "F.layer_norm over the last dimension (--eps, default 1e-5)",
