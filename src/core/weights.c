@@ -536,7 +536,7 @@ dvk_status dvk_weights_find(const dvk_weights *w, const char *name, dvk_weights_
 {
     if (!out)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "out_entry is NULL");
-    uint32_t i;
+    uint32_t i = 0;
     DVK_TRY(lookup(w, name, &i));
     const sft_entry *e = &w->hdr.entries[i];
     *out = (dvk_weights_entry){
@@ -559,7 +559,7 @@ static dvk_status get_checked(dvk_weights *w, const char *name, bool check_shape
 {
     if (out)
         *out = NULL;
-    uint32_t i;
+    uint32_t i = 0;
     DVK_TRY(lookup(w, name, &i));
     const sft_entry *e = &w->hdr.entries[i];
     char buf[NAME_CHARS];
@@ -638,7 +638,7 @@ const char *dvk_weights_metadata(const dvk_weights *w, const char *key)
 dvk_status dvk_weights_read(const dvk_weights *w, const char *name, dvk_dtype dtype, void *dst,
                             size_t bytes)
 {
-    uint32_t i;
+    uint32_t i = 0;
     DVK_TRY(lookup(w, name, &i));
     const sft_entry *e = &w->hdr.entries[i];
     char buf[NAME_CHARS];
