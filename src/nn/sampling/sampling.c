@@ -87,7 +87,7 @@ dvk_status dvk_softmax(dvk_cmd *cmd, const dvk_softmax_desc *d)
     NN_TRY(check_rows(ctx, "x", d->x, &rows, &n));
     NN_TRY(nn_check_float(ctx, "y", d->y));
     NN_TRY(nn_check_same_shape("y", d->y, "x", d->x));
-    float scale;
+    float scale = 1.0f;
     NN_TRY(check_temperature(d->temperature, &scale));
     const sampling_push pc = {.rows = (uint32_t)rows, .n = (uint32_t)n, .scale = scale};
     return dispatch_rows(cmd, ctx, DVK_NN_K_SAMPLING_SOFTMAX_F32, DVK_NN_K_SAMPLING_SOFTMAX_ANY,
@@ -113,7 +113,7 @@ dvk_status dvk_sample(dvk_cmd *cmd, const dvk_sample_desc *d)
     uint64_t rows, n;
     NN_TRY(check_rows(ctx, "logits", d->logits, &rows, &n));
     NN_TRY(check_row_out(ctx, d->y, rows, "logits", d->logits));
-    float scale;
+    float scale = 1.0f;
     NN_TRY(check_temperature(d->temperature, &scale));
     if (!(d->top_p >= 0.0f)) /* also NaN */
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
