@@ -16,8 +16,15 @@ DVK_TENSOR_IN(SAMPLING_BIND_X, x)
 
 uint row_index() { return gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x; }
 
-// Element j of the row starting at base, divided by the temperature.
-float row_load(uint base, uint j) { return DVK_LOAD(x, X_DT, base + j) * pc.scale; }
+// Element j of the row starting at base, divided by the temperature. `precise`: the product is
+// rounded on its own wherever it is used, so the maximum found from it and the e = exp(z - m)
+// computed from it agree (a compiler that fused z·scale − m into one FMA would give the maximum
+// element an e just above 1, outside every search interval; NVIDIA's did).
+float row_load(uint base, uint j)
+{
+    precise float v = DVK_LOAD(x, X_DT, base + j) * pc.scale;
+    return v;
+}
 
 bool is_nan(float v) { return (floatBitsToUint(v) & 0x7fffffffu) > 0x7f800000u; }
 
