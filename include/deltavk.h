@@ -14,8 +14,10 @@
  *                 caller (a game engine's VkInstance / VkPhysicalDevice / VkDevice / VkQueue).
  *                 It owns the device function table, the memory allocator, the compute
  *                 pipelines (built lazily, cached, optionally persisted to disk).
- *   dvk_tensor    a contiguous fp32 or fp16 array of up to 4 dimensions in device memory,
- *                 suballocated from large blocks, or a view of a caller's VkBuffer + offset.
+ *   dvk_tensor    a contiguous fp32, fp16, bf16 or int32 array of up to 4 dimensions in
+ *                 device memory, suballocated from large blocks; or a view of a caller's
+ *                 VkBuffer + offset, or of part of another tensor (dvk_tensor_view); or
+ *                 scratch memory of a recording (dvk_cmd_scratch_tensor).
  *   dvk_weights   the named tensors of a safetensors file, loaded into dvk_tensors.
  *   dvk_cmd       a recording: operator dispatches (with the barriers they need), uploads,
  *                 downloads and timestamps, in a command buffer of deltavk's or the caller's.
@@ -23,6 +25,13 @@
  *   operators     functions that record one operator into a dvk_cmd: dvk_delta_rule(),
  *                 dvk_gated_delta_rule(), dvk_kda(), dvk_dplr(), dvk_rwkv7(),
  *                 dvk_linear_attn(), dvk_softmax_attn(), dvk_rope(), dvk_infini_attn().
+ *   dvk_kernel    a compute shader (deltavk's or the caller's SPIR-V) recorded with
+ *                 dvk_cmd_dispatch(), with the same automatic barriers as the operators.
+ *
+ * This header is the first of three levels, each built only on the public API of the one
+ * below: deltavk.h (the core and the sequence mixers), deltavk_nn.h (the building blocks of
+ * networks: matmul, norms, activations, token shift, convolution, embedding, sampling) and
+ * deltavk_models.h (architectures and sessions). docs/design.md describes them.
  *
  * A COMPLETE EXAMPLE
  * ==================
