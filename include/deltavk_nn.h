@@ -161,23 +161,53 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  * ------------------------------------------------------------------------------------------- */
 
 /*
- * Linear layer (F.linear): y = x Wᵀ + b, accumulated in fp32.
- *   x       [..., K]: M = numel / K rows.
+ * Linear layer (F.linear): y = x Wᵀ + b, the products summed in fp32.
+ *   x       [..., K]: M = numel / K rows (a 1-D x is one row).
  *   weight  [N, K] (PyTorch's Linear layout: out_features × in_features), or [G, N, K] for a
- *           batched product: x is then [G, M, K] (or [G, ..., K]) and y [G, M, N], each of the
- *           G matrices multiplying its own slice of x (torch.bmm with the weight transposed).
- *   bias    [N], optional.
- *   y       [..., N]: x's leading dimensions with N last.
- *   accumulate  y += x Wᵀ + b instead of y = x Wᵀ + b (a residual add in the same pass).
- * Dtypes: x and y fp32, fp16 or bf16 (the same); weight and bias fp32, fp16 or bf16, each its
- * own. A LoRA-style low-rank projection x ↦ (x A ᵀ) Bᵀ is two calls.
- * Paths: rows of M ≤ 16 stream the weight once at memory bandwidth (the decode step); larger
- * products run tiled, on tensor cores (fp16 products, fp32 sums) when x and the weight are
- * 16-bit, K and N are multiples of 16 and the device has dvk_device_info.cooperative_matrix_nv_f16
- * (with shaderFloat16, subgroups of 32), on fp32 FMA tiles otherwise. bf16 operands are
- * converted to fp16 for tensor cores: exact for magnitudes in [6.1e-5, 65504], beyond which
- * they lose precision or overflow (the FMA path has no such limit).
- * y must not overlap x, the weight or the bias.
+ *           batched product: x is then [G, ..., K] and each of the G matrices multiplies its
+ *           own M = numel / (G·K) rows of x (torch.bmm(x, weight.transpose(1, 2))).
+ *   bias    [N], optional; with a batched weight also [G, N] (a bias per matrix).
+ *   y       x's shape with N last: [..., N].
+ *   accumulate  y += x Wᵀ + b instead of y = x Wᵀ + b (a residual add in the same pass; the
+ *           sum is rounded to y's dtype once).
+ * Dtypes: x and y fp32, fp16 or bf16, the same; weight and bias fp32, fp16 or bf16, each its
+ * own. A LoRA-style low-rank projection x ↦ (x Aᵀ) Bᵀ is two calls.
+ * y must not share memory with x, the weight or the bias (DVK_ERROR_INVALID_ARGUMENT).
+ * Limits: x, the weight and y hold at most 2^32 − 1 elements each, and G is at most the
+ * device's maxComputeWorkGroupCount[2] (65535 on most GPUs); DVK_ERROR_LIMIT_EXCEEDED beyond.
+ * Paths, chosen per call (each sums in fp32; they differ only in rounding):
+ *   decode        M ≤ 16 rows per matrix (decode steps, small batches): the weight is read
+ *                 once, 16 bytes per load when K is a multiple of 8 (16-bit weights) or 4
+ *                 (fp32), narrower loads otherwise (one element when K is odd), each step's
+ *                 loads issued before the previous step's products; x's rows pass through
+ *                 shared memory as fp32 (in chunks through two buffers when its M·K·4 bytes
+ *                 exceed 32 KiB or the device's shared memory). Where the weight's rows give
+ *                 too few workgroups (fewer than 128 on a GPU), K is also cut into S slices:
+ *                 their fp32 partial sums go to scratch memory (dvk_cmd_scratch_tensor, S·G·M·N
+ *                 floats, held by the dvk_cmd) and a second dispatch adds them, the bias and y.
+ *   tensor cores  M > 16, x and the weight 16-bit, K and N multiples of 16, on a device with
+ *                 dvk_device_info.cooperative_matrix_nv_f16 and fp16_arithmetic, subgroups of
+ *                 exactly 32 (min_subgroup_size = max_subgroup_size = 32), workgroups of 256
+ *                 invocations and 30–40 KiB of shared memory: fp16 products, fp32 sums (as the
+ *                 hardware accumulates). bf16 operands are converted to fp16 on the way: exact
+ *                 for magnitudes in [6.1e-5, 65504]; smaller ones lose bits (fp16 subnormals,
+ *                 zero below 6e-8) and larger ones overflow to inf (the other paths have no such
+ *                 limit).
+ *   FMA tiles     everything else: fp32 products and sums, tiles of 128 × 128 (64 where M or N
+ *                 is smaller, or the device's workgroups are) with 8 × 8 per invocation.
+ * Accuracy (tests, against a double-precision product): fp32 below 1e-6 relative RMS error at
+ * K ≤ 4096; 16-bit outputs are dominated by their final rounding (fp16 ~3e-4, bf16 ~2e-3).
+ * Tuning switches for developers, read at every call: DVK_LINEAR_CONFIG = auto | fma | 0..3
+ * forces the FMA tiles or one tensor-core tile configuration (0: 128×128 tiles, BK 32, warp
+ * tiles 64×32, loads one K step ahead — the default where there are at least 128 such tiles;
+ * 1: as 0 with loads two steps ahead; 2: 128×256, BK 16, warp tiles 64×64, two steps ahead;
+ * 3: 64×128, BK 32, warp tiles 32×32 — the default for smaller products); a configuration the
+ * device cannot run is DVK_ERROR_UNSUPPORTED. DVK_LINEAR_DECODE = auto | off |
+ * RPT,SPLITS[,LANES[,WG]] turns the decode path off (M ≤ 16 then runs on tiles) or forces its
+ * weight rows per invocation (1, 2, 4 or 8), K slices, invocations along K (1 to 32) and per
+ * workgroup (32 to 1024; powers of two); 0 keeps the automatic choice. For tests,
+ * DVK_LINEAR_CM_EMULATE = BM,BN,BK,WM,WN,STAGES runs the tensor-core tiling with that geometry
+ * and its matrix operations done by plain code (slowly), on any device with 16-bit storage.
  */
 typedef struct dvk_linear_desc {
     const dvk_tensor *x;

@@ -104,6 +104,16 @@ int dvk_ref_sample(const float *logits, size_t rows, size_t n, float temperature
 /* dvk_sample_uniform without Vulkan. */
 float dvk_ref_sample_uniform(uint64_t seed, uint32_t row);
 
+/* ---- matrix multiply --------------------------------------------------------------------- */
+
+/* dvk_linear: for each of G groups (G = 1 for an unbatched weight),
+ *     y[g,m,n] = Σ_k x[g,m,k] · weight[g,n,k] + bias[g·bias_group_stride + n] + y_in[g,m,n]
+ * with x [G, M, K], weight [G, N, K] (PyTorch's Linear layout per group), bias NULL (0) or
+ * indexed as shown (bias_group_stride 0: one [N] bias for every group; N: a [G, N] bias),
+ * y_in NULL (0) or the previous y (dvk_linear's accumulate), y [G, M, N], summed in double. */
+int dvk_ref_linear(size_t G, size_t M, size_t N, size_t K, const float *x, const float *weight,
+                   const float *bias, size_t bias_group_stride, const float *y_in, double *y);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,567 @@
+/* dvk_linear: y = x Wᵀ + b (shaders/nn/linear/). Three paths, chosen here:
+ *   gemv      M <= 16 rows per group (decode): the weight streamed once, x staged in shared
+ *             memory (whole, or chunk by chunk); K also split over several workgroups (fp32
+ *             partials in scratch, summed by splitk_sum) when the weight's rows alone give too
+ *             few workgroups;
+ *   tiled_cm  tensor cores, when the device and the operands allow (cm_usable);
+ *   tiled     fp32 FMA tiles otherwise.
+ * Developer switches, read at every call, let the paths and shapes be compared on a device:
+ * DVK_LINEAR_CONFIG (a tensor-core configuration of cm_configs[], or "fma"),
+ * DVK_LINEAR_DECODE ("off", or "RPT,SPLITS[,LANES[,WG]]" for gemv) and, for tests,
+ * DVK_LINEAR_CM_EMULATE (tiled_cm's tiling with emulated matrix operations); deltavk_nn.h
+ * documents them. */
+#include "nn/nn.h"
+
+#include "shaders/nn/linear/gemv.h"
+#include "shaders/nn/linear/splitk_sum.h"
+#include "shaders/nn/linear/tiled.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A call after its checks: x [G, M, K], weight [G, N, K], y [G, M, N]. */
+typedef struct linear_problem {
+    const dvk_tensor *x, *w, *bias;
+    dvk_tensor *y;
+    uint32_t G, M, N, K;
+    uint32_t bias_stride; /* 0: one [N] bias; N: a [G, N] bias */
+    bool accumulate;
+} linear_problem;
+
+static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static uint32_t floor_pow2(uint32_t x)
+{
+    uint32_t p = 1;
+    while (p <= x / 2)
+        p *= 2;
+    return p;
+}
+static uint64_t div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+static bool is16(const dvk_tensor *t) { return dvk_dtype_size(dvk_tensor_dtype(t)) == 2; }
+
+/* ---- checks ---------------------------------------------------------------------------------- */
+
+/* True when the byte ranges of a and b share a byte of one VkBuffer. */
+static bool overlaps(const dvk_tensor *a, const dvk_tensor *b)
+{
+    VkBuffer ba, bb;
+    VkDeviceSize oa, ob;
+    dvk_tensor_vk_buffer(a, &ba, &oa);
+    dvk_tensor_vk_buffer(b, &bb, &ob);
+    return ba == bb && oa < ob + dvk_tensor_bytes(b) && ob < oa + dvk_tensor_bytes(a);
+}
+
+static dvk_status check_elements(const char *name, const dvk_tensor *t)
+{
+    if (dvk_tensor_numel(t) > UINT32_MAX)
+        return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED, "%s: %llu elements, at most 2^32 - 1",
+                             name, (unsigned long long)dvk_tensor_numel(t));
+    return DVK_SUCCESS;
+}
+
+static dvk_status check(dvk_context *ctx, const dvk_linear_desc *d, linear_problem *p)
+{
+    NN_TRY(nn_check_float(ctx, "x", d->x));
+    NN_TRY(nn_check_float(ctx, "weight", d->weight));
+    NN_TRY(nn_check_float(ctx, "y", d->y));
+    if (d->bias)
+        NN_TRY(nn_check_float(ctx, "bias", d->bias));
+    if (dvk_tensor_dtype(d->y) != dvk_tensor_dtype(d->x))
+        return dvk_set_error(DVK_ERROR_UNSUPPORTED_DTYPE, "y: dtype %s, expected x's %s",
+                             dvk_dtype_name(dvk_tensor_dtype(d->y)),
+                             dvk_dtype_name(dvk_tensor_dtype(d->x)));
+    char a[96], b[96];
+    const uint32_t wn = dvk_tensor_ndim(d->weight), xn = dvk_tensor_ndim(d->x);
+    if (wn != 2 && wn != 3)
+        return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
+                             "weight: shape %s, expected [N,K] or [G,N,K]",
+                             nn_shape_str(d->weight, a, sizeof a));
+    const uint64_t G = wn == 3 ? dvk_tensor_dim(d->weight, 0) : 1;
+    const uint64_t N = dvk_tensor_dim(d->weight, wn - 2), K = dvk_tensor_dim(d->weight, wn - 1);
+    if (xn == 0 || dvk_tensor_dim(d->x, xn - 1) != K)
+        return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
+                             "x: shape %s, its last dimension must be weight %s's K = %llu",
+                             nn_shape_str(d->x, a, sizeof a), nn_shape_str(d->weight, b, sizeof b),
+                             (unsigned long long)K);
+    if (wn == 3 && (xn < 2 || dvk_tensor_dim(d->x, 0) != G))
+        return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
+                             "x: shape %s, expected [G=%llu,...,K] for the batched weight %s",
+                             nn_shape_str(d->x, a, sizeof a), (unsigned long long)G,
+                             nn_shape_str(d->weight, b, sizeof b));
+    bool y_ok = dvk_tensor_ndim(d->y) == xn && dvk_tensor_dim(d->y, xn - 1) == N;
+    for (uint32_t i = 0; y_ok && i + 1 < xn; ++i)
+        y_ok = dvk_tensor_dim(d->y, i) == dvk_tensor_dim(d->x, i);
+    if (!y_ok)
+        return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
+                             "y: shape %s, expected x %s with its last dimension N = %llu",
+                             nn_shape_str(d->y, a, sizeof a), nn_shape_str(d->x, b, sizeof b),
+                             (unsigned long long)N);
+    uint32_t bias_stride = 0;
+    if (d->bias) {
+        const uint32_t bn = dvk_tensor_ndim(d->bias);
+        const bool one = bn == 1 && dvk_tensor_dim(d->bias, 0) == N;
+        const bool per_group = wn == 3 && bn == 2 && dvk_tensor_dim(d->bias, 0) == G &&
+                               dvk_tensor_dim(d->bias, 1) == N;
+        if (!one && !per_group)
+            return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "bias: shape %s, expected [N=%llu]%s",
+                                 nn_shape_str(d->bias, a, sizeof a), (unsigned long long)N,
+                                 wn == 3 ? " or [G,N]" : "");
+        bias_stride = per_group ? (uint32_t)N : 0;
+    }
+    NN_TRY(check_elements("x", d->x));
+    NN_TRY(check_elements("weight", d->weight));
+    NN_TRY(check_elements("y", d->y));
+    const dvk_tensor *ins[3] = {d->x, d->weight, d->bias};
+    const char *names[3] = {"x", "weight", "bias"};
+    for (int i = 0; i < 3; ++i)
+        if (ins[i] && overlaps(d->y, ins[i]))
+            return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                                 "y overlaps %s: the output must not share memory with an input",
+                                 names[i]);
+    *p = (linear_problem){
+        .x = d->x,
+        .w = d->weight,
+        .bias = d->bias,
+        .y = d->y,
+        .G = (uint32_t)G,
+        .M = (uint32_t)(dvk_tensor_numel(d->x) / K / G),
+        .N = (uint32_t)N,
+        .K = (uint32_t)K,
+        .bias_stride = bias_stride,
+        .accumulate = d->accumulate,
+    };
+    return DVK_SUCCESS;
+}
+
+/* The specialization constants every linear kernel has (linear.h). */
+static void common_spec(const linear_problem *p, uint32_t wg, uint32_t *spec)
+{
+    spec[LINEAR_SPEC_X_DT] = nn_dt(dvk_tensor_dtype(p->x));
+    spec[LINEAR_SPEC_W_DT] = nn_dt(dvk_tensor_dtype(p->w));
+    spec[LINEAR_SPEC_B_DT] = p->bias ? nn_dt(dvk_tensor_dtype(p->bias)) : DVK_DT_F32;
+    spec[LINEAR_SPEC_Y_DT] = nn_dt(dvk_tensor_dtype(p->y));
+    spec[LINEAR_SPEC_HAS_BIAS] = p->bias != NULL;
+    spec[LINEAR_SPEC_ACCUM] = p->accumulate;
+    spec[LINEAR_SPEC_WG] = wg;
+}
+
+/* The largest power-of-two workgroup of at most `cap` invocations the device runs. */
+static uint32_t workgroup_size(const dvk_device_info *info, uint32_t cap)
+{
+    return floor_pow2(min_u32(cap, min_u32(info->max_workgroup_invocations,
+                                           info->max_workgroup_size[0])));
+}
+
+static dvk_status check_groups(const dvk_context *ctx, uint64_t gx, uint64_t gy, uint64_t gz)
+{
+    const uint32_t *max = dvk_context_device_info(ctx)->max_workgroup_count;
+    if (gx > max[0] || gy > max[1] || gz > max[2])
+        return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED,
+                             "linear: %llu x %llu x %llu workgroups exceed the device's "
+                             "%u x %u x %u",
+                             (unsigned long long)gx, (unsigned long long)gy,
+                             (unsigned long long)gz, max[0], max[1], max[2]);
+    return DVK_SUCCESS;
+}
+
+/* ---- gemv: M <= 16 -------------------------------------------------------------------------- */
+
+typedef struct gemv_plan {
+    uint32_t wg, lanes, rpt, vw, ks, kc, unroll, xs4, splits;
+} gemv_plan;
+
+/* DVK_LINEAR_DECODE, a developer's switch: unset, "" or "auto" = chosen here; "off" = no gemv
+ * (M <= 16 runs on the tiles); "RPT,SPLITS[,LANES[,WG]]" forces weight rows per invocation
+ * (1, 2, 4 or 8), K slices, invocations along K (1 to 32) and per workgroup (32 to 1024),
+ * powers of two; 0 = chosen here. */
+typedef struct decode_switch {
+    bool off;
+    uint32_t rpt, splits, lanes, wg;
+} decode_switch;
+
+static bool pow2_or_0(unsigned v, unsigned lo, unsigned hi)
+{
+    return v == 0 || (v >= lo && v <= hi && (v & (v - 1)) == 0);
+}
+
+static dvk_status read_decode_switch(decode_switch *sw)
+{
+    *sw = (decode_switch){0};
+    const char *e = getenv("DVK_LINEAR_DECODE");
+    if (!e || !*e || strcmp(e, "auto") == 0)
+        return DVK_SUCCESS;
+    if (strcmp(e, "off") == 0) {
+        sw->off = true;
+        return DVK_SUCCESS;
+    }
+    unsigned r = 0, s = 0, l = 0, w = 0;
+    const int n = sscanf(e, "%u,%u,%u,%u", &r, &s, &l, &w);
+    if (n < 2 || !pow2_or_0(r, 1, 8) || s > 65535 || !pow2_or_0(l, 1, 32) ||
+        !pow2_or_0(w, 32, 1024))
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                             "DVK_LINEAR_DECODE=%s: expected off, auto or RPT,SPLITS[,LANES[,WG]] "
+                             "(RPT 1..8, SPLITS up to 65535, LANES 1..32, WG 32..1024, powers of "
+                             "two but SPLITS; 0 = automatic)",
+                             e);
+    *sw = (decode_switch){.rpt = r, .splits = s, .lanes = l, .wg = w};
+    return DVK_SUCCESS;
+}
+
+static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
+                            const decode_switch *sw, gemv_plan *g)
+{
+    const dvk_device_info *info = dvk_context_device_info(ctx);
+    const uint32_t M = p->M, K = p->K;
+    g->vw = 16 / (uint32_t)dvk_dtype_size(dvk_tensor_dtype(p->w));
+    while (K % g->vw)
+        g->vw /= 2; /* every row then starts on a whole vector */
+    /* GPUs: workgroups of 256, invocations along K 32 for M <= 2, 16 for M <= 8, else 8 (a
+     * workgroup then owns more rows, and x, read once per workgroup from L2, costs at most
+     * about a quarter of the weight's traffic at 16 bits); short rows: fewer along K, more
+     * rows. CPUs (lavapipe runs a subgroup's invocations as the lanes of SIMD instructions):
+     * one invocation per row, so that x's reads are the same in every lane, workgroups of 64. */
+    const bool cpu = info->type == DVK_DEVICE_TYPE_CPU;
+    g->wg = sw->wg ? sw->wg : workgroup_size(info, cpu ? 64 : 256);
+    if (g->wg > info->max_workgroup_invocations || g->wg > info->max_workgroup_size[0])
+        return dvk_set_error(DVK_ERROR_UNSUPPORTED,
+                             "DVK_LINEAR_DECODE: workgroups of %u exceed %s's", g->wg, info->name);
+    g->lanes = sw->lanes ? sw->lanes : cpu ? 1 : M <= 2 ? 32 : M <= 8 ? 16 : 8;
+    while (!sw->lanes && g->lanes > 1 && (uint64_t)g->lanes * g->vw * 2 > K)
+        g->lanes /= 2;
+    g->lanes = min_u32(g->lanes, g->wg);
+    const uint32_t rg = g->wg / g->lanes, mq = (M + 3) / 4;
+    const uint32_t align = g->vw > 4 ? g->vw : 4;
+    /* x in at most 32 KiB of shared memory (two or more workgroups per multiprocessor) */
+    const uint32_t cap4 = min_u32(info->max_shared_memory, 32768) / 16; /* vec4s */
+    if ((uint64_t)g->wg * mq > cap4)
+        return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED,
+                             "linear: %u bytes of shared memory are too few",
+                             info->max_shared_memory);
+    /* Enough workgroups: two per multiprocessor of a large GPU (the H200 has 132), found by
+     * giving each invocation fewer rows; then, below one per multiprocessor, by cutting K into
+     * slices (each slice costs fp32 partial sums and a second dispatch). CPUs want a few
+     * (lavapipe runs one per core). */
+    const uint64_t target_rows = cpu ? 4 : 256, target_split = cpu ? 4 : 128;
+    uint32_t rpt = sw->rpt ? sw->rpt : 4, splits = sw->splits ? sw->splits : 1;
+#define GEMV_GROUPS(r, s) (div_up(p->N, (uint64_t)rg * (r)) * (s) * p->G)
+    while (!sw->rpt && rpt > 1 && GEMV_GROUPS(rpt, splits) < target_rows)
+        rpt /= 2;
+    while (!sw->splits && GEMV_GROUPS(rpt, splits) < target_split &&
+           div_up(K, 2 * (uint64_t)splits) >= (uint64_t)g->lanes * g->vw * 8)
+        splits *= 2; /* while a slice keeps 8 vectors per invocation and row */
+#undef GEMV_GROUPS
+    g->rpt = rpt;
+    g->ks = (uint32_t)(div_up(div_up(K, splits), align) * align);
+    g->splits = (uint32_t)div_up(K, g->ks); /* no empty slice */
+    /* loads per step: 8 for M <= 4, 4 beyond (registers: the accumulators grow with M) */
+    g->unroll = (M <= 4 ? 8 : 4) / rpt;
+    g->unroll = g->unroll ? g->unroll : 1;
+    const uint32_t per_lane = (uint32_t)div_up(div_up(g->ks, g->vw), g->lanes);
+    g->unroll = min_u32(g->unroll, per_lane ? per_lane : 1);
+    /* x's slice whole when it fits, else in chunks through two buffers; a chunk is a whole
+     * number of steps (UNROLL·LANES·VW columns, a power of two) and of vec4s */
+    if ((uint64_t)M * g->ks <= (uint64_t)cap4 * 4) {
+        g->kc = g->ks;
+    } else {
+        for (;;) {
+            const uint32_t step = g->unroll * g->lanes * g->vw, unit = step > 4 ? step : 4;
+            g->kc = cap4 * 4 / (2 * M) / unit * unit;
+            if (g->kc || g->unroll == 1)
+                break;
+            g->unroll /= 2;
+        }
+        if (!g->kc) { /* steps too wide for two buffers: slices that fit whole instead */
+            g->ks = cap4 * 4 / M / align * align;
+            g->splits = (uint32_t)div_up(K, g->ks);
+            g->kc = g->ks;
+        }
+    }
+    const uint64_t xs = (uint64_t)M * g->kc / 4 * (g->kc < g->ks ? 2 : 1);
+    g->xs4 = (uint32_t)(xs > (uint64_t)g->wg * mq ? xs : (uint64_t)g->wg * mq);
+    return DVK_SUCCESS;
+}
+
+static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
+                              const gemv_plan *g)
+{
+    const uint32_t rows_per_wg = g->wg / g->lanes * g->rpt;
+    const uint64_t gx = div_up(p->N, rows_per_wg);
+    NN_TRY(check_groups(ctx, gx, g->splits, p->G));
+    const bool split = g->splits > 1;
+    dvk_tensor *part = NULL;
+    if (split) {
+        const uint64_t n = (uint64_t)g->splits * p->G * p->M * p->N;
+        if (n > UINT32_MAX)
+            return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED,
+                                 "linear: %llu partial sums (K in %u slices) exceed 2^32 - 1",
+                                 (unsigned long long)n, g->splits);
+        const dvk_tensor_desc pd = {.dtype = DVK_DTYPE_F32, .ndim = 1, .shape = {n}};
+        NN_TRY(dvk_cmd_scratch_tensor(cmd, &pd, &part));
+    }
+    const dvk_tensor *ts[LINEAR_BINDINGS] = {
+        [LINEAR_BIND_X] = p->x,
+        [LINEAR_BIND_W] = p->w,
+        [LINEAR_BIND_BIAS] = p->bias,
+        [LINEAR_BIND_Y] = split ? NULL : p->y,
+        [LINEAR_BIND_PART] = part,
+    };
+    uint32_t spec[GV_SPECS];
+    common_spec(p, g->wg, spec);
+    spec[GV_SPEC_MR] = p->M;
+    spec[GV_SPEC_LANES] = g->lanes;
+    spec[GV_SPEC_RPT] = g->rpt;
+    spec[GV_SPEC_VW] = g->vw;
+    spec[GV_SPEC_KS] = g->ks;
+    spec[GV_SPEC_UNROLL] = g->unroll;
+    spec[GV_SPEC_XS4] = g->xs4;
+    spec[GV_SPEC_PARTIAL] = split;
+    spec[GV_SPEC_XV4] = p->K % 4 == 0;
+    spec[GV_SPEC_KC] = g->kc;
+    const dvk_kernel *k;
+    NN_TRY(nn_kernel(ctx, nn_variant(DVK_NN_K_LINEAR_GEMV_F32, DVK_NN_K_LINEAR_GEMV_ANY, ts, 4),
+                     LINEAR_BINDINGS, sizeof(linear_gemv_push), GV_SPECS, spec, &k));
+    const linear_gemv_push pc = {.N = p->N, .K = p->K, .G = p->G, .bias_stride = p->bias_stride};
+    dvk_dispatch_desc dd = {
+        .kernel = k,
+        .write_mask = 1u << (split ? LINEAR_BIND_PART : LINEAR_BIND_Y),
+        .push = &pc,
+        .groups = {(uint32_t)gx, g->splits, p->G},
+    };
+    for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
+        dd.tensors[i] = ts[i];
+    NN_TRY(dvk_cmd_dispatch(cmd, &dd));
+    if (!split)
+        return DVK_SUCCESS;
+
+    /* the slices' sum and the epilogue */
+    const uint32_t wg = workgroup_size(dvk_context_device_info(ctx), SPLITK_LOCAL);
+    const dvk_tensor *ts2[LINEAR_BINDINGS] = {
+        [LINEAR_BIND_BIAS] = p->bias,
+        [LINEAR_BIND_Y] = p->y,
+        [LINEAR_BIND_PART] = part,
+    };
+    uint32_t spec2[SPLITK_SPECS];
+    common_spec(p, wg, spec2);
+    spec2[SPLITK_SPEC_S] = g->splits;
+    const uint32_t total = p->G * p->M * p->N;
+    NN_TRY(nn_kernel(ctx,
+                     nn_variant(DVK_NN_K_LINEAR_SPLITK_SUM_F32, DVK_NN_K_LINEAR_SPLITK_SUM_ANY,
+                                ts, 4),
+                     LINEAR_BINDINGS, sizeof(linear_splitk_push), SPLITK_SPECS, spec2, &k));
+    const linear_splitk_push pc2 = {
+        .total = total, .MN = p->M * p->N, .N = p->N, .bias_stride = p->bias_stride};
+    dvk_dispatch_desc d2 = {.kernel = k, .write_mask = 1u << LINEAR_BIND_Y, .push = &pc2};
+    for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
+        d2.tensors[i] = ts2[i];
+    NN_TRY(nn_grid(ctx, total, wg, d2.groups));
+    return dvk_cmd_dispatch(cmd, &d2);
+}
+
+/* ---- tiles ---------------------------------------------------------------------------------- */
+
+/*
+ * The tensor-core configurations (tiled_cm.comp), for DVK_LINEAR_CONFIG=<index>. Every one
+ * runs 8 subgroups of 32 (256 invocations); shared memory is 2·(BM+BN)·(BK+8)·2 bytes.
+ */
+typedef struct cm_config {
+    uint32_t bm, bn, bk, wm, wn, stages;
+} cm_config;
+
+static const cm_config cm_configs[] = {
+    /* 0: the default for large products: 128x128 tiles, warp tiles 64x32 (8 blocks of
+     *    accumulators), BK 32, loads one step ahead; 40 KiB. */
+    {128, 128, 32, 64, 32, 2},
+    /* 1: as 0 with the loads two steps ahead (more latency hidden, 16 more registers). */
+    {128, 128, 32, 64, 32, 3},
+    /* 2: 128x256 tiles, warp tiles 64x64 (16 blocks: the fewest shared-memory reads per
+     *    product), BK 16, loads two steps ahead; 36 KiB. */
+    {128, 256, 16, 64, 64, 3},
+    /* 3: 64x128 tiles, warp tiles 32x32, BK 32, loads one step ahead: twice the workgroups
+     *    of 0, for products with few 128x128 tiles; 30 KiB. */
+    {64, 128, 32, 32, 32, 2},
+};
+#define CM_CONFIGS (sizeof cm_configs / sizeof cm_configs[0])
+#define CM_GROUP_M 8
+
+static uint32_t cm_wg(const cm_config *c) { return 32 * (c->bm / c->wm) * (c->bn / c->wn); }
+static uint32_t cm_shared(const cm_config *c) { return 2 * (c->bm + c->bn) * (c->bk + 8) * 2; }
+
+/* Whether configuration c runs on this device (its workgroup and shared memory). */
+static bool cm_fits(const dvk_device_info *info, const cm_config *c)
+{
+    const uint32_t wg = cm_wg(c), epilogue = wg / 32 * 16 * (c->wn + 4) * 4;
+    return wg <= info->max_workgroup_invocations && wg <= info->max_workgroup_size[0] &&
+           cm_shared(c) <= info->max_shared_memory && epilogue <= cm_shared(c);
+}
+
+/* Tensor cores: NV cooperative matrices with fp16 blocks (and the memory model), fp16
+ * arithmetic, subgroups of exactly 32, 16-bit x and weight, K and N multiples of 16. */
+static bool cm_usable(const dvk_context *ctx, const linear_problem *p)
+{
+    const dvk_device_info *info = dvk_context_device_info(ctx);
+    return info->cooperative_matrix_nv_f16 && info->fp16_arithmetic &&
+           info->min_subgroup_size == 32 && info->max_subgroup_size == 32 && is16(p->x) &&
+           is16(p->w) && p->K % 16 == 0 && p->N % 16 == 0 &&
+           nn_kernel_available(DVK_NN_K_LINEAR_TILED_CM);
+}
+
+/* DVK_LINEAR_CONFIG: -1 = automatic, -2 = "fma" (the FMA tiles), else an index. */
+static dvk_status config_switch(int *out)
+{
+    *out = -1;
+    const char *e = getenv("DVK_LINEAR_CONFIG");
+    if (!e || !*e || strcmp(e, "auto") == 0)
+        return DVK_SUCCESS;
+    if (strcmp(e, "fma") == 0) {
+        *out = -2;
+        return DVK_SUCCESS;
+    }
+    char *end;
+    const long v = strtol(e, &end, 10);
+    if (*end || v < 0 || v >= (long)CM_CONFIGS)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                             "DVK_LINEAR_CONFIG=%s: expected auto, fma or 0..%u", e,
+                             (unsigned)CM_CONFIGS - 1);
+    *out = (int)v;
+    return DVK_SUCCESS;
+}
+
+static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
+                               dvk_nn_kernel id, uint32_t bm, uint32_t bn, const uint32_t *spec,
+                               uint32_t spec_count)
+{
+    const uint64_t tiles_m = div_up(p->M, bm), tiles_n = div_up(p->N, bn);
+    const dvk_tensor *ts[LINEAR_BINDINGS] = {
+        [LINEAR_BIND_X] = p->x, [LINEAR_BIND_W] = p->w, [LINEAR_BIND_BIAS] = p->bias,
+        [LINEAR_BIND_Y] = p->y};
+    const dvk_kernel *k;
+    NN_TRY(nn_kernel(ctx, id, LINEAR_BINDINGS, sizeof(linear_tiled_push), spec_count, spec, &k));
+    const linear_tiled_push pc = {
+        .M = p->M,
+        .N = p->N,
+        .K = p->K,
+        .bias_stride = p->bias_stride,
+        .tiles_m = (uint32_t)tiles_m,
+        .tiles_n = (uint32_t)tiles_n,
+    };
+    dvk_dispatch_desc dd = {.kernel = k, .write_mask = 1u << LINEAR_BIND_Y, .push = &pc};
+    for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
+        dd.tensors[i] = ts[i];
+    NN_TRY(nn_grid(ctx, tiles_m * tiles_n, 1, dd.groups));
+    dd.groups[2] = p->G;
+    NN_TRY(check_groups(ctx, dd.groups[0], dd.groups[1], p->G));
+    return dvk_cmd_dispatch(cmd, &dd);
+}
+
+static dvk_status record_fma(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p)
+{
+    const dvk_device_info *info = dvk_context_device_info(ctx);
+    /* 8 x 8 outputs per invocation (64 products per 4 vec4 loads of shared memory), in tiles
+     * of 128 (or 64 where M or N is small, or the workgroup would be too large) */
+    const uint32_t tm = 8, tn = 8, max_wg = workgroup_size(info, 256);
+    const uint32_t bm = p->M >= 128 && 128 * 64 / tm / tn <= max_wg ? 128 : 64;
+    uint32_t bn = p->N >= 128 ? 128 : 64;
+    if (bm * bn / (tm * tn) > max_wg)
+        bn = 64;
+    const uint32_t wg = bm * bn / (tm * tn);
+    /* k steps: 4 columns on CPUs (measured best on lavapipe), 8 on GPUs (fewer barriers) */
+    uint32_t bk = info->type == DVK_DEVICE_TYPE_CPU ? 4 : 8;
+    while (bk > 1 && 2 * bk * (bm + 4 + bn + 4) * 4 > info->max_shared_memory)
+        bk /= 2;
+    uint32_t spec[TL_SPECS];
+    common_spec(p, wg, spec);
+    spec[TL_SPEC_BM] = bm;
+    spec[TL_SPEC_BN] = bn;
+    spec[TL_SPEC_BK] = bk;
+    spec[TL_SPEC_TM] = tm;
+    spec[TL_SPEC_TN] = tn;
+    const dvk_tensor *ts[4] = {p->x, p->w, p->bias, p->y};
+    return record_tiles(cmd, ctx, p,
+                        nn_variant(DVK_NN_K_LINEAR_TILED_F32, DVK_NN_K_LINEAR_TILED_ANY, ts, 4), bm,
+                        bn, spec, TL_SPECS);
+}
+
+/* DVK_LINEAR_CM_EMULATE = "BM,BN,BK,WM,WN,STAGES", a switch for tests: the tensor-core kernel
+ * with that geometry and its matrix operations done by plain code (tiled_cm_emu), so that its
+ * tiling runs on devices without cooperative matrices. *out->bm == 0: unset. */
+static dvk_status emulate_switch(cm_config *out)
+{
+    *out = (cm_config){0};
+    const char *e = getenv("DVK_LINEAR_CM_EMULATE");
+    if (!e || !*e)
+        return DVK_SUCCESS;
+    cm_config c;
+    if (sscanf(e, "%u,%u,%u,%u,%u,%u", &c.bm, &c.bn, &c.bk, &c.wm, &c.wn, &c.stages) != 6 ||
+        !c.wm || !c.wn || c.wm % 16 || c.wn % 16 || c.bk % 16 || !c.bk || c.bm % c.wm ||
+        c.bn % c.wn || (c.stages != 2 && c.stages != 3))
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                             "DVK_LINEAR_CM_EMULATE=%s: expected BM,BN,BK,WM,WN,STAGES (WM, WN, "
+                             "BK multiples of 16 dividing BM, BN; STAGES 2 or 3)",
+                             e);
+    *out = c;
+    return DVK_SUCCESS;
+}
+
+static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
+                            const cm_config *c, dvk_nn_kernel id)
+{
+    uint32_t spec[CM_SPECS];
+    common_spec(p, cm_wg(c), spec);
+    spec[CM_SPEC_BM] = c->bm;
+    spec[CM_SPEC_BN] = c->bn;
+    spec[CM_SPEC_BK] = c->bk;
+    spec[CM_SPEC_WM] = c->wm;
+    spec[CM_SPEC_WN] = c->wn;
+    spec[CM_SPEC_STAGES] = c->stages;
+    spec[CM_SPEC_GROUP_M] = CM_GROUP_M;
+    return record_tiles(cmd, ctx, p, id, c->bm, c->bn, spec, CM_SPECS);
+}
+
+/* ---- dvk_linear ----------------------------------------------------------------------------- */
+
+dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
+{
+    dvk_context *ctx;
+    NN_TRY(nn_begin(cmd, d, &ctx));
+    linear_problem p;
+    NN_TRY(check(ctx, d, &p));
+    decode_switch sw;
+    int config;
+    NN_TRY(read_decode_switch(&sw));
+    NN_TRY(config_switch(&config));
+
+    if (!sw.off && p.M <= GV_MAX_ROWS) {
+        gemv_plan g = {0};
+        NN_TRY(plan_gemv(ctx, &p, &sw, &g));
+        return record_gemv(cmd, ctx, &p, &g);
+    }
+    const dvk_device_info *info = dvk_context_device_info(ctx);
+    cm_config emu;
+    NN_TRY(emulate_switch(&emu));
+    if (emu.bm && is16(p.x) && is16(p.w) && p.K % 16 == 0 && p.N % 16 == 0) {
+        if (!cm_fits(info, &emu))
+            return dvk_set_error(DVK_ERROR_UNSUPPORTED,
+                                 "DVK_LINEAR_CM_EMULATE: %u invocations or %u bytes of shared "
+                                 "memory exceed %s's limits",
+                                 cm_wg(&emu), cm_shared(&emu), info->name);
+        return record_cm(cmd, ctx, &p, &emu, DVK_NN_K_LINEAR_TILED_CM_EMU);
+    }
+    if (config != -2 && cm_usable(ctx, &p)) {
+        if (config >= 0) {
+            if (!cm_fits(info, &cm_configs[config]))
+                return dvk_set_error(DVK_ERROR_UNSUPPORTED,
+                                     "DVK_LINEAR_CONFIG=%d: its %u invocations or %u bytes of "
+                                     "shared memory exceed %s's limits",
+                                     config, cm_wg(&cm_configs[config]),
+                                     cm_shared(&cm_configs[config]), info->name);
+            return record_cm(cmd, ctx, &p, &cm_configs[config], DVK_NN_K_LINEAR_TILED_CM);
+        }
+        /* 128 x 128 tiles when there are enough of them to fill a large GPU, else 64 x 128 */
+        const uint64_t big = div_up(p.M, 128) * div_up(p.N, 128) * p.G;
+        const cm_config *c = &cm_configs[big >= 128 ? 0 : 3];
+        if (cm_fits(info, c))
+            return record_cm(cmd, ctx, &p, c, DVK_NN_K_LINEAR_TILED_CM);
+    }
+    return record_fma(cmd, ctx, &p);
+}
