@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MODEL_PATH DVK_FIXTURE_DIR "/tiny-rwkv7/tiny-rwkv-7v0-834K-FP32.bin"
@@ -770,6 +771,71 @@ static void test_bad_calls(void **state)
     dvk_rwkv7_session_destroy(s);
 }
 
+#ifdef DVK_TOOL_PATH
+/* Runs `dvk <args>` with stdout to `out` (and stderr to out.err); returns the exit status, or
+ * -1 when it did not exit normally. */
+static int run_dvk(const char *args, const char *out)
+{
+    char cmd[4096];
+    const char *tool = getenv("DVK_TOOL_PATH") ? getenv("DVK_TOOL_PATH") : DVK_TOOL_PATH;
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s.err'", tool, args, out, out);
+    const int st = system(cmd);
+    return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+/* dvk generate --greedy prints the reference's tokens; dvk eval writes the last logits. */
+static void test_tool(void **state)
+{
+    (void)state;
+    setenv("ASAN_OPTIONS", "exitcode=86", 1);
+    setenv("UBSAN_OPTIONS", "halt_on_error=1:exitcode=87", 1);
+    char *text = malloc(n_prompt + 1), args[2048], out[512];
+    for (uint32_t i = 0; i < n_prompt; ++i)
+        text[i] = (char)prompt[i];
+    text[n_prompt] = '\0';
+    assert_null(strchr(text, '\'')); /* quoted for the shell below */
+    tmp_path(out, sizeof out, "generate.txt");
+    snprintf(args, sizeof args, "generate --model '%s' --prompt '%s' --tokens 8 --greedy%s",
+             MODEL_PATH, text, harness_small_profile() ? " --small-profile" : "");
+    assert_int_equal(run_dvk(args, out), 0);
+    FILE *f = fopen(out, "rb");
+    assert_non_null(f);
+    char got[16] = {0};
+    assert_int_equal(fread(got, 1, 9, f), 9); /* 8 tokens and a newline */
+    fclose(f);
+    for (int i = 0; i < 8; ++i)
+        assert_int_equal((unsigned char)got[i], greedy[i]);
+    remove(out);
+    char err[600];
+    snprintf(err, sizeof err, "%s.err", out);
+    remove(err);
+
+    char st_path[512];
+    tmp_path(st_path, sizeof st_path, "eval.safetensors");
+    snprintf(args, sizeof args, "eval --model '%s' --prompt '%s' --out '%s'", MODEL_PATH, text,
+             st_path);
+    tmp_path(out, sizeof out, "eval.txt");
+    assert_int_equal(run_dvk(args, out), 0);
+    dvk_weights *w;
+    CHECK_OK(dvk_weights_load(NULL, st_path, NULL, &w));
+    float logits[V];
+    CHECK_OK(dvk_weights_read(w, "logits", DVK_DTYPE_F32, logits, sizeof logits));
+    dvk_weights_destroy(w);
+    assert_true(rel_err_f("dvk eval", ref_logits + (size_t)(n_prompt - 1) * V, logits, V) <=
+                1e-4);
+    /* Wrong use: exit status 2; a file that is no model: 1. */
+    assert_int_equal(run_dvk("generate --prompt x", out), 2);
+    assert_int_equal(run_dvk("generate --model m --greedy --seed 3", out), 2);
+    snprintf(args, sizeof args, "eval --model '%s' --prompt x --out '%s'", FIXTURE_PATH, st_path);
+    assert_int_equal(run_dvk(args, out), 1);
+    remove(st_path);
+    remove(out);
+    snprintf(err, sizeof err, "%s.err", out);
+    remove(err);
+    free(text);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -783,6 +849,9 @@ int main(void)
         cmocka_unit_test_teardown(test_safetensors_mismatches, harness_test_teardown),
         cmocka_unit_test_teardown(test_malformed_bin, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_calls, harness_test_teardown),
+#ifdef DVK_TOOL_PATH
+        cmocka_unit_test_teardown(test_tool, harness_test_teardown),
+#endif
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
