@@ -137,11 +137,15 @@ static void write_safetensors(const char *path, st_opts o)
     for (uint32_t i = 0; i < n; ++i) {
         const rec *x = &r[i];
         assert_int_equal(x->type, 0);
-        const float *data = (const float *)(bin_bytes + x->data); /* 4-aligned in this file */
-        float *copy = NULL;
-        uint64_t shape[4];
-        for (int32_t d = 0; d < x->ndim; ++d)
+        uint64_t shape[4], numel = 1;
+        for (int32_t d = 0; d < x->ndim; ++d) {
             shape[d] = (uint64_t)x->dims[x->ndim - 1 - d];
+            numel *= shape[d];
+        }
+        float *aligned = malloc(numel * sizeof *aligned); /* records start at any byte */
+        memcpy(aligned, bin_bytes + x->data, numel * sizeof *aligned);
+        const float *data = aligned;
+        float *copy = NULL;
         if (ends_with(x->name, ".att.x_rwkvag")) {
             char name[128];
             const uint64_t s3[3] = {1, 1, C};
@@ -152,10 +156,13 @@ static void write_safetensors(const char *path, st_opts o)
                     continue;
                 CHECK_OK(dvk_st_writer_add(w, name, DVK_ST_F32, 3, s3, data + m * C));
             }
+            free(aligned);
             continue;
         }
-        if (o.skip && strcmp(o.skip, x->name) == 0)
+        if (o.skip && strcmp(o.skip, x->name) == 0) {
+            free(aligned);
             continue;
+        }
         bool is_lora = false;
         for (int k = 0; k < 8; ++k)
             is_lora |= ends_with(x->name, lora[k]);
@@ -176,6 +183,7 @@ static void write_safetensors(const char *path, st_opts o)
         }
         CHECK_OK(dvk_st_writer_add(w, x->name, DVK_ST_F32, nd, shape, data));
         free(copy);
+        free(aligned);
     }
     if (o.extra) {
         const float z[C] = {0};
