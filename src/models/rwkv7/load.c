@@ -523,6 +523,14 @@ static dvk_status load_bytes(dvk_context *ctx, const unsigned char *bytes, size_
                   : dvk_weights_load_memory(ctx, bytes, size, &wd, &L.w);
         L.n_entries = st == DVK_SUCCESS ? dvk_weights_count(L.w) : 0;
         m->weights = L.w;
+        if (st == DVK_ERROR_FORMAT && desc->format == DVK_MODEL_FORMAT_AUTO) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", dvk_last_error());
+            st = dvk_set_error(DVK_ERROR_FORMAT,
+                               "%s: neither rwkv.cpp's .bin (its magic 0x%08x is missing) nor "
+                               "safetensors (%s)",
+                               label, (unsigned)RWKV7_BIN_MAGIC, why);
+        }
     }
     if (st == DVK_SUCCESS) {
         L.seen = calloc(L.n_entries ? L.n_entries : 1, sizeof *L.seen);
