@@ -1,18 +1,19 @@
 /* RWKV-7's forward pass recorded into a dvk_cmd (dvk_rwkv7_forward): deltavk_nn's building
- * blocks and the dvk_rwkv7 operator, composed block by block as deltavk_models.h writes the
- * model. Every intermediate is a scratch tensor of the recording, taken inside a mark that is
- * released at the end of its block (and of its pass), so a forward through L blocks uses one
- * block's scratch.
+ * blocks, the dvk_rwkv7 operator and the two kernels of this level (kernels.c), block by block
+ * as deltavk_models.h writes the model. Every intermediate is a scratch tensor of the recording,
+ * taken inside a mark that is released at the end of its block (and of its pass), so a forward
+ * through L blocks uses one block's scratch.
  *
- * The steps with no building block of their own are composed:
- *   w = −e^{−0.5} σ(z)           sigmoid, then a multiply by the model's [1] constant
- *   k ⊙ (1 + (α − 1) ⊙ k_a)      = lerp(k, k ⊙ α, k_a)
- *   v + (v_first − v) ⊙ σ(z)     = lerp(v, v_first, σ(z))
- *   ((r ⊙ k ⊙ r_k) per head) v   the per-head sum is a product with an [N, N] matrix of ones
- *                                (each output column is the head's sum: N·N multiply-adds per
- *                                head and token, less than a projection's C·C), then
- *                                o += v ⊙ sum (dvk_gated_residual with the identity)
- * Views give the [1, T, H, N] shapes that dvk_rwkv7 and the per-head norms take. */
+ * Per block: LayerNorm, one token shift for the six mixes, the r, k, v projections, the four
+ * low-rank pairs (linear, activation, linear with the bias w0, a0 or v0), then rwkv7_prepare
+ * (the decay, α, κ̂, the key update, the value residual), dvk_rwkv7, rwkv7_output (ln_x, the
+ * per-head r⊙k⊙r_k bonus, the gate) and W_o accumulated into x; the channel mix is LayerNorm,
+ * token shift, linear, relu², linear accumulated into x: 26 dispatches (25 in block 0). The
+ * glue in the two kernels composes from building blocks too (sigmoids, a multiply by a [1]
+ * constant, lerps, l2_norm, group_norm and a product with an [N, N] matrix of ones for the
+ * per-head sum), but that is fifteen dispatches where the kernels are two, and decoding the
+ * tiny model on lavapipe ran at 38 tokens/s composed, 70 with the kernels. Views give the
+ * [1, T, H, N] shapes dvk_rwkv7 takes. */
 #include "models/rwkv7/rwkv7.h"
 
 #include <stdlib.h>
@@ -54,17 +55,6 @@ static dvk_status act(fwd *f, dvk_tensor *x, dvk_act a)
     return dvk_activation(f->cmd, &(dvk_activation_desc){.x = x, .y = x, .act = a});
 }
 
-static dvk_status mul(fwd *f, const dvk_tensor *a, const dvk_tensor *b, dvk_tensor *y)
-{
-    return dvk_mul(f->cmd, &(dvk_binary_desc){.a = a, .b = b, .y = y});
-}
-
-static dvk_status lerp(fwd *f, const dvk_tensor *a, const dvk_tensor *b, const dvk_tensor *w,
-                       dvk_tensor *y)
-{
-    return dvk_lerp(f->cmd, &(dvk_lerp_desc){.a = a, .b = b, .weight = w, .y = y});
-}
-
 /* x ← x + TimeMix(LN1(x)); v_first is block 0's v (written there, read by later blocks). */
 static dvk_status time_mix(fwd *f, uint32_t l, dvk_tensor *x, dvk_tensor *v_first, uint64_t n)
 {
@@ -87,7 +77,7 @@ static dvk_status time_mix(fwd *f, uint32_t l, dvk_tensor *x, dvk_tensor *v_firs
     for (uint32_t i = 0; i < 6; ++i) /* x_r, x_w, x_k, x_v, x_a, x_g */
         MD_TRY(md_view(&f->views, mix, i * n * C, 3, tok_shape, &xm[i]));
 
-    dvk_tensor *r, *k, *v, *w, *alpha, *g, *kap, *ka, *o, *h;
+    dvk_tensor *r, *k, *v, *w, *alpha, *g, *kap, *o, *h;
     MD_TRY(scratch3(f, n, C, &r));
     MD_TRY(linear(f, xm[0], b->wr, NULL, r, false));
     MD_TRY(scratch3(f, n, C, &k));
@@ -98,83 +88,58 @@ static dvk_status time_mix(fwd *f, uint32_t l, dvk_tensor *x, dvk_tensor *v_firs
         MD_TRY(scratch3(f, n, C, &v));
     MD_TRY(linear(f, xm[3], b->wv, NULL, v, false));
 
-    /* w = −e^{−0.5} σ(w0 + W2 tanh(W1 x_w)): the log decay dvk_rwkv7 takes. */
+    /* The pre-activations of w (w0 + W2 tanh(W1 x_w)), α (a0 + A2 A1 x_a) and the value
+     * residual's gate (v0 + V2 V1 x_v), and g = G2 σ(G1 x_g). */
     MD_TRY(scratch3(f, n, in->decay_rank, &h));
     MD_TRY(linear(f, xm[1], b->w1, NULL, h, false));
     MD_TRY(act(f, h, DVK_ACT_TANH));
     MD_TRY(scratch3(f, n, C, &w));
     MD_TRY(linear(f, h, b->w2, b->w0, w, false));
-    MD_TRY(act(f, w, DVK_ACT_SIGMOID));
-    MD_TRY(mul(f, w, m->decay_scale, w));
-
-    /* α = σ(a0 + A2 A1 x_a) */
     MD_TRY(scratch3(f, n, in->iclr_rank, &h));
     MD_TRY(linear(f, xm[4], b->a1, NULL, h, false));
     MD_TRY(scratch3(f, n, C, &alpha));
     MD_TRY(linear(f, h, b->a2, b->a0, alpha, false));
-    MD_TRY(act(f, alpha, DVK_ACT_SIGMOID));
-
-    /* g = G2 σ(G1 x_g) */
+    dvk_tensor *vg = NULL;
+    if (l > 0) {
+        MD_TRY(scratch3(f, n, in->value_rank, &h));
+        MD_TRY(linear(f, xm[3], b->v1, NULL, h, false));
+        MD_TRY(scratch3(f, n, C, &vg));
+        MD_TRY(linear(f, h, b->v2, b->v0, vg, false));
+    }
     MD_TRY(scratch3(f, n, in->gate_rank, &h));
     MD_TRY(linear(f, xm[5], b->g1, NULL, h, false));
     MD_TRY(act(f, h, DVK_ACT_SIGMOID));
     MD_TRY(scratch3(f, n, C, &g));
     MD_TRY(linear(f, h, b->g2, NULL, g, false));
 
-    /* κ̂ = per-head F.normalize(k ⊙ k_k) (x / max(‖x‖, 1e-12)) */
-    dvk_tensor *kap4;
+    /* w, α, κ̂, the key update and the value residual: one kernel (kernels.c). */
     MD_TRY(scratch3(f, n, C, &kap));
-    MD_TRY(mul(f, k, b->k_k, kap));
-    MD_TRY(heads(f, kap, n, &kap4));
-    MD_TRY(dvk_l2_norm(cmd, &(dvk_l2_norm_desc){.x = kap4, .y = kap4, .eps = 1e-12f,
-                                                 .eps_mode = DVK_NORM_EPS_CLAMP}));
-
-    /* k ← k ⊙ (1 + (α − 1) ⊙ k_a) = k + (k ⊙ α − k) ⊙ k_a */
-    MD_TRY(scratch3(f, n, C, &ka));
-    MD_TRY(mul(f, k, alpha, ka));
-    MD_TRY(lerp(f, k, ka, b->k_a, k));
-
-    /* Value residual: v ← v + (v_first − v) ⊙ σ(v0 + V2 V1 x_v) */
-    if (l > 0) {
-        dvk_tensor *vg;
-        MD_TRY(scratch3(f, n, in->value_rank, &h));
-        MD_TRY(linear(f, xm[3], b->v1, NULL, h, false));
-        MD_TRY(scratch3(f, n, C, &vg));
-        MD_TRY(linear(f, h, b->v2, b->v0, vg, false));
-        MD_TRY(act(f, vg, DVK_ACT_SIGMOID));
-        MD_TRY(lerp(f, v, v_first, vg, v));
-    }
+    MD_TRY(rwkv7_prepare(cmd, &(rwkv7_prepare_args){
+                                  .k = k, .w = w, .alpha = alpha, .kappa = kap,
+                                  .v = l > 0 ? v : NULL, .v_first = l > 0 ? v_first : NULL,
+                                  .v_gate = vg, .k_k = b->k_k, .k_a = b->k_a,
+                                  .heads = in->n_head, .head_size = in->head_size}));
 
     /* The wkv recurrence, the state carried in place. */
-    dvk_tensor *r4, *w4, *k4, *v4, *a4, *o4;
+    dvk_tensor *r4, *w4, *k4, *v4, *a4, *o4, *kap4;
     MD_TRY(scratch3(f, n, C, &o));
     MD_TRY(heads(f, r, n, &r4));
     MD_TRY(heads(f, w, n, &w4));
     MD_TRY(heads(f, k, n, &k4));
     MD_TRY(heads(f, v, n, &v4));
     MD_TRY(heads(f, alpha, n, &a4));
+    MD_TRY(heads(f, kap, n, &kap4));
     MD_TRY(heads(f, o, n, &o4));
     MD_TRY(dvk_rwkv7(cmd, &(dvk_rwkv7_desc){.r = r4, .w = w4, .k = k4, .v = v4, .kappa = kap4,
                                              .alpha = a4, .o = o4, .initial_state = state[1],
                                              .final_state = state[1], .scale = 1.0f,
                                              .mode = f->mode, .chunk_size = f->chunk_size}));
-    MD_TRY(dvk_group_norm(cmd, &(dvk_group_norm_desc){.x = o, .y = o, .weight = b->lnx_w,
-                                                       .bias = b->lnx_b, .groups = in->n_head,
-                                                       .eps = 64e-5f}));
 
-    /* o += ((r ⊙ k ⊙ r_k) summed per head) ⊙ v, then o ⊙ g, then x += W_o o. */
-    dvk_tensor *rk, *rk4, *sum, *sum4;
-    MD_TRY(scratch3(f, n, C, &rk));
-    MD_TRY(mul(f, r, k, rk));
-    MD_TRY(mul(f, rk, b->r_k, rk));
-    MD_TRY(heads(f, rk, n, &rk4));
-    MD_TRY(scratch3(f, n, C, &sum));
-    MD_TRY(heads(f, sum, n, &sum4));
-    MD_TRY(linear(f, rk4, m->head_ones, NULL, sum4, false));
-    MD_TRY(dvk_gated_residual(cmd, &(dvk_gated_residual_desc){.residual = o, .x = v, .gate = sum,
-                                                               .y = o,
-                                                               .act = DVK_ACT_IDENTITY}));
-    MD_TRY(mul(f, o, g, o));
+    /* ln_x, the per-head bonus and the gate: one kernel; then x += W_o o. */
+    MD_TRY(rwkv7_output(cmd, &(rwkv7_output_args){.o = o, .r = r, .k = k, .v = v, .g = g,
+                                                   .r_k = b->r_k, .ln_w = b->lnx_w,
+                                                   .ln_b = b->lnx_b, .heads = in->n_head,
+                                                   .head_size = in->head_size, .eps = 64e-5f}));
     return linear(f, o, b->wo, NULL, x, true);
 }
 

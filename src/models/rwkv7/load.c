@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,24 +442,6 @@ static dvk_dtype st_dtype(void *user, const char *name, dvk_dtype chosen)
     return DVK_DTYPE_F32;
 }
 
-static dvk_status make_constants(dvk_rwkv7_model *m)
-{
-    const uint32_t N = m->info.head_size;
-    float *ones = malloc((size_t)N * N * sizeof *ones);
-    if (!ones)
-        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    for (size_t i = 0; i < (size_t)N * N; ++i)
-        ones[i] = 1.0f;
-    const uint64_t sn[2] = {N, N}, s1[1] = {1};
-    const float scale = -expf(-0.5f);
-    dvk_status st = md_tensor_from_f32(m->ctx, DVK_DTYPE_F32, 2, sn, ones, &m->head_ones);
-    free(ones);
-    MD_TRY(st);
-    MD_TRY(own(m, m->head_ones));
-    MD_TRY(md_tensor_from_f32(m->ctx, DVK_DTYPE_F32, 1, s1, &scale, &m->decay_scale));
-    return own(m, m->decay_scale);
-}
-
 void dvk_rwkv7_destroy(dvk_rwkv7_model *m)
 {
     if (!m)
@@ -559,8 +540,6 @@ static dvk_status load_bytes(dvk_context *ctx, const unsigned char *bytes, size_
     }
     if (st == DVK_SUCCESS && L.w)
         st = dvk_weights_check_all_used(L.w);
-    if (st == DVK_SUCCESS)
-        st = make_constants(m);
     free(L.seen);
     rwkv7_bin_free(&L.bin);
     if (st != DVK_SUCCESS) {

@@ -29,8 +29,6 @@ struct dvk_rwkv7_model {
     uint32_t n_owned, cap_owned;
     dvk_tensor *emb, *ln0_w, *ln0_b, *ln_out_w, *ln_out_b, *head;
     rwkv7_block *blocks;
-    dvk_tensor *head_ones;   /* [N, N] of ones: x Wᵀ sums each head of x into every column */
-    dvk_tensor *decay_scale; /* [1] = −e^{−0.5} */
 };
 
 struct dvk_rwkv7_session {
@@ -38,6 +36,32 @@ struct dvk_rwkv7_session {
     dvk_tensor **state;  /* 3 per layer: att shift [1,C], wkv [1,H,N,N], ffn shift [1,C] */
     dvk_cmd *cmd;        /* dvk_rwkv7_eval's recording, made on first use */
 };
+
+/* ---- the models level's own kernels (kernels.c, shaders/models/rwkv7/) ----------------------
+ * Every tensor fp32; token tensors [.., C] contiguous, seen as rows of head_size channels
+ * (row = token·heads + head); k_k, k_a, r_k, ln_w, ln_b [C]. */
+
+/* Before dvk_rwkv7, in place: w ← −e^{−0.5}·σ(w); alpha ← σ(alpha); kappa = per-head
+ * F.normalize(k ⊙ k_k); k ← k ⊙ (1 + (alpha − 1) ⊙ k_a); with v set (blocks after the first)
+ * v ← v + (v_first − v) ⊙ σ(v_gate). */
+typedef struct rwkv7_prepare_args {
+    dvk_tensor *k, *w, *alpha, *kappa, *v;
+    const dvk_tensor *v_first, *v_gate, *k_k, *k_a;
+    uint32_t heads, head_size;
+} rwkv7_prepare_args;
+
+dvk_status rwkv7_prepare(dvk_cmd *cmd, const rwkv7_prepare_args *args);
+
+/* After dvk_rwkv7, in place on o: o ← (GroupNorm_head(o; ln_w, ln_b, eps) + (Σ_head r ⊙ k ⊙ r_k)
+ * · v) ⊙ g. */
+typedef struct rwkv7_output_args {
+    dvk_tensor *o;
+    const dvk_tensor *r, *k, *v, *g, *r_k, *ln_w, *ln_b;
+    uint32_t heads, head_size;
+    float eps;
+} rwkv7_output_args;
+
+dvk_status rwkv7_output(dvk_cmd *cmd, const rwkv7_output_args *args);
 
 /* ---- rwkv.cpp's .bin ------------------------------------------------------------------------ */
 
