@@ -220,7 +220,8 @@ DVK_MODELS_API dvk_status dvk_rwkv7_session_restore(dvk_rwkv7_session *session,
  *   max_tokens    tokens per pass (0 = 512): longer inputs run as several passes in the same
  *                 recording, so scratch memory is bounded by max_tokens, not n_tokens.
  * Scratch memory, from cmd's arena and released before the call returns (a mark per pass and
- * per layer): about (24 C + 2 max(D) + F)·4 bytes per token of a pass, plus dvk_rwkv7's own.
+ * per layer): about (20 C + D_w + D_a + D_v + D_g + F)·4 bytes per token of a pass, plus
+ * dvk_rwkv7's own (chunk mode).
  * On failure part of the work may be recorded: reset cmd rather than submit it.
  */
 typedef struct dvk_rwkv7_forward_desc {

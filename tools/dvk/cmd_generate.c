@@ -37,7 +37,7 @@ static void gen_usage(FILE *f, const char *cmd)
         fprintf(f, "usage: dvk generate --model M [--prompt P | --prompt-ids 1,2,3] [--tokens N]\n"
                    "                    [--temperature T] [--top-p P] [--top-k K] [--seed S] |"
                    " [--greedy]\n"
-                   "                    [--dtype f32|f16|bf16] [--mode recurrent|chunk]\n"
+                   "                    [--dtype f32|f16|bf16] [--mode recurrent|chunk (prefill)]\n"
                    "                    [--device N|NAME] [--validate] [--small-profile]\n");
 }
 
@@ -286,10 +286,11 @@ int cmd_generate(int argc, char **argv)
         const double t0 = now_s();
         int32_t next = 0;
         what = step == 0 ? "prefill" : "decode";
-        dvk_rwkv7_forward_desc fd = {.n_tokens = 1, .logits = logits, .mode = o.mode};
-        if (step == 0) {
+        dvk_rwkv7_forward_desc fd = {.n_tokens = 1, .logits = logits};
+        if (step == 0) { /* --mode is the prefill's: decode steps take the decode kernel */
             fd.tokens = ids;
             fd.n_tokens = n_ids;
+            fd.mode = o.mode;
         } else {
             fd.token_tensor = tok;
         }
