@@ -122,7 +122,10 @@ typedef enum dvk_model_format {
  * A missing, extra or wrongly shaped parameter is an error naming it (DVK_ERROR_NOT_FOUND,
  * DVK_ERROR_FORMAT, DVK_ERROR_SHAPE_MISMATCH), as is a malformed file (DVK_ERROR_FORMAT: a
  * wrong magic or version, a truncated record, a duplicated key, sizes that disagree with the
- * header). The head size N is any the dvk_rwkv7 operator takes (1 to 256; RWKV-7 uses 64).
+ * header). The head size N is any the dvk_rwkv7 operator takes (1 to 256; RWKV-7 uses 64); a
+ * forward pass also needs rows of C fp32 values to be a multiple of the device's
+ * tensor_alignment in bytes (it views them; every C that is a multiple of 64 is, on every
+ * device), else DVK_ERROR_UNSUPPORTED.
  */
 
 typedef struct dvk_rwkv7_model dvk_rwkv7_model;

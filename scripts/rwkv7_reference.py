@@ -193,7 +193,8 @@ def main():
           f'vocabulary {model.V}')
     meta = {}
     if args.check_rwkv_cpp:
-        meta['check_rwkv_cpp_expected_logits_rel_rms'] = f'{check_rwkv_cpp(model, args.check_rwkv_cpp):.3e}'
+        err = check_rwkv_cpp(model, args.check_rwkv_cpp)
+        meta['check_rwkv_cpp_expected_logits_rel_rms'] = f'{err:.3e}'
 
     tokens = list(PROMPT.encode('utf-8'))
     state = model.zero_state()

@@ -337,7 +337,8 @@ static void test_prefill_equals_token_by_token(void **state)
 {
     (void)state;
     const uint32_t n = 24; /* a chunk of 16 and a part of one */
-    float *one = malloc((size_t)n * V * sizeof *one), *steps = malloc((size_t)n * V * sizeof *steps);
+    float *one = malloc((size_t)n * V * sizeof *one);
+    float *steps = malloc((size_t)n * V * sizeof *steps);
     dvk_rwkv7_session *s_tok, *s_seq;
     CHECK_OK(dvk_rwkv7_session_create(model, &s_tok));
     CHECK_OK(dvk_rwkv7_session_create(model, &s_seq));

@@ -31,8 +31,9 @@ typedef struct gen_opts {
 static void gen_usage(FILE *f, const char *cmd)
 {
     if (strcmp(cmd, "eval") == 0)
-        fprintf(f, "usage: dvk eval --model M (--prompt P | --prompt-ids 1,2,3) --out O.safetensors\n"
-                   "                [--dtype f32|f16|bf16] [--device N|NAME] [--validate]\n");
+        fprintf(f, "usage: dvk eval --model M (--prompt P | --prompt-ids 1,2,3)\n"
+                   "                --out O.safetensors [--dtype f32|f16|bf16] [--device N|NAME]\n"
+                   "                [--validate]\n");
     else
         fprintf(f, "usage: dvk generate --model M [--prompt P | --prompt-ids 1,2,3] [--tokens N]\n"
                    "                    [--temperature T] [--top-p P] [--top-k K] [--seed S] |"

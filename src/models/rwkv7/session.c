@@ -217,9 +217,9 @@ dvk_status dvk_rwkv7_session_restore(dvk_rwkv7_session *s, const char *path)
     const char *format = dvk_weights_metadata(w, "format");
     dvk_status st = DVK_SUCCESS;
     if (!format || strcmp(format, STATE_FORMAT) != 0)
-        st = dvk_set_error(DVK_ERROR_FORMAT, "%s: not an RWKV-7 state file (metadata format %s%s%s)",
-                           path, format ? "'" : "", format ? format : "absent",
-                           format ? "'" : "");
+        st = dvk_set_error(DVK_ERROR_FORMAT,
+                           "%s: not an RWKV-7 state file (metadata format %s%s%s)", path,
+                           format ? "'" : "", format ? format : "absent", format ? "'" : "");
     uint64_t total = 0;
     for (uint32_t p = 0; p < 3; ++p)
         total += part_numel(in, p);
