@@ -25,6 +25,11 @@ static void usage(FILE *f)
             "  compare A B [--names o,ht] [--tol 1e-5]\n"
             "                                   relative RMS error of A's tensors against B's\n"
             "  ops                              list the operators\n"
+            "  generate --model M [--prompt P] [--tokens N] [--temperature T --top-p P --seed S\n"
+            "           | --greedy]             generate text with an RWKV-7 model (rwkv.cpp .bin\n"
+            "                                   or safetensors), then prefill and decode speed\n"
+            "  eval --model M --prompt P --out O.safetensors\n"
+            "                                   the logits of the prompt's last token\n"
             "\n"
             "options of run and bench:\n"
             "  --mode recurrent|chunk   algorithm (default: the library's choice)\n"
@@ -347,6 +352,10 @@ int main(int argc, char **argv)
         return cmd_bench(argc, argv);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc, argv);
+    if (strcmp(cmd, "generate") == 0)
+        return cmd_generate(argc, argv);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc, argv);
     if (strcmp(cmd, "ops") == 0) {
         tool_print_ops();
         return TOOL_OK;

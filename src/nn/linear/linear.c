@@ -329,7 +329,9 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     const linear_gemv_push pc = {.N = p->N, .K = p->K, .G = p->G, .bias_stride = p->bias_stride};
     dvk_dispatch_desc dd = {
         .kernel = k,
-        .write_mask = 1u << (split ? LINEAR_BIND_PART : LINEAR_BIND_Y),
+        /* Both outputs are writable in the shader: the one left unbound (the dummy) is
+         * marked written too, so its accesses are ordered like a real tensor's. */
+        .write_mask = 1u << LINEAR_BIND_PART | 1u << LINEAR_BIND_Y,
         .push = &pc,
         .groups = {(uint32_t)gx, g->splits, p->G},
     };
