@@ -15,7 +15,10 @@
 // The tile's outputs leave through shared memory: each subgroup stores one 16-row strip of its
 // accumulators as fp32 (rows padded by 4 floats), then the workgroup adds the bias (and y with
 // ACCUM), rounds once to y's dtype and writes 8 outputs per 16-byte store, consecutive
-// invocations along a row of the whole tile.
+// invocations along a row of the whole tile. With PARTIAL, K is cut into slices of pc.ks
+// columns (gl_WorkGroupID.z = group + G·slice) and the strips go out as fp32 partial sums,
+// [slice, G, M, N], for splitk_sum.comp: the decode-shaped configuration (M <= 16) gets its
+// workgroups that way.
 //
 // Shared memory is one uvec4 array: the products read fp16 blocks out of it and the epilogue
 // stores fp32 blocks into it (SPV_NV_cooperative_matrix lets the pointer type differ from the
