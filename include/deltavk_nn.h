@@ -176,7 +176,8 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  * Limits: x, the weight and y hold at most 2^32 − 1 elements each, and G is at most the
  * device's maxComputeWorkGroupCount[2] (65535 on most GPUs); DVK_ERROR_LIMIT_EXCEEDED beyond.
  * Paths, chosen per call (each sums in fp32; they differ only in rounding):
- *   decode        M ≤ 16 rows per matrix (decode steps, small batches): the weight is read
+ *   decode        M ≤ 16 rows per matrix (decode steps, small batches; M ≤ 8 where the
+ *                 tensor-core path below is available): the weight is read
  *                 once, 16 bytes per load when K is a multiple of 8 (16-bit weights) or 4
  *                 (fp32), narrower loads otherwise (one element when K is odd), each step's
  *                 loads issued before the previous step's products; x's rows pass through
@@ -185,7 +186,10 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  *                 too few workgroups (fewer than 128 on a GPU), K is also cut into S slices:
  *                 their fp32 partial sums go to scratch memory (dvk_cmd_scratch_tensor, S·G·M·N
  *                 floats, held by the dvk_cmd) and a second dispatch adds them, the bias and y.
- *   tensor cores  M > 16, x and the weight 16-bit, K and N multiples of 16, on a device with
+ *   tensor cores  M > 16 (and 8 < M ≤ 16 as decode: 16-row tiles, K cut into slices until
+ *                 about 256 workgroups stream the weight, their fp32 partial sums in scratch
+ *                 memory and added by a second dispatch), x and the weight 16-bit, K and N
+ *                 multiples of 16, on a device with
  *                 dvk_device_info.cooperative_matrix_nv_f16 and fp16_arithmetic, subgroups of
  *                 exactly 32 (min_subgroup_size = max_subgroup_size = 32), workgroups of 256
  *                 invocations and 30–40 KiB of shared memory: fp16 products, fp32 sums (as the
@@ -197,17 +201,21 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  *                 is smaller, or the device's workgroups are) with 8 × 8 per invocation.
  * Accuracy (tests, against a double-precision product): fp32 below 1e-6 relative RMS error at
  * K ≤ 4096; 16-bit outputs are dominated by their final rounding (fp16 ~3e-4, bf16 ~2e-3).
- * Tuning switches for developers, read at every call: DVK_LINEAR_CONFIG = auto | fma | 0..3
+ * Tuning switches for developers, read at every call: DVK_LINEAR_CONFIG = auto | fma | 0..4
  * forces the FMA tiles or one tensor-core tile configuration (0: 128×128 tiles, BK 32, warp
  * tiles 64×32, loads one K step ahead — the default where there are at least 128 such tiles;
  * 1: as 0 with loads two steps ahead; 2: 128×256, BK 16, warp tiles 64×64, two steps ahead;
- * 3: 64×128, BK 32, warp tiles 32×32 — the default for smaller products); a configuration the
- * device cannot run is DVK_ERROR_UNSUPPORTED. DVK_LINEAR_DECODE = auto | off |
+ * 3: 64×128, BK 32, warp tiles 32×32 — the default for smaller products; 4: the decode
+ * configuration, 16×128, BK 64, warp tiles 16×16, two steps ahead, K in slices — the default
+ * for 8 < M ≤ 16, and forced for any M; 0–3 apply to M ≤ 16 only with DVK_LINEAR_DECODE=off,
+ * and "fma" to M > 16); a configuration the device cannot run is DVK_ERROR_UNSUPPORTED.
+ * DVK_LINEAR_DECODE = auto | off |
  * RPT,SPLITS[,LANES[,WG]] turns the decode path off (M ≤ 16 then runs on tiles) or forces its
  * weight rows per invocation (1, 2, 4 or 8), K slices, invocations along K (1 to 32) and per
  * workgroup (32 to 1024; powers of two); 0 keeps the automatic choice. For tests,
- * DVK_LINEAR_CM_EMULATE = BM,BN,BK,WM,WN,STAGES runs the tensor-core tiling with that geometry
- * and its matrix operations done by plain code (slowly), on any device with 16-bit storage.
+ * DVK_LINEAR_CM_EMULATE = BM,BN,BK,WM,WN,STAGES[,SPLITS] runs the tensor-core tiling with
+ * that geometry (K in SPLITS slices, 0 = automatic) and its matrix operations done by plain
+ * code (slowly), for any M, on any device with 16-bit storage.
  */
 typedef struct dvk_linear_desc {
     const dvk_tensor *x;

@@ -87,6 +87,11 @@ static const lin_case cases[] = {
     {BF16, F16, F32, 2, 1, {70}, 32, 112, true, true, NULL},
     {F16, BF16, 0, 3, 1, {150}, 16, 16, false, false, NULL},
     {F16, F16, F16, 0, 1, {300}, 400, 208, false, false, NULL},
+    /* decode rows with tensor-core shapes (tensor cores for 8 < M <= 16 where there are) */
+    {F16, F16, F16, 0, 1, {9}, 64, 256, false, false, NULL},
+    {BF16, BF16, F32, 0, 1, {16}, 128, 512, true, false, NULL},
+    {F16, F16, 0, 2, 1, {1}, 32, 96, false, false, NULL},
+    {F16, BF16, BF16, 3, 1, {12}, 48, 1024, true, true, NULL},
     /* the tiled paths for decode-sized rows */
     {F16, F16, F16, 0, 1, {5}, 48, 64, true, false, "off"},
     {F32, F32, F32, 0, 1, {3}, 10, 9, false, false, "off"},
@@ -208,11 +213,7 @@ static void test_cases(void **state)
 
 static bool cm_shaped(const lin_case *c)
 {
-    uint64_t M = 1;
-    for (uint32_t j = 0; j < c->nlead; ++j)
-        M *= c->lead[j];
-    return c->x_dt != F32 && c->w_dt != F32 && c->K % 16 == 0 && c->N % 16 == 0 && M > 16 &&
-           !c->decode;
+    return c->x_dt != F32 && c->w_dt != F32 && c->K % 16 == 0 && c->N % 16 == 0 && !c->decode;
 }
 
 /* Where the device has tensor cores: every configuration of the table, and the FMA tiles, on
@@ -224,7 +225,7 @@ static void test_configs(void **state)
         fprintf(stderr, "  skip configurations: no cooperative matrices\n");
         return;
     }
-    static const char *const configs[] = {"0", "1", "2", "3", "fma"};
+    static const char *const configs[] = {"0", "1", "2", "3", "4", "fma"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
         if (cm_shaped(&cases[i]))
             for (size_t j = 0; j < sizeof configs / sizeof configs[0]; ++j)
@@ -232,14 +233,16 @@ static void test_configs(void **state)
 }
 
 /* On every device: the tensor-core kernel's tiling (staging, double buffering one or two steps
- * ahead, warp tiles, tile order, epilogue) with its matrix operations emulated, in geometries
- * that cover the table's warp tiles (64x32, 64x64, 32x32) and fit this device. */
+ * ahead, warp tiles, tile order, K slices and their sum, epilogue) with its matrix operations
+ * emulated, in geometries that cover the table's warp tiles (64x32, 64x64, 32x32, 16x16) and
+ * fit this device; the last field is the number of K slices (0: automatic). */
 static void test_cm_emulated(void **state)
 {
     (void)state;
-    static const uint32_t geo[][6] = {
-        {32, 32, 32, 16, 16, 3},  {64, 32, 16, 32, 16, 2},  {32, 64, 32, 16, 32, 3},
-        {128, 64, 16, 64, 32, 3}, {64, 128, 16, 64, 64, 2}, {64, 128, 32, 32, 32, 2},
+    static const uint32_t geo[][7] = {
+        {32, 32, 32, 16, 16, 3, 1},  {64, 32, 16, 32, 16, 2, 1},  {32, 64, 32, 16, 32, 3, 1},
+        {128, 64, 16, 64, 32, 3, 1}, {64, 128, 16, 64, 64, 2, 1}, {64, 128, 32, 32, 32, 2, 1},
+        {16, 64, 32, 16, 16, 2, 3},  {16, 64, 64, 16, 16, 3, 0},
     };
     const dvk_device_info *info = dvk_context_device_info(harness_ctx);
     for (size_t g = 0; g < sizeof geo / sizeof geo[0]; ++g) {
@@ -247,7 +250,7 @@ static void test_cm_emulated(void **state)
         const uint32_t wg = 32 * (q[0] / q[3]) * (q[1] / q[4]);
         const uint32_t shared = 2 * (q[0] + q[1]) * (q[2] + 8) * 2;
         char v[64];
-        snprintf(v, sizeof v, "%u,%u,%u,%u,%u,%u", q[0], q[1], q[2], q[3], q[4], q[5]);
+        snprintf(v, sizeof v, "%u,%u,%u,%u,%u,%u,%u", q[0], q[1], q[2], q[3], q[4], q[5], q[6]);
         if (wg > info->max_workgroup_invocations || shared > info->max_shared_memory) {
             fprintf(stderr, "  skip emulated %s: too large for this device\n", v);
             continue;

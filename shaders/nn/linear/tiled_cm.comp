@@ -15,7 +15,10 @@
 // The tile's outputs leave through shared memory: each subgroup stores one 16-row strip of its
 // accumulators as fp32 (rows padded by 4 floats), then the workgroup adds the bias (and y with
 // ACCUM), rounds once to y's dtype and writes 8 outputs per 16-byte store, consecutive
-// invocations along a row of the whole tile.
+// invocations along a row of the whole tile. With PARTIAL, K is cut into slices of pc.ks
+// columns (gl_WorkGroupID.z = group + G·slice) and the strips go out as fp32 partial sums,
+// [slice, G, M, N], for splitk_sum.comp: the decode-shaped configuration (M <= 16) gets its
+// workgroups that way.
 //
 // Shared memory is one uvec4 array: the products read fp16 blocks out of it and the epilogue
 // stores fp32 blocks into it (SPV_NV_cooperative_matrix lets the pointer type differ from the
@@ -39,10 +42,12 @@ layout(constant_id = CM_SPEC_WM) const uint WM = 64;
 layout(constant_id = CM_SPEC_WN) const uint WN = 32;
 layout(constant_id = CM_SPEC_STAGES) const uint STAGES = 2;
 layout(constant_id = CM_SPEC_GROUP_M) const uint GROUP_M = 8;
+layout(constant_id = CM_SPEC_PARTIAL) const uint PARTIAL = 0;
 
 layout(std430, binding = LINEAR_BIND_X) readonly buffer X4_ { uvec4 x4[]; };
 layout(std430, binding = LINEAR_BIND_W) readonly buffer W4_ { uvec4 w4[]; };
 layout(std430, binding = LINEAR_BIND_Y) buffer Y4_ { uvec4 y4[]; };
+layout(std430, binding = LINEAR_BIND_PART) writeonly buffer Part4_ { uvec4 part4[]; };
 
 #ifndef DVK_CM_EMULATE
 #include "coopmat.glsl"
@@ -95,18 +100,23 @@ float cm_elem(cm_view m, uint r, uint c)
     const uint h = 8 * m.off + (m.col ? c * 8 * m.stride + r : r * 8 * m.stride + c);
     return unpackHalf2x16(smem[h / 8][(h % 8) / 2] >> (16 * (h % 2))).x;
 }
+// The loop over k is kept rolled (the emulation exists to be compiled quickly, not to run
+// fast); the one over e is unrolled, so that acc.v is never indexed by a variable (lavapipe
+// gave wrong sums for that with 8 accumulator blocks per warp and long K).
 cm_acc cm_mma(cm_view a, cm_view b, cm_acc acc)
 {
     const uint lane = gl_LocalInvocationID.x % 32, r = lane / 2, c0 = (lane % 2) * 8;
-    for (uint e = 0; e < 8; ++e)
-        for (uint k = 0; k < 16; ++k)
-            acc.v[e] = fma(cm_elem(a, r, k), cm_elem(b, k, c0 + e), acc.v[e]);
+    [[dont_unroll]] for (uint k = 0; k < 16; ++k) {
+        const float av = cm_elem(a, r, k);
+        [[unroll]] for (uint e = 0; e < 8; ++e)
+            acc.v[e] = fma(av, cm_elem(b, k, c0 + e), acc.v[e]);
+    }
     return acc;
 }
 void cm_store(cm_acc acc, uint off, uint stride)
 {
     const uint lane = gl_LocalInvocationID.x % 32, r = lane / 2, c0 = (lane % 2) * 8;
-    for (uint e = 0; e < 8; ++e) {
+    [[unroll]] for (uint e = 0; e < 8; ++e) {
         const uint f = 4 * (off + r * stride) + c0 + e;
         smem[f / 4][f % 4] = floatBitsToUint(acc.v[e]);
     }
@@ -150,7 +160,7 @@ void main()
 {
     const uint lid = gl_LocalInvocationID.x, sg = CM_WARP;
     const uint wm = sg / WARPS_N, wn = sg % WARPS_N;
-    const uint g = gl_WorkGroupID.z;
+    const uint g = gl_WorkGroupID.z % pc.G, slice = gl_WorkGroupID.z / pc.G;
 
     // tile (tm, tn): GROUP_M tile rows at a time, down each column of tiles
     const uint pid = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
@@ -163,25 +173,27 @@ void main()
     const uint tn = (pid % in_group) / group_rows;
     const uint m0 = tm * BM, n0 = tn * BN;
     const uint xbase = g * pc.M, wbase = g * pc.N; // first rows of this group
-    const uint nsteps = pc.K / BK + (pc.K % BK != 0 ? 1 : 0);
+    // this workgroup's K columns: [kbeg, kend), whole BK steps but at K's end
+    const uint kbeg = slice * pc.ks, kend = min(pc.K, kbeg + pc.ks);
+    const uint nsteps = (kend - kbeg + BK - 1) / BK;
 
     uvec4 xr0[XL], wr0[WL], xr1[XL], wr1[WL];
     // Step `step`'s tiles into registers: invocation-load v is row v / KV, columns
     // (v % KV)·8 .. +8 of the step (consecutive invocations along a row: coalesced).
 #define CM_LOAD(xr, wr, step)                                                                      \
     {                                                                                              \
-        const uint k0_ = (step) * BK;                                                              \
+        const uint k0_ = kbeg + (step) * BK;                                                       \
         const bool step_ok_ = (step) < nsteps;                                                     \
         [[unroll]] for (uint e_ = 0; e_ < XL; ++e_) {                                              \
             const uint v_ = lid + e_ * WG, row_ = v_ / KV, k_ = k0_ + (v_ % KV) * 8;               \
             xr[e_] = uvec4(0);                                                                     \
-            if (v_ < BM * KV && step_ok_ && m0 + row_ < pc.M && k_ < pc.K)                         \
+            if (v_ < BM * KV && step_ok_ && m0 + row_ < pc.M && k_ < kend)                         \
                 xr[e_] = x4[((xbase + m0 + row_) * pc.K + k_) / 8];                                \
         }                                                                                          \
         [[unroll]] for (uint e_ = 0; e_ < WL; ++e_) {                                              \
             const uint v_ = lid + e_ * WG, row_ = v_ / KV, k_ = k0_ + (v_ % KV) * 8;               \
             wr[e_] = uvec4(0);                                                                     \
-            if (v_ < BN * KV && step_ok_ && n0 + row_ < pc.N && k_ < pc.K)                         \
+            if (v_ < BN * KV && step_ok_ && n0 + row_ < pc.N && k_ < kend)                         \
                 wr[e_] = w4[((wbase + n0 + row_) * pc.K + k_) / 8];                                \
         }                                                                                          \
     }
@@ -269,6 +281,12 @@ void main()
             if (m < pc.M && n < pc.N) {
                 const uint src = (sm * WARPS_N + sn) * 16 * ERS + r * ERS + c8 * 2;
                 const uvec4 lo = smem[src], hi = smem[src + 1];
+                if (PARTIAL != 0) { // fp32 sums of this K slice, for splitk_sum.comp
+                    const uint pi = (((slice * pc.G + g) * pc.M + m) * pc.N + n) / 4;
+                    part4[pi] = lo;
+                    part4[pi + 1] = hi;
+                    continue;
+                }
                 float v[8];
                 [[unroll]] for (uint c = 0; c < 4; ++c) {
                     v[c] = linear_add_bias(uintBitsToFloat(lo[c]), g, pc.bias_stride, n + c);

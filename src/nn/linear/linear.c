@@ -287,6 +287,48 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
     return DVK_SUCCESS;
 }
 
+/* fp32 partial sums of K slices, [splits, G, M, N], in scratch memory. */
+static dvk_status make_partials(dvk_cmd *cmd, const linear_problem *p, uint32_t splits,
+                                dvk_tensor **part)
+{
+    const uint64_t n = (uint64_t)splits * p->G * p->M * p->N;
+    if (n > UINT32_MAX)
+        return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED,
+                             "linear: %llu partial sums (K in %u slices) exceed 2^32 - 1",
+                             (unsigned long long)n, splits);
+    const dvk_tensor_desc pd = {.dtype = DVK_DTYPE_F32, .ndim = 1, .shape = {n}};
+    return dvk_cmd_scratch_tensor(cmd, &pd, part);
+}
+
+/* y = Σ of the slices' partial sums + bias (+ y): splitk_sum.comp. */
+static dvk_status record_splitk_sum(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
+                                    const dvk_tensor *part, uint32_t splits)
+{
+    const uint32_t wg = workgroup_size(dvk_context_device_info(ctx), SPLITK_LOCAL);
+    const dvk_tensor *ts[LINEAR_BINDINGS] = {
+        [LINEAR_BIND_BIAS] = p->bias,
+        [LINEAR_BIND_Y] = p->y,
+        [LINEAR_BIND_PART] = part,
+    };
+    uint32_t spec[SPLITK_SPECS];
+    common_spec(p, wg, spec);
+    spec[SPLITK_SPEC_S] = splits;
+    const uint32_t total = p->G * p->M * p->N;
+    const dvk_tensor *dts[4] = {p->x, p->w, p->bias, p->y};
+    const dvk_kernel *k;
+    NN_TRY(nn_kernel(ctx,
+                     nn_variant(DVK_NN_K_LINEAR_SPLITK_SUM_F32, DVK_NN_K_LINEAR_SPLITK_SUM_ANY,
+                                dts, 4),
+                     LINEAR_BINDINGS, sizeof(linear_splitk_push), SPLITK_SPECS, spec, &k));
+    const linear_splitk_push pc = {
+        .total = total, .MN = p->M * p->N, .N = p->N, .bias_stride = p->bias_stride};
+    dvk_dispatch_desc dd = {.kernel = k, .write_mask = 1u << LINEAR_BIND_Y, .push = &pc};
+    for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
+        dd.tensors[i] = ts[i];
+    NN_TRY(nn_grid(ctx, total, wg, dd.groups));
+    return dvk_cmd_dispatch(cmd, &dd);
+}
+
 static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
                               const gemv_plan *g)
 {
@@ -295,15 +337,8 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     NN_TRY(check_groups(ctx, gx, g->splits, p->G));
     const bool split = g->splits > 1;
     dvk_tensor *part = NULL;
-    if (split) {
-        const uint64_t n = (uint64_t)g->splits * p->G * p->M * p->N;
-        if (n > UINT32_MAX)
-            return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED,
-                                 "linear: %llu partial sums (K in %u slices) exceed 2^32 - 1",
-                                 (unsigned long long)n, g->splits);
-        const dvk_tensor_desc pd = {.dtype = DVK_DTYPE_F32, .ndim = 1, .shape = {n}};
-        NN_TRY(dvk_cmd_scratch_tensor(cmd, &pd, &part));
-    }
+    if (split)
+        NN_TRY(make_partials(cmd, p, g->splits, &part));
     const dvk_tensor *ts[LINEAR_BINDINGS] = {
         [LINEAR_BIND_X] = p->x,
         [LINEAR_BIND_W] = p->w,
@@ -341,28 +376,7 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     if (!split)
         return DVK_SUCCESS;
 
-    /* the slices' sum and the epilogue */
-    const uint32_t wg = workgroup_size(dvk_context_device_info(ctx), SPLITK_LOCAL);
-    const dvk_tensor *ts2[LINEAR_BINDINGS] = {
-        [LINEAR_BIND_BIAS] = p->bias,
-        [LINEAR_BIND_Y] = p->y,
-        [LINEAR_BIND_PART] = part,
-    };
-    uint32_t spec2[SPLITK_SPECS];
-    common_spec(p, wg, spec2);
-    spec2[SPLITK_SPEC_S] = g->splits;
-    const uint32_t total = p->G * p->M * p->N;
-    NN_TRY(nn_kernel(ctx,
-                     nn_variant(DVK_NN_K_LINEAR_SPLITK_SUM_F32, DVK_NN_K_LINEAR_SPLITK_SUM_ANY,
-                                ts, 4),
-                     LINEAR_BINDINGS, sizeof(linear_splitk_push), SPLITK_SPECS, spec2, &k));
-    const linear_splitk_push pc2 = {
-        .total = total, .MN = p->M * p->N, .N = p->N, .bias_stride = p->bias_stride};
-    dvk_dispatch_desc d2 = {.kernel = k, .write_mask = 1u << LINEAR_BIND_Y, .push = &pc2};
-    for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
-        d2.tensors[i] = ts2[i];
-    NN_TRY(nn_grid(ctx, total, wg, d2.groups));
-    return dvk_cmd_dispatch(cmd, &d2);
+    return record_splitk_sum(cmd, ctx, p, part, g->splits);
 }
 
 /* ---- tiles ---------------------------------------------------------------------------------- */
@@ -370,6 +384,7 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
 /*
  * The tensor-core configurations (tiled_cm.comp), for DVK_LINEAR_CONFIG=<index>. Every one
  * runs 8 subgroups of 32 (256 invocations); shared memory is 2·(BM+BN)·(BK+8)·2 bytes.
+ * Configurations 0-3 serve M > 16 (and M <= 16 with DVK_LINEAR_DECODE=off), 4 serves M <= 16.
  */
 typedef struct cm_config {
     uint32_t bm, bn, bk, wm, wn, stages;
@@ -387,7 +402,12 @@ static const cm_config cm_configs[] = {
     /* 3: 64x128 tiles, warp tiles 32x32, BK 32, loads one step ahead: twice the workgroups
      *    of 0, for products with few 128x128 tiles; 30 KiB. */
     {64, 128, 32, 32, 32, 2},
+    /* 4: decode-shaped (M <= 16): 16x128 tiles, one 16x16 block per subgroup, BK 64, loads
+     *    two steps ahead, K cut into slices until ~256 workgroups stream the weight (their
+     *    partial sums added by splitk_sum); the default for 8 < M <= 16; 40.5 KiB. */
+    {16, 128, 64, 16, 16, 3},
 };
+#define CM_DECODE 4
 #define CM_CONFIGS (sizeof cm_configs / sizeof cm_configs[0])
 #define CM_GROUP_M 8
 
@@ -434,14 +454,21 @@ static dvk_status config_switch(int *out)
     return DVK_SUCCESS;
 }
 
+/* One tiled dispatch; with part (tiled_cm only) its K slices of ks columns write fp32
+ * partial sums there instead of y. */
 static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
                                dvk_nn_kernel id, uint32_t bm, uint32_t bn, const uint32_t *spec,
-                               uint32_t spec_count)
+                               uint32_t spec_count, const dvk_tensor *part, uint32_t ks)
 {
     const uint64_t tiles_m = div_up(p->M, bm), tiles_n = div_up(p->N, bn);
+    const uint32_t splits = part ? (uint32_t)div_up(p->K, ks) : 1;
     const dvk_tensor *ts[LINEAR_BINDINGS] = {
-        [LINEAR_BIND_X] = p->x, [LINEAR_BIND_W] = p->w, [LINEAR_BIND_BIAS] = p->bias,
-        [LINEAR_BIND_Y] = p->y};
+        [LINEAR_BIND_X] = p->x,
+        [LINEAR_BIND_W] = p->w,
+        [LINEAR_BIND_BIAS] = p->bias,
+        [LINEAR_BIND_Y] = part ? NULL : p->y,
+        [LINEAR_BIND_PART] = part,
+    };
     const dvk_kernel *k;
     NN_TRY(nn_kernel(ctx, id, LINEAR_BINDINGS, sizeof(linear_tiled_push), spec_count, spec, &k));
     const linear_tiled_push pc = {
@@ -451,13 +478,17 @@ static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_prob
         .bias_stride = p->bias_stride,
         .tiles_m = (uint32_t)tiles_m,
         .tiles_n = (uint32_t)tiles_n,
+        .G = p->G,
+        .ks = part ? ks : p->K,
     };
-    dvk_dispatch_desc dd = {.kernel = k, .write_mask = 1u << LINEAR_BIND_Y, .push = &pc};
+    dvk_dispatch_desc dd = {
+        .kernel = k, .write_mask = 1u << (part ? LINEAR_BIND_PART : LINEAR_BIND_Y), .push = &pc};
     for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
         dd.tensors[i] = ts[i];
     NN_TRY(nn_grid(ctx, tiles_m * tiles_n, 1, dd.groups));
-    dd.groups[2] = p->G;
-    NN_TRY(check_groups(ctx, dd.groups[0], dd.groups[1], p->G));
+    const uint64_t gz = (uint64_t)p->G * splits;
+    NN_TRY(check_groups(ctx, dd.groups[0], dd.groups[1], gz));
+    dd.groups[2] = (uint32_t)gz;
     return dvk_cmd_dispatch(cmd, &dd);
 }
 
@@ -486,33 +517,51 @@ static dvk_status record_fma(dvk_cmd *cmd, dvk_context *ctx, const linear_proble
     const dvk_tensor *ts[4] = {p->x, p->w, p->bias, p->y};
     return record_tiles(cmd, ctx, p,
                         nn_variant(DVK_NN_K_LINEAR_TILED_F32, DVK_NN_K_LINEAR_TILED_ANY, ts, 4), bm,
-                        bn, spec, TL_SPECS);
+                        bn, spec, TL_SPECS, NULL, 0);
 }
 
-/* DVK_LINEAR_CM_EMULATE = "BM,BN,BK,WM,WN,STAGES", a switch for tests: the tensor-core kernel
- * with that geometry and its matrix operations done by plain code (tiled_cm_emu), so that its
- * tiling runs on devices without cooperative matrices. *out->bm == 0: unset. */
-static dvk_status emulate_switch(cm_config *out)
+/* DVK_LINEAR_CM_EMULATE = "BM,BN,BK,WM,WN,STAGES[,SPLITS]", a switch for tests: the
+ * tensor-core kernel with that geometry (K in SPLITS slices, 0 = automatic, default 1) and its
+ * matrix operations done by plain code (tiled_cm_emu), so that its tiling runs on devices
+ * without cooperative matrices, whatever M. *out->bm == 0: unset. */
+static dvk_status emulate_switch(cm_config *out, uint32_t *splits)
 {
     *out = (cm_config){0};
+    *splits = 1;
     const char *e = getenv("DVK_LINEAR_CM_EMULATE");
     if (!e || !*e)
         return DVK_SUCCESS;
     cm_config c;
-    if (sscanf(e, "%u,%u,%u,%u,%u,%u", &c.bm, &c.bn, &c.bk, &c.wm, &c.wn, &c.stages) != 6 ||
+    unsigned sp = 1;
+    const int n = sscanf(e, "%u,%u,%u,%u,%u,%u,%u", &c.bm, &c.bn, &c.bk, &c.wm, &c.wn, &c.stages,
+                         &sp);
+    if (n < 6 || sp > 65535 ||
         !c.wm || !c.wn || c.wm % 16 || c.wn % 16 || c.bk % 16 || !c.bk || c.bm % c.wm ||
         c.bn % c.wn || (c.stages != 2 && c.stages != 3))
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
-                             "DVK_LINEAR_CM_EMULATE=%s: expected BM,BN,BK,WM,WN,STAGES (WM, WN, "
-                             "BK multiples of 16 dividing BM, BN; STAGES 2 or 3)",
+                             "DVK_LINEAR_CM_EMULATE=%s: expected BM,BN,BK,WM,WN,STAGES[,SPLITS] "
+                             "(WM, WN, BK multiples of 16 dividing BM, BN; STAGES 2 or 3)",
                              e);
     *out = c;
+    *splits = sp;
     return DVK_SUCCESS;
 }
 
+/* The tensor-core tiles of configuration c, K in `splits` slices of whole BK steps (1: none;
+ * 0: as many as bring the workgroups to about 256, each slice keeping 2+ steps). */
 static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
-                            const cm_config *c, dvk_nn_kernel id)
+                            const cm_config *c, dvk_nn_kernel id, uint32_t splits)
 {
+    const uint64_t tiles = div_up(p->M, c->bm) * div_up(p->N, c->bn) * p->G;
+    const uint64_t steps = div_up(p->K, c->bk);
+    if (!splits)
+        for (splits = 1; tiles * splits < 256 && steps / (2 * splits) >= 2;)
+            splits *= 2;
+    const uint32_t ks = (uint32_t)(div_up(steps, splits) * c->bk);
+    splits = (uint32_t)div_up(p->K, ks); /* no empty slice */
+    dvk_tensor *part = NULL;
+    if (splits > 1)
+        NN_TRY(make_partials(cmd, p, splits, &part));
     uint32_t spec[CM_SPECS];
     common_spec(p, cm_wg(c), spec);
     spec[CM_SPEC_BM] = c->bm;
@@ -522,7 +571,9 @@ static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem
     spec[CM_SPEC_WN] = c->wn;
     spec[CM_SPEC_STAGES] = c->stages;
     spec[CM_SPEC_GROUP_M] = CM_GROUP_M;
-    return record_tiles(cmd, ctx, p, id, c->bm, c->bn, spec, CM_SPECS);
+    spec[CM_SPEC_PARTIAL] = part != NULL;
+    NN_TRY(record_tiles(cmd, ctx, p, id, c->bm, c->bn, spec, CM_SPECS, part, ks));
+    return part ? record_splitk_sum(cmd, ctx, p, part, splits) : DVK_SUCCESS;
 }
 
 /* ---- dvk_linear ----------------------------------------------------------------------------- */
@@ -538,37 +589,46 @@ dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
     NN_TRY(read_decode_switch(&sw));
     NN_TRY(config_switch(&config));
 
-    if (!sw.off && p.M <= GV_MAX_ROWS) {
-        gemv_plan g = {0};
-        NN_TRY(plan_gemv(ctx, &p, &sw, &g));
-        return record_gemv(cmd, ctx, &p, &g);
-    }
     const dvk_device_info *info = dvk_context_device_info(ctx);
     cm_config emu;
-    NN_TRY(emulate_switch(&emu));
+    uint32_t emu_splits;
+    NN_TRY(emulate_switch(&emu, &emu_splits));
     if (emu.bm && is16(p.x) && is16(p.w) && p.K % 16 == 0 && p.N % 16 == 0) {
         if (!cm_fits(info, &emu))
             return dvk_set_error(DVK_ERROR_UNSUPPORTED,
                                  "DVK_LINEAR_CM_EMULATE: %u invocations or %u bytes of shared "
                                  "memory exceed %s's limits",
                                  cm_wg(&emu), cm_shared(&emu), info->name);
-        return record_cm(cmd, ctx, &p, &emu, DVK_NN_K_LINEAR_TILED_CM_EMU);
+        return record_cm(cmd, ctx, &p, &emu, DVK_NN_K_LINEAR_TILED_CM_EMU, emu_splits);
     }
-    if (config != -2 && cm_usable(ctx, &p)) {
-        if (config >= 0) {
-            if (!cm_fits(info, &cm_configs[config]))
-                return dvk_set_error(DVK_ERROR_UNSUPPORTED,
-                                     "DVK_LINEAR_CONFIG=%d: its %u invocations or %u bytes of "
-                                     "shared memory exceed %s's limits",
-                                     config, cm_wg(&cm_configs[config]),
-                                     cm_shared(&cm_configs[config]), info->name);
-            return record_cm(cmd, ctx, &p, &cm_configs[config], DVK_NN_K_LINEAR_TILED_CM);
-        }
+    const bool cm = config != -2 && cm_usable(ctx, &p);
+    if (cm && config >= 0 && !cm_fits(info, &cm_configs[config]))
+        return dvk_set_error(DVK_ERROR_UNSUPPORTED,
+                             "DVK_LINEAR_CONFIG=%d: its %u invocations or %u bytes of shared "
+                             "memory exceed %s's limits",
+                             config, cm_wg(&cm_configs[config]), cm_shared(&cm_configs[config]),
+                             info->name);
+
+    if (!sw.off && p.M <= GV_MAX_ROWS) {
+        /* decode rows: tensor cores for 8 < M <= 16 (the FMA kernel's products would outweigh
+         * its memory stream) or when configuration 4 is asked for, else the FMA kernel */
+        const bool cm_decode = cm && (config == CM_DECODE || (config < 0 && p.M > 8)) &&
+                               cm_fits(info, &cm_configs[CM_DECODE]);
+        if (cm_decode)
+            return record_cm(cmd, ctx, &p, &cm_configs[CM_DECODE], DVK_NN_K_LINEAR_TILED_CM, 0);
+        gemv_plan g = {0};
+        NN_TRY(plan_gemv(ctx, &p, &sw, &g));
+        return record_gemv(cmd, ctx, &p, &g);
+    }
+    if (cm) {
+        if (config >= 0)
+            return record_cm(cmd, ctx, &p, &cm_configs[config], DVK_NN_K_LINEAR_TILED_CM,
+                             config == CM_DECODE ? 0 : 1);
         /* 128 x 128 tiles when there are enough of them to fill a large GPU, else 64 x 128 */
         const uint64_t big = div_up(p.M, 128) * div_up(p.N, 128) * p.G;
         const cm_config *c = &cm_configs[big >= 128 ? 0 : 3];
         if (cm_fits(info, c))
-            return record_cm(cmd, ctx, &p, c, DVK_NN_K_LINEAR_TILED_CM);
+            return record_cm(cmd, ctx, &p, c, DVK_NN_K_LINEAR_TILED_CM, 1);
     }
     return record_fma(cmd, ctx, &p);
 }
