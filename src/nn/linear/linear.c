@@ -481,8 +481,10 @@ static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_prob
         .G = p->G,
         .ks = part ? ks : p->K,
     };
+    /* Both y and the partial sums are writable in the tensor-core kernel: the one left empty
+     * binds the dummy buffer, which must be tracked as written too (dvk_cmd_dispatch). */
     dvk_dispatch_desc dd = {
-        .kernel = k, .write_mask = 1u << (part ? LINEAR_BIND_PART : LINEAR_BIND_Y), .push = &pc};
+        .kernel = k, .write_mask = 1u << LINEAR_BIND_PART | 1u << LINEAR_BIND_Y, .push = &pc};
     for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
         dd.tensors[i] = ts[i];
     NN_TRY(nn_grid(ctx, tiles_m * tiles_n, 1, dd.groups));
