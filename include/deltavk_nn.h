@@ -373,11 +373,14 @@ DVK_NN_API dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *
  * Memodo's data-dependent token shift, TokenLerp (PyPI memodo 1.0.0; DESIGN.md §2):
  *     xf[t] = x[t−1] (xf[0] = initial);  pm = x + (xf − x) ⊙ premix
  *     y = x + (xf − x) ⊙ σ(W2 gelu(W1 pm + b1) + b2)
- *   x [B, T, C]; premix [C]; w1 [F, C], b1 [F]; w2 [C, F], b2 [C] (biases optional);
- *   initial / final as dvk_token_shift (the package's learned initial token is passed as
- *   initial, broadcast over the batch when it is [C]); y [B, T, C].
- * A layer helper: token shift, two dvk_linear calls, GELU and a gated lerp, with its
- * temporaries in the dvk_cmd's scratch arena.
+ *   x [B, T, C]; premix [C]; w1 [F, C], b1 [F]; w2 [C, F], b2 [C] (biases optional; PyTorch's
+ *   Linear layout); initial / final as dvk_token_shift (Memodo's learned initial token is
+ *   passed as initial [C], shared by every batch row; final may be initial: carried in
+ *   place); y [B, T, C], which must not overlap x.
+ * A layer helper: one dvk_token_shift, two dvk_linear, a GELU and a dvk_gated_residual, with
+ * pm, xf − x and the hidden activations as fp32 temporaries in the dvk_cmd's scratch arena
+ * (released for reuse when it returns). Streamed token by token with the state carried, it
+ * gives what one call over the sequence gives. Dtypes as those functions take them.
  */
 typedef struct dvk_token_lerp_desc {
     const dvk_tensor *x;

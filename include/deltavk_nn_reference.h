@@ -63,6 +63,14 @@ int dvk_ref_l2_norm(const float *x, double *y, size_t rows, size_t c, float eps,
 int dvk_ref_token_shift(const float *x, size_t B, size_t T, size_t C, const float *mix, size_t M,
                         const float *initial, double *y, double *delta, double *final);
 
+/* dvk_token_lerp: x [B,T,C]; premix [C]; w1 [F,C], b1 [F] (NULL = 0); w2 [C,F], b2 [C] (NULL =
+ * 0); initial [C] shared by every row (initial_per_row 0) or [B,C] (1), NULL = zeros;
+ * y [B,T,C] and final [B,C] (NULL = not computed). */
+int dvk_ref_token_lerp(const float *x, size_t B, size_t T, size_t C, size_t F,
+                       const float *premix, const float *w1, const float *b1, const float *w2,
+                       const float *b2, const float *initial, int initial_per_row, double *y,
+                       double *final);
+
 /* ---- convolution over time --------------------------------------------------------------- */
 
 /* dvk_conv1d: x [B,T,Cin], weight [Cout, Cin/groups, W], bias [Cout] (NULL = none), groups
