@@ -549,6 +549,51 @@ static double conv1d_flops(const tool_fn *fn, const tool_opts *o, const fn_io *i
     return 2.0 * tokens * (double)dvk_tensor_numel(io->in[1]);
 }
 
+/* bench: x [1, M, N], premix [N], w1 [K, N], w2 [N, K] (K: the hidden width), biases. */
+static dvk_status token_lerp_random(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                    fn_io *io)
+{
+    (void)fn;
+    const float r = 1.0f / sqrtf((float)o->N);
+    dvk_status st = random_tensor(ctx, io_dtype(o), 3, (uint64_t[]){1, o->M, o->N}, -2.0f, 2.0f,
+                                  1, &io->in[0]);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, w_dtype(o), 1, (uint64_t[]){o->N}, 0.0f, 1.0f, 2, &io->in[1]);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, w_dtype(o), 2, (uint64_t[]){o->K, o->N}, -r, r, 3, &io->in[2]);
+    if (st == DVK_SUCCESS && !o->no_bias)
+        st = random_tensor(ctx, w_dtype(o), 1, (uint64_t[]){o->K}, -r, r, 4, &io->in[3]);
+    if (st == DVK_SUCCESS)
+        st = random_tensor(ctx, w_dtype(o), 2, (uint64_t[]){o->N, o->K}, -r, r, 5, &io->in[4]);
+    if (st == DVK_SUCCESS && !o->no_bias)
+        st = random_tensor(ctx, w_dtype(o), 1, (uint64_t[]){o->N}, -r, r, 6, &io->in[5]);
+    return st;
+}
+
+/* y like x; the carried token [B, C]. */
+static dvk_status token_lerp_outputs(dvk_context *ctx, const tool_fn *fn, const tool_opts *o,
+                                     fn_io *io)
+{
+    (void)fn, (void)o;
+    uint64_t B, C;
+    btc(io->in[0], &B, &C);
+    dvk_status st = like(ctx, io->in[0], 0, &io->out[0]);
+    if (st == DVK_SUCCESS)
+        st = tensor_from(ctx, DVK_DTYPE_F32, 2, (uint64_t[]){B, C}, NULL, &io->out[1]);
+    return st;
+}
+
+static dvk_status token_lerp_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
+                                    const fn_io *io)
+{
+    (void)fn, (void)o;
+    return dvk_token_lerp(cmd, &(dvk_token_lerp_desc){.x = io->in[0], .premix = io->in[1],
+                                                      .w1 = io->in[2], .b1 = io->in[3],
+                                                      .w2 = io->in[4], .b2 = io->in[5],
+                                                      .initial = io->in[6], .y = io->out[0],
+                                                      .final = io->out[1]});
+}
+
 /* ---- embedding, softmax, argmax, sampling ----------------------------------------------- */
 
 /* bench: M indices into a table [N, K]. */
@@ -742,6 +787,17 @@ static const tool_fn fns[] = {
         .random = token_shift_random,
         .outputs = token_shift_outputs,
         .record = token_shift_record,
+    },
+    {
+        .name = "token_lerp",
+        .summary = "Memodo's TokenLerp: input + (shifted - input) * sigmoid(w2 gelu(w1 pm + b1) "
+                   "+ b2), pm the premixed token; state: the carried token in and out",
+        .in = {"input", "premix", "w1", "b1?", "w2", "b2?", "state?"},
+        .out = {"y", "state"},
+        .bench = "input [1, --M, --N], hidden width --K",
+        .random = token_lerp_random,
+        .outputs = token_lerp_outputs,
+        .record = token_lerp_record,
     },
     {
         .name = "conv1d",
