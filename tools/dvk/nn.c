@@ -3,6 +3,7 @@
  * `weight`, `bias`, ...) and the output `y`. A new function is one entry in `fns` below with
  * its tensors, random inputs for bench, outputs and record. */
 #include "dvk_tool.h"
+#include "tensors.h"
 
 #include "deltavk_nn_reference.h"
 
@@ -43,44 +44,6 @@ struct tool_fn {
 
 /* ---- tensors ----------------------------------------------------------------------------- */
 
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s >> 12, *s ^= *s << 25, *s ^= *s >> 27;
-    return *s * 2685821657736338717ull;
-}
-
-static float rng_uniform(uint64_t *s) { return (float)(rng_next(s) >> 40) * (1.0f / 16777216.0f); }
-
-/* A new tensor of `dtype` and shape, filled from `data` (floats; int32 tensors take them
- * truncated), or left unset when data is NULL. */
-static dvk_status tensor_from(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
-                              const uint64_t *shape, const float *data, dvk_tensor **out)
-{
-    dvk_tensor_desc d = {.dtype = dtype, .ndim = ndim};
-    for (uint32_t i = 0; i < ndim; ++i)
-        d.shape[i] = shape[i];
-    dvk_status st = dvk_tensor_create(ctx, &d, out);
-    if (st != DVK_SUCCESS || !data)
-        return st;
-    const size_t n = dvk_tensor_numel(*out), bytes = dvk_tensor_bytes(*out);
-    void *buf = malloc(bytes);
-    if (!buf)
-        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    for (size_t i = 0; i < n; ++i) {
-        if (dtype == DVK_DTYPE_F16)
-            ((uint16_t *)buf)[i] = dvk_f32_to_f16(data[i]);
-        else if (dtype == DVK_DTYPE_BF16)
-            ((uint16_t *)buf)[i] = dvk_f32_to_bf16(data[i]);
-        else if (dtype == DVK_DTYPE_I32)
-            ((int32_t *)buf)[i] = (int32_t)data[i];
-        else
-            ((float *)buf)[i] = data[i];
-    }
-    st = dvk_tensor_upload(*out, buf, bytes);
-    free(buf);
-    return st;
-}
-
 /* A tensor of uniform values in [lo, hi). */
 static dvk_status random_tensor(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
                                 const uint64_t *shape, float lo, float hi, uint64_t seed,
@@ -97,32 +60,9 @@ static dvk_status random_tensor(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim
         return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
     for (uint64_t i = 0; i < n; ++i)
-        x[i] = lo + (hi - lo) * rng_uniform(&s);
-    const dvk_status st = tensor_from(ctx, dtype, ndim, shape, x, out);
+        x[i] = lo + (hi - lo) * tool_rng_uniform(&s);
+    const dvk_status st = tool_tensor_from(ctx, dtype, ndim, shape, x, out);
     free(x);
-    return st;
-}
-
-/* Downloads any tensor as floats (malloc'd) into *out. */
-static dvk_status download_floats(const dvk_tensor *t, float **out)
-{
-    const size_t n = dvk_tensor_numel(t), bytes = dvk_tensor_bytes(t);
-    const dvk_dtype dt = dvk_tensor_dtype(t);
-    void *buf = malloc(bytes);
-    float *f = malloc(n * sizeof *f);
-    dvk_status st = buf && f ? dvk_tensor_download(t, buf, bytes)
-                             : dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    for (size_t i = 0; st == DVK_SUCCESS && i < n; ++i)
-        f[i] = dt == DVK_DTYPE_F16    ? dvk_f16_to_f32(((uint16_t *)buf)[i])
-               : dt == DVK_DTYPE_BF16 ? dvk_bf16_to_f32(((uint16_t *)buf)[i])
-               : dt == DVK_DTYPE_I32  ? (float)((int32_t *)buf)[i]
-                                      : ((float *)buf)[i];
-    free(buf);
-    if (st != DVK_SUCCESS) {
-        free(f);
-        f = NULL;
-    }
-    *out = f;
     return st;
 }
 
@@ -152,7 +92,7 @@ static dvk_status like(dvk_context *ctx, const dvk_tensor *t, dvk_dtype dtype, d
 {
     uint64_t shape[DVK_MAX_DIMS];
     const uint32_t nd = shape_of(t, shape);
-    return tensor_from(ctx, dtype ? dtype : dvk_tensor_dtype(t), nd, shape, NULL, out);
+    return tool_tensor_from(ctx, dtype ? dtype : dvk_tensor_dtype(t), nd, shape, NULL, out);
 }
 
 /* ---- shared entries ------------------------------------------------------------------- */
@@ -198,7 +138,7 @@ static dvk_status linear_outputs(dvk_context *ctx, const tool_fn *fn, const tool
     const uint32_t wd = dvk_tensor_ndim(w);
     uint64_t shape[DVK_MAX_DIMS];
     const uint32_t nd = with_last(io->in[0], wd >= 2 ? dvk_tensor_dim(w, wd - 2) : 1, shape);
-    return tensor_from(ctx, dvk_tensor_dtype(io->in[0]), nd, shape, NULL, &io->out[0]);
+    return tool_tensor_from(ctx, dvk_tensor_dtype(io->in[0]), nd, shape, NULL, &io->out[0]);
 }
 
 static dvk_status linear_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
@@ -218,8 +158,6 @@ static double linear_flops(const tool_fn *fn, const tool_opts *o, const fn_io *i
            (double)dvk_tensor_dim(x, dvk_tensor_ndim(x) - 1);
 }
 
-static double elapsed_ms(const struct timespec *t0, const struct timespec *t1);
-
 /* Times dvk_ref_linear on the (downloaded) inputs of an unbatched bench or run. */
 static double linear_reference_ms(const tool_fn *fn, const tool_opts *o, const fn_io *io)
 {
@@ -231,13 +169,14 @@ static double linear_reference_ms(const tool_fn *fn, const tool_opts *o, const f
     const size_t M = dvk_tensor_numel(x) / K;
     float *hx = NULL, *hw = NULL, *hb = NULL;
     double *y = malloc(M * N * sizeof *y), ms = -1.0;
-    if (y && download_floats(x, &hx) == DVK_SUCCESS && download_floats(w, &hw) == DVK_SUCCESS &&
-        (!io->in[2] || download_floats(io->in[2], &hb) == DVK_SUCCESS)) {
+    if (y && tool_download_floats(x, &hx) == DVK_SUCCESS &&
+        tool_download_floats(w, &hw) == DVK_SUCCESS &&
+        (!io->in[2] || tool_download_floats(io->in[2], &hb) == DVK_SUCCESS)) {
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         const int r = dvk_ref_linear(1, M, N, K, hx, hw, hb, 0, NULL, y);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        ms = r == 0 ? elapsed_ms(&t0, &t1) : -1.0;
+        ms = r == 0 ? tool_elapsed_ms(&t0, &t1) : -1.0;
     }
     free(hx), free(hw), free(hb), free(y);
     return ms;
@@ -253,16 +192,11 @@ static dvk_status act_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o
                           &(dvk_activation_desc){.x = io->in[0], .y = io->out[0], .act = fn->act});
 }
 
-static double elapsed_ms(const struct timespec *t0, const struct timespec *t1)
-{
-    return (double)(t1->tv_sec - t0->tv_sec) * 1e3 + (double)(t1->tv_nsec - t0->tv_nsec) * 1e-6;
-}
-
 static double act_reference_ms(const tool_fn *fn, const tool_opts *o, const fn_io *io)
 {
     (void)o;
     float *x = NULL;
-    if (download_floats(io->in[0], &x) != DVK_SUCCESS)
+    if (tool_download_floats(io->in[0], &x) != DVK_SUCCESS)
         return -1.0;
     const size_t n = dvk_tensor_numel(io->in[0]);
     double *y = malloc(n * sizeof *y);
@@ -272,7 +206,7 @@ static double act_reference_ms(const tool_fn *fn, const tool_opts *o, const fn_i
         clock_gettime(CLOCK_MONOTONIC, &t0);
         dvk_ref_activation(fn->act, x, y, n);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        ms = elapsed_ms(&t0, &t1);
+        ms = tool_elapsed_ms(&t0, &t1);
     }
     free(x), free(y);
     return ms;
@@ -417,7 +351,7 @@ static dvk_status glu_outputs(dvk_context *ctx, const tool_fn *fn, const tool_op
     const uint64_t last = dvk_tensor_dim(x, dvk_tensor_ndim(x) - 1);
     uint64_t shape[DVK_MAX_DIMS];
     const uint32_t nd = with_last(x, io->in[1] ? last : (last / 2 ? last / 2 : 1), shape);
-    return tensor_from(ctx, dvk_tensor_dtype(x), nd, shape, NULL, &io->out[0]);
+    return tool_tensor_from(ctx, dvk_tensor_dtype(x), nd, shape, NULL, &io->out[0]);
 }
 
 static dvk_status glu_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
@@ -465,14 +399,14 @@ static dvk_status token_shift_outputs(dvk_context *ctx, const tool_fn *fn, const
     if (mix) {
         const uint32_t nd = shape_of(x, shape + 1);
         shape[0] = dvk_tensor_ndim(mix) >= 2 ? dvk_tensor_dim(mix, 0) : 1;
-        st = nd < DVK_MAX_DIMS ? tensor_from(ctx, dt, nd + 1, shape, NULL, &io->out[0])
+        st = nd < DVK_MAX_DIMS ? tool_tensor_from(ctx, dt, nd + 1, shape, NULL, &io->out[0])
                                : dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "input: [B,T,C] expected");
     }
     if (st == DVK_SUCCESS)
         st = like(ctx, x, 0, &io->out[1]);
     if (st == DVK_SUCCESS)
-        st = tensor_from(ctx, io->in[2] ? dvk_tensor_dtype(io->in[2]) : dt, 2,
-                         (uint64_t[]){B, C}, NULL, &io->out[2]);
+        st = tool_tensor_from(ctx, io->in[2] ? dvk_tensor_dtype(io->in[2]) : dt, 2,
+                              (uint64_t[]){B, C}, NULL, &io->out[2]);
     return st;
 }
 
@@ -513,13 +447,13 @@ static dvk_status conv1d_outputs(dvk_context *ctx, const tool_fn *fn, const tool
     const dvk_tensor *x = io->in[0], *w = io->in[1];
     uint64_t shape[DVK_MAX_DIMS];
     const uint32_t nd = with_last(x, dvk_tensor_dim(w, 0), shape);
-    dvk_status st = tensor_from(ctx, dvk_tensor_dtype(x), nd, shape, NULL, &io->out[0]);
+    dvk_status st = tool_tensor_from(ctx, dvk_tensor_dtype(x), nd, shape, NULL, &io->out[0]);
     const uint64_t W = dvk_tensor_ndim(w) == 3 ? dvk_tensor_dim(w, 2) : 1;
     uint64_t B, C;
     btc(x, &B, &C);
     if (st == DVK_SUCCESS && !o->same && W > 1)
-        st = tensor_from(ctx, io->in[3] ? dvk_tensor_dtype(io->in[3]) : dvk_tensor_dtype(x), 3,
-                         (uint64_t[]){B, W - 1, C}, NULL, &io->out[1]);
+        st = tool_tensor_from(ctx, io->in[3] ? dvk_tensor_dtype(io->in[3]) : dvk_tensor_dtype(x),
+                              3, (uint64_t[]){B, W - 1, C}, NULL, &io->out[1]);
     return st;
 }
 
@@ -579,7 +513,7 @@ static dvk_status token_lerp_outputs(dvk_context *ctx, const tool_fn *fn, const 
     btc(io->in[0], &B, &C);
     dvk_status st = like(ctx, io->in[0], 0, &io->out[0]);
     if (st == DVK_SUCCESS)
-        st = tensor_from(ctx, DVK_DTYPE_F32, 2, (uint64_t[]){B, C}, NULL, &io->out[1]);
+        st = tool_tensor_from(ctx, DVK_DTYPE_F32, 2, (uint64_t[]){B, C}, NULL, &io->out[1]);
     return st;
 }
 
@@ -620,8 +554,8 @@ static dvk_status embedding_outputs(dvk_context *ctx, const tool_fn *fn, const t
     if (nd >= DVK_MAX_DIMS)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "input: at most 3 dimensions");
     shape[nd++] = dvk_tensor_dim(w, dvk_tensor_ndim(w) - 1);
-    return tensor_from(ctx, o->dtype ? o->dtype : dvk_tensor_dtype(w), nd, shape, NULL,
-                       &io->out[0]);
+    return tool_tensor_from(ctx, o->dtype ? o->dtype : dvk_tensor_dtype(w), nd, shape, NULL,
+                            &io->out[0]);
 }
 
 static dvk_status embedding_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,
@@ -652,7 +586,7 @@ static dvk_status rows_i32_outputs(dvk_context *ctx, const tool_fn *fn, const to
         --nd;
     else
         shape[0] = 1, nd = 1;
-    return tensor_from(ctx, DVK_DTYPE_I32, nd, shape, NULL, &io->out[0]);
+    return tool_tensor_from(ctx, DVK_DTYPE_I32, nd, shape, NULL, &io->out[0]);
 }
 
 static dvk_status argmax_record(dvk_cmd *cmd, const tool_fn *fn, const tool_opts *o,

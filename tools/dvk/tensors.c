@@ -1,0 +1,70 @@
+/* Host-side helpers of the dvk tool (tensors.h). */
+#include "tensors.h"
+
+#include <stdlib.h>
+
+uint64_t tool_rng_next(uint64_t *s)
+{
+    *s ^= *s >> 12, *s ^= *s << 25, *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+float tool_rng_uniform(uint64_t *s)
+{
+    return (float)(tool_rng_next(s) >> 40) * (1.0f / 16777216.0f);
+}
+
+dvk_status tool_tensor_from(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
+                            const uint64_t *shape, const float *data, dvk_tensor **out)
+{
+    dvk_tensor_desc d = {.dtype = dtype, .ndim = ndim};
+    for (uint32_t i = 0; i < ndim; ++i)
+        d.shape[i] = shape[i];
+    dvk_status st = dvk_tensor_create(ctx, &d, out);
+    if (st != DVK_SUCCESS || !data)
+        return st;
+    const size_t n = dvk_tensor_numel(*out), bytes = dvk_tensor_bytes(*out);
+    void *buf = malloc(bytes);
+    if (!buf)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (size_t i = 0; i < n; ++i) {
+        if (dtype == DVK_DTYPE_F16)
+            ((uint16_t *)buf)[i] = dvk_f32_to_f16(data[i]);
+        else if (dtype == DVK_DTYPE_BF16)
+            ((uint16_t *)buf)[i] = dvk_f32_to_bf16(data[i]);
+        else if (dtype == DVK_DTYPE_I32)
+            ((int32_t *)buf)[i] = (int32_t)data[i];
+        else
+            ((float *)buf)[i] = data[i];
+    }
+    st = dvk_tensor_upload(*out, buf, bytes);
+    free(buf);
+    return st;
+}
+
+dvk_status tool_download_floats(const dvk_tensor *t, float **out)
+{
+    const size_t n = dvk_tensor_numel(t), bytes = dvk_tensor_bytes(t);
+    const dvk_dtype dt = dvk_tensor_dtype(t);
+    void *buf = malloc(bytes);
+    float *f = malloc(n * sizeof *f);
+    dvk_status st = buf && f ? dvk_tensor_download(t, buf, bytes)
+                             : dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (size_t i = 0; st == DVK_SUCCESS && i < n; ++i)
+        f[i] = dt == DVK_DTYPE_F16    ? dvk_f16_to_f32(((uint16_t *)buf)[i])
+               : dt == DVK_DTYPE_BF16 ? dvk_bf16_to_f32(((uint16_t *)buf)[i])
+               : dt == DVK_DTYPE_I32  ? (float)((int32_t *)buf)[i]
+                                      : ((float *)buf)[i];
+    free(buf);
+    if (st != DVK_SUCCESS) {
+        free(f);
+        f = NULL;
+    }
+    *out = f;
+    return st;
+}
+
+double tool_elapsed_ms(const struct timespec *t0, const struct timespec *t1)
+{
+    return (double)(t1->tv_sec - t0->tv_sec) * 1e3 + (double)(t1->tv_nsec - t0->tv_nsec) * 1e-6;
+}

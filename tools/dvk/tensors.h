@@ -1,0 +1,26 @@
+/* Host-side helpers the dvk tool's operators (ops/) and building blocks (nn.c) share: random
+ * numbers, tensors made from floats and read back as floats, and wall time. */
+#ifndef DVK_TOOL_TENSORS_H
+#define DVK_TOOL_TENSORS_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "deltavk.h"
+
+/* xorshift64*: the next number of the stream `s` (a non-zero state). */
+uint64_t tool_rng_next(uint64_t *s);
+/* Uniform in [0, 1), on a grid of 2^-24. */
+float tool_rng_uniform(uint64_t *s);
+
+/* A new tensor of `dtype` and shape, filled from `data` (floats; int32 tensors take them
+ * truncated), or left unset when data is NULL. */
+dvk_status tool_tensor_from(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
+                            const uint64_t *shape, const float *data, dvk_tensor **out);
+/* Downloads any tensor as floats (malloc'd) into *out (NULL on failure). */
+dvk_status tool_download_floats(const dvk_tensor *t, float **out);
+
+/* Milliseconds from t0 to t1 (CLOCK_MONOTONIC readings). */
+double tool_elapsed_ms(const struct timespec *t0, const struct timespec *t1);
+
+#endif
