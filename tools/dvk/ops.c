@@ -1,6 +1,7 @@
 /* The operators the dvk tool knows, and loading their inputs (from a file or at random).
  * A new operator is one entry in `ops` below plus its make_outputs / record / cost. */
 #include "dvk_tool.h"
+#include "tensors.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,20 +13,13 @@
 
 /* ---- tensors ---------------------------------------------------------------------------- */
 
-static dvk_status make_tensor(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
-                              const uint64_t *shape, dvk_tensor **out)
-{
-    dvk_tensor_desc d = {.dtype = dtype, .ndim = ndim};
-    for (uint32_t i = 0; i < ndim; ++i)
-        d.shape[i] = shape[i];
-    return dvk_tensor_create(ctx, &d, out);
-}
-
-/* Uploads float data into a new tensor of `dtype` (converting to fp16 if asked). */
+/* Uploads float data into a new tensor of `dtype` (converting to fp16 if asked). Unlike
+ * tool_tensor_from it converts to nothing else: a bf16 tensor refuses the floats for their
+ * size, which is how bench --dtype bf16 reports today that the operators take no bf16. */
 static dvk_status upload_floats(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
                                 const uint64_t *shape, const float *data, dvk_tensor **out)
 {
-    dvk_status st = make_tensor(ctx, dtype, ndim, shape, out);
+    dvk_status st = tool_tensor_from(ctx, dtype, ndim, shape, NULL, out);
     if (st != DVK_SUCCESS)
         return st;
     const size_t n = dvk_tensor_numel(*out);
@@ -85,11 +79,11 @@ static dvk_status family_outputs(dvk_context *ctx, const tool_inputs *in, bool w
     const dvk_tensor *v = VAL(in);
     const uint64_t so[4] = {dvk_tensor_dim(v, 0), dvk_tensor_dim(v, 1), dvk_tensor_dim(v, 2),
                             key_readout ? dvk_tensor_dim(KEY(in), 3) : dvk_tensor_dim(v, 3)};
-    dvk_status st = make_tensor(ctx, dvk_tensor_dtype(v), 4, so, &out->o);
+    dvk_status st = tool_tensor_from(ctx, dvk_tensor_dtype(v), 4, so, NULL, &out->o);
     if (st == DVK_SUCCESS && with_state) {
         const uint64_t ss[4] = {num_seqs(in), dvk_tensor_dim(v, 2), dvk_tensor_dim(KEY(in), 3),
                                 dvk_tensor_dim(v, 3)};
-        st = make_tensor(ctx, DVK_DTYPE_F32, 4, ss, &out->ht);
+        st = tool_tensor_from(ctx, DVK_DTYPE_F32, 4, ss, NULL, &out->ht);
     }
     return st;
 }
@@ -180,7 +174,7 @@ static dvk_status linear_outputs(dvk_context *ctx, const tool_inputs *in, const 
     if (st == DVK_SUCCESS && with_state) {
         const uint64_t sz[3] = {num_seqs(in), dvk_tensor_dim(KEY(in), 2),
                                 dvk_tensor_dim(KEY(in), 3)};
-        st = make_tensor(ctx, DVK_DTYPE_F32, 3, sz, &out->z);
+        st = tool_tensor_from(ctx, DVK_DTYPE_F32, 3, sz, NULL, &out->z);
     }
     return st;
 }
@@ -230,7 +224,7 @@ static dvk_status rope_outputs(dvk_context *ctx, const tool_inputs *in, const to
     const dvk_tensor *x = Q(in);
     const uint64_t s[4] = {dvk_tensor_dim(x, 0), dvk_tensor_dim(x, 1), dvk_tensor_dim(x, 2),
                            dvk_tensor_dim(x, 3)};
-    return make_tensor(ctx, dvk_tensor_dtype(x), 4, s, &out->o);
+    return tool_tensor_from(ctx, dvk_tensor_dtype(x), 4, s, NULL, &out->o);
 }
 
 static dvk_status rope_record(dvk_cmd *cmd, const tool_inputs *in, const tool_outputs *out,
@@ -332,28 +326,12 @@ static void rope_cost(const tool_inputs *in, const tool_outputs *out, const tool
     *bytes = bytes_of(Q(in)) + bytes_of(out->o);
 }
 
-/* A tensor's contents as floats (malloc'd), or NULL. */
+/* A tensor's contents as floats (malloc'd), or NULL (no tensor, or the download failed). */
 static float *download_floats(const dvk_tensor *t)
 {
-    if (!t)
-        return NULL;
-    const size_t n = dvk_tensor_numel(t);
-    float *x = malloc(n * sizeof *x);
-    if (!x)
-        return NULL;
-    if (dvk_tensor_dtype(t) == DVK_DTYPE_F16) {
-        uint16_t *h = malloc(n * sizeof *h);
-        if (!h || dvk_tensor_download(t, h, n * sizeof *h) != DVK_SUCCESS) {
-            free(h), free(x);
-            return NULL;
-        }
-        for (size_t i = 0; i < n; ++i)
-            x[i] = dvk_f16_to_f32(h[i]);
-        free(h);
-    } else if (dvk_tensor_download(t, x, n * sizeof *x) != DVK_SUCCESS) {
-        free(x);
-        return NULL;
-    }
+    float *x = NULL;
+    if (t)
+        tool_download_floats(t, &x);
     return x;
 }
 
@@ -394,11 +372,6 @@ static void host_free(host_inputs *h)
     free(h->h0), free(h->z0), free(h->o), free(h->ht), free(h->zt);
 }
 
-static double elapsed_ms(const struct timespec *t0, const struct timespec *t1)
-{
-    return (double)(t1->tv_sec - t0->tv_sec) * 1e3 + (double)(t1->tv_nsec - t0->tv_nsec) * 1e-6;
-}
-
 /* Runs `call`, a C reference returning 0 on success, and sets ms to its wall time in
  * milliseconds (ms is left as it was when the call fails). */
 #define TIME_REFERENCE(ms, call)                                                                  \
@@ -408,7 +381,7 @@ static double elapsed_ms(const struct timespec *t0, const struct timespec *t1)
         const int rc_ = (call);                                                                   \
         clock_gettime(CLOCK_MONOTONIC, &t1_);                                                     \
         if (rc_ == 0)                                                                             \
-            (ms) = elapsed_ms(&t0_, &t1_);                                                        \
+            (ms) = tool_elapsed_ms(&t0_, &t1_);                                                   \
     } while (0)
 
 static double delta_reference_ms(const tool_inputs *in, const tool_opts *opts)
@@ -894,24 +867,11 @@ int tool_load_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *opts,
 
 /* ---- random inputs ------------------------------------------------------------------------ */
 
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 0x2545F4914F6CDD1Dull;
-}
-
 static float rng_normal(uint64_t *s)
 {
-    const double u1 = ((rng_next(s) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
-    const double u2 = (rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+    const double u1 = ((tool_rng_next(s) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
+    const double u2 = (tool_rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
-
-static float rng_uniform(uint64_t *s)
-{
-    return (float)((rng_next(s) >> 40) * (1.0 / 16777216.0));
 }
 
 static void l2_normalize_rows(float *x, size_t n, size_t len)
@@ -965,11 +925,11 @@ static void random_values(tool_kind kind, const tool_opts *o, float *x, size_t n
             x[i] = rng_normal(&kappa_seed);
         l2_normalize_rows(x, n, len);
         for (size_t i = 0; i < n; ++i)
-            x[i] = kind == KIND_DPLR_A ? -x[i] : x[i] * rng_uniform(seed);
+            x[i] = kind == KIND_DPLR_A ? -x[i] : x[i] * tool_rng_uniform(seed);
         break;
     case KIND_ALPHA:
         for (size_t i = 0; i < n; ++i)
-            x[i] = rng_uniform(seed);
+            x[i] = tool_rng_uniform(seed);
         break;
     case KIND_A_LOG:
         for (size_t i = 0; i < n; ++i)
@@ -985,7 +945,7 @@ static void random_values(tool_kind kind, const tool_opts *o, float *x, size_t n
         break;
     case KIND_DONE: /* about one episode start in 256 tokens */
         for (size_t i = 0; i < n; ++i)
-            x[i] = rng_uniform(seed) < 1.0f / 256.0f ? 1.0f : 0.0f;
+            x[i] = tool_rng_uniform(seed) < 1.0f / 256.0f ? 1.0f : 0.0f;
         break;
     case KIND_QUERY:
     case KIND_VALUE:
@@ -1064,7 +1024,7 @@ int tool_random_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *o, 
         if (rc == TOOL_OK && op->state == STATE_S_Z) {
             /* a normaliser sums positive features: positive */
             for (size_t i = 0; i < (size_t)o->B * HV * o->K; ++i)
-                x[i] = 1.0f + rng_uniform(&seed);
+                x[i] = 1.0f + tool_rng_uniform(&seed);
             st = upload_floats(ctx, DVK_DTYPE_F32, 3, ss, x, &in->z0);
             if (st != DVK_SUCCESS)
                 rc = tool_fail_status("random z0", st);
