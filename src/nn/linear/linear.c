@@ -1,13 +1,14 @@
 /* dvk_linear: y = x Wᵀ + b (shaders/nn/linear/). Three paths, chosen here:
  *   gemv      M <= 16 rows per group (decode): the weight streamed once, x staged in shared
  *             memory (whole, or chunk by chunk); K also split over several workgroups (fp32
- *             partials in scratch, summed by splitk_sum) when the weight's rows alone give too
- *             few workgroups;
+ *             partials in scratch, summed by splitk_sum) so that x's slice fits whole (GPUs)
+ *             or the weight's rows alone give too few workgroups;
  *   tiled_cm  tensor cores, when the device and the operands allow (cm_usable);
  *   tiled     fp32 FMA tiles otherwise.
  * Developer switches, read at every call, let the paths and shapes be compared on a device:
  * DVK_LINEAR_CONFIG (a tensor-core configuration of cm_configs[], or "fma"),
- * DVK_LINEAR_DECODE ("off", or "RPT,SPLITS[,LANES[,WG]]" for gemv) and, for tests,
+ * DVK_LINEAR_DECODE ("off", or "RPT,SPLITS[,LANES[,WG[,UNROLL]]]" for gemv), DVK_LINEAR_DIAG
+ * (tiled_cm's ablations, for timing) and, for tests,
  * DVK_LINEAR_CM_EMULATE (tiled_cm's tiling with emulated matrix operations); deltavk_nn.h
  * documents them. */
 #include "nn/nn.h"
