@@ -213,13 +213,16 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  * for 8 < M ≤ 16, and forced for any M; 5: 128×256, BK 32, warp tiles 64×64, one shared
  * buffer (two barriers per step), loads one step ahead; 6: 128×128, BK 64, warp tiles 64×32,
  * one buffer; 7: 128×128, BK 32, 4 subgroups of 64×64, one step ahead; 8: decode-shaped as 4
- * with BK 128 through one buffer; 0–3 and 5–7 apply to M ≤ 16 only with
- * DVK_LINEAR_DECODE=off, and "fma" to M > 16); a configuration the device cannot run is
- * DVK_ERROR_UNSUPPORTED. DVK_LINEAR_DECODE = auto | off | RPT,SPLITS[,LANES[,WG[,UNROLL]]]
- * turns the decode path off (M ≤ 16 then runs on tiles) or forces its weight rows per
- * invocation (1, 2, 4 or 8), K slices, invocations along K (1 to WG), invocations per
- * workgroup (32 to 1024) and weight vectors per row and step (1 to 16; powers of two but
- * SPLITS); 0 keeps the automatic choice. DVK_LINEAR_DIAG = bits (diagnostics, for timing
+ * with BK 128 through one buffer; 9: 128×256, BK 32, 16 subgroups of 64×32, one buffer;
+ * 10: decode-shaped, 16×64, BK 256, 4 subgroups, one buffer; the decode-shaped ones (4, 8,
+ * 10) serve M ≤ 16 only, the others M ≤ 16 only with DVK_LINEAR_DECODE=off, and "fma" M > 16);
+ * a configuration the device cannot run is DVK_ERROR_UNSUPPORTED. DVK_LINEAR_DECODE = auto |
+ * off | RPT,SPLITS[,LANES[,WG[,UNROLL[,XDIRECT]]]] turns the decode path off (M ≤ 16 then
+ * runs on tiles) or forces its weight rows per invocation (1, 2, 4 or 8), K slices,
+ * invocations along K (1 to WG), invocations per workgroup (32 to 1024) and weight vectors per
+ * row and step (1 to 16; powers of two but SPLITS; 0 keeps the automatic choice), and with
+ * XDIRECT = 1 reads x from memory where it is used instead of staging it in shared memory
+ * (where K % 4 == 0 and the weight's loads hold 4+ elements). DVK_LINEAR_DIAG = bits (diagnostics, for timing
  * only: the results are wrong) leaves parts of the tensor-core kernel's work out: 1 its K
  * loop's global loads, 2 its shared-memory stores, 4 its operand reads (done once, before the
  * loop), 8 its operand reads and products, 16 its epilogue, 32 its barriers. For tests,

@@ -178,10 +178,10 @@ def sweep(a):
     print(json.dumps({"torch_ms": {str(k): v for k, v in torch_ms.items()}}), flush=True)
 
     S = (4096, 4096, 4096)
-    # 1. every tensor-core configuration of the prefill shape (5-7 are new: one buffer with
-    #    twice the work per barrier, or two workgroups per SM)
+    # 1. every tensor-core configuration of the prefill shape (5-7 and 9 are new: one buffer
+    #    with twice the work per barrier, two workgroups per SM, or 16 subgroups)
     tiled = [emit("tiled", "configuration", {"DVK_LINEAR_CONFIG": c}, *S)
-             for c in (0, 1, 2, 3, 5, 6, 7)]
+             for c in (0, 1, 2, 3, 5, 6, 7, 9)]
     # 2. where the time of the tensor-core kernel goes: DVK_LINEAR_DIAG bits (tiled.h) on
     #    configuration 1 (the best of the first run) and on the best new one
     diags = [
@@ -205,15 +205,20 @@ def sweep(a):
 
     # 3. the decode path at 2048 x 8192, weights out of L2 (8 copies): the automatic choice,
     #    the plan the first run measured (before this change), and neighbours of the new plan
-    #    ("RPT,SPLITS,LANES,WG[,UNROLL]"); for M = 16 the tensor-core configurations 4 and 8
+    #    ("RPT,SPLITS,LANES,WG[,UNROLL[,XDIRECT]]": XDIRECT = 1 reads x from memory, unstaged,
+    #    so no K slices are needed); from M = 4 on the tensor-core configurations 4, 8, 10
     D = (2048, 8192)
     old_plan = {1: "1,1,32,256,8", 2: "1,1,16,256,8", 4: "1,1,16,256,8", 8: "1,2,8,256,4",
                 16: "2,4,8,256,2"}
-    plans = {1: ["1,1,64,256", "2,1,32,256", "1,2,32,256", "1,1,32,128", "1,1,128,256,4"],
-             2: ["2,2,16,256", "1,4,16,256", "1,1,32,256", "1,2,32,256"],
-             4: ["2,4,8,256", "1,8,8,256", "2,8,8,256", "1,4,16,256", "1,2,16,256"],
-             8: ["2,16,8,256", "4,8,8,256", "1,8,8,256", "2,8,8,256,8", "4,16,8,256,2"],
-             16: ["4,16,8,256", "4,8,8,256", "2,16,8,256", "4,32,8,256,2"]}
+    plans = {1: ["1,1,64,256", "2,1,32,256", "1,2,32,256", "1,1,32,128", "1,1,128,256,4",
+                 "1,1,32,256,8,1"],
+             2: ["2,2,16,256", "1,4,16,256", "1,1,32,256", "1,2,32,256", "2,1,128,256,4,1",
+                 "4,1,128,256,2,1"],
+             4: ["2,4,8,256", "1,8,8,256", "2,8,8,256", "1,4,16,256", "1,2,16,256",
+                 "4,1,128,256,2,1", "2,1,64,256,4,1"],
+             8: ["2,16,8,256", "4,8,8,256", "1,8,8,256", "2,8,8,256,8", "4,16,8,256,2",
+                 "4,1,128,256,2,1", "4,1,256,256,2,1"],
+             16: ["4,16,8,256", "4,8,8,256", "2,16,8,256", "4,32,8,256,2", "4,1,128,256,1,1"]}
     for M in (1, 2, 4, 8, 16):
         emit("decode", "automatic", {}, M, *D, rotate=8)
         emit("decode", "the first run's plan", {"DVK_LINEAR_DECODE": old_plan[M]}, M, *D,
@@ -222,11 +227,12 @@ def sweep(a):
         for pl in plans[M]:
             emit("decode", "plan", {"DVK_LINEAR_DECODE": pl}, M, *D, rotate=8)
         if M >= 4:
-            for c in (4, 8):
+            for c in (4, 8, 10):
                 emit("decode", "tensor cores", {"DVK_LINEAR_CONFIG": c}, M, *D, rotate=8)
     # per-kernel times (partial sums vs their sum) and where the tensor-core decode's time goes
     emit("decode", "per kernel", {}, 4, *D, rotate=8, stages=True)
     emit("decode", "per kernel", {"DVK_LINEAR_CONFIG": 4}, 16, *D, rotate=8, stages=True)
+    emit("decode", "per kernel", {"DVK_LINEAR_CONFIG": 10}, 16, *D, rotate=8, stages=True)
     for bits, why in ((1, diags[0][1]), (8, diags[6][1]), (7, diags[4][1]), (32, diags[10][1]),
                       (16, diags[9][1])):
         emit("decode-ablation", why, {"DVK_LINEAR_CONFIG": 4, "DVK_LINEAR_DIAG": bits}, 16, *D,
@@ -241,7 +247,7 @@ def sweep(a):
     for M in (1, 4, 16):
         emit("decode", "automatic, other shape", {}, M, 8192, 2048, rotate=8)
     # 6. short ablations of the remaining configurations
-    for c in (0, 2, 6, 7):
+    for c in (0, 2, 6, 7, 9):
         for bits in (7, 8, 32):
             emit("ablation", dict(diags)[bits], {"DVK_LINEAR_CONFIG": c, "DVK_LINEAR_DIAG": bits},
                  *S)

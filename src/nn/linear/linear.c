@@ -177,16 +177,19 @@ static dvk_status check_groups(const dvk_context *ctx, uint64_t gx, uint64_t gy,
 
 typedef struct gemv_plan {
     uint32_t wg, lanes, rpt, vw, ks, kc, unroll, xs4, splits;
+    bool xdirect; /* x read from memory where used, not staged in shared memory */
 } gemv_plan;
 
 /* DVK_LINEAR_DECODE, a developer's switch: unset, "" or "auto" = chosen here; "off" = no gemv
- * (M <= 16 runs on the tiles); "RPT,SPLITS[,LANES[,WG[,UNROLL]]]" forces weight rows per
- * invocation (1, 2, 4 or 8), K slices, invocations along K (1 to 1024, at most WG; more than a
- * subgroup's meet in shared memory like the others), invocations per workgroup (32 to 1024)
- * and weight vectors per row and step (1 to 16), powers of two but SPLITS; 0 = chosen here. */
+ * (M <= 16 runs on the tiles); "RPT,SPLITS[,LANES[,WG[,UNROLL[,XDIRECT]]]]" forces weight rows
+ * per invocation (1, 2, 4 or 8), K slices, invocations along K (1 to 1024, at most WG; more
+ * than a subgroup's meet in shared memory like the others), invocations per workgroup (32 to
+ * 1024), weight vectors per row and step (1 to 16), powers of two but SPLITS, 0 = chosen here;
+ * and XDIRECT = 1: x read from memory where it is used instead of staged in shared memory
+ * (where K % 4 == 0 and the weight's vectors are 4+ elements; else ignored). */
 typedef struct decode_switch {
     bool off;
-    uint32_t rpt, splits, lanes, wg, unroll;
+    uint32_t rpt, splits, lanes, wg, unroll, xdirect;
 } decode_switch;
 
 static bool pow2_or_0(unsigned v, unsigned lo, unsigned hi)
@@ -204,17 +207,18 @@ static dvk_status read_decode_switch(decode_switch *sw)
         sw->off = true;
         return DVK_SUCCESS;
     }
-    unsigned r = 0, s = 0, l = 0, w = 0, u = 0;
-    const int n = sscanf(e, "%u,%u,%u,%u,%u", &r, &s, &l, &w, &u);
+    unsigned r = 0, s = 0, l = 0, w = 0, u = 0, x = 0;
+    const int n = sscanf(e, "%u,%u,%u,%u,%u,%u", &r, &s, &l, &w, &u, &x);
     if (n < 2 || !pow2_or_0(r, 1, 8) || s > 65535 || !pow2_or_0(l, 1, 1024) ||
-        !pow2_or_0(w, 32, 1024) || !pow2_or_0(u, 1, 16) || (l && w && l > w))
+        !pow2_or_0(w, 32, 1024) || !pow2_or_0(u, 1, 16) || (l && w && l > w) || x > 1)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
                              "DVK_LINEAR_DECODE=%s: expected off, auto or "
-                             "RPT,SPLITS[,LANES[,WG[,UNROLL]]] (RPT 1..8, SPLITS up to 65535, "
-                             "LANES 1..WG, WG 32..1024, UNROLL 1..16, powers of two but SPLITS; "
-                             "0 = automatic)",
+                             "RPT,SPLITS[,LANES[,WG[,UNROLL[,XDIRECT]]]] (RPT 1..8, SPLITS up to "
+                             "65535, LANES 1..WG, WG 32..1024, UNROLL 1..16, powers of two but "
+                             "SPLITS, 0 = automatic; XDIRECT 0 or 1)",
                              e);
-    *sw = (decode_switch){.rpt = r, .splits = s, .lanes = l, .wg = w, .unroll = u};
+    *sw = (decode_switch){
+        .rpt = r, .splits = s, .lanes = l, .wg = w, .unroll = u, .xdirect = x};
     return DVK_SUCCESS;
 }
 
@@ -264,9 +268,10 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
     const uint64_t target_rows = cpu ? 4 : 256, target_split = cpu ? 4 : 256;
     const uint32_t b = 32 / min_u32(g->lanes, 32);
     const uint32_t rpt_min = cpu ? 1 : min_u32(8, ceil_pow2((M + b - 1) / b)); /* M <= RPT·b */
+    g->xdirect = sw->xdirect && g->vw >= 4 && K % 4 == 0;
     uint32_t rpt = sw->rpt ? sw->rpt : rpt_min > 4 ? rpt_min : 4;
     uint32_t splits = sw->splits ? sw->splits : 1;
-    if (!cpu && !sw->splits && (uint64_t)M * K > (uint64_t)cap4 * 4) /* x's slice whole */
+    if (!cpu && !g->xdirect && !sw->splits && (uint64_t)M * K > (uint64_t)cap4 * 4) /* x whole */
         splits = ceil_pow2((uint32_t)div_up((uint64_t)M * K, (uint64_t)cap4 * 4));
 #define GEMV_GROUPS(r, s) (div_up(p->N, (uint64_t)rg * (r)) * (s) * p->G)
     while (!sw->rpt && rpt > rpt_min && GEMV_GROUPS(rpt, splits) < target_rows)
@@ -284,8 +289,14 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
     g->unroll = g->unroll ? g->unroll : 1;
     const uint32_t per_lane = (uint32_t)div_up(div_up(g->ks, g->vw), g->lanes);
     g->unroll = min_u32(g->unroll, per_lane ? per_lane : 1);
-    /* x's slice whole when it fits, else in chunks through two buffers; a chunk is a whole
-     * number of steps (UNROLL·LANES·VW columns, a power of two) and of vec4s */
+    /* x's slice whole when it fits (or is not staged), else in chunks through two buffers; a
+     * chunk is a whole number of steps (UNROLL·LANES·VW columns, a power of two) and of
+     * vec4s */
+    if (g->xdirect) {
+        g->kc = g->ks;
+        g->xs4 = g->wg * mq; /* the sums only */
+        return DVK_SUCCESS;
+    }
     if ((uint64_t)M * g->ks <= (uint64_t)cap4 * 4) {
         g->kc = g->ks;
     } else {
@@ -349,6 +360,48 @@ static dvk_status record_splitk_sum(dvk_cmd *cmd, dvk_context *ctx, const linear
     return dvk_cmd_dispatch(cmd, &dd);
 }
 
+/* DVK_LINEAR_SPLITK, a developer's switch: how the K slices' partial sums are added: "fused"
+ * (the default: by the last workgroup of each row block to finish, no second dispatch) or
+ * "dispatch" (by splitk_sum.comp). */
+static dvk_status splitk_switch(bool *fused)
+{
+    *fused = true;
+    const char *e = getenv("DVK_LINEAR_SPLITK");
+    if (!e || !*e || strcmp(e, "fused") == 0)
+        return DVK_SUCCESS;
+    if (strcmp(e, "dispatch") == 0) {
+        *fused = false;
+        return DVK_SUCCESS;
+    }
+    return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                         "DVK_LINEAR_SPLITK=%s: expected fused or dispatch", e);
+}
+
+/* fp32 partial sums of K slices, [splits, G, M, N], followed by `counters` uint counters at
+ * element *count_off (a multiple of the device's view alignment), zeroed here, in scratch
+ * memory. */
+static dvk_status make_counted_partials(dvk_cmd *cmd, const dvk_context *ctx,
+                                        const linear_problem *p, uint32_t splits,
+                                        uint64_t counters, dvk_tensor **part,
+                                        uint32_t *count_off)
+{
+    const uint64_t align = dvk_context_device_info(ctx)->tensor_alignment / 4;
+    const uint64_t off = div_up((uint64_t)splits * p->G * p->M * p->N, align) * align;
+    if (off + counters > UINT32_MAX)
+        return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED,
+                             "linear: %llu partial sums (K in %u slices) exceed 2^32 - 1",
+                             (unsigned long long)off, splits);
+    const dvk_tensor_desc pd = {.dtype = DVK_DTYPE_F32, .ndim = 1, .shape = {off + counters}};
+    NN_TRY(dvk_cmd_scratch_tensor(cmd, &pd, part));
+    dvk_tensor *view = NULL;
+    const dvk_tensor_view_desc vd = {.offset = off, .ndim = 1, .shape = {counters}};
+    NN_TRY(dvk_tensor_view(*part, &vd, &view));
+    const dvk_status st = dvk_cmd_fill_zero(cmd, view);
+    dvk_tensor_destroy(view);
+    *count_off = (uint32_t)off;
+    return st;
+}
+
 static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
                               const gemv_plan *g)
 {
@@ -356,8 +409,16 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     const uint64_t gx = div_up(p->N, rows_per_wg);
     NN_TRY(check_groups(ctx, gx, g->splits, p->G));
     const bool split = g->splits > 1;
+    const dvk_device_info *info = dvk_context_device_info(ctx);
+    bool fused;
+    NN_TRY(splitk_switch(&fused));
+    fused = fused && split && info->fp16_storage && info->vulkan_memory_model &&
+            nn_kernel_available(DVK_NN_K_LINEAR_GEMV_FUSED);
     dvk_tensor *part = NULL;
-    if (split)
+    uint32_t count_off = 0;
+    if (fused)
+        NN_TRY(make_counted_partials(cmd, ctx, p, g->splits, gx * p->G, &part, &count_off));
+    else if (split)
         NN_TRY(make_partials(cmd, p, g->splits, &part));
     const dvk_tensor *ts[LINEAR_BINDINGS] = {
         [LINEAR_BIND_X] = p->x,
@@ -378,10 +439,17 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     spec[GV_SPEC_PARTIAL] = split;
     spec[GV_SPEC_XV4] = p->K % 4 == 0;
     spec[GV_SPEC_KC] = g->kc;
+    spec[GV_SPEC_XDIRECT] = g->xdirect;
+    spec[GV_SPEC_FUSED] = fused;
+    if (fused)
+        ts[LINEAR_BIND_Y] = p->y;
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx, nn_variant(DVK_NN_K_LINEAR_GEMV_F32, DVK_NN_K_LINEAR_GEMV_ANY, ts, 4),
+    NN_TRY(nn_kernel(ctx,
+                     fused ? DVK_NN_K_LINEAR_GEMV_FUSED
+                           : nn_variant(DVK_NN_K_LINEAR_GEMV_F32, DVK_NN_K_LINEAR_GEMV_ANY, ts, 4),
                      LINEAR_BINDINGS, sizeof(linear_gemv_push), GV_SPECS, spec, &k));
-    const linear_gemv_push pc = {.N = p->N, .K = p->K, .G = p->G, .bias_stride = p->bias_stride};
+    const linear_gemv_push pc = {
+        .N = p->N, .K = p->K, .G = p->G, .bias_stride = p->bias_stride, .count_off = count_off};
     dvk_dispatch_desc dd = {
         .kernel = k,
         /* Both outputs are writable in the shader: the one left unbound (the dummy) is
@@ -393,7 +461,7 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
         dd.tensors[i] = ts[i];
     NN_TRY(dvk_cmd_dispatch(cmd, &dd));
-    if (!split)
+    if (!split || fused)
         return DVK_SUCCESS;
 
     return record_splitk_sum(cmd, ctx, p, part, g->splits);
@@ -441,6 +509,13 @@ static const cm_config cm_configs[] = {
     /* 8: decode-shaped as 4 with BK 128 through one buffer: 32 KiB of weight per step, 8 loads
      *    in flight per invocation, half the barriers per byte; 39 KiB. */
     {16, 128, 128, 16, 16, 1},
+    /* 9: 128x256 tiles of 16 subgroups (512 invocations), warp tiles 64x32, BK 32 through one
+     *    buffer: 5's bytes per product with twice the subgroups to hide latency; 36 KiB. */
+    {128, 256, 32, 64, 32, 1},
+    /* 10: decode-shaped, 16x64 tiles of 4 subgroups, BK 256 through one buffer: each weight
+     *    row read 512 contiguous bytes per step (config 4 reads 128: scattered for DRAM), 20
+     *    loads in flight per invocation; 41 KiB. */
+    {16, 64, 256, 16, 16, 1},
 };
 #define CM_DECODE 4
 #define CM_CONFIGS (sizeof cm_configs / sizeof cm_configs[0])
@@ -517,7 +592,8 @@ static dvk_status diag_switch(uint32_t *out)
  * partial sums there instead of y. */
 static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
                                dvk_nn_kernel id, uint32_t bm, uint32_t bn, const uint32_t *spec,
-                               uint32_t spec_count, const dvk_tensor *part, uint32_t ks)
+                               uint32_t spec_count, const dvk_tensor *part, uint32_t ks,
+                               bool fused, uint32_t count_off)
 {
     const uint64_t tiles_m = div_up(p->M, bm), tiles_n = div_up(p->N, bn);
     const uint32_t splits = part ? (uint32_t)div_up(p->K, ks) : 1;
@@ -525,7 +601,7 @@ static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_prob
         [LINEAR_BIND_X] = p->x,
         [LINEAR_BIND_W] = p->w,
         [LINEAR_BIND_BIAS] = p->bias,
-        [LINEAR_BIND_Y] = part ? NULL : p->y,
+        [LINEAR_BIND_Y] = part && !fused ? NULL : p->y,
         [LINEAR_BIND_PART] = part,
     };
     const dvk_kernel *k;
@@ -539,6 +615,7 @@ static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_prob
         .tiles_n = (uint32_t)tiles_n,
         .G = p->G,
         .ks = part ? ks : p->K,
+        .count_off = count_off,
     };
     /* Both y and the partial sums are writable in the tensor-core kernel: the one left empty
      * binds the dummy buffer, which must be tracked as written too (dvk_cmd_dispatch). */
@@ -578,7 +655,7 @@ static dvk_status record_fma(dvk_cmd *cmd, dvk_context *ctx, const linear_proble
     const dvk_tensor *ts[4] = {p->x, p->w, p->bias, p->y};
     return record_tiles(cmd, ctx, p,
                         nn_variant(DVK_NN_K_LINEAR_TILED_F32, DVK_NN_K_LINEAR_TILED_ANY, ts, 4), bm,
-                        bn, spec, TL_SPECS, NULL, 0);
+                        bn, spec, TL_SPECS, NULL, 0, false, 0);
 }
 
 /* DVK_LINEAR_CM_EMULATE = "BM,BN,BK,WM,WN,STAGES[,SPLITS]", a switch for tests: the
@@ -622,8 +699,14 @@ static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem
             splits *= 2;
     const uint32_t ks = (uint32_t)(div_up(steps, splits) * c->bk);
     splits = (uint32_t)div_up(p->K, ks); /* no empty slice */
+    bool fused;
+    NN_TRY(splitk_switch(&fused));
+    fused = fused && splits > 1 && dvk_context_device_info(ctx)->vulkan_memory_model;
     dvk_tensor *part = NULL;
-    if (splits > 1)
+    uint32_t count_off = 0;
+    if (fused)
+        NN_TRY(make_counted_partials(cmd, ctx, p, splits, tiles, &part, &count_off));
+    else if (splits > 1)
         NN_TRY(make_partials(cmd, p, splits, &part));
     uint32_t spec[CM_SPECS];
     common_spec(p, cm_wg(c), spec);
@@ -637,8 +720,10 @@ static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem
     spec[CM_SPEC_PARTIAL] = part != NULL;
     spec[CM_SPEC_DIAG] = diag;
     spec[CM_SPEC_SMEM4] = cm_shared(c) / 16;
-    NN_TRY(record_tiles(cmd, ctx, p, id, c->bm, c->bn, spec, CM_SPECS, part, ks));
-    return part ? record_splitk_sum(cmd, ctx, p, part, splits) : DVK_SUCCESS;
+    spec[CM_SPEC_FUSED] = fused;
+    NN_TRY(record_tiles(cmd, ctx, p, id, c->bm, c->bn, spec, CM_SPECS, part, ks, fused,
+                        count_off));
+    return part && !fused ? record_splitk_sum(cmd, ctx, p, part, splits) : DVK_SUCCESS;
 }
 
 /* ---- dvk_linear ----------------------------------------------------------------------------- */
@@ -659,6 +744,10 @@ dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
     uint32_t emu_splits;
     NN_TRY(emulate_switch(&emu, &emu_splits));
     if (emu.bm && is16(p.x) && is16(p.w) && p.K % 16 == 0 && p.N % 16 == 0) {
+        if (!info->vulkan_memory_model) /* the kernel's atomics and barriers are scoped */
+            return dvk_set_error(DVK_ERROR_UNSUPPORTED,
+                                 "DVK_LINEAR_CM_EMULATE: %s lacks the Vulkan memory model",
+                                 info->name);
         if (!cm_fits(info, &emu))
             return dvk_set_error(DVK_ERROR_UNSUPPORTED,
                                  "DVK_LINEAR_CM_EMULATE: %u invocations or %u bytes of shared "
