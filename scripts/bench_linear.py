@@ -229,8 +229,13 @@ def sweep(a):
         if M >= 4:
             for c in (4, 8, 10):
                 emit("decode", "tensor cores", {"DVK_LINEAR_CONFIG": c}, M, *D, rotate=8)
-    # per-kernel times (partial sums vs their sum) and where the tensor-core decode's time goes
-    emit("decode", "per kernel", {}, 4, *D, rotate=8, stages=True)
+    # K slices added by the last workgroup (the default) or by a second dispatch (the first
+    # run's way); per-kernel times; where the tensor-core decode's time goes
+    for M, env in ((4, {}), (8, {}), (16, {"DVK_LINEAR_CONFIG": 4})):
+        emit("decode", "slices summed by a second dispatch",
+             dict(env, DVK_LINEAR_SPLITK="dispatch"), M, *D, rotate=8)
+    emit("decode", "per kernel", {"DVK_LINEAR_SPLITK": "dispatch"}, 4, *D, rotate=8,
+         stages=True)
     emit("decode", "per kernel", {"DVK_LINEAR_CONFIG": 4}, 16, *D, rotate=8, stages=True)
     emit("decode", "per kernel", {"DVK_LINEAR_CONFIG": 10}, 16, *D, rotate=8, stages=True)
     for bits, why in ((1, diags[0][1]), (8, diags[6][1]), (7, diags[4][1]), (32, diags[10][1]),
