@@ -188,14 +188,18 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  *                 two buffers when its M·K·4 bytes exceed 32 KiB or the device's shared
  *                 memory, and K is cut when the rows give too few workgroups): the slices'
  *                 fp32 partial sums go to scratch memory (dvk_cmd_scratch_tensor, S·G·M·N
- *                 floats, held by the dvk_cmd) and a second dispatch adds them, the bias and y.
+ *                 floats and a counter per block of rows, held by the dvk_cmd) and the last
+ *                 workgroup of each block of rows to finish adds them in slice order, with the
+ *                 bias and y (on devices with the Vulkan memory model; elsewhere a second
+ *                 dispatch does, with the same result).
  *   tensor cores  M > 16 (and 8 < M ≤ 16 as decode: 16-row tiles, K cut into slices until
  *                 about 256 workgroups stream the weight, their fp32 partial sums in scratch
- *                 memory and added by a second dispatch), x and the weight 16-bit, K and N
+ *                 memory added as the decode path's are), x and the weight 16-bit, K and N
  *                 multiples of 16, on a device with
  *                 dvk_device_info.cooperative_matrix_nv_f16 and fp16_arithmetic, subgroups of
  *                 exactly 32 (min_subgroup_size = max_subgroup_size = 32), workgroups of 256
- *                 invocations and 30–40 KiB of shared memory: fp16 products, fp32 sums (as the
+ *                 invocations and 30–40 KiB of shared memory (the configurations below need 128
+ *                 to 512 and up to 42 KiB): fp16 products, fp32 sums (as the
  *                 hardware accumulates). bf16 operands are converted to fp16 on the way: exact
  *                 for magnitudes in [6.1e-5, 65504]; smaller ones lose bits (fp16 subnormals,
  *                 zero below 6e-8) and larger ones overflow to inf (the other paths have no such
@@ -204,7 +208,7 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  *                 is smaller, or the device's workgroups are) with 8 × 8 per invocation.
  * Accuracy (tests, against a double-precision product): fp32 below 1e-6 relative RMS error at
  * K ≤ 4096; 16-bit outputs are dominated by their final rounding (fp16 ~3e-4, bf16 ~2e-3).
- * Tuning switches for developers, read at every call: DVK_LINEAR_CONFIG = auto | fma | 0..8
+ * Tuning switches for developers, read at every call: DVK_LINEAR_CONFIG = auto | fma | 0..10
  * forces the FMA tiles or one tensor-core tile configuration (0: 128×128 tiles, BK 32, warp
  * tiles 64×32, loads one K step ahead — the default where there are at least 128 such tiles;
  * 1: as 0 with loads two steps ahead; 2: 128×256, BK 16, warp tiles 64×64, two steps ahead;
@@ -222,13 +226,15 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  * invocations along K (1 to WG), invocations per workgroup (32 to 1024) and weight vectors per
  * row and step (1 to 16; powers of two but SPLITS; 0 keeps the automatic choice), and with
  * XDIRECT = 1 reads x from memory where it is used instead of staging it in shared memory
- * (where K % 4 == 0 and the weight's loads hold 4+ elements). DVK_LINEAR_DIAG = bits (diagnostics, for timing
- * only: the results are wrong) leaves parts of the tensor-core kernel's work out: 1 its K
- * loop's global loads, 2 its shared-memory stores, 4 its operand reads (done once, before the
- * loop), 8 its operand reads and products, 16 its epilogue, 32 its barriers. For tests,
- * DVK_LINEAR_CM_EMULATE = BM,BN,BK,WM,WN,STAGES[,SPLITS] runs the tensor-core tiling with
- * that geometry (STAGES 1, 2 or 3; K in SPLITS slices, 0 = automatic) and its matrix
- * operations done by plain code (slowly), for any M, on any device with 16-bit storage.
+ * (where K % 4 == 0 and the weight's loads hold 4+ elements). DVK_LINEAR_DIAG = bits
+ * (diagnostics, for timing only: the results are wrong) leaves parts of the tensor-core
+ * kernel's work out: 1 its K loop's global loads, 2 its shared-memory stores, 4 its operand
+ * reads (done once, before the loop), 8 its operand reads and products, 16 its epilogue, 32
+ * its barriers. DVK_LINEAR_SPLITK = fused | dispatch: K slices added by their last workgroup
+ * (the default) or by a second dispatch. For tests, DVK_LINEAR_CM_EMULATE =
+ * BM,BN,BK,WM,WN,STAGES[,SPLITS] runs the tensor-core tiling with that geometry (STAGES 1, 2
+ * or 3; K in SPLITS slices, 0 = automatic) and its matrix operations done by plain code
+ * (slowly), for any M, on any device with 16-bit storage and the Vulkan memory model.
  */
 typedef struct dvk_linear_desc {
     const dvk_tensor *x;

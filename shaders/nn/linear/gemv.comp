@@ -276,7 +276,8 @@ void main()
     // (release); the last one to count (acquire) adds all the slices' sums in slice order (the
     // sum splitk_sum.comp makes, so the results are the same) and writes y.
     controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
-                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
+                   gl_SemanticsAcquireRelease);
     if (lid == 0) {
         const uint done =
             atomicAdd(part_count[pc.count_off + g * gl_NumWorkGroups.x + gl_WorkGroupID.x], 1u,
@@ -284,7 +285,8 @@ void main()
         xs4[0].x = done + 1 == gl_NumWorkGroups.y ? 1.0 : 0.0; // (the sums were all read)
     }
     controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
-                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
+                   gl_SemanticsAcquireRelease);
     if (xs4[0].x == 0.0)
         return; // not the last slice of this row block
     for (uint o = lid; o < RWG * MR; o += WG) {

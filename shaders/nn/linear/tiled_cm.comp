@@ -391,7 +391,8 @@ void main()
     // (release); the last one to count (acquire) adds every slice's sums of the tile, in slice
     // order, and writes y, 8 outputs per item.
     controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
-                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
+                   gl_SemanticsAcquireRelease);
     const uint nslices = gl_NumWorkGroups.z / pc.G;
     if (lid == 0) {
         const uint done =
@@ -400,7 +401,8 @@ void main()
         smem[0].x = done + 1 == nslices ? 1u : 0u; // (the epilogue ended on a barrier)
     }
     controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
-                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
+                   gl_SemanticsAcquireRelease);
     if (smem[0].x == 0u)
         return; // not the last slice of this tile
     for (uint it = lid; it < BM * BN / 8; it += NT) {
