@@ -221,7 +221,8 @@ def sweep(a):
              16: ["4,16,8,256", "4,8,8,256", "2,16,8,256", "4,32,8,256,2", "4,1,128,256,1,1"]}
     for M in (1, 2, 4, 8, 16):
         emit("decode", "automatic", {}, M, *D, rotate=8)
-        emit("decode", "the first run's plan", {"DVK_LINEAR_DECODE": old_plan[M]}, M, *D,
+        emit("decode", "the first run's plan",
+             {"DVK_LINEAR_DECODE": old_plan[M], "DVK_LINEAR_SPLITK": "dispatch"}, M, *D,
              rotate=8)
     for M in (1, 2, 4, 8, 16):
         for pl in plans[M]:

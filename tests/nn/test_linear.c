@@ -255,7 +255,7 @@ static uint32_t cm_shared_bytes(const uint32_t *q)
 /* On every device: the tensor-core kernel's tiling (staging, one buffer with the loads a step
  * ahead, two buffers with them one or two steps ahead, warp tiles, tile order, K slices and
  * their sum, epilogue) with its matrix operations emulated, in geometries that cover the
- * table's warp tiles (64x32, 64x64, 32x32, 16x16; and 16x32), subgroup counts (1 to 8) and
+ * table's warp tiles (64x32, 64x64, 32x32, 16x16; and 16x32), subgroup counts (1 to 16) and
  * stage counts and fit this device; the last field is the number of K slices (0: automatic). */
 static void test_cm_emulated(void **state)
 {
@@ -264,6 +264,7 @@ static void test_cm_emulated(void **state)
         {32, 32, 32, 16, 16, 3, 1},  {128, 64, 16, 64, 32, 3, 1},   {64, 128, 32, 32, 32, 2, 1},
         {16, 64, 32, 16, 16, 2, 3},  {16, 64, 64, 16, 16, 3, 0},    {64, 64, 32, 32, 32, 1, 1},
         {32, 64, 64, 16, 32, 1, 2},  {16, 64, 128, 16, 16, 1, 0},   {128, 128, 16, 64, 64, 2, 1},
+        {64, 64, 16, 16, 16, 1, 1},
     };
     const dvk_device_info *info = dvk_context_device_info(harness_ctx);
     for (size_t g = 0; g < sizeof geo / sizeof geo[0]; ++g) {
