@@ -57,6 +57,16 @@ static const lin_case cases[] = {
     {F16, F16, 0, 0, 1, {1}, 300, 4096, false, false, "1,0,32,256"},
     {BF16, BF16, F32, 0, 1, {16}, 70, 1024, true, false, "4,0,8,256"},
     {F32, F32, F32, 0, 1, {4}, 33, 3000, false, false, "2,1,16,256"},
+    /* invocations along K over several subgroups (their sums meet in shared memory), and the
+     * weight vectors per step forced */
+    {F16, F16, F16, 0, 1, {3}, 21, 4000, false, false, "1,2,64,256,2"},
+    {BF16, BF16, 0, 0, 1, {8}, 10, 2056, true, false, "2,0,128,256,16"},
+    {F16, F16, F32, 0, 1, {13}, 40, 1000, false, false, "4,4,8,256,1"},
+    /* x read from memory where it is used (and, with K % 4 != 0, staged after all) */
+    {F16, F16, F16, 0, 1, {5}, 37, 1024, true, false, "2,1,128,256,2,1"},
+    {F32, F32, F32, 0, 1, {16}, 9, 520, false, false, "4,2,32,256,1,1"},
+    {BF16, F16, 0, 0, 1, {1}, 70, 136, false, false, "1,0,0,0,0,1"},
+    {F16, F16, BF16, 0, 1, {3}, 20, 66, false, false, "2,0,16,64,0,1"},
     /* 16-bit and mixed dtypes */
     {F16, F16, 0, 0, 1, {1}, 257, 1000, false, false, NULL},
     {F16, F16, F16, 0, 1, {5}, 64, 256, false, false, NULL},
@@ -225,30 +235,42 @@ static void test_configs(void **state)
         fprintf(stderr, "  skip configurations: no cooperative matrices\n");
         return;
     }
-    static const char *const configs[] = {"0", "1", "2", "3", "4", "fma"};
+    static const char *const configs[] = {"0", "1", "2", "3", "4",  "5",
+                                          "6", "7", "8", "9", "10", "fma"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
         if (cm_shaped(&cases[i]))
             for (size_t j = 0; j < sizeof configs / sizeof configs[0]; ++j)
                 run(&cases[i], "DVK_LINEAR_CONFIG", configs[j]);
 }
 
-/* On every device: the tensor-core kernel's tiling (staging, double buffering one or two steps
- * ahead, warp tiles, tile order, K slices and their sum, epilogue) with its matrix operations
- * emulated, in geometries that cover the table's warp tiles (64x32, 64x64, 32x32, 16x16) and
- * fit this device; the last field is the number of K slices (0: automatic). */
+/* tiled_cm's shared memory for a geometry (linear.c's cm_shared): its buffers' or its
+ * epilogue's bytes, the larger. */
+static uint32_t cm_shared_bytes(const uint32_t *q)
+{
+    const uint32_t buffers = (q[5] == 1 ? 1 : 2) * (q[0] + q[1]) * (q[2] + 8) * 2;
+    const uint32_t epilogue = (q[0] / q[3]) * (q[1] / q[4]) * 16 * (q[4] + 4) * 4;
+    return buffers > epilogue ? buffers : epilogue;
+}
+
+/* On every device: the tensor-core kernel's tiling (staging, one buffer with the loads a step
+ * ahead, two buffers with them one or two steps ahead, warp tiles, tile order, K slices and
+ * their sum, epilogue) with its matrix operations emulated, in geometries that cover the
+ * table's warp tiles (64x32, 64x64, 32x32, 16x16; and 16x32), subgroup counts (1 to 16) and
+ * stage counts and fit this device; the last field is the number of K slices (0: automatic). */
 static void test_cm_emulated(void **state)
 {
     (void)state;
     static const uint32_t geo[][7] = {
-        {32, 32, 32, 16, 16, 3, 1},  {64, 32, 16, 32, 16, 2, 1},  {32, 64, 32, 16, 32, 3, 1},
-        {128, 64, 16, 64, 32, 3, 1}, {64, 128, 16, 64, 64, 2, 1}, {64, 128, 32, 32, 32, 2, 1},
-        {16, 64, 32, 16, 16, 2, 3},  {16, 64, 64, 16, 16, 3, 0},
+        {32, 32, 32, 16, 16, 3, 1},  {128, 64, 16, 64, 32, 3, 1},   {64, 128, 32, 32, 32, 2, 1},
+        {16, 64, 32, 16, 16, 2, 3},  {16, 64, 64, 16, 16, 3, 0},    {64, 64, 32, 32, 32, 1, 1},
+        {32, 64, 64, 16, 32, 1, 2},  {16, 64, 128, 16, 16, 1, 0},   {128, 128, 16, 64, 64, 2, 1},
+        {64, 64, 16, 16, 16, 1, 1},
     };
     const dvk_device_info *info = dvk_context_device_info(harness_ctx);
     for (size_t g = 0; g < sizeof geo / sizeof geo[0]; ++g) {
         const uint32_t *q = geo[g];
         const uint32_t wg = 32 * (q[0] / q[3]) * (q[1] / q[4]);
-        const uint32_t shared = 2 * (q[0] + q[1]) * (q[2] + 8) * 2;
+        const uint32_t shared = cm_shared_bytes(q);
         char v[64];
         snprintf(v, sizeof v, "%u,%u,%u,%u,%u,%u,%u", q[0], q[1], q[2], q[3], q[4], q[5], q[6]);
         if (wg > info->max_workgroup_invocations || shared > info->max_shared_memory) {
@@ -268,6 +290,100 @@ static void test_cm_emulated(void **state)
             ++k;
         }
     }
+}
+
+/* DVK_LINEAR_DIAG (timing only: the results are wrong by design): every bit alone, and all
+ * together, builds and runs the emulated tensor-core tiling without an error or a validation
+ * message; unset, the same geometry is exact again. */
+static void test_cm_diag(void **state)
+{
+    (void)state;
+    static const lin_case c = {F16, F16, F16, 0, 1, {37}, 48, 96, false, false, NULL};
+    /* each bit on one of the two buffer schemes (a pipeline each: lavapipe compiles slowly) */
+    static const char *const geo[] = {"32,32,32,16,16,2,2", "32,32,32,16,16,1"};
+    static const char *const bits[2][4] = {{"1", "4", "16", "63"}, {"2", "8", "32", "63"}};
+    for (size_t g = 0; g < 2; ++g) {
+        setenv("DVK_LINEAR_CM_EMULATE", geo[g], 1);
+        for (size_t b = 0; b < 4; ++b) {
+            if (g == 1 && b == 3)
+                continue;
+            const uint64_t xs[2] = {37, 96}, ws[2] = {48, 96}, ys[2] = {37, 48};
+            dvk_tensor *tx = harness_make(F16, 2, xs[0], xs[1], 0, 0);
+            dvk_tensor *tw = harness_make(F16, 2, ws[0], ws[1], 0, 0);
+            dvk_tensor *ty = harness_make(F16, 2, ys[0], ys[1], 0, 0);
+            dvk_cmd *cmd = NULL;
+            CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+            setenv("DVK_LINEAR_DIAG", bits[g][b], 1);
+            CHECK_OK(dvk_linear(cmd, &(dvk_linear_desc){.x = tx, .weight = tw, .y = ty}));
+            unsetenv("DVK_LINEAR_DIAG");
+            harness_run(cmd);
+            dvk_cmd_destroy(cmd);
+            dvk_tensor_destroy(tx), dvk_tensor_destroy(tw), dvk_tensor_destroy(ty);
+        }
+        run(&c, NULL, NULL); /* the switch unset: exact again */
+        unsetenv("DVK_LINEAR_CM_EMULATE");
+    }
+}
+
+/* y of one fp16 decode product with the given switches (NULL: unset), downloaded. */
+static float *decode_y(uint64_t M, uint64_t N, uint64_t K, const char *decode, const char *splitk)
+{
+    harness_rng rng = harness_rng_make(M * 31 + N * 7 + K);
+    float *x = malloc(M * K * sizeof *x), *w = malloc(N * K * sizeof *w);
+    float *b = malloc(N * sizeof *b);
+    harness_fill_normal(&rng, x, M * K, 1.0f);
+    harness_fill_normal(&rng, w, N * K, 1.0f);
+    harness_fill_normal(&rng, b, N, 1.0f);
+    dvk_tensor *tx = harness_tensor(F16, 2, (uint64_t[]){M, K}, x);
+    dvk_tensor *tw = harness_tensor(F16, 2, (uint64_t[]){N, K}, w);
+    dvk_tensor *tb = harness_tensor(F32, 1, (uint64_t[]){N}, b);
+    dvk_tensor *ty = harness_tensor_poisoned(F16, 2, (uint64_t[]){M, N});
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    set_env("DVK_LINEAR_DECODE", decode);
+    set_env("DVK_LINEAR_SPLITK", splitk);
+    CHECK_OK(dvk_linear(cmd, &(dvk_linear_desc){.x = tx, .weight = tw, .bias = tb, .y = ty}));
+    set_env("DVK_LINEAR_DECODE", NULL);
+    set_env("DVK_LINEAR_SPLITK", NULL);
+    harness_run(cmd);
+    float *y = harness_download(ty);
+    dvk_cmd_destroy(cmd);
+    dvk_tensor_destroy(tx), dvk_tensor_destroy(tw), dvk_tensor_destroy(tb), dvk_tensor_destroy(ty);
+    free(x), free(w), free(b);
+    return y;
+}
+
+/* K slices added by the last workgroup of each row block or tile (the default where the device
+ * has the Vulkan memory model) or by a second dispatch (DVK_LINEAR_SPLITK=dispatch): the same
+ * sums in the same order, so the same bits; and both against the reference. The decode kernel
+ * and the tensor-core tiling (emulated). */
+static void test_splitk(void **state)
+{
+    (void)state;
+    static const lin_case cs[] = {
+        {F16, F16, F16, 0, 1, {7}, 50, 1000, true, false, "2,5,8"},
+        {F32, BF16, F32, 2, 1, {3}, 33, 640, false, true, "1,3,16,64"},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; ++i)
+        run(&cs[i], "DVK_LINEAR_SPLITK", "dispatch");
+    static const char *const plans[] = {"2,5,8", "1,7,32,128,2", "4,2,8,64,1,1"};
+    static const uint64_t shapes[][3] = {{5, 40, 600}, {1, 70, 1024}, {13, 33, 512}};
+    for (size_t i = 0; i < 3; ++i) {
+        const uint64_t M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+        float *fused = decode_y(M, N, K, plans[i], NULL);
+        float *two = decode_y(M, N, K, plans[i], "dispatch");
+        assert_memory_equal(fused, two, M * N * sizeof *fused);
+        free(fused), free(two);
+    }
+    /* the tensor-core tiling's slices (emulated), both ways */
+    static const lin_case tc = {F16, F16, F16, 0, 1, {9}, 64, 256, true, false, NULL};
+    setenv("DVK_LINEAR_CM_EMULATE", "16,64,32,16,16,2,3", 1);
+    run(&tc, "DVK_LINEAR_SPLITK", "dispatch");
+    float *fused = decode_y(11, 48, 320, NULL, NULL);
+    float *two = decode_y(11, 48, 320, NULL, "dispatch");
+    unsetenv("DVK_LINEAR_CM_EMULATE");
+    assert_memory_equal(fused, two, 11 * 48 * sizeof *fused);
+    free(fused), free(two);
 }
 
 /* x and y as views into larger tensors (x at an aligned offset, y in the middle of another). */
@@ -365,9 +481,35 @@ static void test_bad_input(void **state)
     setenv("DVK_LINEAR_DECODE", "fast", 1);
     CHECK_STATUS(LIN(.x = x, .weight = w, .y = y), DVK_ERROR_INVALID_ARGUMENT);
     unsetenv("DVK_LINEAR_DECODE");
+    setenv("DVK_LINEAR_DECODE", "1,0,64,32", 1); /* LANES > WG */
+    CHECK_STATUS(LIN(.x = x, .weight = w, .y = y), DVK_ERROR_INVALID_ARGUMENT);
+    setenv("DVK_LINEAR_DECODE", "1,0,8,256,3", 1); /* UNROLL not a power of two */
+    CHECK_STATUS(LIN(.x = x, .weight = w, .y = y), DVK_ERROR_INVALID_ARGUMENT);
+    setenv("DVK_LINEAR_DECODE", "1,0,8,256,2,2", 1); /* XDIRECT 0 or 1 */
+    CHECK_STATUS(LIN(.x = x, .weight = w, .y = y), DVK_ERROR_INVALID_ARGUMENT);
+    setenv("DVK_LINEAR_DECODE", "1,2", 1);
+    setenv("DVK_LINEAR_SPLITK", "atomic", 1);
+    CHECK_STATUS(LIN(.x = x, .weight = w, .y = y), DVK_ERROR_INVALID_ARGUMENT);
+    unsetenv("DVK_LINEAR_SPLITK");
+    unsetenv("DVK_LINEAR_DECODE");
     setenv("DVK_LINEAR_CONFIG", "99", 1);
     CHECK_STATUS(LIN(.x = x, .weight = w, .y = y), DVK_ERROR_INVALID_ARGUMENT);
     unsetenv("DVK_LINEAR_CONFIG");
+    if (dvk_context_device_info(harness_ctx)->fp16_storage) {
+        dvk_tensor *x16 = harness_make(F16, 2, 3, 16, 0, 0);
+        dvk_tensor *w16 = harness_make(F16, 2, 16, 16, 0, 0);
+        dvk_tensor *y16 = harness_make(F16, 2, 3, 16, 0, 0);
+        setenv("DVK_LINEAR_CM_EMULATE", "16,16,16,16,16,1", 1);
+        setenv("DVK_LINEAR_DIAG", "64", 1);
+        CHECK_STATUS(LIN(.x = x16, .weight = w16, .y = y16), DVK_ERROR_INVALID_ARGUMENT);
+        setenv("DVK_LINEAR_DIAG", "many", 1);
+        CHECK_STATUS(LIN(.x = x16, .weight = w16, .y = y16), DVK_ERROR_INVALID_ARGUMENT);
+        unsetenv("DVK_LINEAR_DIAG");
+        setenv("DVK_LINEAR_CM_EMULATE", "16,16,16,16,16,4", 1); /* STAGES 1..3 */
+        CHECK_STATUS(LIN(.x = x16, .weight = w16, .y = y16), DVK_ERROR_INVALID_ARGUMENT);
+        unsetenv("DVK_LINEAR_CM_EMULATE");
+        dvk_tensor_destroy(x16), dvk_tensor_destroy(w16), dvk_tensor_destroy(y16);
+    }
 #undef LIN
     dvk_cmd_destroy(cmd);
     dvk_tensor_destroy(wv), dvk_tensor_destroy(yv), dvk_tensor_destroy(wy);
@@ -427,6 +569,8 @@ int main(void)
         cmocka_unit_test_teardown(test_cases, harness_test_teardown),
         cmocka_unit_test_teardown(test_configs, harness_test_teardown),
         cmocka_unit_test_teardown(test_cm_emulated, harness_test_teardown),
+        cmocka_unit_test_teardown(test_cm_diag, harness_test_teardown),
+        cmocka_unit_test_teardown(test_splitk, harness_test_teardown),
         cmocka_unit_test_teardown(test_views, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
         cmocka_unit_test_teardown(test_timing, harness_test_teardown),

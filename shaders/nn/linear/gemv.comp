@@ -8,9 +8,17 @@
 // and the first step's before x's slice (MR rows, fp32) is copied to shared memory, so the
 // weight stream never waits. VW divides K, so every row starts on a vector boundary whatever
 // its index (K odd: VW = 1). The LANES partial sums of each (row, x row) meet in shared memory
-// by a tree; with several K slices they are fp32 partials for splitk_sum.comp.
+// by a tree; with several K slices they are fp32 partials for splitk_sum.comp, or (FUSED, the
+// linear/gemv_fused build) the last workgroup of a row block to finish adds them. With XDIRECT, x
+// is read from memory where it is used (4 elements per load; x is small, so the L1 cache holds
+// it) instead of through shared memory, which then serves the sums only.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifdef DVK_GV_FUSED
+// the slices count themselves with queue-family-scoped atomics and barriers (the Vulkan memory
+// model: device scope would need vulkanMemoryModelDeviceScope, which deltavk does not enable)
+#extension GL_KHR_memory_scope_semantics : require
+#endif
 #include "dtype.glsl"
 #include "gemv.h"
 #include "linear.glsl"
@@ -25,6 +33,8 @@ layout(constant_id = GV_SPEC_XS4) const uint XS4 = 256;
 layout(constant_id = GV_SPEC_PARTIAL) const uint PARTIAL = 0;
 layout(constant_id = GV_SPEC_XV4) const uint XV4 = 0;
 layout(constant_id = GV_SPEC_KC) const uint KC = 1024;
+layout(constant_id = GV_SPEC_XDIRECT) const uint XDIRECT = 0;
+layout(constant_id = GV_SPEC_FUSED) const uint FUSED = 0;
 
 DVK_TENSOR_IN(LINEAR_BIND_X, x)
 // x 4 elements at a time (fp32: 16 bytes, 16-bit: 8 bytes)
@@ -36,7 +46,17 @@ layout(std430, binding = LINEAR_BIND_W) readonly buffer WV4_ { uvec4 w4[]; };
 layout(std430, binding = LINEAR_BIND_W) readonly buffer WV2_ { uvec2 w2[]; };
 layout(std430, binding = LINEAR_BIND_W) readonly buffer WV1_ { uint w1[]; };
 DVK_TENSOR_INOUT(LINEAR_BIND_Y, y)
+// The slices' partial sums; with FUSED also read back by another workgroup (coherent at queue
+// family scope: the last slice to finish reads what the others wrote), and followed by the
+// slices' counters
+#ifdef DVK_GV_FUSED
+layout(std430, binding = LINEAR_BIND_PART) queuefamilycoherent buffer Part_ { float part[]; };
+layout(std430, binding = LINEAR_BIND_PART) queuefamilycoherent buffer PartCount_ {
+    uint part_count[];
+};
+#else
 layout(std430, binding = LINEAR_BIND_PART) writeonly buffer Part_ { float part[]; };
+#endif
 
 const uint RG = WG / LANES;       // row groups
 const uint RWG = RG * RPT;        // weight rows per workgroup
@@ -93,6 +113,17 @@ vec4 x_vec(uint xb, uint m, uint xk, uint q)
     return xs4[x_slot(xb, m, xk / 4 + q)];
 }
 
+// XDIRECT: x's elements i .. i + 3 (i a multiple of 4, all within x) from memory.
+vec4 x_load4(uint i)
+{
+    if (X_DT == DVK_DT_F32)
+        return uintBitsToFloat(x4[i / 4]);
+    const uvec2 h = x2[i / 4];
+    return X_DT == DVK_DT_F16 ? vec4(unpackHalf2x16(h.x), unpackHalf2x16(h.y))
+                              : uintBitsToFloat(uvec4(h.x << 16, h.x & 0xffff0000u, h.y << 16,
+                                                      h.y & 0xffff0000u));
+}
+
 // Chunk c of x's slice (columns k0 + c·KC ..) into buffer xb: 4 elements per load where K is a
 // multiple of 4 (XV4), zeros past the slice.
 void stage_x(uint c, uint xb, uint g, uint k0, uint klen)
@@ -117,6 +148,16 @@ void stage_x(uint c, uint xb, uint g, uint k0, uint klen)
         }
         xs4[x_slot(xb, m, (q % (KC / 4)))] = v;
     }
+}
+
+// y[g, m, n] = sum + bias (+ y)
+void write_y(uint g, uint m, uint n, float sum)
+{
+    const uint yi = (g * MR + m) * pc.N + n;
+    float out_v = linear_add_bias(sum, g, pc.bias_stride, n);
+    if (ACCUM != 0)
+        out_v += DVK_LOAD(y, Y_DT, yi);
+    DVK_STORE(y, Y_DT, yi, out_v);
 }
 
 void main()
@@ -158,7 +199,9 @@ void main()
                     wf[j * VW + e] = w_elem(raw[u * RPT + j], e);                                  \
             [[unroll]] for (uint m = 0; m < MR; ++m)                                               \
                 [[unroll]] for (uint q = 0; q < (VW + 3) / 4; ++q) {                               \
-                    const vec4 xq = x_vec(ch % 2, m, xk, q);                                       \
+                    const vec4 xq = XDIRECT != 0                                                   \
+                                        ? x_load4((g * MR + m) * pc.K + k0 + xk + 4 * q)           \
+                                        : x_vec(ch % 2, m, xk, q);                                 \
                     [[unroll]] for (uint c = 0; c < 4; ++c)                                        \
                         if (4 * q + c < VW) {                                                      \
                             const float xv = VW >= 4 ? xq[c] : xq[xk % 4 + c];                     \
@@ -180,10 +223,11 @@ void main()
     // products run (a chunk is a whole number of steps, so v runs on across chunks and the
     // next step's weights are always in flight)
     const uint nchunks = (klen + KC - 1) / KC, kcv = KC / VW;
-    stage_x(0, 0, g, k0, klen);
+    if (XDIRECT == 0)
+        stage_x(0, 0, g, k0, klen);
     barrier();
     for (uint ch = 0; ch < nchunks; ++ch) {
-        if (ch + 1 < nchunks)
+        if (XDIRECT == 0 && ch + 1 < nchunks)
             stage_x(ch + 1, (ch + 1) % 2, g, k0, klen);
         for (uint v = ch * kcv + lane; v < min((ch + 1) * kcv, nv); v += UNROLL * LANES) {
             GV_LOAD(nxt, v + UNROLL * LANES)
@@ -217,16 +261,42 @@ void main()
             const uint r = o % RG, m = o / RG, n = n0 + r + j * RG;
             if (n < pc.N) {
                 const float sum = xs4[r * LANES * MQ + m / 4][m % 4];
-                if (PARTIAL != 0) {
+                if (PARTIAL != 0)
                     part[((s * pc.G + g) * MR + m) * pc.N + n] = sum;
-                } else {
-                    const uint yi = (g * MR + m) * pc.N + n;
-                    float out_v = linear_add_bias(sum, g, pc.bias_stride, n);
-                    if (ACCUM != 0)
-                        out_v += DVK_LOAD(y, Y_DT, yi);
-                    DVK_STORE(y, Y_DT, yi, out_v);
-                }
+                else
+                    write_y(g, m, n, sum);
             }
         }
     }
+#ifdef DVK_GV_FUSED
+    if (PARTIAL == 0 || FUSED == 0)
+        return;
+
+    // FUSED: count this slice done for the row block once all its partial sums are available
+    // (release); the last one to count (acquire) adds all the slices' sums in slice order (the
+    // sum splitk_sum.comp makes, so the results are the same) and writes y.
+    controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
+                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
+                   gl_SemanticsAcquireRelease);
+    if (lid == 0) {
+        const uint done =
+            atomicAdd(part_count[pc.count_off + g * gl_NumWorkGroups.x + gl_WorkGroupID.x], 1u,
+                      gl_ScopeQueueFamily, gl_StorageSemanticsBuffer, gl_SemanticsAcquireRelease);
+        xs4[0].x = done + 1 == gl_NumWorkGroups.y ? 1.0 : 0.0; // (the sums were all read)
+    }
+    controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
+                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
+                   gl_SemanticsAcquireRelease);
+    if (xs4[0].x == 0.0)
+        return; // not the last slice of this row block
+    for (uint o = lid; o < RWG * MR; o += WG) {
+        const uint m = o / RWG, n = n0 + o % RWG;
+        if (n < pc.N) {
+            float sum = 0.0;
+            for (uint t = 0; t < gl_NumWorkGroups.y; ++t)
+                sum += part[((t * pc.G + g) * MR + m) * pc.N + n];
+            write_y(g, m, n, sum);
+        }
+    }
+#endif
 }

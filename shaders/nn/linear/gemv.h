@@ -2,7 +2,8 @@
  * owns GV_WG / GV_LANES row groups of GV_RPT weight rows each (rows rg + j·row_groups) and one K
  * slice of GV_KS columns; the GV_LANES invocations of a row group walk the slice in vectors of
  * GV_VW weight elements and their sums meet in shared memory. With K split over several slices
- * (gl_NumWorkGroups.y > 1) the kernel writes fp32 partial sums, which splitk_sum.comp adds. */
+ * (gl_NumWorkGroups.y > 1) the kernel writes fp32 partial sums, which splitk_sum.comp adds, or
+ * (FUSED) the last workgroup of a row block adds them itself. */
 #ifndef DVK_NN_LINEAR_GEMV_H
 #define DVK_NN_LINEAR_GEMV_H
 
@@ -20,7 +21,14 @@
 #define GV_SPEC_XV4 15     /* 1: K % 4 == 0, x's slice is read 4 elements per load */
 #define GV_SPEC_KC 16      /* columns of x in shared memory at a time: KS, or a multiple of
                               UNROLL·LANES·VW (and 4) staged into two buffers in turn */
-#define GV_SPECS 17
+#define GV_SPEC_XDIRECT 17 /* 1: x read straight from memory (through the L1 cache) where
+                              it is used, not staged in shared memory: no x chunks, so no K
+                              slices needed for x's sake (needs GV_VW >= 4 and K % 4 == 0) */
+#define GV_SPEC_FUSED 18  /* with PARTIAL: the last workgroup of each row block to finish adds
+                             the slices' partial sums (in slice order) and writes y, so that no
+                             second dispatch is needed; the slices count themselves in uint
+                             counters at part's element count_off on (zeroed beforehand) */
+#define GV_SPECS 19
 #define GV_MAX_ROWS 16
 
 DVK_PUSH_BEGIN(linear_gemv_push)
@@ -28,6 +36,8 @@ DVK_PUSH_BEGIN(linear_gemv_push)
     uint32_t K;
     uint32_t G;           /* groups (gl_NumWorkGroups.z) */
     uint32_t bias_stride; /* 0 or N */
+    uint32_t count_off;   /* FUSED: the first counter's index in part (one per group and row
+                             block: count_off + g * row blocks + block) */
 DVK_PUSH_END(linear_gemv_push)
 
 #endif

@@ -5,10 +5,12 @@
  *                multiples of 4), k in steps of BK through double-buffered shared memory;
  *                WG = BM·BN/(TM·TN).
  * tiled_cm.comp: warp tiles WM x WN (WG = 32·(BM/WM)·(BN/WN)), k in steps of BK through two
- *                shared buffers, the global loads issued STAGES − 1 steps ahead (2 or 3); tiles
+ *                shared buffers, the global loads issued STAGES − 1 steps ahead (STAGES 2 or
+ *                3), or through one buffer with the loads one step ahead (STAGES 1: two
+ *                barriers per step, half the shared memory, so twice the tile or BK); tiles
  *                visited in groups of GROUP_M tile rows so that a group's weight tiles stay in
  *                L2 while its rows of x are read; optionally K cut into slices along z, whose
- *                partial sums splitk_sum.comp adds (the decode-shaped configuration). */
+ *                partial sums splitk_sum.comp adds (the decode-shaped configurations). */
 #ifndef DVK_NN_LINEAR_TILED_H
 #define DVK_NN_LINEAR_TILED_H
 
@@ -30,7 +32,25 @@
 #define CM_SPEC_GROUP_M 13
 #define CM_SPEC_PARTIAL 14 /* 1: K cut into slices (gl_WorkGroupID.z = g + G·slice); the tile's
                               fp32 sums go to part [S,G,M,N] for splitk_sum.comp */
-#define CM_SPECS 15
+#define CM_SPEC_DIAG 15   /* CM_DIAG_* bits: parts of the work left out, for timing only */
+#define CM_SPEC_SMEM4 16  /* uvec4s of shared memory: the buffers' and the epilogue's, the larger */
+#define CM_SPEC_FUSED 17  /* with PARTIAL: the last workgroup of each tile to finish adds the
+                             slices' partial sums (in slice order) and writes y, counting in
+                             uint counters at part's element count_off on (zeroed beforehand) */
+#define CM_SPECS 18
+
+/* Diagnostic bits (DVK_LINEAR_DIAG): each removes one part of tiled_cm's work so that a timing
+ * shows what that part costs. The results are wrong with any bit set. */
+#define CM_DIAG_NOGLOBAL 1u /* the K loop loads nothing from memory (the first step's tiles are
+                               stored again at every step) */
+#define CM_DIAG_NOSTORE 2u  /* the K loop stores nothing to shared memory (its loads are still
+                               waited for where the stores would be) */
+#define CM_DIAG_NOFRAG 4u   /* the products reuse operands read from shared memory once, before
+                               the loop */
+#define CM_DIAG_NOMATH 8u   /* no operand reads and no products in the K loop */
+#define CM_DIAG_NOEPI 16u   /* no epilogue (the sums are kept, but never written) */
+#define CM_DIAG_NOSYNC 32u  /* no barriers in the K loop (races: timing only) */
+#define CM_DIAG_ALL 63u
 
 DVK_PUSH_BEGIN(linear_tiled_push)
     uint32_t M; /* rows of x per group */
@@ -41,6 +61,8 @@ DVK_PUSH_BEGIN(linear_tiled_push)
     uint32_t tiles_n;     /* ceil(N / BN) */
     uint32_t G;           /* groups */
     uint32_t ks;          /* tiled_cm: K columns per slice (a multiple of BK; K when whole) */
+    uint32_t count_off;   /* tiled_cm FUSED: the first counter's index in part (one per group
+                             and tile: count_off + g * tiles + tile) */
 DVK_PUSH_END(linear_tiled_push)
 
 #endif

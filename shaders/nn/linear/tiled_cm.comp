@@ -10,7 +10,8 @@
 // of two shared buffers, rows padded by CM_PAD halves (a 16-row block load then touches every
 // bank once). The weight tile is read as the column-major B operand (B(k, n) = W[n][k]), so
 // no transpose is ever made. The loads of step t + STAGES − 1 are issued before the products
-// of step t; one barrier per step.
+// of step t; one barrier per step. STAGES = 1 uses one buffer (half the shared memory, so a
+// larger tile or BK fits): store, barrier, issue the next step's loads, products, barrier.
 //
 // The tile's outputs leave through shared memory: each subgroup stores one 16-row strip of its
 // accumulators as fp32 (rows padded by 4 floats), then the workgroup adds the bias (and y with
@@ -18,19 +19,23 @@
 // invocations along a row of the whole tile. With PARTIAL, K is cut into slices of pc.ks
 // columns (gl_WorkGroupID.z = group + G·slice) and the strips go out as fp32 partial sums,
 // [slice, G, M, N], for splitk_sum.comp: the decode-shaped configuration (M <= 16) gets its
-// workgroups that way.
+// workgroups that way; with FUSED the last workgroup of each tile to finish adds them (in slice
+// order, as splitk_sum.comp does) instead of a second dispatch.
 //
 // Shared memory is one uvec4 array: the products read fp16 blocks out of it and the epilogue
 // stores fp32 blocks into it (SPV_NV_cooperative_matrix lets the pointer type differ from the
 // matrix's; stride and offset are then in uvec4s: 8 halves, 4 floats).
 // Preconditions (src/nn/linear/linear.c): BM % WM == 0, BN % WN == 0, WM, WN, BK multiples of
 // 16; WG = 32·(BM/WM)·(BN/WN); K % 16 == 0 and N % 16 == 0 (so an 8-element vector is all in
-// or all out of the matrix, and every row starts 16-byte aligned); the epilogue's
-// (WG/32)·16·(WN+4)/4 uvec4s fit in the two buffers.
+// or all out of the matrix, and every row starts 16-byte aligned); SMEM4 holds the buffers
+// and the epilogue's (WG/32)·16·(WN+4)/4 uvec4s.
 // Built a second time with DVK_CM_EMULATE (linear/tiled_cm_emu): the matrix operations done by
 // plain code, so that the tests check this tiling on devices without cooperative matrices.
+// DIAG (CM_DIAG_* of tiled.h) leaves parts of the work out, for timing them (wrong results).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+// queue-family-scoped atomics and barriers for FUSED (coopmat.glsl enables it too)
+#extension GL_KHR_memory_scope_semantics : require
 #include "dtype.glsl"
 #include "tiled.h"
 #include "linear.glsl"
@@ -41,13 +46,20 @@ layout(constant_id = CM_SPEC_BK) const uint BK = 32;
 layout(constant_id = CM_SPEC_WM) const uint WM = 64;
 layout(constant_id = CM_SPEC_WN) const uint WN = 32;
 layout(constant_id = CM_SPEC_STAGES) const uint STAGES = 2;
+layout(constant_id = CM_SPEC_SMEM4) const uint SMEM4 = 2 * 256 * 5;
 layout(constant_id = CM_SPEC_GROUP_M) const uint GROUP_M = 8;
 layout(constant_id = CM_SPEC_PARTIAL) const uint PARTIAL = 0;
+layout(constant_id = CM_SPEC_DIAG) const uint DIAG = 0;
+layout(constant_id = CM_SPEC_FUSED) const uint FUSED = 0;
 
 layout(std430, binding = LINEAR_BIND_X) readonly buffer X4_ { uvec4 x4[]; };
 layout(std430, binding = LINEAR_BIND_W) readonly buffer W4_ { uvec4 w4[]; };
 layout(std430, binding = LINEAR_BIND_Y) buffer Y4_ { uvec4 y4[]; };
-layout(std430, binding = LINEAR_BIND_PART) writeonly buffer Part4_ { uvec4 part4[]; };
+// the slices' partial sums (read back by the last slice of a tile with FUSED), then counters
+layout(std430, binding = LINEAR_BIND_PART) queuefamilycoherent buffer Part4_ { uvec4 part4[]; };
+layout(std430, binding = LINEAR_BIND_PART) queuefamilycoherent buffer PartCount_ {
+    uint part_count[];
+};
 
 #ifndef DVK_CM_EMULATE
 #include "coopmat.glsl"
@@ -58,18 +70,21 @@ layout(std430, binding = LINEAR_BIND_PART) writeonly buffer Part4_ { uvec4 part4
 #define CM_ACCSTORE(c, off, stride) coopMatStoreNV(c, smem, off, stride, false)
 #define CM_F16X2(v) packFloat2x16(f16vec2(v))
 #else
-const uint NSG = WG / 32; // (coopmat.glsl's)
 const uint CM_PAD = 8;
 #endif
 
+// Every size below is arithmetic on the geometry, the invocation count included: WG (the
+// pipeline's local size) equals NT, the host sees to it.
 const uint WARPS_N = BN / WN, WARPS_M = BM / WM;
+const uint NT = 32 * WARPS_M * WARPS_N;         // invocations
+const uint NSUB = WARPS_M * WARPS_N;            // subgroups
 const uint TI = WM / 16, TJ = WN / 16;          // accumulator blocks of a subgroup
 const uint KV = BK / 8;                         // uvec4s of a tile row
 const uint RS = (BK + CM_PAD) / 8;              // uvec4s of a padded shared row
 const uint A_SIZE = BM * RS, BUF = (BM + BN) * RS; // a buffer: x tile, then the weight tile
-const uint XL = (BM * KV + WG - 1) / WG, WL = (BN * KV + WG - 1) / WG; // loads per invocation
+const uint XL = (BM * KV + NT - 1) / NT, WL = (BN * KV + NT - 1) / NT; // loads per invocation
 const uint ERS = (WN + CM_PAD / 2) / 4;         // uvec4s of a padded fp32 epilogue row
-shared uvec4 smem[2 * BUF];
+shared uvec4 smem[SMEM4];
 
 #ifdef DVK_CM_EMULATE
 // The same kernel with the cooperative-matrix operations done by plain code, for testing its
@@ -156,6 +171,15 @@ uvec4 y_pack(float v[8])
     return r;
 }
 
+// y[g, m, n .. n + 7] = v (+ y with ACCUM), rounded once to y's dtype, one 16-byte store
+void write_y8(uint g, uint m, uint n, float v[8])
+{
+    const uint yi = ((g * pc.M + m) * pc.N + n) / 8;
+    if (ACCUM != 0)
+        y_unpack(y4[yi], v);
+    y4[yi] = y_pack(v);
+}
+
 void main()
 {
     const uint lid = gl_LocalInvocationID.x, sg = CM_WARP;
@@ -185,13 +209,13 @@ void main()
         const uint k0_ = kbeg + (step) * BK;                                                       \
         const bool step_ok_ = (step) < nsteps;                                                     \
         [[unroll]] for (uint e_ = 0; e_ < XL; ++e_) {                                              \
-            const uint v_ = lid + e_ * WG, row_ = v_ / KV, k_ = k0_ + (v_ % KV) * 8;               \
+            const uint v_ = lid + e_ * NT, row_ = v_ / KV, k_ = k0_ + (v_ % KV) * 8;               \
             xr[e_] = uvec4(0);                                                                     \
             if (v_ < BM * KV && step_ok_ && m0 + row_ < pc.M && k_ < kend)                         \
                 xr[e_] = x4[((xbase + m0 + row_) * pc.K + k_) / 8];                                \
         }                                                                                          \
         [[unroll]] for (uint e_ = 0; e_ < WL; ++e_) {                                              \
-            const uint v_ = lid + e_ * WG, row_ = v_ / KV, k_ = k0_ + (v_ % KV) * 8;               \
+            const uint v_ = lid + e_ * NT, row_ = v_ / KV, k_ = k0_ + (v_ % KV) * 8;               \
             wr[e_] = uvec4(0);                                                                     \
             if (v_ < BN * KV && step_ok_ && n0 + row_ < pc.N && k_ < kend)                         \
                 wr[e_] = w4[((wbase + n0 + row_) * pc.K + k_) / 8];                                \
@@ -201,82 +225,144 @@ void main()
 #define CM_PUT(xr, wr, buf)                                                                        \
     {                                                                                              \
         [[unroll]] for (uint e_ = 0; e_ < XL; ++e_) {                                              \
-            const uint v_ = lid + e_ * WG;                                                         \
+            const uint v_ = lid + e_ * NT;                                                         \
             if (v_ < BM * KV)                                                                      \
                 smem[(buf) * BUF + (v_ / KV) * RS + v_ % KV] = to_f16(xr[e_], X_DT);               \
         }                                                                                          \
         [[unroll]] for (uint e_ = 0; e_ < WL; ++e_) {                                              \
-            const uint v_ = lid + e_ * WG;                                                         \
+            const uint v_ = lid + e_ * NT;                                                         \
             if (v_ < BN * KV)                                                                      \
                 smem[(buf) * BUF + A_SIZE + (v_ / KV) * RS + v_ % KV] = to_f16(wr[e_], W_DT);      \
         }                                                                                          \
     }
-    // The products of the step in shared buffer `buf`.
-#define CM_COMPUTE(buf)                                                                            \
-    [[unroll]] for (uint kk = 0; kk < BK / 16; ++kk) {                                             \
-        MAT16 a[TI];                                                                               \
-        MAT16 b[TJ];                                                                               \
-        [[unroll]] for (uint i = 0; i < TI; ++i)                                                   \
-            CM_MATLOAD(a[i], (buf) * BUF + (wm * WM + i * 16) * RS + kk * 2, RS, false);           \
-        [[unroll]] for (uint j = 0; j < TJ; ++j)                                                   \
-            CM_MATLOAD(b[j], (buf) * BUF + A_SIZE + (wn * WN + j * 16) * RS + kk * 2, RS, true);   \
-        [[unroll]] for (uint i = 0; i < TI; ++i)                                                   \
-            [[unroll]] for (uint j = 0; j < TJ; ++j)                                               \
-                acc[i * TJ + j] = CM_MMA(a[i], b[j], acc[i * TJ + j]);                             \
+    // The operand blocks of sub-step kk of the step in buffer `buf`.
+#define CM_FRAGS(a, b, buf, kk)                                                                    \
+    {                                                                                              \
+        [[unroll]] for (uint i_ = 0; i_ < TI; ++i_)                                                \
+            CM_MATLOAD(a[i_], (buf) * BUF + (wm * WM + i_ * 16) * RS + (kk) * 2, RS, false);       \
+        [[unroll]] for (uint j_ = 0; j_ < TJ; ++j_)                                                \
+            CM_MATLOAD(b[j_], (buf) * BUF + A_SIZE + (wn * WN + j_ * 16) * RS + (kk) * 2, RS,      \
+                       true);                                                                      \
     }
+#define CM_PRODUCTS(a, b)                                                                          \
+    [[unroll]] for (uint i_ = 0; i_ < TI; ++i_)                                                    \
+        [[unroll]] for (uint j_ = 0; j_ < TJ; ++j_)                                                \
+            acc[i_ * TJ + j_] = CM_MMA(a[i_], b[j_], acc[i_ * TJ + j_]);
+    // The products of the step in shared buffer `buf` (with CM_DIAG_NOFRAG, of the operands
+    // read once before the loop; with CM_DIAG_NOMATH, none).
+#define CM_COMPUTE(buf)                                                                            \
+    if ((DIAG & CM_DIAG_NOMATH) == 0u) {                                                           \
+        [[unroll]] for (uint kk = 0; kk < BK / 16; ++kk) {                                         \
+            if ((DIAG & CM_DIAG_NOFRAG) != 0u) {                                                   \
+                CM_PRODUCTS(ah, bh)                                                                \
+            } else {                                                                               \
+                MAT16 a[TI];                                                                       \
+                MAT16 b[TJ];                                                                       \
+                CM_FRAGS(a, b, buf, kk)                                                            \
+                CM_PRODUCTS(a, b)                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+    // The K loop's loads, stores and barriers, each of which a diagnostic bit can leave out.
+    // Without the stores the loaded words are folded into `sink` where they would be stored
+    // (so the loads are still waited for there), and sink is written under a condition that
+    // never holds (G >= 1), which keeps them.
+#define LOOP_LOAD(xr, wr, step)                                                                    \
+    if ((DIAG & CM_DIAG_NOGLOBAL) == 0u)                                                           \
+        CM_LOAD(xr, wr, step)
+#define LOOP_PUT(xr, wr, buf)                                                                      \
+    if ((DIAG & CM_DIAG_NOSTORE) == 0u) {                                                          \
+        CM_PUT(xr, wr, buf)                                                                        \
+    } else {                                                                                       \
+        [[unroll]] for (uint e_ = 0; e_ < XL; ++e_)                                                \
+            sink ^= xr[e_].x ^ xr[e_].y ^ xr[e_].z ^ xr[e_].w;                                     \
+        [[unroll]] for (uint e_ = 0; e_ < WL; ++e_)                                                \
+            sink ^= wr[e_].x ^ wr[e_].y ^ wr[e_].z ^ wr[e_].w;                                     \
+    }
+#define LOOP_BARRIER()                                                                             \
+    if ((DIAG & CM_DIAG_NOSYNC) == 0u)                                                             \
+        barrier();
 
     ACC32 acc[TI * TJ];
     [[unroll]] for (uint i = 0; i < TI * TJ; ++i)
         acc[i] = CM_ZERO;
+    uint sink = 0u;
 
     CM_LOAD(xr0, wr0, 0u)
     CM_PUT(xr0, wr0, 0u)
     if (STAGES == 3)
         CM_LOAD(xr1, wr1, 1u)
     barrier();
-    // Two steps per iteration, so that each register set is named statically: buffer 0 holds
-    // the even steps, buffer 1 the odd ones. With STAGES == 2 one register set carries step
-    // t + 1; with 3, set 0 carries the even steps and set 1 the odd ones, two steps ahead.
-    for (uint t = 0; t < nsteps; t += 2) {
-        if (STAGES == 3) {
-            CM_LOAD(xr0, wr0, t + 2)
+    MAT16 ah[TI]; // CM_DIAG_NOFRAG: the operands of the first step's first sub-step
+    MAT16 bh[TJ];
+    if ((DIAG & CM_DIAG_NOFRAG) != 0u)
+        CM_FRAGS(ah, bh, 0u, 0u)
+    if (STAGES == 1) {
+        // One buffer: the products of step t run while step t + 1's loads are in flight, and
+        // their barrier frees the buffer for step t + 1's stores. The first step's stores and
+        // barrier were made above.
+        for (uint t = 0; t < nsteps; ++t) {
+            if (t > 0) {
+                LOOP_PUT(xr0, wr0, 0u)
+                LOOP_BARRIER()
+            }
+            LOOP_LOAD(xr0, wr0, t + 1)
             CM_COMPUTE(0u)
-            if (t + 1 < nsteps)
-                CM_PUT(xr1, wr1, 1u)
-        } else {
-            CM_LOAD(xr0, wr0, t + 1)
-            CM_COMPUTE(0u)
-            if (t + 1 < nsteps)
-                CM_PUT(xr0, wr0, 1u)
+            LOOP_BARRIER()
         }
-        barrier();
-        if (t + 1 >= nsteps)
-            break;
-        if (STAGES == 3) {
-            CM_LOAD(xr1, wr1, t + 3)
-            CM_COMPUTE(1u)
-            if (t + 2 < nsteps)
-                CM_PUT(xr0, wr0, 0u)
-        } else {
-            CM_LOAD(xr0, wr0, t + 2)
-            CM_COMPUTE(1u)
-            if (t + 2 < nsteps)
-                CM_PUT(xr0, wr0, 0u)
+    } else {
+        // Two steps per iteration, so that each register set is named statically: buffer 0
+        // holds the even steps, buffer 1 the odd ones. With STAGES == 2 one register set
+        // carries step t + 1; with 3, set 0 carries the even steps and set 1 the odd ones, two
+        // steps ahead.
+        for (uint t = 0; t < nsteps; t += 2) {
+            if (STAGES == 3) {
+                LOOP_LOAD(xr0, wr0, t + 2)
+                CM_COMPUTE(0u)
+                if (t + 1 < nsteps)
+                    LOOP_PUT(xr1, wr1, 1u)
+            } else {
+                LOOP_LOAD(xr0, wr0, t + 1)
+                CM_COMPUTE(0u)
+                if (t + 1 < nsteps)
+                    LOOP_PUT(xr0, wr0, 1u)
+            }
+            LOOP_BARRIER()
+            if (t + 1 >= nsteps)
+                break;
+            if (STAGES == 3) {
+                LOOP_LOAD(xr1, wr1, t + 3)
+                CM_COMPUTE(1u)
+                if (t + 2 < nsteps)
+                    LOOP_PUT(xr0, wr0, 0u)
+            } else {
+                LOOP_LOAD(xr0, wr0, t + 2)
+                CM_COMPUTE(1u)
+                if (t + 2 < nsteps)
+                    LOOP_PUT(xr0, wr0, 0u)
+            }
+            LOOP_BARRIER()
         }
-        barrier();
     }
+    if ((DIAG & CM_DIAG_NOSYNC) != 0u)
+        barrier(); // the epilogue's stores must not race the last products
+    if ((DIAG & CM_DIAG_NOSTORE) != 0u && pc.G == 0u)
+        y4[0] = uvec4(sink);
+    // CM_DIAG_NOEPI: only under a condition that never holds (G >= 1), so the sums are kept
+    if ((DIAG & CM_DIAG_NOEPI) != 0u && pc.G != 0u)
+        return;
 
     // Epilogue, one 16-row strip of every warp tile at a time (the loop ended on a barrier:
     // the buffers are free). Item it of a strip: c8 (8 columns) fastest, then the subgroup
     // along n, so consecutive invocations write one row of the whole tile.
-    const uint ITEMS = NSG * 16 * (WN / 8);
+    const uint ITEMS = NSUB * 16 * (WN / 8);
     [[unroll]] for (uint i = 0; i < TI; ++i) {
         [[unroll]] for (uint j = 0; j < TJ; ++j)
             CM_ACCSTORE(acc[i * TJ + j], sg * 16 * ERS + j * 4, ERS);
         barrier();
-        for (uint it = lid; it < ITEMS; it += WG) {
+        for (uint it = lid; it < ITEMS; it += NT) {
             const uint c8 = it % (WN / 8), sn = (it / (WN / 8)) % WARPS_N;
-            const uint sm = (it / (WN / 8 * WARPS_N)) % WARPS_M, r = it / (WN / 8 * NSG);
+            const uint sm = (it / (WN / 8 * WARPS_N)) % WARPS_M, r = it / (WN / 8 * NSUB);
             const uint m = m0 + sm * WM + i * 16 + r, n = n0 + sn * WN + c8 * 8;
             if (m < pc.M && n < pc.N) {
                 const uint src = (sm * WARPS_N + sn) * 16 * ERS + r * ERS + c8 * 2;
@@ -293,12 +379,47 @@ void main()
                     v[c + 4] = linear_add_bias(uintBitsToFloat(hi[c]), g, pc.bias_stride,
                                                n + c + 4);
                 }
-                const uint yi = ((xbase + m) * pc.N + n) / 8;
-                if (ACCUM != 0)
-                    y_unpack(y4[yi], v);
-                y4[yi] = y_pack(v);
+                write_y8(g, m, n, v);
             }
         }
         barrier();
+    }
+    if (PARTIAL == 0 || FUSED == 0)
+        return;
+
+    // FUSED: count this slice done for the tile once all its partial sums are available
+    // (release); the last one to count (acquire) adds every slice's sums of the tile, in slice
+    // order, and writes y, 8 outputs per item.
+    controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
+                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
+                   gl_SemanticsAcquireRelease);
+    const uint nslices = gl_NumWorkGroups.z / pc.G;
+    if (lid == 0) {
+        const uint done =
+            atomicAdd(part_count[pc.count_off + g * pc.tiles_m * pc.tiles_n + pid], 1u,
+                      gl_ScopeQueueFamily, gl_StorageSemanticsBuffer, gl_SemanticsAcquireRelease);
+        smem[0].x = done + 1 == nslices ? 1u : 0u; // (the epilogue ended on a barrier)
+    }
+    controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
+                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
+                   gl_SemanticsAcquireRelease);
+    if (smem[0].x == 0u)
+        return; // not the last slice of this tile
+    for (uint it = lid; it < BM * BN / 8; it += NT) {
+        const uint m = m0 + it / (BN / 8), n = n0 + (it % (BN / 8)) * 8;
+        if (m < pc.M && n < pc.N) {
+            float v[8] = float[8](0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+            for (uint t = 0; t < nslices; ++t) {
+                const uint pi = (((t * pc.G + g) * pc.M + m) * pc.N + n) / 4;
+                const uvec4 lo = part4[pi], hi = part4[pi + 1];
+                [[unroll]] for (uint c = 0; c < 4; ++c) {
+                    v[c] += uintBitsToFloat(lo[c]);
+                    v[c + 4] += uintBitsToFloat(hi[c]);
+                }
+            }
+            [[unroll]] for (uint c = 0; c < 8; ++c)
+                v[c] = linear_add_bias(v[c], g, pc.bias_stride, n + c);
+            write_y8(g, m, n, v);
+        }
     }
 }

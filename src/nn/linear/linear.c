@@ -1,13 +1,14 @@
 /* dvk_linear: y = x Wᵀ + b (shaders/nn/linear/). Three paths, chosen here:
  *   gemv      M <= 16 rows per group (decode): the weight streamed once, x staged in shared
  *             memory (whole, or chunk by chunk); K also split over several workgroups (fp32
- *             partials in scratch, summed by splitk_sum) when the weight's rows alone give too
- *             few workgroups;
+ *             partials in scratch, summed by splitk_sum) so that x's slice fits whole (GPUs)
+ *             or the weight's rows alone give too few workgroups;
  *   tiled_cm  tensor cores, when the device and the operands allow (cm_usable);
  *   tiled     fp32 FMA tiles otherwise.
  * Developer switches, read at every call, let the paths and shapes be compared on a device:
  * DVK_LINEAR_CONFIG (a tensor-core configuration of cm_configs[], or "fma"),
- * DVK_LINEAR_DECODE ("off", or "RPT,SPLITS[,LANES[,WG]]" for gemv) and, for tests,
+ * DVK_LINEAR_DECODE ("off", or "RPT,SPLITS[,LANES[,WG[,UNROLL]]]" for gemv), DVK_LINEAR_DIAG
+ * (tiled_cm's ablations, for timing) and, for tests,
  * DVK_LINEAR_CM_EMULATE (tiled_cm's tiling with emulated matrix operations); deltavk_nn.h
  * documents them. */
 #include "nn/nn.h"
@@ -34,6 +35,13 @@ static uint32_t floor_pow2(uint32_t x)
 {
     uint32_t p = 1;
     while (p <= x / 2)
+        p *= 2;
+    return p;
+}
+static uint32_t ceil_pow2(uint32_t x)
+{
+    uint32_t p = 1;
+    while (p < x)
         p *= 2;
     return p;
 }
@@ -169,15 +177,19 @@ static dvk_status check_groups(const dvk_context *ctx, uint64_t gx, uint64_t gy,
 
 typedef struct gemv_plan {
     uint32_t wg, lanes, rpt, vw, ks, kc, unroll, xs4, splits;
+    bool xdirect; /* x read from memory where used, not staged in shared memory */
 } gemv_plan;
 
 /* DVK_LINEAR_DECODE, a developer's switch: unset, "" or "auto" = chosen here; "off" = no gemv
- * (M <= 16 runs on the tiles); "RPT,SPLITS[,LANES[,WG]]" forces weight rows per invocation
- * (1, 2, 4 or 8), K slices, invocations along K (1 to 32) and per workgroup (32 to 1024),
- * powers of two; 0 = chosen here. */
+ * (M <= 16 runs on the tiles); "RPT,SPLITS[,LANES[,WG[,UNROLL[,XDIRECT]]]]" forces weight rows
+ * per invocation (1, 2, 4 or 8), K slices, invocations along K (1 to 1024, at most WG; more
+ * than a subgroup's meet in shared memory like the others), invocations per workgroup (32 to
+ * 1024), weight vectors per row and step (1 to 16), powers of two but SPLITS, 0 = chosen here;
+ * and XDIRECT = 1: x read from memory where it is used instead of staged in shared memory
+ * (where K % 4 == 0 and the weight's vectors are 4+ elements; else ignored). */
 typedef struct decode_switch {
     bool off;
-    uint32_t rpt, splits, lanes, wg;
+    uint32_t rpt, splits, lanes, wg, unroll, xdirect;
 } decode_switch;
 
 static bool pow2_or_0(unsigned v, unsigned lo, unsigned hi)
@@ -195,16 +207,18 @@ static dvk_status read_decode_switch(decode_switch *sw)
         sw->off = true;
         return DVK_SUCCESS;
     }
-    unsigned r = 0, s = 0, l = 0, w = 0;
-    const int n = sscanf(e, "%u,%u,%u,%u", &r, &s, &l, &w);
-    if (n < 2 || !pow2_or_0(r, 1, 8) || s > 65535 || !pow2_or_0(l, 1, 32) ||
-        !pow2_or_0(w, 32, 1024))
+    unsigned r = 0, s = 0, l = 0, w = 0, u = 0, x = 0;
+    const int n = sscanf(e, "%u,%u,%u,%u,%u,%u", &r, &s, &l, &w, &u, &x);
+    if (n < 2 || !pow2_or_0(r, 1, 8) || s > 65535 || !pow2_or_0(l, 1, 1024) ||
+        !pow2_or_0(w, 32, 1024) || !pow2_or_0(u, 1, 16) || (l && w && l > w) || x > 1)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
-                             "DVK_LINEAR_DECODE=%s: expected off, auto or RPT,SPLITS[,LANES[,WG]] "
-                             "(RPT 1..8, SPLITS up to 65535, LANES 1..32, WG 32..1024, powers of "
-                             "two but SPLITS; 0 = automatic)",
+                             "DVK_LINEAR_DECODE=%s: expected off, auto or "
+                             "RPT,SPLITS[,LANES[,WG[,UNROLL[,XDIRECT]]]] (RPT 1..8, SPLITS up to "
+                             "65535, LANES 1..WG, WG 32..1024, UNROLL 1..16, powers of two but "
+                             "SPLITS, 0 = automatic; XDIRECT 0 or 1)",
                              e);
-    *sw = (decode_switch){.rpt = r, .splits = s, .lanes = l, .wg = w};
+    *sw = (decode_switch){
+        .rpt = r, .splits = s, .lanes = l, .wg = w, .unroll = u, .xdirect = x};
     return DVK_SUCCESS;
 }
 
@@ -216,12 +230,18 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
     g->vw = 16 / (uint32_t)dvk_dtype_size(dvk_tensor_dtype(p->w));
     while (K % g->vw)
         g->vw /= 2; /* every row then starts on a whole vector */
-    /* GPUs: workgroups of 256; L = 32 invocations along K for M = 1, 16 for M <= 4, else 8;
-     * from M = 9 on at least 2 weight rows per invocation. The reason is shared memory: an
-     * invocation reads M·VW x values per weight vector, reused for its RPT rows, and the 32 / L
-     * row groups of a subgroup read the same x words (a broadcast), so a subgroup spends about
-     * 2·M·max(1, L/8) / RPT shared-memory cycles per 16-byte load of each invocation; these
-     * choices keep that at about half of what the weight stream leaves on an H200-class GPU.
+    /* GPUs: workgroups of 256 whose L invocations along K (L = 32 / b) and RPT rows each are
+     * chosen so that M <= RPT·b: an invocation reads 4·M bytes of x from shared memory per
+     * weight element, reused for its RPT rows, and the b row groups of a subgroup read the
+     * same x words (a broadcast), so shared memory serves 2·M / (RPT·b) bytes per weight byte,
+     * at most 2: about 40 B/clk per SM of the ~128 when the weight streams at an H200's
+     * 4.3 TB/s (19 B/clk per SM). M = 1: L = 32, RPT >= 1; M = 2: L = 16; M <= 4: L = 8;
+     * M <= 8: L = 8, RPT >= 2; beyond: L = 8, RPT >= 4 (FMA-bound there: 2·M FMAs per weight
+     * element; tensor cores serve 8 < M <= 16 where there are some). x's slice is staged
+     * whole in 32 KiB (K/slices <= 8192 / M columns), so a workgroup never waits on its
+     * chunks, and K is cut into slices until 256 workgroups (two per SM of a large GPU) stream
+     * the weight: each costs partial sums and a second dispatch, but with few rows (N = 2048)
+     * a workgroup per SM or fewer leaves the memory system idle (measured on the H200).
      * Short rows: fewer along K, more rows. CPUs (lavapipe runs a subgroup's invocations as
      * the lanes of SIMD instructions): one invocation per row, so that x's reads are the same
      * in every lane, workgroups of 64. */
@@ -230,7 +250,7 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
     if (g->wg > info->max_workgroup_invocations || g->wg > info->max_workgroup_size[0])
         return dvk_set_error(DVK_ERROR_UNSUPPORTED,
                              "DVK_LINEAR_DECODE: workgroups of %u exceed %s's", g->wg, info->name);
-    g->lanes = sw->lanes ? sw->lanes : cpu ? 1 : M == 1 ? 32 : M <= 4 ? 16 : 8;
+    g->lanes = sw->lanes ? sw->lanes : cpu ? 1 : M == 1 ? 32 : M == 2 ? 16 : 8;
     while (!sw->lanes && g->lanes > 1 && (uint64_t)g->lanes * g->vw * 2 > K)
         g->lanes /= 2;
     g->lanes = min_u32(g->lanes, g->wg);
@@ -242,30 +262,41 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
         return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED,
                              "linear: %u bytes of shared memory are too few",
                              info->max_shared_memory);
-    /* Enough workgroups: two per multiprocessor of a large GPU (the H200 has 132), found by
-     * giving each invocation fewer rows; then, below one per multiprocessor, by cutting K into
-     * slices (each slice costs fp32 partial sums and a second dispatch). CPUs want a few
-     * (lavapipe runs one per core). */
-    const uint64_t target_rows = cpu ? 4 : 256, target_split = cpu ? 4 : 128;
-    const uint32_t rpt_min = cpu || M <= 8 ? 1 : 2;
-    uint32_t rpt = sw->rpt ? sw->rpt : 4, splits = sw->splits ? sw->splits : 1;
+    /* Enough workgroups: 256 on GPUs (CPUs want a few: lavapipe runs one per core), found by
+     * giving each invocation fewer rows, down to the shared-memory bound above; then by
+     * cutting K into slices while a slice keeps 8 vectors per invocation and row. */
+    const uint64_t target_rows = cpu ? 4 : 256, target_split = cpu ? 4 : 256;
+    const uint32_t b = 32 / min_u32(g->lanes, 32);
+    const uint32_t rpt_min = cpu ? 1 : min_u32(8, ceil_pow2((M + b - 1) / b)); /* M <= RPT·b */
+    g->xdirect = sw->xdirect && g->vw >= 4 && K % 4 == 0;
+    uint32_t rpt = sw->rpt ? sw->rpt : rpt_min > 4 ? rpt_min : 4;
+    uint32_t splits = sw->splits ? sw->splits : 1;
+    if (!cpu && !g->xdirect && !sw->splits && (uint64_t)M * K > (uint64_t)cap4 * 4) /* x whole */
+        splits = ceil_pow2((uint32_t)div_up((uint64_t)M * K, (uint64_t)cap4 * 4));
 #define GEMV_GROUPS(r, s) (div_up(p->N, (uint64_t)rg * (r)) * (s) * p->G)
     while (!sw->rpt && rpt > rpt_min && GEMV_GROUPS(rpt, splits) < target_rows)
         rpt /= 2;
     while (!sw->splits && GEMV_GROUPS(rpt, splits) < target_split &&
            div_up(K, 2 * (uint64_t)splits) >= (uint64_t)g->lanes * g->vw * 8)
-        splits *= 2; /* while a slice keeps 8 vectors per invocation and row */
+        splits *= 2;
 #undef GEMV_GROUPS
     g->rpt = rpt;
     g->ks = (uint32_t)(div_up(div_up(K, splits), align) * align);
     g->splits = (uint32_t)div_up(K, g->ks); /* no empty slice */
-    /* loads per step: 8 for M <= 4, 4 beyond (registers: the accumulators grow with M) */
-    g->unroll = (M <= 4 ? 8 : 4) / rpt;
+    /* loads per step (RPT·UNROLL): 8 for M <= 8 on GPUs (4 for M <= 4 on CPUs), 4 beyond
+     * (registers: the accumulators grow with M) */
+    g->unroll = sw->unroll ? sw->unroll : (M <= (cpu ? 4u : 8u) ? 8 : 4) / rpt;
     g->unroll = g->unroll ? g->unroll : 1;
     const uint32_t per_lane = (uint32_t)div_up(div_up(g->ks, g->vw), g->lanes);
     g->unroll = min_u32(g->unroll, per_lane ? per_lane : 1);
-    /* x's slice whole when it fits, else in chunks through two buffers; a chunk is a whole
-     * number of steps (UNROLL·LANES·VW columns, a power of two) and of vec4s */
+    /* x's slice whole when it fits (or is not staged), else in chunks through two buffers; a
+     * chunk is a whole number of steps (UNROLL·LANES·VW columns, a power of two) and of
+     * vec4s */
+    if (g->xdirect) {
+        g->kc = g->ks;
+        g->xs4 = g->wg * mq; /* the sums only */
+        return DVK_SUCCESS;
+    }
     if ((uint64_t)M * g->ks <= (uint64_t)cap4 * 4) {
         g->kc = g->ks;
     } else {
@@ -329,6 +360,48 @@ static dvk_status record_splitk_sum(dvk_cmd *cmd, dvk_context *ctx, const linear
     return dvk_cmd_dispatch(cmd, &dd);
 }
 
+/* DVK_LINEAR_SPLITK, a developer's switch: how the K slices' partial sums are added: "fused"
+ * (the default: by the last workgroup of each row block to finish, no second dispatch) or
+ * "dispatch" (by splitk_sum.comp). */
+static dvk_status splitk_switch(bool *fused)
+{
+    *fused = true;
+    const char *e = getenv("DVK_LINEAR_SPLITK");
+    if (!e || !*e || strcmp(e, "fused") == 0)
+        return DVK_SUCCESS;
+    if (strcmp(e, "dispatch") == 0) {
+        *fused = false;
+        return DVK_SUCCESS;
+    }
+    return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                         "DVK_LINEAR_SPLITK=%s: expected fused or dispatch", e);
+}
+
+/* fp32 partial sums of K slices, [splits, G, M, N], followed by `counters` uint counters at
+ * element *count_off (a multiple of the device's view alignment), zeroed here, in scratch
+ * memory. */
+static dvk_status make_counted_partials(dvk_cmd *cmd, const dvk_context *ctx,
+                                        const linear_problem *p, uint32_t splits,
+                                        uint64_t counters, dvk_tensor **part,
+                                        uint32_t *count_off)
+{
+    const uint64_t align = dvk_context_device_info(ctx)->tensor_alignment / 4;
+    const uint64_t off = div_up((uint64_t)splits * p->G * p->M * p->N, align) * align;
+    if (off + counters > UINT32_MAX)
+        return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED,
+                             "linear: %llu partial sums (K in %u slices) exceed 2^32 - 1",
+                             (unsigned long long)off, splits);
+    const dvk_tensor_desc pd = {.dtype = DVK_DTYPE_F32, .ndim = 1, .shape = {off + counters}};
+    NN_TRY(dvk_cmd_scratch_tensor(cmd, &pd, part));
+    dvk_tensor *view = NULL;
+    const dvk_tensor_view_desc vd = {.offset = off, .ndim = 1, .shape = {counters}};
+    NN_TRY(dvk_tensor_view(*part, &vd, &view));
+    const dvk_status st = dvk_cmd_fill_zero(cmd, view);
+    dvk_tensor_destroy(view);
+    *count_off = (uint32_t)off;
+    return st;
+}
+
 static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
                               const gemv_plan *g)
 {
@@ -336,8 +409,16 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     const uint64_t gx = div_up(p->N, rows_per_wg);
     NN_TRY(check_groups(ctx, gx, g->splits, p->G));
     const bool split = g->splits > 1;
+    const dvk_device_info *info = dvk_context_device_info(ctx);
+    bool fused;
+    NN_TRY(splitk_switch(&fused));
+    fused = fused && split && info->fp16_storage && info->vulkan_memory_model &&
+            nn_kernel_available(DVK_NN_K_LINEAR_GEMV_FUSED);
     dvk_tensor *part = NULL;
-    if (split)
+    uint32_t count_off = 0;
+    if (fused)
+        NN_TRY(make_counted_partials(cmd, ctx, p, g->splits, gx * p->G, &part, &count_off));
+    else if (split)
         NN_TRY(make_partials(cmd, p, g->splits, &part));
     const dvk_tensor *ts[LINEAR_BINDINGS] = {
         [LINEAR_BIND_X] = p->x,
@@ -358,10 +439,17 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     spec[GV_SPEC_PARTIAL] = split;
     spec[GV_SPEC_XV4] = p->K % 4 == 0;
     spec[GV_SPEC_KC] = g->kc;
+    spec[GV_SPEC_XDIRECT] = g->xdirect;
+    spec[GV_SPEC_FUSED] = fused;
+    if (fused)
+        ts[LINEAR_BIND_Y] = p->y;
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx, nn_variant(DVK_NN_K_LINEAR_GEMV_F32, DVK_NN_K_LINEAR_GEMV_ANY, ts, 4),
+    NN_TRY(nn_kernel(ctx,
+                     fused ? DVK_NN_K_LINEAR_GEMV_FUSED
+                           : nn_variant(DVK_NN_K_LINEAR_GEMV_F32, DVK_NN_K_LINEAR_GEMV_ANY, ts, 4),
                      LINEAR_BINDINGS, sizeof(linear_gemv_push), GV_SPECS, spec, &k));
-    const linear_gemv_push pc = {.N = p->N, .K = p->K, .G = p->G, .bias_stride = p->bias_stride};
+    const linear_gemv_push pc = {
+        .N = p->N, .K = p->K, .G = p->G, .bias_stride = p->bias_stride, .count_off = count_off};
     dvk_dispatch_desc dd = {
         .kernel = k,
         /* Both outputs are writable in the shader: the one left unbound (the dummy) is
@@ -373,7 +461,7 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
         dd.tensors[i] = ts[i];
     NN_TRY(dvk_cmd_dispatch(cmd, &dd));
-    if (!split)
+    if (!split || fused)
         return DVK_SUCCESS;
 
     return record_splitk_sum(cmd, ctx, p, part, g->splits);
@@ -382,9 +470,11 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
 /* ---- tiles ---------------------------------------------------------------------------------- */
 
 /*
- * The tensor-core configurations (tiled_cm.comp), for DVK_LINEAR_CONFIG=<index>. Every one
- * runs 8 subgroups of 32 (256 invocations); shared memory is 2·(BM+BN)·(BK+8)·2 bytes.
- * Configurations 0-3 serve M > 16 (and M <= 16 with DVK_LINEAR_DECODE=off), 4 serves M <= 16.
+ * The tensor-core configurations (tiled_cm.comp), for DVK_LINEAR_CONFIG=<index>. Shared memory
+ * is 2·(BM+BN)·(BK+8)·2 bytes (STAGES 2 or 3) or half that (STAGES 1: one buffer), or the
+ * epilogue's (WG/32)·16·(WN+4)·4 bytes where that is more. The decode-shaped ones (16-row
+ * tiles) serve M <= 16 with K cut into slices; the others M > 16 (and M <= 16 with
+ * DVK_LINEAR_DECODE=off).
  */
 typedef struct cm_config {
     uint32_t bm, bn, bk, wm, wn, stages;
@@ -406,20 +496,47 @@ static const cm_config cm_configs[] = {
      *    two steps ahead, K cut into slices until ~256 workgroups stream the weight (their
      *    partial sums added by splitk_sum); the default for 8 < M <= 16; 40.5 KiB. */
     {16, 128, 64, 16, 16, 3},
+    /* 5: 128x256 tiles, warp tiles 64x64, BK 32 through one buffer (two barriers per step,
+     *    twice the products per barrier of 0 and 2), loads one step ahead; 34 KiB (the
+     *    epilogue's). The fewest bytes loaded per product (L2 to SM: 85 FLOP/B). */
+    {128, 256, 32, 64, 64, 1},
+    /* 6: 128x128 tiles, warp tiles 64x32, BK 64 through one buffer: twice 0's products per
+     *    step and per barrier, 8 loads in flight per invocation; 36 KiB. */
+    {128, 128, 64, 64, 32, 1},
+    /* 7: 128x128 tiles of 4 subgroups (128 invocations), warp tiles 64x64, BK 32, loads one
+     *    step ahead; 40 KiB: two workgroups per SM, whose barriers do not stall each other. */
+    {128, 128, 32, 64, 64, 2},
+    /* 8: decode-shaped as 4 with BK 128 through one buffer: 32 KiB of weight per step, 8 loads
+     *    in flight per invocation, half the barriers per byte; 39 KiB. */
+    {16, 128, 128, 16, 16, 1},
+    /* 9: 128x256 tiles of 16 subgroups (512 invocations), warp tiles 64x32, BK 32 through one
+     *    buffer: 5's bytes per product with twice the subgroups to hide latency; 36 KiB. */
+    {128, 256, 32, 64, 32, 1},
+    /* 10: decode-shaped, 16x64 tiles of 4 subgroups, BK 256 through one buffer: each weight
+     *    row read 512 contiguous bytes per step (config 4 reads 128: scattered for DRAM), 20
+     *    loads in flight per invocation; 41 KiB. */
+    {16, 64, 256, 16, 16, 1},
 };
 #define CM_DECODE 4
 #define CM_CONFIGS (sizeof cm_configs / sizeof cm_configs[0])
 #define CM_GROUP_M 8
 
+static bool cm_decode_shaped(const cm_config *c) { return c->bm == 16; }
 static uint32_t cm_wg(const cm_config *c) { return 32 * (c->bm / c->wm) * (c->bn / c->wn); }
-static uint32_t cm_shared(const cm_config *c) { return 2 * (c->bm + c->bn) * (c->bk + 8) * 2; }
+/* Bytes of shared memory: the step buffers' or the epilogue's, the larger (tiled_cm's SMEM4). */
+static uint32_t cm_shared(const cm_config *c)
+{
+    const uint32_t buffers = (c->stages == 1 ? 1 : 2) * (c->bm + c->bn) * (c->bk + 8) * 2;
+    const uint32_t epilogue = cm_wg(c) / 32 * 16 * (c->wn + 4) * 4;
+    return buffers > epilogue ? buffers : epilogue;
+}
 
 /* Whether configuration c runs on this device (its workgroup and shared memory). */
 static bool cm_fits(const dvk_device_info *info, const cm_config *c)
 {
-    const uint32_t wg = cm_wg(c), epilogue = wg / 32 * 16 * (c->wn + 4) * 4;
+    const uint32_t wg = cm_wg(c);
     return wg <= info->max_workgroup_invocations && wg <= info->max_workgroup_size[0] &&
-           cm_shared(c) <= info->max_shared_memory && epilogue <= cm_shared(c);
+           cm_shared(c) <= info->max_shared_memory;
 }
 
 /* Tensor cores: NV cooperative matrices with fp16 blocks (and the memory model), fp16
@@ -454,11 +571,29 @@ static dvk_status config_switch(int *out)
     return DVK_SUCCESS;
 }
 
+/* DVK_LINEAR_DIAG: CM_DIAG_* bits (tiled.h) that leave parts of tiled_cm's work out, for
+ * timing them; the results are then wrong. */
+static dvk_status diag_switch(uint32_t *out)
+{
+    *out = 0;
+    const char *e = getenv("DVK_LINEAR_DIAG");
+    if (!e || !*e)
+        return DVK_SUCCESS;
+    char *end;
+    const long v = strtol(e, &end, 0);
+    if (*end || v < 0 || v > (long)CM_DIAG_ALL)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                             "DVK_LINEAR_DIAG=%s: expected bits of 0..%u", e, CM_DIAG_ALL);
+    *out = (uint32_t)v;
+    return DVK_SUCCESS;
+}
+
 /* One tiled dispatch; with part (tiled_cm only) its K slices of ks columns write fp32
  * partial sums there instead of y. */
 static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
                                dvk_nn_kernel id, uint32_t bm, uint32_t bn, const uint32_t *spec,
-                               uint32_t spec_count, const dvk_tensor *part, uint32_t ks)
+                               uint32_t spec_count, const dvk_tensor *part, uint32_t ks,
+                               bool fused, uint32_t count_off)
 {
     const uint64_t tiles_m = div_up(p->M, bm), tiles_n = div_up(p->N, bn);
     const uint32_t splits = part ? (uint32_t)div_up(p->K, ks) : 1;
@@ -466,7 +601,7 @@ static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_prob
         [LINEAR_BIND_X] = p->x,
         [LINEAR_BIND_W] = p->w,
         [LINEAR_BIND_BIAS] = p->bias,
-        [LINEAR_BIND_Y] = part ? NULL : p->y,
+        [LINEAR_BIND_Y] = part && !fused ? NULL : p->y,
         [LINEAR_BIND_PART] = part,
     };
     const dvk_kernel *k;
@@ -480,6 +615,7 @@ static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_prob
         .tiles_n = (uint32_t)tiles_n,
         .G = p->G,
         .ks = part ? ks : p->K,
+        .count_off = count_off,
     };
     /* Both y and the partial sums are writable in the tensor-core kernel: the one left empty
      * binds the dummy buffer, which must be tracked as written too (dvk_cmd_dispatch). */
@@ -519,7 +655,7 @@ static dvk_status record_fma(dvk_cmd *cmd, dvk_context *ctx, const linear_proble
     const dvk_tensor *ts[4] = {p->x, p->w, p->bias, p->y};
     return record_tiles(cmd, ctx, p,
                         nn_variant(DVK_NN_K_LINEAR_TILED_F32, DVK_NN_K_LINEAR_TILED_ANY, ts, 4), bm,
-                        bn, spec, TL_SPECS, NULL, 0);
+                        bn, spec, TL_SPECS, NULL, 0, false, 0);
 }
 
 /* DVK_LINEAR_CM_EMULATE = "BM,BN,BK,WM,WN,STAGES[,SPLITS]", a switch for tests: the
@@ -539,10 +675,10 @@ static dvk_status emulate_switch(cm_config *out, uint32_t *splits)
                          &sp);
     if (n < 6 || sp > 65535 ||
         !c.wm || !c.wn || c.wm % 16 || c.wn % 16 || c.bk % 16 || !c.bk || c.bm % c.wm ||
-        c.bn % c.wn || (c.stages != 2 && c.stages != 3))
+        c.bn % c.wn || c.stages < 1 || c.stages > 3)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
                              "DVK_LINEAR_CM_EMULATE=%s: expected BM,BN,BK,WM,WN,STAGES[,SPLITS] "
-                             "(WM, WN, BK multiples of 16 dividing BM, BN; STAGES 2 or 3)",
+                             "(WM, WN, BK multiples of 16 dividing BM, BN; STAGES 1, 2 or 3)",
                              e);
     *out = c;
     *splits = sp;
@@ -554,6 +690,8 @@ static dvk_status emulate_switch(cm_config *out, uint32_t *splits)
 static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
                             const cm_config *c, dvk_nn_kernel id, uint32_t splits)
 {
+    uint32_t diag;
+    NN_TRY(diag_switch(&diag));
     const uint64_t tiles = div_up(p->M, c->bm) * div_up(p->N, c->bn) * p->G;
     const uint64_t steps = div_up(p->K, c->bk);
     if (!splits)
@@ -561,8 +699,14 @@ static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem
             splits *= 2;
     const uint32_t ks = (uint32_t)(div_up(steps, splits) * c->bk);
     splits = (uint32_t)div_up(p->K, ks); /* no empty slice */
+    bool fused;
+    NN_TRY(splitk_switch(&fused));
+    fused = fused && splits > 1 && dvk_context_device_info(ctx)->vulkan_memory_model;
     dvk_tensor *part = NULL;
-    if (splits > 1)
+    uint32_t count_off = 0;
+    if (fused)
+        NN_TRY(make_counted_partials(cmd, ctx, p, splits, tiles, &part, &count_off));
+    else if (splits > 1)
         NN_TRY(make_partials(cmd, p, splits, &part));
     uint32_t spec[CM_SPECS];
     common_spec(p, cm_wg(c), spec);
@@ -574,8 +718,12 @@ static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem
     spec[CM_SPEC_STAGES] = c->stages;
     spec[CM_SPEC_GROUP_M] = CM_GROUP_M;
     spec[CM_SPEC_PARTIAL] = part != NULL;
-    NN_TRY(record_tiles(cmd, ctx, p, id, c->bm, c->bn, spec, CM_SPECS, part, ks));
-    return part ? record_splitk_sum(cmd, ctx, p, part, splits) : DVK_SUCCESS;
+    spec[CM_SPEC_DIAG] = diag;
+    spec[CM_SPEC_SMEM4] = cm_shared(c) / 16;
+    spec[CM_SPEC_FUSED] = fused;
+    NN_TRY(record_tiles(cmd, ctx, p, id, c->bm, c->bn, spec, CM_SPECS, part, ks, fused,
+                        count_off));
+    return part && !fused ? record_splitk_sum(cmd, ctx, p, part, splits) : DVK_SUCCESS;
 }
 
 /* ---- dvk_linear ----------------------------------------------------------------------------- */
@@ -596,6 +744,10 @@ dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
     uint32_t emu_splits;
     NN_TRY(emulate_switch(&emu, &emu_splits));
     if (emu.bm && is16(p.x) && is16(p.w) && p.K % 16 == 0 && p.N % 16 == 0) {
+        if (!info->vulkan_memory_model) /* the kernel's atomics and barriers are scoped */
+            return dvk_set_error(DVK_ERROR_UNSUPPORTED,
+                                 "DVK_LINEAR_CM_EMULATE: %s lacks the Vulkan memory model",
+                                 info->name);
         if (!cm_fits(info, &emu))
             return dvk_set_error(DVK_ERROR_UNSUPPORTED,
                                  "DVK_LINEAR_CM_EMULATE: %u invocations or %u bytes of shared "
@@ -614,10 +766,11 @@ dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
     if (!sw.off && p.M <= GV_MAX_ROWS) {
         /* decode rows: tensor cores for 8 < M <= 16 (the FMA kernel's products would outweigh
          * its memory stream) or when configuration 4 is asked for, else the FMA kernel */
-        const bool cm_decode = cm && (config == CM_DECODE || (config < 0 && p.M > 8)) &&
-                               cm_fits(info, &cm_configs[CM_DECODE]);
-        if (cm_decode)
-            return record_cm(cmd, ctx, &p, &cm_configs[CM_DECODE], DVK_NN_K_LINEAR_TILED_CM, 0);
+        const int dc = config >= 0 && cm_decode_shaped(&cm_configs[config]) ? config
+                       : config < 0 && p.M > 8                             ? CM_DECODE
+                                                                           : -1;
+        if (cm && dc >= 0 && cm_fits(info, &cm_configs[dc]))
+            return record_cm(cmd, ctx, &p, &cm_configs[dc], DVK_NN_K_LINEAR_TILED_CM, 0);
         gemv_plan g = {0};
         NN_TRY(plan_gemv(ctx, &p, &sw, &g));
         return record_gemv(cmd, ctx, &p, &g);
@@ -625,7 +778,7 @@ dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
     if (cm) {
         if (config >= 0)
             return record_cm(cmd, ctx, &p, &cm_configs[config], DVK_NN_K_LINEAR_TILED_CM,
-                             config == CM_DECODE ? 0 : 1);
+                             cm_decode_shaped(&cm_configs[config]) ? 0 : 1);
         /* 128 x 128 tiles when there are enough of them to fill a large GPU, else 64 x 128 */
         const uint64_t big = div_up(p.M, 128) * div_up(p.N, 128) * p.G;
         const cm_config *c = &cm_configs[big >= 128 ? 0 : 3];
