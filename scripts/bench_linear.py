@@ -222,8 +222,7 @@ def sweep(a):
                   "4,1,128,256,1,1"]}
     for M in (1, 2, 4, 8, 16):
         emit("decode", "automatic", {}, M, *D, rotate=8)
-        emit("decode", "the first run's plan",
-             {"DVK_LINEAR_DECODE": old_plan[M], "DVK_LINEAR_SPLITK": "dispatch"}, M, *D,
+        emit("decode", "the first run's plan", {"DVK_LINEAR_DECODE": old_plan[M]}, M, *D,
              rotate=8)
     for M in (1, 2, 4, 8, 16):
         for pl in plans[M]:
@@ -231,12 +230,8 @@ def sweep(a):
         if M >= 4:
             for c in (4, 8, 10):
                 emit("decode", "tensor cores", {"DVK_LINEAR_CONFIG": c}, M, *D, rotate=8)
-    # K slices added by the last workgroup (the default) or by a second dispatch (the first
-    # run's way); per-kernel times; where the tensor-core decode's time goes
-    for M, env in ((4, {}), (8, {}), (16, {"DVK_LINEAR_CONFIG": 4})):
-        emit("decode", "slices summed by a second dispatch",
-             dict(env, DVK_LINEAR_SPLITK="dispatch"), M, *D, rotate=8)
-    emit("decode", "per kernel", {"DVK_LINEAR_SPLITK": "dispatch"}, 4, *D, rotate=8,
+    # per-kernel times; where the tensor-core decode's time goes
+    emit("decode", "per kernel", {"DVK_LINEAR_DECODE": "1,8,8,256"}, 4, *D, rotate=8,
          stages=True)
     emit("decode", "per kernel", {"DVK_LINEAR_CONFIG": 4}, 16, *D, rotate=8, stages=True)
     emit("decode", "per kernel", {"DVK_LINEAR_CONFIG": 10}, 16, *D, rotate=8, stages=True)
