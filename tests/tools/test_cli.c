@@ -1271,6 +1271,37 @@ static void test_device_environment(void **state)
     CAPTURE_EXIT(0, "DVK_DEVICE='no such device'", "%s --device 0", bench);
 }
 
+/* The library's variables reach the tool: DVK_DISABLE=fp16 refuses fp16 tensors (saying why),
+ * DVK_PIPELINE_CACHE writes the cache. */
+static void test_library_environment(void **state)
+{
+    (void)state;
+    const char *bench = "bench delta_rule --B 1 --T 8 --H 2 --K 16 --V 8 --warmup 1 --iters 3";
+    CAPTURE_EXIT(0, "", "%s --dtype f16 %s", bench, profile_flag());
+    CAPTURE_EXIT(1, "DVK_DISABLE=fp16", "%s --dtype f16 %s", bench, profile_flag());
+    char *err = slurp("err.txt");
+    assert_non_null(strstr(err, "DVK_DISABLE"));
+    free(err);
+    CAPTURE_EXIT(0, "DVK_DISABLE=fp16,coopmat", "%s %s", bench, profile_flag());
+    CAPTURE_EXIT(0, "DVK_DISABLE=sideways", "%s %s", bench, profile_flag());
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "\"sideways\" is none of"));
+    free(err);
+
+    remove(tmp("cache.bin"));
+    CAPTURE_EXIT(0, "", "run delta_rule --in '%s' --out '%s' %s",
+                 fixture("delta_rule_recurrent_fla"), tmp("pc.safetensors"), profile_flag());
+    assert_null(fopen(tmp("cache.bin"), "rb"));
+    char env[1200];
+    snprintf(env, sizeof env, "DVK_PIPELINE_CACHE='%s'", tmp("cache.bin"));
+    for (int i = 0; i < 2; ++i) /* written, then read back */
+        CAPTURE_EXIT(0, env, "run delta_rule --in '%s' --out '%s' %s",
+                     fixture("delta_rule_recurrent_fla"), tmp("pc.safetensors"), profile_flag());
+    FILE *f = fopen(tmp("cache.bin"), "rb");
+    assert_non_null(f);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1289,6 +1320,7 @@ int main(void)
         cmocka_unit_test(test_bench_json_matches_help),
         cmocka_unit_test(test_progress_when_piped),
         cmocka_unit_test(test_device_environment),
+        cmocka_unit_test(test_library_environment),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
