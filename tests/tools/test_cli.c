@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1241,20 +1242,45 @@ static void test_bench_json_matches_help(void **state)
     free(help);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Progress shows on stderr when it is no terminal (here a file), once a run lasts a second:
- * 60 timed runs of at least 20 ms each (the default --repeat). */
+ * bench's 81 runs of about 20 ms each (the default --repeat), generate's 150 tokens (about 2 s
+ * each on lavapipe; a machine that finishes within a second rightly shows none, so the check
+ * is made only for runs that lasted longer). */
 static void test_progress_when_piped(void **state)
 {
     (void)state;
-    CAPTURE_EXIT(0, "", "bench delta_rule --B 1 --T 16 --H 2 --K 16 --V 8 --warmup 1 --iters 60 "
-                        "--reference --json %s",
+    double t0 = now_s();
+    CAPTURE_EXIT(0, "", "bench delta_rule --B 1 --T 256 --H 2 --K 32 --V 32 --warmup 1 "
+                        "--iters 80 --reference --json %s",
                  profile_flag());
+    double seconds = now_s() - t0;
     char *out = slurp("out.txt"), *err = slurp("err.txt");
     json_in j;
     assert_true(json_one_object(out, &j)); /* progress never goes to stdout */
-    assert_non_null(strstr(err, "bench delta_rule: run "));
+    if (seconds > 1.5)
+        assert_non_null(strstr(err, "bench delta_rule: run "));
     assert_non_null(strstr(err, "bench delta_rule: timing the C reference"));
     assert_null(strchr(err, '\r')); /* lines, not a terminal's redraws */
+    free(out), free(err);
+
+    const char *dir = getenv("DVK_FIXTURE_DIR") ? getenv("DVK_FIXTURE_DIR") : DVK_FIXTURE_DIR;
+    t0 = now_s();
+    CAPTURE_EXIT(0, "", "generate --model '%s/tiny-rwkv7/tiny-rwkv-7v0-834K-FP32.bin' "
+                        "--tokens 150 --greedy %s",
+                 dir, profile_flag());
+    seconds = now_s() - t0;
+    out = slurp("out.txt"), err = slurp("err.txt");
+    assert_int_equal(strlen(out), 151); /* the text and a newline, no progress among it */
+    if (seconds > 1.5)
+        assert_non_null(strstr(err, "generate: token "));
+    assert_null(strchr(err, '\r'));
     free(out), free(err);
 }
 
@@ -1300,6 +1326,22 @@ static void test_library_environment(void **state)
     FILE *f = fopen(tmp("cache.bin"), "rb");
     assert_non_null(f);
     fclose(f);
+
+    /* dvk_linear's switches are read at every call: a malformed one fails the call, named */
+    const char *linear_env[] = {"DVK_LINEAR_CONFIG=99", "DVK_LINEAR_DECODE=sideways",
+                                "DVK_LINEAR_SPLITK=sideways", "DVK_LINEAR_CM_EMULATE=sideways"};
+    for (size_t i = 0; i < sizeof linear_env / sizeof linear_env[0]; ++i) {
+        CAPTURE_EXIT(1, linear_env[i], "bench linear --M 4 --N 64 --K 64 --warmup 1 --iters 2 %s",
+                     profile_flag());
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(linear_env[i], "="), linear_env[i]);
+        err = slurp("err.txt");
+        if (!strstr(err, name))
+            fail_msg("%s: the error does not name it: %s", linear_env[i], err);
+        free(err);
+    }
+    CAPTURE_EXIT(0, "DVK_LINEAR_CONFIG=fma DVK_LINEAR_DECODE=off DVK_LINEAR_SPLITK=dispatch",
+                 "bench linear --M 4 --N 64 --K 64 --warmup 1 --iters 2 %s", profile_flag());
 }
 
 int main(void)
