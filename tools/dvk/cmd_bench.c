@@ -365,8 +365,8 @@ void tool_print_reference(const char *name, double (*run)(void *user), void *use
 {
     /* The reference is one call that may take minutes at a large shape (double precision, one
      * thread): say what is running before it starts. */
+    fflush(stdout); /* the results so far first, where both go to one terminal */
     fprintf(stderr, "bench %s: timing the C reference (double, one thread)\n", name);
-    fflush(stdout);
     const double ref_ms = run(user);
     if (json) {
         if (ref_ms >= 0.0)

@@ -70,7 +70,8 @@ void tool_help_eval(FILE *f)
             "                [--small-profile]\n"
             "\n"
             "Runs the prompt through an RWKV-7 model and writes the logits of its last token,\n"
-            "`logits` [vocabulary] fp32, to a safetensors file. The options are generate's.\n");
+            "`logits` [vocabulary] fp32, to a safetensors file (--out). The other options are\n"
+            "generate's.\n");
 }
 
 static void gen_usage(FILE *f, const char *cmd)

@@ -396,7 +396,10 @@ static int list_command(int argc, char **argv, void (*help)(FILE *), void (*list
     return TOOL_OK;
 }
 
-static int cmd_ops(int argc, char **argv) { return list_command(argc, argv, help_ops, tool_print_ops); }
+static int cmd_ops(int argc, char **argv)
+{
+    return list_command(argc, argv, help_ops, tool_print_ops);
+}
 
 static int cmd_functions(int argc, char **argv)
 {
