@@ -199,7 +199,9 @@ const tool_op *tool_find_op_or_explain(const char *name)
 {
     const tool_op *op = tool_find_op(name);
     if (!op) {
-        fprintf(stderr, "dvk: unknown operator \"%s\"; operators:\n", name);
+        fprintf(stderr, "dvk: unknown operator \"%s\"; operators (dvk functions lists the "
+                        "building blocks):\n",
+                name);
         tool_print_ops(stderr);
     }
     return op;
