@@ -177,12 +177,14 @@ int tool_time(dvk_context *ctx, tool_opts *opts, const char *name, tool_record_f
 
 void tool_print_stages(const tool_timing *t, bool json)
 {
+    if (json)
+        printf(", \"stages\": [");
     bool first = true;
     for (uint32_t k = 0; k < t->stage_count; ++k) {
         if (!t->stage_ms[k])
             continue; /* its allocation failed: no times to show */
         if (json) {
-            printf("%s{\"kernel\": ", first ? ", \"stages\": [" : ", ");
+            printf("%s{\"kernel\": ", first ? "" : ", ");
             tool_json_string(stdout, t->stage_name[k]);
             printf(", \"median_ms\": %.6f}", t->stage_median[k]);
             first = false;
@@ -190,7 +192,7 @@ void tool_print_stages(const tool_timing *t, bool json)
             printf("    %-36s %.4f ms\n", t->stage_name[k], t->stage_median[k]);
         }
     }
-    if (json && !first)
+    if (json)
         printf("]");
 }
 
@@ -349,7 +351,8 @@ int cmd_bench(int argc, char **argv)
             op_run ref = {op, &in, &out, &opts};
             tool_print_reference(op->name, run_op_reference, &ref, median, opts.json);
         }
-        tool_print_stages(&timing, opts.json);
+        if (opts.stages)
+            tool_print_stages(&timing, opts.json);
         if (opts.json)
             printf("}\n");
     }

@@ -251,8 +251,8 @@ typedef dvk_status (*tool_record_fn)(dvk_cmd *cmd, void *user);
 int tool_time(dvk_context *ctx, tool_opts *opts, const char *name, tool_record_fn record,
               void *user, tool_timing *out);
 void tool_timing_free(tool_timing *t);
-/* With json: `, "stages": [{"kernel": ..., "median_ms": ...}, ...]`, a member of bench's one
- * object (nothing without --stages). */
+/* --stages: each kernel's median; with json `, "stages": [{"kernel": ..., "median_ms": ...},
+ * ...]`, a member of bench's one object. */
 void tool_print_stages(const tool_timing *t, bool json);
 /* Runs the C reference (`run` returns its time in ms, or < 0 if it could not run) with a line
  * of progress on stderr first, and prints its time beside the device's median; with json as a

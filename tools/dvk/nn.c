@@ -1104,7 +1104,8 @@ int tool_bench_fn(const tool_fn *fn, tool_opts *opts)
             fn_reference ref = {fn, opts, io0};
             tool_print_reference(fn->name, run_fn_reference, &ref, timing.median, opts->json);
         }
-        tool_print_stages(&timing, opts->json);
+        if (opts->stages)
+            tool_print_stages(&timing, opts->json);
         if (opts->json)
             printf("}\n");
     }
