@@ -364,8 +364,9 @@ typedef struct dvk_context_desc {
      * can be exercised on any machine. */
     bool small_device_profile;
     /* File to load the VkPipelineCache from at creation and save it to at destruction, so a
-     * second start is fast (NULL = no disk cache). A missing, truncated or foreign file is
-     * ignored (a warning is logged); it is never an error. */
+     * second start is fast (NULL = the DVK_PIPELINE_CACHE environment variable, else no disk
+     * cache). A missing, truncated or foreign file is ignored (a warning is logged); it is
+     * never an error. */
     const char *pipeline_cache_path;
     /* Host allocator for deltavk's own objects (zero = malloc/free). */
     dvk_allocator allocator;
@@ -385,7 +386,12 @@ DVK_API dvk_status dvk_context_create(const dvk_context_desc *desc, dvk_context 
  * everything the context owns. NULL is a no-op. */
 DVK_API void dvk_context_destroy(dvk_context *context);
 
-/* Capabilities of the context's device (the profile's limits under small_device_profile). */
+/* Capabilities of the context's device (the profile's limits under small_device_profile).
+ * DVK_DISABLE=fp16,coopmat in the environment (either or both) makes a context plan as if the
+ * device lacked 16-bit storage and arithmetic (fp16_storage and fp16_arithmetic false: 16-bit
+ * tensors are refused by the operators, weights load as fp32) or cooperative matrices: a
+ * workaround for a driver that misbehaves with them. dvk_enumerate_devices shows the
+ * hardware's. */
 DVK_API const dvk_device_info *dvk_context_device_info(const dvk_context *context);
 
 /* Number of validation messages received since creation (0 without enable_validation). */

@@ -99,7 +99,7 @@ def dvk_bench(dvk, args, config=None):
 
 def dvk_run(dvk, args, env_extra, timeout=120):
     """One `dvk bench linear --json` with extra environment variables: its result line (or an
-    error), the kernel lines of --stages and the driver's pipeline statistics."""
+    error), the kernels' times of --stages and the driver's pipeline statistics."""
     env = dict(os.environ)
     env.update({k: str(v) for k, v in env_extra.items()})
     env["DVK_PIPELINE_STATS"] = "1"
@@ -111,16 +111,13 @@ def dvk_run(dvk, args, env_extra, timeout=120):
     if out.returncode != 0:
         return {"error": out.stderr.strip()[-400:], "cmd": " ".join(cmd)}
     r = None
-    kernels = []
     for line in out.stdout.splitlines():
         if line.startswith("{") and '"function"' in line:
             r = json.loads(line)
-        elif line.startswith("{") and '"kernel"' in line:
-            kernels.append(json.loads(line))
     if r is None:
         return {"error": "no result", "cmd": " ".join(cmd)}
-    if kernels:
-        r["kernels"] = kernels
+    if "stages" in r:  # --stages: the per-kernel times, a list inside the one object
+        r["kernels"] = r.pop("stages")
     stats = [l.split("pipeline ", 1)[1] for l in out.stderr.splitlines() if "pipeline linear/" in l]
     if stats:
         r["pipelines"] = stats
