@@ -1329,7 +1329,7 @@ static void test_library_environment(void **state)
 
     /* dvk_linear's switches are read at every call: a malformed one fails the call, named */
     const char *linear_env[] = {"DVK_LINEAR_CONFIG=99", "DVK_LINEAR_DECODE=sideways",
-                                "DVK_LINEAR_SPLITK=sideways", "DVK_LINEAR_CM_EMULATE=sideways"};
+                                "DVK_LINEAR_CM_EMULATE=sideways"};
     for (size_t i = 0; i < sizeof linear_env / sizeof linear_env[0]; ++i) {
         CAPTURE_EXIT(1, linear_env[i], "bench linear --M 4 --N 64 --K 64 --warmup 1 --iters 2 %s",
                      profile_flag());
@@ -1340,7 +1340,7 @@ static void test_library_environment(void **state)
             fail_msg("%s: the error does not name it: %s", linear_env[i], err);
         free(err);
     }
-    CAPTURE_EXIT(0, "DVK_LINEAR_CONFIG=fma DVK_LINEAR_DECODE=off DVK_LINEAR_SPLITK=dispatch",
+    CAPTURE_EXIT(0, "DVK_LINEAR_CONFIG=fma DVK_LINEAR_DECODE=off",
                  "bench linear --M 4 --N 64 --K 64 --warmup 1 --iters 2 %s", profile_flag());
 }
 
