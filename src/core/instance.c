@@ -10,7 +10,7 @@
 /* volkInitialize() dlopens the system loader and stores vkGetInstanceProcAddr in volk's one
  * global; that pointer is the same for the whole process, so opening it once is enough. We
  * copy it into each context's own table and never use volk's other globals. */
-static once_flag volk_once = ONCE_FLAG_INIT;
+static dvk_once volk_once = DVK_ONCE_INIT;
 static VkResult volk_result = VK_ERROR_INITIALIZATION_FAILED;
 
 static void volk_init_once(void) { volk_result = volkInitialize(); }
@@ -19,7 +19,7 @@ dvk_status dvk__load_loader(PFN_vkGetInstanceProcAddr gipa, dvk_loader_fns *out)
 {
     memset(out, 0, sizeof *out);
     if (!gipa) {
-        call_once(&volk_once, volk_init_once);
+        dvk__call_once(&volk_once, volk_init_once);
         if (volk_result != VK_SUCCESS)
             return dvk__fail(DVK_ERROR_NO_DEVICE,
                              "the Vulkan loader (libvulkan.so.1) could not be opened; install "

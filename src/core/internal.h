@@ -17,7 +17,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
-#include <threads.h>
+#include "core/thread.h"
 
 /* ---- errors (status.c) -------------------------------------------------------------------- */
 
@@ -223,7 +223,7 @@ struct dvk_context {
     bool enabled_subgroup_size_control;
     bool pipeline_stats; /* DVK_PIPELINE_STATS=1: log each pipeline's compiler statistics */
 
-    mtx_t lock; /* memory pool, pipeline cache, queue submission */
+    dvk_mutex lock; /* memory pool, pipeline cache, queue submission */
     dvk_mem_pool pool;
 
     VkPipelineCache pipeline_cache;

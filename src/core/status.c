@@ -5,8 +5,8 @@
 #include <string.h>
 
 /* Per thread, like errno: a failure on one thread never overwrites another's message. */
-static _Thread_local char last_error[1024];
-static _Thread_local VkResult last_vk_result = VK_SUCCESS;
+static DVK_THREAD_LOCAL char last_error[1024];
+static DVK_THREAD_LOCAL VkResult last_vk_result = VK_SUCCESS;
 
 const char *dvk_status_string(dvk_status status)
 {
