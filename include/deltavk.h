@@ -6,7 +6,10 @@
  * deltavk runs recurrent-state sequence mixers (DeltaNet's delta rule and its relatives) as
  * Vulkan compute shaders. It works on any Vulkan 1.2 device (AMD, Intel, NVIDIA, Qualcomm, ARM,
  * Apple through MoltenVK) and, with no GPU, on the CPU through Mesa's lavapipe driver. The
- * library loads Vulkan at run time (through volk); it does not link libvulkan.
+ * library loads Vulkan at run time (through volk); it does not link libvulkan. volk is compiled
+ * in under private names and the libraries, static or shared, define no name but dvk_ ones, so a
+ * program may link libvulkan or its own volk beside them. Linking (CMake's find_package(deltavk),
+ * pkg-config's deltavk, add_subdirectory): README.md.
  *
  * The objects, from the outside in:
  *
