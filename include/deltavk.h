@@ -6,7 +6,10 @@
  * deltavk runs recurrent-state sequence mixers (DeltaNet's delta rule and its relatives) as
  * Vulkan compute shaders. It works on any Vulkan 1.2 device (AMD, Intel, NVIDIA, Qualcomm, ARM,
  * Apple through MoltenVK) and, with no GPU, on the CPU through Mesa's lavapipe driver. The
- * library loads Vulkan at run time (through volk); it does not link libvulkan.
+ * library loads Vulkan at run time (through volk); it does not link libvulkan. volk is compiled
+ * in under private names and the libraries, static or shared, define no name but dvk_ ones, so a
+ * program may link libvulkan or its own volk beside them. Linking (CMake's find_package(deltavk),
+ * pkg-config's deltavk, add_subdirectory): README.md.
  *
  * The objects, from the outside in:
  *
@@ -187,7 +190,19 @@
 extern "C" {
 #endif
 
+/* DVK_API marks the functions libdeltavk exports. The library is compiled with DVK_BUILDING and
+ * hidden visibility (-fvisibility=hidden), so nothing else leaves the shared library. On Windows a
+ * program using the DLL defines DVK_SHARED (the CMake package and the shared targets do) to import
+ * them. */
+#if defined(_WIN32) || defined(__CYGWIN__)
 #if defined(DVK_SHARED) && defined(DVK_BUILDING)
+#define DVK_API __declspec(dllexport)
+#elif defined(DVK_SHARED)
+#define DVK_API __declspec(dllimport)
+#else
+#define DVK_API
+#endif
+#elif defined(DVK_BUILDING) && (defined(__GNUC__) || defined(__clang__))
 #define DVK_API __attribute__((visibility("default")))
 #else
 #define DVK_API

@@ -50,7 +50,19 @@
 extern "C" {
 #endif
 
-#if defined(DVK_SHARED) && defined(DVK_BUILDING)
+/* DVK_NN_API marks the functions libdeltavk_nn exports. The library is compiled with
+ * DVK_NN_BUILDING and hidden visibility (-fvisibility=hidden), so nothing else leaves the shared
+ * library. On Windows a program using the DLL defines DVK_SHARED (the CMake package and the shared
+ * targets do) to import them. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#if defined(DVK_SHARED) && defined(DVK_NN_BUILDING)
+#define DVK_NN_API __declspec(dllexport)
+#elif defined(DVK_SHARED)
+#define DVK_NN_API __declspec(dllimport)
+#else
+#define DVK_NN_API
+#endif
+#elif defined(DVK_NN_BUILDING) && (defined(__GNUC__) || defined(__clang__))
 #define DVK_NN_API __attribute__((visibility("default")))
 #else
 #define DVK_NN_API

@@ -470,9 +470,9 @@ dvk_status dvk_context_create(const dvk_context_desc *desc_in, dvk_context **out
     ctx->log_user = desc.log ? desc.log_user_data : NULL;
     ctx->small_profile = desc.small_device_profile;
     atomic_init(&ctx->validation_messages, 0);
-    if (mtx_init(&ctx->lock, mtx_plain) != thrd_success) {
+    if (!dvk__mutex_init(&ctx->lock)) {
         dvk__free(&alloc, ctx);
-        return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "mtx_init failed");
+        return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "the context's mutex could not be made");
     }
 
     dvk_status st = desc.adopt ? adopt_device(ctx, desc.adopt) : create_own_device(ctx, &desc);
@@ -519,7 +519,7 @@ void dvk_context_destroy(dvk_context *ctx)
         ctx->vki.vkDestroyDebugUtilsMessengerEXT(ctx->instance, ctx->messenger, ctx->vk_alloc);
     if (ctx->owns_instance && ctx->instance)
         ctx->vki.vkDestroyInstance(ctx->instance, ctx->vk_alloc);
-    mtx_destroy(&ctx->lock);
+    dvk__mutex_destroy(&ctx->lock);
     const dvk_allocator alloc = ctx->alloc;
     dvk__free(&alloc, ctx);
 }
@@ -541,9 +541,9 @@ dvk_status dvk__queue_submit(dvk_context *ctx, VkCommandBuffer cb, VkFence fence
         .commandBufferCount = 1,
         .pCommandBuffers = &cb,
     };
-    mtx_lock(&ctx->lock);
+    dvk__mutex_lock(&ctx->lock);
     const VkResult r = ctx->vk.vkQueueSubmit(ctx->queue, 1, &submit, fence);
-    mtx_unlock(&ctx->lock);
+    dvk__mutex_unlock(&ctx->lock);
     if (r != VK_SUCCESS)
         return dvk__fail_vk(r, "vkQueueSubmit");
     return DVK_SUCCESS;

@@ -70,11 +70,11 @@ static dvk_status check_elements(const char *name, const dvk_tensor *t)
 
 static dvk_status check(dvk_context *ctx, const dvk_linear_desc *d, linear_problem *p)
 {
-    NN_TRY(nn_check_float(ctx, "x", d->x));
-    NN_TRY(nn_check_float(ctx, "weight", d->weight));
-    NN_TRY(nn_check_float(ctx, "y", d->y));
+    NN_TRY(dvk__nn_check_float(ctx, "x", d->x));
+    NN_TRY(dvk__nn_check_float(ctx, "weight", d->weight));
+    NN_TRY(dvk__nn_check_float(ctx, "y", d->y));
     if (d->bias)
-        NN_TRY(nn_check_float(ctx, "bias", d->bias));
+        NN_TRY(dvk__nn_check_float(ctx, "bias", d->bias));
     if (dvk_tensor_dtype(d->y) != dvk_tensor_dtype(d->x))
         return dvk_set_error(DVK_ERROR_UNSUPPORTED_DTYPE, "y: dtype %s, expected x's %s",
                              dvk_dtype_name(dvk_tensor_dtype(d->y)),
@@ -84,26 +84,28 @@ static dvk_status check(dvk_context *ctx, const dvk_linear_desc *d, linear_probl
     if (wn != 2 && wn != 3)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                              "weight: shape %s, expected [N,K] or [G,N,K]",
-                             nn_shape_str(d->weight, a, sizeof a));
+                             dvk__nn_shape_str(d->weight, a, sizeof a));
     const uint64_t G = wn == 3 ? dvk_tensor_dim(d->weight, 0) : 1;
     const uint64_t N = dvk_tensor_dim(d->weight, wn - 2), K = dvk_tensor_dim(d->weight, wn - 1);
     if (xn == 0 || dvk_tensor_dim(d->x, xn - 1) != K)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                              "x: shape %s, its last dimension must be weight %s's K = %llu",
-                             nn_shape_str(d->x, a, sizeof a), nn_shape_str(d->weight, b, sizeof b),
+                             dvk__nn_shape_str(d->x, a, sizeof a),
+                             dvk__nn_shape_str(d->weight, b, sizeof b),
                              (unsigned long long)K);
     if (wn == 3 && (xn < 2 || dvk_tensor_dim(d->x, 0) != G))
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                              "x: shape %s, expected [G=%llu,...,K] for the batched weight %s",
-                             nn_shape_str(d->x, a, sizeof a), (unsigned long long)G,
-                             nn_shape_str(d->weight, b, sizeof b));
+                             dvk__nn_shape_str(d->x, a, sizeof a), (unsigned long long)G,
+                             dvk__nn_shape_str(d->weight, b, sizeof b));
     bool y_ok = dvk_tensor_ndim(d->y) == xn && dvk_tensor_dim(d->y, xn - 1) == N;
     for (uint32_t i = 0; y_ok && i + 1 < xn; ++i)
         y_ok = dvk_tensor_dim(d->y, i) == dvk_tensor_dim(d->x, i);
     if (!y_ok)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                              "y: shape %s, expected x %s with its last dimension N = %llu",
-                             nn_shape_str(d->y, a, sizeof a), nn_shape_str(d->x, b, sizeof b),
+                             dvk__nn_shape_str(d->y, a, sizeof a),
+                             dvk__nn_shape_str(d->x, b, sizeof b),
                              (unsigned long long)N);
     uint32_t bias_stride = 0;
     if (d->bias) {
@@ -113,7 +115,7 @@ static dvk_status check(dvk_context *ctx, const dvk_linear_desc *d, linear_probl
                                dvk_tensor_dim(d->bias, 1) == N;
         if (!one && !per_group)
             return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "bias: shape %s, expected [N=%llu]%s",
-                                 nn_shape_str(d->bias, a, sizeof a), (unsigned long long)N,
+                                 dvk__nn_shape_str(d->bias, a, sizeof a), (unsigned long long)N,
                                  wn == 3 ? " or [G,N]" : "");
         bias_stride = per_group ? (uint32_t)N : 0;
     }
@@ -145,10 +147,10 @@ static dvk_status check(dvk_context *ctx, const dvk_linear_desc *d, linear_probl
 /* The specialization constants every linear kernel has (linear.h). */
 static void common_spec(const linear_problem *p, uint32_t wg, uint32_t *spec)
 {
-    spec[LINEAR_SPEC_X_DT] = nn_dt(dvk_tensor_dtype(p->x));
-    spec[LINEAR_SPEC_W_DT] = nn_dt(dvk_tensor_dtype(p->w));
-    spec[LINEAR_SPEC_B_DT] = p->bias ? nn_dt(dvk_tensor_dtype(p->bias)) : DVK_DT_F32;
-    spec[LINEAR_SPEC_Y_DT] = nn_dt(dvk_tensor_dtype(p->y));
+    spec[LINEAR_SPEC_X_DT] = dvk__nn_dt(dvk_tensor_dtype(p->x));
+    spec[LINEAR_SPEC_W_DT] = dvk__nn_dt(dvk_tensor_dtype(p->w));
+    spec[LINEAR_SPEC_B_DT] = p->bias ? dvk__nn_dt(dvk_tensor_dtype(p->bias)) : DVK_DT_F32;
+    spec[LINEAR_SPEC_Y_DT] = dvk__nn_dt(dvk_tensor_dtype(p->y));
     spec[LINEAR_SPEC_HAS_BIAS] = p->bias != NULL;
     spec[LINEAR_SPEC_ACCUM] = p->accumulate;
     spec[LINEAR_SPEC_WG] = wg;
@@ -356,16 +358,16 @@ static dvk_status record_splitk_sum(dvk_cmd *cmd, dvk_context *ctx, const linear
     const uint32_t total = p->G * p->M * p->N;
     const dvk_tensor *dts[4] = {p->x, p->w, p->bias, p->y};
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx,
-                     nn_variant(DVK_NN_K_LINEAR_SPLITK_SUM_F32, DVK_NN_K_LINEAR_SPLITK_SUM_ANY,
-                                dts, 4),
-                     LINEAR_BINDINGS, sizeof(linear_splitk_push), SPLITK_SPECS, spec, &k));
+    NN_TRY(dvk__nn_kernel(ctx,
+                          dvk__nn_variant(DVK_NN_K_LINEAR_SPLITK_SUM_F32,
+                                          DVK_NN_K_LINEAR_SPLITK_SUM_ANY, dts, 4),
+                          LINEAR_BINDINGS, sizeof(linear_splitk_push), SPLITK_SPECS, spec, &k));
     const linear_splitk_push pc = {
         .total = total, .MN = p->M * p->N, .N = p->N, .bias_stride = p->bias_stride};
     dvk_dispatch_desc dd = {.kernel = k, .write_mask = 1u << LINEAR_BIND_Y, .push = &pc};
     for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
         dd.tensors[i] = ts[i];
-    NN_TRY(nn_grid(ctx, total, wg, dd.groups));
+    NN_TRY(dvk__nn_grid(ctx, total, wg, dd.groups));
     return dvk_cmd_dispatch(cmd, &dd);
 }
 
@@ -400,9 +402,10 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     spec[GV_SPEC_KC] = g->kc;
     spec[GV_SPEC_XDIRECT] = g->xdirect;
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx,
-                     nn_variant(DVK_NN_K_LINEAR_GEMV_F32, DVK_NN_K_LINEAR_GEMV_ANY, ts, 4),
-                     LINEAR_BINDINGS, sizeof(linear_gemv_push), GV_SPECS, spec, &k));
+    NN_TRY(dvk__nn_kernel(ctx,
+                          dvk__nn_variant(DVK_NN_K_LINEAR_GEMV_F32, DVK_NN_K_LINEAR_GEMV_ANY, ts,
+                                          4),
+                          LINEAR_BINDINGS, sizeof(linear_gemv_push), GV_SPECS, spec, &k));
     const linear_gemv_push pc = {
         .N = p->N, .K = p->K, .G = p->G, .bias_stride = p->bias_stride};
     dvk_dispatch_desc dd = {
@@ -502,7 +505,7 @@ static bool cm_usable(const dvk_context *ctx, const linear_problem *p)
     return info->cooperative_matrix_nv_f16 && info->fp16_arithmetic &&
            info->min_subgroup_size == 32 && info->max_subgroup_size == 32 && is16(p->x) &&
            is16(p->w) && p->K % 16 == 0 && p->N % 16 == 0 &&
-           nn_kernel_available(DVK_NN_K_LINEAR_TILED_CM);
+           dvk__nn_kernel_available(DVK_NN_K_LINEAR_TILED_CM);
 }
 
 /* DVK_LINEAR_CONFIG: -1 = automatic, -2 = "fma" (the FMA tiles), else an index. */
@@ -559,7 +562,8 @@ static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_prob
         [LINEAR_BIND_PART] = part,
     };
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx, id, LINEAR_BINDINGS, sizeof(linear_tiled_push), spec_count, spec, &k));
+    NN_TRY(dvk__nn_kernel(ctx, id, LINEAR_BINDINGS, sizeof(linear_tiled_push), spec_count,
+                          spec, &k));
     const linear_tiled_push pc = {
         .M = p->M,
         .N = p->N,
@@ -576,7 +580,7 @@ static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_prob
         .kernel = k, .write_mask = 1u << LINEAR_BIND_PART | 1u << LINEAR_BIND_Y, .push = &pc};
     for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
         dd.tensors[i] = ts[i];
-    NN_TRY(nn_grid(ctx, tiles_m * tiles_n, 1, dd.groups));
+    NN_TRY(dvk__nn_grid(ctx, tiles_m * tiles_n, 1, dd.groups));
     const uint64_t gz = (uint64_t)p->G * splits;
     NN_TRY(check_groups(ctx, dd.groups[0], dd.groups[1], gz));
     dd.groups[2] = (uint32_t)gz;
@@ -607,8 +611,9 @@ static dvk_status record_fma(dvk_cmd *cmd, dvk_context *ctx, const linear_proble
     spec[TL_SPEC_TN] = tn;
     const dvk_tensor *ts[4] = {p->x, p->w, p->bias, p->y};
     return record_tiles(cmd, ctx, p,
-                        nn_variant(DVK_NN_K_LINEAR_TILED_F32, DVK_NN_K_LINEAR_TILED_ANY, ts, 4), bm,
-                        bn, spec, TL_SPECS, NULL, 0);
+                        dvk__nn_variant(DVK_NN_K_LINEAR_TILED_F32, DVK_NN_K_LINEAR_TILED_ANY, ts,
+                                        4),
+                        bm, bn, spec, TL_SPECS, NULL, 0);
 }
 
 /* DVK_LINEAR_CM_EMULATE = "BM,BN,BK,WM,WN,STAGES[,SPLITS]", a switch for tests: the
@@ -676,7 +681,7 @@ static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem
 dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
     linear_problem p;
     NN_TRY(check(ctx, d, &p));
     decode_switch sw;
