@@ -28,6 +28,9 @@ struct dvk_cmd {
     VkCommandPool pool;
     VkCommandBuffer cb;
     bool own_cb;
+    /* dvk_cmd_desc.dry_run: calls check their arguments and build their pipelines, and
+     * nothing is recorded, allocated or copied. */
+    bool dry_run;
     VkFence fence;
     cmd_state state;
     bool submitted; /* submitted since the last reset (and so there is something to wait for) */
@@ -111,10 +114,16 @@ dvk_status dvk_cmd_create(dvk_context *ctx, const dvk_cmd_desc *desc_in, dvk_cmd
     if (!cmd)
         return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     cmd->ctx = ctx;
+    cmd->dry_run = desc.dry_run;
     dvk_status st = DVK_SUCCESS;
     VkResult r = VK_SUCCESS;
 
-    if (desc.command_buffer) {
+    if (desc.dry_run) {
+        /* No command buffer, fence or query pool: nothing will be recorded or submitted. */
+        if (desc.command_buffer)
+            st = dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                           "a dry run records nothing: command_buffer must be VK_NULL_HANDLE");
+    } else if (desc.command_buffer) {
         cmd->cb = desc.command_buffer;
     } else {
         cmd->own_cb = true;
@@ -144,11 +153,12 @@ dvk_status dvk_cmd_create(dvk_context *ctx, const dvk_cmd_desc *desc_in, dvk_cmd
                 st = dvk__fail_vk(r, "vkCreateFence");
         }
     }
-    cmd->profile = desc.profile_dispatches;
+    cmd->profile = desc.profile_dispatches && !desc.dry_run;
     if (cmd->profile && !ctx->info.timestamps)
         st = dvk__fail(DVK_ERROR_UNSUPPORTED, "profile_dispatches: the queue cannot write timestamps");
-    if (st == DVK_SUCCESS && ctx->info.timestamps) {
+    if (ctx->info.timestamps)
         cmd->ts_cap = desc.max_timestamps ? desc.max_timestamps : (cmd->profile ? 1024 : 64);
+    if (st == DVK_SUCCESS && ctx->info.timestamps && !cmd->dry_run) {
         const VkQueryPoolCreateInfo qi = {
             .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
             .queryType = VK_QUERY_TYPE_TIMESTAMP,
@@ -290,7 +300,8 @@ static dvk_status track(dvk_cmd *cmd, const dvk_binding *b, uint32_t n)
 dvk_status dvk_cmd_barrier(dvk_cmd *cmd)
 {
     DVK_TRY(dvk__cmd_check_recording(cmd));
-    record_barrier(cmd);
+    if (!cmd->dry_run)
+        record_barrier(cmd);
     return DVK_SUCCESS;
 }
 
@@ -382,6 +393,10 @@ dvk_status dvk__cmd_scratch(dvk_cmd *cmd, VkDeviceSize bytes, dvk_binding *out)
                          "scratch buffer of %llu bytes exceeds maxStorageBufferRange (%llu)",
                          (unsigned long long)bytes,
                          (unsigned long long)ctx->caps.info.max_storage_buffer_range);
+    if (cmd->dry_run) { /* a binding that is never bound */
+        *out = (dvk_binding){VK_NULL_HANDLE, 0, bytes ? bytes : 4, true};
+        return DVK_SUCCESS;
+    }
     VkBuffer buffer;
     VkDeviceSize offset;
     void *mapped;
@@ -410,7 +425,9 @@ dvk_status dvk_cmd_scratch_tensor(dvk_cmd *cmd, const dvk_tensor_desc *desc, dvk
     if (!t)
         return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     *t = d;
-    dvk_status st = arena_take(cmd, t->bytes, &t->buffer, &t->offset, &t->mapped);
+    /* A dry run's scratch tensors have no memory (nothing is bound or copied in a dry run). */
+    dvk_status st = cmd->dry_run ? DVK_SUCCESS
+                                 : arena_take(cmd, t->bytes, &t->buffer, &t->offset, &t->mapped);
     if (st != DVK_SUCCESS) {
         dvk__free(&ctx->alloc, t);
         return st;
@@ -501,7 +518,7 @@ dvk_status dvk__cmd_dispatch(dvk_cmd *cmd, const dvk_pipeline *p, const dvk_bind
                          "dispatch of %u x %u x %u workgroups exceeds the device's maximum "
                          "%u x %u x %u",
                          gx, gy, gz, max[0], max[1], max[2]);
-    if (gx == 0 || gy == 0 || gz == 0)
+    if (gx == 0 || gy == 0 || gz == 0 || cmd->dry_run) /* a dry run: `p` is built, that is all */
         return DVK_SUCCESS;
     DVK_TRY(track(cmd, bindings, p->binding_count));
 
@@ -617,6 +634,8 @@ static dvk_status upload_from_staging(dvk_cmd *cmd, dvk_tensor *t, void **out)
 dvk_status dvk_cmd_upload(dvk_cmd *cmd, dvk_tensor *t, const void *src, size_t bytes)
 {
     DVK_TRY(check_copy_args(cmd, t, src, bytes));
+    if (cmd->dry_run)
+        return DVK_SUCCESS;
     void *staging;
     DVK_TRY(upload_from_staging(cmd, t, &staging));
     memcpy(staging, src, bytes);
@@ -629,6 +648,8 @@ dvk_status dvk__cmd_upload_map(dvk_cmd *cmd, dvk_tensor *t, void **out)
     if (!t || !out || t->ctx != cmd->ctx)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "upload of a NULL or foreign tensor");
     DVK_TRY(dvk__check_live("tensor", t));
+    if (cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "a dry run has no staging memory to map");
     return upload_from_staging(cmd, t, out);
 }
 
@@ -638,6 +659,11 @@ dvk_status dvk__cmd_upload_scratch(dvk_cmd *cmd, const void *data, size_t bytes,
     DVK_TRY(dvk__cmd_check_recording(cmd));
     dvk_binding dst;
     DVK_TRY(dvk__cmd_scratch(cmd, bytes, &dst));
+    if (cmd->dry_run) {
+        *out = dst;
+        out->write = false;
+        return DVK_SUCCESS;
+    }
     dvk_mem staging;
     DVK_TRY(dvk__mem_alloc(cmd->ctx, bytes, DVK_MEM_STAGING, &staging));
     DVK_TRY(hold(cmd, &staging));
@@ -653,6 +679,8 @@ dvk_status dvk__cmd_upload_scratch(dvk_cmd *cmd, const void *data, size_t bytes,
 dvk_status dvk_cmd_download(dvk_cmd *cmd, const dvk_tensor *t, void *dst, size_t bytes)
 {
     DVK_TRY(check_copy_args(cmd, t, dst, bytes));
+    if (cmd->dry_run) /* `dst` is never written */
+        return DVK_SUCCESS;
     if (!cmd->own_cb)
         return dvk__fail(DVK_ERROR_INVALID_STATE,
                          "dvk_cmd_download needs deltavk's own command buffer (it copies the "
@@ -685,6 +713,8 @@ dvk_status dvk_cmd_fill_zero(dvk_cmd *cmd, dvk_tensor *t)
     if (t->wrapped && !t->scratch && (size % 4 || t->offset % 4))
         return dvk__fail(DVK_ERROR_UNSUPPORTED, "fill_zero of a wrapped tensor needs its size "
                                                 "and offset to be multiples of 4 bytes");
+    if (cmd->dry_run)
+        return DVK_SUCCESS;
     size = (size + 3) & ~(VkDeviceSize)3;
     const dvk_binding b = {t->buffer, t->offset, size, true};
     DVK_TRY(track(cmd, &b, 1));
@@ -699,6 +729,8 @@ dvk_status dvk_cmd_submit(dvk_cmd *cmd)
     if (!cmd)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "cmd is NULL");
     dvk_context *ctx = cmd->ctx;
+    if (cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "a dry run recorded nothing to submit");
     if (!cmd->own_cb)
         return dvk__fail(DVK_ERROR_INVALID_STATE,
                          "this dvk_cmd records into the caller's command buffer: submit it "
@@ -749,6 +781,8 @@ dvk_status dvk_cmd_wait(dvk_cmd *cmd, uint64_t timeout_ns)
 {
     if (!cmd)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "cmd is NULL");
+    if (cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "a dry run is never submitted");
     if (!cmd->own_cb)
         return dvk__fail(DVK_ERROR_INVALID_STATE,
                          "this dvk_cmd records into the caller's command buffer: wait on your "
@@ -778,12 +812,16 @@ dvk_status dvk_cmd_timestamp(dvk_cmd *cmd, uint32_t *out_index)
     DVK_TRY(dvk__cmd_check_recording(cmd));
     if (!out_index)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "out_index is NULL");
-    if (!cmd->queries)
+    if (!cmd->queries && !(cmd->dry_run && cmd->ts_cap))
         return dvk__fail(DVK_ERROR_UNSUPPORTED, "the device's queue cannot write timestamps");
     if (cmd->ts_count >= cmd->ts_cap)
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
                          "more than %u timestamps (raise dvk_cmd_desc.max_timestamps)",
                          cmd->ts_cap);
+    if (cmd->dry_run) {
+        *out_index = cmd->ts_count++;
+        return DVK_SUCCESS;
+    }
     cmd->ctx->vk.vkCmdWriteTimestamp(cmd->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, cmd->queries,
                                      cmd->ts_count);
     *out_index = cmd->ts_count++;
@@ -796,6 +834,8 @@ dvk_status dvk_cmd_elapsed_ms(const dvk_cmd *cmd_in, uint32_t begin, uint32_t en
     if (!cmd_in || !out_ms)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL", cmd_in ? "out_ms" : "cmd");
     dvk_cmd *cmd = (dvk_cmd *)cmd_in; /* fetching results lazily is not a visible change */
+    if (cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "a dry run has no timestamps to read");
     if (begin >= cmd->ts_count || end >= cmd->ts_count || end < begin)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
                          "timestamps %u..%u: indices out of range or out of order (have %u)",
