@@ -350,6 +350,17 @@ static dvk_status arena_take(dvk_cmd *cmd, VkDeviceSize bytes, VkBuffer *buffer,
     dvk_context *ctx = cmd->ctx;
     const VkDeviceSize align = ctx->caps.info.tensor_alignment;
     const VkDeviceSize size = (bytes + align - 1) / align * align;
+    if (cmd->dry_run) {
+        /* No memory: ranges of one unbounded block that is never bound, handed out, and taken
+         * back by marks, as a real recording's are. So scratch tensors overlap exactly when
+         * they would in the real recording, and the callers' alias checks agree with it. */
+        const VkDeviceSize at = (cmd->arena_offset + align - 1) / align * align;
+        cmd->arena_offset = at + size;
+        *buffer = VK_NULL_HANDLE;
+        *offset = at;
+        *mapped = NULL;
+        return DVK_SUCCESS;
+    }
     for (uint32_t i = cmd->arena_block; i < cmd->arena_count; ++i) {
         const VkDeviceSize at =
             i == cmd->arena_block ? (cmd->arena_offset + align - 1) / align * align : 0;
@@ -393,10 +404,6 @@ dvk_status dvk__cmd_scratch(dvk_cmd *cmd, VkDeviceSize bytes, dvk_binding *out)
                          "scratch buffer of %llu bytes exceeds maxStorageBufferRange (%llu)",
                          (unsigned long long)bytes,
                          (unsigned long long)ctx->caps.info.max_storage_buffer_range);
-    if (cmd->dry_run) { /* a binding that is never bound */
-        *out = (dvk_binding){VK_NULL_HANDLE, 0, bytes ? bytes : 4, true};
-        return DVK_SUCCESS;
-    }
     VkBuffer buffer;
     VkDeviceSize offset;
     void *mapped;
@@ -425,9 +432,7 @@ dvk_status dvk_cmd_scratch_tensor(dvk_cmd *cmd, const dvk_tensor_desc *desc, dvk
     if (!t)
         return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     *t = d;
-    /* A dry run's scratch tensors have no memory (nothing is bound or copied in a dry run). */
-    dvk_status st = cmd->dry_run ? DVK_SUCCESS
-                                 : arena_take(cmd, t->bytes, &t->buffer, &t->offset, &t->mapped);
+    dvk_status st = arena_take(cmd, t->bytes, &t->buffer, &t->offset, &t->mapped);
     if (st != DVK_SUCCESS) {
         dvk__free(&ctx->alloc, t);
         return st;

@@ -1,9 +1,12 @@
 /* Dry runs (dvk_cmd_desc.dry_run): building a recording's pipelines ahead of time. The
  * operators' pipelines exist before their first real recording, which then builds none; a
  * second dry run builds nothing and is cheap; a dry run records, allocates and copies nothing;
- * bad input gets the status the real call would get. Each test uses a context of its own, so
- * that its pipeline counts start from an empty cache. */
+ * bad input gets the status the real call would get; a layer of deltavk_nn made of several
+ * calls and scratch temporaries dry-runs as its real call. Each test uses a context of its
+ * own, so that its pipeline counts start from an empty cache. */
 #include "harness.h"
+
+#include "deltavk_nn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +265,54 @@ static void test_dry_run_bad_input(void **state)
         dvk_tensor_destroy(all[i]);
 }
 
+/* A deltavk_nn layer helper (token shift, two linears, GELU, gated residual, with scratch
+ * temporaries that its alias checks compare): the dry run accepts what the real call accepts
+ * (the scratch tensors of a dry run lie apart as a real recording's do), and builds all of it. */
+static void test_dry_run_nn_layer(void **state)
+{
+    (void)state;
+    use_fresh_context();
+    enum { B = 2, TL = 5, C = 24, F = 40 };
+    harness_rng rng = harness_rng_make(3);
+    float x[B * TL * C], premix[C], w1[F * C], b1[F], w2[C * F], b2[C], init[C];
+    harness_fill_normal(&rng, x, B * TL * C, 1.0f);
+    harness_fill_uniform(&rng, premix, C, 0.0f, 1.0f);
+    harness_fill_normal(&rng, w1, F * C, 0.2f);
+    harness_fill_normal(&rng, b1, F, 0.1f);
+    harness_fill_normal(&rng, w2, C * F, 0.2f);
+    harness_fill_normal(&rng, b2, C, 0.1f);
+    harness_fill_normal(&rng, init, C, 1.0f);
+    const uint64_t sx[3] = {B, TL, C}, sc[1] = {C}, sw1[2] = {F, C}, sf[1] = {F},
+                   sw2[2] = {C, F};
+    dvk_tensor *tx = harness_tensor(DVK_DTYPE_F32, 3, sx, x);
+    dvk_tensor *tpm = harness_tensor(DVK_DTYPE_F32, 1, sc, premix);
+    dvk_tensor *tw1 = harness_tensor(DVK_DTYPE_F32, 2, sw1, w1);
+    dvk_tensor *tb1 = harness_tensor(DVK_DTYPE_F32, 1, sf, b1);
+    dvk_tensor *tw2 = harness_tensor(DVK_DTYPE_F32, 2, sw2, w2);
+    dvk_tensor *tb2 = harness_tensor(DVK_DTYPE_F32, 1, sc, b2);
+    dvk_tensor *tinit = harness_tensor(DVK_DTYPE_F32, 1, sc, init);
+    dvk_tensor *ty = harness_tensor_poisoned(DVK_DTYPE_F32, 3, sx);
+    const dvk_token_lerp_desc desc = {.x = tx, .premix = tpm, .w1 = tw1, .b1 = tb1, .w2 = tw2,
+                                      .b2 = tb2, .initial = tinit, .y = ty};
+
+    dvk_cmd *dry = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, &(dvk_cmd_desc){.dry_run = true}, &dry));
+    CHECK_OK(dvk_token_lerp(dry, &desc));
+    const uint32_t prepared = dvk_context_pipeline_count(harness_ctx);
+    assert_true(prepared >= 4); /* shift, linear, GELU, gated residual at least */
+    dvk_cmd_destroy(dry);
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    CHECK_OK(dvk_token_lerp(cmd, &desc));
+    assert_int_equal(dvk_context_pipeline_count(harness_ctx), prepared);
+    harness_run(cmd);
+    dvk_cmd_destroy(cmd);
+    dvk_tensor *all[] = {tx, tpm, tw1, tb1, tw2, tb2, tinit, ty};
+    for (size_t i = 0; i < sizeof all / sizeof *all; ++i)
+        dvk_tensor_destroy(all[i]);
+    drop_fresh_context();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +321,7 @@ int main(void)
         cmocka_unit_test_teardown(test_second_dry_run_is_cheap, harness_test_teardown),
         cmocka_unit_test_teardown(test_dry_run_records_nothing, harness_test_teardown),
         cmocka_unit_test_teardown(test_dry_run_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_dry_run_nn_layer, harness_test_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
