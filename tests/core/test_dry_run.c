@@ -2,10 +2,12 @@
  * operators' pipelines exist before their first real recording, which then builds none; a
  * second dry run builds nothing and is cheap; a dry run records, allocates and copies nothing;
  * bad input gets the status the real call would get; a layer of deltavk_nn made of several
- * calls and scratch temporaries dry-runs as its real call. Each test uses a context of its
+ * calls and scratch temporaries, and a model's forward pass (prefill and decode), dry-run as
+ * their real calls. Each test uses a context of its
  * own, so that its pipeline counts start from an empty cache. */
 #include "harness.h"
 
+#include "deltavk_models.h"
 #include "deltavk_nn.h"
 
 #include <stdio.h>
@@ -313,6 +315,57 @@ static void test_dry_run_nn_layer(void **state)
     drop_fresh_context();
 }
 
+/* A model's forward pass: prefill with every position's logits, then a decode step, dry-run at
+ * load; the real passes build nothing. */
+static void test_dry_run_model_forward(void **state)
+{
+    (void)state;
+    use_fresh_context();
+    dvk_rwkv7_model *model = NULL;
+    CHECK_OK(dvk_rwkv7_load(harness_ctx,
+                            DVK_FIXTURE_DIR "/tiny-rwkv7/tiny-rwkv-7v0-834K-FP32.bin", NULL,
+                            &model));
+    const uint32_t nv = dvk_rwkv7_model_info(model)->n_vocab;
+    dvk_rwkv7_session *session = NULL;
+    CHECK_OK(dvk_rwkv7_session_create(model, &session));
+    enum { N = 11 };
+    const int32_t prompt[N] = {1, 5, 9, 2, 7, 3, 3, 8, 0, 4, 6}, next = 5;
+    const uint64_t s_all[2] = {N, nv}, s_last[1] = {nv};
+    dvk_tensor *all_logits = harness_tensor_poisoned(DVK_DTYPE_F32, 2, s_all);
+    dvk_tensor *last_logits = harness_tensor_poisoned(DVK_DTYPE_F32, 1, s_last);
+    const dvk_rwkv7_forward_desc prefill = {.tokens = prompt, .n_tokens = N,
+                                            .logits = all_logits};
+    const dvk_rwkv7_forward_desc decode = {.tokens = &next, .n_tokens = 1,
+                                           .logits = last_logits};
+
+    dvk_cmd *dry = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, &(dvk_cmd_desc){.dry_run = true}, &dry));
+    CHECK_OK(dvk_rwkv7_forward(dry, session, &prefill));
+    CHECK_OK(dvk_rwkv7_forward(dry, session, &decode));
+    const uint32_t prepared = dvk_context_pipeline_count(harness_ctx);
+    assert_true(prepared > 0);
+    dvk_cmd_destroy(dry);
+
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    CHECK_OK(dvk_rwkv7_forward(cmd, session, &prefill));
+    harness_run(cmd);
+    CHECK_OK(dvk_cmd_reset(cmd));
+    CHECK_OK(dvk_rwkv7_forward(cmd, session, &decode));
+    harness_run(cmd);
+    assert_int_equal(dvk_context_pipeline_count(harness_ctx), prepared);
+    float *logits = harness_download(last_logits);
+    for (uint32_t i = 0; i < nv; ++i)
+        assert_true(logits[i] == logits[i]); /* computed: no NaN left of the poison */
+    free(logits);
+    dvk_cmd_destroy(cmd);
+    dvk_tensor_destroy(all_logits);
+    dvk_tensor_destroy(last_logits);
+    dvk_rwkv7_session_destroy(session);
+    dvk_rwkv7_destroy(model);
+    drop_fresh_context();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +375,7 @@ int main(void)
         cmocka_unit_test_teardown(test_dry_run_records_nothing, harness_test_teardown),
         cmocka_unit_test_teardown(test_dry_run_bad_input, harness_test_teardown),
         cmocka_unit_test_teardown(test_dry_run_nn_layer, harness_test_teardown),
+        cmocka_unit_test_teardown(test_dry_run_model_forward, harness_test_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
