@@ -179,8 +179,10 @@
  * An engine that owns its Vulkan device adopts it (dvk_context_desc.adopt), wraps its own
  * buffers as tensors (dvk_tensor_desc.buffer and offset), and records deltavk's work into its
  * own command buffer (dvk_cmd_desc.command_buffer), between its own commands, to submit once.
- * deltavk then creates no device or queue and submits nothing (only dvk_tensor_upload,
- * dvk_tensor_download and dvk_cmd_submit submit, on the adopted queue).
+ * deltavk then creates no device or queue and submits nothing of that recording. Its blocking
+ * calls (dvk_tensor_upload and dvk_tensor_download, dvk_weights_load, dvk_cmd_submit of its
+ * own command buffers, the blocking calls of deltavk_models.h) submit on the adopted queue,
+ * under THREADING's rule.
  *
  *   State. Each deltavk dispatch binds everything it uses, and assumes nothing the caller left.
  *   What a recording leaves changed in the caller's command buffer: the COMPUTE bind point's
@@ -205,11 +207,13 @@
  *       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT with
  *       SHADER_READ | SHADER_WRITE | TRANSFER_READ | TRANSFER_WRITE access;
  *     after it, from COMPUTE_SHADER | TRANSFER with SHADER_WRITE | TRANSFER_WRITE to the
- *       stages and accesses of your commands that use deltavk's outputs (and from
- *       COMPUTE_SHADER | TRANSFER with reads too when you then overwrite its inputs); before
- *       the host reads a host-visible buffer, to VK_PIPELINE_STAGE_HOST_BIT, HOST_READ.
+ *       stages and accesses of your commands that use deltavk's outputs (the same barrier
+ *       orders your later writes to buffers deltavk read, when its destination stages hold
+ *       them); before the host reads a host-visible buffer, to VK_PIPELINE_STAGE_HOST_BIT,
+ *       HOST_READ.
  *   When your commands are compute or transfer work, dvk_cmd_barrier() records such a barrier
- *   (compute and transfer, every read and write) from either side. Between two dvk_cmd
+ *   (compute and transfer stages on both sides; shader and transfer writes made visible to
+ *   every shader and transfer read and write) on either side. Between two dvk_cmd
  *   recordings in one command buffer, or on one queue without a wait, place one as well: each
  *   dvk_cmd tracks only its own commands.
  *   First frame. Pipelines are built on an operator's first use, which can take from
