@@ -4,20 +4,22 @@
 // the validation layer and synchronization validation when asked), device, queue, buffers,
 // command buffer and one compute pipeline of its own. It hands the device and queue to deltavk
 // (dvk_context_desc.adopt), wraps regions of its own buffer as tensors, builds deltavk's
-// pipelines at load with a dry run, and records one frame into ITS command buffer:
+// pipelines at load with a dry run, and records each frame into ITS command buffer:
 //
-//   engine   copy the inputs from its staging buffer, zero the state   (transfer)
+//   engine   copy the frame's inputs from staging (first frame: zero the state)  (transfer)
 //   engine   beta = sigmoid(gate logits)                              (its own kernel)
 //   deltavk  the delta rule over the sequence, state carried in place (chunked: 3+ kernels)
 //   engine   y = v + o                                                 (its own kernel again)
 //   engine   copy y and the state back to its staging buffer          (transfer)
 //
 // with the barriers deltavk.h (IN A GAME ENGINE) asks for before and after deltavk's work,
-// and submits it once. It checks y and the final state against the C reference, and that the
-// frame built no pipeline; with --validate it fails if the validation layer (synchronization
-// validation on) reported anything.
+// and submits it once. Frames continue one stream: each brings T new tokens, and the state
+// stays in the engine's buffer from frame to frame. After the last, it checks every frame's y
+// and the final state against the C reference over the whole stream, and that no frame built
+// a pipeline; with --validate it fails if the validation layer (synchronization validation
+// on) reported anything.
 //
-//   engine_interop [--validate] [--tokens T]
+//   engine_interop [--validate] [--tokens T] [--frames N]
 #define VK_NO_PROTOTYPES // the engine loads Vulkan's functions itself
 #include <dlfcn.h>
 #include <math.h>
@@ -84,6 +86,7 @@ typedef struct engine_push {
     X(vkUpdateDescriptorSets)                                                                   \
     X(vkCreateCommandPool)                                                                      \
     X(vkDestroyCommandPool)                                                                     \
+    X(vkResetCommandPool)                                                                       \
     X(vkAllocateCommandBuffers)                                                                 \
     X(vkBeginCommandBuffer)                                                                     \
     X(vkEndCommandBuffer)                                                                       \
@@ -96,6 +99,7 @@ typedef struct engine_push {
     X(vkCmdDispatch)                                                                            \
     X(vkCreateFence)                                                                            \
     X(vkDestroyFence)                                                                           \
+    X(vkResetFences)                                                                            \
     X(vkQueueSubmit)                                                                            \
     X(vkWaitForFences)
 
@@ -267,19 +271,21 @@ enum { R_Q, R_K, R_V, R_LOGIT, R_BETA, R_O, R_STATE, R_Y, R_COUNT };
 int main(int argc, char **argv)
 {
     bool validate = false;
-    int T = 300;
+    int T = 300, frames = 3;
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--validate") == 0) {
             validate = true;
         } else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) {
             T = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--frames") == 0 && i + 1 < argc) {
+            frames = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: %s [--validate] [--tokens T]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--validate] [--tokens T] [--frames N]\n", argv[0]);
             return EXIT_FAILURE;
         }
     }
-    if (T < 1 || T > 100000) {
-        fprintf(stderr, "--tokens: 1 to 100000\n");
+    if (T < 1 || T > 100000 || frames < 1 || frames > 1000) {
+        fprintf(stderr, "--tokens: 1 to 100000; --frames: 1 to 1000\n");
         return EXIT_FAILURE;
     }
     if (!load_global()) {
@@ -303,7 +309,7 @@ int main(int argc, char **argv)
     dvk_context *ctx = NULL;
     dvk_cmd *dry = NULL, *cmd = NULL;
     dvk_tensor *t[R_COUNT] = {0};
-    float *host_in = NULL;
+    float *stream[R_COUNT] = {0}; // the whole stream's inputs and outputs, for the reference
     double *o_ref = NULL, *state_ref = NULL;
 
     // ---- the engine's instance: validation with synchronization validation when asked -----
@@ -446,15 +452,12 @@ int main(int argc, char **argv)
     float *in[R_COUNT];
     for (int r = 0; r < R_COUNT; ++r)
         in[r] = (float *)((char *)staging_ptr + offset[r]);
-    srand(1);
-    for (uint64_t i = 0; i < floats[R_Q]; ++i) { // any q and k: l2norm_qk normalises them
-        in[R_Q][i] = uniform(-1, 1);
-        in[R_K][i] = uniform(-1, 1);
+    const int kept[5] = {R_Q, R_K, R_V, R_LOGIT, R_Y};
+    for (int i = 0; i < 5; ++i) {
+        stream[kept[i]] = malloc(sizeof(float) * floats[kept[i]] * (size_t)frames);
+        if (!stream[kept[i]])
+            goto done;
     }
-    for (uint64_t i = 0; i < floats[R_V]; ++i)
-        in[R_V][i] = uniform(-1, 1);
-    for (uint64_t i = 0; i < floats[R_LOGIT]; ++i)
-        in[R_LOGIT][i] = uniform(-3, 3);
 
     // deltavk's view of the engine's memory: tensors wrapping regions of its buffer.
     const uint64_t shapes[R_COUNT][4] = {
@@ -546,7 +549,7 @@ int main(int argc, char **argv)
     DVK_CHECK(dvk_delta_rule(dry, &delta));
     const uint32_t pipelines = dvk_context_pipeline_count(ctx);
 
-    // ---- one frame, in the engine's command buffer ----------------------------------------
+    // ---- the frames, each in the engine's command buffer -----------------------------------
     const VkCommandPoolCreateInfo cpci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                           .queueFamilyIndex = family};
     VK_CHECK(vk.vkCreateCommandPool(device, &cpci, NULL, &command_pool));
@@ -557,101 +560,129 @@ int main(int argc, char **argv)
         .commandBufferCount = 1};
     VkCommandBuffer cb;
     VK_CHECK(vk.vkAllocateCommandBuffers(device, &cbi, &cb));
-    const VkCommandBufferBeginInfo begin = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-    VK_CHECK(vk.vkBeginCommandBuffer(cb, &begin));
-
-    // Engine: inputs in from staging, the state zeroed.
-    VkBufferCopy in_copies[4];
-    const int inputs[4] = {R_Q, R_K, R_V, R_LOGIT};
-    for (int i = 0; i < 4; ++i)
-        in_copies[i] = (VkBufferCopy){offset[inputs[i]], offset[inputs[i]],
-                                      floats[inputs[i]] * sizeof(float)};
-    vk.vkCmdCopyBuffer(cb, staging, gpu, 4, in_copies);
-    vk.vkCmdFillBuffer(cb, gpu, offset[R_STATE], floats[R_STATE] * sizeof(float), 0);
-    barrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
-            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
-
-    // Engine: its own kernel, beta = sigmoid(logits).
-    const uint32_t n_gate = (uint32_t)floats[R_BETA], n_y = (uint32_t)floats[R_Y];
-    vk.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
-    vk.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, 1, &gate_set, 0,
-                               NULL);
-    vk.vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(engine_push),
-                          &(engine_push){n_gate, 0});
-    vk.vkCmdDispatch(cb, (n_gate + GROUP - 1) / GROUP, 1, 1);
-
-    // Before deltavk: the engine's writes (the copies, the fill, the gate kernel) made visible
-    // to deltavk's compute and transfer work.
-    barrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-            VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT,
-            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
-                VK_ACCESS_TRANSFER_WRITE_BIT);
-
-    // deltavk: recorded into the engine's command buffer (which must be recording by now).
-    DVK_CHECK(dvk_cmd_create(ctx, &(dvk_cmd_desc){.command_buffer = cb}, &cmd));
-    DVK_CHECK(dvk_delta_rule(cmd, &delta));
-
-    // After deltavk: its writes (o, the state) made visible to the engine's kernel and copy.
-    barrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-            VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT);
-
-    // Engine: y = v + o. deltavk bound its own pipelines, descriptor sets and push constants,
-    // so the engine binds all three again.
-    vk.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
-    vk.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, 1, &residual_set,
-                               0, NULL);
-    vk.vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(engine_push),
-                          &(engine_push){n_y, 1});
-    vk.vkCmdDispatch(cb, (n_y + GROUP - 1) / GROUP, 1, 1);
-    barrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-            VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
-
-    // Engine: y and the final state out to staging, and visible to the host.
-    const VkBufferCopy out_copies[2] = {
-        {offset[R_Y], offset[R_Y], floats[R_Y] * sizeof(float)},
-        {offset[R_STATE], offset[R_STATE], floats[R_STATE] * sizeof(float)},
-    };
-    vk.vkCmdCopyBuffer(cb, gpu, staging, 2, out_copies);
-    barrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
-            VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
-    VK_CHECK(vk.vkEndCommandBuffer(cb));
-
-    // One submission, the engine's fence.
     const VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VK_CHECK(vk.vkCreateFence(device, &fci, NULL, &fence));
-    const VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-                             .commandBufferCount = 1,
-                             .pCommandBuffers = &cb};
-    VK_CHECK(vk.vkQueueSubmit(queue, 1, &si, fence));
-    VK_CHECK(vk.vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX));
+    const uint32_t n_gate = (uint32_t)floats[R_BETA], n_y = (uint32_t)floats[R_Y];
+    srand(1);
+    for (int frame = 0; frame < frames; ++frame) {
+        // This frame's inputs, written into staging (the previous frame is done with it).
+        for (uint64_t i = 0; i < floats[R_Q]; ++i) { // any q and k: l2norm_qk normalises them
+            in[R_Q][i] = uniform(-1, 1);
+            in[R_K][i] = uniform(-1, 1);
+        }
+        for (uint64_t i = 0; i < floats[R_V]; ++i)
+            in[R_V][i] = uniform(-1, 1);
+        for (uint64_t i = 0; i < floats[R_LOGIT]; ++i)
+            in[R_LOGIT][i] = uniform(-3, 3);
+        for (int i = 0; i < 4; ++i)
+            memcpy(stream[kept[i]] + floats[kept[i]] * (size_t)frame, in[kept[i]],
+                   sizeof(float) * floats[kept[i]]);
 
-    // ---- the C reference, from the same inputs -------------------------------------------
-    host_in = malloc(sizeof(float) * floats[R_BETA]);
-    o_ref = malloc(sizeof(double) * floats[R_O]);
+        VK_CHECK(vk.vkResetCommandPool(device, command_pool, 0));
+        const VkCommandBufferBeginInfo begin = {
+            .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+            .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+        VK_CHECK(vk.vkBeginCommandBuffer(cb, &begin));
+
+        // Engine: inputs in from staging; the state zeroed when the stream starts (later
+        // frames continue from the state the last one left in the engine's buffer).
+        VkBufferCopy in_copies[4];
+        for (int i = 0; i < 4; ++i)
+            in_copies[i] = (VkBufferCopy){offset[kept[i]], offset[kept[i]],
+                                          floats[kept[i]] * sizeof(float)};
+        vk.vkCmdCopyBuffer(cb, staging, gpu, 4, in_copies);
+        if (frame == 0)
+            vk.vkCmdFillBuffer(cb, gpu, offset[R_STATE], floats[R_STATE] * sizeof(float), 0);
+        barrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
+
+        // Engine: its own kernel, beta = sigmoid(logits).
+        vk.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+        vk.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, 1, &gate_set,
+                                   0, NULL);
+        vk.vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(engine_push),
+                              &(engine_push){n_gate, 0});
+        vk.vkCmdDispatch(cb, (n_gate + GROUP - 1) / GROUP, 1, 1);
+
+        // Before deltavk: the engine's writes (the copies, the fill, the gate kernel) made
+        // visible to deltavk's compute and transfer work.
+        barrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+                VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                    VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+
+        // deltavk: recorded into the engine's command buffer, which is recording by now (the
+        // recording is created once, and reset each later frame: its fence has signalled).
+        if (!cmd)
+            DVK_CHECK(dvk_cmd_create(ctx, &(dvk_cmd_desc){.command_buffer = cb}, &cmd));
+        else
+            DVK_CHECK(dvk_cmd_reset(cmd));
+        DVK_CHECK(dvk_delta_rule(cmd, &delta));
+
+        // After deltavk: its writes (o, the state) made visible to the engine's kernel and
+        // copy.
+        barrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+                VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT);
+
+        // Engine: y = v + o. deltavk bound its own pipelines, descriptor sets and push
+        // constants, so the engine binds all three again.
+        vk.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+        vk.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, 1,
+                                   &residual_set, 0, NULL);
+        vk.vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(engine_push),
+                              &(engine_push){n_y, 1});
+        vk.vkCmdDispatch(cb, (n_y + GROUP - 1) / GROUP, 1, 1);
+        barrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
+
+        // Engine: y and the state out to staging, and visible to the host.
+        const VkBufferCopy out_copies[2] = {
+            {offset[R_Y], offset[R_Y], floats[R_Y] * sizeof(float)},
+            {offset[R_STATE], offset[R_STATE], floats[R_STATE] * sizeof(float)},
+        };
+        vk.vkCmdCopyBuffer(cb, gpu, staging, 2, out_copies);
+        barrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+        VK_CHECK(vk.vkEndCommandBuffer(cb));
+
+        // One submission, the engine's fence.
+        VK_CHECK(vk.vkResetFences(device, 1, &fence));
+        const VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                                 .commandBufferCount = 1,
+                                 .pCommandBuffers = &cb};
+        VK_CHECK(vk.vkQueueSubmit(queue, 1, &si, fence));
+        VK_CHECK(vk.vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX));
+        memcpy(stream[R_Y] + floats[R_Y] * (size_t)frame, in[R_Y], sizeof(float) * floats[R_Y]);
+    }
+
+    // ---- the C reference, over the whole stream -------------------------------------------
+    const uint64_t tokens = (uint64_t)T * (uint64_t)frames;
+    stream[R_BETA] = malloc(sizeof(float) * floats[R_BETA] * (size_t)frames);
+    o_ref = malloc(sizeof(double) * floats[R_O] * (size_t)frames);
     state_ref = malloc(sizeof(double) * floats[R_STATE]);
-    if (!host_in || !o_ref || !state_ref)
+    if (!stream[R_BETA] || !o_ref || !state_ref)
         goto done;
-    for (uint64_t i = 0; i < floats[R_BETA]; ++i)
-        host_in[i] = 1.0f / (1.0f + expf(-in[R_LOGIT][i]));
+    for (uint64_t i = 0; i < tokens * H; ++i)
+        stream[R_BETA][i] = 1.0f / (1.0f + expf(-stream[R_LOGIT][i]));
     if (dvk_ref_delta_rule(&(dvk_ref_delta_rule_args){
-            .B = 1, .T = T, .H = H, .K = K, .V = V, .q = in[R_Q], .k = in[R_K], .v = in[R_V],
-            .beta = host_in, .l2norm_qk = 1, .o = o_ref, .ht = state_ref}) != 0)
+            .B = 1, .T = (int)tokens, .H = H, .K = K, .V = V, .q = stream[R_Q],
+            .k = stream[R_K], .v = stream[R_V], .beta = stream[R_BETA], .l2norm_qk = 1,
+            .o = o_ref, .ht = state_ref}) != 0)
         goto done;
-    for (uint64_t i = 0; i < floats[R_O]; ++i)
-        o_ref[i] += in[R_V][i]; // y = v + o
-    const double err_y = dvk_ref_rel_rms_error(o_ref, in[R_Y], floats[R_Y]);
+    for (uint64_t i = 0; i < tokens * H * V; ++i)
+        o_ref[i] += stream[R_V][i]; // y = v + o
+    const double err_y = dvk_ref_rel_rms_error(o_ref, stream[R_Y], tokens * H * V);
     const double err_state = dvk_ref_rel_rms_error(state_ref, in[R_STATE], floats[R_STATE]);
-    const uint32_t built_in_frame = dvk_context_pipeline_count(ctx) - pipelines;
-    printf("%s: %d tokens; deltavk pipelines built at load %u, in the frame %u; relative RMS "
-           "error against the C reference: y %.1e, state %.1e; validation %s, %u messages\n",
-           props.deviceName, T, pipelines, built_in_frame, err_y, err_state,
+    const uint32_t built_in_frames = dvk_context_pipeline_count(ctx) - pipelines;
+    printf("%s: %d frames of %d tokens; deltavk pipelines built at load %u, in the frames %u; "
+           "relative RMS error against the C reference: y %.1e, state %.1e; validation %s, "
+           "%u messages\n",
+           props.deviceName, frames, T, pipelines, built_in_frames, err_y, err_state,
            validate ? "on (synchronization too)" : "off", validation_messages);
-    ok = err_y <= 1e-5 && err_state <= 1e-5 && built_in_frame == 0;
+    ok = err_y <= 1e-5 && err_state <= 1e-5 && built_in_frames == 0;
 
 done:
     if (!vk.vkDestroyDevice) // the device's functions were not loaded: nothing of it to destroy
@@ -683,7 +714,8 @@ done:
         vk.vkDestroyDebugUtilsMessengerEXT(instance, messenger, NULL);
     if (instance)
         vk.vkDestroyInstance(instance, NULL);
-    free(host_in);
+    for (int r = 0; r < R_COUNT; ++r)
+        free(stream[r]);
     free(o_ref);
     free(state_ref);
     if (validation_messages)
