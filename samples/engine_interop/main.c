@@ -452,6 +452,8 @@ int main(int argc, char **argv)
     float *in[R_COUNT];
     for (int r = 0; r < R_COUNT; ++r)
         in[r] = (float *)((char *)staging_ptr + offset[r]);
+    // The regions kept over the stream for the reference: the inputs (the first four, copied
+    // in each frame) and y.
     const int kept[5] = {R_Q, R_K, R_V, R_LOGIT, R_Y};
     for (int i = 0; i < 5; ++i) {
         stream[kept[i]] = malloc(sizeof(float) * floats[kept[i]] * (size_t)frames);
