@@ -525,6 +525,12 @@ dvk_status dvk__cmd_dispatch(dvk_cmd *cmd, const dvk_pipeline *p, const dvk_bind
                          gx, gy, gz, max[0], max[1], max[2]);
     if (gx == 0 || gy == 0 || gz == 0 || cmd->dry_run) /* a dry run: `p` is built, that is all */
         return DVK_SUCCESS;
+    for (uint32_t i = 0; i < p->binding_count; ++i)
+        if (!bindings[i].buffer)
+            return dvk__fail(DVK_ERROR_INVALID_STATE,
+                             "kernel %s: binding %u is a scratch tensor of a dry run (it has no "
+                             "memory)",
+                             p->name, i);
     DVK_TRY(track(cmd, bindings, p->binding_count));
 
     VkDescriptorSet set;
@@ -614,6 +620,9 @@ static dvk_status check_copy_args(const dvk_cmd *cmd, const dvk_tensor *t, const
     if (t->ctx != cmd->ctx)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "tensor belongs to another context");
     DVK_TRY(dvk__check_live("tensor", t));
+    if (!t->buffer && !cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE,
+                         "tensor is a scratch tensor of a dry run: it has no memory");
     if (bytes != t->bytes)
         return dvk__fail(DVK_ERROR_SHAPE_MISMATCH, "copy of %zu bytes, but the tensor holds %llu",
                          bytes, (unsigned long long)t->bytes);
@@ -712,6 +721,9 @@ dvk_status dvk_cmd_fill_zero(dvk_cmd *cmd, dvk_tensor *t)
     if (t->ctx != cmd->ctx)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "tensor belongs to another context");
     DVK_TRY(dvk__check_live("tensor", t));
+    if (!t->buffer && !cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE,
+                         "tensor is a scratch tensor of a dry run: it has no memory");
     /* vkCmdFillBuffer writes whole 4-byte words. Our own allocations (scratch too) are padded;
      * a wrapped buffer or a view may not be. */
     VkDeviceSize size = t->bytes;

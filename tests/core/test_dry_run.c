@@ -195,8 +195,18 @@ static void test_dry_run_records_nothing(void **state)
     float sink[8] = {7, 7, 7, 7, 7, 7, 7, 7};
     CHECK_OK(dvk_cmd_download(dry, t, sink, sizeof sink));
     dvk_tensor *scratch = NULL;
-    CHECK_OK(dvk_cmd_scratch_tensor(dry, &(dvk_tensor_desc){.ndim = 1, .shape = {1000}},
+    CHECK_OK(dvk_cmd_scratch_tensor(dry, &(dvk_tensor_desc){.ndim = 1, .shape = {8}},
                                     &scratch));
+    dvk_tensor *sq = NULL, *sv = NULL, *sb = NULL, *so = NULL;
+    CHECK_OK(dvk_cmd_scratch_tensor(dry, &(dvk_tensor_desc){.ndim = 4, .shape = {1, 3, H, K}},
+                                    &sq));
+    CHECK_OK(dvk_cmd_scratch_tensor(dry, &(dvk_tensor_desc){.ndim = 4, .shape = {1, 3, H, V}},
+                                    &sv));
+    CHECK_OK(dvk_cmd_scratch_tensor(dry, &(dvk_tensor_desc){.ndim = 3, .shape = {1, 3, H}},
+                                    &sb));
+    CHECK_OK(dvk_cmd_scratch_tensor(dry, &(dvk_tensor_desc){.ndim = 4, .shape = {1, 3, H, V}},
+                                    &so));
+    const dvk_delta_rule_desc on_scratch = {.q = sq, .k = sq, .v = sv, .beta = sb, .o = so};
     assert_int_equal(dvk_cmd_scratch_capacity(dry), 0);
     CHECK_STATUS(dvk_cmd_submit(dry), DVK_ERROR_INVALID_STATE);
     CHECK_STATUS(dvk_cmd_wait(dry, 0), DVK_ERROR_INVALID_STATE);
@@ -208,6 +218,18 @@ static void test_dry_run_records_nothing(void **state)
         CHECK_OK(dvk_cmd_timestamp(dry, &b));
         CHECK_STATUS(dvk_cmd_elapsed_ms(dry, a, b, &ms), DVK_ERROR_INVALID_STATE);
     }
+
+    /* A dry run's scratch tensor has no memory: a real recording or a blocking copy of it is
+     * refused, not handed to the driver. */
+    dvk_cmd *real = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &real));
+    CHECK_STATUS(dvk_cmd_fill_zero(real, scratch), DVK_ERROR_INVALID_STATE);
+    CHECK_STATUS(dvk_cmd_download(real, scratch, sink, sizeof sink), DVK_ERROR_INVALID_STATE);
+    CHECK_STATUS(dvk_tensor_download(scratch, sink, sizeof sink), DVK_ERROR_INVALID_STATE);
+    CHECK_OK(dvk_delta_rule(dry, &on_scratch));
+    CHECK_STATUS(dvk_delta_rule(real, &on_scratch), DVK_ERROR_INVALID_STATE);
+    dvk_cmd_destroy(real);
+
     CHECK_OK(dvk_cmd_reset(dry));
     dvk_cmd_destroy(dry);
     for (int i = 0; i < 8; ++i)
