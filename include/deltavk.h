@@ -717,8 +717,10 @@ typedef struct dvk_cmd_desc {
      * kernels (decode T = 1 and prefill, chunk sizes, head sizes): dry-run each shape class.
      * On a dry run: command_buffer must be VK_NULL_HANDLE (DVK_ERROR_INVALID_ARGUMENT);
      * profile_dispatches is ignored; dvk_cmd_download never writes its destination; scratch
-     * tensors have no memory; dvk_cmd_submit, dvk_cmd_wait and dvk_cmd_elapsed_ms return
-     * DVK_ERROR_INVALID_STATE; dvk_cmd_reset starts another dry run. */
+     * tensors have no memory (passing one to a real recording, dvk_tensor_upload or
+     * dvk_tensor_download is DVK_ERROR_INVALID_STATE); dvk_cmd_submit, dvk_cmd_wait and
+     * dvk_cmd_elapsed_ms return DVK_ERROR_INVALID_STATE; dvk_cmd_reset starts another dry
+     * run. */
     bool dry_run;
 } dvk_cmd_desc;
 
