@@ -716,11 +716,11 @@ typedef struct dvk_cmd_desc {
      * and costs about as little as argument checks. Different shapes may pick different
      * kernels (decode T = 1 and prefill, chunk sizes, head sizes): dry-run each shape class.
      * On a dry run: command_buffer must be VK_NULL_HANDLE (DVK_ERROR_INVALID_ARGUMENT);
-     * profile_dispatches is ignored; dvk_cmd_download never writes its destination; scratch
-     * tensors have no memory (passing one to a real recording, dvk_tensor_upload or
-     * dvk_tensor_download is DVK_ERROR_INVALID_STATE); dvk_cmd_submit, dvk_cmd_wait and
-     * dvk_cmd_elapsed_ms return DVK_ERROR_INVALID_STATE; dvk_cmd_reset starts another dry
-     * run. */
+     * profile_dispatches is ignored; dvk_cmd_download is accepted (as in deltavk's own
+     * command buffer) and never writes its destination; scratch tensors have no memory
+     * (passing one to a real recording, dvk_tensor_upload or dvk_tensor_download is
+     * DVK_ERROR_INVALID_STATE); dvk_cmd_submit, dvk_cmd_wait and dvk_cmd_elapsed_ms return
+     * DVK_ERROR_INVALID_STATE; dvk_cmd_reset starts another dry run. */
     bool dry_run;
 } dvk_cmd_desc;
 
