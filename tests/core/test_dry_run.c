@@ -1,10 +1,11 @@
 /* Dry runs (dvk_cmd_desc.dry_run): building a recording's pipelines ahead of time. The
  * operators' pipelines exist before their first real recording, which then builds none; a
- * second dry run builds nothing and is cheap; a dry run records, allocates and copies nothing;
- * bad input gets the status the real call would get; a layer of deltavk_nn made of several
- * calls and scratch temporaries, and a model's forward pass (prefill and decode), dry-run as
- * their real calls. Each test uses a context of its
- * own, so that its pipeline counts start from an empty cache. */
+ * second dry run builds nothing and is cheap; a dry run records, allocates and copies nothing,
+ * and its scratch tensors (which have no memory) are refused by real recordings; bad input
+ * gets the status the real call would get; a layer of deltavk_nn made of several calls and
+ * scratch temporaries, and a model's forward pass (prefill and decode), dry-run as their real
+ * calls. The tests that count pipelines use a context of their own, so that their counts
+ * start from an empty cache. */
 #include "harness.h"
 
 #include "deltavk_models.h"
