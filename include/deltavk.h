@@ -13,7 +13,8 @@
  *   dvk_context   one Vulkan device and queue: either created by deltavk or adopted from the
  *                 caller (a game engine's VkInstance / VkPhysicalDevice / VkDevice / VkQueue).
  *                 It owns the device function table, the memory allocator, the compute
- *                 pipelines (built lazily, cached, optionally persisted to disk).
+ *                 pipelines (built lazily or ahead of time by a dry run, cached, optionally
+ *                 persisted to disk).
  *   dvk_tensor    a contiguous fp32, fp16, bf16 or int32 array of up to 4 dimensions in
  *                 device memory, suballocated from large blocks; or a view of a caller's
  *                 VkBuffer + offset, or of part of another tensor (dvk_tensor_view); or
