@@ -6,11 +6,11 @@
 // (dvk_context_desc.adopt), wraps regions of its own buffer as tensors, builds deltavk's
 // pipelines at load with a dry run, and records each frame into ITS command buffer:
 //
-//   engine   copy the frame's inputs from staging (first frame: zero the state)  (transfer)
-//   engine   beta = sigmoid(gate logits)                              (its own kernel)
-//   deltavk  the delta rule over the sequence, state carried in place (chunked: 3+ kernels)
-//   engine   y = v + o                                                 (its own kernel again)
-//   engine   copy y and the state back to its staging buffer          (transfer)
+//   engine   the frame's inputs copied in from staging; the first frame zeroes the state
+//   engine   beta = sigmoid(gate logits)                          (its own kernel)
+//   deltavk  the delta rule over the frame's tokens, state in place (chunked: 3+ kernels)
+//   engine   y = v + o                                            (its own kernel again)
+//   engine   y and the state copied back to staging
 //
 // with the barriers deltavk.h (IN A GAME ENGINE) asks for before and after deltavk's work,
 // and submits it once. Frames continue one stream: each brings T new tokens, and the state
