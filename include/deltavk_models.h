@@ -15,7 +15,9 @@
  * recording's scratch arena inside a mark released at the layer's end, so the memory a forward
  * needs does not grow with depth.
  *
- * Models: RWKV-7 "Goose" (x070).
+ * Models: RWKV-7 "Goose" (x070). Layers: Qwen3-Next's Gated DeltaNet (transformers'
+ * Qwen3NextGatedDeltaNet), a layer with its own state object (no session: a layer is one part of
+ * a model whose other parts the caller runs).
  *
  * A COMPLETE EXAMPLE (greedy continuation of a prompt; error handling shortened)
  * =================
@@ -258,6 +260,149 @@ DVK_MODELS_API dvk_status dvk_rwkv7_forward(dvk_cmd *cmd, dvk_rwkv7_session *ses
  * DVK_ERROR_INVALID_ARGUMENT. */
 DVK_MODELS_API dvk_status dvk_rwkv7_eval(dvk_rwkv7_session *session, const int32_t *tokens,
                                          uint32_t n_tokens, float *logits, size_t logits_count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Qwen3-Next / Qwen3.5 Gated DeltaNet layer (transformers' Qwen3NextGatedDeltaNet)
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * The linear-attention layer of Qwen3-Next (and Qwen3.5), as transformers'
+ * modeling_qwen3_next.py computes it, with H key heads of size K, HV value heads of size V (HV a
+ * multiple of H; r = HV/H value heads share each key head), hidden size D, conv kernel W:
+ *   qkvz = in_proj_qkvz x;  ba = in_proj_ba x      (bias-free Linear)
+ *     the two projections interleave their outputs per key head h: qkvz is H blocks of
+ *     [q_h (K), k_h (K), v_h (r·V), z_h (r·V)] and ba H blocks of [b_h (r), a_h (r)]
+ *     (transformers' fix_query_key_value_ordering); value head h·r + j is the j-th of block h
+ *   c = silu(conv1d_causal(q ++ k ++ v))   depthwise, kernel W, no bias, over the 2HK + HV·V
+ *                                          channels q (heads in order), k, v; the last W−1
+ *                                          inputs carried in the state
+ *   β = σ(b);  g = −exp(A_log) · softplus(a + dt_bias)      (per value head; softplus with
+ *                                          PyTorch's threshold 20)
+ *   o = dvk_gated_delta_rule(q, k, v, β, g) with q and k L2-normalised in the kernel
+ *       (x / sqrt(Σx² + 1e-6)), scale K^−½, value head j reading key head j / r
+ *   o ← rms_norm(o; eps) · norm.weight · silu(z)   per value head (Qwen3NextRMSNormGated: the
+ *                                          weight as stored, not 1 + weight)
+ *   y = out_proj o
+ * Parameters, under transformers' names and shapes (the layer's state_dict; a whole model's
+ * checkpoint through desc.prefix, e.g. "model.layers.0.linear_attn."):
+ *   in_proj_qkvz.weight [2HK + 2HV·V, D]   in_proj_ba.weight [2HV, D]
+ *   conv1d.weight [2HK + HV·V, 1, W]       dt_bias [HV]   A_log [HV]
+ *   norm.weight [V]                        out_proj.weight [D, HV·V]
+ * D, HV, V, W and the key width HK are read from the shapes; how HK splits into heads is not
+ * in them: desc.head_k_dim (0 = V, as in every released Qwen3-Next and Qwen3.5) gives K, and
+ * H = HK / K must divide HV. A missing or wrongly shaped tensor is an error naming it
+ * (DVK_ERROR_NOT_FOUND, DVK_ERROR_SHAPE_MISMATCH), as is an extra one (DVK_ERROR_FORMAT; with
+ * a prefix, only tensors under it count). Limits: K, V ≤ 256 (dvk_gated_delta_rule's), W ≥ 2.
+ * The projections are reordered once at load (rows of in_proj_qkvz into q, k, v and z, of
+ * in_proj_ba into b and a), so the forward pass runs three plain products.
+ */
+
+typedef struct dvk_qwen3_next_gdn dvk_qwen3_next_gdn;
+typedef struct dvk_qwen3_next_gdn_state dvk_qwen3_next_gdn_state;
+
+typedef struct dvk_qwen3_next_gdn_load_desc {
+    /* Storage of the three projections: DVK_DTYPE_F32 (default), _F16 or _BF16, converted
+     * once at load (round to nearest even). conv1d.weight, A_log, dt_bias and norm.weight stay
+     * fp32; activations and state are fp32 always. On a device without fp16_storage, 16-bit
+     * requests load as fp32 (dvk_qwen3_next_gdn_info.dtype says what was used). */
+    dvk_dtype dtype;
+    /* The parameters' names start with this (NULL or "" = none): one layer out of a model's
+     * file. Tensors without it are ignored. */
+    const char *prefix;
+    uint32_t head_k_dim; /* K (0 = the value head size V, read from norm.weight) */
+    float norm_eps;      /* the gated RMSNorm's eps, config.rms_norm_eps (0 = 1e-6) */
+} dvk_qwen3_next_gdn_load_desc;
+
+typedef struct dvk_qwen3_next_gdn_info {
+    uint32_t hidden_size;                /* D */
+    uint32_t num_k_heads, head_k_dim;    /* H, K */
+    uint32_t num_v_heads, head_v_dim;    /* HV, V */
+    uint32_t conv_kernel;                /* W */
+    uint32_t conv_dim;                   /* 2HK + HV·V */
+    float norm_eps;
+    dvk_dtype dtype;                     /* the projections' storage */
+} dvk_qwen3_next_gdn_info;
+
+/* Loads the layer from a safetensors file (read on the host, converted, uploaded; nothing of
+ * the file is kept). desc may be NULL. */
+DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_load(dvk_context *context, const char *path,
+                                                  const dvk_qwen3_next_gdn_load_desc *desc,
+                                                  dvk_qwen3_next_gdn **out_layer);
+/* The same from `size` bytes of safetensors in memory (copied). Messages call it "(memory)". */
+DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_load_memory(dvk_context *context, const void *data,
+                                                         size_t size,
+                                                         const dvk_qwen3_next_gdn_load_desc *desc,
+                                                         dvk_qwen3_next_gdn **out_layer);
+/* NULL is a no-op. Its states must be destroyed first. */
+DVK_MODELS_API void dvk_qwen3_next_gdn_destroy(dvk_qwen3_next_gdn *layer);
+DVK_MODELS_API const dvk_qwen3_next_gdn_info *
+dvk_qwen3_next_gdn_layer_info(const dvk_qwen3_next_gdn *layer);
+
+/*
+ * The carried state of `batch` sequences, two fp32 tensors, zero at creation:
+ *   DVK_QWEN3_NEXT_GDN_CONV       [batch, W−1, conv_dim]  the conv's last W−1 inputs (before the
+ *                                 conv and its SiLU), oldest first, channels q, k, v as above.
+ *                                 transformers' cache keeps [batch, conv_dim, W], the last W
+ *                                 inputs: ours is its [:, :, 1:] transposed.
+ *   DVK_QWEN3_NEXT_GDN_RECURRENT  [batch, HV, K, V]  the rule's S, key-major (transformers'
+ *                                 recurrent state, as it is)
+ * dvk_qwen3_next_gdn_state_tensor returns them (owned by the state: never destroy them); read or
+ * write them between runs (dvk_tensor_download / dvk_tensor_upload).
+ */
+typedef enum dvk_qwen3_next_gdn_state_part {
+    DVK_QWEN3_NEXT_GDN_CONV = 0,
+    DVK_QWEN3_NEXT_GDN_RECURRENT = 1,
+} dvk_qwen3_next_gdn_state_part;
+
+DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_state_create(dvk_qwen3_next_gdn *layer,
+                                                          uint32_t batch,
+                                                          dvk_qwen3_next_gdn_state **out_state);
+/* NULL is a no-op. The GPU must be done with work recorded for it. */
+DVK_MODELS_API void dvk_qwen3_next_gdn_state_destroy(dvk_qwen3_next_gdn_state *state);
+/* NULL for a part out of range. */
+DVK_MODELS_API dvk_tensor *dvk_qwen3_next_gdn_state_tensor(const dvk_qwen3_next_gdn_state *state,
+                                                           dvk_qwen3_next_gdn_state_part part);
+/* Zeroes both tensors (blocking): new sequences. */
+DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_state_reset(dvk_qwen3_next_gdn_state *state);
+/*
+ * State files: safetensors with F32 tensors conv_state [batch, W−1, conv_dim] and
+ * recurrent_state [batch, HV, K, V], metadata format = "deltavk-qwen3-next-gdn-state",
+ * version = "1". Saving downloads (blocking) and writes the file (a failed write removes it:
+ * DVK_ERROR_IO). Restoring a file of another layer shape or batch, or with a missing, extra or
+ * wrongly shaped tensor, is an error naming it and leaves the state as it was.
+ */
+DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_state_save(dvk_qwen3_next_gdn_state *state,
+                                                        const char *path);
+DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_state_restore(dvk_qwen3_next_gdn_state *state,
+                                                           const char *path);
+
+/*
+ * Records the layer over x into cmd:
+ *   x      [B, T, D] fp32 (B = the state's batch); y [B, T, D] fp32, not overlapping x.
+ *   state  NULL: the sequences start from zeros and nothing is kept. Otherwise they continue
+ *          from it and it is updated in place when the recording runs (submit it once).
+ *          Streaming a sequence in pieces (token by token: T = 1) gives what one call gives,
+ *          to fp32 rounding (the conv and the carried state are exact; the recurrence's
+ *          chunked and token-by-token forms differ by ~1e-6 relative).
+ *   mode, chunk_size  passed to dvk_gated_delta_rule (0 = its choice: token by token on CPU
+ *          devices and for T ≤ 64, chunked for longer T on GPUs).
+ * Eight dispatches (and the rule's): three products (q, k, v; z; b, a), the conv with its
+ * SiLU, one kernel of this level that splits the conv's output into q, k, v and forms β and g,
+ * the rule, the gated RMSNorm and out_proj. Scratch from cmd's arena, released before the call
+ * returns: (3·conv_dim + 2·HV·V + 4·HV)·4 bytes per token, plus the rule's own (chunk mode).
+ * On failure part of the work may be recorded: reset cmd rather than submit it.
+ */
+typedef struct dvk_qwen3_next_gdn_forward_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    dvk_qwen3_next_gdn_state *state;
+    dvk_mode mode;
+    uint32_t chunk_size;
+} dvk_qwen3_next_gdn_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_forward(dvk_cmd *cmd,
+                                                     const dvk_qwen3_next_gdn *layer,
+                                                     const dvk_qwen3_next_gdn_forward_desc *desc);
 
 #ifdef __cplusplus
 }
