@@ -38,6 +38,10 @@ File qwen3next_gdn_tiny.safetensors (float32, row-major):
   y_tok [2, 37, 64]       the same input one token per call sharing a cache (the first call
                           prefill, the others transformers' decode path:
                           causal_conv1d_update and torch_recurrent_gated_delta_rule)
+
+File qwen3next_gdn_odd.safetensors: the same tensors for another shape, seed SEED + 1: hidden
+40, 3 key heads of 8 and 3 value heads of 12 (K != V, one value head per key head), conv
+kernel 3, B = 1, T = 23, split after 9 tokens.
 """
 import argparse
 import os
@@ -50,19 +54,24 @@ from transformers.cache_utils import DynamicCache
 from transformers.models.qwen3_next.modeling_qwen3_next import Qwen3NextGatedDeltaNet
 
 SEED = 20261203
-B, T, SPLIT = 2, 37, 20
+
+# name: (hidden, key heads, key head size, value heads, value head size, conv kernel, B, T, split)
+CASES = {
+    "qwen3next_gdn_tiny": (64, 2, 16, 4, 16, 4, 2, 37, 20),
+    "qwen3next_gdn_odd": (40, 3, 8, 3, 12, 3, 1, 23, 9),
+}
 
 
-def make_layer():
+def make_layer(hidden, hk, dk, hv, dv, w, B, T, seed):
     config = Qwen3NextConfig(
-        hidden_size=64,
+        hidden_size=hidden,
         num_hidden_layers=1,
         layer_types=["linear_attention"],
-        linear_num_key_heads=2,
-        linear_key_head_dim=16,
-        linear_num_value_heads=4,
-        linear_value_head_dim=16,
-        linear_conv_kernel_dim=4,
+        linear_num_key_heads=hk,
+        linear_key_head_dim=dk,
+        linear_num_value_heads=hv,
+        linear_value_head_dim=dv,
+        linear_conv_kernel_dim=w,
         rms_norm_eps=1e-6,
         hidden_act="silu",
         vocab_size=32,
@@ -75,7 +84,7 @@ def make_layer():
         num_experts_per_tok=1,
     )
     layer = Qwen3NextGatedDeltaNet(config, layer_idx=0).float().eval()
-    g = torch.Generator().manual_seed(SEED)
+    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for lin in (layer.in_proj_qkvz, layer.in_proj_ba, layer.out_proj):
             w = lin.weight
@@ -100,23 +109,20 @@ def run(config, layer, x, pieces):
     return torch.cat(ys, dim=1), cache
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests",
-                                                  "fixtures"))
-    args = ap.parse_args()
-    config, layer, x = make_layer()
+def make(out_dir, name, case, seed):
+    hidden, hk, dk, hv, dv, w, B, T, split = case
+    config, layer, x = make_layer(hidden, hk, dk, hv, dv, w, B, T, seed)
     with torch.no_grad():
         y_plain = layer(x)                       # no cache at all
         y, cache = run(config, layer, x, [T])
-        y_seg, _ = run(config, layer, x, [SPLIT, T - SPLIT])
+        y_seg, _ = run(config, layer, x, [split, T - split])
         y_tok, _ = run(config, layer, x, [1] * T)
     rec = cache.get_recurrent_state(0).contiguous()
     conv = cache.get_conv_state(0).contiguous()
-    for name, other in (("no cache", y_plain), ("two segments", y_seg), ("token by token", y_tok)):
+    for what, other in (("no cache", y_plain), ("two segments", y_seg), ("token by token", y_tok)):
         err = ((other - y).pow(2).mean() / y.pow(2).mean()).sqrt().item()
-        print(f"{name:>15} vs whole: relative RMS {err:.2e}")
-        assert err < 1e-5, name
+        print(f"{what:>15} vs whole: relative RMS {err:.2e}")
+        assert err < 1e-5, what
     tensors = {k: v.detach().contiguous() for k, v in layer.state_dict().items()}
     tensors.update(x=x, y=y, y_seg=y_seg, y_tok=y_tok, recurrent_state=rec, conv_state=conv)
     meta = {
@@ -124,17 +130,26 @@ def main():
         "class": "transformers.models.qwen3_next.modeling_qwen3_next.Qwen3NextGatedDeltaNet",
         "transformers": transformers.__version__,
         "torch": torch.__version__.split("+")[0],
-        "seed": str(SEED),
-        "config": "hidden_size=64 linear_num_key_heads=2 linear_key_head_dim=16 "
-                  "linear_num_value_heads=4 linear_value_head_dim=16 linear_conv_kernel_dim=4 "
-                  "rms_norm_eps=1e-6 hidden_act=silu",
-        "split": str(SPLIT),
+        "seed": str(seed),
+        "config": f"hidden_size={hidden} linear_num_key_heads={hk} linear_key_head_dim={dk} "
+                  f"linear_num_value_heads={hv} linear_value_head_dim={dv} "
+                  f"linear_conv_kernel_dim={w} rms_norm_eps=1e-6 hidden_act=silu",
+        "split": str(split),
     }
-    path = os.path.join(args.out, "qwen3next_gdn_tiny.safetensors")
+    path = os.path.join(out_dir, name + ".safetensors")
     safetensors.torch.save_file({k: v.float() for k, v in tensors.items()}, path, metadata=meta)
     for k, v in tensors.items():
         print(f"  {k:22s} {list(v.shape)}")
     print(f"wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests",
+                                                  "fixtures"))
+    args = ap.parse_args()
+    for i, (name, case) in enumerate(CASES.items()):
+        make(args.out, name, case, SEED + i)
 
 
 if __name__ == "__main__":
