@@ -277,7 +277,8 @@ static void check_state(const fixture *f, const char *what, const dvk_qwen3_next
                         double tol)
 {
     char label[128];
-    float *rec = harness_download(dvk_qwen3_next_gdn_state_tensor(st, DVK_QWEN3_NEXT_GDN_RECURRENT));
+    float *rec =
+        harness_download(dvk_qwen3_next_gdn_state_tensor(st, DVK_QWEN3_NEXT_GDN_RECURRENT));
     float *conv = harness_download(dvk_qwen3_next_gdn_state_tensor(st, DVK_QWEN3_NEXT_GDN_CONV));
     snprintf(label, sizeof label, "%s: %s: recurrent state", f->name, what);
     check_close(label, f->rec_ref, rec, (size_t)f->B * f->HV * f->K * f->V, tol);
@@ -599,8 +600,9 @@ static void test_bad_calls(void **state)
                  DVK_ERROR_SHAPE_MISMATCH);
     CHECK_STATUS(dvk_qwen3_next_gdn_forward(cmd, TINY->layer, &(fd){.x = x_ok, .y = y_b1}),
                  DVK_ERROR_SHAPE_MISMATCH);
-    CHECK_STATUS(dvk_qwen3_next_gdn_forward(cmd, TINY->layer, &(fd){.x = x_b1, .y = y_b1, .state = st}),
-                 DVK_ERROR_SHAPE_MISMATCH);
+    CHECK_STATUS(
+        dvk_qwen3_next_gdn_forward(cmd, TINY->layer, &(fd){.x = x_b1, .y = y_b1, .state = st}),
+        DVK_ERROR_SHAPE_MISMATCH);
     CHECK_STATUS(dvk_qwen3_next_gdn_forward(cmd, TINY->layer, &(fd){.x = x_ok}),
                  DVK_ERROR_INVALID_ARGUMENT);
     CHECK_STATUS(dvk_qwen3_next_gdn_forward(cmd, NULL, &(fd){.x = x_ok, .y = y_ok}),
