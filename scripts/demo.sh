@@ -4,7 +4,7 @@
 # Vulkan device — lavapipe when there is no GPU; DVK_DEVICE=N|NAME picks another. It prints the
 # text as it comes, then what ran where (model file, weight dtype, device) and how fast (prefill
 # and decode tokens/s). Arguments replace the generation options, e.g.
-#   ./scripts/demo.sh --prompt "The sun" --tokens 64 --temperature 0.8 --top-p 0.9 --seed 1
+#   ./scripts/demo.sh --prompt "The sun" --tokens 64 --temperature 0.7 --top-k 3 --seed 1
 # (--model M runs another RWKV-7 file; `build/dvk generate --help` lists the options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
