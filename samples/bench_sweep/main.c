@@ -473,6 +473,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress and errors in order, even through a pipe */
     options o = {.reps = 5, .csv = "bench_sweep.csv", .svg = "bench_sweep.svg"};
     for (int i = 0; i < N_OPS; ++i)
         o.ops[i] = true;

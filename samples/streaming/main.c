@@ -413,6 +413,7 @@ static int usage(const char *argv0)
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress and errors in order, even through a pipe */
     options o = {.model = default_model, .max_piece = 24, .tokens = 32};
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
