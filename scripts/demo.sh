@@ -29,6 +29,9 @@ for a in "$@"; do
   case $a in *[[:space:]]*) shown+=" \"$a\"" ;; *) shown+=" $a" ;; esac
 done
 echo "deltavk demo: build/dvk generate --model $model$shown"
+# A first, silent run of two tokens builds the kernels (the Vulkan driver caches them on disk),
+# so the speeds printed below are those of generating, not of compiling shaders.
+build/dvk generate --model "$model" "$@" --tokens 2 >/dev/null 2>&1 || true
 echo
 printf '%s' "$prompt"
 build/dvk generate --model "$model" "$@"
