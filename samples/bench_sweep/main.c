@@ -29,7 +29,9 @@
 
 enum { MAX_LIST = 32 };
 
-typedef enum op_id { DELTA_RULE, GATED_DELTA_RULE, KDA, RWKV7, LINEAR_ATTN, SOFTMAX_ATTN, N_OPS } op_id;
+typedef enum op_id {
+    DELTA_RULE, GATED_DELTA_RULE, KDA, RWKV7, LINEAR_ATTN, SOFTMAX_ATTN, N_OPS
+} op_id;
 static const char *const op_names[N_OPS] = {"delta_rule", "gated_delta_rule", "kda",
                                             "rwkv7",      "linear_attn",      "softmax_attn"};
 /* Line colours of the plot, one per operator. */
@@ -141,7 +143,6 @@ static dvk_status make_inputs(dvk_context *ctx, const options *o, op_id op, uint
 {
     const uint32_t H = o->H, K = o->K, V = o->V;
     const uint64_t qk[4] = {B, T, H, K}, vv[4] = {B, T, H, V}, bt[3] = {B, T, H};
-    const uint64_t st[4] = {B, H, K, V};
     const dvk_dtype d = o->dtype;
     dvk_status s = make_input(ctx, d, 4, qk, FILL_SIGNED, K, &in->q);
     if (s == DVK_SUCCESS)
@@ -152,8 +153,7 @@ static dvk_status make_inputs(dvk_context *ctx, const options *o, op_id op, uint
         s = dvk_tensor_create(ctx, &(dvk_tensor_desc){.dtype = d, .ndim = 4,
                                                       .shape = {B, T, H, V}}, &in->o);
     if (s == DVK_SUCCESS && op != SOFTMAX_ATTN)
-        s = dvk_tensor_create(ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {st[0], st[1], st[2],
-                                                                          st[3]}},
+        s = dvk_tensor_create(ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {B, H, K, V}},
                               &in->state);
     if (s == DVK_SUCCESS && (op == DELTA_RULE || op == GATED_DELTA_RULE || op == KDA))
         s = make_input(ctx, d, 3, bt, FILL_UNIT, K, &in->beta);
@@ -169,9 +169,9 @@ static dvk_status make_inputs(dvk_context *ctx, const options *o, op_id op, uint
 }
 
 /* Records the operator; every linear-time one also writes its final state, as in serving. */
-static dvk_status record_op(dvk_cmd *cmd, op_id op, mode_id mode_id_, const inputs *in)
+static dvk_status record_op(dvk_cmd *cmd, op_id op, mode_id m, const inputs *in)
 {
-    const dvk_mode mode = mode_id_ == MODE_CHUNK ? DVK_MODE_CHUNK : DVK_MODE_RECURRENT;
+    const dvk_mode mode = m == MODE_CHUNK ? DVK_MODE_CHUNK : DVK_MODE_RECURRENT;
     switch (op) {
     case DELTA_RULE:
     case GATED_DELTA_RULE: {
@@ -500,12 +500,14 @@ int main(int argc, char **argv)
             ok = have_B = parse_list(v, o.B, &o.nB);
         else if (strcmp(a, "--H") == 0 || strcmp(a, "--K") == 0 || strcmp(a, "--V") == 0) {
             uint32_t x[MAX_LIST], n = 0;
-            ok = parse_list(v, x, &n) && n == 1;
-            *(a[2] == 'H' ? &H : a[2] == 'K' ? &K : &V) = x[0];
+            ok = parse_list(v, x, &n) && n == 1 && (a[2] == 'H' || x[0] <= 256); /* K, V <= 256 */
+            if (ok)
+                *(a[2] == 'H' ? &H : a[2] == 'K' ? &K : &V) = x[0];
         } else if (strcmp(a, "--reps") == 0) {
             uint32_t x[MAX_LIST], n = 0;
             ok = parse_list(v, x, &n) && n == 1 && x[0] <= 1000;
-            o.reps = x[0];
+            if (ok)
+                o.reps = x[0];
         } else if (strcmp(a, "--dtype") == 0) {
             o.dtype = strcmp(v, "f32") == 0 ? DVK_DTYPE_F32
                       : strcmp(v, "f16") == 0 ? DVK_DTYPE_F16 : DVK_DTYPE_I32;

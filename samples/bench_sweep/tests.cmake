@@ -8,7 +8,8 @@ add_test(NAME sample_bench_sweep_output
          COMMAND ${CMAKE_COMMAND} -DCSV=sample_bench_sweep.csv -DSVG=sample_bench_sweep.svg
                  -DROWS=44 -DSERIES=11 -P ${CMAKE_CURRENT_LIST_DIR}/check_output.cmake)
 set_tests_properties(sample_bench_sweep PROPERTIES FIXTURES_SETUP sample_bench_sweep_files)
-set_tests_properties(sample_bench_sweep_output PROPERTIES FIXTURES_REQUIRED sample_bench_sweep_files)
+set_tests_properties(sample_bench_sweep_output
+                     PROPERTIES FIXTURES_REQUIRED sample_bench_sweep_files)
 foreach(t sample_bench_sweep sample_bench_sweep_output)
   set_property(TEST ${t} PROPERTY WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
 endforeach()
