@@ -312,7 +312,7 @@ static int run_resume(const options *o, const stream *text, const char *path)
            state_diff == 0 ? "bit-identical" : "DIFFERENT");
     if (state_diff != 0)
         fprintf(stderr, "streaming: %lld state values differ: was the file saved from this "
-                        "stream with the same --text, --split and --piece?\n",
+                        "stream, with the same --text, --split and --piece?\n",
                 state_diff);
 
     /* The rest of the stream, then a greedy continuation, in both sessions. */
