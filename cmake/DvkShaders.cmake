@@ -78,11 +78,17 @@ function(dvk_shader name source)
   set_property(GLOBAL APPEND PROPERTY DVK_SHADER_SPVS_${lib} ${spv})
 endfunction()
 
-# dvk_embed_shaders(<lib> <prefix>): generates <lib>_spirv.c and <lib>_kernels.h in the build
-# folder: every variant declared for <lib>, as an enum <prefix>_kernel of ids
-# <PREFIX>_K_<NAME> and a table <prefix>_kernel_table[] of { name, code, size } (code NULL for a
-# variant this glslc could not build). Adds both files to the target <lib>.
+# dvk_embed_shaders(<lib> <prefix> [TARGET <target>]): generates <lib>_spirv.c and
+# <lib>_kernels.h in the build folder: every variant declared for <lib>, as an enum
+# <prefix>_kernel of ids <PREFIX>_K_<NAME> and a table <prefix>_kernel_table[] of
+# { name, code, size } (code NULL for a variant this glslc could not build). Adds both files to
+# <target> (default: the target named <lib>; for the libraries, their object library).
 function(dvk_embed_shaders lib prefix)
+  cmake_parse_arguments(ARG "" "TARGET" "" ${ARGN})
+  set(target ${lib})
+  if(ARG_TARGET)
+    set(target ${ARG_TARGET})
+  endif()
   get_property(names GLOBAL PROPERTY DVK_SHADER_NAMES_${lib})
   get_property(spvs GLOBAL PROPERTY DVK_SHADER_SPVS_${lib})
   set(out_c ${PROJECT_BINARY_DIR}/generated/${lib}_spirv.c)
@@ -104,8 +110,8 @@ function(dvk_embed_shaders lib prefix)
     COMMENT "Embedding the SPIR-V of ${lib}"
     VERBATIM)
   add_custom_target(${lib}_spirv DEPENDS ${out_c} ${out_h})
-  target_sources(${lib} PRIVATE ${out_c})
-  target_include_directories(${lib} PRIVATE ${PROJECT_BINARY_DIR}/generated)
-  add_dependencies(${lib} ${lib}_spirv)
+  target_sources(${target} PRIVATE ${out_c})
+  target_include_directories(${target} PRIVATE ${PROJECT_BINARY_DIR}/generated)
+  add_dependencies(${target} ${lib}_spirv)
   set_source_files_properties(${out_c} PROPERTIES GENERATED TRUE)
 endfunction()

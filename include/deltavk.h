@@ -6,14 +6,18 @@
  * deltavk runs recurrent-state sequence mixers (DeltaNet's delta rule and its relatives) as
  * Vulkan compute shaders. It works on any Vulkan 1.2 device (AMD, Intel, NVIDIA, Qualcomm, ARM,
  * Apple through MoltenVK) and, with no GPU, on the CPU through Mesa's lavapipe driver. The
- * library loads Vulkan at run time (through volk); it does not link libvulkan.
+ * library loads Vulkan at run time (through volk); it does not link libvulkan. volk is compiled
+ * in under private names and the libraries, static or shared, define no name but dvk_ ones, so a
+ * program may link libvulkan or its own volk beside them. Linking (CMake's find_package(deltavk),
+ * pkg-config's deltavk, add_subdirectory): README.md.
  *
  * The objects, from the outside in:
  *
  *   dvk_context   one Vulkan device and queue: either created by deltavk or adopted from the
  *                 caller (a game engine's VkInstance / VkPhysicalDevice / VkDevice / VkQueue).
  *                 It owns the device function table, the memory allocator, the compute
- *                 pipelines (built lazily, cached, optionally persisted to disk).
+ *                 pipelines (built lazily or ahead of time by a dry run, cached, optionally
+ *                 persisted to disk).
  *   dvk_tensor    a contiguous fp32, fp16, bf16 or int32 array of up to 4 dimensions in
  *                 device memory, suballocated from large blocks; or a view of a caller's
  *                 VkBuffer + offset, or of part of another tensor (dvk_tensor_view); or
@@ -173,6 +177,51 @@
  * unsupported dtypes, sizes over device limits such as maxStorageBufferRange) are reported.
  * An operator that fails may already have recorded part of its work into the dvk_cmd: reset
  * the recording (dvk_cmd_reset) rather than submit it.
+ *
+ * IN A GAME ENGINE (samples/engine_interop is the whole of it, run by the tests)
+ * ================
+ * An engine that owns its Vulkan device adopts it (dvk_context_desc.adopt), wraps its own
+ * buffers as tensors (dvk_tensor_desc.buffer and offset), and records deltavk's work into its
+ * own command buffer (dvk_cmd_desc.command_buffer), between its own commands, to submit once.
+ * deltavk then creates no device or queue and submits nothing of that recording. Its blocking
+ * calls (dvk_tensor_upload and dvk_tensor_download, dvk_weights_load, dvk_cmd_submit of its
+ * own command buffers, the blocking calls of deltavk_models.h) submit on the adopted queue,
+ * under THREADING's rule.
+ *
+ *   State. Each deltavk dispatch binds everything it uses, and assumes nothing the caller left.
+ *   What a recording leaves changed in the caller's command buffer: the COMPUTE bind point's
+ *   pipeline, its descriptor set 0 (and, by Vulkan's pipeline-layout compatibility rules,
+ *   possibly its other sets) and the compute push constants (bytes 0 to 127). After a deltavk
+ *   call, bind your compute pipeline and descriptor sets and push your constants again before
+ *   your next dispatch. The graphics and ray-tracing bind points, dynamic state, render passes
+ *   and image layouts are never touched. Besides dispatches, a recording holds pipeline
+ *   barriers (global memory barriers, compute and transfer stages), copies and fills of
+ *   deltavk's own and the tensors' buffers (dvk_cmd_upload, dvk_cmd_fill_zero, operators'
+ *   small tables), and, on a device with timestamps, a reset of the dvk_cmd's own query pool
+ *   (when it is created or reset) and timestamps. Dispatches and copies are not allowed inside
+ *   a render pass: record deltavk's work outside one.
+ *   Order. The command buffer must be recording when dvk_cmd_create and dvk_cmd_reset are
+ *   called (they record the query-pool reset). The dvk_cmd owns the descriptor sets, staging
+ *   and scratch memory its commands use: reset or destroy it only after the command buffer has
+ *   finished executing (your fence), and keep one dvk_cmd per frame in flight.
+ *   Barriers. deltavk orders its own commands within one dvk_cmd, and nothing else: it does
+ *   not know what the caller recorded before or will record after. Place
+ *     before deltavk's work, from your earlier commands that write buffers deltavk reads, or
+ *       read or write buffers deltavk writes (stages and accesses of yours), to
+ *       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT with
+ *       SHADER_READ | SHADER_WRITE | TRANSFER_READ | TRANSFER_WRITE access;
+ *     after it, from COMPUTE_SHADER | TRANSFER with SHADER_WRITE | TRANSFER_WRITE to the
+ *       stages and accesses of your commands that use deltavk's outputs (the same barrier
+ *       orders your later writes to buffers deltavk read, when its destination stages hold
+ *       them); before the host reads a host-visible buffer, to VK_PIPELINE_STAGE_HOST_BIT,
+ *       HOST_READ.
+ *   When your commands are compute or transfer work, dvk_cmd_barrier() records such a barrier
+ *   (compute and transfer stages on both sides; shader and transfer writes made visible to
+ *   every shader and transfer read and write) on either side. Between two dvk_cmd
+ *   recordings in one command buffer, or on one queue without a wait, place one as well: each
+ *   dvk_cmd tracks only its own commands.
+ *   First frame. Pipelines are built on an operator's first use, which can take from
+ *   milliseconds to seconds; a dry run (dvk_cmd_desc.dry_run) builds them ahead of time.
  */
 #ifndef DELTAVK_H
 #define DELTAVK_H
@@ -187,7 +236,19 @@
 extern "C" {
 #endif
 
+/* DVK_API marks the functions libdeltavk exports. The library is compiled with DVK_BUILDING and
+ * hidden visibility (-fvisibility=hidden), so nothing else leaves the shared library. On Windows a
+ * program using the DLL defines DVK_SHARED (the CMake package and the shared targets do) to import
+ * them. */
+#if defined(_WIN32) || defined(__CYGWIN__)
 #if defined(DVK_SHARED) && defined(DVK_BUILDING)
+#define DVK_API __declspec(dllexport)
+#elif defined(DVK_SHARED)
+#define DVK_API __declspec(dllimport)
+#else
+#define DVK_API
+#endif
+#elif defined(DVK_BUILDING) && (defined(__GNUC__) || defined(__clang__))
 #define DVK_API __attribute__((visibility("default")))
 #else
 #define DVK_API
@@ -364,8 +425,9 @@ typedef struct dvk_context_desc {
      * can be exercised on any machine. */
     bool small_device_profile;
     /* File to load the VkPipelineCache from at creation and save it to at destruction, so a
-     * second start is fast (NULL = no disk cache). A missing, truncated or foreign file is
-     * ignored (a warning is logged); it is never an error. */
+     * second start is fast (NULL = the DVK_PIPELINE_CACHE environment variable, else no disk
+     * cache). A missing, truncated or foreign file is ignored (a warning is logged); it is
+     * never an error. */
     const char *pipeline_cache_path;
     /* Host allocator for deltavk's own objects (zero = malloc/free). */
     dvk_allocator allocator;
@@ -385,7 +447,12 @@ DVK_API dvk_status dvk_context_create(const dvk_context_desc *desc, dvk_context 
  * everything the context owns. NULL is a no-op. */
 DVK_API void dvk_context_destroy(dvk_context *context);
 
-/* Capabilities of the context's device (the profile's limits under small_device_profile). */
+/* Capabilities of the context's device (the profile's limits under small_device_profile).
+ * DVK_DISABLE=fp16,coopmat in the environment (either or both) makes a context plan as if the
+ * device lacked 16-bit storage and arithmetic (fp16_storage and fp16_arithmetic false: 16-bit
+ * tensors are refused by the operators, weights load as fp32) or cooperative matrices: a
+ * workaround for a driver that misbehaves with them. dvk_enumerate_devices shows the
+ * hardware's. */
 DVK_API const dvk_device_info *dvk_context_device_info(const dvk_context *context);
 
 /* Number of validation messages received since creation (0 without enable_validation). */
@@ -395,7 +462,8 @@ DVK_API uint64_t dvk_context_validation_message_count(const dvk_context *context
  * context has no path). */
 DVK_API dvk_status dvk_context_save_pipeline_cache(dvk_context *context);
 
-/* Number of compute pipelines the context has built so far (they are built on first use). */
+/* Number of compute pipelines the context has built so far (they are built on first use, or
+ * ahead of it by a dry run: dvk_cmd_desc.dry_run). */
 DVK_API uint32_t dvk_context_pipeline_count(const dvk_context *context);
 
 /* ---------------------------------------------------------------------------------------------
@@ -649,8 +717,8 @@ typedef struct dvk_cmd_desc {
      * from a pool of a queue family that supports compute (VK_NULL_HANDLE = deltavk's own).
      * The caller ends, submits and synchronises it; dvk_cmd_submit / dvk_cmd_wait return
      * DVK_ERROR_INVALID_STATE. deltavk makes its own dispatches consistent with each other;
-     * barriers against the caller's work before and after are the caller's (a compute-to-
-     * compute memory barrier suffices; dvk_cmd_barrier() records one). */
+     * barriers against the caller's work before and after are the caller's, and the caller
+     * rebinds its compute state afterwards: IN A GAME ENGINE, at the top, says which. */
     VkCommandBuffer command_buffer;
     /* Capacity for dvk_cmd_timestamp() (0 = 64, or 1024 with profile_dispatches, when the
      * device supports timestamps). */
@@ -658,6 +726,24 @@ typedef struct dvk_cmd_desc {
     /* Time every dispatch with a pair of GPU timestamps (read back with dvk_cmd_profile_*).
      * For tuning: the timestamps cost a little, and share the max_timestamps capacity. */
     bool profile_dispatches;
+    /* A dry run: building the pipelines of a recording ahead of time (at load, so that the
+     * first frame does not wait for the driver's compiler). Every call on a dry run checks its
+     * arguments and builds the pipelines the same call on a real recording would use, and
+     * returns the status that call would return; nothing is recorded, no device memory is
+     * taken, and no data is copied. So calling an operator (or a deltavk_nn layer, or a
+     * model's forward pass) on a dry run with the tensors, shapes, dtypes and options of the
+     * real call builds exactly what that call needs, and the real call builds nothing
+     * (dvk_context_pipeline_count() does not grow); the pipelines stay in the context, and
+     * are saved with its pipeline cache. A second dry run of the same calls builds nothing
+     * and costs about as little as argument checks. Different shapes may pick different
+     * kernels (decode T = 1 and prefill, chunk sizes, head sizes): dry-run each shape class.
+     * On a dry run: command_buffer must be VK_NULL_HANDLE (DVK_ERROR_INVALID_ARGUMENT);
+     * profile_dispatches is ignored; dvk_cmd_download is accepted (as in deltavk's own
+     * command buffer) and never writes its destination; scratch tensors have no memory
+     * (passing one to a real recording, dvk_tensor_upload or dvk_tensor_download is
+     * DVK_ERROR_INVALID_STATE); dvk_cmd_submit, dvk_cmd_wait and dvk_cmd_elapsed_ms return
+     * DVK_ERROR_INVALID_STATE; dvk_cmd_reset starts another dry run. */
+    bool dry_run;
 } dvk_cmd_desc;
 
 typedef struct dvk_cmd dvk_cmd;

@@ -55,7 +55,19 @@
 extern "C" {
 #endif
 
-#if defined(DVK_SHARED) && defined(DVK_BUILDING)
+/* DVK_MODELS_API marks the functions libdeltavk_models exports. The library is compiled with
+ * DVK_MODELS_BUILDING and hidden visibility (-fvisibility=hidden), so nothing else leaves the
+ * shared library. On Windows a program using the DLL defines DVK_SHARED (the CMake package and the
+ * shared targets do) to import them. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#if defined(DVK_SHARED) && defined(DVK_MODELS_BUILDING)
+#define DVK_MODELS_API __declspec(dllexport)
+#elif defined(DVK_SHARED)
+#define DVK_MODELS_API __declspec(dllimport)
+#else
+#define DVK_MODELS_API
+#endif
+#elif defined(DVK_MODELS_BUILDING) && (defined(__GNUC__) || defined(__clang__))
 #define DVK_MODELS_API __attribute__((visibility("default")))
 #else
 #define DVK_MODELS_API

@@ -50,7 +50,19 @@
 extern "C" {
 #endif
 
-#if defined(DVK_SHARED) && defined(DVK_BUILDING)
+/* DVK_NN_API marks the functions libdeltavk_nn exports. The library is compiled with
+ * DVK_NN_BUILDING and hidden visibility (-fvisibility=hidden), so nothing else leaves the shared
+ * library. On Windows a program using the DLL defines DVK_SHARED (the CMake package and the shared
+ * targets do) to import them. */
+#if defined(_WIN32) || defined(__CYGWIN__)
+#if defined(DVK_SHARED) && defined(DVK_NN_BUILDING)
+#define DVK_NN_API __declspec(dllexport)
+#elif defined(DVK_SHARED)
+#define DVK_NN_API __declspec(dllimport)
+#else
+#define DVK_NN_API
+#endif
+#elif defined(DVK_NN_BUILDING) && (defined(__GNUC__) || defined(__clang__))
 #define DVK_NN_API __attribute__((visibility("default")))
 #else
 #define DVK_NN_API
@@ -176,23 +188,22 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  * Limits: x, the weight and y hold at most 2^32 − 1 elements each, and G is at most the
  * device's maxComputeWorkGroupCount[2] (65535 on most GPUs); DVK_ERROR_LIMIT_EXCEEDED beyond.
  * Paths, chosen per call (each sums in fp32; they differ only in rounding):
- *   decode        M ≤ 16 rows per matrix (decode steps, small batches; M ≤ 8 where the
+ *   decode        M ≤ 16 rows per matrix (decode steps, small batches; M ≤ 4 where the
  *                 tensor-core path below is available): the weight is read
  *                 once, 16 bytes per load when K is a multiple of 8 (16-bit weights) or 4
  *                 (fp32), narrower loads otherwise (one element when K is odd), each step's
  *                 loads issued before the previous step's products, each weight element
  *                 reused for the M rows of x from registers; x's rows pass through shared
- *                 memory as fp32, each value read there reused for several weight rows. On
+ *                 memory as fp32 (for 2 ≤ M ≤ 4 on GPUs with long rows: read from memory where
+ *                 used, through the cache), each value reused for several weight rows. On
  *                 GPUs K is cut into S slices so that x's slice fits in 32 KiB and the weight
  *                 is streamed by at least 256 workgroups (elsewhere x passes in chunks through
  *                 two buffers when its M·K·4 bytes exceed 32 KiB or the device's shared
  *                 memory, and K is cut when the rows give too few workgroups): the slices'
  *                 fp32 partial sums go to scratch memory (dvk_cmd_scratch_tensor, S·G·M·N
- *                 floats and a counter per block of rows, held by the dvk_cmd) and the last
- *                 workgroup of each block of rows to finish adds them in slice order, with the
- *                 bias and y (on devices with the Vulkan memory model; elsewhere a second
- *                 dispatch does, with the same result).
- *   tensor cores  M > 16 (and 8 < M ≤ 16 as decode: 16-row tiles, K cut into slices until
+ *                 floats, held by the dvk_cmd) and a second dispatch adds them in slice
+ *                 order, with the bias and y.
+ *   tensor cores  M > 16 (and 4 < M ≤ 16 as decode: 16-row tiles, K cut into slices until
  *                 about 256 workgroups stream the weight, their fp32 partial sums in scratch
  *                 memory added as the decode path's are), x and the weight 16-bit, K and N
  *                 multiples of 16, on a device with
@@ -210,14 +221,15 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  * K ≤ 4096; 16-bit outputs are dominated by their final rounding (fp16 ~3e-4, bf16 ~2e-3).
  * Tuning switches for developers, read at every call: DVK_LINEAR_CONFIG = auto | fma | 0..10
  * forces the FMA tiles or one tensor-core tile configuration (0: 128×128 tiles, BK 32, warp
- * tiles 64×32, loads one K step ahead — the default where there are at least 128 such tiles;
+ * tiles 64×32, loads one K step ahead — the default where there are 128 to 255 such tiles;
  * 1: as 0 with loads two steps ahead; 2: 128×256, BK 16, warp tiles 64×64, two steps ahead;
  * 3: 64×128, BK 32, warp tiles 32×32 — the default for smaller products; 4: the decode
  * configuration, 16×128, BK 64, warp tiles 16×16, two steps ahead, K in slices — the default
- * for 8 < M ≤ 16, and forced for any M; 5: 128×256, BK 32, warp tiles 64×64, one shared
+ * for 4 < M ≤ 16, and forced for any M; 5: 128×256, BK 32, warp tiles 64×64, one shared
  * buffer (two barriers per step), loads one step ahead; 6: 128×128, BK 64, warp tiles 64×32,
  * one buffer; 7: 128×128, BK 32, 4 subgroups of 64×64, one step ahead; 8: decode-shaped as 4
- * with BK 128 through one buffer; 9: 128×256, BK 32, 16 subgroups of 64×32, one buffer;
+ * with BK 128 through one buffer; 9: 128×256, BK 32, 16 subgroups of 64×32, one buffer — the default where there are
+ * at least 256 tiles of 128×128;
  * 10: decode-shaped, 16×64, BK 256, 4 subgroups, one buffer; the decode-shaped ones (4, 8,
  * 10) serve M ≤ 16 only, the others M ≤ 16 only with DVK_LINEAR_DECODE=off, and "fma" M > 16);
  * a configuration the device cannot run is DVK_ERROR_UNSUPPORTED. DVK_LINEAR_DECODE = auto |
@@ -230,11 +242,10 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  * (diagnostics, for timing only: the results are wrong) leaves parts of the tensor-core
  * kernel's work out: 1 its K loop's global loads, 2 its shared-memory stores, 4 its operand
  * reads (done once, before the loop), 8 its operand reads and products, 16 its epilogue, 32
- * its barriers. DVK_LINEAR_SPLITK = fused | dispatch: K slices added by their last workgroup
- * (the default) or by a second dispatch. For tests, DVK_LINEAR_CM_EMULATE =
+ * its barriers. For tests, DVK_LINEAR_CM_EMULATE =
  * BM,BN,BK,WM,WN,STAGES[,SPLITS] runs the tensor-core tiling with that geometry (STAGES 1, 2
  * or 3; K in SPLITS slices, 0 = automatic) and its matrix operations done by plain code
- * (slowly), for any M, on any device with 16-bit storage and the Vulkan memory model.
+ * (slowly), for any M, on any device with 16-bit storage.
  */
 typedef struct dvk_linear_desc {
     const dvk_tensor *x;

@@ -99,7 +99,7 @@ def dvk_bench(dvk, args, config=None):
 
 def dvk_run(dvk, args, env_extra, timeout=120):
     """One `dvk bench linear --json` with extra environment variables: its result line (or an
-    error), the kernel lines of --stages and the driver's pipeline statistics."""
+    error), the kernels' times of --stages and the driver's pipeline statistics."""
     env = dict(os.environ)
     env.update({k: str(v) for k, v in env_extra.items()})
     env["DVK_PIPELINE_STATS"] = "1"
@@ -111,16 +111,13 @@ def dvk_run(dvk, args, env_extra, timeout=120):
     if out.returncode != 0:
         return {"error": out.stderr.strip()[-400:], "cmd": " ".join(cmd)}
     r = None
-    kernels = []
     for line in out.stdout.splitlines():
         if line.startswith("{") and '"function"' in line:
             r = json.loads(line)
-        elif line.startswith("{") and '"kernel"' in line:
-            kernels.append(json.loads(line))
     if r is None:
         return {"error": "no result", "cmd": " ".join(cmd)}
-    if kernels:
-        r["kernels"] = kernels
+    if "stages" in r:  # --stages: the per-kernel times, a list inside the one object
+        r["kernels"] = r.pop("stages")
     stats = [l.split("pipeline ", 1)[1] for l in out.stderr.splitlines() if "pipeline linear/" in l]
     if stats:
         r["pipelines"] = stats
@@ -222,8 +219,7 @@ def sweep(a):
                   "4,1,128,256,1,1"]}
     for M in (1, 2, 4, 8, 16):
         emit("decode", "automatic", {}, M, *D, rotate=8)
-        emit("decode", "the first run's plan",
-             {"DVK_LINEAR_DECODE": old_plan[M], "DVK_LINEAR_SPLITK": "dispatch"}, M, *D,
+        emit("decode", "the first run's plan", {"DVK_LINEAR_DECODE": old_plan[M]}, M, *D,
              rotate=8)
     for M in (1, 2, 4, 8, 16):
         for pl in plans[M]:
@@ -231,12 +227,8 @@ def sweep(a):
         if M >= 4:
             for c in (4, 8, 10):
                 emit("decode", "tensor cores", {"DVK_LINEAR_CONFIG": c}, M, *D, rotate=8)
-    # K slices added by the last workgroup (the default) or by a second dispatch (the first
-    # run's way); per-kernel times; where the tensor-core decode's time goes
-    for M, env in ((4, {}), (8, {}), (16, {"DVK_LINEAR_CONFIG": 4})):
-        emit("decode", "slices summed by a second dispatch",
-             dict(env, DVK_LINEAR_SPLITK="dispatch"), M, *D, rotate=8)
-    emit("decode", "per kernel", {"DVK_LINEAR_SPLITK": "dispatch"}, 4, *D, rotate=8,
+    # per-kernel times; where the tensor-core decode's time goes
+    emit("decode", "per kernel", {"DVK_LINEAR_DECODE": "1,8,8,256"}, 4, *D, rotate=8,
          stages=True)
     emit("decode", "per kernel", {"DVK_LINEAR_CONFIG": 4}, 16, *D, rotate=8, stages=True)
     emit("decode", "per kernel", {"DVK_LINEAR_CONFIG": 10}, 16, *D, rotate=8, stages=True)

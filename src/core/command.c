@@ -28,6 +28,9 @@ struct dvk_cmd {
     VkCommandPool pool;
     VkCommandBuffer cb;
     bool own_cb;
+    /* dvk_cmd_desc.dry_run: calls check their arguments and build their pipelines, and
+     * nothing is recorded, allocated or copied. */
+    bool dry_run;
     VkFence fence;
     cmd_state state;
     bool submitted; /* submitted since the last reset (and so there is something to wait for) */
@@ -111,10 +114,16 @@ dvk_status dvk_cmd_create(dvk_context *ctx, const dvk_cmd_desc *desc_in, dvk_cmd
     if (!cmd)
         return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     cmd->ctx = ctx;
+    cmd->dry_run = desc.dry_run;
     dvk_status st = DVK_SUCCESS;
     VkResult r = VK_SUCCESS;
 
-    if (desc.command_buffer) {
+    if (desc.dry_run) {
+        /* No command buffer, fence or query pool: nothing will be recorded or submitted. */
+        if (desc.command_buffer)
+            st = dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                           "a dry run records nothing: command_buffer must be VK_NULL_HANDLE");
+    } else if (desc.command_buffer) {
         cmd->cb = desc.command_buffer;
     } else {
         cmd->own_cb = true;
@@ -144,11 +153,12 @@ dvk_status dvk_cmd_create(dvk_context *ctx, const dvk_cmd_desc *desc_in, dvk_cmd
                 st = dvk__fail_vk(r, "vkCreateFence");
         }
     }
-    cmd->profile = desc.profile_dispatches;
+    cmd->profile = desc.profile_dispatches && !desc.dry_run;
     if (cmd->profile && !ctx->info.timestamps)
         st = dvk__fail(DVK_ERROR_UNSUPPORTED, "profile_dispatches: the queue cannot write timestamps");
-    if (st == DVK_SUCCESS && ctx->info.timestamps) {
+    if (ctx->info.timestamps)
         cmd->ts_cap = desc.max_timestamps ? desc.max_timestamps : (cmd->profile ? 1024 : 64);
+    if (st == DVK_SUCCESS && ctx->info.timestamps && !cmd->dry_run) {
         const VkQueryPoolCreateInfo qi = {
             .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
             .queryType = VK_QUERY_TYPE_TIMESTAMP,
@@ -290,7 +300,8 @@ static dvk_status track(dvk_cmd *cmd, const dvk_binding *b, uint32_t n)
 dvk_status dvk_cmd_barrier(dvk_cmd *cmd)
 {
     DVK_TRY(dvk__cmd_check_recording(cmd));
-    record_barrier(cmd);
+    if (!cmd->dry_run)
+        record_barrier(cmd);
     return DVK_SUCCESS;
 }
 
@@ -339,6 +350,17 @@ static dvk_status arena_take(dvk_cmd *cmd, VkDeviceSize bytes, VkBuffer *buffer,
     dvk_context *ctx = cmd->ctx;
     const VkDeviceSize align = ctx->caps.info.tensor_alignment;
     const VkDeviceSize size = (bytes + align - 1) / align * align;
+    if (cmd->dry_run) {
+        /* No memory: ranges of one unbounded block that is never bound, handed out, and taken
+         * back by marks, as a real recording's are. So scratch tensors overlap exactly when
+         * they would in the real recording, and the callers' alias checks agree with it. */
+        const VkDeviceSize at = (cmd->arena_offset + align - 1) / align * align;
+        cmd->arena_offset = at + size;
+        *buffer = VK_NULL_HANDLE;
+        *offset = at;
+        *mapped = NULL;
+        return DVK_SUCCESS;
+    }
     for (uint32_t i = cmd->arena_block; i < cmd->arena_count; ++i) {
         const VkDeviceSize at =
             i == cmd->arena_block ? (cmd->arena_offset + align - 1) / align * align : 0;
@@ -501,8 +523,14 @@ dvk_status dvk__cmd_dispatch(dvk_cmd *cmd, const dvk_pipeline *p, const dvk_bind
                          "dispatch of %u x %u x %u workgroups exceeds the device's maximum "
                          "%u x %u x %u",
                          gx, gy, gz, max[0], max[1], max[2]);
-    if (gx == 0 || gy == 0 || gz == 0)
+    if (gx == 0 || gy == 0 || gz == 0 || cmd->dry_run) /* a dry run: `p` is built, that is all */
         return DVK_SUCCESS;
+    for (uint32_t i = 0; i < p->binding_count; ++i)
+        if (!bindings[i].buffer)
+            return dvk__fail(DVK_ERROR_INVALID_STATE,
+                             "kernel %s: binding %u is a scratch tensor of a dry run (it has no "
+                             "memory)",
+                             p->name, i);
     DVK_TRY(track(cmd, bindings, p->binding_count));
 
     VkDescriptorSet set;
@@ -592,6 +620,9 @@ static dvk_status check_copy_args(const dvk_cmd *cmd, const dvk_tensor *t, const
     if (t->ctx != cmd->ctx)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "tensor belongs to another context");
     DVK_TRY(dvk__check_live("tensor", t));
+    if (!t->buffer && !cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE,
+                         "tensor is a scratch tensor of a dry run: it has no memory");
     if (bytes != t->bytes)
         return dvk__fail(DVK_ERROR_SHAPE_MISMATCH, "copy of %zu bytes, but the tensor holds %llu",
                          bytes, (unsigned long long)t->bytes);
@@ -617,6 +648,8 @@ static dvk_status upload_from_staging(dvk_cmd *cmd, dvk_tensor *t, void **out)
 dvk_status dvk_cmd_upload(dvk_cmd *cmd, dvk_tensor *t, const void *src, size_t bytes)
 {
     DVK_TRY(check_copy_args(cmd, t, src, bytes));
+    if (cmd->dry_run)
+        return DVK_SUCCESS;
     void *staging;
     DVK_TRY(upload_from_staging(cmd, t, &staging));
     memcpy(staging, src, bytes);
@@ -629,6 +662,8 @@ dvk_status dvk__cmd_upload_map(dvk_cmd *cmd, dvk_tensor *t, void **out)
     if (!t || !out || t->ctx != cmd->ctx)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "upload of a NULL or foreign tensor");
     DVK_TRY(dvk__check_live("tensor", t));
+    if (cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "a dry run has no staging memory to map");
     return upload_from_staging(cmd, t, out);
 }
 
@@ -638,6 +673,11 @@ dvk_status dvk__cmd_upload_scratch(dvk_cmd *cmd, const void *data, size_t bytes,
     DVK_TRY(dvk__cmd_check_recording(cmd));
     dvk_binding dst;
     DVK_TRY(dvk__cmd_scratch(cmd, bytes, &dst));
+    if (cmd->dry_run) {
+        *out = dst;
+        out->write = false;
+        return DVK_SUCCESS;
+    }
     dvk_mem staging;
     DVK_TRY(dvk__mem_alloc(cmd->ctx, bytes, DVK_MEM_STAGING, &staging));
     DVK_TRY(hold(cmd, &staging));
@@ -653,6 +693,8 @@ dvk_status dvk__cmd_upload_scratch(dvk_cmd *cmd, const void *data, size_t bytes,
 dvk_status dvk_cmd_download(dvk_cmd *cmd, const dvk_tensor *t, void *dst, size_t bytes)
 {
     DVK_TRY(check_copy_args(cmd, t, dst, bytes));
+    if (cmd->dry_run) /* `dst` is never written */
+        return DVK_SUCCESS;
     if (!cmd->own_cb)
         return dvk__fail(DVK_ERROR_INVALID_STATE,
                          "dvk_cmd_download needs deltavk's own command buffer (it copies the "
@@ -679,12 +721,17 @@ dvk_status dvk_cmd_fill_zero(dvk_cmd *cmd, dvk_tensor *t)
     if (t->ctx != cmd->ctx)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "tensor belongs to another context");
     DVK_TRY(dvk__check_live("tensor", t));
+    if (!t->buffer && !cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE,
+                         "tensor is a scratch tensor of a dry run: it has no memory");
     /* vkCmdFillBuffer writes whole 4-byte words. Our own allocations (scratch too) are padded;
      * a wrapped buffer or a view may not be. */
     VkDeviceSize size = t->bytes;
     if (t->wrapped && !t->scratch && (size % 4 || t->offset % 4))
         return dvk__fail(DVK_ERROR_UNSUPPORTED, "fill_zero of a wrapped tensor needs its size "
                                                 "and offset to be multiples of 4 bytes");
+    if (cmd->dry_run)
+        return DVK_SUCCESS;
     size = (size + 3) & ~(VkDeviceSize)3;
     const dvk_binding b = {t->buffer, t->offset, size, true};
     DVK_TRY(track(cmd, &b, 1));
@@ -699,6 +746,8 @@ dvk_status dvk_cmd_submit(dvk_cmd *cmd)
     if (!cmd)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "cmd is NULL");
     dvk_context *ctx = cmd->ctx;
+    if (cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "a dry run recorded nothing to submit");
     if (!cmd->own_cb)
         return dvk__fail(DVK_ERROR_INVALID_STATE,
                          "this dvk_cmd records into the caller's command buffer: submit it "
@@ -749,6 +798,8 @@ dvk_status dvk_cmd_wait(dvk_cmd *cmd, uint64_t timeout_ns)
 {
     if (!cmd)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "cmd is NULL");
+    if (cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "a dry run is never submitted");
     if (!cmd->own_cb)
         return dvk__fail(DVK_ERROR_INVALID_STATE,
                          "this dvk_cmd records into the caller's command buffer: wait on your "
@@ -778,12 +829,16 @@ dvk_status dvk_cmd_timestamp(dvk_cmd *cmd, uint32_t *out_index)
     DVK_TRY(dvk__cmd_check_recording(cmd));
     if (!out_index)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "out_index is NULL");
-    if (!cmd->queries)
+    if (!cmd->queries && !(cmd->dry_run && cmd->ts_cap))
         return dvk__fail(DVK_ERROR_UNSUPPORTED, "the device's queue cannot write timestamps");
     if (cmd->ts_count >= cmd->ts_cap)
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED,
                          "more than %u timestamps (raise dvk_cmd_desc.max_timestamps)",
                          cmd->ts_cap);
+    if (cmd->dry_run) {
+        *out_index = cmd->ts_count++;
+        return DVK_SUCCESS;
+    }
     cmd->ctx->vk.vkCmdWriteTimestamp(cmd->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, cmd->queries,
                                      cmd->ts_count);
     *out_index = cmd->ts_count++;
@@ -796,6 +851,8 @@ dvk_status dvk_cmd_elapsed_ms(const dvk_cmd *cmd_in, uint32_t begin, uint32_t en
     if (!cmd_in || !out_ms)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL", cmd_in ? "out_ms" : "cmd");
     dvk_cmd *cmd = (dvk_cmd *)cmd_in; /* fetching results lazily is not a visible change */
+    if (cmd->dry_run)
+        return dvk__fail(DVK_ERROR_INVALID_STATE, "a dry run has no timestamps to read");
     if (begin >= cmd->ts_count || end >= cmd->ts_count || end < begin)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
                          "timestamps %u..%u: indices out of range or out of order (have %u)",

@@ -415,6 +415,35 @@ static void apply_profile(dvk_context *ctx)
     i->cooperative_matrix_nv_f16 = false;
 }
 
+/* DVK_DISABLE=fp16,coopmat: the device as if it lacked 16-bit storage and arithmetic (16-bit
+ * tensors then refused by the operators and functions, weights loaded as fp32) or cooperative
+ * matrices. A workaround for a driver whose support of them misbehaves; like the profile, it
+ * changes what kernels plan with, not the Vulkan features enabled. */
+static void apply_disable(dvk_context *ctx)
+{
+    const char *e = getenv("DVK_DISABLE");
+    dvk_device_info *i = &ctx->info;
+    for (const char *p = e; p && *p;) {
+        const size_t n = strcspn(p, ",");
+        /* Said once per context, so that "the device lacks fp16" is not taken at its word. */
+        if (n == 4 && strncmp(p, "fp16", 4) == 0) {
+            i->fp16_storage = false;
+            i->fp16_arithmetic = false;
+            i->cooperative_matrix_nv_f16 = false; /* fp16 blocks */
+            dvk__log(ctx, DVK_LOG_WARNING, "DVK_DISABLE: 16-bit storage and arithmetic unused");
+        } else if (n == 7 && strncmp(p, "coopmat", 7) == 0) {
+            i->cooperative_matrix_khr = false;
+            i->cooperative_matrix_nv = false;
+            i->cooperative_matrix_nv_f16 = false;
+            dvk__log(ctx, DVK_LOG_WARNING, "DVK_DISABLE: cooperative matrices unused");
+        } else if (n > 0) {
+            dvk__log(ctx, DVK_LOG_WARNING,
+                     "DVK_DISABLE: \"%.*s\" is none of fp16, coopmat; ignored", (int)n, p);
+        }
+        p += n + (p[n] == ',');
+    }
+}
+
 /* ---- public API ----------------------------------------------------------------------------- */
 
 dvk_status dvk_context_create(const dvk_context_desc *desc_in, dvk_context **out)
@@ -441,15 +470,19 @@ dvk_status dvk_context_create(const dvk_context_desc *desc_in, dvk_context **out
     ctx->log_user = desc.log ? desc.log_user_data : NULL;
     ctx->small_profile = desc.small_device_profile;
     atomic_init(&ctx->validation_messages, 0);
-    if (mtx_init(&ctx->lock, mtx_plain) != thrd_success) {
+    if (!dvk__mutex_init(&ctx->lock)) {
         dvk__free(&alloc, ctx);
-        return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "mtx_init failed");
+        return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "the context's mutex could not be made");
     }
 
     dvk_status st = desc.adopt ? adopt_device(ctx, desc.adopt) : create_own_device(ctx, &desc);
     if (st == DVK_SUCCESS) {
         apply_profile(ctx);
-        st = dvk__pipeline_cache_init(ctx, desc.pipeline_cache_path);
+        apply_disable(ctx);
+        const char *cache_env = getenv("DVK_PIPELINE_CACHE");
+        st = dvk__pipeline_cache_init(ctx, desc.pipeline_cache_path ? desc.pipeline_cache_path
+                                           : cache_env && *cache_env ? cache_env
+                                                                     : NULL);
     }
     if (st == DVK_SUCCESS)
         st = dvk__mem_alloc(ctx, 256, DVK_MEM_DEVICE, &ctx->dummy);
@@ -486,7 +519,7 @@ void dvk_context_destroy(dvk_context *ctx)
         ctx->vki.vkDestroyDebugUtilsMessengerEXT(ctx->instance, ctx->messenger, ctx->vk_alloc);
     if (ctx->owns_instance && ctx->instance)
         ctx->vki.vkDestroyInstance(ctx->instance, ctx->vk_alloc);
-    mtx_destroy(&ctx->lock);
+    dvk__mutex_destroy(&ctx->lock);
     const dvk_allocator alloc = ctx->alloc;
     dvk__free(&alloc, ctx);
 }
@@ -508,9 +541,9 @@ dvk_status dvk__queue_submit(dvk_context *ctx, VkCommandBuffer cb, VkFence fence
         .commandBufferCount = 1,
         .pCommandBuffers = &cb,
     };
-    mtx_lock(&ctx->lock);
+    dvk__mutex_lock(&ctx->lock);
     const VkResult r = ctx->vk.vkQueueSubmit(ctx->queue, 1, &submit, fence);
-    mtx_unlock(&ctx->lock);
+    dvk__mutex_unlock(&ctx->lock);
     if (r != VK_SUCCESS)
         return dvk__fail_vk(r, "vkQueueSubmit");
     return DVK_SUCCESS;

@@ -5,26 +5,24 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <volk.h>
+/* Opening the loader (src/core/volk_private.c: volk, under private names) gives one
+ * vkGetInstanceProcAddr for the whole process, so it is opened once. We copy that pointer into
+ * each context's own table; volk's other globals are never used. */
+static dvk_once loader_once = DVK_ONCE_INIT;
+static PFN_vkGetInstanceProcAddr loader_gipa;
 
-/* volkInitialize() dlopens the system loader and stores vkGetInstanceProcAddr in volk's one
- * global; that pointer is the same for the whole process, so opening it once is enough. We
- * copy it into each context's own table and never use volk's other globals. */
-static once_flag volk_once = ONCE_FLAG_INIT;
-static VkResult volk_result = VK_ERROR_INITIALIZATION_FAILED;
-
-static void volk_init_once(void) { volk_result = volkInitialize(); }
+static void open_loader_once(void) { loader_gipa = dvk__vulkan_open(); }
 
 dvk_status dvk__load_loader(PFN_vkGetInstanceProcAddr gipa, dvk_loader_fns *out)
 {
     memset(out, 0, sizeof *out);
     if (!gipa) {
-        call_once(&volk_once, volk_init_once);
-        if (volk_result != VK_SUCCESS)
+        dvk__call_once(&loader_once, open_loader_once);
+        if (!loader_gipa)
             return dvk__fail(DVK_ERROR_NO_DEVICE,
                              "the Vulkan loader (libvulkan.so.1) could not be opened; install "
                              "libvulkan1 and a Vulkan driver (mesa-vulkan-drivers for lavapipe)");
-        gipa = vkGetInstanceProcAddr;
+        gipa = loader_gipa;
     }
     out->vkGetInstanceProcAddr = gipa;
 #define DVK_LOAD_(name)                                                                          \

@@ -17,7 +17,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
-#include <threads.h>
+#include "core/thread.h"
 
 /* ---- errors (status.c) -------------------------------------------------------------------- */
 
@@ -73,6 +73,10 @@ typedef struct dvk_device_fns {
 } dvk_device_fns;
 #undef DVK_FN_MEMBER_
 
+/* Opens the system Vulkan loader through volk (src/core/volk_private.c); returns its
+ * vkGetInstanceProcAddr, or NULL when the loader is missing. Every call opens it again: call it
+ * once (dvk__load_loader does). */
+PFN_vkGetInstanceProcAddr dvk__vulkan_open(void);
 /* Opens the system Vulkan loader (once per process, through volk) and loads the loader-level
  * functions, or uses the caller's vkGetInstanceProcAddr when `gipa` is not NULL. */
 dvk_status dvk__load_loader(PFN_vkGetInstanceProcAddr gipa, dvk_loader_fns *out);
@@ -223,7 +227,7 @@ struct dvk_context {
     bool enabled_subgroup_size_control;
     bool pipeline_stats; /* DVK_PIPELINE_STATS=1: log each pipeline's compiler statistics */
 
-    mtx_t lock; /* memory pool, pipeline cache, queue submission */
+    dvk_mutex lock; /* memory pool, pipeline cache, queue submission */
     dvk_mem_pool pool;
 
     VkPipelineCache pipeline_cache;

@@ -204,7 +204,7 @@ dvk_status dvk__mem_alloc(dvk_context *ctx, VkDeviceSize size, dvk_mem_kind kind
                          (unsigned long long)rounded,
                          (unsigned long long)ctx->caps.max_memory_allocation_size);
 
-    mtx_lock(&ctx->lock);
+    dvk__mutex_lock(&ctx->lock);
     dvk_status st = DVK_SUCCESS;
     dvk_mem_block *block = NULL;
     VkDeviceSize offset = 0;
@@ -221,7 +221,7 @@ dvk_status dvk__mem_alloc(dvk_context *ctx, VkDeviceSize size, dvk_mem_kind kind
             block_take(block, rounded, align, &offset);
         }
     }
-    mtx_unlock(&ctx->lock);
+    dvk__mutex_unlock(&ctx->lock);
     DVK_TRY(st);
     out->block = block;
     out->buffer = block->buffer;
@@ -235,7 +235,7 @@ void dvk__mem_free(dvk_context *ctx, dvk_mem *mem)
 {
     if (!mem || !mem->block)
         return;
-    mtx_lock(&ctx->lock);
+    dvk__mutex_lock(&ctx->lock);
     dvk_mem_block *b = mem->block;
     dvk_status st = block_give(ctx, b, mem->offset, mem->size);
     if (st != DVK_SUCCESS)
@@ -261,7 +261,7 @@ void dvk__mem_free(dvk_context *ctx, dvk_mem *mem)
             }
         }
     }
-    mtx_unlock(&ctx->lock);
+    dvk__mutex_unlock(&ctx->lock);
     memset(mem, 0, sizeof *mem);
 }
 

@@ -225,11 +225,11 @@ dvk_status dvk__pipeline_get(dvk_context *ctx, const dvk_pipeline_key *key_in,
 {
     dvk_pipeline_key key;
     DVK_TRY(resolve(key_in, &key));
-    mtx_lock(&ctx->lock);
+    dvk__mutex_lock(&ctx->lock);
     for (uint32_t i = 0; i < ctx->pipeline_count; ++i) {
         if (key_equal(&ctx->pipelines[i]->key, &key)) {
             *out = &ctx->pipelines[i]->pipeline;
-            mtx_unlock(&ctx->lock);
+            dvk__mutex_unlock(&ctx->lock);
             return DVK_SUCCESS;
         }
     }
@@ -255,7 +255,7 @@ dvk_status dvk__pipeline_get(dvk_context *ctx, const dvk_pipeline_key *key_in,
     } else {
         dvk__free(&ctx->alloc, e);
     }
-    mtx_unlock(&ctx->lock);
+    dvk__mutex_unlock(&ctx->lock);
     return st;
 }
 
@@ -377,13 +377,13 @@ dvk_status dvk_context_save_pipeline_cache(dvk_context *ctx)
     if (!ctx->pipeline_cache_path)
         return dvk__fail(DVK_ERROR_INVALID_STATE, "the context was created without a "
                                                   "pipeline_cache_path");
-    mtx_lock(&ctx->lock);
+    dvk__mutex_lock(&ctx->lock);
     size_t len = 0;
     VkResult r = ctx->vk.vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &len, NULL);
     unsigned char *data = r == VK_SUCCESS ? dvk__alloc(&ctx->alloc, len ? len : 1) : NULL;
     if (data)
         r = ctx->vk.vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &len, data);
-    mtx_unlock(&ctx->lock);
+    dvk__mutex_unlock(&ctx->lock);
     if (r != VK_SUCCESS) {
         dvk__free(&ctx->alloc, data);
         return dvk__fail_vk(r, "vkGetPipelineCacheData");

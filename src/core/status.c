@@ -5,8 +5,8 @@
 #include <string.h>
 
 /* Per thread, like errno: a failure on one thread never overwrites another's message. */
-static _Thread_local char last_error[1024];
-static _Thread_local VkResult last_vk_result = VK_SUCCESS;
+static DVK_THREAD_LOCAL char last_error[1024];
+static DVK_THREAD_LOCAL VkResult last_vk_result = VK_SUCCESS;
 
 const char *dvk_status_string(dvk_status status)
 {
@@ -44,10 +44,13 @@ dvk_status dvk__fail_prefix(dvk_status status, const char *prefix)
 
 dvk_status dvk_set_error(dvk_status status, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt ? fmt : "", ap);
-    va_end(ap);
+    last_error[0] = '\0'; /* a NULL fmt clears the message */
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(last_error, sizeof last_error, fmt, ap);
+        va_end(ap);
+    }
     last_vk_result = VK_SUCCESS;
     return status;
 }

@@ -190,6 +190,9 @@ static dvk_status check_copy(const dvk_tensor *t, const void *p, size_t bytes)
     if (!t || !p)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL", t ? "host pointer" : "tensor");
     DVK_TRY(dvk__check_live("tensor", t));
+    if (!t->buffer)
+        return dvk__fail(DVK_ERROR_INVALID_STATE,
+                         "tensor is a scratch tensor of a dry run: it has no memory");
     if (bytes != t->bytes)
         return dvk__fail(DVK_ERROR_SHAPE_MISMATCH, "copy of %zu bytes, but the tensor holds %llu",
                          bytes, (unsigned long long)t->bytes);

@@ -18,7 +18,7 @@
     } while (0)
 
 /* "[2,7,3]" into buf (dims given as an array). */
-const char *md_dims_str(uint32_t ndim, const uint64_t *dims, char *buf, size_t len);
+const char *dvk__md_dims_str(uint32_t ndim, const uint64_t *dims, char *buf, size_t len);
 
 /* Views made while recording, destroyed together once the recording of a call is done (the
  * recorded work binds buffers, not these host objects). */
@@ -28,18 +28,18 @@ typedef struct md_views {
 } md_views;
 
 /* A view of `base` at element `offset` with the given shape, kept in `pool`. */
-dvk_status md_view(md_views *pool, dvk_tensor *base, uint64_t offset, uint32_t ndim,
-                   const uint64_t *shape, dvk_tensor **out);
+dvk_status dvk__md_view(md_views *pool, dvk_tensor *base, uint64_t offset, uint32_t ndim,
+                        const uint64_t *shape, dvk_tensor **out);
 /* Destroys every view of the pool (newest first) and empties it. */
-void md_views_clear(md_views *pool);
+void dvk__md_views_clear(md_views *pool);
 
 /* A scratch tensor of the recording: fp32 (or `dtype`) with the given shape. */
-dvk_status md_scratch(dvk_cmd *cmd, dvk_dtype dtype, uint32_t ndim, const uint64_t *shape,
-                      dvk_tensor **out);
+dvk_status dvk__md_scratch(dvk_cmd *cmd, dvk_dtype dtype, uint32_t ndim, const uint64_t *shape,
+                           dvk_tensor **out);
 
 /* A device tensor holding `n` floats converted to `dtype` (f32, f16 or bf16). */
-dvk_status md_tensor_from_f32(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
-                              const uint64_t *shape, const float *data, dvk_tensor **out);
+dvk_status dvk__md_tensor_from_f32(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
+                                   const uint64_t *shape, const float *data, dvk_tensor **out);
 
 /* safetensors writer for state files: F32 tensors and string metadata, written in one go to
  * `path` (a failed write removes the partial file: DVK_ERROR_IO). */
@@ -54,7 +54,7 @@ typedef struct md_st_meta {
     const char *key, *value;
 } md_st_meta;
 
-dvk_status md_st_write(const char *path, const md_st_tensor *tensors, uint32_t n_tensors,
-                       const md_st_meta *meta, uint32_t n_meta);
+dvk_status dvk__md_st_write(const char *path, const md_st_tensor *tensors, uint32_t n_tensors,
+                            const md_st_meta *meta, uint32_t n_meta);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-dvk_status nn_begin(const dvk_cmd *cmd, const void *desc, dvk_context **out_ctx)
+dvk_status dvk__nn_begin(const dvk_cmd *cmd, const void *desc, dvk_context **out_ctx)
 {
     if (!cmd)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "cmd is NULL");
@@ -16,7 +16,7 @@ dvk_status nn_begin(const dvk_cmd *cmd, const void *desc, dvk_context **out_ctx)
     return DVK_SUCCESS;
 }
 
-uint32_t nn_dt(dvk_dtype dtype)
+uint32_t dvk__nn_dt(dvk_dtype dtype)
 {
     switch (dtype) {
     case DVK_DTYPE_F16:
@@ -30,12 +30,12 @@ uint32_t nn_dt(dvk_dtype dtype)
     }
 }
 
-bool nn_is_float(dvk_dtype dtype)
+bool dvk__nn_is_float(dvk_dtype dtype)
 {
     return dtype == DVK_DTYPE_F32 || dtype == DVK_DTYPE_F16 || dtype == DVK_DTYPE_BF16;
 }
 
-const char *nn_shape_str(const dvk_tensor *t, char *buf, size_t len)
+const char *dvk__nn_shape_str(const dvk_tensor *t, char *buf, size_t len)
 {
     size_t n = (size_t)snprintf(buf, len, "[");
     for (uint32_t i = 0; i < dvk_tensor_ndim(t) && n < len; ++i)
@@ -55,11 +55,11 @@ static dvk_status check_present(dvk_context *ctx, const char *name, const dvk_te
     return DVK_SUCCESS;
 }
 
-dvk_status nn_check_float(dvk_context *ctx, const char *name, const dvk_tensor *t)
+dvk_status dvk__nn_check_float(dvk_context *ctx, const char *name, const dvk_tensor *t)
 {
     NN_TRY(check_present(ctx, name, t));
     const dvk_dtype dt = dvk_tensor_dtype(t);
-    if (!nn_is_float(dt))
+    if (!dvk__nn_is_float(dt))
         return dvk_set_error(DVK_ERROR_UNSUPPORTED_DTYPE, "%s: dtype %s, expected f32, f16 or bf16",
                              name, dvk_dtype_name(dt));
     if (dt != DVK_DTYPE_F32 && !dvk_context_device_info(ctx)->fp16_storage)
@@ -69,7 +69,7 @@ dvk_status nn_check_float(dvk_context *ctx, const char *name, const dvk_tensor *
     return DVK_SUCCESS;
 }
 
-dvk_status nn_check_i32(dvk_context *ctx, const char *name, const dvk_tensor *t)
+dvk_status dvk__nn_check_i32(dvk_context *ctx, const char *name, const dvk_tensor *t)
 {
     NN_TRY(check_present(ctx, name, t));
     if (dvk_tensor_dtype(t) != DVK_DTYPE_I32)
@@ -78,8 +78,8 @@ dvk_status nn_check_i32(dvk_context *ctx, const char *name, const dvk_tensor *t)
     return DVK_SUCCESS;
 }
 
-dvk_status nn_check_same_shape(const char *name, const dvk_tensor *t, const char *like_name,
-                               const dvk_tensor *like)
+dvk_status dvk__nn_check_same_shape(const char *name, const dvk_tensor *t, const char *like_name,
+                                    const dvk_tensor *like)
 {
     bool same = dvk_tensor_ndim(t) == dvk_tensor_ndim(like);
     for (uint32_t i = 0; same && i < dvk_tensor_ndim(t); ++i)
@@ -88,11 +88,12 @@ dvk_status nn_check_same_shape(const char *name, const dvk_tensor *t, const char
         return DVK_SUCCESS;
     char a[96], b[96];
     return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "%s: shape %s, expected %s's %s", name,
-                         nn_shape_str(t, a, sizeof a), like_name, nn_shape_str(like, b, sizeof b));
+                         dvk__nn_shape_str(t, a, sizeof a), like_name,
+                         dvk__nn_shape_str(like, b, sizeof b));
 }
 
-dvk_status nn_check_broadcast(const char *name, const dvk_tensor *b, const char *y_name,
-                              const dvk_tensor *y)
+dvk_status dvk__nn_check_broadcast(const char *name, const dvk_tensor *b, const char *y_name,
+                                   const dvk_tensor *y)
 {
     uint32_t nb = dvk_tensor_ndim(b);
     while (nb > 0 && dvk_tensor_dim(b, dvk_tensor_ndim(b) - nb) == 1)
@@ -107,12 +108,12 @@ dvk_status nn_check_broadcast(const char *name, const dvk_tensor *b, const char 
     return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                          "%s: shape %s does not broadcast against %s %s (it must equal %s's "
                          "trailing dimensions)",
-                         name, nn_shape_str(b, a, sizeof a), y_name, nn_shape_str(y, c, sizeof c),
-                         y_name);
+                         name, dvk__nn_shape_str(b, a, sizeof a), y_name,
+                         dvk__nn_shape_str(y, c, sizeof c), y_name);
 }
 
-dvk_status nn_check_alias(const char *y_name, const dvk_tensor *y, const char *x_name,
-                          const dvk_tensor *x, bool same_ok)
+dvk_status dvk__nn_check_alias(const char *y_name, const dvk_tensor *y, const char *x_name,
+                               const dvk_tensor *x, bool same_ok)
 {
     if (!x || !y)
         return DVK_SUCCESS;
@@ -130,21 +131,21 @@ dvk_status nn_check_alias(const char *y_name, const dvk_tensor *y, const char *x
                          same_ok ? " without being the same tensor" : "");
 }
 
-void nn_rows_cols(const dvk_tensor *t, uint64_t *rows, uint64_t *cols)
+void dvk__nn_rows_cols(const dvk_tensor *t, uint64_t *rows, uint64_t *cols)
 {
     const uint32_t nd = dvk_tensor_ndim(t);
     *cols = nd ? dvk_tensor_dim(t, nd - 1) : 1;
     *rows = dvk_tensor_numel(t) / *cols;
 }
 
-bool nn_kernel_available(dvk_nn_kernel id)
+bool dvk__nn_kernel_available(dvk_nn_kernel id)
 {
     return id > DVK_NN_K_NONE && id < DVK_NN_K_COUNT && dvk_nn_kernel_table[id].code;
 }
 
-dvk_status nn_kernel(dvk_context *ctx, dvk_nn_kernel id, uint32_t binding_count,
-                     uint32_t push_size, uint32_t spec_count, const uint32_t *spec,
-                     const dvk_kernel **out)
+dvk_status dvk__nn_kernel(dvk_context *ctx, dvk_nn_kernel id, uint32_t binding_count,
+                          uint32_t push_size, uint32_t spec_count, const uint32_t *spec,
+                          const dvk_kernel **out)
 {
     if (id <= DVK_NN_K_NONE || id >= DVK_NN_K_COUNT)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "nn kernel id %d out of range", (int)id);
@@ -165,7 +166,7 @@ dvk_status nn_kernel(dvk_context *ctx, dvk_nn_kernel id, uint32_t binding_count,
     return dvk_kernel_get(ctx, &kd, out);
 }
 
-dvk_status nn_grid(dvk_context *ctx, uint64_t items, uint32_t local, uint32_t groups[3])
+dvk_status dvk__nn_grid(dvk_context *ctx, uint64_t items, uint32_t local, uint32_t groups[3])
 {
     const uint32_t *max = dvk_context_device_info(ctx)->max_workgroup_count;
     const uint64_t n = (items + local - 1) / local;
@@ -181,8 +182,8 @@ dvk_status nn_grid(dvk_context *ctx, uint64_t items, uint32_t local, uint32_t gr
     return DVK_SUCCESS;
 }
 
-dvk_nn_kernel nn_variant(dvk_nn_kernel f32_id, dvk_nn_kernel any_id, const dvk_tensor *const *ts,
-                         uint32_t n)
+dvk_nn_kernel dvk__nn_variant(dvk_nn_kernel f32_id, dvk_nn_kernel any_id,
+                              const dvk_tensor *const *ts, uint32_t n)
 {
     for (uint32_t i = 0; i < n; ++i)
         if (ts[i] && dvk_dtype_size(dvk_tensor_dtype(ts[i])) == 2)
@@ -211,7 +212,7 @@ const char *dvk_act_name(dvk_act act)
     return act >= 0 && act < DVK_ACT_COUNT_ ? act_names[act] : "invalid";
 }
 
-dvk_status nn_act_code(const char *what, dvk_act act, dvk_act def, uint32_t *code)
+dvk_status dvk__nn_act_code(const char *what, dvk_act act, dvk_act def, uint32_t *code)
 {
     if (act == DVK_ACT_DEFAULT)
         act = def;

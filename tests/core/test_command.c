@@ -1,11 +1,11 @@
 /* dvk_cmd: the recording's life cycle (record, submit, wait, replay, reset), timestamps,
  * many dispatches in one recording, and misuse reported by status. */
 #include "harness.h"
+#include "core/thread.h" /* the library's portable threads: <threads.h> is not everywhere */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <threads.h>
 
 enum { T = 9, H = 2, K = 16, V = 8 };
 
@@ -264,14 +264,14 @@ static void test_threads_share_a_context(void **state)
 {
     (void)state;
     enum { THREADS = 4 };
-    thrd_t th[THREADS];
+    dvk_thread th[THREADS];
     thread_job jobs[THREADS];
     for (int i = 0; i < THREADS; ++i) {
         jobs[i] = (thread_job){.seed = (uint64_t)i + 1, .rounds = 6, .status = DVK_SUCCESS};
-        assert_int_equal(thrd_create(&th[i], thread_main, &jobs[i]), thrd_success);
+        assert_true(dvk__thread_create(&th[i], thread_main, &jobs[i]));
     }
     for (int i = 0; i < THREADS; ++i)
-        assert_int_equal(thrd_join(th[i], NULL), thrd_success);
+        assert_int_equal(dvk__thread_join(&th[i]), 0);
     for (int i = 0; i < THREADS; ++i) {
         if (jobs[i].status != DVK_SUCCESS)
             fail_msg("thread %d: %s", i, dvk_status_string(jobs[i].status));

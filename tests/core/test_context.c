@@ -218,6 +218,51 @@ static void test_pipeline_cache_file(void **state)
     CHECK_STATUS(dvk_context_save_pipeline_cache(NULL), DVK_ERROR_INVALID_ARGUMENT);
 }
 
+/* DVK_PIPELINE_CACHE stands in for an unset desc.pipeline_cache_path; DVK_DISABLE hides 16-bit
+ * storage and arithmetic, or cooperative matrices, from what kernels plan with. */
+static void test_environment(void **state)
+{
+    (void)state;
+    char path[512];
+    const char *dir = getenv("DVK_TEST_TMPDIR") ? getenv("DVK_TEST_TMPDIR") : "/tmp";
+    snprintf(path, sizeof path, "%s/dvk_pipeline_cache_env_%d.bin", dir, (int)getpid());
+    remove(path);
+    const dvk_context_desc d = harness_context_desc();
+    dvk_context *ctx = NULL;
+    assert_int_equal(setenv("DVK_PIPELINE_CACHE", path, 1), 0);
+    CHECK_OK(dvk_context_create(&d, &ctx));
+    unsetenv("DVK_PIPELINE_CACHE");
+    assert_true(tiny_delta_rule(ctx));
+    CHECK_OK(dvk_context_save_pipeline_cache(ctx)); /* it has a path: the variable's */
+    dvk_context_destroy(ctx);
+    assert_true(file_size(path) >= 32);
+    remove(path);
+
+    const dvk_device_info *hw = dvk_context_device_info(harness_ctx);
+    assert_int_equal(setenv("DVK_DISABLE", "fp16,coopmat", 1), 0);
+    CHECK_OK(dvk_context_create(&d, &ctx));
+    const dvk_device_info *i = dvk_context_device_info(ctx);
+    assert_false(i->fp16_storage);
+    assert_false(i->fp16_arithmetic);
+    assert_false(i->cooperative_matrix_khr || i->cooperative_matrix_nv ||
+                 i->cooperative_matrix_nv_f16);
+    assert_true(tiny_delta_rule(ctx)); /* fp32 work is unaffected */
+    dvk_context_destroy(ctx);
+
+    assert_int_equal(setenv("DVK_DISABLE", "coopmat", 1), 0);
+    CHECK_OK(dvk_context_create(&d, &ctx));
+    i = dvk_context_device_info(ctx);
+    assert_int_equal(i->fp16_storage, hw->fp16_storage);
+    assert_false(i->cooperative_matrix_khr || i->cooperative_matrix_nv);
+    dvk_context_destroy(ctx);
+
+    assert_int_equal(setenv("DVK_DISABLE", "nonsense", 1), 0); /* a warning, not an error */
+    CHECK_OK(dvk_context_create(&d, &ctx));
+    assert_int_equal(dvk_context_device_info(ctx)->fp16_storage, hw->fp16_storage);
+    dvk_context_destroy(ctx);
+    unsetenv("DVK_DISABLE");
+}
+
 /* ---- adopting the caller's Vulkan objects ----------------------------------------------- */
 
 static int caller_messages;
@@ -408,6 +453,7 @@ int main(void)
         cmocka_unit_test_teardown(test_device_choice, harness_test_teardown),
         cmocka_unit_test_teardown(test_allocator, harness_test_teardown),
         cmocka_unit_test_teardown(test_pipeline_cache_file, harness_test_teardown),
+        cmocka_unit_test_teardown(test_environment, harness_test_teardown),
         cmocka_unit_test_teardown(test_adopt_device_and_command_buffer, harness_test_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

@@ -290,12 +290,17 @@ static void test_logits_fp32(void **state)
                                (size_t)n_prompt * V);
     if (!(e <= 1e-4))
         fail_msg("fp32 logits: relative RMS error %.3e > 1e-4", e);
-    /* The last position alone, too. */
+    /* The last position alone, too. Its head is a one-row product, which may take the decode
+     * path and sum in another order than the many-row one (it does on NVIDIA): equal to
+     * fp32 rounding, not bit for bit. */
     dvk_rwkv7_session *s;
     CHECK_OK(dvk_rwkv7_session_create(model, &s));
     float last[V];
     CHECK_OK(dvk_rwkv7_eval(s, prompt, n_prompt, last, V));
-    assert_true(max_abs_diff(last, got + (size_t)(n_prompt - 1) * V, V) == 0.0);
+    const double e_last = rel_err_f("the last position alone against every position's last",
+                                    got + (size_t)(n_prompt - 1) * V, last, V);
+    if (!(e_last <= 1e-6))
+        fail_msg("last position alone: relative RMS error %.3e > 1e-6", e_last);
     dvk_rwkv7_session_destroy(s);
     free(got);
 }

@@ -13,7 +13,7 @@
 
 static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-/* The reference of rwkv7_prepare: rows of N channels, head = row % H. */
+/* The reference of dvk__rwkv7_prepare: rows of N channels, head = row % H. */
 static void ref_prepare(size_t rows, size_t H, size_t N, const float *k, const float *w,
                         const float *a, const float *v, const float *v_first, const float *vg,
                         const float *k_k, const float *k_a, double *k_out, double *w_out,
@@ -39,7 +39,7 @@ static void ref_prepare(size_t rows, size_t H, size_t N, const float *k, const f
     }
 }
 
-/* The reference of rwkv7_output. */
+/* The reference of dvk__rwkv7_output. */
 static void ref_output(size_t rows, size_t H, size_t N, const float *o, const float *r,
                        const float *k, const float *v, const float *g, const float *r_k,
                        const float *ln_w, const float *ln_b, double eps, double *out)
@@ -116,7 +116,7 @@ static void test_prepare(void **state)
             dvk_tensor *tkap = harness_tensor_poisoned(DVK_DTYPE_F32, 1, shape);
             dvk_cmd *cmd;
             CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
-            CHECK_OK(rwkv7_prepare(cmd, &(rwkv7_prepare_args){
+            CHECK_OK(dvk__rwkv7_prepare(cmd, &(rwkv7_prepare_args){
                                             .k = tk, .w = tw, .alpha = ta, .kappa = tkap,
                                             .v = vres ? tv : NULL, .v_first = vres ? tvf : NULL,
                                             .v_gate = vres ? tvg : NULL, .k_k = tkk,
@@ -167,7 +167,7 @@ static void test_output(void **state)
                    *tlw = tensor_of(C, lw), *tlb = tensor_of(C, lb);
         dvk_cmd *cmd;
         CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
-        CHECK_OK(rwkv7_output(cmd, &(rwkv7_output_args){
+        CHECK_OK(dvk__rwkv7_output(cmd, &(rwkv7_output_args){
                                        .o = to, .r = tr, .k = tk, .v = tv, .g = tg, .r_k = trk,
                                        .ln_w = tlw, .ln_b = tlb, .heads = (uint32_t)c->H,
                                        .head_size = (uint32_t)c->N, .eps = 64e-5f}));
@@ -190,7 +190,7 @@ static void test_limits(void **state)
     dvk_tensor *t = harness_make(DVK_DTYPE_F32, 1, 257 * 2, 0, 0, 0);
     dvk_cmd *cmd;
     CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
-    CHECK_STATUS(rwkv7_output(cmd, &(rwkv7_output_args){.o = t, .r = t, .k = t, .v = t, .g = t,
+    CHECK_STATUS(dvk__rwkv7_output(cmd, &(rwkv7_output_args){.o = t, .r = t, .k = t, .v = t, .g = t,
                                                          .r_k = t, .ln_w = t, .ln_b = t,
                                                          .heads = 1, .head_size = 257}),
                  DVK_ERROR_LIMIT_EXCEEDED);

@@ -7,10 +7,12 @@
 #include "deltavk_nn.h"
 #include "deltavk_nn_reference.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,6 +89,188 @@ static int teardown(void **state)
     char rm[600];
     snprintf(rm, sizeof rm, "rm -rf '%s'", tmpdir);
     return system(rm) == 0 ? 0 : -1;
+}
+
+/* Runs `[env] dvk <args>` with stdout to tmp("out.txt") and stderr to tmp("err.txt"); returns
+ * the exit status, or -1 if it did not exit normally. env: assignments for the shell, or "". */
+static int dvk_capture(const char *env, const char *args)
+{
+    char cmd[8192];
+    const char *tool = getenv("DVK_TOOL_PATH") ? getenv("DVK_TOOL_PATH") : DVK_TOOL_PATH;
+    const int len = snprintf(cmd, sizeof cmd, "%s '%s' %s >'%s/out.txt' 2>'%s/err.txt'", env,
+                             tool, args, tmpdir, tmpdir);
+    assert_true(len > 0 && (size_t)len < sizeof cmd);
+    const int st = system(cmd);
+    if (st == -1 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+/* The whole of tmp(name), NUL-terminated (free it). */
+static char *slurp(const char *name)
+{
+    FILE *f = fopen(tmp(name), "rb");
+    assert_non_null(f);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = 2 * cap + 4096 + 1;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        const size_t n = fread(buf + len, 1, 4096, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; ++s)
+        n += *s == '\n';
+    return n;
+}
+
+#define CAPTURE_EXIT(want, env, ...)                                                             \
+    do {                                                                                         \
+        char a_[3072];                                                                           \
+        snprintf(a_, sizeof a_, __VA_ARGS__);                                                    \
+        const int got_ = dvk_capture(env, a_);                                                   \
+        if (got_ != (want)) {                                                                    \
+            char *e_ = slurp("err.txt");                                                         \
+            fail_msg("%s dvk %s: exit %d, expected %d; stderr:\n%s", env, a_, got_, want, e_);   \
+        }                                                                                        \
+    } while (0)
+
+/* ---- a small JSON checker: the tool's --json output must parse, and its keys are compared
+ * with what the help promises ---- */
+
+typedef struct json_in {
+    const char *p;
+    int depth;
+    char keys[64][32]; /* the top-level object's keys */
+    int n_keys;
+} json_in;
+
+static bool json_value(json_in *j);
+
+static void json_ws(json_in *j)
+{
+    while (*j->p == ' ' || *j->p == '\n' || *j->p == '\t' || *j->p == '\r')
+        ++j->p;
+}
+
+static bool json_string(json_in *j, char *out, size_t cap)
+{
+    if (*j->p != '"')
+        return false;
+    size_t n = 0;
+    for (++j->p; *j->p != '"'; ++j->p) {
+        if (*j->p == '\0' || (unsigned char)*j->p < 0x20)
+            return false;
+        if (*j->p == '\\') {
+            ++j->p;
+            if (!strchr("\"\\/bfnrtu", *j->p) || *j->p == '\0')
+                return false;
+        }
+        if (out && n + 1 < cap)
+            out[n++] = *j->p;
+    }
+    if (out)
+        out[n] = '\0';
+    ++j->p;
+    return true;
+}
+
+static bool json_value(json_in *j)
+{
+    json_ws(j);
+    const char c = *j->p;
+    if (c == '{' || c == '[') {
+        const bool object = c == '{';
+        ++j->depth;
+        ++j->p;
+        json_ws(j);
+        if (*j->p == (object ? '}' : ']')) {
+            ++j->p;
+            --j->depth;
+            return true;
+        }
+        for (;;) {
+            json_ws(j);
+            if (object) {
+                char key[32];
+                if (!json_string(j, key, sizeof key))
+                    return false;
+                if (j->depth == 1 && j->n_keys < 64)
+                    snprintf(j->keys[j->n_keys++], sizeof j->keys[0], "%s", key);
+                json_ws(j);
+                if (*j->p++ != ':')
+                    return false;
+            }
+            if (!json_value(j))
+                return false;
+            json_ws(j);
+            if (*j->p == ',') {
+                ++j->p;
+                continue;
+            }
+            if (*j->p++ != (object ? '}' : ']'))
+                return false;
+            --j->depth;
+            return true;
+        }
+    }
+    if (c == '"')
+        return json_string(j, NULL, 0);
+    for (const char *lit[] = {"true", "false", "null"}, **l = lit; l < lit + 3; ++l)
+        if (strncmp(j->p, *l, strlen(*l)) == 0) {
+            j->p += strlen(*l);
+            return true;
+        }
+    char *end = NULL;
+    strtod(j->p, &end);
+    if (end == j->p || !(c == '-' || (c >= '0' && c <= '9')))
+        return false;
+    j->p = end;
+    return true;
+}
+
+/* Whether s is exactly one JSON object on one line; its top-level keys into j. */
+static bool json_one_object(const char *s, json_in *j)
+{
+    memset(j, 0, sizeof *j);
+    j->p = s;
+    if (*s != '{' || !json_value(j))
+        return false;
+    return strcmp(j->p, "\n") == 0;
+}
+
+static bool json_has_key(const json_in *j, const char *key)
+{
+    for (int i = 0; i < j->n_keys; ++i)
+        if (strcmp(j->keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* Whether `word` appears in text as a word of its own (not inside a longer name). */
+static bool has_word(const char *text, const char *word)
+{
+    const size_t n = strlen(word);
+    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
+        const bool before = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        const bool after = !(isalnum((unsigned char)p[n]) || p[n] == '_');
+        if (before && after)
+            return true;
+    }
+    return false;
 }
 
 static const char *profile_flag(void) { return harness_small_profile() ? "--small-profile" : ""; }
@@ -861,6 +1045,305 @@ static void test_devices_and_bench(void **state)
     EXPECT_EXIT(2, "bench rms_norm --N 100");
 }
 
+/* Every command's --help, -h and `dvk help COMMAND`: its own usage on stdout, exit 0. */
+static void test_help(void **state)
+{
+    (void)state;
+    const char *commands[] = {"devices", "run",      "bench", "compare",
+                              "ops",     "functions", "generate", "eval"};
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; ++c) {
+        char want[64];
+        snprintf(want, sizeof want, "usage: dvk %s", commands[c]);
+        const char *forms[3] = {"%s --help", "%s -h", "help %s"};
+        char *first = NULL;
+        for (int f = 0; f < 3; ++f) {
+            char args[64];
+            snprintf(args, sizeof args, forms[f], commands[c]);
+            CAPTURE_EXIT(0, "", "%s", args);
+            char *out = slurp("out.txt"), *err = slurp("err.txt");
+            if (strncmp(out, want, strlen(want)) != 0)
+                fail_msg("dvk %s printed \"%.60s\", not its usage", args, out);
+            assert_string_equal(err, "");
+            if (first)
+                assert_string_equal(out, first); /* the same text, however it is asked for */
+            free(err);
+            if (first)
+                free(out);
+            else
+                first = out;
+        }
+        free(first);
+    }
+    /* after other arguments too, and with a value-taking option before it */
+    CAPTURE_EXIT(0, "", "bench delta_rule --B 2 --help");
+    CAPTURE_EXIT(0, "", "run delta_rule --in x.safetensors -h");
+    CAPTURE_EXIT(0, "", "generate --model m --help");
+    CAPTURE_EXIT(0, "", "compare a b --help");
+    /* the top-level help names every command and the environment document */
+    CAPTURE_EXIT(0, "", "help");
+    char *out = slurp("out.txt");
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; ++c)
+        assert_true(has_word(out, commands[c]));
+    assert_non_null(strstr(out, "docs/configuration.md"));
+    free(out);
+    CAPTURE_EXIT(2, "", "ops extra");
+    CAPTURE_EXIT(2, "", "help bench extra");
+}
+
+/* An unknown command: one line naming it and pointing to dvk help, exit status 2. */
+static void test_unknown_command(void **state)
+{
+    (void)state;
+    const char *forms[2] = {"frobnicate", "help frobnicate"};
+    for (int f = 0; f < 2; ++f) {
+        CAPTURE_EXIT(2, "", "%s", forms[f]);
+        char *out = slurp("out.txt"), *err = slurp("err.txt");
+        assert_string_equal(out, "");
+        assert_int_equal(count_lines(err), 1);
+        assert_non_null(strstr(err, "unknown command \"frobnicate\""));
+        assert_non_null(strstr(err, "dvk help"));
+        free(out), free(err);
+    }
+}
+
+/* --opt=value wherever --opt value is taken. */
+static void test_option_equals_value(void **state)
+{
+    (void)state;
+    CAPTURE_EXIT(0, "", "run delta_rule --mode=chunk --dtype=f32 --in='%s' --out='%s' %s",
+                 fixture("delta_rule_recurrent_fla"), tmp("eq.safetensors"), profile_flag());
+    CAPTURE_EXIT(0, "", "compare '%s' '%s' --names=o,ht --tol=1e-5", tmp("eq.safetensors"),
+                 fixture("delta_rule_recurrent_fla"));
+    CAPTURE_EXIT(1, "", "compare '%s' '%s' --names=o,ht --tol=1e-12",
+                 fixture("delta_rule_chunk_fla"), fixture("delta_rule_chunk_ieee_fla"));
+    CAPTURE_EXIT(0, "", "bench delta_rule --B=1 --T=8 --H=2 --K=16 --V=8 --warmup=1 --iters=3 "
+                        "--repeat=2 --json %s",
+                 profile_flag());
+    char *out = slurp("out.txt");
+    json_in j;
+    assert_true(json_one_object(out, &j));
+    assert_non_null(strstr(out, "\"T\": 8, \"H\": 2, \"HV\": 2, \"K\": 16, \"V\": 8"));
+    assert_non_null(strstr(out, "\"iters\": 3, \"repeat\": 2"));
+    free(out);
+    CAPTURE_EXIT(0, "", "bench rms_norm --M=4 --N=32 --eps-mode=clamp --warmup=1 --iters=3 "
+                        "--json %s",
+                 profile_flag());
+    out = slurp("out.txt");
+    assert_true(json_one_object(out, &j));
+    assert_non_null(strstr(out, "\"M\": 4, \"N\": 32"));
+    free(out);
+    /* switches take no value; a bad value is still refused */
+    CAPTURE_EXIT(2, "", "bench delta_rule --B 1 --T 8 --H 2 --K 16 --V 8 --json=yes");
+    CAPTURE_EXIT(2, "", "bench delta_rule --B=x --T 8 --H 2 --K 16 --V 8");
+    CAPTURE_EXIT(2, "", "run delta_rule --mode=sideways --in a --out b");
+    CAPTURE_EXIT(2, "", "generate --model m --tokens=lots");
+    CAPTURE_EXIT(2, "", "generate --model m --greedy=1");
+    CAPTURE_EXIT(2, "", "compare a b --tol=-1");
+}
+
+/* dvk devices --json: one object, {"devices": [...]}, each device with its capabilities. */
+static void test_devices_json(void **state)
+{
+    (void)state;
+    CAPTURE_EXIT(0, "", "devices --json");
+    char *out = slurp("out.txt");
+    json_in j;
+    if (!json_one_object(out, &j))
+        fail_msg("dvk devices --json is not one JSON object: %s", out);
+    assert_int_equal(j.n_keys, 1);
+    assert_string_equal(j.keys[0], "devices");
+    const char *fields[] = {"\"index\": 0", "\"name\": \"", "\"type\": \"", "\"api_version\": \"",
+                            "\"driver_name\": \"", "\"subgroup_size\": ",
+                            "\"max_shared_memory\": ", "\"fp16_storage\": ",
+                            "\"fp16_arithmetic\": ", "\"cooperative_matrix_khr\": ",
+                            "\"cooperative_matrix_nv\": ", "\"timestamps\": "};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; ++i)
+        if (!strstr(out, fields[i]))
+            fail_msg("dvk devices --json has no %s", fields[i]);
+    /* every field ("name": ...) is in the help */
+    CAPTURE_EXIT(0, "", "devices --help");
+    char *help = slurp("out.txt");
+    for (const char *p = out; (p = strchr(p, '"'));) {
+        const char *end = strchr(p + 1, '"');
+        assert_non_null(end);
+        if (end[1] == ':') {
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)(end - p - 1), p + 1);
+            if (strcmp(key, "devices") != 0 && !has_word(help, key))
+                fail_msg("dvk devices --help does not name the field %s", key);
+        }
+        p = end + 1;
+    }
+    free(help);
+    free(out);
+    CAPTURE_EXIT(2, "", "devices --yaml");
+}
+
+/* bench --json is one JSON object whose keys are exactly those its help lists, for operators
+ * and for functions, with --reference and --stages as members of the same object. */
+static void test_bench_json_matches_help(void **state)
+{
+    (void)state;
+    CAPTURE_EXIT(0, "", "bench --help");
+    char *help = slurp("out.txt");
+    const char *common[] = {"device", "driver", "profile", "median_ms", "min_ms", "max_ms",
+                            "iters",  "repeat", "bytes",   "flops",     "gb_per_s",
+                            "tflop_per_s"};
+    const char *op_keys[] = {"op", "mode", "dtype", "B", "T", "H", "HV", "K", "V", "state"};
+    const char *fn_keys[] = {"function", "dtype", "wdtype", "M", "N", "K", "rotate"};
+    const struct {
+        const char *args;
+        bool function;
+        const char *own[5]; /* the operator's own keys, then reference_ms and stages */
+    } runs[] = {
+        {"delta_rule --B 1 --T 16 --H 2 --K 16 --V 8 --reference --stages", false,
+         {"reference_ms", "stages"}},
+        {"softmax_attn --B 1 --T 16 --H 2 --K 16 --V 8 --segment 8", false, {"segment"}},
+        {"linear_attn --B 1 --T 16 --H 2 --K 16 --V 8", false,
+         {"feature_map", "normalize", "eps", "eps_add"}},
+        {"infini_attn --B 1 --T 16 --H 2 --K 16 --V 8 --reference", false,
+         {"rope", "rope_theta", "delta_rule", "eps", "reference_ms"}},
+        {"rope --B 1 --T 16 --H 2 --K 16 --V 16", false, {"theta", "offset", "rotary_dim"}},
+        {"linear --M 4 --N 32 --K 16 --reference --stages", true, {"reference_ms", "stages"}},
+        {"silu --M 4 --N 32", true, {NULL}},
+    };
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+        CAPTURE_EXIT(0, "", "bench %s --warmup 1 --iters 3 --json %s", runs[r].args,
+                     profile_flag());
+        char *out = slurp("out.txt");
+        json_in j;
+        if (!json_one_object(out, &j))
+            fail_msg("dvk bench %s --json is not one JSON object on a line: %s", runs[r].args,
+                     out);
+        const char *want[64];
+        int n = 0;
+        const char **kind = runs[r].function ? fn_keys : op_keys;
+        const size_t n_kind = runs[r].function ? sizeof fn_keys / sizeof fn_keys[0]
+                                               : sizeof op_keys / sizeof op_keys[0];
+        for (size_t i = 0; i < n_kind; ++i)
+            want[n++] = kind[i];
+        for (size_t i = 0; i < sizeof common / sizeof common[0]; ++i)
+            want[n++] = common[i];
+        for (int i = 0; i < 5 && runs[r].own[i]; ++i)
+            want[n++] = runs[r].own[i];
+        for (int i = 0; i < n; ++i) {
+            if (!json_has_key(&j, want[i]))
+                fail_msg("dvk bench %s --json has no \"%s\"", runs[r].args, want[i]);
+            if (!has_word(help, want[i]))
+                fail_msg("dvk bench --help does not list the key %s", want[i]);
+        }
+        if (j.n_keys != n)
+            fail_msg("dvk bench %s --json has %d keys, the help %d: %s", runs[r].args, j.n_keys,
+                     n, out);
+        if (strstr(runs[r].args, "--stages"))
+            assert_non_null(strstr(out, "\"stages\": [{\"kernel\": \""));
+        free(out);
+    }
+    free(help);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Progress shows on stderr when it is no terminal (here a file), once a run lasts a second:
+ * bench's 81 runs of about 20 ms each (the default --repeat), generate's 150 tokens (about 2 s
+ * each on lavapipe; a machine that finishes within a second rightly shows none, so the check
+ * is made only for runs that lasted longer). */
+static void test_progress_when_piped(void **state)
+{
+    (void)state;
+    double t0 = now_s();
+    CAPTURE_EXIT(0, "", "bench delta_rule --B 1 --T 256 --H 2 --K 32 --V 32 --warmup 1 "
+                        "--iters 80 --reference --json %s",
+                 profile_flag());
+    double seconds = now_s() - t0;
+    char *out = slurp("out.txt"), *err = slurp("err.txt");
+    json_in j;
+    assert_true(json_one_object(out, &j)); /* progress never goes to stdout */
+    if (seconds > 1.5)
+        assert_non_null(strstr(err, "bench delta_rule: run "));
+    assert_non_null(strstr(err, "bench delta_rule: timing the C reference"));
+    assert_null(strchr(err, '\r')); /* lines, not a terminal's redraws */
+    free(out), free(err);
+
+    const char *dir = getenv("DVK_FIXTURE_DIR") ? getenv("DVK_FIXTURE_DIR") : DVK_FIXTURE_DIR;
+    t0 = now_s();
+    CAPTURE_EXIT(0, "", "generate --model '%s/tiny-rwkv7/tiny-rwkv-7v0-834K-FP32.bin' "
+                        "--tokens 150 --greedy %s",
+                 dir, profile_flag());
+    seconds = now_s() - t0;
+    out = slurp("out.txt"), err = slurp("err.txt");
+    assert_int_equal(strlen(out), 151); /* the text and a newline, no progress among it */
+    if (seconds > 1.5)
+        assert_non_null(strstr(err, "generate: token "));
+    assert_null(strchr(err, '\r'));
+    free(out), free(err);
+}
+
+/* DVK_DEVICE picks the tool's device; --device wins over it. */
+static void test_device_environment(void **state)
+{
+    (void)state;
+    const char *bench = "bench delta_rule --B 1 --T 8 --H 2 --K 16 --V 8 --warmup 1 --iters 3";
+    CAPTURE_EXIT(1, "DVK_DEVICE='no such device'", "%s", bench);
+    char *err = slurp("err.txt");
+    assert_non_null(strstr(err, "no such device"));
+    free(err);
+    CAPTURE_EXIT(0, "DVK_DEVICE=0", "%s", bench);
+    CAPTURE_EXIT(0, "DVK_DEVICE='no such device'", "%s --device 0", bench);
+}
+
+/* The library's variables reach the tool: DVK_DISABLE=fp16 refuses fp16 tensors (saying why),
+ * DVK_PIPELINE_CACHE writes the cache. */
+static void test_library_environment(void **state)
+{
+    (void)state;
+    const char *bench = "bench delta_rule --B 1 --T 8 --H 2 --K 16 --V 8 --warmup 1 --iters 3";
+    CAPTURE_EXIT(0, "", "%s --dtype f16 %s", bench, profile_flag());
+    CAPTURE_EXIT(1, "DVK_DISABLE=fp16", "%s --dtype f16 %s", bench, profile_flag());
+    char *err = slurp("err.txt");
+    assert_non_null(strstr(err, "DVK_DISABLE"));
+    free(err);
+    CAPTURE_EXIT(0, "DVK_DISABLE=fp16,coopmat", "%s %s", bench, profile_flag());
+    CAPTURE_EXIT(0, "DVK_DISABLE=sideways", "%s %s", bench, profile_flag());
+    err = slurp("err.txt");
+    assert_non_null(strstr(err, "\"sideways\" is none of"));
+    free(err);
+
+    remove(tmp("cache.bin"));
+    CAPTURE_EXIT(0, "", "run delta_rule --in '%s' --out '%s' %s",
+                 fixture("delta_rule_recurrent_fla"), tmp("pc.safetensors"), profile_flag());
+    assert_null(fopen(tmp("cache.bin"), "rb"));
+    char env[1200];
+    snprintf(env, sizeof env, "DVK_PIPELINE_CACHE='%s'", tmp("cache.bin"));
+    for (int i = 0; i < 2; ++i) /* written, then read back */
+        CAPTURE_EXIT(0, env, "run delta_rule --in '%s' --out '%s' %s",
+                     fixture("delta_rule_recurrent_fla"), tmp("pc.safetensors"), profile_flag());
+    FILE *f = fopen(tmp("cache.bin"), "rb");
+    assert_non_null(f);
+    fclose(f);
+
+    /* dvk_linear's switches are read at every call: a malformed one fails the call, named */
+    const char *linear_env[] = {"DVK_LINEAR_CONFIG=99", "DVK_LINEAR_DECODE=sideways",
+                                "DVK_LINEAR_CM_EMULATE=sideways"};
+    for (size_t i = 0; i < sizeof linear_env / sizeof linear_env[0]; ++i) {
+        CAPTURE_EXIT(1, linear_env[i], "bench linear --M 4 --N 64 --K 64 --warmup 1 --iters 2 %s",
+                     profile_flag());
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(linear_env[i], "="), linear_env[i]);
+        err = slurp("err.txt");
+        if (!strstr(err, name))
+            fail_msg("%s: the error does not name it: %s", linear_env[i], err);
+        free(err);
+    }
+    CAPTURE_EXIT(0, "DVK_LINEAR_CONFIG=fma DVK_LINEAR_DECODE=off",
+                 "bench linear --M 4 --N 64 --K 64 --warmup 1 --iters 2 %s", profile_flag());
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -872,6 +1355,14 @@ int main(void)
         cmocka_unit_test(test_functions_through_cli),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_devices_and_bench),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_unknown_command),
+        cmocka_unit_test(test_option_equals_value),
+        cmocka_unit_test(test_devices_json),
+        cmocka_unit_test(test_bench_json_matches_help),
+        cmocka_unit_test(test_progress_when_piped),
+        cmocka_unit_test(test_device_environment),
+        cmocka_unit_test(test_library_environment),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

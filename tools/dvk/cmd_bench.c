@@ -6,20 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 static int cmp_double(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Per-kernel times of one run, summed over that kernel's dispatches. */
@@ -134,8 +125,10 @@ int tool_time(dvk_context *ctx, tool_opts *opts, const char *name, tool_record_f
     }
     /* The same recording is replayed: every run reads the same inputs and (re)writes the
      * same outputs, so each run does the full work. */
-    const double start = now_s();
-    bool progress = false;
+    tool_progress progress;
+    char what[96];
+    snprintf(what, sizeof what, "bench %s", name);
+    tool_progress_start(&progress, what);
     for (uint32_t i = 0; rc == TOOL_OK && i < opts->warmup + opts->iters; ++i) {
         st = dvk_cmd_submit(cmd);
         if (st == DVK_SUCCESS)
@@ -151,15 +144,9 @@ int tool_time(dvk_context *ctx, tool_opts *opts, const char *name, tool_record_f
             out->times[i - opts->warmup] = ms / opts->repeat;
         if (i >= opts->warmup && opts->stages)
             add_stage_times(&stages, cmd, i - opts->warmup, opts->iters);
-        /* Runs longer than a second show their progress on a terminal. */
-        if (!progress && isatty(STDERR_FILENO) && now_s() - start > 1.0 &&
-            i + 1 < opts->warmup + opts->iters)
-            progress = true;
-        if (progress)
-            fprintf(stderr, "\rbench %s: run %u/%u", name, i + 1, opts->warmup + opts->iters);
+        tool_progress_update(&progress, "run %u/%u", i + 1, opts->warmup + opts->iters);
     }
-    if (progress)
-        fprintf(stderr, "\n");
+    tool_progress_end(&progress);
     if (rc == TOOL_OK && opts->validate && dvk_context_validation_message_count(ctx)) {
         fprintf(stderr, "dvk: the validation layer reported %llu messages\n",
                 (unsigned long long)dvk_context_validation_message_count(ctx));
@@ -190,15 +177,23 @@ int tool_time(dvk_context *ctx, tool_opts *opts, const char *name, tool_record_f
 
 void tool_print_stages(const tool_timing *t, bool json)
 {
+    if (json)
+        printf(", \"stages\": [");
+    bool first = true;
     for (uint32_t k = 0; k < t->stage_count; ++k) {
         if (!t->stage_ms[k])
             continue; /* its allocation failed: no times to show */
-        if (json)
-            printf("{\"kernel\": \"%s\", \"median_ms\": %.6f}\n", t->stage_name[k],
-                   t->stage_median[k]);
-        else
+        if (json) {
+            printf("%s{\"kernel\": ", first ? "" : ", ");
+            tool_json_string(stdout, t->stage_name[k]);
+            printf(", \"median_ms\": %.6f}", t->stage_median[k]);
+            first = false;
+        } else {
             printf("    %-36s %.4f ms\n", t->stage_name[k], t->stage_median[k]);
+        }
     }
+    if (json)
+        printf("]");
 }
 
 typedef struct op_run {
@@ -214,20 +209,83 @@ static dvk_status record_op(dvk_cmd *cmd, void *user)
     return r->op->record(cmd, r->in, r->out, r->opts);
 }
 
+static double run_op_reference(void *user)
+{
+    const op_run *r = user;
+    return r->op->reference_ms(r->in, r->opts);
+}
+
+void tool_help_bench(FILE *f)
+{
+    fprintf(f,
+            "usage: dvk bench OP --B N --T N --H N --K N --V N [options]\n"
+            "       dvk bench FUNCTION --M N --N N [--K N] [options]\n"
+            "\n"
+            "The median GPU time of one call of an operator (dvk ops) or building block (dvk\n"
+            "functions) on random inputs, from Vulkan timestamps around its dispatches, after\n"
+            "warm-up runs. Runs longer than a second show their progress on stderr.\n"
+            "\n"
+            "shape:\n"
+            "  --B --T --H --K --V N    operators (--HV N: value heads, default H; the attention\n"
+            "                           operators' D is --K, DV --V; infini_attn's T is one\n"
+            "                           segment; rope's D is --K)\n"
+            "  --M --N [--K] N          functions: rows, columns or outputs, and inner size\n"
+            "                           (default --N); --W N: conv1d's kernel width (default 4);\n"
+            "                           dvk bench FUNCTION prints what they mean for it\n"
+            "options of bench:\n"
+            "  --warmup N --iters N     runs before timing (default 5) and timed (default 30)\n"
+            "  --repeat N               N calls back to back per timed run, time per call\n"
+            "                           reported (default: enough for 20 ms, so the GPU's\n"
+            "                           clocks settle, as Triton's do_bench does)\n"
+            "  --no-state               operators: no initial or final state (infini_attn: the\n"
+            "                           first segment, no memory stored)\n"
+            "  --wdtype f32|f16|bf16    functions: the weights' dtype (default --dtype)\n"
+            "  --no-bias                functions: no bias\n"
+            "  --rotate N               functions: N copies of the inputs used in turn (at most\n"
+            "                           16), so weights that fit in a cache come from memory\n"
+            "  --reference              also the time of the plain-C reference (double, one\n"
+            "                           thread) on the same inputs\n"
+            "  --stages                 also the median time of each kernel (dispatches timed\n"
+            "                           one by one)\n"
+            "  --json                   one JSON object on one line of stdout instead of text,\n"
+            "                           with the keys\n"
+            "                           of operators: op, mode, dtype, B, T, H, HV, K, V, state,\n"
+            "                           the operator's own options (softmax_attn: segment;\n"
+            "                           linear_attn: feature_map, normalize, eps, eps_add;\n"
+            "                           infini_attn: rope, rope_theta, delta_rule, eps; rope:\n"
+            "                           theta, offset, rotary_dim), device, driver, profile,\n"
+            "                           median_ms, min_ms, max_ms, iters, repeat, bytes, flops,\n"
+            "                           gb_per_s, tflop_per_s;\n"
+            "                           of functions: function, dtype, wdtype, M, N, K, device,\n"
+            "                           driver, profile, median_ms, min_ms, max_ms, iters,\n"
+            "                           repeat, rotate, bytes, flops, gb_per_s, tflop_per_s;\n"
+            "                           with --reference also reference_ms (null: it could not\n"
+            "                           run), with --stages also stages, a list of objects\n"
+            "                           {kernel, median_ms}. Times are ms per call, bytes the\n"
+            "                           fewest a call must move.\n");
+    tool_help_op_options(f);
+    tool_help_fn_options(f);
+}
+
 int cmd_bench(int argc, char **argv)
 {
     tool_opts opts = {.warmup = 5, .iters = 30, .repeat = 0};
-    if (tool_parse_opts(argc, argv, 2, &opts) != TOOL_OK)
+    const int parsed = tool_parse_opts(argc, argv, 2, &opts);
+    if (parsed == TOOL_HELP) {
+        tool_help_bench(stdout);
+        return TOOL_OK;
+    }
+    if (parsed != TOOL_OK)
         return TOOL_USAGE;
     if (opts.op && tool_find_fn(opts.op))
         return tool_bench_fn(tool_find_fn(opts.op), &opts);
     if (!opts.op || !opts.B || !opts.T || !opts.H || !opts.K || !opts.V || !opts.iters) {
         fprintf(stderr, "usage: dvk bench OP --B N --T N --H N --K N --V N [--HV N] "
                         "[--dtype f32|f16] [--mode recurrent|chunk] [--warmup N] [--iters N] "
-                        "[--no-state] [--json] [--device N] (dvk --help: every option)\n"
+                        "[--no-state] [--json] [--device N] (dvk bench --help: every option)\n"
                         "       dvk bench FUNCTION --M N --N N [--K N] ... (dvk functions)\n"
                         "operators:\n");
-        tool_print_ops();
+        tool_print_ops(stderr);
         return TOOL_USAGE;
     }
     const tool_op *op = tool_find_op_or_explain(opts.op);
@@ -255,8 +313,8 @@ int cmd_bench(int argc, char **argv)
         const double median = timing.median;
         double flops = 0.0, bytes = 0.0;
         op->cost(&in, &out, &opts, &flops, &bytes);
-        const double gbps = bytes / (median * 1e-3) * 1e-9;
-        const double tflops = flops / (median * 1e-3) * 1e-12;
+        const double gbps = median > 0.0 ? bytes / (median * 1e-3) * 1e-9 : 0.0;
+        const double tflops = median > 0.0 ? flops / (median * 1e-3) * 1e-12 : 0.0;
         const uint32_t HV = opts.HV ? opts.HV : opts.H;
         const char *dtype = dvk_dtype_name(opts.dtype ? opts.dtype : DVK_DTYPE_F32);
         const bool has_state = in.h0 != NULL; /* softmax_attn has none */
@@ -265,13 +323,15 @@ int cmd_bench(int argc, char **argv)
             op->describe(&opts, opts.json, extra, sizeof extra);
         if (opts.json) {
             printf("{\"op\": \"%s\", \"mode\": \"%s\", \"dtype\": \"%s\", \"B\": %u, \"T\": %u, "
-                   "\"H\": %u, \"HV\": %u, \"K\": %u, \"V\": %u, \"state\": %s%s, "
-                   "\"device\": \"%s\", \"driver\": \"%s\", \"profile\": \"%s\", "
-                   "\"median_ms\": %.6f, \"min_ms\": %.6f, \"max_ms\": %.6f, \"iters\": %u, "
-                   "\"repeat\": %u, "
-                   "\"bytes\": %.0f, \"flops\": %.0f, \"gb_per_s\": %.3f, \"tflop_per_s\": %.4f}\n",
+                   "\"H\": %u, \"HV\": %u, \"K\": %u, \"V\": %u, \"state\": %s%s, \"device\": ",
                    op->name, mode_name(opts.mode), dtype, opts.B, opts.T, opts.H, HV, opts.K, opts.V,
-                   has_state ? "true" : "false", extra, info->name, info->driver_info,
+                   has_state ? "true" : "false", extra);
+            tool_json_string(stdout, info->name);
+            printf(", \"driver\": ");
+            tool_json_string(stdout, info->driver_info);
+            printf(", \"profile\": \"%s\", \"median_ms\": %.6f, \"min_ms\": %.6f, "
+                   "\"max_ms\": %.6f, \"iters\": %u, \"repeat\": %u, \"bytes\": %.0f, "
+                   "\"flops\": %.0f, \"gb_per_s\": %.3f, \"tflop_per_s\": %.4f",
                    opts.small_profile ? "small" : "device", median, timing.min, timing.max,
                    opts.iters, opts.repeat, bytes, flops, gbps, tflops);
         } else {
@@ -287,9 +347,14 @@ int cmd_bench(int argc, char **argv)
             printf("  %.1f GB/s of %.1f MB moved, %.3f TFLOP/s of %.3g FLOP\n", gbps, bytes * 1e-6,
                    tflops, flops);
         }
-        if (opts.reference)
-            tool_print_reference(op->reference_ms(&in, &opts), median, opts.json);
-        tool_print_stages(&timing, opts.json);
+        if (opts.reference) {
+            op_run ref = {op, &in, &out, &opts};
+            tool_print_reference(op->name, run_op_reference, &ref, median, opts.json);
+        }
+        if (opts.stages)
+            tool_print_stages(&timing, opts.json);
+        if (opts.json)
+            printf("}\n");
     }
     tool_timing_free(&timing);
     tool_free_outputs(&out);
@@ -298,13 +363,23 @@ int cmd_bench(int argc, char **argv)
     return rc;
 }
 
-void tool_print_reference(double ref_ms, double median_ms, bool json)
+void tool_print_reference(const char *name, double (*run)(void *user), void *user,
+                          double median_ms, bool json)
 {
-    if (json)
-        printf("{\"reference_ms\": %.3f}\n", ref_ms);
-    else if (ref_ms >= 0.0)
+    /* The reference is one call that may take minutes at a large shape (double precision, one
+     * thread): say what is running before it starts. */
+    fflush(stdout); /* the results so far first, where both go to one terminal */
+    fprintf(stderr, "bench %s: timing the C reference (double, one thread)\n", name);
+    const double ref_ms = run(user);
+    if (json) {
+        if (ref_ms >= 0.0)
+            printf(", \"reference_ms\": %.3f", ref_ms);
+        else
+            printf(", \"reference_ms\": null");
+    } else if (ref_ms >= 0.0) {
         printf("  C reference (double, one thread): %.3f ms (the device's median is %.2fx that)\n",
                ref_ms, median_ms / ref_ms);
-    else
+    } else {
         printf("  C reference: could not run\n");
+    }
 }

@@ -22,32 +22,61 @@ static bool listed(const char *names, const char *name)
     return false;
 }
 
+void tool_help_compare(FILE *f)
+{
+    fprintf(f,
+            "usage: dvk compare RESULT.safetensors REFERENCE.safetensors [--names o,ht]\n"
+            "                   [--tol 1e-5]\n"
+            "\n"
+            "The relative RMS error |A - B| / |B| of each tensor of RESULT also in REFERENCE\n"
+            "(B, the reference), and the largest absolute difference; exit status 1 when one\n"
+            "exceeds the tolerance, shapes differ, or a named tensor is missing. Host only: no\n"
+            "device is used.\n"
+            "\n"
+            "options:\n"
+            "  --names A,B,...   compare these tensors only; each must be in both files\n"
+            "  --tol X           the largest relative RMS error that passes (default 1e-5)\n");
+}
+
 int cmd_compare(int argc, char **argv)
 {
     const char *a_path = NULL, *b_path = NULL, *names = NULL;
     double tol = 1e-5;
     for (int i = 2; i < argc; ++i) {
-        if (strcmp(argv[i], "--names") == 0 && i + 1 < argc) {
-            names = argv[++i];
-        } else if (strcmp(argv[i], "--tol") == 0 && i + 1 < argc) {
+        char buf[64];
+        const char *inline_val = NULL;
+        const char *a = tool_arg_split(argv[i], buf, sizeof buf, &inline_val);
+        const char *val = inline_val ? inline_val : i + 1 < argc ? argv[i + 1] : NULL;
+        const bool takes = strcmp(a, "--names") == 0 || strcmp(a, "--tol") == 0;
+        if (takes && !val) {
+            fprintf(stderr, "dvk: %s needs a value\n", a);
+            return TOOL_USAGE;
+        }
+        if (takes && !inline_val)
+            ++i;
+        if (tool_is_help(a)) {
+            tool_help_compare(stdout);
+            return TOOL_OK;
+        } else if (strcmp(a, "--names") == 0) {
+            names = val;
+        } else if (strcmp(a, "--tol") == 0) {
             char *end = NULL;
-            tol = strtod(argv[++i], &end);
-            if (*end != '\0' || !(tol >= 0)) {
+            tol = strtod(val, &end);
+            if (*val == '\0' || *end != '\0' || !(tol >= 0)) {
                 fprintf(stderr, "dvk: --tol needs a non-negative number\n");
                 return TOOL_USAGE;
             }
-        } else if (argv[i][0] != '-' && !a_path) {
-            a_path = argv[i];
-        } else if (argv[i][0] != '-' && !b_path) {
-            b_path = argv[i];
+        } else if (a[0] != '-' && !a_path) {
+            a_path = a;
+        } else if (a[0] != '-' && !b_path) {
+            b_path = a;
         } else {
-            fprintf(stderr, "dvk: unexpected argument %s\n", argv[i]);
+            fprintf(stderr, "dvk: compare: unexpected argument %s\n", argv[i]);
             return TOOL_USAGE;
         }
     }
     if (!a_path || !b_path) {
-        fprintf(stderr, "usage: dvk compare RESULT.safetensors REFERENCE.safetensors "
-                        "[--names o,ht] [--tol 1e-5]\n");
+        tool_help_compare(stderr);
         return TOOL_USAGE;
     }
     /* host only: no device is needed to compare two files */

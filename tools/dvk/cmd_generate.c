@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct gen_opts {
     const char *model, *prompt, *prompt_ids, *out, *device;
@@ -28,25 +29,57 @@ typedef struct gen_opts {
     dvk_mode mode;
 } gen_opts;
 
+void tool_help_generate(FILE *f)
+{
+    fprintf(f,
+            "usage: dvk generate --model M [--prompt P | --prompt-ids 1,2,3] [--tokens N]\n"
+            "                    [--temperature T] [--top-p P] [--top-k K] [--seed S] |"
+            " [--greedy]\n"
+            "                    [--dtype f32|f16|bf16] [--mode recurrent|chunk]\n"
+            "                    [--device N|NAME] [--validate] [--small-profile]\n"
+            "\n"
+            "Prefills the prompt into an RWKV-7 model (rwkv.cpp .bin or safetensors with\n"
+            "PyTorch's names), then decodes token by token, printing the text as it comes on\n"
+            "stdout (token ids unless the vocabulary is 256 bytes), then the prefill and\n"
+            "decode speeds on stderr. When stdout is not a terminal, runs longer than a second\n"
+            "show their progress on stderr.\n"
+            "\n"
+            "options:\n"
+            "  --model M          the model file (required)\n"
+            "  --prompt P         the prompt's text, byte-level models (default a newline)\n"
+            "  --prompt-ids IDS   the prompt's token ids, comma-separated\n"
+            "  --tokens N         tokens to generate (default 64)\n"
+            "  --greedy           the most likely token each step (dvk_argmax)\n"
+            "  --temperature T    sampling temperature (default 1)\n"
+            "  --top-p P          nucleus sampling's probability mass (default 0.9)\n"
+            "  --top-k K          sample among the K most likely tokens (default 0: all)\n"
+            "  --seed S           the sampler's seed, step s using S + s (default 0)\n"
+            "  --dtype f32|f16|bf16  the matrices' dtype on the device (default f32)\n"
+            "  --mode recurrent|chunk  the prefill's algorithm (decode steps are recurrent)\n"
+            "  --device N|NAME    device index or name substring (default: DVK_DEVICE, else the\n"
+            "                     best device)\n"
+            "  --validate         enable the Khronos validation layer\n"
+            "  --small-profile    plan kernels for mobile-class limits\n");
+}
+
+void tool_help_eval(FILE *f)
+{
+    fprintf(f,
+            "usage: dvk eval --model M (--prompt P | --prompt-ids 1,2,3) --out O.safetensors\n"
+            "                [--dtype f32|f16|bf16] [--device N|NAME] [--validate]\n"
+            "                [--small-profile]\n"
+            "\n"
+            "Runs the prompt through an RWKV-7 model and writes the logits of its last token,\n"
+            "`logits` [vocabulary] fp32, to a safetensors file (--out). The other options are\n"
+            "generate's.\n");
+}
+
 static void gen_usage(FILE *f, const char *cmd)
 {
     if (strcmp(cmd, "eval") == 0)
-        fprintf(f, "usage: dvk eval --model M (--prompt P | --prompt-ids 1,2,3)\n"
-                   "                --out O.safetensors [--dtype f32|f16|bf16] [--device N|NAME]\n"
-                   "                [--validate]\n");
+        tool_help_eval(f);
     else
-        fprintf(f, "usage: dvk generate --model M [--prompt P | --prompt-ids 1,2,3] [--tokens N]\n"
-                   "                    [--temperature T] [--top-p P] [--top-k K] [--seed S] |"
-                   " [--greedy]\n"
-                   "                    [--dtype f32|f16|bf16] [--mode recurrent|chunk (prefill)]\n"
-                   "                    [--device N|NAME] [--validate] [--small-profile]\n");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+        tool_help_generate(f);
 }
 
 static int parse_float(const char *flag, const char *s, float *out)
@@ -79,7 +112,14 @@ static int parse_gen(int argc, char **argv, gen_opts *o)
     *o = (gen_opts){.tokens = 64, .temperature = 1.0f, .top_p = 0.9f};
     bool sampling_flag = false;
     for (int i = 2; i < argc; ++i) {
-        const char *a = argv[i];
+        char name[64];
+        const char *inline_val = NULL;
+        const char *a = tool_arg_split(argv[i], name, sizeof name, &inline_val);
+        if (inline_val && (strcmp(a, "--greedy") == 0 || strcmp(a, "--validate") == 0 ||
+                           strcmp(a, "--small-profile") == 0)) {
+            fprintf(stderr, "dvk: %s takes no value\n", a);
+            return TOOL_USAGE;
+        }
         if (strcmp(a, "--greedy") == 0) {
             o->greedy = true;
             continue;
@@ -92,15 +132,15 @@ static int parse_gen(int argc, char **argv, gen_opts *o)
             o->small_profile = true;
             continue;
         }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (tool_is_help(a)) {
             gen_usage(stdout, argv[1]);
-            return -1;
+            return TOOL_HELP;
         }
-        if (i + 1 >= argc) {
+        if (!inline_val && i + 1 >= argc) {
             fprintf(stderr, "dvk: %s: unknown option or missing value\n", a);
             return TOOL_USAGE;
         }
-        const char *v = argv[++i];
+        const char *v = inline_val ? inline_val : argv[++i];
         uint64_t u = 0;
         if (strcmp(a, "--model") == 0) {
             o->model = v;
@@ -283,8 +323,13 @@ int cmd_generate(int argc, char **argv)
     }
     double t_prefill = 0, t_decode = 0;
     uint32_t decoded = 0;
+    /* On a terminal the text itself shows how far it is (and a progress line would break
+     * into it); with stdout piped, progress goes to stderr. */
+    const bool show_progress = !isatty(STDOUT_FILENO);
+    tool_progress progress;
+    tool_progress_start(&progress, "generate");
     for (uint32_t step = 0; rc == TOOL_OK && st == DVK_SUCCESS && step < o.tokens; ++step) {
-        const double t0 = now_s();
+        const double t0 = tool_now_s();
         int32_t next = 0;
         what = step == 0 ? "prefill" : "decode";
         dvk_rwkv7_forward_desc fd = {.n_tokens = 1, .logits = logits};
@@ -313,7 +358,7 @@ int cmd_generate(int argc, char **argv)
             st = dvk_cmd_reset(cmd);
         if (st != DVK_SUCCESS)
             break;
-        const double dt = now_s() - t0;
+        const double dt = tool_now_s() - t0;
         if (step == 0) {
             t_prefill = dt;
         } else {
@@ -321,7 +366,10 @@ int cmd_generate(int argc, char **argv)
             ++decoded;
         }
         emit(V, next, step == 0);
+        if (show_progress)
+            tool_progress_update(&progress, "token %u/%u", step + 1, o.tokens);
     }
+    tool_progress_end(&progress);
     if (rc == TOOL_OK && st != DVK_SUCCESS)
         rc = tool_fail_status(what, st);
     if (rc == TOOL_OK) {

@@ -28,15 +28,21 @@ static int add_output(dvk_st_writer *w, const char *name, const dvk_tensor *t)
 int cmd_run(int argc, char **argv)
 {
     tool_opts opts = {0};
-    if (tool_parse_opts(argc, argv, 2, &opts) != TOOL_OK)
+    const int parsed = tool_parse_opts(argc, argv, 2, &opts);
+    if (parsed == TOOL_HELP) {
+        tool_help_run(stdout);
+        return TOOL_OK;
+    }
+    if (parsed != TOOL_OK)
         return TOOL_USAGE;
     if (opts.op && tool_find_fn(opts.op))
         return tool_run_fn(tool_find_fn(opts.op), &opts);
     if (!opts.op || !opts.in || !opts.out) {
         fprintf(stderr, "usage: dvk run OP --in IN.safetensors --out OUT.safetensors "
                         "[--mode recurrent|chunk] [--dtype f32|f16] [--device N] [--scale S]\n"
+                        "(dvk run --help: every option)\n"
                         "operators:\n");
-        tool_print_ops();
+        tool_print_ops(stderr);
         return TOOL_USAGE;
     }
     const tool_op *op = tool_find_op_or_explain(opts.op);

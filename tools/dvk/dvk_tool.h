@@ -10,9 +10,41 @@
 #include "deltavk_nn.h"
 #include "safetensors.h"
 
+#include <stdio.h>
+
 /* Exit codes: 0 success, 1 the work failed (bad file, device error, results out of
- * tolerance), 2 the command line was wrong. */
-enum { TOOL_OK = 0, TOOL_FAIL = 1, TOOL_USAGE = 2 };
+ * tolerance), 2 the command line was wrong. TOOL_HELP is no exit code: a parser saw -h or
+ * --help, and the command prints its usage to stdout and exits with TOOL_OK. */
+enum { TOOL_OK = 0, TOOL_FAIL = 1, TOOL_USAGE = 2, TOOL_HELP = -1 };
+
+/* "--name=value" is "--name" with the value "value": returns the option's name (copied into
+ * buf) and sets *value to what follows the '='. Any other argument is returned as it is, with
+ * *value NULL. Every parser of the tool goes through this, so that both spellings work. */
+const char *tool_arg_split(const char *arg, char *buf, size_t len, const char **value);
+/* Whether arg is -h or --help. */
+bool tool_is_help(const char *arg);
+
+/* A JSON string: s quoted, with quotes, backslashes and control characters escaped. */
+void tool_json_string(FILE *f, const char *s);
+
+/* Progress of a long run on stderr, shown once the run has lasted a second, whether or not
+ * stderr is a terminal (a piped run's log shows it too): on a terminal one line redrawn in
+ * place, elsewhere a line every five seconds. */
+typedef struct tool_progress {
+    char what[96];
+    double start, last;
+    bool tty, shown;
+} tool_progress;
+void tool_progress_start(tool_progress *p, const char *what);
+/* "<what>: <fmt...>", if it is time to show it. */
+void tool_progress_update(tool_progress *p, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Ends the progress line on a terminal. */
+void tool_progress_end(tool_progress *p);
+double tool_now_s(void);
 
 /* Options shared by `run` and `bench` (each uses the ones that concern it). */
 typedef struct tool_opts {
@@ -163,7 +195,7 @@ typedef struct tool_op {
 const tool_op *tool_find_op(const char *name);
 /* tool_find_op, or NULL after printing "unknown operator" and the list. */
 const tool_op *tool_find_op_or_explain(const char *name);
-void tool_print_ops(void);
+void tool_print_ops(FILE *f);
 
 /* Random inputs of the operator's shape (opts B, T, H, HV, K, V, dtype), realistic values
  * (L2-normalised keys, beta in (0,1), log-sigmoid gates), uploaded. */
@@ -182,8 +214,22 @@ int tool_context(const tool_opts *opts, dvk_context **ctx);
 /* Prints "dvk: <what>: <status>: <detail>" and returns TOOL_FAIL. */
 int tool_fail_status(const char *what, dvk_status st);
 
-/* Parses run/bench options from argv[first..argc). Returns TOOL_OK or TOOL_USAGE (printed). */
+/* Parses run/bench options from argv[first..argc). Returns TOOL_OK, TOOL_USAGE (printed) or
+ * TOOL_HELP. */
 int tool_parse_opts(int argc, char **argv, int first, tool_opts *opts);
+
+/* ---- help: each command's usage and options (dvk help COMMAND, dvk COMMAND --help) ------- */
+
+/* The options run and bench share, and those of the attention operators (main.c). */
+void tool_help_op_options(FILE *f);
+/* The options of the building blocks (nn.c). */
+void tool_help_fn_options(FILE *f);
+void tool_help_devices(FILE *f);
+void tool_help_run(FILE *f);
+void tool_help_bench(FILE *f);
+void tool_help_compare(FILE *f);
+void tool_help_generate(FILE *f);
+void tool_help_eval(FILE *f);
 
 /* ---- timing (cmd_bench.c) ---------------------------------------------------------------- */
 
@@ -205,16 +251,21 @@ typedef dvk_status (*tool_record_fn)(dvk_cmd *cmd, void *user);
 int tool_time(dvk_context *ctx, tool_opts *opts, const char *name, tool_record_fn record,
               void *user, tool_timing *out);
 void tool_timing_free(tool_timing *t);
+/* --stages: each kernel's median; with json `, "stages": [{"kernel": ..., "median_ms": ...},
+ * ...]`, a member of bench's one object. */
 void tool_print_stages(const tool_timing *t, bool json);
-/* The C reference's time beside the device's median (ref_ms < 0: it could not run). */
-void tool_print_reference(double ref_ms, double median_ms, bool json);
+/* Runs the C reference (`run` returns its time in ms, or < 0 if it could not run) with a line
+ * of progress on stderr first, and prints its time beside the device's median; with json as a
+ * member of bench's one object, `, "reference_ms": T` (null when it could not run). */
+void tool_print_reference(const char *name, double (*run)(void *user), void *user,
+                          double median_ms, bool json);
 
 /* ---- the building blocks of deltavk_nn.h (nn.c) --------------------------------------------- */
 
 typedef struct tool_fn tool_fn;
 /* The function called `name` ("linear", "gelu", ...), or NULL. */
 const tool_fn *tool_find_fn(const char *name);
-void tool_print_fns(void);
+void tool_print_fns(FILE *f);
 /* dvk run FUNCTION / dvk bench FUNCTION. */
 int tool_run_fn(const tool_fn *fn, tool_opts *opts);
 int tool_bench_fn(const tool_fn *fn, tool_opts *opts);

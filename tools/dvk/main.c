@@ -12,30 +12,38 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: dvk <command> [options]\n"
+            "usage: dvk COMMAND [options]\n"
             "\n"
             "commands:\n"
-            "  devices                          list Vulkan devices and their capabilities\n"
-            "  run OP --in IN --out OUT         run an operator on the tensors of a safetensors\n"
-            "                                   file (fla's argument names) and write o and ht\n"
-            "                                   (and z, linear_attn's and infini_attn's\n"
-            "                                   normaliser)\n"
-            "  bench OP --B N --T N --H N --K N --V N\n"
-            "                                   median GPU time of an operator on random inputs\n"
-            "  compare A B [--names o,ht] [--tol 1e-5]\n"
-            "                                   relative RMS error of A's tensors against B's\n"
-            "  ops                              list the operators\n"
-            "  generate --model M [--prompt P] [--tokens N] [--temperature T --top-p P --seed S\n"
-            "           | --greedy]             generate text with an RWKV-7 model (rwkv.cpp .bin\n"
-            "                                   or safetensors), then prefill and decode speed\n"
-            "  eval --model M --prompt P --out O.safetensors\n"
-            "                                   the logits of the prompt's last token\n"
+            "  devices     list the Vulkan devices and their capabilities (--json: as JSON)\n"
+            "  run         run an operator or function on the tensors of a safetensors file\n"
+            "  bench       median GPU time of an operator or function on random inputs\n"
+            "  compare     relative RMS error of one safetensors file's tensors against\n"
+            "              another's\n"
+            "  ops         list the operators (of run and bench)\n"
+            "  functions   list the building blocks of deltavk_nn.h (of run and bench)\n"
+            "  generate    generate text with an RWKV-7 model, then prefill and decode speed\n"
+            "  eval        the logits of a prompt's last token under an RWKV-7 model\n"
+            "  help        this list, or a command's usage and options: dvk help COMMAND\n"
             "\n"
-            "options of run and bench:\n"
+            "dvk COMMAND --help (or -h) prints that command's usage and options. Options are\n"
+            "written --name value or --name=value. Exit status: 0 success, 1 the work failed,\n"
+            "2 the command line was wrong.\n"
+            "Environment: DVK_DEVICE=N|NAME picks the device (as --device does); every\n"
+            "variable deltavk and dvk read is in docs/configuration.md.\n");
+}
+
+void tool_help_op_options(FILE *f)
+{
+    fprintf(f,
+            "options of operators:\n"
             "  --mode recurrent|chunk   algorithm (default: the library's choice)\n"
             "  --dtype f32|f16          storage type of token tensors (default f32)\n"
             "  --device N|NAME          device index or name substring (default: DVK_DEVICE,\n"
             "                           else the best device)\n"
+            "  --validate               enable the Khronos validation layer (fails if it\n"
+            "                           reports anything)\n"
+            "  --small-profile          plan kernels for mobile-class limits\n"
             "  --scale S                query scale (default: the file's `scale`, else the\n"
             "                           operator's: K^-0.5, or 1 for rwkv7 and rope)\n"
             "  --chunk-size 16|32|64    chunk size of the chunked form (default: the device's)\n"
@@ -59,25 +67,24 @@ static void usage(FILE *f)
             "  --rope-theta X           infini_attn, rope: rotary base (default 10000)\n"
             "  --offset N               rope: the position of token 0 (default 0)\n"
             "  --rotary-dim N           rope: features rotated, even (default D, or D - 1)\n"
-            "  --delta-rule             infini_attn: the delta rule's memory update\n"
-            "  --validate               enable the Khronos validation layer\n"
-            "  --small-profile          plan kernels for mobile-class limits\n"
-            "options of bench:\n"
-            "  --B --T --H --K --V N    shape (--HV N: value heads, default H; the attention\n"
-            "                           operators' D is --K, DV --V; infini_attn's T is one\n"
-            "                           segment)\n"
-            "  --warmup N --iters N     runs before timing (default 5) and timed (default 30)\n"
-            "  --no-state               no initial or final state (infini_attn: the first\n"
-            "                           segment, no memory stored)\n"
-            "  --repeat N               N calls back to back per timed run, time per call\n"
-            "                           reported (default: enough for 20 ms, so the GPU's\n"
-            "                           clocks settle, as Triton's do_bench does)\n"
-            "  --reference              also the time of the plain-C reference (double, one\n"
-            "                           thread) on the same inputs\n"
-            "  --stages                 also the median time of each kernel (dispatches timed\n"
-            "                           one by one)\n"
-            "  --json                   one JSON object on stdout\n"
-            "tensors of the attention operators (run; any float dtype in the file):\n"
+            "  --delta-rule             infini_attn: the delta rule's memory update\n");
+}
+
+void tool_help_run(FILE *f)
+{
+    fprintf(f,
+            "usage: dvk run OP --in IN.safetensors --out OUT.safetensors [options]\n"
+            "       dvk run FUNCTION --in IN.safetensors --out OUT.safetensors [options]\n"
+            "\n"
+            "Runs an operator (dvk ops) on the tensors of a file, named as fla names its\n"
+            "arguments, and writes its output o (rope: y), the final state ht and, for\n"
+            "linear_attn and infini_attn, the final normaliser z. Or runs a building block\n"
+            "(dvk functions) on its PyTorch-named inputs and writes y. Any float dtype in the\n"
+            "file.\n"
+            "\n");
+    tool_help_op_options(f);
+    fprintf(f,
+            "tensors of the attention operators:\n"
             "  linear_attn   reads q, k [B,T,H,K], v [B,T,H,V], optional done [B,T] (nonzero:\n"
             "                an episode starts at that token), h0 [N,H,K,V], z0 [N,H,K]\n"
             "                (absent: zeros), cu_seqlens; writes o, ht, z\n"
@@ -85,7 +92,8 @@ static void usage(FILE *f)
             "  infini_attn   reads q, k [B,T,H,D], v [B,T,H,DV], gate [H] (logits) and the past\n"
             "                memory h0 [B,H,D,DV], z0 [B,H,D] (absent: the first segment);\n"
             "                writes o and the memory after the segment, ht and z\n"
-            "  rope          reads x [B,T,H,D]; writes y (--K is D in bench)\n");
+            "  rope          reads x [B,T,H,D]; writes y\n");
+    tool_help_fn_options(f);
 }
 
 static int parse_u32(const char *flag, const char *s, uint32_t *out)
@@ -115,11 +123,39 @@ static int parse_nonneg_float(const char *flag, const char *s, float *out)
     return TOOL_OK;
 }
 
+/* The option's switch in o when `a` is one of the options that take no value, else NULL. */
+static bool *flag_of(tool_opts *o, const char *a)
+{
+    const struct {
+        const char *name;
+        bool *flag;
+    } flags[] = {
+        {"--l2norm-qk", &o->l2norm_qk},   {"--gate-in-kernel", &o->gate_in_kernel},
+        {"--beta-sigmoid", &o->beta_sigmoid}, {"--no-normalize", &o->no_normalize},
+        {"--eps-add", &o->eps_add},       {"--no-rope", &o->no_rope},
+        {"--delta-rule", &o->delta_rule}, {"--validate", &o->validate},
+        {"--small-profile", &o->small_profile}, {"--no-state", &o->no_state},
+        {"--json", &o->json},             {"--stages", &o->stages},
+        {"--reference", &o->reference},   {"--accumulate", &o->accumulate},
+        {"--no-bias", &o->no_bias},       {"--gate-first", &o->gate_first},
+        {"--same", &o->same},             {"--log", &o->log},
+    };
+    for (size_t n = 0; n < sizeof flags / sizeof flags[0]; ++n)
+        if (strcmp(a, flags[n].name) == 0)
+            return flags[n].flag;
+    return NULL;
+}
+
 int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
 {
     for (int i = first; i < argc; ++i) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        char name[64];
+        const char *inline_val = NULL;
+        const char *a = tool_arg_split(argv[i], name, sizeof name, &inline_val);
+        const char *val = inline_val ? inline_val : i + 1 < argc ? argv[i + 1] : NULL;
+        const int taken = inline_val ? 0 : 1; /* arguments after this one that a value uses */
+        if (tool_is_help(a))
+            return TOOL_HELP;
         /* Flags that take a value. */
         struct {
             const char *name;
@@ -136,7 +172,7 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
             if (strcasecmp(a, nums[n].name) == 0) {
                 if (parse_u32(a, val, nums[n].u32) != TOOL_OK)
                     return TOOL_USAGE;
-                ++i;
+                i += taken;
                 matched = true;
             }
         }
@@ -154,7 +190,7 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
                 fprintf(stderr, "dvk: %s needs a value\n", a);
                 return TOOL_USAGE;
             }
-            ++i;
+            i += taken;
             if (strcmp(a, "--in") == 0) {
                 o->in = val;
             } else if (strcmp(a, "--out") == 0) {
@@ -264,42 +300,12 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
                 }
                 o->has_scale = true;
             }
-        } else if (strcmp(a, "--l2norm-qk") == 0) {
-            o->l2norm_qk = true;
-        } else if (strcmp(a, "--gate-in-kernel") == 0) {
-            o->gate_in_kernel = true;
-        } else if (strcmp(a, "--beta-sigmoid") == 0) {
-            o->beta_sigmoid = true;
-        } else if (strcmp(a, "--no-normalize") == 0) {
-            o->no_normalize = true;
-        } else if (strcmp(a, "--eps-add") == 0) {
-            o->eps_add = true;
-        } else if (strcmp(a, "--no-rope") == 0) {
-            o->no_rope = true;
-        } else if (strcmp(a, "--delta-rule") == 0) {
-            o->delta_rule = true;
-        } else if (strcmp(a, "--validate") == 0) {
-            o->validate = true;
-        } else if (strcmp(a, "--small-profile") == 0) {
-            o->small_profile = true;
-        } else if (strcmp(a, "--no-state") == 0) {
-            o->no_state = true;
-        } else if (strcmp(a, "--json") == 0) {
-            o->json = true;
-        } else if (strcmp(a, "--stages") == 0) {
-            o->stages = true;
-        } else if (strcmp(a, "--reference") == 0) {
-            o->reference = true;
-        } else if (strcmp(a, "--accumulate") == 0) {
-            o->accumulate = true;
-        } else if (strcmp(a, "--no-bias") == 0) {
-            o->no_bias = true;
-        } else if (strcmp(a, "--gate-first") == 0) {
-            o->gate_first = true;
-        } else if (strcmp(a, "--same") == 0) {
-            o->same = true;
-        } else if (strcmp(a, "--log") == 0) {
-            o->log = true;
+        } else if (flag_of(o, a)) {
+            if (inline_val) {
+                fprintf(stderr, "dvk: %s takes no value\n", a);
+                return TOOL_USAGE;
+            }
+            *flag_of(o, a) = true;
         } else if (a[0] == '-') {
             fprintf(stderr, "dvk: unknown option %s\n", a);
             return TOOL_USAGE;
@@ -332,39 +338,139 @@ int tool_context(const tool_opts *opts, dvk_context **ctx)
     return TOOL_OK;
 }
 
+const char *tool_arg_split(const char *arg, char *buf, size_t len, const char **value)
+{
+    *value = NULL;
+    const char *eq = strchr(arg, '=');
+    if (strncmp(arg, "--", 2) != 0 || !eq || (size_t)(eq - arg) >= len)
+        return arg;
+    memcpy(buf, arg, (size_t)(eq - arg));
+    buf[eq - arg] = '\0';
+    *value = eq + 1;
+    return buf;
+}
+
+bool tool_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
+
+void tool_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; ++p) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void help_ops(FILE *f)
+{
+    fprintf(f, "usage: dvk ops\n\nLists the operators of dvk run and dvk bench:\n");
+    tool_print_ops(f);
+}
+
+static void help_functions(FILE *f)
+{
+    fprintf(f, "usage: dvk functions\n\nLists the building blocks of deltavk_nn.h that dvk run "
+               "and dvk bench take,\nwith the tensors each reads and writes.\n");
+}
+
+static void help_help(FILE *f) { fprintf(f, "usage: dvk help [COMMAND]\n"); }
+
+/* dvk ops, dvk functions: lists, with no options but --help. */
+static int list_command(int argc, char **argv, void (*help)(FILE *), void (*list)(FILE *))
+{
+    if (argc == 3 && tool_is_help(argv[2])) {
+        help(stdout);
+        return TOOL_OK;
+    }
+    if (argc > 2) {
+        fprintf(stderr, "dvk: %s takes no arguments\n", argv[1]);
+        help(stderr);
+        return TOOL_USAGE;
+    }
+    list(stdout);
+    return TOOL_OK;
+}
+
+static int cmd_ops(int argc, char **argv)
+{
+    return list_command(argc, argv, help_ops, tool_print_ops);
+}
+
+static int cmd_functions(int argc, char **argv)
+{
+    return list_command(argc, argv, help_functions, tool_print_fns);
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    void (*help)(FILE *f);
+} commands[] = {
+    {"devices", cmd_devices, tool_help_devices},
+    {"run", cmd_run, tool_help_run},
+    {"bench", cmd_bench, tool_help_bench},
+    {"compare", cmd_compare, tool_help_compare},
+    {"ops", cmd_ops, help_ops},
+    {"functions", cmd_functions, help_functions},
+    {"generate", cmd_generate, tool_help_generate},
+    {"eval", cmd_eval, tool_help_eval},
+    {"help", cmd_help, help_help},
+};
+
+static int find_command(const char *name)
+{
+    for (int i = 0; i < (int)(sizeof commands / sizeof commands[0]); ++i)
+        if (strcmp(commands[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static int unknown_command(const char *name)
+{
+    fprintf(stderr, "dvk: unknown command \"%s\" (dvk help lists the commands)\n", name);
+    return TOOL_USAGE;
+}
+
+/* dvk help [COMMAND] */
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 3 || (argc == 3 && tool_is_help(argv[2]))) {
+        usage(stdout);
+        return TOOL_OK;
+    }
+    if (argc > 3) {
+        help_help(stderr);
+        return TOOL_USAGE;
+    }
+    const int c = find_command(argv[2]);
+    if (c < 0)
+        return unknown_command(argv[2]);
+    commands[c].help(stdout);
+    return TOOL_OK;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? TOOL_USAGE : TOOL_OK;
+    if (argc < 2) {
+        usage(stderr);
+        return TOOL_USAGE;
     }
     const char *cmd = argv[1];
+    if (tool_is_help(cmd)) {
+        usage(stdout);
+        return TOOL_OK;
+    }
     if (strcmp(cmd, "--version") == 0) {
         printf("dvk %d.%d.%d\n", DVK_VERSION_MAJOR, DVK_VERSION_MINOR, DVK_VERSION_PATCH);
         return TOOL_OK;
     }
-    if (strcmp(cmd, "devices") == 0)
-        return cmd_devices(argc, argv);
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc, argv);
-    if (strcmp(cmd, "bench") == 0)
-        return cmd_bench(argc, argv);
-    if (strcmp(cmd, "compare") == 0)
-        return cmd_compare(argc, argv);
-    if (strcmp(cmd, "generate") == 0)
-        return cmd_generate(argc, argv);
-    if (strcmp(cmd, "eval") == 0)
-        return cmd_eval(argc, argv);
-    if (strcmp(cmd, "ops") == 0) {
-        tool_print_ops();
-        return TOOL_OK;
-    }
-    if (strcmp(cmd, "functions") == 0) {
-        tool_print_fns();
-        return TOOL_OK;
-    }
-    fprintf(stderr, "dvk: unknown command \"%s\"\n\n", cmd);
-    usage(stderr);
-    return TOOL_USAGE;
+    const int c = find_command(cmd);
+    return c < 0 ? unknown_command(cmd) : commands[c].run(argc, argv);
 }

@@ -840,24 +840,47 @@ const tool_fn *tool_find_fn(const char *name)
     return NULL;
 }
 
-static void print_fn(const tool_fn *fn)
+static void print_fn(FILE *f, const tool_fn *fn)
 {
     char in[256] = "", out[128] = "";
     for (int i = 0; i < FN_MAX && fn->in[i]; ++i)
         snprintf(in + strlen(in), sizeof in - strlen(in), "%s%s", i ? " " : "", fn->in[i]);
     for (int i = 0; i < FN_MAX && fn->out[i]; ++i)
         snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? " " : "", fn->out[i]);
-    printf("  %-16s %s\n  %-16s   reads %s; writes %s\n", fn->name, fn->summary, "", in, out);
+    fprintf(f, "  %-16s %s\n  %-16s   reads %s; writes %s\n", fn->name, fn->summary, "", in,
+            out);
 }
 
-void tool_print_fns(void)
+void tool_print_fns(FILE *f)
 {
     init_act_fns();
-    printf("functions (deltavk_nn.h; a trailing ? marks an optional tensor):\n");
+    fprintf(f, "functions (deltavk_nn.h; a trailing ? marks an optional tensor):\n");
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; ++i)
-        print_fn(&fns[i]);
+        print_fn(f, &fns[i]);
     for (size_t i = 0; i < DVK_ACT_COUNT_ && act_fns[i].name; ++i)
-        print_fn(&act_fns[i]);
+        print_fn(f, &act_fns[i]);
+}
+
+void tool_help_fn_options(FILE *f)
+{
+    fprintf(f,
+            "options of functions (dvk functions lists them and their tensors):\n"
+            "  --dtype f32|f16|bf16     dtype of the inputs and outputs (run: the file's\n"
+            "                           tensors are converted to it; default f32)\n"
+            "  --device N|NAME, --validate, --small-profile   as for operators\n"
+            "  --act NAME               glu, gated_residual, conv1d: the activation (one of\n"
+            "                           the activation functions' names)\n"
+            "  --eps X                  norms: epsilon\n"
+            "  --eps-mode inside|clamp|add\n"
+            "                           norms: where epsilon goes\n"
+            "  --weight-offset X        rms_norm: y = x_hat * (offset + weight)\n"
+            "  --groups N               group_norm, conv1d: groups\n"
+            "  --accumulate             linear: y += x W^T + b (run reads y from the file)\n"
+            "  --gate-first             glu: the gate is the first half\n"
+            "  --same                   conv1d: same padding (default causal)\n"
+            "  --log                    softmax: log_softmax\n"
+            "  --temperature T --top-p P --top-k K --seed S\n"
+            "                           sample: the sampling parameters\n");
 }
 
 /* ---- run and bench ------------------------------------------------------------------------ */
@@ -900,9 +923,10 @@ int tool_run_fn(const tool_fn *fn, tool_opts *opts)
 {
     if (!opts->in || !opts->out) {
         fprintf(stderr, "usage: dvk run %s --in IN.safetensors --out OUT.safetensors "
-                        "[--dtype f32|f16|bf16] [--device N] ...\n",
+                        "[--dtype f32|f16|bf16] [--device N] ... (dvk run --help: every "
+                        "option)\n",
                 fn->name);
-        print_fn(fn);
+        print_fn(stderr, fn);
         return TOOL_USAGE;
     }
     dvk_context *ctx = NULL;
@@ -996,11 +1020,24 @@ static dvk_status record_fn(dvk_cmd *cmd, void *user)
     return r->fn->record(cmd, r->fn, r->opts, io);
 }
 
+typedef struct fn_reference {
+    const tool_fn *fn;
+    const tool_opts *opts;
+    const fn_io *io;
+} fn_reference;
+
+static double run_fn_reference(void *user)
+{
+    const fn_reference *r = user;
+    return r->fn->reference_ms ? r->fn->reference_ms(r->fn, r->opts, r->io) : -1.0;
+}
+
 int tool_bench_fn(const tool_fn *fn, tool_opts *opts)
 {
     if (!opts->M || !opts->N || !opts->iters) {
         fprintf(stderr, "usage: dvk bench %s --M N --N N [--K N] [--dtype f32|f16|bf16] "
-                        "[--wdtype ...] [--iters N] [--json] [--reference]\n  shapes: %s\n",
+                        "[--wdtype ...] [--iters N] [--json] [--reference] (dvk bench --help: "
+                        "every option)\n  shapes: %s\n",
                 fn->name, fn->bench);
         return TOOL_USAGE;
     }
@@ -1037,18 +1074,22 @@ int tool_bench_fn(const tool_fn *fn, tool_opts *opts)
         }
         const double flops = fn->flops ? fn->flops(fn, opts, io0) : 0.0;
         const double s = timing.median * 1e-3;
+        const double gbps = s > 0.0 ? bytes / s * 1e-9 : 0.0;
+        const double tflops = s > 0.0 ? flops / s * 1e-12 : 0.0;
         if (opts->json) {
             printf("{\"function\": \"%s\", \"dtype\": \"%s\", \"wdtype\": \"%s\", \"M\": %u, "
-                   "\"N\": %u, \"K\": %u, \"device\": \"%s\", \"driver\": \"%s\", "
-                   "\"profile\": \"%s\", \"median_ms\": %.6f, \"min_ms\": %.6f, "
+                   "\"N\": %u, \"K\": %u, \"device\": ",
+                   fn->name, dvk_dtype_name(io_dtype(opts)), dvk_dtype_name(w_dtype(opts)),
+                   opts->M, opts->N, opts->K);
+            tool_json_string(stdout, info->name);
+            printf(", \"driver\": ");
+            tool_json_string(stdout, info->driver_info);
+            printf(", \"profile\": \"%s\", \"median_ms\": %.6f, \"min_ms\": %.6f, "
                    "\"max_ms\": %.6f, \"iters\": %u, \"repeat\": %u, \"rotate\": %u, "
                    "\"bytes\": %.0f, \"flops\": %.0f, \"gb_per_s\": %.3f, "
-                   "\"tflop_per_s\": %.4f}\n",
-                   fn->name, dvk_dtype_name(io_dtype(opts)), dvk_dtype_name(w_dtype(opts)),
-                   opts->M, opts->N, opts->K, info->name, info->driver_info,
+                   "\"tflop_per_s\": %.4f",
                    opts->small_profile ? "small" : "device", timing.median, timing.min,
-                   timing.max, opts->iters, opts->repeat, copies, bytes, flops,
-                   bytes / s * 1e-9, flops / s * 1e-12);
+                   timing.max, opts->iters, opts->repeat, copies, bytes, flops, gbps, tflops);
         } else {
             printf("%s (%s, weights %s) M=%u N=%u K=%u on %s\n", fn->name,
                    dvk_dtype_name(io_dtype(opts)), dvk_dtype_name(w_dtype(opts)), opts->M,
@@ -1056,13 +1097,17 @@ int tool_bench_fn(const tool_fn *fn, tool_opts *opts)
             printf("  median %.4f ms  (min %.4f, max %.4f, %u runs after %u warm-up%s)\n",
                    timing.median, timing.min, timing.max, opts->iters, opts->warmup,
                    opts->repeat > 1 ? ", per call of a back-to-back batch" : "");
-            printf("  %.1f GB/s of %.1f MB moved, %.3f TFLOP/s of %.3g FLOP\n",
-                   bytes / s * 1e-9, bytes * 1e-6, flops / s * 1e-12, flops);
+            printf("  %.1f GB/s of %.1f MB moved, %.3f TFLOP/s of %.3g FLOP\n", gbps,
+                   bytes * 1e-6, tflops, flops);
         }
-        if (opts->reference)
-            tool_print_reference(fn->reference_ms ? fn->reference_ms(fn, opts, io0) : -1.0,
-                                 timing.median, opts->json);
-        tool_print_stages(&timing, opts->json);
+        if (opts->reference) {
+            fn_reference ref = {fn, opts, io0};
+            tool_print_reference(fn->name, run_fn_reference, &ref, timing.median, opts->json);
+        }
+        if (opts->stages)
+            tool_print_stages(&timing, opts->json);
+        if (opts->json)
+            printf("}\n");
     }
     tool_timing_free(&timing);
     for (uint32_t c = 0; c < copies; ++c)

@@ -8,17 +8,11 @@
 // and the first step's before x's slice (MR rows, fp32) is copied to shared memory, so the
 // weight stream never waits. VW divides K, so every row starts on a vector boundary whatever
 // its index (K odd: VW = 1). The LANES partial sums of each (row, x row) meet in shared memory
-// by a tree; with several K slices they are fp32 partials for splitk_sum.comp, or (FUSED, the
-// linear/gemv_fused build) the last workgroup of a row block to finish adds them. With XDIRECT, x
+// by a tree; with several K slices they are fp32 partials for splitk_sum.comp. With XDIRECT, x
 // is read from memory where it is used (4 elements per load; x is small, so the L1 cache holds
 // it) instead of through shared memory, which then serves the sums only.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
-#ifdef DVK_GV_FUSED
-// the slices count themselves with queue-family-scoped atomics and barriers (the Vulkan memory
-// model: device scope would need vulkanMemoryModelDeviceScope, which deltavk does not enable)
-#extension GL_KHR_memory_scope_semantics : require
-#endif
 #include "dtype.glsl"
 #include "gemv.h"
 #include "linear.glsl"
@@ -34,7 +28,6 @@ layout(constant_id = GV_SPEC_PARTIAL) const uint PARTIAL = 0;
 layout(constant_id = GV_SPEC_XV4) const uint XV4 = 0;
 layout(constant_id = GV_SPEC_KC) const uint KC = 1024;
 layout(constant_id = GV_SPEC_XDIRECT) const uint XDIRECT = 0;
-layout(constant_id = GV_SPEC_FUSED) const uint FUSED = 0;
 
 DVK_TENSOR_IN(LINEAR_BIND_X, x)
 // x 4 elements at a time (fp32: 16 bytes, 16-bit: 8 bytes)
@@ -46,17 +39,8 @@ layout(std430, binding = LINEAR_BIND_W) readonly buffer WV4_ { uvec4 w4[]; };
 layout(std430, binding = LINEAR_BIND_W) readonly buffer WV2_ { uvec2 w2[]; };
 layout(std430, binding = LINEAR_BIND_W) readonly buffer WV1_ { uint w1[]; };
 DVK_TENSOR_INOUT(LINEAR_BIND_Y, y)
-// The slices' partial sums; with FUSED also read back by another workgroup (coherent at queue
-// family scope: the last slice to finish reads what the others wrote), and followed by the
-// slices' counters
-#ifdef DVK_GV_FUSED
-layout(std430, binding = LINEAR_BIND_PART) queuefamilycoherent buffer Part_ { float part[]; };
-layout(std430, binding = LINEAR_BIND_PART) queuefamilycoherent buffer PartCount_ {
-    uint part_count[];
-};
-#else
+// the slices' partial sums
 layout(std430, binding = LINEAR_BIND_PART) writeonly buffer Part_ { float part[]; };
-#endif
 
 const uint RG = WG / LANES;       // row groups
 const uint RWG = RG * RPT;        // weight rows per workgroup
@@ -268,35 +252,4 @@ void main()
             }
         }
     }
-#ifdef DVK_GV_FUSED
-    if (PARTIAL == 0 || FUSED == 0)
-        return;
-
-    // FUSED: count this slice done for the row block once all its partial sums are available
-    // (release); the last one to count (acquire) adds all the slices' sums in slice order (the
-    // sum splitk_sum.comp makes, so the results are the same) and writes y.
-    controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
-                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
-                   gl_SemanticsAcquireRelease);
-    if (lid == 0) {
-        const uint done =
-            atomicAdd(part_count[pc.count_off + g * gl_NumWorkGroups.x + gl_WorkGroupID.x], 1u,
-                      gl_ScopeQueueFamily, gl_StorageSemanticsBuffer, gl_SemanticsAcquireRelease);
-        xs4[0].x = done + 1 == gl_NumWorkGroups.y ? 1.0 : 0.0; // (the sums were all read)
-    }
-    controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
-                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
-                   gl_SemanticsAcquireRelease);
-    if (xs4[0].x == 0.0)
-        return; // not the last slice of this row block
-    for (uint o = lid; o < RWG * MR; o += WG) {
-        const uint m = o / RWG, n = n0 + o % RWG;
-        if (n < pc.N) {
-            float sum = 0.0;
-            for (uint t = 0; t < gl_NumWorkGroups.y; ++t)
-                sum += part[((t * pc.G + g) * MR + m) * pc.N + n];
-            write_y(g, m, n, sum);
-        }
-    }
-#endif
 }

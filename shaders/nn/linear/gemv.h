@@ -24,11 +24,7 @@
 #define GV_SPEC_XDIRECT 17 /* 1: x read straight from memory (through the L1 cache) where
                               it is used, not staged in shared memory: no x chunks, so no K
                               slices needed for x's sake (needs GV_VW >= 4 and K % 4 == 0) */
-#define GV_SPEC_FUSED 18  /* with PARTIAL: the last workgroup of each row block to finish adds
-                             the slices' partial sums (in slice order) and writes y, so that no
-                             second dispatch is needed; the slices count themselves in uint
-                             counters at part's element count_off on (zeroed beforehand) */
-#define GV_SPECS 19
+#define GV_SPECS 18
 #define GV_MAX_ROWS 16
 
 DVK_PUSH_BEGIN(linear_gemv_push)
@@ -36,8 +32,6 @@ DVK_PUSH_BEGIN(linear_gemv_push)
     uint32_t K;
     uint32_t G;           /* groups (gl_NumWorkGroups.z) */
     uint32_t bias_stride; /* 0 or N */
-    uint32_t count_off;   /* FUSED: the first counter's index in part (one per group and row
-                             block: count_off + g * row blocks + block) */
 DVK_PUSH_END(linear_gemv_push)
 
 #endif

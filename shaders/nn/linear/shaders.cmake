@@ -9,10 +9,6 @@ foreach(kernel gemv splitk_sum tiled)
   dvk_shader(linear/${kernel}_any nn/linear/${kernel}.comp LIBRARY deltavk_nn
              REQUIRES FLOAT16_STORAGE)
 endforeach()
-# gemv whose K slices add themselves up (the last workgroup of a row block to finish), on
-# devices with the Vulkan memory model (its atomics and barriers are queue-family scoped).
-dvk_shader(linear/gemv_fused nn/linear/gemv.comp LIBRARY deltavk_nn
-           REQUIRES FLOAT16_STORAGE DEFINES DVK_GV_FUSED=1)
 dvk_shader(linear/tiled_cm nn/linear/tiled_cm.comp LIBRARY deltavk_nn NO_OPT
            REQUIRES FLOAT16_STORAGE COOPMAT_NV)
 # The same tiling with the matrix operations emulated by plain code, so that the tests run it

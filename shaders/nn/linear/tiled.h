@@ -34,10 +34,7 @@
                               fp32 sums go to part [S,G,M,N] for splitk_sum.comp */
 #define CM_SPEC_DIAG 15   /* CM_DIAG_* bits: parts of the work left out, for timing only */
 #define CM_SPEC_SMEM4 16  /* uvec4s of shared memory: the buffers' and the epilogue's, the larger */
-#define CM_SPEC_FUSED 17  /* with PARTIAL: the last workgroup of each tile to finish adds the
-                             slices' partial sums (in slice order) and writes y, counting in
-                             uint counters at part's element count_off on (zeroed beforehand) */
-#define CM_SPECS 18
+#define CM_SPECS 17
 
 /* Diagnostic bits (DVK_LINEAR_DIAG): each removes one part of tiled_cm's work so that a timing
  * shows what that part costs. The results are wrong with any bit set. */
@@ -61,8 +58,6 @@ DVK_PUSH_BEGIN(linear_tiled_push)
     uint32_t tiles_n;     /* ceil(N / BN) */
     uint32_t G;           /* groups */
     uint32_t ks;          /* tiled_cm: K columns per slice (a multiple of BK; K when whole) */
-    uint32_t count_off;   /* tiled_cm FUSED: the first counter's index in part (one per group
-                             and tile: count_off + g * tiles + tile) */
 DVK_PUSH_END(linear_tiled_push)
 
 #endif

@@ -19,8 +19,7 @@
 // invocations along a row of the whole tile. With PARTIAL, K is cut into slices of pc.ks
 // columns (gl_WorkGroupID.z = group + G·slice) and the strips go out as fp32 partial sums,
 // [slice, G, M, N], for splitk_sum.comp: the decode-shaped configuration (M <= 16) gets its
-// workgroups that way; with FUSED the last workgroup of each tile to finish adds them (in slice
-// order, as splitk_sum.comp does) instead of a second dispatch.
+// workgroups that way.
 //
 // Shared memory is one uvec4 array: the products read fp16 blocks out of it and the epilogue
 // stores fp32 blocks into it (SPV_NV_cooperative_matrix lets the pointer type differ from the
@@ -34,8 +33,6 @@
 // DIAG (CM_DIAG_* of tiled.h) leaves parts of the work out, for timing them (wrong results).
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
-// queue-family-scoped atomics and barriers for FUSED (coopmat.glsl enables it too)
-#extension GL_KHR_memory_scope_semantics : require
 #include "dtype.glsl"
 #include "tiled.h"
 #include "linear.glsl"
@@ -50,16 +47,12 @@ layout(constant_id = CM_SPEC_SMEM4) const uint SMEM4 = 2 * 256 * 5;
 layout(constant_id = CM_SPEC_GROUP_M) const uint GROUP_M = 8;
 layout(constant_id = CM_SPEC_PARTIAL) const uint PARTIAL = 0;
 layout(constant_id = CM_SPEC_DIAG) const uint DIAG = 0;
-layout(constant_id = CM_SPEC_FUSED) const uint FUSED = 0;
 
 layout(std430, binding = LINEAR_BIND_X) readonly buffer X4_ { uvec4 x4[]; };
 layout(std430, binding = LINEAR_BIND_W) readonly buffer W4_ { uvec4 w4[]; };
 layout(std430, binding = LINEAR_BIND_Y) buffer Y4_ { uvec4 y4[]; };
-// the slices' partial sums (read back by the last slice of a tile with FUSED), then counters
-layout(std430, binding = LINEAR_BIND_PART) queuefamilycoherent buffer Part4_ { uvec4 part4[]; };
-layout(std430, binding = LINEAR_BIND_PART) queuefamilycoherent buffer PartCount_ {
-    uint part_count[];
-};
+// the slices' partial sums
+layout(std430, binding = LINEAR_BIND_PART) writeonly buffer Part4_ { uvec4 part4[]; };
 
 #ifndef DVK_CM_EMULATE
 #include "coopmat.glsl"
@@ -383,43 +376,5 @@ void main()
             }
         }
         barrier();
-    }
-    if (PARTIAL == 0 || FUSED == 0)
-        return;
-
-    // FUSED: count this slice done for the tile once all its partial sums are available
-    // (release); the last one to count (acquire) adds every slice's sums of the tile, in slice
-    // order, and writes y, 8 outputs per item.
-    controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
-                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
-                   gl_SemanticsAcquireRelease);
-    const uint nslices = gl_NumWorkGroups.z / pc.G;
-    if (lid == 0) {
-        const uint done =
-            atomicAdd(part_count[pc.count_off + g * pc.tiles_m * pc.tiles_n + pid], 1u,
-                      gl_ScopeQueueFamily, gl_StorageSemanticsBuffer, gl_SemanticsAcquireRelease);
-        smem[0].x = done + 1 == nslices ? 1u : 0u; // (the epilogue ended on a barrier)
-    }
-    controlBarrier(gl_ScopeWorkgroup, gl_ScopeQueueFamily,
-                   gl_StorageSemanticsBuffer | gl_StorageSemanticsShared,
-                   gl_SemanticsAcquireRelease);
-    if (smem[0].x == 0u)
-        return; // not the last slice of this tile
-    for (uint it = lid; it < BM * BN / 8; it += NT) {
-        const uint m = m0 + it / (BN / 8), n = n0 + (it % (BN / 8)) * 8;
-        if (m < pc.M && n < pc.N) {
-            float v[8] = float[8](0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-            for (uint t = 0; t < nslices; ++t) {
-                const uint pi = (((t * pc.G + g) * pc.M + m) * pc.N + n) / 4;
-                const uvec4 lo = part4[pi], hi = part4[pi + 1];
-                [[unroll]] for (uint c = 0; c < 4; ++c) {
-                    v[c] += uintBitsToFloat(lo[c]);
-                    v[c + 4] += uintBitsToFloat(hi[c]);
-                }
-            }
-            [[unroll]] for (uint c = 0; c < 8; ++c)
-                v[c] = linear_add_bias(v[c], g, pc.bias_stride, n + c);
-            write_y8(g, m, n, v);
-        }
     }
 }

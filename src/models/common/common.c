@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *md_dims_str(uint32_t ndim, const uint64_t *dims, char *buf, size_t len)
+const char *dvk__md_dims_str(uint32_t ndim, const uint64_t *dims, char *buf, size_t len)
 {
     size_t n = (size_t)snprintf(buf, len, "[");
     for (uint32_t i = 0; i < ndim && n < len; ++i)
@@ -17,8 +17,8 @@ const char *md_dims_str(uint32_t ndim, const uint64_t *dims, char *buf, size_t l
     return buf;
 }
 
-dvk_status md_view(md_views *pool, dvk_tensor *base, uint64_t offset, uint32_t ndim,
-                   const uint64_t *shape, dvk_tensor **out)
+dvk_status dvk__md_view(md_views *pool, dvk_tensor *base, uint64_t offset, uint32_t ndim,
+                        const uint64_t *shape, dvk_tensor **out)
 {
     if (pool->count == pool->cap) {
         const uint32_t cap = pool->cap ? 2 * pool->cap : 32;
@@ -36,14 +36,14 @@ dvk_status md_view(md_views *pool, dvk_tensor *base, uint64_t offset, uint32_t n
     return DVK_SUCCESS;
 }
 
-void md_views_clear(md_views *pool)
+void dvk__md_views_clear(md_views *pool)
 {
     while (pool->count)
         dvk_tensor_destroy(pool->v[--pool->count]);
 }
 
-dvk_status md_scratch(dvk_cmd *cmd, dvk_dtype dtype, uint32_t ndim, const uint64_t *shape,
-                      dvk_tensor **out)
+dvk_status dvk__md_scratch(dvk_cmd *cmd, dvk_dtype dtype, uint32_t ndim, const uint64_t *shape,
+                           dvk_tensor **out)
 {
     dvk_tensor_desc d = {.dtype = dtype, .ndim = ndim};
     for (uint32_t i = 0; i < ndim; ++i)
@@ -51,8 +51,8 @@ dvk_status md_scratch(dvk_cmd *cmd, dvk_dtype dtype, uint32_t ndim, const uint64
     return dvk_cmd_scratch_tensor(cmd, &d, out);
 }
 
-dvk_status md_tensor_from_f32(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
-                              const uint64_t *shape, const float *data, dvk_tensor **out)
+dvk_status dvk__md_tensor_from_f32(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
+                                   const uint64_t *shape, const float *data, dvk_tensor **out)
 {
     *out = NULL;
     dvk_tensor_desc d = {.dtype = dtype, .ndim = ndim};
@@ -139,8 +139,8 @@ static void sb_json(sbuf *b, const char *s)
     sb_put(b, "\"", 1);
 }
 
-dvk_status md_st_write(const char *path, const md_st_tensor *tensors, uint32_t n_tensors,
-                       const md_st_meta *meta, uint32_t n_meta)
+dvk_status dvk__md_st_write(const char *path, const md_st_tensor *tensors, uint32_t n_tensors,
+                            const md_st_meta *meta, uint32_t n_meta)
 {
     if (!path)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "path is NULL");

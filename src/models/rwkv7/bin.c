@@ -38,7 +38,7 @@ static const char *type_name(int32_t t)
     return t >= 0 && t < (int32_t)(sizeof names / sizeof names[0]) ? names[t] : "unknown";
 }
 
-void rwkv7_bin_free(rwkv7_bin *bin)
+void dvk__rwkv7_bin_free(rwkv7_bin *bin)
 {
     if (!bin)
         return;
@@ -49,8 +49,8 @@ void rwkv7_bin_free(rwkv7_bin *bin)
     bin->count = 0;
 }
 
-dvk_status rwkv7_bin_parse(const unsigned char *bytes, size_t size, const char *label,
-                           rwkv7_bin *out)
+dvk_status dvk__rwkv7_bin_parse(const unsigned char *bytes, size_t size, const char *label,
+                                rwkv7_bin *out)
 {
     memset(out, 0, sizeof *out);
     if (size < 24)
@@ -183,11 +183,11 @@ dvk_status rwkv7_bin_parse(const unsigned char *bytes, size_t size, const char *
         out->rec[out->count++] = r;
     }
     if (st != DVK_SUCCESS)
-        rwkv7_bin_free(out);
+        dvk__rwkv7_bin_free(out);
     return st;
 }
 
-rwkv7_bin_record *rwkv7_bin_find(const rwkv7_bin *bin, const char *name)
+rwkv7_bin_record *dvk__rwkv7_bin_find(const rwkv7_bin *bin, const char *name)
 {
     for (uint32_t i = 0; i < bin->count; ++i)
         if (strcmp(bin->rec[i].name, name) == 0)
@@ -195,7 +195,7 @@ rwkv7_bin_record *rwkv7_bin_find(const rwkv7_bin *bin, const char *name)
     return NULL;
 }
 
-void rwkv7_bin_read(const rwkv7_bin_record *r, float *dst)
+void dvk__rwkv7_bin_read(const rwkv7_bin_record *r, float *dst)
 {
     if (r->type == 0) {
         memcpy(dst, r->data, (size_t)r->numel * sizeof(float));

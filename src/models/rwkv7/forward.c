@@ -5,8 +5,8 @@
  * through L blocks uses one block's scratch.
  *
  * Per block: LayerNorm, one token shift for the six mixes, the r, k, v projections, the four
- * low-rank pairs (linear, activation, linear with the bias w0, a0 or v0), then rwkv7_prepare
- * (the decay, α, κ̂, the key update, the value residual), dvk_rwkv7, rwkv7_output (ln_x, the
+ * low-rank pairs (linear, activation, linear with the bias w0, a0 or v0), then dvk__rwkv7_prepare
+ * (the decay, α, κ̂, the key update, the value residual), dvk_rwkv7, dvk__rwkv7_output (ln_x, the
  * per-head r⊙k⊙r_k bonus, the gate) and W_o accumulated into x; the channel mix is LayerNorm,
  * token shift, linear, relu², linear accumulated into x: 26 dispatches (25 in block 0). The
  * glue in the two kernels composes from building blocks too (sigmoids, a multiply by a [1]
@@ -33,14 +33,14 @@ typedef struct fwd {
 static dvk_status scratch3(fwd *f, uint64_t n, uint64_t c, dvk_tensor **out)
 {
     const uint64_t shape[3] = {1, n, c};
-    return md_scratch(f->cmd, DVK_DTYPE_F32, 3, shape, out);
+    return dvk__md_scratch(f->cmd, DVK_DTYPE_F32, 3, shape, out);
 }
 
 /* The [1, n, H, N] view of a [1, n, C] tensor. */
 static dvk_status heads(fwd *f, dvk_tensor *t, uint64_t n, dvk_tensor **out)
 {
     const uint64_t shape[4] = {1, n, f->m->info.n_head, f->m->info.head_size};
-    return md_view(&f->views, t, 0, 4, shape, out);
+    return dvk__md_view(&f->views, t, 0, 4, shape, out);
 }
 
 static dvk_status linear(fwd *f, const dvk_tensor *x, const dvk_tensor *w, const dvk_tensor *b,
@@ -70,12 +70,12 @@ static dvk_status time_mix(fwd *f, uint32_t l, dvk_tensor *x, dvk_tensor *v_firs
     MD_TRY(dvk_layer_norm(cmd, &(dvk_layer_norm_desc){.x = x, .weight = b->ln1_w,
                                                        .bias = b->ln1_b, .y = xa}));
     const uint64_t mix_shape[4] = {6, 1, n, C}, tok_shape[3] = {1, n, C};
-    MD_TRY(md_scratch(cmd, DVK_DTYPE_F32, 4, mix_shape, &mix));
+    MD_TRY(dvk__md_scratch(cmd, DVK_DTYPE_F32, 4, mix_shape, &mix));
     MD_TRY(dvk_token_shift(cmd, &(dvk_token_shift_desc){.x = xa, .mix = b->x_mix,
                                                          .initial = state[0], .final = state[0],
                                                          .y = mix}));
     for (uint32_t i = 0; i < 6; ++i) /* x_r, x_w, x_k, x_v, x_a, x_g */
-        MD_TRY(md_view(&f->views, mix, i * n * C, 3, tok_shape, &xm[i]));
+        MD_TRY(dvk__md_view(&f->views, mix, i * n * C, 3, tok_shape, &xm[i]));
 
     dvk_tensor *r, *k, *v, *w, *alpha, *g, *kap, *o, *h;
     MD_TRY(scratch3(f, n, C, &r));
@@ -114,7 +114,7 @@ static dvk_status time_mix(fwd *f, uint32_t l, dvk_tensor *x, dvk_tensor *v_firs
 
     /* w, α, κ̂, the key update and the value residual: one kernel (kernels.c). */
     MD_TRY(scratch3(f, n, C, &kap));
-    MD_TRY(rwkv7_prepare(cmd, &(rwkv7_prepare_args){
+    MD_TRY(dvk__rwkv7_prepare(cmd, &(rwkv7_prepare_args){
                                   .k = k, .w = w, .alpha = alpha, .kappa = kap,
                                   .v = l > 0 ? v : NULL, .v_first = l > 0 ? v_first : NULL,
                                   .v_gate = vg, .k_k = b->k_k, .k_a = b->k_a,
@@ -136,7 +136,7 @@ static dvk_status time_mix(fwd *f, uint32_t l, dvk_tensor *x, dvk_tensor *v_firs
                                              .mode = f->mode, .chunk_size = f->chunk_size}));
 
     /* ln_x, the per-head bonus and the gate: one kernel; then x += W_o o. */
-    MD_TRY(rwkv7_output(cmd, &(rwkv7_output_args){.o = o, .r = r, .k = k, .v = v, .g = g,
+    MD_TRY(dvk__rwkv7_output(cmd, &(rwkv7_output_args){.o = o, .r = r, .k = k, .v = v, .g = g,
                                                    .r_k = b->r_k, .ln_w = b->lnx_w,
                                                    .ln_b = b->lnx_b, .heads = in->n_head,
                                                    .head_size = in->head_size, .eps = 64e-5f}));
@@ -179,18 +179,18 @@ static dvk_status pass(fwd *f, dvk_tensor *ids, uint64_t start, uint64_t n, dvk_
         MD_TRY(time_mix(f, l, x, v_first, n));
         MD_TRY(channel_mix(f, l, x, n));
         MD_TRY(dvk_cmd_scratch_release(f->cmd, mark));
-        md_views_clear(&f->views); /* the block's views (their work is recorded) */
+        dvk__md_views_clear(&f->views); /* the block's views (their work is recorded) */
     }
     if (!logits || (!all && !last))
         return DVK_SUCCESS;
     dvk_tensor *xs = x, *y = logits;
     if (all) {
         const uint64_t shape[3] = {1, n, V};
-        MD_TRY(md_view(&f->views, logits, start * V, 3, shape, &y));
+        MD_TRY(dvk__md_view(&f->views, logits, start * V, 3, shape, &y));
     } else {
         const uint64_t sx[2] = {1, C}, sy[2] = {1, V};
-        MD_TRY(md_view(&f->views, x, (n - 1) * C, 2, sx, &xs));
-        MD_TRY(md_view(&f->views, logits, 0, 2, sy, &y));
+        MD_TRY(dvk__md_view(&f->views, x, (n - 1) * C, 2, sx, &xs));
+        MD_TRY(dvk__md_view(&f->views, logits, 0, 2, sy, &y));
     }
     MD_TRY(dvk_layer_norm(f->cmd, &(dvk_layer_norm_desc){.x = xs, .weight = m->ln_out_w,
                                                           .bias = m->ln_out_b, .y = xs}));
@@ -240,7 +240,7 @@ static dvk_status check_desc(const dvk_rwkv7_session *s, const dvk_rwkv7_forward
             return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                                  "logits: shape %s, expected [%u,%u] (every token) or [%u] (the "
                                  "last)",
-                                 md_dims_str(nd, shape, a, sizeof a), d->n_tokens, in->n_vocab,
+                                 dvk__md_dims_str(nd, shape, a, sizeof a), d->n_tokens, in->n_vocab,
                                  in->n_vocab);
         }
     }
@@ -277,7 +277,7 @@ dvk_status dvk_rwkv7_forward(dvk_cmd *cmd, dvk_rwkv7_session *s, const dvk_rwkv7
     dvk_tensor *ids = (dvk_tensor *)d->token_tensor; /* read only: viewed, never written */
     if (d->tokens) {
         const uint64_t shape[1] = {d->n_tokens};
-        st = md_scratch(cmd, DVK_DTYPE_I32, 1, shape, &ids);
+        st = dvk__md_scratch(cmd, DVK_DTYPE_I32, 1, shape, &ids);
         if (st == DVK_SUCCESS)
             st = dvk_cmd_upload(cmd, ids, d->tokens, (size_t)d->n_tokens * sizeof(int32_t));
     }
@@ -286,14 +286,14 @@ dvk_status dvk_rwkv7_forward(dvk_cmd *cmd, dvk_rwkv7_session *s, const dvk_rwkv7
         const uint64_t shape[2] = {1, n};
         const dvk_scratch_mark mark = dvk_cmd_scratch_mark(cmd);
         dvk_tensor *piece = NULL;
-        st = md_view(&f.views, ids, start, 2, shape, &piece);
+        st = dvk__md_view(&f.views, ids, start, 2, shape, &piece);
         if (st == DVK_SUCCESS)
             st = pass(&f, piece, start, n, d->logits, all, start + n == d->n_tokens);
-        md_views_clear(&f.views);
+        dvk__md_views_clear(&f.views);
         if (st == DVK_SUCCESS)
             st = dvk_cmd_scratch_release(cmd, mark);
     }
-    md_views_clear(&f.views);
+    dvk__md_views_clear(&f.views);
     free(f.views.v);
     if (st == DVK_SUCCESS)
         st = dvk_cmd_scratch_release(cmd, outer);

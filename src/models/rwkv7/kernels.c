@@ -45,7 +45,7 @@ static dvk_status rows_of(dvk_context *ctx, const dvk_tensor *t, uint32_t n, uin
     return DVK_SUCCESS;
 }
 
-dvk_status rwkv7_prepare(dvk_cmd *cmd, const rwkv7_prepare_args *p)
+dvk_status dvk__rwkv7_prepare(dvk_cmd *cmd, const rwkv7_prepare_args *p)
 {
     dvk_context *ctx = dvk_cmd_context(cmd);
     const uint32_t spec[RWKV7_PREP_SPECS] = {[RWKV7_PREP_SPEC_VRES] = p->v != NULL};
@@ -70,7 +70,7 @@ dvk_status rwkv7_prepare(dvk_cmd *cmd, const rwkv7_prepare_args *p)
     return dvk_cmd_dispatch(cmd, &d);
 }
 
-dvk_status rwkv7_output(dvk_cmd *cmd, const rwkv7_output_args *p)
+dvk_status dvk__rwkv7_output(dvk_cmd *cmd, const rwkv7_output_args *p)
 {
     dvk_context *ctx = dvk_cmd_context(cmd);
     const dvk_kernel *k;

@@ -53,7 +53,7 @@ typedef struct entry {
 static bool find(loader *L, const char *name, entry *e)
 {
     if (L->format == DVK_MODEL_FORMAT_RWKV_CPP) {
-        const rwkv7_bin_record *r = rwkv7_bin_find(&L->bin, name);
+        const rwkv7_bin_record *r = dvk__rwkv7_bin_find(&L->bin, name);
         if (!r)
             return false;
         e->ndim = r->ndim;
@@ -82,7 +82,8 @@ static dvk_status wrong_shape(const loader *L, const char *name, const entry *e,
 {
     char a[96];
     return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "%s: tensor '%s': shape %s, expected %s",
-                         L->label, name, md_dims_str(e->ndim, e->shape, a, sizeof a), expected);
+                         L->label, name, dvk__md_dims_str(e->ndim, e->shape, a, sizeof a),
+                         expected);
 }
 
 /* The entry `name`, which must exist and be marked seen. */
@@ -122,7 +123,7 @@ static dvk_status own(dvk_rwkv7_model *m, dvk_tensor *t)
 static dvk_status read_host(loader *L, const char *name, float *dst, uint64_t numel)
 {
     if (L->format == DVK_MODEL_FORMAT_RWKV_CPP) {
-        rwkv7_bin_read(rwkv7_bin_find(&L->bin, name), dst);
+        dvk__rwkv7_bin_read(dvk__rwkv7_bin_find(&L->bin, name), dst);
         return DVK_SUCCESS;
     }
     return dvk_weights_read(L->w, name, DVK_DTYPE_F32, dst, (size_t)numel * sizeof(float));
@@ -132,7 +133,7 @@ static dvk_status read_host(loader *L, const char *name, float *dst, uint64_t nu
 static dvk_status make(loader *L, dvk_dtype dtype, uint32_t ndim, const uint64_t *shape,
                        const float *data, dvk_tensor **out)
 {
-    MD_TRY(md_tensor_from_f32(L->ctx, dtype, ndim, shape, data, out));
+    MD_TRY(dvk__md_tensor_from_f32(L->ctx, dtype, ndim, shape, data, out));
     return own(L->m, *out);
 }
 
@@ -186,7 +187,7 @@ static dvk_status param(loader *L, const char *name, pkind kind, uint64_t rows, 
         const uint64_t r0 = transposed ? cols : rows, c0 = transposed ? rows : cols;
         if (e.ndim != 2 || e.shape[0] != r0 || e.shape[1] != c0) {
             const uint64_t d[2] = {r0, c0};
-            return wrong_shape(L, name, &e, md_dims_str(2, d, want, sizeof want));
+            return wrong_shape(L, name, &e, dvk__md_dims_str(2, d, want, sizeof want));
         }
         if (!L->create)
             return DVK_SUCCESS;
@@ -495,7 +496,7 @@ static dvk_status load_bytes(dvk_context *ctx, const unsigned char *bytes, size_
     loader L = {.ctx = ctx, .label = label, .format = format, .mdtype = dtype, .m = m};
     dvk_status st = DVK_SUCCESS;
     if (format == DVK_MODEL_FORMAT_RWKV_CPP) {
-        st = rwkv7_bin_parse(bytes, size, label, &L.bin);
+        st = dvk__rwkv7_bin_parse(bytes, size, label, &L.bin);
         L.n_entries = L.bin.count;
     } else {
         const dvk_weights_desc wd = {.filter = st_filter, .tensor_dtype = st_dtype,
@@ -541,7 +542,7 @@ static dvk_status load_bytes(dvk_context *ctx, const unsigned char *bytes, size_
     if (st == DVK_SUCCESS && L.w)
         st = dvk_weights_check_all_used(L.w);
     free(L.seen);
-    rwkv7_bin_free(&L.bin);
+    dvk__rwkv7_bin_free(&L.bin);
     if (st != DVK_SUCCESS) {
         dvk_rwkv7_destroy(m);
         return st;

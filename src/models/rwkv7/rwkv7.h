@@ -50,7 +50,7 @@ typedef struct rwkv7_prepare_args {
     uint32_t heads, head_size;
 } rwkv7_prepare_args;
 
-dvk_status rwkv7_prepare(dvk_cmd *cmd, const rwkv7_prepare_args *args);
+dvk_status dvk__rwkv7_prepare(dvk_cmd *cmd, const rwkv7_prepare_args *args);
 
 /* After dvk_rwkv7, in place on o: o ← (GroupNorm_head(o; ln_w, ln_b, eps) + (Σ_head r ⊙ k ⊙ r_k)
  * · v) ⊙ g. */
@@ -61,7 +61,7 @@ typedef struct rwkv7_output_args {
     float eps;
 } rwkv7_output_args;
 
-dvk_status rwkv7_output(dvk_cmd *cmd, const rwkv7_output_args *args);
+dvk_status dvk__rwkv7_output(dvk_cmd *cmd, const rwkv7_output_args *args);
 
 /* ---- rwkv.cpp's .bin ------------------------------------------------------------------------ */
 
@@ -89,12 +89,12 @@ typedef struct rwkv7_bin {
 /* Parses a whole file in memory (records point into `bytes`, which must outlive the index).
  * DVK_ERROR_FORMAT for a malformed file, DVK_ERROR_UNSUPPORTED for a quantized record; the
  * message names `label` and the record. */
-dvk_status rwkv7_bin_parse(const unsigned char *bytes, size_t size, const char *label,
-                           rwkv7_bin *out);
-void rwkv7_bin_free(rwkv7_bin *bin);
+dvk_status dvk__rwkv7_bin_parse(const unsigned char *bytes, size_t size, const char *label,
+                                rwkv7_bin *out);
+void dvk__rwkv7_bin_free(rwkv7_bin *bin);
 /* The record called `name`, or NULL. */
-rwkv7_bin_record *rwkv7_bin_find(const rwkv7_bin *bin, const char *name);
+rwkv7_bin_record *dvk__rwkv7_bin_find(const rwkv7_bin *bin, const char *name);
 /* Reads a record's values as floats (its numel of them) into dst. */
-void rwkv7_bin_read(const rwkv7_bin_record *r, float *dst);
+void dvk__rwkv7_bin_read(const rwkv7_bin_record *r, float *dst);
 
 #endif

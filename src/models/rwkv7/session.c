@@ -1,5 +1,5 @@
 /* RWKV-7 sessions: the state tensors of one sequence, blocking helpers (reset, copy, eval), and
- * state files (written by md_st_write, read back through dvk_weights without a device). */
+ * state files (written by dvk__md_st_write, read back through dvk_weights without a device). */
 #include "models/rwkv7/rwkv7.h"
 
 #include <stdio.h>
@@ -199,7 +199,7 @@ dvk_status dvk_rwkv7_session_save(dvk_rwkv7_session *s, const char *path)
         const md_st_meta meta[] = {{"format", STATE_FORMAT}, {"version", STATE_VERSION},
                                    {"n_layer", nl},          {"n_embd", ne},
                                    {"head_size", hs}};
-        st = md_st_write(path, t, n, meta, sizeof meta / sizeof meta[0]);
+        st = dvk__md_st_write(path, t, n, meta, sizeof meta / sizeof meta[0]);
     }
     free(names);
     free(t);
@@ -265,7 +265,7 @@ dvk_status dvk_rwkv7_eval(dvk_rwkv7_session *s, const int32_t *tokens, uint32_t 
     dvk_tensor *t = NULL;
     if (logits_count) {
         const uint64_t shape[2] = {last ? 1 : n_tokens, V};
-        MD_TRY(md_scratch(s->cmd, DVK_DTYPE_F32, 2, shape, &t));
+        MD_TRY(dvk__md_scratch(s->cmd, DVK_DTYPE_F32, 2, shape, &t));
     }
     MD_TRY(dvk_rwkv7_forward(s->cmd, s, &(dvk_rwkv7_forward_desc){.tokens = tokens,
                                                                    .n_tokens = n_tokens,

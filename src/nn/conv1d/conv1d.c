@@ -13,7 +13,7 @@ static dvk_status check_3d(const char *name, const dvk_tensor *t, uint64_t d0, u
         return DVK_SUCCESS;
     char a[96];
     return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "%s: shape %s, expected [%llu,%llu,%llu]", name,
-                         nn_shape_str(t, a, sizeof a), (unsigned long long)d0,
+                         dvk__nn_shape_str(t, a, sizeof a), (unsigned long long)d0,
                          (unsigned long long)d1, (unsigned long long)d2);
 }
 
@@ -28,18 +28,18 @@ static dvk_status check_numel(const char *name, const dvk_tensor *t)
 dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
-    NN_TRY(nn_check_float(ctx, "x", d->x));
-    NN_TRY(nn_check_float(ctx, "weight", d->weight));
-    NN_TRY(nn_check_float(ctx, "y", d->y));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_check_float(ctx, "x", d->x));
+    NN_TRY(dvk__nn_check_float(ctx, "weight", d->weight));
+    NN_TRY(dvk__nn_check_float(ctx, "y", d->y));
     char a[96];
     if (dvk_tensor_ndim(d->x) != 3)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "x: shape %s, expected [B,T,Cin]",
-                             nn_shape_str(d->x, a, sizeof a));
+                             dvk__nn_shape_str(d->x, a, sizeof a));
     if (dvk_tensor_ndim(d->weight) != 3)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                              "weight: shape %s, expected [Cout,Cin/groups,W]",
-                             nn_shape_str(d->weight, a, sizeof a));
+                             dvk__nn_shape_str(d->weight, a, sizeof a));
     const uint64_t B = dvk_tensor_dim(d->x, 0), T = dvk_tensor_dim(d->x, 1),
                    Cin = dvk_tensor_dim(d->x, 2), Cout = dvk_tensor_dim(d->weight, 0),
                    W = dvk_tensor_dim(d->weight, 2);
@@ -52,16 +52,16 @@ dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *d)
     NN_TRY(check_3d("weight", d->weight, Cout, Cin / G, W));
     NN_TRY(check_3d("y", d->y, B, T, Cout));
     if (d->bias) {
-        NN_TRY(nn_check_float(ctx, "bias", d->bias));
+        NN_TRY(dvk__nn_check_float(ctx, "bias", d->bias));
         if (dvk_tensor_ndim(d->bias) != 1 || dvk_tensor_dim(d->bias, 0) != Cout)
             return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "bias: shape %s, expected [%llu]",
-                                 nn_shape_str(d->bias, a, sizeof a), (unsigned long long)Cout);
+                                 dvk__nn_shape_str(d->bias, a, sizeof a), (unsigned long long)Cout);
     }
     if (d->padding != DVK_CONV_CAUSAL && d->padding != DVK_CONV_SAME)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "padding %d is not a dvk_conv_padding",
                              (int)d->padding);
     uint32_t act;
-    NN_TRY(nn_act_code("act", d->act, DVK_ACT_IDENTITY, &act));
+    NN_TRY(dvk__nn_act_code("act", d->act, DVK_ACT_IDENTITY, &act));
     uint32_t init = CONV1D_INIT_ZERO;
     if (d->initial_state || d->final_state) {
         if (d->padding != DVK_CONV_CAUSAL)
@@ -72,11 +72,11 @@ dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *d)
                                  "initial_state/final_state: a kernel of width 1 carries no state");
     }
     if (d->final_state) {
-        NN_TRY(nn_check_float(ctx, "final_state", d->final_state));
+        NN_TRY(dvk__nn_check_float(ctx, "final_state", d->final_state));
         NN_TRY(check_3d("final_state", d->final_state, B, W - 1, Cin));
     }
     if (d->initial_state) {
-        NN_TRY(nn_check_float(ctx, "initial_state", d->initial_state));
+        NN_TRY(dvk__nn_check_float(ctx, "initial_state", d->initial_state));
         NN_TRY(check_3d("initial_state", d->initial_state, B, W - 1, Cin));
         init = d->initial_state == d->final_state ? CONV1D_INIT_FINAL : CONV1D_INIT_BOUND;
     }
@@ -110,7 +110,7 @@ dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *d)
         [CONV1D_SPEC_ACT] = act,
     };
     for (uint32_t i = 0; i < CONV1D_BINDINGS; ++i)
-        spec[dt_of[i]] = ts[i] ? nn_dt(dvk_tensor_dtype(ts[i])) : DVK_DT_F32;
+        spec[dt_of[i]] = ts[i] ? dvk__nn_dt(dvk_tensor_dtype(ts[i])) : DVK_DT_F32;
     conv1d_push pc = {
         .b = (uint32_t)B,
         .t = (uint32_t)T,
@@ -132,17 +132,17 @@ dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *d)
                                  (unsigned long long)items);
         pc.items = (uint32_t)items;
         pc.ntiles = (uint32_t)tiles;
-        NN_TRY(nn_kernel(ctx,
-                         nn_variant(DVK_NN_K_CONV1D_CONV1D_DW_F32, DVK_NN_K_CONV1D_CONV1D_DW_ANY,
-                                    ts, CONV1D_BINDINGS),
-                         CONV1D_BINDINGS, sizeof pc, CONV1D_SPECS, spec, &k));
+        NN_TRY(dvk__nn_kernel(ctx,
+                              dvk__nn_variant(DVK_NN_K_CONV1D_CONV1D_DW_F32,
+                                              DVK_NN_K_CONV1D_CONV1D_DW_ANY, ts, CONV1D_BINDINGS),
+                              CONV1D_BINDINGS, sizeof pc, CONV1D_SPECS, spec, &k));
         dd.kernel = k;
         dd.write_mask = 1u << CONV1D_BIND_Y | 1u << CONV1D_BIND_FINAL;
         /* The kernel declares the state writable: with none, bind y there (written anyway)
          * rather than the shared dummy buffer, which other dispatches may read. */
         if (!d->final_state)
             dd.tensors[CONV1D_BIND_FINAL] = d->y;
-        NN_TRY(nn_grid(ctx, items, CONV1D_DW_LOCAL, dd.groups));
+        NN_TRY(dvk__nn_grid(ctx, items, CONV1D_DW_LOCAL, dd.groups));
         return dvk_cmd_dispatch(cmd, &dd);
     }
 
@@ -155,10 +155,10 @@ dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *d)
                              "x: %llu tokens x %llu channel tiles exceed one dispatch's workgroups",
                              (unsigned long long)(B * T), (unsigned long long)(G * ntiles));
     pc.ntiles = (uint32_t)ntiles;
-    NN_TRY(nn_kernel(ctx,
-                     nn_variant(DVK_NN_K_CONV1D_CONV1D_GEMM_F32, DVK_NN_K_CONV1D_CONV1D_GEMM_ANY,
-                                ts, CONV1D_BINDINGS),
-                     CONV1D_BINDINGS, sizeof pc, CONV1D_SPECS, spec, &k));
+    NN_TRY(dvk__nn_kernel(ctx,
+                          dvk__nn_variant(DVK_NN_K_CONV1D_CONV1D_GEMM_F32,
+                                          DVK_NN_K_CONV1D_CONV1D_GEMM_ANY, ts, CONV1D_BINDINGS),
+                          CONV1D_BINDINGS, sizeof pc, CONV1D_SPECS, spec, &k));
     dd.kernel = k;
     dd.write_mask = 1u << CONV1D_BIND_Y;
     if (init != CONV1D_INIT_FINAL)
@@ -172,14 +172,14 @@ dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *d)
     /* The state, after the product has read the old one (deltavk orders the two: this
      * dispatch writes what that one read). */
     pc.items = (uint32_t)(B * Cin);
-    NN_TRY(nn_kernel(ctx,
-                     nn_variant(DVK_NN_K_CONV1D_CONV1D_STATE_F32,
+    NN_TRY(dvk__nn_kernel(ctx,
+                          dvk__nn_variant(DVK_NN_K_CONV1D_CONV1D_STATE_F32,
                                 DVK_NN_K_CONV1D_CONV1D_STATE_ANY, ts, CONV1D_BINDINGS),
-                     CONV1D_BINDINGS, sizeof pc, CONV1D_SPECS, spec, &k));
+                          CONV1D_BINDINGS, sizeof pc, CONV1D_SPECS, spec, &k));
     dvk_dispatch_desc ds = {.kernel = k, .write_mask = 1u << CONV1D_BIND_FINAL, .push = &pc};
     ds.tensors[CONV1D_BIND_X] = d->x;
     ds.tensors[CONV1D_BIND_INITIAL] = ts[CONV1D_BIND_INITIAL];
     ds.tensors[CONV1D_BIND_FINAL] = d->final_state;
-    NN_TRY(nn_grid(ctx, pc.items, CONV1D_STATE_LOCAL, ds.groups));
+    NN_TRY(dvk__nn_grid(ctx, pc.items, CONV1D_STATE_LOCAL, ds.groups));
     return dvk_cmd_dispatch(cmd, &ds);
 }

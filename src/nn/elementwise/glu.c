@@ -6,18 +6,18 @@
 dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
-    NN_TRY(nn_check_float(ctx, "x", d->x));
-    NN_TRY(nn_check_float(ctx, "y", d->y));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_check_float(ctx, "x", d->x));
+    NN_TRY(dvk__nn_check_float(ctx, "y", d->y));
     uint32_t act;
-    NN_TRY(nn_act_code("act", d->act, DVK_ACT_SIGMOID, &act));
+    NN_TRY(dvk__nn_act_code("act", d->act, DVK_ACT_SIGMOID, &act));
     uint64_t rows, cols;
-    nn_rows_cols(d->x, &rows, &cols);
+    dvk__nn_rows_cols(d->x, &rows, &cols);
     char a[96], b[96];
     if (d->gate) {
-        NN_TRY(nn_check_float(ctx, "gate", d->gate));
-        NN_TRY(nn_check_same_shape("gate", d->gate, "x", d->x));
-        NN_TRY(nn_check_same_shape("y", d->y, "x", d->x));
+        NN_TRY(dvk__nn_check_float(ctx, "gate", d->gate));
+        NN_TRY(dvk__nn_check_same_shape("gate", d->gate, "x", d->x));
+        NN_TRY(dvk__nn_check_same_shape("y", d->y, "x", d->x));
         if (d->gate_first)
             return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
                                  "gate_first: only for x holding both halves (gate NULL)");
@@ -25,7 +25,7 @@ dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *d)
         if (cols % 2 != 0)
             return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                                  "x: shape %s, its last dimension must be even (two halves)",
-                                 nn_shape_str(d->x, a, sizeof a));
+                                 dvk__nn_shape_str(d->x, a, sizeof a));
         const uint32_t nd = dvk_tensor_ndim(d->x);
         bool ok = dvk_tensor_ndim(d->y) == nd && dvk_tensor_dim(d->y, nd - 1) == cols / 2;
         for (uint32_t i = 0; ok && i + 1 < nd; ++i)
@@ -33,11 +33,12 @@ dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *d)
         if (!ok)
             return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                                  "y: shape %s, expected x's %s with the last dimension halved",
-                                 nn_shape_str(d->y, a, sizeof a), nn_shape_str(d->x, b, sizeof b));
+                                 dvk__nn_shape_str(d->y, a, sizeof a),
+                                 dvk__nn_shape_str(d->x, b, sizeof b));
         cols /= 2;
     }
-    NN_TRY(nn_check_alias("y", d->y, "x", d->x, false));
-    NN_TRY(nn_check_alias("y", d->y, "gate", d->gate, false));
+    NN_TRY(dvk__nn_check_alias("y", d->y, "x", d->x, false));
+    NN_TRY(dvk__nn_check_alias("y", d->y, "gate", d->gate, false));
     if (dvk_tensor_numel(d->x) > UINT32_MAX)
         return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED, "x: %llu elements, at most 2^32 - 1",
                              (unsigned long long)dvk_tensor_numel(d->x));
@@ -52,19 +53,19 @@ dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *d)
         [GLU_SPEC_ACT] = act,
         [GLU_SPEC_SPLIT] = d->gate == NULL,
         [GLU_SPEC_GATE_FIRST] = d->gate_first,
-        [GLU_SPEC_X_DT] = nn_dt(dvk_tensor_dtype(d->x)),
-        [GLU_SPEC_G_DT] = d->gate ? nn_dt(dvk_tensor_dtype(d->gate)) : 0,
-        [GLU_SPEC_Y_DT] = nn_dt(dvk_tensor_dtype(d->y)),
+        [GLU_SPEC_X_DT] = dvk__nn_dt(dvk_tensor_dtype(d->x)),
+        [GLU_SPEC_G_DT] = d->gate ? dvk__nn_dt(dvk_tensor_dtype(d->gate)) : 0,
+        [GLU_SPEC_Y_DT] = dvk__nn_dt(dvk_tensor_dtype(d->y)),
     };
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx,
-                     nn_variant(DVK_NN_K_ELEMENTWISE_GLU_F32, DVK_NN_K_ELEMENTWISE_GLU_ANY, ts,
-                                GLU_BINDINGS),
-                     GLU_BINDINGS, sizeof(glu_push), GLU_SPECS, spec, &k));
+    NN_TRY(dvk__nn_kernel(ctx,
+                          dvk__nn_variant(DVK_NN_K_ELEMENTWISE_GLU_F32,
+                                          DVK_NN_K_ELEMENTWISE_GLU_ANY, ts, GLU_BINDINGS),
+                          GLU_BINDINGS, sizeof(glu_push), GLU_SPECS, spec, &k));
     const glu_push pc = {.n = (uint32_t)n, .cols = (uint32_t)cols};
     dvk_dispatch_desc dd = {.kernel = k, .write_mask = 1u << GLU_BIND_Y, .push = &pc};
     for (uint32_t i = 0; i < GLU_BINDINGS; ++i)
         dd.tensors[i] = ts[i];
-    NN_TRY(nn_grid(ctx, n, wg, dd.groups));
+    NN_TRY(dvk__nn_grid(ctx, n, wg, dd.groups));
     return dvk_cmd_dispatch(cmd, &dd);
 }

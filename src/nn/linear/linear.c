@@ -70,11 +70,11 @@ static dvk_status check_elements(const char *name, const dvk_tensor *t)
 
 static dvk_status check(dvk_context *ctx, const dvk_linear_desc *d, linear_problem *p)
 {
-    NN_TRY(nn_check_float(ctx, "x", d->x));
-    NN_TRY(nn_check_float(ctx, "weight", d->weight));
-    NN_TRY(nn_check_float(ctx, "y", d->y));
+    NN_TRY(dvk__nn_check_float(ctx, "x", d->x));
+    NN_TRY(dvk__nn_check_float(ctx, "weight", d->weight));
+    NN_TRY(dvk__nn_check_float(ctx, "y", d->y));
     if (d->bias)
-        NN_TRY(nn_check_float(ctx, "bias", d->bias));
+        NN_TRY(dvk__nn_check_float(ctx, "bias", d->bias));
     if (dvk_tensor_dtype(d->y) != dvk_tensor_dtype(d->x))
         return dvk_set_error(DVK_ERROR_UNSUPPORTED_DTYPE, "y: dtype %s, expected x's %s",
                              dvk_dtype_name(dvk_tensor_dtype(d->y)),
@@ -84,26 +84,28 @@ static dvk_status check(dvk_context *ctx, const dvk_linear_desc *d, linear_probl
     if (wn != 2 && wn != 3)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                              "weight: shape %s, expected [N,K] or [G,N,K]",
-                             nn_shape_str(d->weight, a, sizeof a));
+                             dvk__nn_shape_str(d->weight, a, sizeof a));
     const uint64_t G = wn == 3 ? dvk_tensor_dim(d->weight, 0) : 1;
     const uint64_t N = dvk_tensor_dim(d->weight, wn - 2), K = dvk_tensor_dim(d->weight, wn - 1);
     if (xn == 0 || dvk_tensor_dim(d->x, xn - 1) != K)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                              "x: shape %s, its last dimension must be weight %s's K = %llu",
-                             nn_shape_str(d->x, a, sizeof a), nn_shape_str(d->weight, b, sizeof b),
+                             dvk__nn_shape_str(d->x, a, sizeof a),
+                             dvk__nn_shape_str(d->weight, b, sizeof b),
                              (unsigned long long)K);
     if (wn == 3 && (xn < 2 || dvk_tensor_dim(d->x, 0) != G))
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                              "x: shape %s, expected [G=%llu,...,K] for the batched weight %s",
-                             nn_shape_str(d->x, a, sizeof a), (unsigned long long)G,
-                             nn_shape_str(d->weight, b, sizeof b));
+                             dvk__nn_shape_str(d->x, a, sizeof a), (unsigned long long)G,
+                             dvk__nn_shape_str(d->weight, b, sizeof b));
     bool y_ok = dvk_tensor_ndim(d->y) == xn && dvk_tensor_dim(d->y, xn - 1) == N;
     for (uint32_t i = 0; y_ok && i + 1 < xn; ++i)
         y_ok = dvk_tensor_dim(d->y, i) == dvk_tensor_dim(d->x, i);
     if (!y_ok)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                              "y: shape %s, expected x %s with its last dimension N = %llu",
-                             nn_shape_str(d->y, a, sizeof a), nn_shape_str(d->x, b, sizeof b),
+                             dvk__nn_shape_str(d->y, a, sizeof a),
+                             dvk__nn_shape_str(d->x, b, sizeof b),
                              (unsigned long long)N);
     uint32_t bias_stride = 0;
     if (d->bias) {
@@ -113,7 +115,7 @@ static dvk_status check(dvk_context *ctx, const dvk_linear_desc *d, linear_probl
                                dvk_tensor_dim(d->bias, 1) == N;
         if (!one && !per_group)
             return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "bias: shape %s, expected [N=%llu]%s",
-                                 nn_shape_str(d->bias, a, sizeof a), (unsigned long long)N,
+                                 dvk__nn_shape_str(d->bias, a, sizeof a), (unsigned long long)N,
                                  wn == 3 ? " or [G,N]" : "");
         bias_stride = per_group ? (uint32_t)N : 0;
     }
@@ -145,10 +147,10 @@ static dvk_status check(dvk_context *ctx, const dvk_linear_desc *d, linear_probl
 /* The specialization constants every linear kernel has (linear.h). */
 static void common_spec(const linear_problem *p, uint32_t wg, uint32_t *spec)
 {
-    spec[LINEAR_SPEC_X_DT] = nn_dt(dvk_tensor_dtype(p->x));
-    spec[LINEAR_SPEC_W_DT] = nn_dt(dvk_tensor_dtype(p->w));
-    spec[LINEAR_SPEC_B_DT] = p->bias ? nn_dt(dvk_tensor_dtype(p->bias)) : DVK_DT_F32;
-    spec[LINEAR_SPEC_Y_DT] = nn_dt(dvk_tensor_dtype(p->y));
+    spec[LINEAR_SPEC_X_DT] = dvk__nn_dt(dvk_tensor_dtype(p->x));
+    spec[LINEAR_SPEC_W_DT] = dvk__nn_dt(dvk_tensor_dtype(p->w));
+    spec[LINEAR_SPEC_B_DT] = p->bias ? dvk__nn_dt(dvk_tensor_dtype(p->bias)) : DVK_DT_F32;
+    spec[LINEAR_SPEC_Y_DT] = dvk__nn_dt(dvk_tensor_dtype(p->y));
     spec[LINEAR_SPEC_HAS_BIAS] = p->bias != NULL;
     spec[LINEAR_SPEC_ACCUM] = p->accumulate;
     spec[LINEAR_SPEC_WG] = wg;
@@ -237,7 +239,7 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
      * at most 2: about 40 B/clk per SM of the ~128 when the weight streams at an H200's
      * 4.3 TB/s (19 B/clk per SM). M = 1: L = 32, RPT >= 1; M = 2: L = 16; M <= 4: L = 8;
      * M <= 8: L = 8, RPT >= 2; beyond: L = 8, RPT >= 4 (FMA-bound there: 2·M FMAs per weight
-     * element; tensor cores serve 8 < M <= 16 where there are some). x's slice is staged
+     * element; tensor cores serve 4 < M <= 16 where there are some). x's slice is staged
      * whole in 32 KiB (K/slices <= 8192 / M columns), so a workgroup never waits on its
      * chunks, and K is cut into slices until 256 workgroups (two per SM of a large GPU) stream
      * the weight: each costs partial sums and a second dispatch, but with few rows (N = 2048)
@@ -250,7 +252,12 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
     if (g->wg > info->max_workgroup_invocations || g->wg > info->max_workgroup_size[0])
         return dvk_set_error(DVK_ERROR_UNSUPPORTED,
                              "DVK_LINEAR_DECODE: workgroups of %u exceed %s's", g->wg, info->name);
-    g->lanes = sw->lanes ? sw->lanes : cpu ? 1 : M == 1 ? 32 : M == 2 ? 16 : 8;
+    /* 2 <= M <= 4 with long rows (measured on the H200, 2048 x 8192 fp16: 2.0-2.2 TB/s
+     * against 1.0-1.2 for 8 or 16 lanes): 128 invocations along K reading x straight from
+     * memory (XDIRECT), 4 rows each, no K slices */
+    const bool wide = !cpu && M >= 2 && M <= 4 && g->vw >= 4 && K % 4 == 0 &&
+                      K >= 4 * 128 * g->vw && !sw->lanes && !sw->rpt && !sw->splits;
+    g->lanes = sw->lanes ? sw->lanes : cpu ? 1 : wide ? 128 : M == 1 ? 32 : M == 2 ? 16 : 8;
     while (!sw->lanes && g->lanes > 1 && (uint64_t)g->lanes * g->vw * 2 > K)
         g->lanes /= 2;
     g->lanes = min_u32(g->lanes, g->wg);
@@ -265,12 +272,16 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
     /* Enough workgroups: 256 on GPUs (CPUs want a few: lavapipe runs one per core), found by
      * giving each invocation fewer rows, down to the shared-memory bound above; then by
      * cutting K into slices while a slice keeps 8 vectors per invocation and row. */
-    const uint64_t target_rows = cpu ? 4 : 256, target_split = cpu ? 4 : 256;
+    /* (M = 1: 128 workgroups of 2+ rows per invocation beat 256 of one on the H200, 2.1
+     * against 1.9 TB/s) */
+    const uint64_t target_rows = cpu ? 4 : M == 1 ? 128 : 256, target_split = cpu ? 4 : 256;
     const uint32_t b = 32 / min_u32(g->lanes, 32);
     const uint32_t rpt_min = cpu ? 1 : min_u32(8, ceil_pow2((M + b - 1) / b)); /* M <= RPT·b */
-    g->xdirect = sw->xdirect && g->vw >= 4 && K % 4 == 0;
+    g->xdirect = (sw->xdirect || wide) && g->vw >= 4 && K % 4 == 0;
     uint32_t rpt = sw->rpt ? sw->rpt : rpt_min > 4 ? rpt_min : 4;
     uint32_t splits = sw->splits ? sw->splits : 1;
+    if (wide)
+        rpt = 4;
     if (!cpu && !g->xdirect && !sw->splits && (uint64_t)M * K > (uint64_t)cap4 * 4) /* x whole */
         splits = ceil_pow2((uint32_t)div_up((uint64_t)M * K, (uint64_t)cap4 * 4));
 #define GEMV_GROUPS(r, s) (div_up(p->N, (uint64_t)rg * (r)) * (s) * p->G)
@@ -285,7 +296,7 @@ static dvk_status plan_gemv(const dvk_context *ctx, const linear_problem *p,
     g->splits = (uint32_t)div_up(K, g->ks); /* no empty slice */
     /* loads per step (RPT·UNROLL): 8 for M <= 8 on GPUs (4 for M <= 4 on CPUs), 4 beyond
      * (registers: the accumulators grow with M) */
-    g->unroll = sw->unroll ? sw->unroll : (M <= (cpu ? 4u : 8u) ? 8 : 4) / rpt;
+    g->unroll = sw->unroll ? sw->unroll : wide ? 2 : (M <= (cpu ? 4u : 8u) ? 8 : 4) / rpt;
     g->unroll = g->unroll ? g->unroll : 1;
     const uint32_t per_lane = (uint32_t)div_up(div_up(g->ks, g->vw), g->lanes);
     g->unroll = min_u32(g->unroll, per_lane ? per_lane : 1);
@@ -347,59 +358,17 @@ static dvk_status record_splitk_sum(dvk_cmd *cmd, dvk_context *ctx, const linear
     const uint32_t total = p->G * p->M * p->N;
     const dvk_tensor *dts[4] = {p->x, p->w, p->bias, p->y};
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx,
-                     nn_variant(DVK_NN_K_LINEAR_SPLITK_SUM_F32, DVK_NN_K_LINEAR_SPLITK_SUM_ANY,
-                                dts, 4),
-                     LINEAR_BINDINGS, sizeof(linear_splitk_push), SPLITK_SPECS, spec, &k));
+    NN_TRY(dvk__nn_kernel(ctx,
+                          dvk__nn_variant(DVK_NN_K_LINEAR_SPLITK_SUM_F32,
+                                          DVK_NN_K_LINEAR_SPLITK_SUM_ANY, dts, 4),
+                          LINEAR_BINDINGS, sizeof(linear_splitk_push), SPLITK_SPECS, spec, &k));
     const linear_splitk_push pc = {
         .total = total, .MN = p->M * p->N, .N = p->N, .bias_stride = p->bias_stride};
     dvk_dispatch_desc dd = {.kernel = k, .write_mask = 1u << LINEAR_BIND_Y, .push = &pc};
     for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
         dd.tensors[i] = ts[i];
-    NN_TRY(nn_grid(ctx, total, wg, dd.groups));
+    NN_TRY(dvk__nn_grid(ctx, total, wg, dd.groups));
     return dvk_cmd_dispatch(cmd, &dd);
-}
-
-/* DVK_LINEAR_SPLITK, a developer's switch: how the K slices' partial sums are added: "fused"
- * (the default: by the last workgroup of each row block to finish, no second dispatch) or
- * "dispatch" (by splitk_sum.comp). */
-static dvk_status splitk_switch(bool *fused)
-{
-    *fused = true;
-    const char *e = getenv("DVK_LINEAR_SPLITK");
-    if (!e || !*e || strcmp(e, "fused") == 0)
-        return DVK_SUCCESS;
-    if (strcmp(e, "dispatch") == 0) {
-        *fused = false;
-        return DVK_SUCCESS;
-    }
-    return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
-                         "DVK_LINEAR_SPLITK=%s: expected fused or dispatch", e);
-}
-
-/* fp32 partial sums of K slices, [splits, G, M, N], followed by `counters` uint counters at
- * element *count_off (a multiple of the device's view alignment), zeroed here, in scratch
- * memory. */
-static dvk_status make_counted_partials(dvk_cmd *cmd, const dvk_context *ctx,
-                                        const linear_problem *p, uint32_t splits,
-                                        uint64_t counters, dvk_tensor **part,
-                                        uint32_t *count_off)
-{
-    const uint64_t align = dvk_context_device_info(ctx)->tensor_alignment / 4;
-    const uint64_t off = div_up((uint64_t)splits * p->G * p->M * p->N, align) * align;
-    if (off + counters > UINT32_MAX)
-        return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED,
-                             "linear: %llu partial sums (K in %u slices) exceed 2^32 - 1",
-                             (unsigned long long)off, splits);
-    const dvk_tensor_desc pd = {.dtype = DVK_DTYPE_F32, .ndim = 1, .shape = {off + counters}};
-    NN_TRY(dvk_cmd_scratch_tensor(cmd, &pd, part));
-    dvk_tensor *view = NULL;
-    const dvk_tensor_view_desc vd = {.offset = off, .ndim = 1, .shape = {counters}};
-    NN_TRY(dvk_tensor_view(*part, &vd, &view));
-    const dvk_status st = dvk_cmd_fill_zero(cmd, view);
-    dvk_tensor_destroy(view);
-    *count_off = (uint32_t)off;
-    return st;
 }
 
 static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
@@ -409,16 +378,8 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     const uint64_t gx = div_up(p->N, rows_per_wg);
     NN_TRY(check_groups(ctx, gx, g->splits, p->G));
     const bool split = g->splits > 1;
-    const dvk_device_info *info = dvk_context_device_info(ctx);
-    bool fused;
-    NN_TRY(splitk_switch(&fused));
-    fused = fused && split && info->fp16_storage && info->vulkan_memory_model &&
-            nn_kernel_available(DVK_NN_K_LINEAR_GEMV_FUSED);
     dvk_tensor *part = NULL;
-    uint32_t count_off = 0;
-    if (fused)
-        NN_TRY(make_counted_partials(cmd, ctx, p, g->splits, gx * p->G, &part, &count_off));
-    else if (split)
+    if (split)
         NN_TRY(make_partials(cmd, p, g->splits, &part));
     const dvk_tensor *ts[LINEAR_BINDINGS] = {
         [LINEAR_BIND_X] = p->x,
@@ -440,16 +401,13 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     spec[GV_SPEC_XV4] = p->K % 4 == 0;
     spec[GV_SPEC_KC] = g->kc;
     spec[GV_SPEC_XDIRECT] = g->xdirect;
-    spec[GV_SPEC_FUSED] = fused;
-    if (fused)
-        ts[LINEAR_BIND_Y] = p->y;
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx,
-                     fused ? DVK_NN_K_LINEAR_GEMV_FUSED
-                           : nn_variant(DVK_NN_K_LINEAR_GEMV_F32, DVK_NN_K_LINEAR_GEMV_ANY, ts, 4),
-                     LINEAR_BINDINGS, sizeof(linear_gemv_push), GV_SPECS, spec, &k));
+    NN_TRY(dvk__nn_kernel(ctx,
+                          dvk__nn_variant(DVK_NN_K_LINEAR_GEMV_F32, DVK_NN_K_LINEAR_GEMV_ANY, ts,
+                                          4),
+                          LINEAR_BINDINGS, sizeof(linear_gemv_push), GV_SPECS, spec, &k));
     const linear_gemv_push pc = {
-        .N = p->N, .K = p->K, .G = p->G, .bias_stride = p->bias_stride, .count_off = count_off};
+        .N = p->N, .K = p->K, .G = p->G, .bias_stride = p->bias_stride};
     dvk_dispatch_desc dd = {
         .kernel = k,
         /* Both outputs are writable in the shader: the one left unbound (the dummy) is
@@ -461,7 +419,7 @@ static dvk_status record_gemv(dvk_cmd *cmd, dvk_context *ctx, const linear_probl
     for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
         dd.tensors[i] = ts[i];
     NN_TRY(dvk_cmd_dispatch(cmd, &dd));
-    if (!split || fused)
+    if (!split)
         return DVK_SUCCESS;
 
     return record_splitk_sum(cmd, ctx, p, part, g->splits);
@@ -494,7 +452,7 @@ static const cm_config cm_configs[] = {
     {64, 128, 32, 32, 32, 2},
     /* 4: decode-shaped (M <= 16): 16x128 tiles, one 16x16 block per subgroup, BK 64, loads
      *    two steps ahead, K cut into slices until ~256 workgroups stream the weight (their
-     *    partial sums added by splitk_sum); the default for 8 < M <= 16; 40.5 KiB. */
+     *    partial sums added by splitk_sum); the default for 4 < M <= 16; 40.5 KiB. */
     {16, 128, 64, 16, 16, 3},
     /* 5: 128x256 tiles, warp tiles 64x64, BK 32 through one buffer (two barriers per step,
      *    twice the products per barrier of 0 and 2), loads one step ahead; 34 KiB (the
@@ -547,7 +505,7 @@ static bool cm_usable(const dvk_context *ctx, const linear_problem *p)
     return info->cooperative_matrix_nv_f16 && info->fp16_arithmetic &&
            info->min_subgroup_size == 32 && info->max_subgroup_size == 32 && is16(p->x) &&
            is16(p->w) && p->K % 16 == 0 && p->N % 16 == 0 &&
-           nn_kernel_available(DVK_NN_K_LINEAR_TILED_CM);
+           dvk__nn_kernel_available(DVK_NN_K_LINEAR_TILED_CM);
 }
 
 /* DVK_LINEAR_CONFIG: -1 = automatic, -2 = "fma" (the FMA tiles), else an index. */
@@ -592,8 +550,7 @@ static dvk_status diag_switch(uint32_t *out)
  * partial sums there instead of y. */
 static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
                                dvk_nn_kernel id, uint32_t bm, uint32_t bn, const uint32_t *spec,
-                               uint32_t spec_count, const dvk_tensor *part, uint32_t ks,
-                               bool fused, uint32_t count_off)
+                               uint32_t spec_count, const dvk_tensor *part, uint32_t ks)
 {
     const uint64_t tiles_m = div_up(p->M, bm), tiles_n = div_up(p->N, bn);
     const uint32_t splits = part ? (uint32_t)div_up(p->K, ks) : 1;
@@ -601,11 +558,12 @@ static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_prob
         [LINEAR_BIND_X] = p->x,
         [LINEAR_BIND_W] = p->w,
         [LINEAR_BIND_BIAS] = p->bias,
-        [LINEAR_BIND_Y] = part && !fused ? NULL : p->y,
+        [LINEAR_BIND_Y] = part ? NULL : p->y,
         [LINEAR_BIND_PART] = part,
     };
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx, id, LINEAR_BINDINGS, sizeof(linear_tiled_push), spec_count, spec, &k));
+    NN_TRY(dvk__nn_kernel(ctx, id, LINEAR_BINDINGS, sizeof(linear_tiled_push), spec_count,
+                          spec, &k));
     const linear_tiled_push pc = {
         .M = p->M,
         .N = p->N,
@@ -615,7 +573,6 @@ static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_prob
         .tiles_n = (uint32_t)tiles_n,
         .G = p->G,
         .ks = part ? ks : p->K,
-        .count_off = count_off,
     };
     /* Both y and the partial sums are writable in the tensor-core kernel: the one left empty
      * binds the dummy buffer, which must be tracked as written too (dvk_cmd_dispatch). */
@@ -623,7 +580,7 @@ static dvk_status record_tiles(dvk_cmd *cmd, dvk_context *ctx, const linear_prob
         .kernel = k, .write_mask = 1u << LINEAR_BIND_PART | 1u << LINEAR_BIND_Y, .push = &pc};
     for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
         dd.tensors[i] = ts[i];
-    NN_TRY(nn_grid(ctx, tiles_m * tiles_n, 1, dd.groups));
+    NN_TRY(dvk__nn_grid(ctx, tiles_m * tiles_n, 1, dd.groups));
     const uint64_t gz = (uint64_t)p->G * splits;
     NN_TRY(check_groups(ctx, dd.groups[0], dd.groups[1], gz));
     dd.groups[2] = (uint32_t)gz;
@@ -654,8 +611,9 @@ static dvk_status record_fma(dvk_cmd *cmd, dvk_context *ctx, const linear_proble
     spec[TL_SPEC_TN] = tn;
     const dvk_tensor *ts[4] = {p->x, p->w, p->bias, p->y};
     return record_tiles(cmd, ctx, p,
-                        nn_variant(DVK_NN_K_LINEAR_TILED_F32, DVK_NN_K_LINEAR_TILED_ANY, ts, 4), bm,
-                        bn, spec, TL_SPECS, NULL, 0, false, 0);
+                        dvk__nn_variant(DVK_NN_K_LINEAR_TILED_F32, DVK_NN_K_LINEAR_TILED_ANY, ts,
+                                        4),
+                        bm, bn, spec, TL_SPECS, NULL, 0);
 }
 
 /* DVK_LINEAR_CM_EMULATE = "BM,BN,BK,WM,WN,STAGES[,SPLITS]", a switch for tests: the
@@ -699,14 +657,8 @@ static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem
             splits *= 2;
     const uint32_t ks = (uint32_t)(div_up(steps, splits) * c->bk);
     splits = (uint32_t)div_up(p->K, ks); /* no empty slice */
-    bool fused;
-    NN_TRY(splitk_switch(&fused));
-    fused = fused && splits > 1 && dvk_context_device_info(ctx)->vulkan_memory_model;
     dvk_tensor *part = NULL;
-    uint32_t count_off = 0;
-    if (fused)
-        NN_TRY(make_counted_partials(cmd, ctx, p, splits, tiles, &part, &count_off));
-    else if (splits > 1)
+    if (splits > 1)
         NN_TRY(make_partials(cmd, p, splits, &part));
     uint32_t spec[CM_SPECS];
     common_spec(p, cm_wg(c), spec);
@@ -720,10 +672,8 @@ static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem
     spec[CM_SPEC_PARTIAL] = part != NULL;
     spec[CM_SPEC_DIAG] = diag;
     spec[CM_SPEC_SMEM4] = cm_shared(c) / 16;
-    spec[CM_SPEC_FUSED] = fused;
-    NN_TRY(record_tiles(cmd, ctx, p, id, c->bm, c->bn, spec, CM_SPECS, part, ks, fused,
-                        count_off));
-    return part && !fused ? record_splitk_sum(cmd, ctx, p, part, splits) : DVK_SUCCESS;
+    NN_TRY(record_tiles(cmd, ctx, p, id, c->bm, c->bn, spec, CM_SPECS, part, ks));
+    return part ? record_splitk_sum(cmd, ctx, p, part, splits) : DVK_SUCCESS;
 }
 
 /* ---- dvk_linear ----------------------------------------------------------------------------- */
@@ -731,7 +681,7 @@ static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem
 dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
     linear_problem p;
     NN_TRY(check(ctx, d, &p));
     decode_switch sw;
@@ -744,10 +694,6 @@ dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
     uint32_t emu_splits;
     NN_TRY(emulate_switch(&emu, &emu_splits));
     if (emu.bm && is16(p.x) && is16(p.w) && p.K % 16 == 0 && p.N % 16 == 0) {
-        if (!info->vulkan_memory_model) /* the kernel's atomics and barriers are scoped */
-            return dvk_set_error(DVK_ERROR_UNSUPPORTED,
-                                 "DVK_LINEAR_CM_EMULATE: %s lacks the Vulkan memory model",
-                                 info->name);
         if (!cm_fits(info, &emu))
             return dvk_set_error(DVK_ERROR_UNSUPPORTED,
                                  "DVK_LINEAR_CM_EMULATE: %u invocations or %u bytes of shared "
@@ -764,10 +710,12 @@ dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
                              info->name);
 
     if (!sw.off && p.M <= GV_MAX_ROWS) {
-        /* decode rows: tensor cores for 8 < M <= 16 (the FMA kernel's products would outweigh
-         * its memory stream) or when configuration 4 is asked for, else the FMA kernel */
+        /* decode rows: tensor cores for 4 < M <= 16 (the FMA kernel's products would outweigh
+         * its memory stream: on the H200, 2048 x 8192 fp16, M = 8, 1.2 TB/s against 1.5 for
+         * configuration 4, which takes as long for 8 rows as for 16) or when a decode-shaped
+         * configuration is asked for, else the FMA kernel */
         const int dc = config >= 0 && cm_decode_shaped(&cm_configs[config]) ? config
-                       : config < 0 && p.M > 8                             ? CM_DECODE
+                       : config < 0 && p.M > 4                             ? CM_DECODE
                                                                            : -1;
         if (cm && dc >= 0 && cm_fits(info, &cm_configs[dc]))
             return record_cm(cmd, ctx, &p, &cm_configs[dc], DVK_NN_K_LINEAR_TILED_CM, 0);
@@ -779,9 +727,13 @@ dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
         if (config >= 0)
             return record_cm(cmd, ctx, &p, &cm_configs[config], DVK_NN_K_LINEAR_TILED_CM,
                              cm_decode_shaped(&cm_configs[config]) ? 0 : 1);
-        /* 128 x 128 tiles when there are enough of them to fill a large GPU, else 64 x 128 */
+        /* 128 x 256 tiles of 16 subgroups (configuration 9, the fastest on the H200: 179-183
+         * TFLOP/s against 138-156 for 0 and 1) when there are enough of them to fill a large
+         * GPU, else 128 x 128 (0), else 64 x 128 (3) */
         const uint64_t big = div_up(p.M, 128) * div_up(p.N, 128) * p.G;
-        const cm_config *c = &cm_configs[big >= 128 ? 0 : 3];
+        const cm_config *c = &cm_configs[big >= 256 && cm_fits(info, &cm_configs[9]) ? 9
+                                         : big >= 128                              ? 0
+                                                                                   : 3];
         if (cm_fits(info, c))
             return record_cm(cmd, ctx, &p, c, DVK_NN_K_LINEAR_TILED_CM, 1);
     }

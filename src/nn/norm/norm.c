@@ -40,13 +40,14 @@ static uint32_t ceil_pow2(uint64_t v)
 static dvk_status check_channels(dvk_context *ctx, const char *name, const dvk_tensor *t,
                                  uint64_t c)
 {
-    NN_TRY(nn_check_float(ctx, name, t));
+    NN_TRY(dvk__nn_check_float(ctx, name, t));
     const uint32_t nd = dvk_tensor_ndim(t);
     if (dvk_tensor_numel(t) == c && nd > 0 && dvk_tensor_dim(t, nd - 1) == c)
         return DVK_SUCCESS;
     char a[96];
     return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "%s: shape %s, expected [%llu] (x's last "
-                         "dimension)", name, nn_shape_str(t, a, sizeof a), (unsigned long long)c);
+                         "dimension)",
+                         name, dvk__nn_shape_str(t, a, sizeof a), (unsigned long long)c);
 }
 
 static dvk_status check_eps(float eps)
@@ -71,23 +72,23 @@ static dvk_status check_eps_mode(dvk_norm_eps mode)
 /* Checks what every norm shares (x, y, the optional tensors) and records the kernel. */
 static dvk_status record_norm(dvk_cmd *cmd, dvk_context *ctx, const norm_call *c)
 {
-    NN_TRY(nn_check_float(ctx, "x", c->x));
-    NN_TRY(nn_check_float(ctx, "y", c->y));
-    NN_TRY(nn_check_same_shape("y", c->y, "x", c->x));
+    NN_TRY(dvk__nn_check_float(ctx, "x", c->x));
+    NN_TRY(dvk__nn_check_float(ctx, "y", c->y));
+    NN_TRY(dvk__nn_check_same_shape("y", c->y, "x", c->x));
     uint64_t rows, cols;
-    nn_rows_cols(c->x, &rows, &cols);
+    dvk__nn_rows_cols(c->x, &rows, &cols);
     if (c->weight)
         NN_TRY(check_channels(ctx, "weight", c->weight, cols));
     if (c->bias)
         NN_TRY(check_channels(ctx, "bias", c->bias, cols));
     if (c->gate) {
-        NN_TRY(nn_check_float(ctx, "gate", c->gate));
-        NN_TRY(nn_check_same_shape("gate", c->gate, "x", c->x));
+        NN_TRY(dvk__nn_check_float(ctx, "gate", c->gate));
+        NN_TRY(dvk__nn_check_same_shape("gate", c->gate, "x", c->x));
     }
-    NN_TRY(nn_check_alias("y", c->y, "x", c->x, true));
-    NN_TRY(nn_check_alias("y", c->y, "gate", c->gate, true));
-    NN_TRY(nn_check_alias("y", c->y, "weight", c->weight, false));
-    NN_TRY(nn_check_alias("y", c->y, "bias", c->bias, false));
+    NN_TRY(dvk__nn_check_alias("y", c->y, "x", c->x, true));
+    NN_TRY(dvk__nn_check_alias("y", c->y, "gate", c->gate, true));
+    NN_TRY(dvk__nn_check_alias("y", c->y, "weight", c->weight, false));
+    NN_TRY(dvk__nn_check_alias("y", c->y, "bias", c->bias, false));
     if (c->groups == 0 || cols % c->groups != 0)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
                              "groups: %u does not divide x's last dimension %llu", c->groups,
@@ -128,18 +129,18 @@ static dvk_status record_norm(dvk_cmd *cmd, dvk_context *ctx, const norm_call *c
         [NORM_SPEC_HAS_W] = c->weight != NULL,
         [NORM_SPEC_HAS_B] = c->bias != NULL,
         [NORM_SPEC_HAS_G] = c->gate != NULL,
-        [NORM_SPEC_X_DT] = nn_dt(dvk_tensor_dtype(c->x)),
-        [NORM_SPEC_W_DT] = c->weight ? nn_dt(dvk_tensor_dtype(c->weight)) : 0,
-        [NORM_SPEC_B_DT] = c->bias ? nn_dt(dvk_tensor_dtype(c->bias)) : 0,
-        [NORM_SPEC_G_DT] = c->gate ? nn_dt(dvk_tensor_dtype(c->gate)) : 0,
-        [NORM_SPEC_Y_DT] = nn_dt(dvk_tensor_dtype(c->y)),
+        [NORM_SPEC_X_DT] = dvk__nn_dt(dvk_tensor_dtype(c->x)),
+        [NORM_SPEC_W_DT] = c->weight ? dvk__nn_dt(dvk_tensor_dtype(c->weight)) : 0,
+        [NORM_SPEC_B_DT] = c->bias ? dvk__nn_dt(dvk_tensor_dtype(c->bias)) : 0,
+        [NORM_SPEC_G_DT] = c->gate ? dvk__nn_dt(dvk_tensor_dtype(c->gate)) : 0,
+        [NORM_SPEC_Y_DT] = dvk__nn_dt(dvk_tensor_dtype(c->y)),
     };
     const bool sg = info->subgroup_shuffle;
     const dvk_nn_kernel id =
-        nn_variant(sg ? DVK_NN_K_NORM_NORM_F32_SG : DVK_NN_K_NORM_NORM_F32_SH,
-                   sg ? DVK_NN_K_NORM_NORM_ANY_SG : DVK_NN_K_NORM_NORM_ANY_SH, ts_, NORM_BINDINGS);
+        dvk__nn_variant(sg ? DVK_NN_K_NORM_NORM_F32_SG : DVK_NN_K_NORM_NORM_F32_SH,
+                        sg ? DVK_NN_K_NORM_NORM_ANY_SG : DVK_NN_K_NORM_NORM_ANY_SH, ts_, NORM_BINDINGS);
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx, id, NORM_BINDINGS, sizeof(norm_push), NORM_SPECS, spec, &k));
+    NN_TRY(dvk__nn_kernel(ctx, id, NORM_BINDINGS, sizeof(norm_push), NORM_SPECS, spec, &k));
     const norm_push pc = {
         .len = (uint32_t)len,
         .segs = (uint32_t)segs,
@@ -150,14 +151,14 @@ static dvk_status record_norm(dvk_cmd *cmd, dvk_context *ctx, const norm_call *c
     dvk_dispatch_desc dd = {.kernel = k, .write_mask = 1u << NORM_BIND_Y, .push = &pc};
     for (uint32_t i = 0; i < NORM_BINDINGS; ++i)
         dd.tensors[i] = ts_[i];
-    NN_TRY(nn_grid(ctx, segs, wg / ts, dd.groups));
+    NN_TRY(dvk__nn_grid(ctx, segs, wg / ts, dd.groups));
     return dvk_cmd_dispatch(cmd, &dd);
 }
 
 dvk_status dvk_layer_norm(dvk_cmd *cmd, const dvk_layer_norm_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
     NN_TRY(check_eps(d->eps));
     const norm_call c = {
         .x = d->x, .weight = d->weight, .bias = d->bias, .y = d->y,
@@ -170,7 +171,7 @@ dvk_status dvk_layer_norm(dvk_cmd *cmd, const dvk_layer_norm_desc *d)
 dvk_status dvk_group_norm(dvk_cmd *cmd, const dvk_group_norm_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
     NN_TRY(check_eps(d->eps));
     const norm_call c = {
         .x = d->x, .weight = d->weight, .bias = d->bias, .y = d->y,
@@ -184,7 +185,7 @@ dvk_status dvk_group_norm(dvk_cmd *cmd, const dvk_group_norm_desc *d)
 dvk_status dvk_rms_norm(dvk_cmd *cmd, const dvk_rms_norm_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
     NN_TRY(check_eps(d->eps));
     NN_TRY(check_eps_mode(d->eps_mode));
     if (!isfinite(d->weight_offset))
@@ -205,7 +206,7 @@ dvk_status dvk_rms_norm(dvk_cmd *cmd, const dvk_rms_norm_desc *d)
 dvk_status dvk_l2_norm(dvk_cmd *cmd, const dvk_l2_norm_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
     NN_TRY(check_eps(d->eps));
     NN_TRY(check_eps_mode(d->eps_mode));
     const norm_call c = {

@@ -10,8 +10,8 @@
 static dvk_status check_rows(dvk_context *ctx, const char *name, const dvk_tensor *x,
                              uint64_t *rows, uint64_t *n)
 {
-    NN_TRY(nn_check_float(ctx, name, x));
-    nn_rows_cols(x, rows, n);
+    NN_TRY(dvk__nn_check_float(ctx, name, x));
+    dvk__nn_rows_cols(x, rows, n);
     if (dvk_tensor_numel(x) > UINT32_MAX)
         return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED, "%s: %llu elements, at most 2^32 - 1",
                              name, (unsigned long long)dvk_tensor_numel(x));
@@ -22,14 +22,14 @@ static dvk_status check_rows(dvk_context *ctx, const char *name, const dvk_tenso
 static dvk_status check_row_out(dvk_context *ctx, const dvk_tensor *y, uint64_t rows,
                                 const char *x_name, const dvk_tensor *x)
 {
-    NN_TRY(nn_check_i32(ctx, "y", y));
+    NN_TRY(dvk__nn_check_i32(ctx, "y", y));
     if (dvk_tensor_numel(y) == rows)
         return DVK_SUCCESS;
     char a[96], b[96];
     return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                          "y: shape %s, expected %llu elements (one per row of %s %s)",
-                         nn_shape_str(y, a, sizeof a), (unsigned long long)rows, x_name,
-                         nn_shape_str(x, b, sizeof b));
+                         dvk__nn_shape_str(y, a, sizeof a), (unsigned long long)rows, x_name,
+                         dvk__nn_shape_str(x, b, sizeof b));
 }
 
 static dvk_status check_temperature(float temperature, float *scale)
@@ -65,39 +65,39 @@ static dvk_status dispatch_rows(dvk_cmd *cmd, dvk_context *ctx, dvk_nn_kernel f3
     const dvk_tensor *ts[SAMPLING_BINDINGS] = {[SAMPLING_BIND_X] = x, [SAMPLING_BIND_Y] = y};
     const uint32_t spec[SAMPLING_SPECS] = {
         [SAMPLING_SPEC_LOCAL] = local_size(ctx, pc->n),
-        [SAMPLING_SPEC_X_DT] = nn_dt(dvk_tensor_dtype(x)),
+        [SAMPLING_SPEC_X_DT] = dvk__nn_dt(dvk_tensor_dtype(x)),
         [SAMPLING_SPEC_Y_DT] = y_dt,
         [SAMPLING_SPEC_LOG] = log,
     };
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx, nn_variant(f32_id, any_id, ts, SAMPLING_BINDINGS), SAMPLING_BINDINGS,
-                     sizeof *pc, SAMPLING_SPECS, spec, &k));
+    NN_TRY(dvk__nn_kernel(ctx, dvk__nn_variant(f32_id, any_id, ts, SAMPLING_BINDINGS),
+                          SAMPLING_BINDINGS, sizeof *pc, SAMPLING_SPECS, spec, &k));
     dvk_dispatch_desc dd = {.kernel = k, .write_mask = 1u << SAMPLING_BIND_Y, .push = pc};
     dd.tensors[SAMPLING_BIND_X] = x;
     dd.tensors[SAMPLING_BIND_Y] = y;
-    NN_TRY(nn_grid(ctx, pc->rows, 1, dd.groups));
+    NN_TRY(dvk__nn_grid(ctx, pc->rows, 1, dd.groups));
     return dvk_cmd_dispatch(cmd, &dd);
 }
 
 dvk_status dvk_softmax(dvk_cmd *cmd, const dvk_softmax_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
     uint64_t rows, n;
     NN_TRY(check_rows(ctx, "x", d->x, &rows, &n));
-    NN_TRY(nn_check_float(ctx, "y", d->y));
-    NN_TRY(nn_check_same_shape("y", d->y, "x", d->x));
+    NN_TRY(dvk__nn_check_float(ctx, "y", d->y));
+    NN_TRY(dvk__nn_check_same_shape("y", d->y, "x", d->x));
     float scale = 1.0f;
     NN_TRY(check_temperature(d->temperature, &scale));
     const sampling_push pc = {.rows = (uint32_t)rows, .n = (uint32_t)n, .scale = scale};
     return dispatch_rows(cmd, ctx, DVK_NN_K_SAMPLING_SOFTMAX_F32, DVK_NN_K_SAMPLING_SOFTMAX_ANY,
-                         d->x, d->y, nn_dt(dvk_tensor_dtype(d->y)), d->log ? 1u : 0u, &pc);
+                         d->x, d->y, dvk__nn_dt(dvk_tensor_dtype(d->y)), d->log ? 1u : 0u, &pc);
 }
 
 dvk_status dvk_argmax(dvk_cmd *cmd, const dvk_argmax_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
     uint64_t rows, n;
     NN_TRY(check_rows(ctx, "x", d->x, &rows, &n));
     NN_TRY(check_row_out(ctx, d->y, rows, "x", d->x));
@@ -109,7 +109,7 @@ dvk_status dvk_argmax(dvk_cmd *cmd, const dvk_argmax_desc *d)
 dvk_status dvk_sample(dvk_cmd *cmd, const dvk_sample_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
     uint64_t rows, n;
     NN_TRY(check_rows(ctx, "logits", d->logits, &rows, &n));
     NN_TRY(check_row_out(ctx, d->y, rows, "logits", d->logits));

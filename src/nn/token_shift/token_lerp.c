@@ -12,12 +12,12 @@ static dvk_status scratch(dvk_cmd *cmd, uint64_t B, uint64_t T, uint64_t n, dvk_
 static dvk_status check_matrix(dvk_context *ctx, const char *name, const dvk_tensor *t,
                                uint64_t rows, uint64_t cols)
 {
-    NN_TRY(nn_check_float(ctx, name, t));
+    NN_TRY(dvk__nn_check_float(ctx, name, t));
     if (dvk_tensor_ndim(t) == 2 && dvk_tensor_dim(t, 0) == rows && dvk_tensor_dim(t, 1) == cols)
         return DVK_SUCCESS;
     char a[96];
     return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "%s: shape %s, expected [%llu,%llu]", name,
-                         nn_shape_str(t, a, sizeof a), (unsigned long long)rows,
+                         dvk__nn_shape_str(t, a, sizeof a), (unsigned long long)rows,
                          (unsigned long long)cols);
 }
 
@@ -26,12 +26,12 @@ static dvk_status check_vector(dvk_context *ctx, const char *name, const dvk_ten
 {
     if (!t)
         return DVK_SUCCESS;
-    NN_TRY(nn_check_float(ctx, name, t));
+    NN_TRY(dvk__nn_check_float(ctx, name, t));
     if (dvk_tensor_ndim(t) == 1 && dvk_tensor_dim(t, 0) == n)
         return DVK_SUCCESS;
     char a[96];
     return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "%s: shape %s, expected [%llu]", name,
-                         nn_shape_str(t, a, sizeof a), (unsigned long long)n);
+                         dvk__nn_shape_str(t, a, sizeof a), (unsigned long long)n);
 }
 
 static dvk_status record(dvk_cmd *cmd, const dvk_token_lerp_desc *d, uint64_t B, uint64_t T,
@@ -59,30 +59,30 @@ static dvk_status record(dvk_cmd *cmd, const dvk_token_lerp_desc *d, uint64_t B,
 dvk_status dvk_token_lerp(dvk_cmd *cmd, const dvk_token_lerp_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
-    NN_TRY(nn_check_float(ctx, "x", d->x));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_check_float(ctx, "x", d->x));
     char a[96];
     if (dvk_tensor_ndim(d->x) != 3)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "x: shape %s, expected [B,T,C]",
-                             nn_shape_str(d->x, a, sizeof a));
+                             dvk__nn_shape_str(d->x, a, sizeof a));
     const uint64_t B = dvk_tensor_dim(d->x, 0), T = dvk_tensor_dim(d->x, 1),
                    C = dvk_tensor_dim(d->x, 2);
     NN_TRY(check_vector(ctx, "premix", d->premix, C));
     if (!d->premix || !d->w1 || !d->w2)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL",
                              !d->premix ? "premix" : !d->w1 ? "w1" : "w2");
-    NN_TRY(nn_check_float(ctx, "w1", d->w1));
+    NN_TRY(dvk__nn_check_float(ctx, "w1", d->w1));
     if (dvk_tensor_ndim(d->w1) != 2)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "w1: shape %s, expected [F,%llu]",
-                             nn_shape_str(d->w1, a, sizeof a), (unsigned long long)C);
+                             dvk__nn_shape_str(d->w1, a, sizeof a), (unsigned long long)C);
     const uint64_t F = dvk_tensor_dim(d->w1, 0);
     NN_TRY(check_matrix(ctx, "w1", d->w1, F, C));
     NN_TRY(check_matrix(ctx, "w2", d->w2, C, F));
     NN_TRY(check_vector(ctx, "b1", d->b1, F));
     NN_TRY(check_vector(ctx, "b2", d->b2, C));
-    NN_TRY(nn_check_float(ctx, "y", d->y));
-    NN_TRY(nn_check_same_shape("y", d->y, "x", d->x));
-    NN_TRY(nn_check_alias("y", d->y, "x", d->x, false));
+    NN_TRY(dvk__nn_check_float(ctx, "y", d->y));
+    NN_TRY(dvk__nn_check_same_shape("y", d->y, "x", d->x));
+    NN_TRY(dvk__nn_check_alias("y", d->y, "x", d->x, false));
     /* The temporaries live in a region of the recording's arena, released on return: the
      * work recorded here still uses them, and later work reuses the memory after barriers. */
     const dvk_scratch_mark mark = dvk_cmd_scratch_mark(cmd);

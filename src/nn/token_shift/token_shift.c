@@ -11,19 +11,19 @@ static dvk_status check_2d(const char *name, const dvk_tensor *t, uint64_t d0, u
         return DVK_SUCCESS;
     char a[96];
     return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "%s: shape %s, expected [%llu,%llu]", name,
-                         nn_shape_str(t, a, sizeof a), (unsigned long long)d0,
+                         dvk__nn_shape_str(t, a, sizeof a), (unsigned long long)d0,
                          (unsigned long long)d1);
 }
 
 dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *d)
 {
     dvk_context *ctx;
-    NN_TRY(nn_begin(cmd, d, &ctx));
-    NN_TRY(nn_check_float(ctx, "x", d->x));
+    NN_TRY(dvk__nn_begin(cmd, d, &ctx));
+    NN_TRY(dvk__nn_check_float(ctx, "x", d->x));
     char a[96], b2[96];
     if (dvk_tensor_ndim(d->x) != 3)
         return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH, "x: shape %s, expected [B,T,C]",
-                             nn_shape_str(d->x, a, sizeof a));
+                             dvk__nn_shape_str(d->x, a, sizeof a));
     const uint64_t B = dvk_tensor_dim(d->x, 0), T = dvk_tensor_dim(d->x, 1),
                    C = dvk_tensor_dim(d->x, 2), n = B * T * C;
     if (!d->y && !d->delta)
@@ -34,13 +34,13 @@ dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *d)
                              d->mix ? "y" : "mix", d->mix ? "mix" : "y");
     uint64_t M = 0;
     if (d->mix) {
-        NN_TRY(nn_check_float(ctx, "mix", d->mix));
-        NN_TRY(nn_check_float(ctx, "y", d->y));
+        NN_TRY(dvk__nn_check_float(ctx, "mix", d->mix));
+        NN_TRY(dvk__nn_check_float(ctx, "y", d->y));
         const uint32_t nd = dvk_tensor_ndim(d->mix);
         if ((nd != 1 && nd != 2) || dvk_tensor_dim(d->mix, nd - 1) != C)
             return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                                  "mix: shape %s, expected [%llu] or [M,%llu]",
-                                 nn_shape_str(d->mix, a, sizeof a), (unsigned long long)C,
+                                 dvk__nn_shape_str(d->mix, a, sizeof a), (unsigned long long)C,
                                  (unsigned long long)C);
         M = nd == 2 ? dvk_tensor_dim(d->mix, 0) : 1;
         /* y is [M,B,T,C]; for one mix also [B,T,C]. */
@@ -48,25 +48,25 @@ dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *d)
                   dvk_tensor_dim(d->y, 1) == B && dvk_tensor_dim(d->y, 2) == T &&
                   dvk_tensor_dim(d->y, 3) == C;
         if (!ok && M == 1)
-            ok = nn_check_same_shape("y", d->y, "x", d->x) == DVK_SUCCESS;
+            ok = dvk__nn_check_same_shape("y", d->y, "x", d->x) == DVK_SUCCESS;
         if (!ok)
             return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                                  "y: shape %s, expected [%llu,%llu,%llu,%llu]%s",
-                                 nn_shape_str(d->y, a, sizeof a), (unsigned long long)M,
+                                 dvk__nn_shape_str(d->y, a, sizeof a), (unsigned long long)M,
                                  (unsigned long long)B, (unsigned long long)T,
                                  (unsigned long long)C, M == 1 ? " or x's shape" : "");
     }
     if (d->delta) {
-        NN_TRY(nn_check_float(ctx, "delta", d->delta));
-        NN_TRY(nn_check_same_shape("delta", d->delta, "x", d->x));
+        NN_TRY(dvk__nn_check_float(ctx, "delta", d->delta));
+        NN_TRY(dvk__nn_check_same_shape("delta", d->delta, "x", d->x));
     }
     uint32_t init = TOKEN_SHIFT_INIT_ZERO;
     if (d->final) {
-        NN_TRY(nn_check_float(ctx, "final", d->final));
+        NN_TRY(dvk__nn_check_float(ctx, "final", d->final));
         NN_TRY(check_2d("final", d->final, B, C));
     }
     if (d->initial) {
-        NN_TRY(nn_check_float(ctx, "initial", d->initial));
+        NN_TRY(dvk__nn_check_float(ctx, "initial", d->initial));
         if (d->initial == d->final) {
             init = TOKEN_SHIFT_INIT_FINAL;
         } else if (dvk_tensor_ndim(d->initial) == 1 && dvk_tensor_dim(d->initial, 0) == C) {
@@ -75,7 +75,7 @@ dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *d)
             if (check_2d("initial", d->initial, B, C) != DVK_SUCCESS)
                 return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
                                      "initial: shape %s, expected [%llu,%llu] or [%llu]",
-                                     nn_shape_str(d->initial, b2, sizeof b2),
+                                     dvk__nn_shape_str(d->initial, b2, sizeof b2),
                                      (unsigned long long)B, (unsigned long long)C,
                                      (unsigned long long)C);
             init = TOKEN_SHIFT_INIT_BOUND;
@@ -108,13 +108,13 @@ dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *d)
         [TOKEN_SHIFT_BIND_FINAL] = TOKEN_SHIFT_SPEC_FINAL_DT,
     };
     for (uint32_t i = 0; i < TOKEN_SHIFT_BINDINGS; ++i)
-        spec[dt_spec[i]] = ts[i] ? nn_dt(dvk_tensor_dtype(ts[i])) : DVK_DT_F32;
+        spec[dt_spec[i]] = ts[i] ? dvk__nn_dt(dvk_tensor_dtype(ts[i])) : DVK_DT_F32;
     const dvk_kernel *k;
-    NN_TRY(nn_kernel(ctx,
-                     nn_variant(DVK_NN_K_TOKEN_SHIFT_TOKEN_SHIFT_F32,
+    NN_TRY(dvk__nn_kernel(ctx,
+                          dvk__nn_variant(DVK_NN_K_TOKEN_SHIFT_TOKEN_SHIFT_F32,
                                 DVK_NN_K_TOKEN_SHIFT_TOKEN_SHIFT_ANY, ts, TOKEN_SHIFT_BINDINGS),
-                     TOKEN_SHIFT_BINDINGS, sizeof(token_shift_push), TOKEN_SHIFT_SPECS, spec,
-                     &k));
+                          TOKEN_SHIFT_BINDINGS, sizeof(token_shift_push), TOKEN_SHIFT_SPECS, spec,
+                          &k));
     const token_shift_push pc = {.n = (uint32_t)n, .c = (uint32_t)C, .t = (uint32_t)T,
                                  .m = (uint32_t)M};
     dvk_dispatch_desc dd = {
@@ -133,6 +133,6 @@ dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *d)
     for (uint32_t i = TOKEN_SHIFT_BIND_Y; i <= TOKEN_SHIFT_BIND_FINAL; ++i)
         if (!dd.tensors[i])
             dd.tensors[i] = present;
-    NN_TRY(nn_grid(ctx, n, TOKEN_SHIFT_LOCAL, dd.groups));
+    NN_TRY(dvk__nn_grid(ctx, n, TOKEN_SHIFT_LOCAL, dd.groups));
     return dvk_cmd_dispatch(cmd, &dd);
 }

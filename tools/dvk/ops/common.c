@@ -199,16 +199,18 @@ const tool_op *tool_find_op_or_explain(const char *name)
 {
     const tool_op *op = tool_find_op(name);
     if (!op) {
-        fprintf(stderr, "dvk: unknown operator \"%s\"; operators:\n", name);
-        tool_print_ops();
+        fprintf(stderr, "dvk: unknown operator \"%s\"; operators (dvk functions lists the "
+                        "building blocks):\n",
+                name);
+        tool_print_ops(stderr);
     }
     return op;
 }
 
-void tool_print_ops(void)
+void tool_print_ops(FILE *f)
 {
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; ++i)
-        printf("  %-20s %s\n", ops[i]->name, ops[i]->summary);
+        fprintf(f, "  %-20s %s\n", ops[i]->name, ops[i]->summary);
 }
 
 /* Whether this run of the operator takes input `in` (the gate parameters only with
