@@ -345,8 +345,8 @@ static int run_resume(const options *o, const stream *text, const char *path)
                                  "uninterrupted one"
                                : "FAIL: the resumed stream differs from the uninterrupted one");
     if (!ok)
-        fprintf(stderr, "streaming: if the differences change from run to run, the device's "
-                        "results are not reproducible (samples/README.md: known issues)\n");
+        fprintf(stderr, "streaming: differences that change from run to run mean that the "
+                        "device's results are not reproducible: a bug to report\n");
     rc = ok && validation_clean(o, ctx) ? 0 : 1;
 done:
     free(logits_r), free(logits_w), free(trace_r), free(trace_w), free(gen_r), free(gen_w);

@@ -12,12 +12,6 @@ set_tests_properties(sample_streaming_save PROPERTIES FIXTURES_SETUP sample_stre
 set_tests_properties(sample_streaming_resume PROPERTIES FIXTURES_REQUIRED sample_streaming_state)
 foreach(t sample_streaming_save sample_streaming_resume)
   set_property(TEST ${t} PROPERTY WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
-  # Known issue, not this test's subject (samples/README.md): on lavapipe (Mesa 22.3) the
-  # model's forward pass is not reproducible from run to run while dvk_linear adds its K slices
-  # in the same dispatch (DVK_LINEAR_SPLITK=fused, the default: now and then a wrong sum); with
-  # the two-dispatch sum it is. Remove this once that is fixed: the test must then pass as it
-  # stands.
-  set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT DVK_LINEAR_SPLITK=dispatch)
   if(DVK_SANITIZE)
     set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT
                  "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/common/lsan.supp:print_suppressions=0")
