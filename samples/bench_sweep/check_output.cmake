@@ -1,6 +1,6 @@
 # Checks what bench_sweep wrote (the sample_bench_sweep_output test):
 #   cmake -DCSV=f.csv -DSVG=f.svg -DROWS=n -DSERIES=s -P check_output.cmake
-# CSV: the header, then ROWS rows of 12 fields, each with status "ok", a positive time and a
+# CSV: the header, then ROWS rows of 13 fields, each with status "ok", a positive time and a
 # positive throughput. SVG: an XML declaration and one <svg> element that is closed at the end,
 # its <g> elements balanced, SERIES lines (<polyline>) per panel, and no NaN or infinity among
 # the coordinates.
@@ -17,7 +17,7 @@ endif()
 file(STRINGS "${CSV}" lines)
 list(LENGTH lines n_lines)
 list(GET lines 0 header)
-if(NOT header STREQUAL "op,mode,dtype,B,T,H,K,V,ms,tokens_per_s,timer,status")
+if(NOT header STREQUAL "op,mode,dtype,B,T,H,K,V,ms,tokens_per_s,timer,status,kernels")
   message(FATAL_ERROR "${CSV}: unexpected header: ${header}")
 endif()
 math(EXPR rows "${n_lines} - 1")
@@ -29,8 +29,8 @@ list(REMOVE_AT lines 0)
 foreach(line IN LISTS lines)
   string(REPLACE "," ";" fields "${line}")
   list(LENGTH fields n)
-  if(NOT n EQUAL 12)
-    message(FATAL_ERROR "${CSV}: ${n} fields, expected 12: ${line}")
+  if(NOT n EQUAL 13)
+    message(FATAL_ERROR "${CSV}: ${n} fields, expected 13: ${line}")
   endif()
   list(GET fields 8 ms)
   list(GET fields 9 tps)

@@ -7,7 +7,8 @@
  * are uploaded, the operator is recorded once between two GPU timestamps, run once to warm up
  * (kernels are built when first recorded) and then --reps times; the median time is kept
  * (wall clock around submit and wait where the device has no timestamps). Throughput is
- * B·T tokens over that time.
+ * B·T tokens over that time. One more run, every dispatch profiled, names the kernels that ran
+ * (the path the operator took: recurrent, the chunked stages, tensor cores or not).
  *
  * Usage: bench_sweep [--ops delta_rule,gated_delta_rule,kda,rwkv7,linear_attn,softmax_attn]
  *                    [--modes chunk,recurrent] [--T 64,128,...] [--B 1,4] [--H 4] [--K 64]
@@ -58,6 +59,7 @@ typedef struct result {
     uint32_t B, T;
     double ms, tokens_per_s;
     bool ok;
+    char kernels[256]; /* the kernels that ran, "+" between them: which path the call took */
 } result;
 
 /* The inputs of one configuration (those the operator uses; the rest stay NULL). */
@@ -208,9 +210,40 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Times one configuration: the median over o->reps runs, in ms, to *ms. */
+/* The kernels the operator runs, in order and each once, "+" between them ("delta_rule/
+ * chunk_prepare_f32+..."), from one more run with every dispatch profiled. Empty where the
+ * device has no timestamps (profiling needs them). */
+static dvk_status kernel_names(dvk_context *ctx, op_id op, mode_id mode, const inputs *in,
+                               char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!dvk_context_device_info(ctx)->timestamps)
+        return DVK_SUCCESS;
+    dvk_cmd *cmd = NULL;
+    dvk_status st = dvk_cmd_create(ctx, &(dvk_cmd_desc){.profile_dispatches = true}, &cmd);
+    if (st == DVK_SUCCESS)
+        st = record_op(cmd, op, mode, in);
+    if (st == DVK_SUCCESS)
+        st = dvk_cmd_submit(cmd);
+    if (st == DVK_SUCCESS)
+        st = dvk_cmd_wait(cmd, 0);
+    for (uint32_t i = 0; st == DVK_SUCCESS && i < dvk_cmd_profile_count(cmd); ++i) {
+        const char *name = NULL;
+        double ms = 0.0;
+        st = dvk_cmd_profile_entry(cmd, i, &name, &ms);
+        if (st != DVK_SUCCESS || strstr(out, name)) /* each kernel once */
+            continue;
+        const size_t len = strlen(out);
+        snprintf(out + len, cap - len, "%s%s", len ? "+" : "", name);
+    }
+    dvk_cmd_destroy(cmd);
+    return st;
+}
+
+/* Times one configuration: the median over o->reps runs, in ms, to *ms; the kernels that ran
+ * to `kernels`. */
 static dvk_status time_config(dvk_context *ctx, const options *o, op_id op, mode_id mode,
-                              uint32_t B, uint32_t T, double *ms)
+                              uint32_t B, uint32_t T, double *ms, char *kernels, size_t cap)
 {
     inputs in = {0};
     dvk_cmd *cmd = NULL;
@@ -243,6 +276,7 @@ static dvk_status time_config(dvk_context *ctx, const options *o, op_id op, mode
         qsort(times, o->reps, sizeof *times, cmp_double);
         *ms = o->reps % 2 ? times[o->reps / 2]
                           : 0.5 * (times[o->reps / 2 - 1] + times[o->reps / 2]);
+        st = kernel_names(ctx, op, mode, &in, kernels, cap);
     }
     dvk_cmd_destroy(cmd);
     destroy_inputs(&in);
@@ -566,7 +600,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_sweep: %s\n", res ? "cannot write the CSV file" : "out of memory");
         goto done;
     }
-    fprintf(csv, "op,mode,dtype,B,T,H,K,V,ms,tokens_per_s,timer,status\n");
+    fprintf(csv, "op,mode,dtype,B,T,H,K,V,ms,tokens_per_s,timer,status,kernels\n");
     printf("deltavk bench_sweep on %s (%s): H=%u K=%u V=%u %s, median of %u runs (%s)\n",
            info->name, info->driver_name, o.H, o.K, o.V, dvk_dtype_name(o.dtype), o.reps,
            info->timestamps ? "GPU timestamps" : "wall clock");
@@ -580,7 +614,8 @@ int main(int argc, char **argv)
                 for (uint32_t t = 0; t < o.nT; ++t) {
                     result *r = &res[nres++];
                     *r = (result){.op = (op_id)op, .mode = (mode_id)m, .B = o.B[b], .T = o.T[t]};
-                    st = time_config(ctx, &o, r->op, r->mode, r->B, r->T, &r->ms);
+                    st = time_config(ctx, &o, r->op, r->mode, r->B, r->T, &r->ms, r->kernels,
+                                     sizeof r->kernels);
                     r->ok = st == DVK_SUCCESS;
                     if (r->ok) {
                         r->tokens_per_s = r->ms > 0 ? r->B * (double)r->T / (r->ms * 1e-3) : 0;
@@ -593,11 +628,11 @@ int main(int argc, char **argv)
                         report(what, st);
                         ++failed;
                     }
-                    fprintf(csv, "%s,%s,%s,%u,%u,%u,%u,%u,%.6g,%.6g,%s,%s\n", op_names[op],
+                    fprintf(csv, "%s,%s,%s,%u,%u,%u,%u,%u,%.6g,%.6g,%s,%s,%s\n", op_names[op],
                             mode_names[m], dvk_dtype_name(o.dtype), r->B, r->T, o.H, o.K, o.V,
                             r->ok ? r->ms : 0.0, r->ok ? r->tokens_per_s : 0.0,
                             info->timestamps ? "gpu" : "wall",
-                            r->ok ? "ok" : dvk_status_string(st));
+                            r->ok ? "ok" : dvk_status_string(st), r->kernels);
                     fflush(stdout);
                 }
             }
