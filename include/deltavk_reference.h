@@ -2,7 +2,7 @@
  * deltavk_reference.h — plain-C references of deltavk's operators.
  *
  * The same mathematics as the GPU kernels, written as the textbook recurrence, token by token,
- * accumulating in double. They exist to check the kernels (the tests and the demo compare
+ * accumulating in double. They exist to check the kernels (the tests and the samples compare
  * against them) and as a readable statement of what each operator computes. They are slow on
  * purpose: no blocking, no vectorisation, nothing clever. They do not need Vulkan: link
  * deltavk_reference alone to use them.

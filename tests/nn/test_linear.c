@@ -337,6 +337,10 @@ static void test_splitk(void **state)
         {F16, F16, F16, 0, 1, {5}, 40, 600, true, false, "2,5,8"},
         {F16, F16, F32, 0, 1, {1}, 70, 1024, true, false, "1,7,32,128,2"},
         {F16, F16, F16, 0, 1, {13}, 33, 512, true, false, "4,2,8,64,1,1"},
+        /* the GPUs' plan for 2 <= M <= 4 with long rows: 128 lanes (as many as the workgroup
+         * has here), x read directly */
+        {F16, F16, F16, 0, 1, {3}, 24, 4096, false, false, "4,1,128,0,2,1"},
+        {BF16, BF16, F32, 0, 1, {2}, 17, 4104, true, false, "4,1,128,0,2,1"},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; ++i)
         run(&cs[i], NULL, NULL);
