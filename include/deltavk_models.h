@@ -354,7 +354,7 @@ typedef enum dvk_qwen3_next_gdn_state_part {
     DVK_QWEN3_NEXT_GDN_RECURRENT = 1,
 } dvk_qwen3_next_gdn_state_part;
 
-DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_state_create(dvk_qwen3_next_gdn *layer,
+DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_state_create(const dvk_qwen3_next_gdn *layer,
                                                           uint32_t batch,
                                                           dvk_qwen3_next_gdn_state **out_state);
 /* NULL is a no-op. The GPU must be done with work recorded for it. */

@@ -33,7 +33,7 @@ void dvk_qwen3_next_gdn_state_destroy(dvk_qwen3_next_gdn_state *s)
     free(s);
 }
 
-dvk_status dvk_qwen3_next_gdn_state_create(dvk_qwen3_next_gdn *layer, uint32_t batch,
+dvk_status dvk_qwen3_next_gdn_state_create(const dvk_qwen3_next_gdn *layer, uint32_t batch,
                                            dvk_qwen3_next_gdn_state **out)
 {
     if (!out)
