@@ -404,6 +404,236 @@ DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_forward(dvk_cmd *cmd,
                                                      const dvk_qwen3_next_gdn *layer,
                                                      const dvk_qwen3_next_gdn_forward_desc *desc);
 
+/* ---------------------------------------------------------------------------------------------
+ * Infini-attention and the Infini-Transformer (infini-transformer-pytorch 0.0.2)
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * infini-transformer-pytorch 0.0.2 (PyPI; Munkhdalai et al. 2024, "Leave No Context Behind"),
+ * as its code computes it. One call is one segment, as one call of the package's forward is:
+ * its rotary positions are 0..n−1, its softmax attention is causal inside it, and the
+ * compressive memories come from the calls before (the package's past_memories). A long
+ * sequence runs as consecutive calls, the memories carried in a state object. Width C, H heads
+ * of size D, vocabulary V, FeedForward width F (the package's int(ff_mult·C·2/3)):
+ *
+ *   CausalAttention (dvk_infini_attention), on x [B, n, C]:
+ *     h = F.normalize(x)·√C·γ                     (the package's RMSNorm, γ = norm.gamma)
+ *     q, k, v = to_qkv h split as (qkv, head, D)  (bias-free)
+ *     o = dvk_infini_attn(q, k, v, head_gates, memories; scale D^−½, rope, delta_rule): per
+ *         head, with φ = elu + 1 of the scaled, rotated q and the rotated k,
+ *           A = causal softmax attention inside the segment
+ *           first segment (no memories yet):  o = A
+ *           later segments:  o = σ(g_h) A + (1 − σ(g_h)) φ(q)ᵀM / max(φ(q)·z, 1e-10)
+ *           delta rule (later segments):  v ← v − φ(k)ᵀM / max(φ(k)·z, 1e-10)
+ *           M ← M + Σ φ(k) vᵀ,  z ← z + Σ φ(k)
+ *     y = to_out o                                (bias-free)
+ *   FeedForward, on x: h = F.normalize(x)·√C·γ;  a ++ g = proj_in h;  y = proj_out(a ⊙ gelu(g))
+ *     (exact GELU; both projections with bias)
+ *   InfiniTransformer, on token ids [B, n]: x = token_emb[ids]; per block x ← x + attn(x),
+ *     x ← x + ff(x); logits = to_logits(F.normalize(x)·√C·γ) (with bias).
+ *
+ * Parameters, under the package's state_dict names and shapes:
+ *   the attention   norm.gamma [C]  to_qkv.weight [3HD, C]  to_out.weight [C, HD]
+ *                   head_gates [H]  rotary_emb.freqs [D/2]
+ *   the model       token_emb.weight [V, C]
+ *                   layers.<i>.0.<the attention's names>          (i = 0 .. depth−1)
+ *                   layers.<i>.1.norm.gamma [C]  layers.<i>.1.proj_in.weight [2F, C]
+ *                   layers.<i>.1.proj_in.bias [2F]  layers.<i>.1.proj_out.weight [C, F]
+ *                   layers.<i>.1.proj_out.bias [C]
+ *                   norm.gamma [C]  to_logits.weight [V, C]  to_logits.bias [V]
+ * C, H, D, V, F and the depth are read from the shapes (H from head_gates, D = rows of to_qkv
+ * / 3H); whether the memory uses the delta rule is not in them (desc.delta_rule, the
+ * package's use_mem_delta_rule). rotary_emb.freqs must be the package's default frequencies
+ * θ^(−2i/D) (θ = 10000, or the θ they give; learned or custom ones are DVK_ERROR_UNSUPPORTED
+ * naming the tensor). A missing or wrongly shaped tensor is an error naming it
+ * (DVK_ERROR_NOT_FOUND, DVK_ERROR_SHAPE_MISMATCH), as is an extra one (DVK_ERROR_FORMAT; with
+ * a prefix, only tensors under it count). Limits: D even, at most 256 (dvk_infini_attn's).
+ */
+
+typedef struct dvk_infini_attention dvk_infini_attention;
+typedef struct dvk_infini_attention_state dvk_infini_attention_state;
+typedef struct dvk_infini_transformer dvk_infini_transformer;
+typedef struct dvk_infini_transformer_session dvk_infini_transformer_session;
+
+typedef struct dvk_infini_load_desc {
+    /* Storage of the matrices (to_qkv, to_out; for the model also token_emb, proj_in,
+     * proj_out, to_logits): DVK_DTYPE_F32 (default), _F16 or _BF16, converted once at load
+     * (round to nearest even). The gammas, gates and biases stay fp32; activations and
+     * memories are fp32 always. On a device without fp16_storage, 16-bit requests load as
+     * fp32 (the info's dtype says what was used). */
+    dvk_dtype dtype;
+    /* The parameters' names start with this (NULL or "" = none): the attention of block 1 of
+     * a model's file is "layers.1.0.". Tensors without it are ignored. */
+    const char *prefix;
+    /* The memory update uses the delta rule (the package's use_mem_delta_rule). */
+    bool delta_rule;
+} dvk_infini_load_desc;
+
+typedef struct dvk_infini_info {
+    uint32_t dim;          /* C */
+    uint32_t heads;        /* H */
+    uint32_t dim_head;     /* D */
+    uint32_t depth;        /* the model's blocks (1 for the attention alone) */
+    uint32_t ff_dim;       /* F (0 for the attention alone) */
+    uint32_t n_vocab;      /* V (0 for the attention alone) */
+    float rope_theta;      /* θ of rotary_emb.freqs */
+    bool delta_rule;
+    dvk_dtype dtype;       /* the matrices' storage */
+} dvk_infini_info;
+
+/* The attention (CausalAttention) from a safetensors file, or from `size` bytes in memory
+ * (copied; messages call it "(memory)"). desc may be NULL. */
+DVK_MODELS_API dvk_status dvk_infini_attention_load(dvk_context *context, const char *path,
+                                                    const dvk_infini_load_desc *desc,
+                                                    dvk_infini_attention **out_layer);
+DVK_MODELS_API dvk_status dvk_infini_attention_load_memory(dvk_context *context,
+                                                           const void *data, size_t size,
+                                                           const dvk_infini_load_desc *desc,
+                                                           dvk_infini_attention **out_layer);
+/* NULL is a no-op. Its states must be destroyed first. */
+DVK_MODELS_API void dvk_infini_attention_destroy(dvk_infini_attention *layer);
+DVK_MODELS_API const dvk_infini_info *
+dvk_infini_attention_info(const dvk_infini_attention *layer);
+
+/*
+ * The memories of `batch` sequences (the package's past_memories), two fp32 tensors, zero at
+ * creation, and the number of segments run so far:
+ *   DVK_INFINI_MEMORY_KV    [batch, H, D, D]  M, key-major (the package's memories[0] as is)
+ *   DVK_INFINI_MEMORY_NORM  [batch, H, D]     z (the package's memories[1])
+ * With no segment run yet there are no memories: the next segment's output is the softmax
+ * attention alone and it starts M and z afresh (the package's past_memories = None). The count
+ * is kept on the host and advanced when a forward pass is recorded (submit every recording
+ * made with the state, once, in order). Read or write the tensors between runs
+ * (dvk_tensor_download / _upload); after writing memories into a fresh state, set the count
+ * to 1 or more so that they are used.
+ */
+typedef enum dvk_infini_memory_part {
+    DVK_INFINI_MEMORY_KV = 0,
+    DVK_INFINI_MEMORY_NORM = 1,
+} dvk_infini_memory_part;
+
+DVK_MODELS_API dvk_status dvk_infini_attention_state_create(
+    const dvk_infini_attention *layer, uint32_t batch, dvk_infini_attention_state **out_state);
+/* NULL is a no-op. The GPU must be done with work recorded for it. */
+DVK_MODELS_API void dvk_infini_attention_state_destroy(dvk_infini_attention_state *state);
+/* NULL for a part out of range. */
+DVK_MODELS_API dvk_tensor *dvk_infini_attention_state_tensor(
+    const dvk_infini_attention_state *state, dvk_infini_memory_part part);
+DVK_MODELS_API uint64_t dvk_infini_attention_state_segments(
+    const dvk_infini_attention_state *state);
+DVK_MODELS_API void dvk_infini_attention_state_set_segments(dvk_infini_attention_state *state,
+                                                            uint64_t segments);
+/* Zeroes the memories and the count (blocking): new sequences. */
+DVK_MODELS_API dvk_status dvk_infini_attention_state_reset(dvk_infini_attention_state *state);
+/*
+ * State files: safetensors with F32 tensors memories.kv [batch, H, D, D] and memories.norm
+ * [batch, H, D], metadata format = "deltavk-infini-attention-state", version = "1",
+ * segments = the count in decimal. Saving downloads (blocking) and writes the file (a failed
+ * write removes it: DVK_ERROR_IO). Restoring a file of another shape or batch, or with a
+ * missing, extra or wrongly shaped tensor, is an error naming it and leaves the state as it
+ * was.
+ */
+DVK_MODELS_API dvk_status dvk_infini_attention_state_save(dvk_infini_attention_state *state,
+                                                          const char *path);
+DVK_MODELS_API dvk_status dvk_infini_attention_state_restore(dvk_infini_attention_state *state,
+                                                             const char *path);
+
+/*
+ * Records the attention over one segment into cmd:
+ *   x      [B, n, C] fp32 (B = the state's batch); y [B, n, C] fp32, not overlapping x.
+ *   state  NULL: a first segment, nothing kept. Otherwise the segment continues the state's
+ *          sequences: their memories are read (from the second segment on), updated in place
+ *          when the recording runs, and the count advanced.
+ * Dispatches: the norm, three products (q, k, v), dvk_infini_attn, to_out. Scratch from cmd's
+ * arena, released before the call returns: (C + 4HD)·4 bytes per token, plus
+ * dvk_infini_attn's own. On failure part of the work may be recorded: reset cmd rather than
+ * submit it.
+ */
+typedef struct dvk_infini_attention_forward_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    dvk_infini_attention_state *state;
+} dvk_infini_attention_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_infini_attention_forward(
+    dvk_cmd *cmd, const dvk_infini_attention *layer,
+    const dvk_infini_attention_forward_desc *desc);
+
+/* The model (InfiniTransformer) from a safetensors file or bytes in memory. desc may be NULL;
+ * desc.prefix applies to every name (e.g. "model."). */
+DVK_MODELS_API dvk_status dvk_infini_transformer_load(dvk_context *context, const char *path,
+                                                      const dvk_infini_load_desc *desc,
+                                                      dvk_infini_transformer **out_model);
+DVK_MODELS_API dvk_status dvk_infini_transformer_load_memory(dvk_context *context,
+                                                             const void *data, size_t size,
+                                                             const dvk_infini_load_desc *desc,
+                                                             dvk_infini_transformer **out_model);
+/* NULL is a no-op. Its sessions must be destroyed first. */
+DVK_MODELS_API void dvk_infini_transformer_destroy(dvk_infini_transformer *model);
+DVK_MODELS_API const dvk_infini_info *
+dvk_infini_transformer_info(const dvk_infini_transformer *model);
+
+/*
+ * Sessions: `batch` sequences and the memories of every block (the package's list of
+ * past_memories), as the attention's state: per block DVK_INFINI_MEMORY_KV [batch, H, D, D]
+ * and DVK_INFINI_MEMORY_NORM [batch, H, D], and one count of segments run. State files:
+ * memories.<i>.kv and memories.<i>.norm for every block i, metadata format =
+ * "deltavk-infini-transformer-state", version = "1", segments; saving and restoring as the
+ * attention's.
+ */
+DVK_MODELS_API dvk_status dvk_infini_transformer_session_create(
+    const dvk_infini_transformer *model, uint32_t batch,
+    dvk_infini_transformer_session **out_session);
+DVK_MODELS_API void dvk_infini_transformer_session_destroy(
+    dvk_infini_transformer_session *session);
+/* A block's memory tensor (NULL for a block or part out of range). */
+DVK_MODELS_API dvk_tensor *dvk_infini_transformer_session_state(
+    const dvk_infini_transformer_session *session, uint32_t layer, dvk_infini_memory_part part);
+DVK_MODELS_API uint64_t dvk_infini_transformer_session_segments(
+    const dvk_infini_transformer_session *session);
+DVK_MODELS_API void dvk_infini_transformer_session_set_segments(
+    dvk_infini_transformer_session *session, uint64_t segments);
+DVK_MODELS_API dvk_status dvk_infini_transformer_session_reset(
+    dvk_infini_transformer_session *session);
+DVK_MODELS_API dvk_status dvk_infini_transformer_session_save(
+    dvk_infini_transformer_session *session, const char *path);
+DVK_MODELS_API dvk_status dvk_infini_transformer_session_restore(
+    dvk_infini_transformer_session *session, const char *path);
+
+/*
+ * Records the model over one segment of n tokens per sequence into cmd, continuing the
+ * session (its memories read from the second segment on, updated in place when the
+ * recording runs; the count advanced):
+ *   tokens        host ids, [B, n] row-major (copied into the recording), each in [0, V)
+ *                 (else DVK_ERROR_INVALID_ARGUMENT naming the position); or
+ *   token_tensor  int32 ids on the device, [B, n]: not checked (an id out of range reads an
+ *                 embedding of zeros). Exactly one of the two.
+ *   n_tokens      n (≥ 1).
+ *   logits        [B, n, V] fp32, or NULL (memories only).
+ * Scratch from cmd's arena, released before the call returns: about (3C + 4HD + 3F)·4 bytes
+ * per token, plus dvk_infini_attn's own.
+ */
+typedef struct dvk_infini_transformer_forward_desc {
+    const int32_t *tokens;
+    const dvk_tensor *token_tensor;
+    uint32_t n_tokens;
+    dvk_tensor *logits;
+} dvk_infini_transformer_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_infini_transformer_forward(
+    dvk_cmd *cmd, dvk_infini_transformer_session *session,
+    const dvk_infini_transformer_forward_desc *desc);
+
+/* Runs n_tokens host tokens per sequence (tokens [B, n_tokens] row-major) in segments of
+ * `segment` tokens (0 = all in one segment; the last may be shorter), each a forward pass
+ * submitted and waited for, and downloads the logits: logits_count = B·n_tokens·V for every
+ * position's ([B, n_tokens, V] row-major), 0 with logits NULL for none. Anything else is
+ * DVK_ERROR_INVALID_ARGUMENT. */
+DVK_MODELS_API dvk_status dvk_infini_transformer_eval(dvk_infini_transformer_session *session,
+                                                      const int32_t *tokens, uint32_t n_tokens,
+                                                      uint32_t segment, float *logits,
+                                                      size_t logits_count);
+
 #ifdef __cplusplus
 }
 #endif
