@@ -15,9 +15,11 @@
  * recording's scratch arena inside a mark released at the layer's end, so the memory a forward
  * needs does not grow with depth.
  *
- * Models: RWKV-7 "Goose" (x070). Layers: Qwen3-Next's Gated DeltaNet (transformers'
- * Qwen3NextGatedDeltaNet), a layer with its own state object (no session: a layer is one part of
- * a model whose other parts the caller runs).
+ * Models: RWKV-7 "Goose" (x070); the Infini-Transformer (infini-transformer-pytorch 0.0.2,
+ * run segment by segment with its compressive memories in the session). Layers: Qwen3-Next's
+ * Gated DeltaNet (transformers' Qwen3NextGatedDeltaNet) and Infini-attention (the package's
+ * CausalAttention), each with its own state object (no session: a layer is one part of a
+ * model whose other parts the caller runs).
  *
  * A COMPLETE EXAMPLE (greedy continuation of a prompt; error handling shortened)
  * =================

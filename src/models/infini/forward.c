@@ -56,7 +56,8 @@ dvk_status dvk__infini_attn_record(dvk_cmd *cmd, md_views *views, const infini_a
 }
 
 /* x and y: fp32 [B, n, C] (one segment), B the state's batch when there is a state. */
-static dvk_status check_xy(const dvk_infini_attention *m, const dvk_infini_attention_forward_desc *d)
+static dvk_status check_xy(const dvk_infini_attention *m,
+                           const dvk_infini_attention_forward_desc *d)
 {
     if (!d->x || !d->y)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "desc.%s is NULL", d->x ? "y" : "x");
