@@ -212,19 +212,36 @@ static void unslice(void *dst, const void *src, uint32_t B, uint32_t T, size_t r
 
 static size_t logits_numel(const fixture *f) { return (size_t)f->B * f->T * f->V; }
 
-/* Records segment [t0, t0 + n) of the fixture's tokens into cmd, its logits into a new tensor
- * (returned; the caller downloads it after the run). */
-static dvk_tensor *record_segment(const fixture *f, dvk_cmd *cmd,
-                                  dvk_infini_transformer_session *s, uint32_t t0, uint32_t n)
+/* Records segment [t0, t0 + n) of the fixture's tokens into cmd (from the host, or with
+ * `on_device` from an int32 tensor, kept in *ids_tensor until the run is done), its logits into
+ * a new tensor (returned; the caller downloads it after the run). */
+static dvk_tensor *record_segment_ex(const fixture *f, dvk_cmd *cmd,
+                                     dvk_infini_transformer_session *s, uint32_t t0, uint32_t n,
+                                     dvk_tensor **ids_tensor)
 {
     const uint64_t shape[3] = {f->B, n, f->V};
     dvk_tensor *lg = harness_tensor_poisoned(DVK_DTYPE_F32, 3, shape);
     int32_t *ids = slice(f->tokens, f->B, f->T, sizeof(int32_t), t0, n);
-    CHECK_OK(dvk_infini_transformer_forward(
-        cmd, s,
-        &(dvk_infini_transformer_forward_desc){.tokens = ids, .n_tokens = n, .logits = lg}));
+    dvk_infini_transformer_forward_desc d = {.tokens = ids, .n_tokens = n, .logits = lg};
+    if (ids_tensor) {
+        const uint64_t s_ids[2] = {f->B, n};
+        float *fl = malloc((size_t)f->B * n * sizeof *fl);
+        for (size_t i = 0; i < (size_t)f->B * n; ++i)
+            fl[i] = (float)ids[i];
+        *ids_tensor = harness_tensor(DVK_DTYPE_I32, 2, s_ids, fl);
+        free(fl);
+        d.tokens = NULL;
+        d.token_tensor = *ids_tensor;
+    }
+    CHECK_OK(dvk_infini_transformer_forward(cmd, s, &d));
     free(ids);
     return lg;
+}
+
+static dvk_tensor *record_segment(const fixture *f, dvk_cmd *cmd,
+                                  dvk_infini_transformer_session *s, uint32_t t0, uint32_t n)
+{
+    return record_segment_ex(f, cmd, s, t0, n, NULL);
 }
 
 /* Segments [first, last) of the fixture, each its own recording, logits into `all`. */
@@ -309,7 +326,8 @@ static void test_info(void **state)
 }
 
 /* Segment by segment, each its own recording and submission: every segment's logits and the
- * final memories as the package's; then all segments recorded into one dvk_cmd. */
+ * final memories as the package's; then all segments recorded into one dvk_cmd, the tokens
+ * from the host and then from device tensors. */
 static void test_segments(void **state)
 {
     (void)state;
@@ -324,25 +342,29 @@ static void test_segments(void **state)
         check_memories(f, "segment by segment", s, TOL_F32);
 
         /* One recording of every segment. */
-        CHECK_OK(dvk_infini_transformer_session_reset(s));
-        assert_int_equal(dvk_infini_transformer_session_segments(s), 0);
-        dvk_cmd *cmd = NULL;
-        CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
-        dvk_tensor *t[MAX_SEGMENTS];
-        uint32_t t0 = 0;
-        for (uint32_t i = 0; i < f->n_seg; t0 += f->seg[i], ++i)
-            t[i] = record_segment(f, cmd, s, t0, f->seg[i]);
-        harness_run(cmd);
-        t0 = 0;
-        for (uint32_t i = 0; i < f->n_seg; t0 += f->seg[i], ++i) {
-            float *got = harness_download(t[i]);
-            unslice(lg, got, f->B, f->T, (size_t)f->V * sizeof(float), t0, f->seg[i]);
-            free(got);
-            dvk_tensor_destroy(t[i]);
+        for (int device_ids = 0; device_ids < 2; ++device_ids) {
+            const char *what = device_ids ? "one recording, ids on the device" : "one recording";
+            CHECK_OK(dvk_infini_transformer_session_reset(s));
+            assert_int_equal(dvk_infini_transformer_session_segments(s), 0);
+            dvk_cmd *cmd = NULL;
+            CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+            dvk_tensor *t[MAX_SEGMENTS], *ids[MAX_SEGMENTS] = {NULL};
+            uint32_t t0 = 0;
+            for (uint32_t i = 0; i < f->n_seg; t0 += f->seg[i], ++i)
+                t[i] = record_segment_ex(f, cmd, s, t0, f->seg[i], device_ids ? &ids[i] : NULL);
+            harness_run(cmd);
+            t0 = 0;
+            for (uint32_t i = 0; i < f->n_seg; t0 += f->seg[i], ++i) {
+                float *got = harness_download(t[i]);
+                unslice(lg, got, f->B, f->T, (size_t)f->V * sizeof(float), t0, f->seg[i]);
+                free(got);
+                dvk_tensor_destroy(t[i]);
+                dvk_tensor_destroy(ids[i]);
+            }
+            dvk_cmd_destroy(cmd);
+            check_logits(f, what, f->logits, lg, TOL_F32);
+            check_memories(f, what, s, TOL_F32);
         }
-        dvk_cmd_destroy(cmd);
-        check_logits(f, "one recording", f->logits, lg, TOL_F32);
-        check_memories(f, "one recording", s, TOL_F32);
         dvk_infini_transformer_session_destroy(s);
         free(lg);
     }
