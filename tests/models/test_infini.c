@@ -446,6 +446,30 @@ static void test_attention(void **state)
         check_close(label, f->norm[1], nm, (size_t)f->B * f->H * f->D, TOL_F32);
         assert_null(dvk_infini_attention_state_tensor(st, (dvk_infini_memory_part)2));
 
+        /* Without a state: a first segment (no memory read, nothing kept). */
+        {
+            const uint32_t n = f->seg[0];
+            const uint64_t shape[3] = {f->B, n, f->C};
+            float *xs = slice(f->attn1_x, f->B, f->T, f->C * sizeof(float), 0, n);
+            float *ref = slice(f->attn1_y, f->B, f->T, f->C * sizeof(float), 0, n);
+            dvk_tensor *tx = harness_tensor(DVK_DTYPE_F32, 3, shape, xs);
+            dvk_tensor *ty = harness_tensor_poisoned(DVK_DTYPE_F32, 3, shape);
+            dvk_cmd *cmd = NULL;
+            CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+            CHECK_OK(dvk_infini_attention_forward(
+                cmd, a, &(dvk_infini_attention_forward_desc){.x = tx, .y = ty}));
+            harness_run(cmd);
+            float *ys = harness_download(ty);
+            snprintf(label, sizeof label, "%s: attention of block 1, no state: y", f->name);
+            check_close(label, ref, ys, (size_t)f->B * n * f->C, TOL_F32);
+            free(ys);
+            free(ref);
+            free(xs);
+            dvk_cmd_destroy(cmd);
+            dvk_tensor_destroy(tx);
+            dvk_tensor_destroy(ty);
+        }
+
         /* Saved and restored into a new state: the same memories and count. */
         char path[512];
         tmp_path(path, sizeof path, "attn_state.safetensors");
