@@ -561,6 +561,13 @@ DVK_MODELS_API dvk_status dvk_infini_attention_forward(
     dvk_cmd *cmd, const dvk_infini_attention *layer,
     const dvk_infini_attention_forward_desc *desc);
 
+/* Runs x, host fp32 [B, n_tokens, C] row-major (B the state's batch), in segments of `segment`
+ * tokens (0 = all in one segment; the last may be shorter), each a forward pass continuing the
+ * state, submitted and waited for; writes y [B, n_tokens, C] (host). */
+DVK_MODELS_API dvk_status dvk_infini_attention_eval(dvk_infini_attention_state *state,
+                                                    const float *x, uint32_t n_tokens,
+                                                    uint32_t segment, float *y);
+
 /* The model (InfiniTransformer) from a safetensors file or bytes in memory. desc may be NULL;
  * desc.prefix applies to every name (e.g. "model."). */
 DVK_MODELS_API dvk_status dvk_infini_transformer_load(dvk_context *context, const char *path,

@@ -470,6 +470,14 @@ static void test_attention(void **state)
             dvk_tensor_destroy(ty);
         }
 
+        /* dvk_infini_attention_eval over the whole input in the fixture's segments. */
+        CHECK_OK(dvk_infini_attention_state_reset(st));
+        memset(y, 0, ny * sizeof *y);
+        CHECK_OK(dvk_infini_attention_eval(st, f->attn1_x, f->T, f->seg[0], y));
+        snprintf(label, sizeof label, "%s: attention of block 1, eval in segments: y", f->name);
+        check_close(label, f->attn1_y, y, ny, TOL_F32);
+        assert_int_equal(dvk_infini_attention_state_segments(st), f->n_seg);
+
         /* Saved and restored into a new state: the same memories and count. */
         char path[512];
         tmp_path(path, sizeof path, "attn_state.safetensors");

@@ -295,3 +295,48 @@ dvk_status dvk_infini_transformer_eval(dvk_infini_transformer_session *s, const 
     free(part);
     return st;
 }
+
+dvk_status dvk_infini_attention_eval(dvk_infini_attention_state *s, const float *x,
+                                     uint32_t n_tokens, uint32_t segment, float *y)
+{
+    if (!s || !x || !y)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL",
+                             !s ? "state" : !x ? "x" : "y");
+    if (n_tokens == 0)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "n_tokens is 0");
+    const dvk_infini_attention *m = s->layer;
+    const uint64_t B = s->mem.batch, T = n_tokens, C = m->info.dim;
+    const uint64_t seg = segment ? segment : T;
+    float *part = malloc((size_t)(B * (seg < T ? seg : T) * C) * sizeof *part);
+    if (!part)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    dvk_status st = DVK_SUCCESS;
+    if (!s->cmd)
+        st = dvk_cmd_create(m->ctx, NULL, &s->cmd);
+    for (uint64_t t0 = 0; st == DVK_SUCCESS && t0 < T; t0 += seg) {
+        const uint64_t n = T - t0 < seg ? T - t0 : seg;
+        for (uint64_t b = 0; b < B; ++b)
+            memcpy(part + b * n * C, x + (b * T + t0) * C, (size_t)(n * C) * sizeof *part);
+        st = dvk_cmd_reset(s->cmd);
+        dvk_tensor *tx = NULL, *ty = NULL;
+        if (st == DVK_SUCCESS)
+            st = scratch3(s->cmd, B, n, C, &tx);
+        if (st == DVK_SUCCESS)
+            st = scratch3(s->cmd, B, n, C, &ty);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_upload(s->cmd, tx, part, (size_t)(B * n * C) * sizeof *part);
+        if (st == DVK_SUCCESS)
+            st = dvk_infini_attention_forward(
+                s->cmd, m, &(dvk_infini_attention_forward_desc){.x = tx, .y = ty, .state = s});
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_download(s->cmd, ty, part, (size_t)(B * n * C) * sizeof *part);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_submit(s->cmd);
+        if (st == DVK_SUCCESS)
+            st = dvk_cmd_wait(s->cmd, 0);
+        for (uint64_t b = 0; st == DVK_SUCCESS && b < B; ++b)
+            memcpy(y + (b * T + t0) * C, part + b * n * C, (size_t)(n * C) * sizeof *part);
+    }
+    free(part);
+    return st;
+}

@@ -52,6 +52,7 @@ typedef struct infini_memories {
 struct dvk_infini_attention_state {
     const dvk_infini_attention *layer;
     infini_memories mem;
+    dvk_cmd *cmd; /* dvk_infini_attention_eval's, made on first use */
 };
 
 struct dvk_infini_transformer_session {

@@ -221,6 +221,7 @@ void dvk_infini_attention_state_destroy(dvk_infini_attention_state *s)
 {
     if (!s)
         return;
+    dvk_cmd_destroy(s->cmd);
     dvk__infini_memories_free(&s->mem);
     free(s);
 }
