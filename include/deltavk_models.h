@@ -429,8 +429,8 @@ DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_forward(dvk_cmd *cmd,
  *           delta rule (later segments):  v ← v − φ(k)ᵀM / max(φ(k)·z, 1e-10)
  *           M ← M + Σ φ(k) vᵀ,  z ← z + Σ φ(k)
  *     y = to_out o                                (bias-free)
- *   FeedForward, on x: h = F.normalize(x)·√C·γ;  a ++ g = proj_in h;  y = proj_out(a ⊙ gelu(g))
- *     (exact GELU; both projections with bias)
+ *   FeedForward (dvk_infini_feed_forward), on x: h = F.normalize(x)·√C·γ;  a ++ g = proj_in h;
+ *     y = proj_out(a ⊙ gelu(g))  (exact GELU; both projections with bias)
  *   InfiniTransformer, on token ids [B, n]: x = token_emb[ids]; per block x ← x + attn(x),
  *     x ← x + ff(x); logits = to_logits(F.normalize(x)·√C·γ) (with bias).
  *
@@ -567,6 +567,32 @@ DVK_MODELS_API dvk_status dvk_infini_attention_forward(
 DVK_MODELS_API dvk_status dvk_infini_attention_eval(dvk_infini_attention_state *state,
                                                     const float *x, uint32_t n_tokens,
                                                     uint32_t segment, float *y);
+
+/*
+ * The FeedForward on its own (stateless): norm.gamma [C], proj_in.weight [2F, C],
+ * proj_in.bias [2F], proj_out.weight [C, F], proj_out.bias [C] (a model's block i through the
+ * prefix "layers.<i>.1."). Its info has dim, ff_dim and dtype set, the rest 0. forward: x, y fp32
+ * [..., C] of the same shape, not overlapping; y = the FeedForward's output (the block adds
+ * the residual); with accumulate, y += it (y may then be the residual stream, x another
+ * tensor). Scratch: (C + 3F)·4 bytes per token.
+ */
+typedef struct dvk_infini_feed_forward dvk_infini_feed_forward;
+
+DVK_MODELS_API dvk_status dvk_infini_feed_forward_load(dvk_context *context, const char *path,
+                                                       const dvk_infini_load_desc *desc,
+                                                       dvk_infini_feed_forward **out_layer);
+DVK_MODELS_API void dvk_infini_feed_forward_destroy(dvk_infini_feed_forward *layer);
+DVK_MODELS_API const dvk_infini_info *
+dvk_infini_feed_forward_info(const dvk_infini_feed_forward *layer);
+
+typedef struct dvk_infini_feed_forward_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    bool accumulate;
+} dvk_infini_feed_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_infini_feed_forward_forward(
+    dvk_cmd *cmd, const dvk_infini_feed_forward *layer, const dvk_infini_feed_forward_desc *desc);
 
 /* The model (InfiniTransformer) from a safetensors file or bytes in memory. desc may be NULL;
  * desc.prefix applies to every name (e.g. "model."). */

@@ -43,6 +43,8 @@ Files per configuration (float32 but tokens, row-major):
                          attn1_x [B,T,dim], attn1_y [B,T,dim] (the input and output of
                            layers.1.0, the second block's CausalAttention, every segment
                            concatenated: the attention layer on its own)
+                         ff1_x, ff1_y [B,T,dim] (the input and output of layers.1.1, the second
+                           block's FeedForward, without the residual)
 """
 import argparse
 import importlib.metadata
@@ -95,19 +97,24 @@ def make(out_dir, name, case):
     attn1.register_forward_hook(
         lambda m, args, kwargs, out: cap.update(x=args[0] if args else kwargs["x"], y=out[0]),
         with_kwargs=True)
-    logits, xs, ys, mems, at = [], [], [], None, 0
+    ff1 = model.layers[1][1]
+    ff1.register_forward_hook(lambda m, args, out: cap.update(ff_x=args[0], ff_y=out))
+    logits, xs, ys, ffx, ffy, mems, at = [], [], [], [], [], None, 0
     with torch.no_grad():
         for n in segments:
             lg, mems = model(tokens[:, at:at + n], past_memories=mems, return_memories=True)
             logits.append(lg)
             xs.append(cap["x"])
             ys.append(cap["y"])
+            ffx.append(cap["ff_x"])
+            ffy.append(cap["ff_y"])
             at += n
         logits_one = model(tokens)
     weights = {k: v.detach().contiguous().float() for k, v in model.state_dict().items()}
     io = dict(tokens=tokens.to(torch.int32), segments=torch.tensor(segments, dtype=torch.int32),
               logits=torch.cat(logits, dim=1), logits_one=logits_one,
-              attn1_x=torch.cat(xs, dim=1), attn1_y=torch.cat(ys, dim=1))
+              attn1_x=torch.cat(xs, dim=1), attn1_y=torch.cat(ys, dim=1),
+              ff1_x=torch.cat(ffx, dim=1), ff1_y=torch.cat(ffy, dim=1))
     for i, (kv, norm) in enumerate(mems):
         io[f"memories.{i}.kv"] = kv
         io[f"memories.{i}.norm"] = norm

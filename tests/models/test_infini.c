@@ -5,8 +5,9 @@
  * memory, dim 40, 3 heads of 8, FeedForward 53, vocabulary 50, segments 6, 6, 6, 3): every
  * segment's logits and the final memories, the segments in separate recordings and in one,
  * the whole sequence as one segment, the attention of block 1 on its own (loaded through a
- * prefix) with its state, a state saved mid-sequence and restored, fp16 and bf16 weights, a
- * dry run, and the errors of missing, extra and wrongly shaped tensors and of bad calls. */
+ * prefix) with its state, the FeedForward of block 1 on its own, a state saved mid-sequence
+ * and restored, fp16 and bf16 weights, a dry run, and the errors of missing, extra and
+ * wrongly shaped tensors and of bad calls. */
 #include "harness.h"
 
 #include "deltavk_models.h"
@@ -47,6 +48,7 @@ typedef struct fixture {
     int32_t *tokens;                  /* [B, T] */
     float *logits, *logits_one;       /* [B, T, V] */
     float *attn1_x, *attn1_y;         /* [B, T, C] */
+    float *ff1_x, *ff1_y;             /* [B, T, C] */
     float *kv[2], *norm[2];           /* the final memories of blocks 0 and 1 */
     dvk_infini_transformer *model;    /* fp32 */
 } fixture;
@@ -140,6 +142,8 @@ static int load_fixture(fixture *f)
     f->logits_one = read_f32(w, "logits_one", BT * f->V);
     f->attn1_x = read_f32(w, "attn1_x", BT * f->C);
     f->attn1_y = read_f32(w, "attn1_y", BT * f->C);
+    f->ff1_x = read_f32(w, "ff1_x", BT * f->C);
+    f->ff1_y = read_f32(w, "ff1_y", BT * f->C);
     for (uint32_t l = 0; l < 2; ++l) {
         char name[64];
         snprintf(name, sizeof name, "memories.%u.kv", l);
@@ -150,7 +154,7 @@ static int load_fixture(fixture *f)
             return -1;
     }
     dvk_weights_destroy(w);
-    if (!f->logits || !f->logits_one || !f->attn1_x || !f->attn1_y)
+    if (!f->logits || !f->logits_one || !f->attn1_x || !f->attn1_y || !f->ff1_x || !f->ff1_y)
         return -1;
     if (dvk_infini_transformer_load(harness_ctx, f->weights_path,
                                     &(dvk_infini_load_desc){.delta_rule = f->delta},
@@ -183,6 +187,8 @@ static int group_teardown(void **state)
         free(f->logits_one);
         free(f->attn1_x);
         free(f->attn1_y);
+        free(f->ff1_x);
+        free(f->ff1_y);
         for (uint32_t l = 0; l < 2; ++l) {
             free(f->kv[l]);
             free(f->norm[l]);
@@ -507,6 +513,63 @@ static void test_attention(void **state)
     }
 }
 
+/* The FeedForward of block 1 on its own (stateless: the whole input in one call), its output
+ * alone and added to a residual. */
+static void test_feed_forward(void **state)
+{
+    (void)state;
+    for (uint32_t fi = 0; fi < N_FIXTURES; ++fi) {
+        const fixture *f = &fixtures[fi];
+        dvk_infini_feed_forward *ff = NULL;
+        CHECK_OK(dvk_infini_feed_forward_load(harness_ctx, f->weights_path,
+                                              &(dvk_infini_load_desc){.prefix = "layers.1.1."},
+                                              &ff));
+        const dvk_infini_info *in = dvk_infini_feed_forward_info(ff);
+        assert_int_equal(in->dim, f->C);
+        assert_int_equal(in->ff_dim, f->F);
+        const uint64_t shape[3] = {f->B, f->T, f->C};
+        const size_t n = (size_t)f->B * f->T * f->C;
+        dvk_tensor *tx = harness_tensor(DVK_DTYPE_F32, 3, shape, f->ff1_x);
+        dvk_tensor *ty = harness_tensor_poisoned(DVK_DTYPE_F32, 3, shape);
+        dvk_tensor *tr = harness_tensor(DVK_DTYPE_F32, 3, shape, f->ff1_x);
+        dvk_cmd *cmd = NULL;
+        CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+        CHECK_OK(dvk_infini_feed_forward_forward(
+            cmd, ff, &(dvk_infini_feed_forward_desc){.x = tx, .y = ty}));
+        CHECK_OK(dvk_infini_feed_forward_forward(
+            cmd, ff, &(dvk_infini_feed_forward_desc){.x = tx, .y = tr, .accumulate = true}));
+        harness_run(cmd);
+        char label[160];
+        float *y = harness_download(ty);
+        snprintf(label, sizeof label, "%s: feed-forward of block 1: y", f->name);
+        check_close(label, f->ff1_y, y, n, TOL_F32);
+        float *r = harness_download(tr);
+        for (size_t i = 0; i < n; ++i)
+            y[i] = f->ff1_x[i] + f->ff1_y[i];
+        snprintf(label, sizeof label, "%s: feed-forward of block 1: x + y", f->name);
+        check_close(label, y, r, n, TOL_F32);
+        free(y);
+        free(r);
+        dvk_tensor *bad = harness_make(DVK_DTYPE_F32, 3, f->B, f->T, f->C + 1, 0);
+        CHECK_STATUS(dvk_infini_feed_forward_forward(
+                         cmd, ff, &(dvk_infini_feed_forward_desc){.x = bad, .y = ty}),
+                     DVK_ERROR_SHAPE_MISMATCH);
+        dvk_tensor_destroy(bad);
+        dvk_cmd_destroy(cmd);
+        dvk_tensor_destroy(tx);
+        dvk_tensor_destroy(ty);
+        dvk_tensor_destroy(tr);
+        dvk_infini_feed_forward_destroy(ff);
+    }
+    dvk_infini_feed_forward *ff = NULL;
+    CHECK_STATUS(dvk_infini_feed_forward_load(harness_ctx, PLAIN->weights_path,
+                                              &(dvk_infini_load_desc){.prefix = "layers.1.0."},
+                                              &ff),
+                 DVK_ERROR_NOT_FOUND); /* an attention's names: no proj_out.weight */
+    assert_null(ff);
+    dvk_infini_feed_forward_destroy(NULL);
+}
+
 /* Two segments, the session saved; a new session restored from the file continues as the
  * uninterrupted run. Failed restores leave the session as it was. */
 static void test_save_restore(void **state)
@@ -796,6 +859,7 @@ int main(void)
         cmocka_unit_test_teardown(test_segments, harness_test_teardown),
         cmocka_unit_test_teardown(test_eval, harness_test_teardown),
         cmocka_unit_test_teardown(test_attention, harness_test_teardown),
+        cmocka_unit_test_teardown(test_feed_forward, harness_test_teardown),
         cmocka_unit_test_teardown(test_save_restore, harness_test_teardown),
         cmocka_unit_test_teardown(test_16bit, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_weights, harness_test_teardown),

@@ -173,20 +173,53 @@ static dvk_status check_lm(const dvk_infini_transformer_session *s,
     return DVK_SUCCESS;
 }
 
-static dvk_status ff_record(dvk_cmd *cmd, const dvk_infini_info *in, const infini_ff_weights *w,
-                            dvk_tensor *x)
+/* x: [..., C]; the temporaries take its leading dimensions. */
+dvk_status dvk__infini_ff_record(dvk_cmd *cmd, const dvk_infini_info *in,
+                                 const infini_ff_weights *w, const dvk_tensor *x, dvk_tensor *y,
+                                 bool accumulate)
 {
-    const uint64_t B = dvk_tensor_dim(x, 0), n = dvk_tensor_dim(x, 1);
+    const uint32_t nd = dvk_tensor_ndim(x);
+    uint64_t shape[DVK_MAX_DIMS];
+    for (uint32_t i = 0; i < nd; ++i)
+        shape[i] = dvk_tensor_dim(x, i);
     dvk_tensor *h, *p, *g;
-    MD_TRY(scratch3(cmd, B, n, in->dim, &h));
+    MD_TRY(dvk__md_scratch(cmd, DVK_DTYPE_F32, nd, shape, &h));
+    shape[nd - 1] = 2 * (uint64_t)in->ff_dim;
+    MD_TRY(dvk__md_scratch(cmd, DVK_DTYPE_F32, nd, shape, &p));
+    shape[nd - 1] = in->ff_dim;
+    MD_TRY(dvk__md_scratch(cmd, DVK_DTYPE_F32, nd, shape, &g));
     MD_TRY(norm(cmd, x, w->gamma, h, in->dim));
-    MD_TRY(scratch3(cmd, B, n, 2 * (uint64_t)in->ff_dim, &p));
     MD_TRY(dvk_linear(cmd, &(dvk_linear_desc){.x = h, .weight = w->w_in, .bias = w->b_in, .y = p}));
-    MD_TRY(scratch3(cmd, B, n, in->ff_dim, &g));
     /* x, gates = chunk(2): the value first, the gate second; gelu(gates) · x. */
     MD_TRY(dvk_glu(cmd, &(dvk_glu_desc){.x = p, .y = g, .act = DVK_ACT_GELU}));
     return dvk_linear(cmd, &(dvk_linear_desc){.x = g, .weight = w->w_out, .bias = w->b_out,
-                                              .y = x, .accumulate = true});
+                                              .y = y, .accumulate = accumulate});
+}
+
+dvk_status dvk_infini_feed_forward_forward(dvk_cmd *cmd, const dvk_infini_feed_forward *m,
+                                           const dvk_infini_feed_forward_desc *d)
+{
+    if (!cmd || !m || !d)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL",
+                             !cmd ? "cmd" : !m ? "layer" : "desc");
+    if (!d->x || !d->y)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "desc.%s is NULL", d->x ? "y" : "x");
+    if (dvk_cmd_context(cmd) != m->ctx)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                             "cmd belongs to another context than the layer");
+    const uint32_t nd = dvk_tensor_ndim(d->x);
+    bool same = nd == dvk_tensor_ndim(d->y);
+    for (uint32_t i = 0; same && i < nd; ++i)
+        same = dvk_tensor_dim(d->x, i) == dvk_tensor_dim(d->y, i);
+    if (dvk_tensor_dtype(d->x) != DVK_DTYPE_F32 || dvk_tensor_dtype(d->y) != DVK_DTYPE_F32)
+        return dvk_set_error(DVK_ERROR_UNSUPPORTED_DTYPE, "x and y must be f32");
+    if (nd < 1 || dvk_tensor_dim(d->x, nd - 1) != m->info.dim || !same)
+        return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
+                             "x and y: expected the same shape [..., %u]", m->info.dim);
+    const dvk_scratch_mark mark = dvk_cmd_scratch_mark(cmd);
+    const dvk_status st = dvk__infini_ff_record(cmd, &m->info, &m->w, d->x, d->y, d->accumulate);
+    const dvk_status rs = dvk_cmd_scratch_release(cmd, mark);
+    return st != DVK_SUCCESS ? st : rs;
 }
 
 static dvk_status lm_record(dvk_cmd *cmd, dvk_infini_transformer_session *s,
@@ -210,7 +243,7 @@ static dvk_status lm_record(dvk_cmd *cmd, dvk_infini_transformer_session *s,
                                     .accumulate = true, .kv = s->mem.kv[l],
                                     .norm = s->mem.norm[l], .has_memory = s->mem.segments > 0};
         MD_TRY(dvk__infini_attn_record(cmd, views, &c));
-        MD_TRY(ff_record(cmd, in, &m->ff[l], x));
+        MD_TRY(dvk__infini_ff_record(cmd, in, &m->ff[l], x, x, true));
         MD_TRY(dvk_cmd_scratch_release(cmd, mark));
         dvk__md_views_clear(views); /* the block's views (their work is recorded) */
     }

@@ -28,6 +28,12 @@ struct dvk_infini_attention {
     infini_attn_weights w;
 };
 
+struct dvk_infini_feed_forward {
+    dvk_context *ctx;
+    dvk_infini_info info;
+    infini_ff_weights w;
+};
+
 struct dvk_infini_transformer {
     dvk_context *ctx;
     dvk_infini_info info;
@@ -85,5 +91,10 @@ typedef struct infini_attn_call {
 } infini_attn_call;
 
 dvk_status dvk__infini_attn_record(dvk_cmd *cmd, md_views *views, const infini_attn_call *c);
+
+/* Records one FeedForward over x [..., C] into y (y += with accumulate). */
+dvk_status dvk__infini_ff_record(dvk_cmd *cmd, const dvk_infini_info *info,
+                                 const infini_ff_weights *w, const dvk_tensor *x, dvk_tensor *y,
+                                 bool accumulate);
 
 #endif

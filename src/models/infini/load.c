@@ -206,6 +206,19 @@ static void ff_free(infini_ff_weights *w)
     memset(w, 0, sizeof *w);
 }
 
+/* A FeedForward's parameters under prefix + `a`, of the sizes in `in`. */
+static dvk_status ff_make(const loader *L, const char *a, const dvk_infini_info *in,
+                          infini_ff_weights *f)
+{
+    const uint64_t C = in->dim, F = in->ff_dim;
+    const uint64_t s_c[1] = {C}, s_in[2] = {2 * F, C}, s_2f[1] = {2 * F}, s_out[2] = {C, F};
+    MD_TRY(take_tensor(L, a, "norm.gamma", DVK_DTYPE_F32, 1, s_c, &f->gamma));
+    MD_TRY(take_tensor(L, a, "proj_in.weight", L->dtype, 2, s_in, &f->w_in));
+    MD_TRY(take_tensor(L, a, "proj_in.bias", DVK_DTYPE_F32, 1, s_2f, &f->b_in));
+    MD_TRY(take_tensor(L, a, "proj_out.weight", L->dtype, 2, s_out, &f->w_out));
+    return take_tensor(L, a, "proj_out.bias", DVK_DTYPE_F32, 1, s_c, &f->b_out);
+}
+
 /* Any tensor under the prefix that no take() asked for. */
 static dvk_status check_extra(const loader *L)
 {
@@ -311,6 +324,61 @@ dvk_status dvk_infini_attention_load_memory(dvk_context *ctx, const void *data, 
     return attention_load(ctx, NULL, data, size, desc, out);
 }
 
+/* ---- the FeedForward ---------------------------------------------------------------------- */
+
+void dvk_infini_feed_forward_destroy(dvk_infini_feed_forward *m)
+{
+    if (!m)
+        return;
+    ff_free(&m->w);
+    free(m);
+}
+
+const dvk_infini_info *dvk_infini_feed_forward_info(const dvk_infini_feed_forward *m)
+{
+    return m ? &m->info : NULL;
+}
+
+dvk_status dvk_infini_feed_forward_load(dvk_context *ctx, const char *path,
+                                        const dvk_infini_load_desc *desc,
+                                        dvk_infini_feed_forward **out)
+{
+    if (!out)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "out_layer is NULL");
+    *out = NULL;
+    if (!path)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "path is NULL");
+    dvk_infini_feed_forward *m = calloc(1, sizeof *m);
+    if (!m)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    m->ctx = ctx;
+    loader L = {0};
+    dvk_status st = open_loader(ctx, path, NULL, 0, desc, &L, &m->info);
+    m->info.delta_rule = false;
+    m->info.depth = 0;
+    uint64_t s_c[1] = {UINT64_MAX}, s_out[2] = {UINT64_MAX, UINT64_MAX};
+    if (st == DVK_SUCCESS)
+        st = take(&L, "", "norm.gamma", 1, s_c, NULL);
+    if (st == DVK_SUCCESS) {
+        s_out[0] = s_c[0];
+        st = take(&L, "", "proj_out.weight", 2, s_out, NULL);
+    }
+    if (st == DVK_SUCCESS) {
+        m->info.dim = (uint32_t)s_c[0];
+        m->info.ff_dim = (uint32_t)s_out[1];
+        st = ff_make(&L, "", &m->info, &m->w);
+    }
+    if (st == DVK_SUCCESS)
+        st = check_extra(&L);
+    dvk_weights_destroy(L.w);
+    if (st != DVK_SUCCESS) {
+        dvk_infini_feed_forward_destroy(m);
+        return st;
+    }
+    *out = m;
+    return DVK_SUCCESS;
+}
+
 /* ---- the model -------------------------------------------------------------------------- */
 
 void dvk_infini_transformer_destroy(dvk_infini_transformer *m)
@@ -369,13 +437,13 @@ static dvk_status model_make(const loader *L, dvk_infini_transformer *m)
     uint64_t s_ff[2] = {C, UINT64_MAX};
     MD_TRY(take(L, "layers.0.1.", "proj_out.weight", 2, s_ff, NULL));
     in->ff_dim = (uint32_t)s_ff[1];
-    const uint64_t V = in->n_vocab, F = in->ff_dim;
+    const uint64_t V = in->n_vocab;
 
     m->attn = calloc(depth, sizeof *m->attn);
     m->ff = calloc(depth, sizeof *m->ff);
     if (!m->attn || !m->ff)
         return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    const uint64_t s_c[1] = {C}, s_in[2] = {2 * F, C}, s_2f[1] = {2 * F}, s_out[2] = {C, F};
+    const uint64_t s_c[1] = {C};
     for (uint32_t i = 0; i < depth; ++i) {
         char a[32];
         dvk_infini_info li = *in;
@@ -391,12 +459,7 @@ static dvk_status model_make(const loader *L, dvk_infini_transformer *m)
                                  (double)in->rope_theta);
         MD_TRY(attn_make(L, a, in, &m->attn[i]));
         snprintf(a, sizeof a, "layers.%u.1.", i);
-        infini_ff_weights *f = &m->ff[i];
-        MD_TRY(take_tensor(L, a, "norm.gamma", DVK_DTYPE_F32, 1, s_c, &f->gamma));
-        MD_TRY(take_tensor(L, a, "proj_in.weight", L->dtype, 2, s_in, &f->w_in));
-        MD_TRY(take_tensor(L, a, "proj_in.bias", DVK_DTYPE_F32, 1, s_2f, &f->b_in));
-        MD_TRY(take_tensor(L, a, "proj_out.weight", L->dtype, 2, s_out, &f->w_out));
-        MD_TRY(take_tensor(L, a, "proj_out.bias", DVK_DTYPE_F32, 1, s_c, &f->b_out));
+        MD_TRY(ff_make(L, a, in, &m->ff[i]));
     }
     const uint64_t s_vc[2] = {V, C}, s_v[1] = {V};
     MD_TRY(take_tensor(L, "", "token_emb.weight", L->dtype, 2, s_vc, &m->emb));
