@@ -591,6 +591,27 @@ static void test_save_restore(void **state)
         run_segments(f, b, 2, f->n_seg, lg);
         check_logits(f, "restored continuation", f->logits, lg, TOL_F32);
         check_memories(f, "restored continuation", b, TOL_F32);
+        /* The memories written into a fresh session's tensors, the count set by hand (what a
+         * caller holding the package's past_memories does): the same continuation. */
+        dvk_infini_transformer_session *c = NULL;
+        CHECK_OK(dvk_infini_transformer_session_create(f->model, f->B, &c));
+        CHECK_OK(dvk_infini_transformer_session_create(f->model, f->B, &a));
+        run_segments(f, a, 0, 2, lg);
+        for (uint32_t l = 0; l < f->depth; ++l)
+            for (int part = 0; part < 2; ++part) {
+                const dvk_infini_memory_part p = (dvk_infini_memory_part)part;
+                dvk_tensor *src = dvk_infini_transformer_session_state(a, l, p);
+                float *h = harness_download(src);
+                CHECK_OK(dvk_tensor_upload(dvk_infini_transformer_session_state(c, l, p), h,
+                                           (size_t)dvk_tensor_bytes(src)));
+                free(h);
+            }
+        dvk_infini_transformer_session_destroy(a);
+        dvk_infini_transformer_session_set_segments(c, 2);
+        run_segments(f, c, 2, f->n_seg, lg);
+        check_logits(f, "memories uploaded, count set", f->logits, lg, TOL_F32);
+        dvk_infini_transformer_session_destroy(c);
+
         /* The other model's session file, a fixture, and no file at all. */
         const fixture *o = &fixtures[1 - fi];
         CHECK_STATUS(dvk_infini_transformer_session_restore(b, f->io_path), DVK_ERROR_FORMAT);
