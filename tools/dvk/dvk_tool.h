@@ -214,6 +214,11 @@ int tool_context(const tool_opts *opts, dvk_context **ctx);
 /* Prints "dvk: <what>: <status>: <detail>" and returns TOOL_FAIL. */
 int tool_fail_status(const char *what, dvk_status st);
 
+/* Downloads a tensor and adds it to the writer of an output file (fp16 stays fp16, fp32 stays
+ * fp32): how `dvk run` and `dvk layer` write what they computed. Returns TOOL_OK or TOOL_FAIL
+ * (printed). The file is written by dvk_st_writer_save, which removes a partly written one. */
+int tool_add_output(dvk_st_writer *w, const char *name, const dvk_tensor *t);
+
 /* Parses run/bench options from argv[first..argc). Returns TOOL_OK, TOOL_USAGE (printed) or
  * TOOL_HELP. */
 int tool_parse_opts(int argc, char **argv, int first, tool_opts *opts);
@@ -230,6 +235,7 @@ void tool_help_bench(FILE *f);
 void tool_help_compare(FILE *f);
 void tool_help_generate(FILE *f);
 void tool_help_eval(FILE *f);
+void tool_help_layer(FILE *f);
 
 /* ---- timing (cmd_bench.c) ---------------------------------------------------------------- */
 
@@ -277,5 +283,7 @@ int cmd_compare(int argc, char **argv);
 /* cmd_generate.c: RWKV-7 models (deltavk_models.h) */
 int cmd_generate(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+/* cmd_layer.c: one layer of a model from its own weights (layers/) */
+int cmd_layer(int argc, char **argv);
 
 #endif
