@@ -1049,8 +1049,8 @@ static void test_devices_and_bench(void **state)
 static void test_help(void **state)
 {
     (void)state;
-    const char *commands[] = {"devices", "run",      "bench", "compare",
-                              "ops",     "functions", "generate", "eval"};
+    const char *commands[] = {"devices",  "run",  "bench", "compare", "ops",
+                              "functions", "generate", "eval", "layer"};
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; ++c) {
         char want[64];
         snprintf(want, sizeof want, "usage: dvk %s", commands[c]);
@@ -1344,6 +1344,317 @@ static void test_library_environment(void **state)
                  "bench linear --M 4 --N 64 --K 64 --warmup 1 --iters 2 %s", profile_flag());
 }
 
+/* ---- dvk layer: qwen3_next_gdn on the fixtures of transformers' Qwen3NextGatedDeltaNet
+ * (scripts/gen_qwen3next_fixtures.py) ---- */
+
+/* A host tensor of a safetensors file. */
+typedef struct host_t {
+    uint32_t ndim;
+    uint64_t shape[DVK_WEIGHTS_MAX_DIMS];
+    uint64_t numel;
+    float *data;
+} host_t;
+
+static host_t read_tensor(const char *path, const char *name)
+{
+    dvk_weights *f = NULL;
+    CHECK_OK(dvk_weights_load(NULL, path, NULL, &f)); /* host only */
+    dvk_weights_entry e;
+    if (dvk_weights_find(f, name, &e) != DVK_SUCCESS)
+        fail_msg("%s: no tensor %s", path, name);
+    host_t t = {.ndim = e.ndim, .numel = e.numel};
+    memcpy(t.shape, e.shape, sizeof t.shape);
+    t.data = malloc((size_t)e.numel * sizeof *t.data);
+    assert_non_null(t.data);
+    CHECK_OK(dvk_weights_read(f, name, DVK_DTYPE_F32, t.data, (size_t)e.numel * sizeof *t.data));
+    dvk_weights_destroy(f);
+    return t;
+}
+
+static const char *const gdn_weight_names[] = {"in_proj_qkvz.weight", "in_proj_ba.weight",
+                                               "conv1d.weight",       "dt_bias",
+                                               "A_log",               "norm.weight",
+                                               "out_proj.weight"};
+enum { GDN_N_WEIGHTS = sizeof gdn_weight_names / sizeof gdn_weight_names[0] };
+
+/* The fixture's parameters alone (the fixture also holds x, y and the states, which a weights
+ * file must not), with `skip` left out and `bad` one row longer. */
+static void write_gdn_weights(const char *fixture_path, const char *path, const char *skip,
+                              const char *bad)
+{
+    host_t t[GDN_N_WEIGHTS];
+    st_entry e[GDN_N_WEIGHTS];
+    size_t n = 0;
+    for (size_t i = 0; i < GDN_N_WEIGHTS; ++i) {
+        t[i] = read_tensor(fixture_path, gdn_weight_names[i]);
+        if (skip && strcmp(skip, gdn_weight_names[i]) == 0)
+            continue;
+        e[n] = (st_entry){.name = gdn_weight_names[i], .ndim = t[i].ndim, .data = t[i].data};
+        memcpy(e[n].shape, t[i].shape, t[i].ndim * sizeof *t[i].shape);
+        if (bad && strcmp(bad, gdn_weight_names[i]) == 0) {
+            e[n].shape[0] += 1;
+            const size_t row = (size_t)(t[i].numel / t[i].shape[0]);
+            t[i].data = realloc(t[i].data, (size_t)(t[i].numel + row) * sizeof *t[i].data);
+            memset(t[i].data + t[i].numel, 0, row * sizeof *t[i].data);
+            e[n].data = t[i].data;
+        }
+        ++n;
+    }
+    write_file(path, e, n);
+    for (size_t i = 0; i < GDN_N_WEIGHTS; ++i)
+        free(t[i].data);
+}
+
+/* The fixture's conv_state is transformers' cache, [B, C, W] (the last W inputs); ours (and
+ * dvk layer's) is [B, W-1, C], the last W-1, oldest first: its [:, :, 1:] transposed. */
+static double *conv_state_as_ours(const host_t *ref)
+{
+    const uint64_t B = ref->shape[0], C = ref->shape[1], W = ref->shape[2];
+    double *d = malloc((size_t)(B * (W - 1) * C) * sizeof *d);
+    assert_non_null(d);
+    for (uint64_t b = 0; b < B; ++b)
+        for (uint64_t w = 1; w < W; ++w)
+            for (uint64_t c = 0; c < C; ++c)
+                d[(b * (W - 1) + w - 1) * C + c] = ref->data[(b * C + c) * W + w];
+    return d;
+}
+
+static void check_against(const char *what, const host_t *ref, const float *got, uint64_t n,
+                          double tol)
+{
+    assert_int_equal(ref->numel, n);
+    double *r = malloc((size_t)n * sizeof *r);
+    assert_non_null(r);
+    for (uint64_t i = 0; i < n; ++i)
+        r[i] = ref->data[i];
+    harness_check("dvk layer qwen3_next_gdn", what, r, got, (size_t)n, tol);
+    free(r);
+}
+
+/* Compares dvk layer's output file with the fixture: y, recurrent_state and conv_state (in our
+ * layout), and that the file holds exactly those three, fp32. */
+static void check_gdn_outputs(const char *out, const char *fixture_path, const char *what,
+                              double tol)
+{
+    dvk_weights *f = NULL;
+    CHECK_OK(dvk_weights_load(NULL, out, NULL, &f));
+    assert_int_equal(dvk_weights_count(f), 3);
+    dvk_weights_destroy(f);
+    char label[128];
+    const char *names[2] = {"y", "recurrent_state"};
+    for (int i = 0; i < 2; ++i) {
+        host_t ref = read_tensor(fixture_path, names[i]), got = read_tensor(out, names[i]);
+        assert_int_equal(got.ndim, ref.ndim);
+        for (uint32_t d = 0; d < ref.ndim; ++d)
+            assert_int_equal(got.shape[d], ref.shape[d]);
+        snprintf(label, sizeof label, "%s, %s", what, names[i]);
+        check_against(label, &ref, got.data, got.numel, tol);
+        free(ref.data), free(got.data);
+    }
+    host_t ref = read_tensor(fixture_path, "conv_state"), got = read_tensor(out, "conv_state");
+    assert_int_equal(got.ndim, 3);
+    assert_int_equal(got.shape[0], ref.shape[0]);
+    assert_int_equal(got.shape[1], ref.shape[2] - 1);
+    assert_int_equal(got.shape[2], ref.shape[1]);
+    double *r = conv_state_as_ours(&ref);
+    snprintf(label, sizeof label, "%s, conv_state", what);
+    harness_check("dvk layer qwen3_next_gdn", label, r, got.data, (size_t)got.numel, tol);
+    free(r), free(ref.data), free(got.data);
+}
+
+/* Whole, streamed (5 tokens per call; token by token on the odd fixture), in fp32 against
+ * transformers to 1e-5 relative RMS and with fp16 weights to 5e-3; and a sequence cut in two,
+ * the second run starting from the first's final states given as initial states. */
+static void test_layer_qwen3_next_gdn(void **state)
+{
+    (void)state;
+    const struct {
+        const char *file, *flags;
+        uint64_t split;
+    } fx[] = {
+        {"qwen3next_gdn_tiny", "", 20},             /* D 64, 2 key heads, 4 value heads of 16 */
+        {"qwen3next_gdn_odd", "--head-k-dim 8", 9}, /* D 40, K 8 != V 12, conv kernel 3 */
+    };
+    /* tmp() and fixture() hand out four buffers in turn: paths kept are copied */
+    char out[600], w[600], in1[600], in2[600], out1[600], f[600];
+    snprintf(out, sizeof out, "%s", tmp("gdn_out.safetensors"));
+    snprintf(w, sizeof w, "%s", tmp("gdn_w.safetensors"));
+    snprintf(in1, sizeof in1, "%s", tmp("gdn_in1.safetensors"));
+    snprintf(in2, sizeof in2, "%s", tmp("gdn_in2.safetensors"));
+    snprintf(out1, sizeof out1, "%s", tmp("gdn_out1.safetensors"));
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; ++i) {
+        snprintf(f, sizeof f, "%s", fixture(fx[i].file));
+        write_gdn_weights(f, w, NULL, NULL);
+        const char *runs[][2] = {{"", "whole"},
+                                 {"--stream 5", "--stream 5"},
+                                 {"--stream=1", "token by token"},
+                                 {"--stream 1000", "--stream longer than T"}};
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+            CAPTURE_EXIT(0, "",
+                         "layer qwen3_next_gdn --weights '%s' --in '%s' --out '%s' %s %s "
+                         "--validate %s",
+                         w, f, out, fx[i].flags, runs[r][0], profile_flag());
+            char what[96];
+            snprintf(what, sizeof what, "%s, %s", fx[i].file, runs[r][1]);
+            check_gdn_outputs(out, f, what, 1e-5);
+        }
+        /* (a device without 16-bit storage keeps the weights fp32, which passes too) */
+        CAPTURE_EXIT(0, "",
+                     "layer qwen3_next_gdn --dtype f16 --stream 5 --weights '%s' --in '%s' "
+                     "--out '%s' %s %s",
+                     w, f, out, fx[i].flags, profile_flag());
+        check_gdn_outputs(out, f, "--dtype f16", 5e-3);
+
+        /* cut in two: x[:, :split], then x[:, split:] from the first part's final states */
+        host_t x = read_tensor(f, "x");
+        const uint64_t B = x.shape[0], T = x.shape[1], D = x.shape[2], s = fx[i].split;
+        float *x1 = malloc((size_t)(B * s * D) * sizeof *x1);
+        float *x2 = malloc((size_t)(B * (T - s) * D) * sizeof *x2);
+        assert_true(x1 && x2);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(x1 + b * s * D, x.data + b * T * D, (size_t)(s * D) * sizeof *x1);
+            memcpy(x2 + b * (T - s) * D, x.data + (b * T + s) * D,
+                   (size_t)((T - s) * D) * sizeof *x2);
+        }
+        const st_entry first[] = {{"x", 3, {B, s, D}, x1}};
+        write_file(in1, first, 1);
+        CAPTURE_EXIT(0, "", "layer qwen3_next_gdn --weights '%s' --in '%s' --out '%s' %s %s", w,
+                     in1, out1, fx[i].flags, profile_flag());
+        host_t y1 = read_tensor(out1, "y");
+        host_t c1 = read_tensor(out1, "conv_state");
+        host_t s1 = read_tensor(out1, "recurrent_state");
+        st_entry second[3] = {{"x", 3, {B, T - s, D}, x2},
+                              {"initial_conv_state", c1.ndim, {0}, c1.data},
+                              {"initial_recurrent_state", s1.ndim, {0}, s1.data}};
+        memcpy(second[1].shape, c1.shape, c1.ndim * sizeof *c1.shape);
+        memcpy(second[2].shape, s1.shape, s1.ndim * sizeof *s1.shape);
+        write_file(in2, second, 3);
+        CAPTURE_EXIT(0, "", "layer qwen3_next_gdn --weights '%s' --in '%s' --out '%s' %s %s", w,
+                     in2, out, fx[i].flags, profile_flag());
+        host_t y2 = read_tensor(out, "y");
+        float *y = malloc((size_t)(B * T * D) * sizeof *y);
+        assert_non_null(y);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(y + b * T * D, y1.data + b * s * D, (size_t)(s * D) * sizeof *y);
+            memcpy(y + (b * T + s) * D, y2.data + b * (T - s) * D,
+                   (size_t)((T - s) * D) * sizeof *y);
+        }
+        host_t yref = read_tensor(f, "y"), sref = read_tensor(f, "recurrent_state");
+        host_t s2 = read_tensor(out, "recurrent_state");
+        check_against("in two runs, y", &yref, y, B * T * D, 1e-5);
+        check_against("in two runs, recurrent_state", &sref, s2.data, s2.numel, 1e-5);
+        free(x.data), free(x1), free(x2), free(y1.data), free(c1.data), free(s1.data);
+        free(y2.data), free(y), free(yref.data), free(sref.data), free(s2.data);
+    }
+}
+
+/* A failed dvk layer writes no output file. */
+static void expect_no_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        fclose(f);
+        fail_msg("a failed run left %s", path);
+    }
+}
+
+/* Wrong command lines (status 2) and files that do not fit (status 1), each named. */
+static void test_layer_errors(void **state)
+{
+    (void)state;
+    char f[600], w[600], bad[600], out[600], odd_w[600], odd[600];
+    snprintf(f, sizeof f, "%s", fixture("qwen3next_gdn_tiny"));
+    snprintf(odd, sizeof odd, "%s", fixture("qwen3next_gdn_odd"));
+    snprintf(w, sizeof w, "%s", tmp("gdn_err_w.safetensors"));
+    snprintf(bad, sizeof bad, "%s", tmp("gdn_err_bad.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("gdn_err_out.safetensors"));
+    snprintf(odd_w, sizeof odd_w, "%s", tmp("gdn_err_odd.safetensors"));
+    write_gdn_weights(f, w, NULL, NULL);
+    remove(out);
+    const char *run = "layer qwen3_next_gdn";
+    EXPECT_EXIT_MENTIONING(2, "sideways", "layer sideways --weights '%s' --in '%s' --out '%s'",
+                           w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "qwen3_next_gdn", "layer"); /* the list of layers */
+    EXPECT_EXIT(2, "layer --weights '%s' --in '%s' --out '%s'", w, f, out); /* no NAME */
+    EXPECT_EXIT_MENTIONING(2, "--out", "%s --weights '%s' --in '%s'", run, w, f);
+    EXPECT_EXIT_MENTIONING(2, "--weights", "%s --in '%s' --out '%s'", run, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--stream", "%s --weights '%s' --in '%s' --out '%s' --stream 0",
+                           run, w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--stream", "%s --weights '%s' --in '%s' --out '%s' --stream -4",
+                           run, w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--stream", "%s --weights '%s' --in '%s' --out '%s' --stream 2x",
+                           run, w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--stream", "%s --weights '%s' --in '%s' --out '%s' --stream", run,
+                           w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--dtype", "%s --weights '%s' --in '%s' --out '%s' --dtype f64",
+                           run, w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--delta-rule", /* another layer's option */
+                           "%s --weights '%s' --in '%s' --out '%s' --delta-rule", run, w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--head-k-dim",
+                           "%s --weights '%s' --in '%s' --out '%s' --head-k-dim 0", run, w, f,
+                           out);
+    EXPECT_EXIT_MENTIONING(2, "--norm-eps", "%s --weights '%s' --in '%s' --out '%s' --norm-eps=-1",
+                           run, w, f, out);
+    expect_no_file(out);
+
+    /* weights: missing, wrongly shaped and extra tensors (the fixture itself holds x, y and
+     * the states besides the parameters), and K that the shapes cannot tell */
+    write_gdn_weights(f, bad, "out_proj.weight", NULL);
+    EXPECT_EXIT_MENTIONING(1, "out_proj.weight", "%s --weights '%s' --in '%s' --out '%s'", run,
+                           bad, f, out);
+    write_gdn_weights(f, bad, NULL, "in_proj_ba.weight");
+    EXPECT_EXIT_MENTIONING(1, "in_proj_ba.weight", "%s --weights '%s' --in '%s' --out '%s'", run,
+                           bad, f, out);
+    EXPECT_EXIT_MENTIONING(1, "conv_state", "%s --weights '%s' --in '%s' --out '%s'", run, f, f,
+                           out);
+    write_gdn_weights(odd, odd_w, NULL, NULL);
+    EXPECT_EXIT_MENTIONING(1, "--head-k-dim", "%s --weights '%s' --in '%s' --out '%s'", run,
+                           odd_w, odd, out);
+    EXPECT_EXIT_MENTIONING(1, "no/such/file", "%s --weights '%s' --in '%s' --out '%s'", run,
+                           tmp("no/such/file"), f, out);
+    expect_no_file(out);
+
+    /* inputs: x missing or of another width, a state of the wrong shape */
+    EXPECT_EXIT_MENTIONING(1, "'x'", "%s --weights '%s' --in '%s' --out '%s'", run, w, w, out);
+    float zeros[2 * 5 * 64] = {0};
+    const st_entry narrow[] = {{"x", 3, {2, 5, 32}, zeros}};
+    write_file(bad, narrow, 1);
+    EXPECT_EXIT_MENTIONING(1, "'x'", "%s --weights '%s' --in '%s' --out '%s'", run, w, bad, out);
+    const st_entry flat[] = {{"x", 2, {5, 64}, zeros}};
+    write_file(bad, flat, 1);
+    EXPECT_EXIT_MENTIONING(1, "[B,T,D]", "%s --weights '%s' --in '%s' --out '%s'", run, w, bad,
+                           out);
+    const st_entry wrong_state[] = {{"x", 3, {2, 5, 64}, zeros},
+                                    {"initial_recurrent_state", 4, {2, 4, 16, 15}, zeros}};
+    write_file(bad, wrong_state, 2);
+    EXPECT_EXIT_MENTIONING(1, "initial_recurrent_state", "%s --weights '%s' --in '%s' --out '%s'",
+                           run, w, bad, out);
+    const st_entry wrong_conv[] = {{"x", 3, {2, 5, 64}, zeros},
+                                   {"initial_conv_state", 3, {1, 3, 128}, zeros}}; /* B 1 */
+    write_file(bad, wrong_conv, 2);
+    EXPECT_EXIT_MENTIONING(1, "initial_conv_state", "%s --weights '%s' --in '%s' --out '%s'", run,
+                           w, bad, out);
+    expect_no_file(out);
+    /* an output that cannot be written */
+    EXPECT_EXIT_MENTIONING(1, "no/such/dir", "%s --weights '%s' --in '%s' --out '%s'", run, w, f,
+                           tmp("no/such/dir/out.safetensors"));
+
+    /* the help lists the layer with its inputs, outputs and options */
+    CAPTURE_EXIT(0, "", "layer --help");
+    char *help = slurp("out.txt");
+    const char *words[] = {"qwen3_next_gdn", "x", "initial_conv_state", "initial_recurrent_state",
+                           "y", "conv_state", "recurrent_state", "--head-k-dim", "--stream",
+                           "--dtype"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; ++i)
+        if (!has_word(help, words[i]))
+            fail_msg("dvk layer --help does not mention %s", words[i]);
+    free(help);
+    CAPTURE_EXIT(0, "", "layer qwen3_next_gdn --weights x --help");
+    help = slurp("out.txt");
+    assert_non_null(strstr(help, "initial_recurrent_state"));
+    free(help);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1363,6 +1674,8 @@ int main(void)
         cmocka_unit_test(test_progress_when_piped),
         cmocka_unit_test(test_device_environment),
         cmocka_unit_test(test_library_environment),
+        cmocka_unit_test(test_layer_qwen3_next_gdn),
+        cmocka_unit_test(test_layer_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
