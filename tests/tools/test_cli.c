@@ -1378,18 +1378,25 @@ static const char *const gdn_weight_names[] = {"in_proj_qkvz.weight", "in_proj_b
 enum { GDN_N_WEIGHTS = sizeof gdn_weight_names / sizeof gdn_weight_names[0] };
 
 /* The fixture's parameters alone (the fixture also holds x, y and the states, which a weights
- * file must not), with `skip` left out and `bad` one row longer. */
-static void write_gdn_weights(const char *fixture_path, const char *path, const char *skip,
-                              const char *bad)
+ * file must not), with `skip` left out and `bad` one row longer; with a prefix, under it and
+ * beside a tensor of another layer, as in a model's file. */
+static void write_gdn_weights_prefixed(const char *fixture_path, const char *path,
+                                       const char *skip, const char *bad, const char *prefix)
 {
     host_t t[GDN_N_WEIGHTS];
-    st_entry e[GDN_N_WEIGHTS];
+    st_entry e[GDN_N_WEIGHTS + 1];
+    char names[GDN_N_WEIGHTS][128];
     size_t n = 0;
+    static const float other[4] = {1, 2, 3, 4};
+    if (prefix)
+        e[n++] = (st_entry){.name = "model.layers.1.mlp.gate.weight", .ndim = 2,
+                            .shape = {2, 2}, .data = other};
     for (size_t i = 0; i < GDN_N_WEIGHTS; ++i) {
         t[i] = read_tensor(fixture_path, gdn_weight_names[i]);
         if (skip && strcmp(skip, gdn_weight_names[i]) == 0)
             continue;
-        e[n] = (st_entry){.name = gdn_weight_names[i], .ndim = t[i].ndim, .data = t[i].data};
+        snprintf(names[i], sizeof names[i], "%s%s", prefix ? prefix : "", gdn_weight_names[i]);
+        e[n] = (st_entry){.name = names[i], .ndim = t[i].ndim, .data = t[i].data};
         memcpy(e[n].shape, t[i].shape, t[i].ndim * sizeof *t[i].shape);
         if (bad && strcmp(bad, gdn_weight_names[i]) == 0) {
             e[n].shape[0] += 1;
@@ -1403,6 +1410,12 @@ static void write_gdn_weights(const char *fixture_path, const char *path, const 
     write_file(path, e, n);
     for (size_t i = 0; i < GDN_N_WEIGHTS; ++i)
         free(t[i].data);
+}
+
+static void write_gdn_weights(const char *fixture_path, const char *path, const char *skip,
+                              const char *bad)
+{
+    write_gdn_weights_prefixed(fixture_path, path, skip, bad, NULL);
 }
 
 /* The fixture's conv_state is transformers' cache, [B, C, W] (the last W inputs); ours (and
@@ -1498,6 +1511,14 @@ static void test_layer_qwen3_next_gdn(void **state)
             snprintf(what, sizeof what, "%s, %s", fx[i].file, runs[r][1]);
             check_gdn_outputs(out, f, what, 1e-5);
         }
+        /* one layer out of a model's file */
+        write_gdn_weights_prefixed(f, w, NULL, NULL, "model.layers.0.linear_attn.");
+        CAPTURE_EXIT(0, "",
+                     "layer qwen3_next_gdn --prefix model.layers.0.linear_attn. --weights '%s' "
+                     "--in '%s' --out '%s' %s %s",
+                     w, f, out, fx[i].flags, profile_flag());
+        check_gdn_outputs(out, f, "--prefix", 1e-5);
+        write_gdn_weights(f, w, NULL, NULL);
         /* (a device without 16-bit storage keeps the weights fp32, which passes too) */
         CAPTURE_EXIT(0, "",
                      "layer qwen3_next_gdn --dtype f16 --stream 5 --weights '%s' --in '%s' "
