@@ -68,9 +68,10 @@ static void print_shape(char *buf, size_t len, uint32_t ndim, const uint64_t *sh
 
 /* ---- helpers of the layers' files (layers.h) ---------------------------------------------- */
 
+/* The index of the layer's option `name`, or -1 (past TOOL_LAYER_MAX_OPTIONS none counts). */
 static int option_index(const tool_layer *l, const char *name)
 {
-    for (int i = 0; l->options && l->options[i].name; ++i)
+    for (int i = 0; l->options && i < TOOL_LAYER_MAX_OPTIONS && l->options[i].name; ++i)
         if (strcmp(l->options[i].name, name) == 0)
             return i;
     return -1;
@@ -349,6 +350,9 @@ int cmd_layer(int argc, char **argv)
         dvk_st_writer_set_metadata(w, "layer", l->name);
         dvk_st_writer_set_metadata(w, "device", dvk_context_device_info(args.ctx)->name);
         dvk_st_writer_set_metadata(w, "stream", args.stream ? stream : "whole");
+        dvk_st_writer_set_metadata(w, "weights_dtype", args.dtype == DVK_DTYPE_F16    ? "f16"
+                                                       : args.dtype == DVK_DTYPE_BF16 ? "bf16"
+                                                                                      : "f32");
         st = dvk_st_writer_save(w, args.out, err, sizeof err);
         if (st != DVK_SUCCESS) {
             fprintf(stderr, "dvk: %s\n", err);

@@ -28,7 +28,7 @@ typedef struct tool_layer_option {
     const char *help; /* one line (or more, joined by "\n" and indented by help) */
 } tool_layer_option;
 
-#define TOOL_LAYER_MAX_OPTIONS 16
+#define TOOL_LAYER_MAX_OPTIONS 16 /* options a layer may have */
 
 /* The command line as the layer's functions see it. */
 typedef struct tool_layer_args {
