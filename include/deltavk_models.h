@@ -15,9 +15,10 @@
  * recording's scratch arena inside a mark released at the layer's end, so the memory a forward
  * needs does not grow with depth.
  *
- * Models: RWKV-7 "Goose" (x070). Layers: Qwen3-Next's Gated DeltaNet (transformers'
- * Qwen3NextGatedDeltaNet), a layer with its own state object (no session: a layer is one part of
- * a model whose other parts the caller runs).
+ * Models: RWKV-7 "Goose" (x070). Layers, each with its own state object (no session: a layer
+ * is one part of a model whose other parts the caller runs): Qwen3-Next's Gated DeltaNet
+ * (transformers' Qwen3NextGatedDeltaNet); the DeltaNet seed's DeltaNet, TransformerBlock and
+ * TransformerDeltaNet (dvk_deltanet); the KDA seed's KDAAttention (dvk_kda_attention).
  *
  * A COMPLETE EXAMPLE (greedy continuation of a prompt; error handling shortened)
  * =================
@@ -571,6 +572,112 @@ typedef struct dvk_deltanet_forward_desc {
 
 DVK_MODELS_API dvk_status dvk_deltanet_forward(dvk_cmd *cmd, const dvk_deltanet *layer,
                                                const dvk_deltanet_forward_desc *desc);
+
+/* ---------------------------------------------------------------------------------------------
+ * The KDA seed: KDAAttention of mohsinm-dev/kda-attention
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * KDAAttention(d_model D, n_heads H, d_head dh = D/H, out_proj=True) as the package computes
+ * it, per token, per head (no normalisation of q or k, no scale):
+ *   q, k, v = w_q x, w_k x, w_v x              (Linear with bias, split into H heads of dh)
+ *   α = σ(w_alpha x) ∈ (0,1)^dh per head;  β = softplus(w_beta x) ≥ 0 per head (unbounded)
+ *   S ← (I − β k kᵀ) Diag(α) S + β k vᵀ;  o = Sᵀ q          (S [dh, dh], key-major)
+ *   y = w_o o (Linear with bias; out_proj=False: y = o, the heads merged)
+ * which is dvk_kda with g = log α (log σ, computed so; the decay e^g = α to fp32 rounding),
+ * scale 1, the package's KDAState S as the initial and final state. The package's "scan"
+ * mode is a call over [B, T, D]; its one-token step (and mode="recurrent") is a call over one
+ * token, [B, 1, D] or [B, D], with the state carried: the same numbers (a stream of calls of
+ * any lengths equals one call, to fp32 rounding).
+ * Parameters, under the package's state_dict names (through desc.prefix for one out of a
+ * larger file): w_q, w_k, w_v, w_alpha .weight [H·dh, D] and .bias [H·dh]; w_beta.weight
+ * [H, D], .bias [H]; w_o.weight [D, H·dh], .bias [D] (both absent for out_proj=False, which
+ * needs H·dh = D). H comes from w_beta, dh from w_q. A missing or wrongly shaped tensor is an
+ * error naming it (DVK_ERROR_NOT_FOUND, DVK_ERROR_SHAPE_MISMATCH), as is an extra one
+ * (DVK_ERROR_FORMAT). dh ≤ 256 (dvk_kda's). β is unbounded and k not normalised, so the state
+ * can grow: the layer computes what the package computes, overflow included.
+ */
+
+typedef struct dvk_kda_attention dvk_kda_attention;
+typedef struct dvk_kda_attention_state dvk_kda_attention_state;
+
+typedef struct dvk_kda_attention_load_desc {
+    /* Storage of the six matrices: DVK_DTYPE_F32 (default), _F16 or _BF16, converted once at
+     * load. Biases stay fp32; activations and state fp32 always. Without fp16_storage, 16-bit
+     * requests load as fp32 (info.dtype says what was used). */
+    dvk_dtype dtype;
+    /* The parameters' names start with this (NULL or "" = none); others are ignored. */
+    const char *prefix;
+} dvk_kda_attention_load_desc;
+
+typedef struct dvk_kda_attention_info {
+    uint32_t d_model; /* D */
+    uint32_t n_heads; /* H */
+    uint32_t d_head;  /* dh = d_k = d_v */
+    bool out_proj;    /* w_o present (y has D columns; else H·dh) */
+    dvk_dtype dtype;  /* the matrices' storage */
+} dvk_kda_attention_info;
+
+/* Loads the layer from a safetensors file (read on the host, converted, uploaded). desc may be
+ * NULL. */
+DVK_MODELS_API dvk_status dvk_kda_attention_load(dvk_context *context, const char *path,
+                                                 const dvk_kda_attention_load_desc *desc,
+                                                 dvk_kda_attention **out_layer);
+/* The same from `size` bytes of safetensors in memory. Messages call it "(memory)". */
+DVK_MODELS_API dvk_status dvk_kda_attention_load_memory(dvk_context *context, const void *data,
+                                                        size_t size,
+                                                        const dvk_kda_attention_load_desc *desc,
+                                                        dvk_kda_attention **out_layer);
+/* NULL is a no-op. Its states must be destroyed first. */
+DVK_MODELS_API void dvk_kda_attention_destroy(dvk_kda_attention *layer);
+DVK_MODELS_API const dvk_kda_attention_info *
+dvk_kda_attention_layer_info(const dvk_kda_attention *layer);
+
+/*
+ * The state of `batch` sequences: S [batch, H, dh, dh] fp32, zero at creation (the package's
+ * init_state; KDAState.S as it is). dvk_kda_attention_state_tensor returns it (owned by the
+ * state: never destroy it); upload the package's S into it to continue from there.
+ * State files: safetensors with one F32 tensor S [batch, H, dh, dh], metadata format =
+ * "deltavk-kda-attention-state", version = "1". A file of another shape, or with a missing or
+ * extra tensor, is an error naming it and leaves the state as it was.
+ */
+DVK_MODELS_API dvk_status dvk_kda_attention_state_create(const dvk_kda_attention *layer,
+                                                         uint32_t batch,
+                                                         dvk_kda_attention_state **out_state);
+/* NULL is a no-op. The GPU must be done with work recorded for it. */
+DVK_MODELS_API void dvk_kda_attention_state_destroy(dvk_kda_attention_state *state);
+DVK_MODELS_API dvk_tensor *dvk_kda_attention_state_tensor(const dvk_kda_attention_state *state);
+/* Zeroes S (blocking). */
+DVK_MODELS_API dvk_status dvk_kda_attention_state_reset(dvk_kda_attention_state *state);
+DVK_MODELS_API dvk_status dvk_kda_attention_state_save(dvk_kda_attention_state *state,
+                                                       const char *path);
+DVK_MODELS_API dvk_status dvk_kda_attention_state_restore(dvk_kda_attention_state *state,
+                                                          const char *path);
+
+/*
+ * Records the layer into cmd:
+ *   x      [B, T, D] fp32 (the package's scan), or [B, D] (one token: its step).
+ *   y      [B, T, D] or [B, D] fp32 as x (H·dh columns without w_o); not overlapping x.
+ *   state  NULL: S starts from zeros and nothing is kept. Otherwise S continues from it and is
+ *          updated in place when the recording runs (submit it once).
+ *   mode, chunk_size  passed to dvk_kda (0 = its choice: token by token on CPU devices and for
+ *          T ≤ 64; chunked forms need the gate finite, which log σ of finite logits is).
+ * Seven dispatches and the rule's: five products, log σ and softplus, dvk_kda, w_o. Scratch
+ * from cmd's arena, released before the call returns: (5·H·dh + H)·4 bytes per token, plus
+ * dvk_kda's own (chunk mode). On failure part of the work may be recorded: reset cmd rather
+ * than submit it.
+ */
+typedef struct dvk_kda_attention_forward_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    dvk_kda_attention_state *state;
+    dvk_mode mode;
+    uint32_t chunk_size;
+} dvk_kda_attention_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_kda_attention_forward(dvk_cmd *cmd,
+                                                    const dvk_kda_attention *layer,
+                                                    const dvk_kda_attention_forward_desc *desc);
 
 #ifdef __cplusplus
 }
