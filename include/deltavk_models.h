@@ -558,7 +558,8 @@ DVK_MODELS_API dvk_status dvk_deltanet_state_restore(dvk_deltanet_state *state,
  * product and sigmoid, the rule, the RMSNorm and output product, the residual add; streamed
  * calls add the delay line and, in the first A calls and at the flush, mask multiplies (masks
  * uploaded with the recording). Scratch from cmd's arena, released before the call returns:
- * about (9d + 2F + 2)·4 bytes per token.
+ * about (8d + 3F + 1)·4 bytes per token (and d·4 per token for a mask), plus the rule's own
+ * (chunk mode).
  * On failure part of the work may be recorded: reset cmd rather than submit it.
  */
 typedef struct dvk_deltanet_forward_desc {
@@ -662,7 +663,7 @@ DVK_MODELS_API dvk_status dvk_kda_attention_state_restore(dvk_kda_attention_stat
  *          updated in place when the recording runs (submit it once).
  *   mode, chunk_size  passed to dvk_kda (0 = its choice: token by token on CPU devices and for
  *          T ≤ 64; chunked forms need the gate finite, which log σ of finite logits is).
- * Seven dispatches and the rule's: five products, log σ and softplus, dvk_kda, w_o. Scratch
+ * Eight dispatches and the rule's: five products, log σ and softplus, w_o. Scratch
  * from cmd's arena, released before the call returns: (5·H·dh + H)·4 bytes per token, plus
  * dvk_kda's own (chunk mode). On failure part of the work may be recorded: reset cmd rather
  * than submit it.

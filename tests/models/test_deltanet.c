@@ -310,6 +310,46 @@ static void test_streamed(void **state)
     }
 }
 
+/* Sequences shorter than the lookahead: one token, and two, streamed into the stack and
+ * flushed (every output of the first calls is before token 0) give the whole calls' outputs. */
+static void test_short_streams(void **state)
+{
+    (void)state;
+    for (uint32_t fi = 0; fi < N_FIXTURES; ++fi) {
+        const fixture *f = &fixtures[fi];
+        const uint32_t A = dvk_deltanet_layer_info(f->layer)->lookahead;
+        for (uint32_t n = 1; n <= 2; ++n) {
+            float *xs = slice(f->x, 0, n);
+            float *whole = run(f->layer, NULL, xs, n, n, false, DVK_MODE_DEFAULT);
+            dvk_deltanet_state *st = NULL;
+            CHECK_OK(dvk_deltanet_state_create(f->layer, B, &st));
+            float *head = run(f->layer, st, xs, n, n, false, DVK_MODE_DEFAULT);
+            float *tail = run(f->layer, st, NULL, A, A, true, DVK_MODE_DEFAULT);
+            /* head holds tokens −A .. n−1−A, tail n−A .. n−1: gather tokens 0 .. n−1. */
+            float *y = malloc((size_t)B * n * D * sizeof *y);
+            for (uint32_t b = 0; b < B; ++b)
+                for (uint32_t t = 0; t < n; ++t) {
+                    const uint32_t ih = t + A, it = t + A - n;
+                    const float *src = ih < n ? head + ((size_t)b * n + ih) * D
+                                              : tail + ((size_t)b * A + it) * D;
+                    memcpy(y + ((size_t)b * n + t) * D, src, D * sizeof *y);
+                }
+            for (size_t i = 0; i < (size_t)B * n * D; ++i)
+                if (A >= n)
+                    assert_true(head[i] == 0.0f);
+            char what[64];
+            snprintf(what, sizeof what, "%u token(s) streamed and flushed", n);
+            check_close(f, what, whole, y, (size_t)B * n * D, TOL_F32);
+            dvk_deltanet_state_destroy(st);
+            free(xs);
+            free(whole);
+            free(head);
+            free(tail);
+            free(y);
+        }
+    }
+}
+
 /* The stack's state after 9 tokens saved and restored into a new state object: the rest of
  * the stream continues as the uninterrupted one. Bad files leave the state as it was. */
 static void test_save_restore(void **state)
@@ -602,6 +642,7 @@ int main(void)
         cmocka_unit_test_teardown(test_info, harness_test_teardown),
         cmocka_unit_test_teardown(test_whole, harness_test_teardown),
         cmocka_unit_test_teardown(test_streamed, harness_test_teardown),
+        cmocka_unit_test_teardown(test_short_streams, harness_test_teardown),
         cmocka_unit_test_teardown(test_save_restore, harness_test_teardown),
         cmocka_unit_test_teardown(test_16bit, harness_test_teardown),
         cmocka_unit_test_teardown(test_prefix, harness_test_teardown),
