@@ -19,7 +19,7 @@ the first chunk_size rows of it, so it is the delta rule only when T equals the 
 T must be a multiple of it). deltavk computes the delta rule itself for every T. So each
 fixture holds two runs of the seed's modules on the same weights:
   x_chunk, y_chunk   [B, C, d]  T = C = the chunk size, the seed's own code as it is (float32)
-  x, y               [B, T, d]  T = 21 (not a multiple of C), the seed's modules with their
+  x, y               [B, T, d]  T = 21 or 13 (not a multiple of C), the seed's modules with their
                                 chunk_delta_rule replaced by the token-by-token delta rule
                                 (float64, stored as float32):
                                   u_t = β_t (v_t − Sᵀ k_t);  S ← S + k_t u_tᵀ;  o_t = Sᵀ q_t
@@ -28,14 +28,15 @@ fixture holds two runs of the seed's modules on the same weights:
 At T = C the two agree (checked below to 1e-5); at T = 2C the seed's chunked output is wrong
 (the relative error is printed).
 
-Three modules, one weights file each (the module's state_dict under its own names) and one file
-of inputs and outputs (deltanet_<kind>_io.safetensors):
-  deltanet_layer   DeltaNet(d_model=16, chunk_size=8)
-  deltanet_block   TransformerBlock(d_model=16, chunk_size=8, ff_hidden_dim=24)
-  deltanet_model   TransformerDeltaNet(d_model=16, chunk_size=8, num_layers=2)
+Four modules, one weights file each (the module's state_dict under its own names) and one file
+of inputs and outputs (deltanet_<name>_io.safetensors):
+  deltanet_layer   DeltaNet(d_model=16, chunk_size=8)                        B = 2, T = 21
+  deltanet_block   TransformerBlock(d_model=16, chunk_size=8, ff_hidden_dim=24)   B = 2, T = 21
+  deltanet_model   TransformerDeltaNet(d_model=16, chunk_size=8, num_layers=2)    B = 2, T = 21
+  deltanet_odd     TransformerDeltaNet(d_model=12, chunk_size=4, num_layers=3)    B = 1, T = 13
 Weights: PyTorch's default initialisation under torch.manual_seed(SEED + i), then every RMSNorm
 scale set to 1 + 0.2·normal (the seed initialises them to ones) so the norms' weights count.
-Inputs normal(0, 1), B = 2.
+Inputs normal(0, 1).
 """
 import argparse
 import json
@@ -46,7 +47,13 @@ import safetensors.torch
 import torch
 
 SEED = 20261203
-D, C, T_LONG, B = 16, 8, 21, 2
+# name: (kind, d_model, chunk size, ff_hidden_dim or num_layers, B, T)
+CASES = {
+    "layer": ("layer", 16, 8, 0, 2, 21),
+    "block": ("block", 16, 8, 24, 2, 21),
+    "model": ("model", 16, 8, 2, 2, 21),
+    "odd": ("model", 12, 4, 3, 1, 13),
+}
 
 
 def load_seed(notebook):
@@ -88,14 +95,15 @@ def rel(a, b):
     return ((a.double() - b.double()).pow(2).mean() / b.double().pow(2).mean()).sqrt().item()
 
 
-def make(ns, out_dir, kind, seed):
+def make(ns, out_dir, name, case, seed):
+    kind, D, C, n, B, T_LONG = case
     torch.manual_seed(seed)
     if kind == "layer":
         module = ns["DeltaNet"](D, C)
     elif kind == "block":
-        module = ns["TransformerBlock"](D, C, 24)
+        module = ns["TransformerBlock"](D, C, n)
     else:
-        module = ns["TransformerDeltaNet"](D, C, 2)
+        module = ns["TransformerDeltaNet"](D, C, n)
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, ns["RMSNorm"]):
@@ -118,9 +126,9 @@ def make(ns, out_dir, kind, seed):
         ns["chunk_delta_rule"] = seed_rule
         module = module.float()
     err = rel(y_chunk, y_chunk_rec)
-    print(f"deltanet_{kind}: T = C = {C}: seed's chunked vs token-by-token: rel RMS {err:.2e}")
+    print(f"deltanet_{name}: T = C = {C}: seed's chunked vs token-by-token: rel RMS {err:.2e}")
     assert err < 1e-5
-    print(f"deltanet_{kind}: T = 2C = {2 * C}: seed's chunked vs token-by-token: "
+    print(f"deltanet_{name}: T = 2C = {2 * C}: seed's chunked vs token-by-token: "
           f"rel RMS {rel(y_2c_seed, y_2c_rec):.2e} (the seed's chunk_delta_rule is wrong here)")
     weights = {k: v.detach().float().contiguous() for k, v in module.state_dict().items()}
     io = {"x_chunk": x_chunk, "y_chunk": y_chunk, "x": x, "y": y.float()}
@@ -129,12 +137,12 @@ def make(ns, out_dir, kind, seed):
     meta = {
         "recipe": "scripts/gen_deltanet_fixtures.py",
         "seed_code": "aykutcayir34/DeltaNet deltanet.ipynb at 0e2b40f",
-        "module": {"layer": "DeltaNet(16, 8)", "block": "TransformerBlock(16, 8, 24)",
-                   "model": "TransformerDeltaNet(16, 8, 2)"}[kind],
+        "module": {"layer": f"DeltaNet({D}, {C})", "block": f"TransformerBlock({D}, {C}, {n})",
+                   "model": f"TransformerDeltaNet({D}, {C}, {n})"}[kind],
         "torch": torch.__version__.split("+")[0],
         "seed": str(seed),
     }
-    name = f"deltanet_{kind}"
+    name = f"deltanet_{name}"
     for suffix, tensors in (("", weights), ("_io", io)):
         path = os.path.join(out_dir, name + suffix + ".safetensors")
         safetensors.torch.save_file({k: v.contiguous() for k, v in tensors.items()}, path,
@@ -150,8 +158,8 @@ def main():
                                                   "fixtures"))
     args = ap.parse_args()
     ns = load_seed(args.notebook)
-    for i, kind in enumerate(("layer", "block", "model")):
-        make(ns, args.out, kind, SEED + i)
+    for i, (name, case) in enumerate(CASES.items()):
+        make(ns, args.out, name, case, SEED + i)
 
 
 if __name__ == "__main__":
