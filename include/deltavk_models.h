@@ -416,7 +416,7 @@ DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_forward(dvk_cmd *cmd,
  *     q, k, v = relu(Conv1d(d, d, 3, padding=1)(Linear(d, d)(x)))   each its own Linear and
  *                                         conv: a full (not depthwise), same-padded conv that
  *                                         sees the token before and the token after
- *     q, k ← x / (‖x‖₂ + 1e-6);  β = σ(Linear(d, 1)(x))
+ *     q ← q / (‖q‖₂ + 1e-6), k likewise;  β = σ(Linear(d, 1)(x))
  *     o = the delta rule (dvk_delta_rule, scale 1, S from zero):
  *         u_t = β_t (v_t − Sᵀ k_t);  S ← S + k_t u_tᵀ;  o_t = Sᵀ q_t
  *     y = Linear(d, d)(RMSNorm(o)),  RMSNorm(x) = x / (‖x‖₂/√d + 1e-8) · scale
@@ -427,7 +427,8 @@ DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_forward(dvk_cmd *cmd,
  * The seed computes the rule with its chunk_delta_rule, which is the delta rule only when T
  * equals its chunk size (it builds the UT transform over the whole sequence and solves only
  * chunk-size rows of it); deltavk computes the delta rule for every T, so the chunk size is not
- * a parameter here. At T = chunk size the two agree (tests/models/test_deltanet.c, 1e-7).
+ * a parameter here. At T = chunk size the two agree (within 2e-7 relative RMS:
+ * tests/models/test_deltanet.c).
  * Parameters, under the modules' state_dict names (through desc.prefix for one out of a larger
  * file), read as the names say which module it is:
  *   DeltaNet          {q,k,v}_linear.weight [d,d], .bias [d]; {q,k,v}_conv.weight [d,d,3],
