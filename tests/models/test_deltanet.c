@@ -188,7 +188,7 @@ static size_t y_numel(const fixture *f) { return (size_t)f->B * f->T * f->D; }
 /* Streams x in the given pieces then flushes; returns the outputs of tokens 0 .. T−1 put back
  * in order ([B, T, D]), checking that those before token 0 came out as zeros. */
 static float *stream(const fixture *f, const dvk_deltanet *l, dvk_deltanet_state *st,
-                     const uint32_t *pieces, uint32_t n_pieces, uint32_t t_start)
+                     const uint32_t *pieces, uint32_t n_pieces, uint32_t t_start, dvk_mode mode)
 {
     const uint32_t A = dvk_deltanet_layer_info(l)->lookahead, Dm = f->D;
     float *y = calloc(y_numel(f), sizeof *y);
@@ -197,7 +197,7 @@ static float *stream(const fixture *f, const dvk_deltanet *l, dvk_deltanet_state
         const bool flush = p == n_pieces;
         const uint32_t n = flush ? A : pieces[p];
         float *xs = flush ? NULL : slice(f, at, n);
-        float *ys = run(f, l, st, xs, n, n, flush, DVK_MODE_DEFAULT);
+        float *ys = run(f, l, st, xs, n, n, flush, mode);
         const int64_t first = (int64_t)(flush ? f->T : at) - A;
         for (uint32_t b = 0; b < f->B; ++b)
             for (uint32_t i = 0; i < n; ++i) {
@@ -284,8 +284,9 @@ static void test_whole(void **state)
     }
 }
 
-/* Streamed in pieces (token by token; 5 + 7 + the rest; 2 + the rest) and flushed: every output
- * as the whole sequence's, `lookahead` tokens late, and the final S as the reference's. */
+/* Streamed in pieces (token by token; 5 + 7 + the rest, with the recurrent and the chunked
+ * rule; 2 + the rest) and flushed: every output as the whole sequence's, `lookahead` tokens
+ * late, and the final S as the reference's. */
 static void test_streamed(void **state)
 {
     (void)state;
@@ -299,13 +300,16 @@ static void test_streamed(void **state)
             const uint32_t *p;
             uint32_t n;
             const char *name;
-        } plans[3] = {{ones, f->T, "token by token"}, {three, 3, "5 + 7 + the rest"},
-                      {two, 2, "2 + the rest"}};
+            dvk_mode mode;
+        } plans[4] = {{ones, f->T, "token by token", DVK_MODE_DEFAULT},
+                      {three, 3, "5 + 7 + the rest", DVK_MODE_DEFAULT},
+                      {two, 2, "2 + the rest", DVK_MODE_DEFAULT},
+                      {three, 3, "5 + 7 + the rest, chunked rule", DVK_MODE_CHUNK}};
         dvk_deltanet_state *st = NULL;
         CHECK_OK(dvk_deltanet_state_create(f->layer, f->B, &st));
-        for (int p = 0; p < 3; ++p) {
+        for (int p = 0; p < 4; ++p) {
             CHECK_OK(dvk_deltanet_state_reset(st));
-            float *y = stream(f, f->layer, st, plans[p].p, plans[p].n, 0);
+            float *y = stream(f, f->layer, st, plans[p].p, plans[p].n, 0, plans[p].mode);
             check_close(f, plans[p].name, f->y, y, y_numel(f), TOL_F32);
             check_states(f, plans[p].name, st, TOL_F32);
             free(y);
@@ -386,7 +390,7 @@ static void test_save_restore(void **state)
     CHECK_OK(dvk_deltanet_state_restore(b, path));
     assert_int_equal(dvk_deltanet_state_position(b), 9);
     const uint32_t rest[1] = {T - 9};
-    float *y = stream(f, f->layer, b, rest, 1, 9);
+    float *y = stream(f, f->layer, b, rest, 1, 9, DVK_MODE_DEFAULT);
     /* Outputs of tokens 7 .. 20 came after the restore; 0 .. 6 before it. */
     for (uint32_t bb = 0; bb < B; ++bb)
         for (uint32_t t = 0; t + 2 < 9; ++t)
@@ -435,7 +439,7 @@ static void test_16bit(void **state)
             free(y);
             dvk_deltanet_state *st = NULL;
             CHECK_OK(dvk_deltanet_state_create(l, f->B, &st));
-            y = stream(f, l, st, pieces, 2, 0);
+            y = stream(f, l, st, pieces, 2, 0, DVK_MODE_DEFAULT);
             check_close(f, names[i], f->y, y, y_numel(f), tols[i]);
             free(y);
             dvk_deltanet_state_destroy(st);
