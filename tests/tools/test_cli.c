@@ -222,7 +222,11 @@ static void write_input(const char *path, const char *skip, const char *as_int,
 static void test_bad_files(void **state)
 {
     (void)state;
-    const char *in = tmp("in.safetensors"), *out = tmp("out.safetensors");
+    /* copies: tmp()'s four buffers are reused by the calls below (out was once overwritten
+     * with the name of an input, and the run replaced that input) */
+    char in[1024], out[1024];
+    snprintf(in, sizeof in, "%s", tmp("in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("out.safetensors"));
     write_input(in, NULL, NULL, 8, NULL);
     EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", in, out); /* the good one works */
 
@@ -274,6 +278,70 @@ static void test_bad_files(void **state)
     EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", tmp("cu_ok.safetensors"), out);
     EXPECT_EXIT(1, "run gated_delta_rule --in '%s' --out '%s'", in, out); /* no g */
     EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", in, tmp("no/such/dir/out.safetensors"));
+}
+
+/* Whole file as bytes (malloc'd), *n its length. */
+static unsigned char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    const long len = ftell(f);
+    assert_true(len >= 0);
+    rewind(f);
+    unsigned char *b = malloc((size_t)len + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+/* An output never replaces an input, whatever its spelling, and a run that fails leaves an
+ * existing output as it was (issue 17: --out equal to --in used to overwrite the input). */
+static void test_output_never_replaces_input(void **state)
+{
+    (void)state;
+    char in[1024];
+    snprintf(in, sizeof in, "%s", tmp("keep_in.safetensors"));
+    write_input(in, NULL, NULL, 8, NULL);
+    size_t n0 = 0;
+    unsigned char *before = read_all(in, &n0);
+    char hard[1024], spelled[1100];
+    snprintf(hard, sizeof hard, "%s", tmp("keep_hard.safetensors"));
+    unlink(hard);
+    assert_int_equal(link(in, hard), 0);
+    snprintf(spelled, sizeof spelled, "%s/./keep_in.safetensors", tmpdir);
+    const char *same[] = {in, hard, spelled};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; ++i) {
+        EXPECT_EXIT(2, "run delta_rule --in '%s' --out '%s'", in, same[i]);
+        EXPECT_EXIT(2, "run l2_norm --in '%s' --out '%s'", in, same[i]);
+    }
+    size_t n1 = 0;
+    unsigned char *after = read_all(in, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(after);
+
+    /* a run that fails (here: an input it cannot use) leaves the existing output alone */
+    const char *out = tmp("keep_out.safetensors");
+    write_bytes(out, "old", 3);
+    EXPECT_EXIT(1, "run gated_delta_rule --in '%s' --out '%s'", in, out); /* no g */
+    after = read_all(out, &n1);
+    assert_int_equal(n1, 3);
+    assert_memory_equal(after, "old", 3);
+    free(after);
+    /* an output that is a directory is not replaced */
+    EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", in, tmpdir);
+    /* a good run replaces it, and the input is still what it was */
+    EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", in, out);
+    EXPECT_EXIT(0, "compare '%s' '%s' --names q,k,v", in, in);
+    after = read_all(in, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(after);
+    free(before);
+    unlink(hard);
 }
 
 /* ---- the attention operators: files written here, outputs checked against the C references -- */
@@ -866,6 +934,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fla_fixtures_through_cli),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_output_never_replaces_input),
         cmocka_unit_test(test_linear_attn_through_cli),
         cmocka_unit_test(test_attention_through_cli),
         cmocka_unit_test(test_attention_bad_input),
@@ -873,5 +942,8 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_devices_and_bench),
     };
+    /* DVK_TEST_FILTER=test_bad_files (a glob): only the tests it names */
+    if (getenv("DVK_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

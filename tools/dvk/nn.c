@@ -905,6 +905,11 @@ int tool_run_fn(const tool_fn *fn, tool_opts *opts)
         print_fn(fn);
         return TOOL_USAGE;
     }
+    char err[512];
+    if (dvk_st_check_output(opts->out, opts->in, err, sizeof err) != DVK_SUCCESS) {
+        fprintf(stderr, "dvk: %s\n", err);
+        return TOOL_USAGE;
+    }
     dvk_context *ctx = NULL;
     int rc = tool_context(opts, &ctx);
     if (rc != TOOL_OK)
@@ -959,7 +964,6 @@ int tool_run_fn(const tool_fn *fn, tool_opts *opts)
             if (io.out[i])
                 rc = add_output(wr, fn->out[i], name_len(fn->out[i]), io.out[i]);
         if (rc == TOOL_OK) {
-            char err[512];
             dvk_st_writer_set_metadata(wr, "producer", "dvk run");
             dvk_st_writer_set_metadata(wr, "function", fn->name);
             dvk_st_writer_set_metadata(wr, "device", dvk_context_device_info(ctx)->name);
