@@ -894,6 +894,25 @@ static void test_usage_errors(void **state)
                 fixture("delta_rule_recurrent_fla"), tmp("out.safetensors"));
 }
 
+/* Shapes whose sizes overflow 64 bits, or exceed the device: a clear error (exit 1), never a
+ * heap overflow (issue 17: B*T*H*K*4 wrapped to malloc(0) and bench wrote past it). */
+static void test_huge_shapes_refused(void **state)
+{
+    (void)state;
+    const char *shapes[] = {
+        "delta_rule --B 65536 --T 65536 --H 65536 --K 16384 --V 1",
+        "delta_rule --B 1024 --T 1024 --H 1024 --K 1024 --V 1024",
+        "delta_rule --B 1 --T 4 --H 1 --K 16 --V 4294967295",
+        "linear_attn --B 65536 --T 65536 --H 65536 --K 16384 --V 1",
+        "kda --B 65536 --T 65536 --H 65536 --K 16384 --V 1 --gate-in-kernel",
+        "softmax_attn --B 65536 --T 65536 --H 65536 --K 16384 --V 1",
+        "silu --M 4294967295 --N 4294967295",
+        "rms_norm --M 65536 --N 65536",
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
+        EXPECT_EXIT(1, "bench %s --warmup 0 --iters 1", shapes[i]);
+}
+
 static void test_devices_and_bench(void **state)
 {
     (void)state;
@@ -941,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_functions_through_cli),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_devices_and_bench),
+        cmocka_unit_test(test_huge_shapes_refused),
     };
     /* DVK_TEST_FILTER=test_bad_files (a glob): only the tests it names */
     if (getenv("DVK_TEST_FILTER"))

@@ -49,19 +49,19 @@ static dvk_status random_tensor(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim
                                 const uint64_t *shape, float lo, float hi, uint64_t seed,
                                 dvk_tensor **out)
 {
-    uint64_t n = 1;
-    for (uint32_t i = 0; i < ndim; ++i)
-        n *= shape[i];
-    if (n > ((uint64_t)1 << 34))
-        return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED, "%llu elements are too many for the tool",
-                             (unsigned long long)n);
+    /* the device tensor first: a shape too large for the device is refused before any host
+     * memory is sized by it (its element count is checked for overflow by both) */
+    dvk_status st = tool_tensor_from(ctx, dtype, ndim, shape, NULL, out);
+    if (st != DVK_SUCCESS)
+        return st;
+    const size_t n = dvk_tensor_numel(*out);
     float *x = malloc(n * sizeof *x);
     if (!x)
         return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-    for (uint64_t i = 0; i < n; ++i)
+    for (size_t i = 0; i < n; ++i)
         x[i] = lo + (hi - lo) * tool_rng_uniform(&s);
-    const dvk_status st = tool_tensor_from(ctx, dtype, ndim, shape, x, out);
+    st = tool_tensor_fill(*out, x);
     free(x);
     return st;
 }

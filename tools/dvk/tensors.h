@@ -17,6 +17,12 @@ float tool_rng_uniform(uint64_t *s);
  * truncated), or left unset when data is NULL. */
 dvk_status tool_tensor_from(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
                             const uint64_t *shape, const float *data, dvk_tensor **out);
+/* The element count of a shape into *out, the product checked: DVK_ERROR_LIMIT_EXCEEDED (the
+ * message set, naming the shape) when it, or its host copy as doubles, would not fit a size_t.
+ * Call it before any host buffer of the shape is sized. */
+dvk_status tool_shape_numel(uint32_t ndim, const uint64_t *shape, size_t *out);
+/* Uploads floats (as many as t has elements) into t, converted to its dtype. */
+dvk_status tool_tensor_fill(dvk_tensor *t, const float *data);
 /* Downloads any tensor as floats (malloc'd) into *out (NULL on failure). */
 dvk_status tool_download_floats(const dvk_tensor *t, float **out);
 

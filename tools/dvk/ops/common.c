@@ -13,32 +13,6 @@
 
 /* ---- tensors ---------------------------------------------------------------------------- */
 
-/* Uploads float data into a new tensor of `dtype` (converting to fp16 if asked). Unlike
- * tool_tensor_from it converts to nothing else: a bf16 tensor refuses the floats for their
- * size, which is how bench --dtype bf16 reports today that the operators take no bf16. */
-static dvk_status upload_floats(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
-                                const uint64_t *shape, const float *data, dvk_tensor **out)
-{
-    dvk_status st = tool_tensor_from(ctx, dtype, ndim, shape, NULL, out);
-    if (st != DVK_SUCCESS)
-        return st;
-    const size_t n = dvk_tensor_numel(*out);
-    if (dtype == DVK_DTYPE_F16) {
-        uint16_t *h = malloc(n * sizeof *h);
-        if (!h) {
-            fprintf(stderr, "dvk: out of host memory for %zu values\n", n);
-            return DVK_ERROR_OUT_OF_HOST_MEMORY;
-        }
-        for (size_t i = 0; i < n; ++i)
-            h[i] = dvk_f32_to_f16(data[i]);
-        st = dvk_tensor_upload(*out, h, n * sizeof *h);
-        free(h);
-    } else {
-        st = dvk_tensor_upload(*out, data, n * sizeof *data);
-    }
-    return st;
-}
-
 void tool_free_inputs(tool_inputs *in)
 {
     if (in->weights) { /* the tensors are the file's */
@@ -469,6 +443,14 @@ static void random_values(tool_kind kind, const tool_opts *o, float *x, size_t n
             x[i] = o->feature_map == DVK_FEATURE_ELU1 ? z : z > 0.0f ? z + 1.0f : expf(z);
         }
         break;
+    case KIND_STATE:
+        for (size_t i = 0; i < n; ++i)
+            x[i] = 0.1f * rng_normal(seed);
+        break;
+    case KIND_NORMALISER: /* a normaliser sums positive features: positive */
+        for (size_t i = 0; i < n; ++i)
+            x[i] = 1.0f + tool_rng_uniform(seed);
+        break;
     case KIND_DONE: /* about one episode start in 256 tokens */
         for (size_t i = 0; i < n; ++i)
             x[i] = tool_rng_uniform(seed) < 1.0f / 256.0f ? 1.0f : 0.0f;
@@ -483,6 +465,45 @@ static void random_values(tool_kind kind, const tool_opts *o, float *x, size_t n
             x[i] = rng_normal(seed);
         break;
     }
+}
+
+/* Uploads floats into tensor t (converting to fp16 if it is fp16). Unlike tool_tensor_from
+ * it converts to nothing else: a bf16 tensor refuses the floats for their size, which is how
+ * bench --dtype bf16 reports today that the operators take no bf16. */
+static dvk_status upload_floats(dvk_tensor *t, const float *data)
+{
+    const size_t n = dvk_tensor_numel(t);
+    if (dvk_tensor_dtype(t) != DVK_DTYPE_F16)
+        return dvk_tensor_upload(t, data, n * sizeof *data);
+    uint16_t *h = malloc(n * sizeof *h);
+    if (!h)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for %zu values",
+                             n);
+    for (size_t i = 0; i < n; ++i)
+        h[i] = dvk_f32_to_f16(data[i]);
+    const dvk_status st = dvk_tensor_upload(t, h, n * sizeof *h);
+    free(h);
+    return st;
+}
+
+/* A new tensor of random values: the device tensor is made first, so that a shape too large
+ * for the device (or whose size overflows) is refused before any host memory is sized by it. */
+static dvk_status random_upload(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
+                                const uint64_t *shape, tool_kind kind, const tool_opts *o,
+                                uint64_t *seed, dvk_tensor **out)
+{
+    dvk_status st = tool_tensor_from(ctx, dtype, ndim, shape, NULL, out);
+    if (st != DVK_SUCCESS)
+        return st;
+    const size_t n = dvk_tensor_numel(*out);
+    float *x = malloc(n * sizeof *x);
+    if (!x)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY,
+                             "out of host memory for %zu random values", n);
+    random_values(kind, o, x, n, shape[ndim - 1], seed);
+    st = upload_floats(*out, x);
+    free(x);
+    return st;
 }
 
 static int random_tensor(dvk_context *ctx, const tool_input *in, const tool_opts *o,
@@ -507,17 +528,8 @@ static int random_tensor(dvk_context *ctx, const tool_input *in, const tool_opts
         ndim = 2;
     else if (in->kind == KIND_HEAD_GATE)
         shape[0] = o->H, ndim = 1;
-    size_t n = 1;
-    for (uint32_t i = 0; i < ndim; ++i)
-        n *= shape[i];
-    float *x = malloc(n * sizeof *x);
-    if (!x) {
-        fprintf(stderr, "dvk: out of host memory for %zu random values\n", n);
-        return TOOL_FAIL;
-    }
-    random_values(in->kind, o, x, n, shape[ndim - 1], seed);
-    const dvk_status st = upload_floats(ctx, slot_dtype(in->slot, o), ndim, shape, x, out);
-    free(x);
+    const dvk_status st =
+        random_upload(ctx, slot_dtype(in->slot, o), ndim, shape, in->kind, o, seed, out);
     if (st != DVK_SUCCESS) {
         char what[64];
         snprintf(what, sizeof what, "random input %s", in->name);
@@ -539,23 +551,14 @@ int tool_random_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *o, 
     if (with_state && op->state != STATE_NONE && rc == TOOL_OK) {
         const uint32_t HV = o->HV ? o->HV : o->H;
         const uint64_t ss[4] = {o->B, HV, o->K, o->V};
-        float *x = malloc(sizeof(float) * o->B * HV * o->K * o->V);
-        if (!x)
-            return TOOL_FAIL;
-        for (size_t i = 0; i < (size_t)o->B * HV * o->K * o->V; ++i)
-            x[i] = 0.1f * rng_normal(&seed);
-        dvk_status st = upload_floats(ctx, DVK_DTYPE_F32, 4, ss, x, &in->h0);
+        dvk_status st = random_upload(ctx, DVK_DTYPE_F32, 4, ss, KIND_STATE, o, &seed, &in->h0);
         if (st != DVK_SUCCESS)
             rc = tool_fail_status("random h0", st);
         if (rc == TOOL_OK && op->state == STATE_S_Z) {
-            /* a normaliser sums positive features: positive */
-            for (size_t i = 0; i < (size_t)o->B * HV * o->K; ++i)
-                x[i] = 1.0f + tool_rng_uniform(&seed);
-            st = upload_floats(ctx, DVK_DTYPE_F32, 3, ss, x, &in->z0);
+            st = random_upload(ctx, DVK_DTYPE_F32, 3, ss, KIND_NORMALISER, o, &seed, &in->z0);
             if (st != DVK_SUCCESS)
                 rc = tool_fail_status("random z0", st);
         }
-        free(x);
     }
     in->scale = o->has_scale ? o->scale : 0.0f;
     return rc;
