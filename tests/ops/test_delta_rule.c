@@ -553,6 +553,20 @@ static void test_bad_input(void **state)
         dvk_tensor_destroy(all[i]);
 }
 
+/* The C reference refuses sizes whose token indices (ints) would overflow, before it reads
+ * anything (issue 17: sizes checked everywhere; it used to index with n * T past INT_MAX). */
+static void test_reference_refuses_overflowing_sizes(void **state)
+{
+    (void)state;
+    float x[4] = {0};
+    double o[4];
+    dvk_ref_delta_rule_args a = {.B = 65536, .T = 65536, .H = 1, .K = 1, .V = 1, .q = x,
+                                 .k = x, .v = x, .beta = x, .o = o};
+    assert_int_equal(dvk_ref_delta_rule(&a), -1);
+    a.B = 1, a.T = 1, a.K = 1073807362, a.V = 2147352580; /* 8 K V wraps to 64 bytes */
+    assert_int_equal(dvk_ref_delta_rule(&a), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +577,9 @@ int main(void)
         cmocka_unit_test_teardown(test_dispatch_planning, harness_test_teardown),
         cmocka_unit_test_teardown(test_chained_ops_in_one_recording, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test(test_reference_refuses_overflowing_sizes),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
