@@ -215,6 +215,24 @@ static bool str_is(json_str s, const char *lit)
 
 static bool str_has_nul(json_str s) { return strlen(s.s) != s.len; }
 
+/* A string holding NULs as messages show it: each NUL written \u0000 (as the header has it),
+ * so that "q\u0000zzz" is not shown as 'q'. */
+static const char *shown_nul(json_str s, char *buf, size_t len)
+{
+    char text[NAME_CHARS * 6];
+    size_t n = 0;
+    for (size_t i = 0; i < s.len && n + 7 < sizeof text; ++i) {
+        if (s.s[i] == '\0') {
+            memcpy(text + n, "\\u0000", 6);
+            n += 6;
+        } else {
+            text[n++] = s.s[i];
+        }
+    }
+    text[n] = '\0';
+    return dvk__sft_printable(text, buf, len);
+}
+
 /* Parses a string (after whitespace) into the arena. A decoded string is never longer than its
  * JSON text, and its terminating NUL takes the place of the quotes, so the arena (as long as
  * the header) never runs out. */
@@ -589,7 +607,7 @@ static dvk_status parse_metadata(parser *ps)
                 return dvk__fail(DVK_ERROR_FORMAT,
                                  "%s: \"" SFT_METADATA_KEY "\" entry '%s' holds a NUL character "
                                  "(\\u0000)",
-                                 ps->label, dvk__sft_printable(key.s, shown, sizeof shown));
+                                 ps->label, shown_nul(key, shown, sizeof shown));
             DVK_TRY(dvk__grow(&h->alloc, (void **)&h->meta, &h->meta_cap, h->meta_count + 1,
                               sizeof *h->meta));
             h->meta[h->meta_count++] = (sft_meta){key.s, value.s};
@@ -626,7 +644,7 @@ static dvk_status parse_root(parser *ps)
                 return dvk__fail(DVK_ERROR_FORMAT,
                                  "%s: the tensor name '%s' holds a NUL character (\\u0000), "
                                  "which names cannot hold",
-                                 ps->label, dvk__sft_printable(key.s, shown, sizeof shown));
+                                 ps->label, shown_nul(key, shown, sizeof shown));
             }
             if (h->count == UINT32_MAX)
                 return dvk__fail(DVK_ERROR_FORMAT, "%s: too many tensors", ps->label);

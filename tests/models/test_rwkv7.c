@@ -830,6 +830,19 @@ static void test_bad_calls(void **state)
     CHECK_STATUS(dvk_rwkv7_session_restore(s, path), DVK_ERROR_SHAPE_MISMATCH);
     remove(path);
     CHECK_STATUS(dvk_rwkv7_session_save(s, "/nonexistent-dir/state.safetensors"), DVK_ERROR_IO);
+    /* a FIFO is not a model file: refused at once (opening it waited for a writer) */
+    {
+        char fifo[512];
+        tmp_path(fifo, sizeof fifo, "model.fifo");
+        unlink(fifo);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        dvk_rwkv7_model *m = NULL;
+        alarm(20);
+        CHECK_STATUS(dvk_rwkv7_load(harness_ctx, fifo, NULL, &m), DVK_ERROR_IO);
+        alarm(0);
+        assert_null(m);
+        unlink(fifo);
+    }
 
     CHECK_STATUS(dvk_rwkv7_load(harness_ctx, MODEL_PATH,
                                 &(dvk_rwkv7_load_desc){.dtype = DVK_DTYPE_I32},

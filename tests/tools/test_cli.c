@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -342,6 +343,58 @@ static void test_output_never_replaces_input(void **state)
     free(after);
     free(before);
     unlink(hard);
+}
+
+/* Inputs an adversary would give (issue 17): a name holding \u0000, two tensors of one name,
+ * a header length past the documented limit (100,000,000 bytes), /dev/zero, a directory and a
+ * FIFO (which used to wait for a writer forever; the alarm turns a hang into a failure).
+ * Each is a clear error, exit 1, and the message names the problem. */
+static void test_untrusted_inputs(void **state)
+{
+    (void)state;
+    const char *out = tmp("untrusted_out.safetensors");
+    const struct {
+        const char *header, *says;
+        uint64_t claimed; /* the length field, when not the header's own */
+        size_t data;
+    } files[] = {
+        {"{\"q\\u0000zzz\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         "'q\\u0000zzz' holds a NUL", 0, 4},
+        {"{\"q\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"q\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+         "two tensors are named 'q'", 0, 8},
+        {"{}", "exceeds the limit of 100000000 bytes", 100000001, 0},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; ++i) {
+        unsigned char file[512] = {0};
+        const size_t hl = strlen(files[i].header);
+        const uint64_t claimed = files[i].claimed ? files[i].claimed : hl;
+        for (int b = 0; b < 8; ++b)
+            file[b] = (unsigned char)(claimed >> (8 * b));
+        memcpy(file + 8, files[i].header, hl);
+        write_bytes(tmp("untrusted.safetensors"), file, 8 + hl + files[i].data);
+        write_bytes(tmp("cli.log"), "", 0); /* the log then holds this run's message only */
+        EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", tmp("untrusted.safetensors"), out);
+        size_t n = 0;
+        unsigned char *err = read_all(tmp("cli.log"), &n);
+        err[n] = '\0';
+        if (!strstr((const char *)err, files[i].says))
+            fail_msg("the message \"%s\" does not say \"%s\"", (const char *)err,
+                     files[i].says);
+        free(err);
+    }
+    char fifo[1024];
+    snprintf(fifo, sizeof fifo, "%s", tmp("untrusted.fifo"));
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *special[] = {"/dev/zero", tmpdir, fifo};
+    alarm(60);
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; ++i) {
+        EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", special[i], out);
+        EXPECT_EXIT(1, "compare '%s' '%s'", special[i], special[i]);
+    }
+    alarm(0);
+    unlink(fifo);
 }
 
 /* ---- the attention operators: files written here, outputs checked against the C references -- */
@@ -954,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_fla_fixtures_through_cli),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_output_never_replaces_input),
+        cmocka_unit_test(test_untrusted_inputs),
         cmocka_unit_test(test_linear_attn_through_cli),
         cmocka_unit_test(test_attention_through_cli),
         cmocka_unit_test(test_attention_bad_input),
