@@ -501,8 +501,13 @@ DVK_API float dvk_bf16_to_f32(uint16_t value);
  *
  * The file is memory-mapped and stays mapped until dvk_weights_destroy (so it must not be
  * truncated meanwhile: reading a page that no longer exists raises SIGBUS). Only regular
- * files are read: a directory, a device such as /dev/zero or a pipe is DVK_ERROR_IO, as is a
- * file that cannot be opened. dvk_weights_load_memory reads a copy of bytes in memory.
+ * files are read: a directory, a device such as /dev/zero, a pipe or a FIFO is DVK_ERROR_IO
+ * (at once: a FIFO is not waited on), as is a file that cannot be opened or mapped. Limits:
+ * the file is mapped, never copied whole, so its size is bounded by the address space only;
+ * the header is at most 100,000,000 bytes (below), and host memory of about its size is all
+ * that parsing takes; a tensor is bounded by the device (maxStorageBufferRange). So no file
+ * makes the library allocate in proportion to a size it claims rather than holds.
+ * dvk_weights_load_memory reads a copy of bytes in memory.
  *
  * The header, as deltavk reads it (where the format leaves room, the choice is written):
  *   - N <= 100,000,000 (as the reference implementation) and N <= file size − 8; the header is
