@@ -525,7 +525,9 @@ static void test_linear_attn_through_cli(void **state)
          "--eps-add --eps 1e-3 --scale 1"},
         {{.elu1 = 1, .normalize = 0, .varlen = 1}, "--feature-map elu1 --no-normalize"},
     };
-    const char *in = tmp("la.safetensors"), *out = tmp("la_out.safetensors");
+    char in[1024], out[1024]; /* copies: tmp()'s buffers are reused by later calls */
+    snprintf(in, sizeof in, "%s", tmp("la.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("la_out.safetensors"));
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
         st_entry want[3];
         size_t n = 0;
@@ -616,7 +618,9 @@ static void write_infini_case(const char *path, const ia_case *c)
 static void test_attention_through_cli(void **state)
 {
     (void)state;
-    const char *in = tmp("attn.safetensors"), *out = tmp("attn_out.safetensors");
+    char in[1024], out[1024]; /* copies: tmp()'s buffers are reused by later calls */
+    snprintf(in, sizeof in, "%s", tmp("attn.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("attn_out.safetensors"));
     const st_entry sa_out[] = {{"o", 4, {SA_B, SA_T, SA_H, SA_DV}, NULL}};
     const int segments[] = {16, 0};
     for (int i = 0; i < 2; ++i) {
@@ -721,7 +725,9 @@ static int log_mentions(long from, const char *what)
 static void test_attention_bad_input(void **state)
 {
     (void)state;
-    const char *out = tmp("attn_out.safetensors");
+    /* a copy: tmp()'s buffers are reused by later calls (out once became an input's name) */
+    char out[1024];
+    snprintf(out, sizeof out, "%s", tmp("attn_out.safetensors"));
     /* option values the tool refuses before it reads anything */
     EXPECT_EXIT_MENTIONING(2, "--feature-map", "run linear_attn --feature-map relu --in a --out b");
     EXPECT_EXIT_MENTIONING(2, "--feature-map", "run linear_attn --feature-map");
