@@ -756,6 +756,35 @@ void dvk__sft_free(sft_header *h)
     *h = (sft_header){.alloc = alloc};
 }
 
+/* Where the JSON object at the start of s[0, n) ends (one past its closing brace), found by
+ * counting brackets outside strings; n when it does not close within n bytes. Only for
+ * choosing an error message: the parser proper decides what is valid. */
+static size_t object_end(const unsigned char *s, size_t n)
+{
+    size_t i = 0, depth = 0;
+    while (i < n && is_space(s[i]))
+        ++i;
+    if (i == n || s[i] != '{')
+        return n;
+    bool in_string = false;
+    for (; i < n; ++i) {
+        const unsigned char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            ++depth;
+        } else if ((c == '}' || c == ']') && depth > 0 && --depth == 0) {
+            return i + 1;
+        }
+    }
+    return n;
+}
+
 static dvk_status parse_checked(parser *ps, const unsigned char *bytes, uint64_t size)
 {
     sft_header *h = ps->h;
@@ -781,9 +810,19 @@ static dvk_status parse_checked(parser *ps, const unsigned char *bytes, uint64_t
     ps->end = ps->start + n;
 
     const size_t bad = utf8_check(ps->start, (size_t)n);
-    if (bad < n)
+    if (bad < n) {
+        /* Data bytes inside the header are far more often a wrong length field than bad
+         * text: say so when the JSON object closed before the bad byte. */
+        const size_t end = object_end(ps->start, bad);
+        if (end < bad)
+            return dvk__fail(DVK_ERROR_FORMAT,
+                             "%s: header length %" PRIu64 " runs past the header's JSON object, "
+                             "which ends at byte %zu, into bytes that are not text (byte %zu): "
+                             "the length field is wrong",
+                             ps->label, n, end, bad);
         return dvk__fail(DVK_ERROR_FORMAT, "%s: the header is not valid UTF-8 (byte %zu)",
                          ps->label, bad);
+    }
     h->strings = dvk__alloc(&h->alloc, (size_t)n + 1);
     if (!h->strings)
         return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory for a %" PRIu64

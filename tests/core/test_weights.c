@@ -155,6 +155,18 @@ static void test_bad_header_length(void **state)
             fail_msg("%s: not refused", cases[i].what);
         free(b);
     }
+    /* A length that takes in data bytes after the object: the length is blamed, not the text
+     * (issue 17: it was reported as "not valid UTF-8"). */
+    static const char obj[] = "{\"q\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    unsigned char bytes[8 + sizeof obj + 8];
+    const size_t n = sizeof obj - 1;
+    for (int i = 0; i < 8; ++i)
+        bytes[i] = (unsigned char)((uint64_t)(n + 6) >> (8 * i));
+    memcpy(bytes + 8, obj, n);
+    const unsigned char data[8] = {0x00, 0x00, 0xc0, 0x3f, 0xff, 0xfe, 0x80, 0x90}; /* 1.5f */
+    memcpy(bytes + 8 + n, data, sizeof data);
+    assert_int_equal(load_status(bytes, 8 + n + sizeof data), DVK_ERROR_FORMAT);
+    expect_message_names("the length field is wrong");
 }
 
 /* Headers that are not proper JSON text of the right length. */
