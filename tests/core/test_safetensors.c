@@ -504,6 +504,12 @@ static void test_save_refuses_and_keeps(void **state)
         assert_int_equal(chmod(dir, 0755), 0);
         expect_text(path, "kept");
         assert_int_equal(dir_entries(dir), 1);
+        /* a read-only file in a writable directory: rename could replace it, but is not let */
+        assert_int_equal(chmod(path, 0444), 0);
+        assert_int_equal(dvk_st_writer_save(w, path, err, sizeof err), DVK_ERROR_IO);
+        assert_non_null(strstr(err, "not writable"));
+        expect_text(path, "kept");
+        assert_int_equal(chmod(path, 0644), 0);
     }
     /* a directory, and a device, are not replaced by a file */
     snprintf(sub, sizeof sub, "%s/sub", dir);

@@ -504,6 +504,15 @@ static dvk_status dvk_st_resolve_target(const char *path, char **target, int *mo
                            "%s: exists and is not a regular file (%s); not replaced", path,
                            S_ISDIR(sb.st_mode) ? "a directory" : "a device, pipe or socket");
     }
+    /* rename() would replace a read-only file too (only the directory's permission counts);
+     * a file its owner made read-only is refused, as writing it in place would be. */
+    if (access(*target, W_OK) != 0) {
+        const int e = errno;
+        free(*target);
+        *target = NULL;
+        return dvk_st_fail(err, err_len, DVK_ERROR_IO, "%s: not writable: %s; not replaced",
+                           path, strerror(e));
+    }
     *mode = (int)(sb.st_mode & 07777);
     return DVK_SUCCESS;
 }

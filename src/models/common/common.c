@@ -177,6 +177,12 @@ static int open_beside(const char *path, char **target, char **tmp, dvk_status *
                             path);
         return -1;
     }
+    /* rename() would replace a read-only file too: refused, as writing it in place would be */
+    if (exists && access(path, W_OK) != 0) {
+        *st = dvk_set_error(DVK_ERROR_IO, "%s is not writable: %s; not replaced", path,
+                            strerror(errno));
+        return -1;
+    }
     *target = exists ? realpath(path, NULL) : NULL;
     if (!*target) {
         const size_t n = strlen(path) + 1;
