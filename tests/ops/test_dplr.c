@@ -358,6 +358,23 @@ static void test_bad_input(void **state)
     CHECK_STATUS(dvk_dplr(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
     d = good, d.mode = DVK_MODE_CHUNK;
     CHECK_OK(dvk_dplr(cmd, &d));
+    /* a k of the wrong length or the wrong number of tokens is named as k (issue 17: the
+     * message blamed a, or v, which were right) */
+    dvk_tensor *k15 = harness_make(F, 4, 2, 5, 2, 15), *k4 = harness_make(F, 4, 2, 4, 2, 16);
+    dvk_tensor *bad_k[2] = {k15, k4};
+    for (int i = 0; i < 2; ++i) {
+        d = good, d.k = bad_k[i];
+        CHECK_STATUS(dvk_dplr(cmd, &d), DVK_ERROR_SHAPE_MISMATCH);
+        if (strncmp(dvk_last_error(), "k: ", 3) != 0)
+            fail_msg("dplr with a wrong k: \"%s\" does not name k", dvk_last_error());
+        CHECK_STATUS(dvk_rwkv7(cmd, &(dvk_rwkv7_desc){.r = k, .w = k, .k = bad_k[i], .v = v,
+                                                      .kappa = k, .alpha = k, .o = o}),
+                     DVK_ERROR_SHAPE_MISMATCH);
+        if (strncmp(dvk_last_error(), "k: ", 3) != 0)
+            fail_msg("rwkv7 with a wrong k: \"%s\" does not name k", dvk_last_error());
+    }
+    dvk_tensor_destroy(k15);
+    dvk_tensor_destroy(k4);
     CHECK_STATUS(dvk_rwkv7(cmd, &(dvk_rwkv7_desc){.r = k, .w = k, .k = k, .v = v, .kappa = k,
                                                   .o = o}),
                  DVK_ERROR_INVALID_ARGUMENT); /* alpha missing */
@@ -379,5 +396,7 @@ int main(void)
         cmocka_unit_test_teardown(test_overflow_reported, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
