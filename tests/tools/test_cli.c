@@ -767,6 +767,19 @@ static void test_attention_bad_input(void **state)
     EXPECT_EXIT_MENTIONING(1, "cu_seqlens", "run softmax_attn --in '%s' --out '%s'",
                            tmp("cu_ok.safetensors"), out);
     EXPECT_EXIT(0, "run linear_attn --in '%s' --out '%s'", tmp("cu_ok.safetensors"), out);
+    /* an input of another rank is named with its rank (issue 17: rope's 3-D x was reported
+     * as "tensor dimension 3 is 0") */
+    const st_entry x3[] = {{"x", 3, {2, 3, 4}, x}};
+    write_file(tmp("bad.safetensors"), x3, 1);
+    EXPECT_EXIT_MENTIONING(1, "input x has 3 dimensions", "run rope --in '%s' --out '%s'",
+                           tmp("bad.safetensors"), out);
+    const st_entry beta4[] = {
+        {"q", 4, {1, 3, 2, 4}, x}, {"k", 4, {1, 3, 2, 4}, x}, {"v", 4, {1, 3, 2, 4}, x},
+        {"beta", 4, {1, 3, 2, 1}, x},
+    };
+    write_file(tmp("bad.safetensors"), beta4, 4);
+    EXPECT_EXIT_MENTIONING(1, "input beta has 4 dimensions", "run delta_rule --in '%s' --out '%s'",
+                           tmp("bad.safetensors"), out);
 }
 
 

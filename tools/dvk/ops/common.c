@@ -239,16 +239,37 @@ static dvk_dtype load_dtype(void *user, const char *name, dvk_dtype chosen)
     return i ? slot_dtype(i->slot, p->opts) : DVK_DTYPE_F32; /* states: fp32 */
 }
 
+/* The dimensions an input of this kind has (random_tensor makes them so). */
+static uint32_t kind_ndim(tool_kind kind)
+{
+    switch (kind) {
+    case KIND_A_LOG:
+    case KIND_DT_BIAS:
+    case KIND_HEAD_GATE:
+        return 1;
+    case KIND_DONE:
+        return 2;
+    case KIND_BETA:
+    case KIND_GATE_HEAD:
+    case KIND_NORMALISER:
+        return 3;
+    default:
+        return 4;
+    }
+}
+
 /* The device tensor of input `name` (absent: *out stays NULL). Inputs must be float tensors
- * of 1 to 4 dimensions; token tensors are in --dtype (default f32). */
-static int take_input(dvk_weights *w, const char *name, dvk_dtype want, dvk_tensor **out)
+ * of `ndim` dimensions (the operator's layout: a tensor of other rank would be read with
+ * sizes that are not its own); token tensors are in --dtype (default f32). */
+static int take_input(dvk_weights *w, const char *name, uint32_t ndim, dvk_dtype want,
+                      dvk_tensor **out)
 {
     dvk_weights_entry e;
     if (dvk_weights_find(w, name, &e) != DVK_SUCCESS)
         return TOOL_OK;
-    if (e.ndim < 1 || e.ndim > DVK_MAX_DIMS) {
-        fprintf(stderr, "dvk: input %s has %u dimensions (1 to %d expected)\n", name, e.ndim,
-                DVK_MAX_DIMS);
+    if (e.ndim != ndim) {
+        fprintf(stderr, "dvk: input %s has %u dimension%s; this operator takes it with %u\n",
+                name, e.ndim, e.ndim == 1 ? "" : "s", ndim);
         return TOOL_FAIL;
     }
     if (e.dtype == DVK_DTYPE_I32) {
@@ -339,13 +360,16 @@ int tool_load_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *opts,
                     i->name, opts->in);
             return TOOL_FAIL;
         }
-        if (take_input(w, i->name, slot_dtype(i->slot, opts), &in->t[i->slot]) != TOOL_OK)
+        if (take_input(w, i->name, kind_ndim(i->kind), slot_dtype(i->slot, opts),
+                       &in->t[i->slot]) != TOOL_OK)
             return TOOL_FAIL;
     }
     /* States: absent = zeros (Infini-attention: no past memory, the first segment). */
-    if (op->state != STATE_NONE && take_input(w, "h0", DVK_DTYPE_F32, &in->h0) != TOOL_OK)
+    if (op->state != STATE_NONE &&
+        take_input(w, "h0", kind_ndim(KIND_STATE), DVK_DTYPE_F32, &in->h0) != TOOL_OK)
         return TOOL_FAIL;
-    if (op->state == STATE_S_Z && take_input(w, "z0", DVK_DTYPE_F32, &in->z0) != TOOL_OK)
+    if (op->state == STATE_S_Z &&
+        take_input(w, "z0", kind_ndim(KIND_NORMALISER), DVK_DTYPE_F32, &in->z0) != TOOL_OK)
         return TOOL_FAIL;
     if (read_cu_seqlens(w, op, opts, in) != TOOL_OK)
         return TOOL_FAIL;
