@@ -783,6 +783,41 @@ static void test_attention_bad_input(void **state)
 }
 
 
+/* --dtype f16 with values past fp16's range: an error naming the input and the count, not
+ * a run on infinities with exit 0 (issue 17); 65519 rounds to 65504 and is fine; without
+ * --dtype f16 the same file runs. */
+static void test_f16_overflow_reported(void **state)
+{
+    (void)state;
+    char in[1024], out[1024];
+    snprintf(in, sizeof in, "%s", tmp("f16_over.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("f16_over_out.safetensors"));
+    float q[1 * 4 * 2 * 8], k[1 * 4 * 2 * 8], v[1 * 4 * 2 * 4], beta[1 * 4 * 2];
+    harness_rng rng = harness_rng_make(61);
+    harness_fill_normal(&rng, q, 64, 1.0f);
+    harness_fill_normal(&rng, k, 64, 1.0f);
+    harness_fill_normal(&rng, v, 32, 1.0f);
+    harness_fill_uniform(&rng, beta, 8, 0.1f, 0.9f);
+    v[3] = 65519.0f;
+    const st_entry e[] = {
+        {"q", 4, {1, 4, 2, 8}, q}, {"k", 4, {1, 4, 2, 8}, k}, {"v", 4, {1, 4, 2, 4}, v},
+        {"beta", 3, {1, 4, 2}, beta},
+    };
+    write_file(in, e, 4);
+    EXPECT_EXIT(0, "run delta_rule --dtype f16 --in '%s' --out '%s'", in, out);
+    q[5] = 1e5f, q[9] = -7e4f;
+    write_file(in, e, 4);
+    EXPECT_EXIT_MENTIONING(1, "input q: 2 values beyond fp16's range",
+                           "run delta_rule --dtype f16 --in '%s' --out '%s'", in, out);
+    EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", in, out);
+    /* the functions load their inputs the same way */
+    const st_entry fn[] = {{"input", 2, {4, 16}, q}};
+    write_file(in, fn, 1);
+    EXPECT_EXIT_MENTIONING(1, "input input: 2 values beyond fp16's range",
+                           "run silu --dtype f16 --in '%s' --out '%s'", in, out);
+    EXPECT_EXIT(0, "run silu --in '%s' --out '%s'", in, out);
+}
+
 /* ---- the building blocks (dvk run FUNCTION) ------------------------------------------------ */
 
 enum { FN_R = 5, FN_C = 12, FN_T = 7, FN_V = 9 };
@@ -1030,6 +1065,7 @@ int main(void)
         cmocka_unit_test(test_linear_attn_through_cli),
         cmocka_unit_test(test_attention_through_cli),
         cmocka_unit_test(test_attention_bad_input),
+        cmocka_unit_test(test_f16_overflow_reported),
         cmocka_unit_test(test_functions_through_cli),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_devices_and_bench),

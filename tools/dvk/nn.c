@@ -929,6 +929,11 @@ int tool_run_fn(const tool_fn *fn, tool_opts *opts)
         st = dvk_weights_get(w, key, &t);
         if (st == DVK_ERROR_NOT_FOUND && optional)
             continue;
+        if (st == DVK_SUCCESS && dvk_tensor_dtype(t) == DVK_DTYPE_F16 &&
+            tool_check_f16_range(w, key) != TOOL_OK) {
+            rc = TOOL_FAIL;
+            break;
+        }
         if (st == DVK_SUCCESS) {
             uint64_t shape[DVK_MAX_DIMS];
             const uint32_t nd = shape_of(t, shape);

@@ -1,7 +1,10 @@
 /* Host-side helpers of the dvk tool (tensors.h). */
 #include "tensors.h"
 
+#include "dvk_tool.h"
+
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -105,4 +108,39 @@ dvk_status tool_download_floats(const dvk_tensor *t, float **out)
 double tool_elapsed_ms(const struct timespec *t0, const struct timespec *t1)
 {
     return (double)(t1->tv_sec - t0->tv_sec) * 1e3 + (double)(t1->tv_nsec - t0->tv_nsec) * 1e-6;
+}
+
+int tool_check_f16_range(dvk_weights *w, const char *name)
+{
+    dvk_weights_entry entry;
+    if (dvk_weights_find(w, name, &entry) != DVK_SUCCESS)
+        return TOOL_OK;
+    const dvk_weights_entry *e = &entry;
+    if (e->numel > SIZE_MAX / sizeof(float))
+        return TOOL_FAIL;
+    float *x = malloc((size_t)e->numel * sizeof *x);
+    if (!x) {
+        fprintf(stderr, "dvk: out of host memory checking input %s\n", name);
+        return TOOL_FAIL;
+    }
+    const dvk_status st = dvk_weights_read(w, name, DVK_DTYPE_F32, x,
+                                           (size_t)e->numel * sizeof *x);
+    uint64_t over = 0;
+    float largest = 0.0f;
+    for (uint64_t i = 0; st == DVK_SUCCESS && i < e->numel; ++i) {
+        if (isfinite(x[i]) && isinf(dvk_f16_to_f32(dvk_f32_to_f16(x[i])))) {
+            ++over;
+            largest = fabsf(x[i]) > largest ? fabsf(x[i]) : largest;
+        }
+    }
+    free(x);
+    if (st != DVK_SUCCESS)
+        return tool_fail_status(name, st);
+    if (over) {
+        fprintf(stderr, "dvk: input %s: %llu value%s beyond fp16's range (65504; the largest "
+                        "%g) would become inf with --dtype f16\n",
+                name, (unsigned long long)over, over == 1 ? "" : "s", (double)largest);
+        return TOOL_FAIL;
+    }
+    return TOOL_OK;
 }

@@ -291,7 +291,7 @@ static int take_input(dvk_weights *w, const char *name, uint32_t ndim, dvk_dtype
         return tool_fail_status(what, dvk_set_error(DVK_ERROR_UNSUPPORTED_DTYPE,
                                                     "the device cannot hold %s tensors",
                                                     dvk_dtype_name(want)));
-    return TOOL_OK;
+    return want == DVK_DTYPE_F16 ? tool_check_f16_range(w, name) : TOOL_OK;
 }
 
 /* cu_seqlens: a 1-D integer tensor of at least 2 offsets, each in [0, 2^31). */
