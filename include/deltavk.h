@@ -812,6 +812,18 @@ DVK_API dvk_status dvk_set_error(dvk_status status, const char *fmt, ...)
  * Operators
  * ------------------------------------------------------------------------------------------- */
 
+/*
+ * Aliasing. The kernels read the inputs while they write the outputs, in parallel and (in the
+ * chunked form) over several passes, so an output must not share memory with an input or with
+ * another output. The delta rules, KDA, DPLR, RWKV-7 and linear attention check it: o or
+ * final_state overlapping q, k, v, beta, g (gk, w), a, b, kappa, alpha, A_log, dt_bias or
+ * initial_state, or each other, is DVK_ERROR_INVALID_ARGUMENT. The exceptions, written
+ * beside each operator: final_state may be initial_state itself (the same bytes: the state
+ * carried in place), and rope's y may be x. Inputs may share memory with each other. Not
+ * checked yet, so the caller's to keep apart: linear attention's normalisers (initial_z,
+ * final_z), softmax_attn's and infini_attn's tensors.
+ */
+
 typedef enum dvk_mode {
     DVK_MODE_DEFAULT = 0,   /* the library chooses */
     DVK_MODE_RECURRENT = 1, /* token by token: decode (T = 1) and short sequences */
