@@ -592,6 +592,37 @@ static void test_bad_input(void **state)
         dvk_tensor_destroy(all[i]);
 }
 
+/* Independent calls in one recording, with absent optional tensors (no states, no gate):
+ * the kernels' unused writable bindings point at the context's dummy buffer, and
+ * synchronization validation counts a writable binding as written, so the next dispatch that
+ * binds the dummy must come after a barrier (it found hazards in test_bad_input's recording
+ * when it did not). Any validation message fails the test (harness teardown). */
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    const dvk_dtype F32 = DVK_DTYPE_F32;
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    dvk_tensor *t[3][5];
+    for (int c = 0; c < 3; ++c) {
+        t[c][0] = harness_make(F32, 4, 1, 5, 2, 16); /* q, k */
+        t[c][1] = harness_make(F32, 4, 1, 5, 2, 8);  /* v */
+        t[c][2] = harness_make(F32, 3, 1, 5, 2, 0);  /* beta */
+        t[c][3] = harness_make(F32, 4, 1, 5, 2, 8);  /* o */
+        t[c][4] = harness_make(F32, 4, 1, 2, 16, 8); /* a state */
+        const dvk_delta_rule_desc d = {.q = t[c][0], .k = t[c][0], .v = t[c][1],
+                                       .beta = t[c][2], .o = t[c][3],
+                                       .final_state = c == 1 ? t[c][4] : NULL,
+                                       .mode = DVK_MODE_RECURRENT};
+        CHECK_OK(dvk_delta_rule(cmd, &d));
+    }
+    harness_run(cmd);
+    dvk_cmd_destroy(cmd);
+    for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < 5; ++i)
+            dvk_tensor_destroy(t[c][i]);
+}
+
 /* The C reference refuses sizes whose token indices (ints) would overflow, before it reads
  * anything (issue 17: sizes checked everywhere; it used to index with n * T past INT_MAX). */
 static void test_reference_refuses_overflowing_sizes(void **state)
@@ -616,6 +647,7 @@ int main(void)
         cmocka_unit_test_teardown(test_dispatch_planning, harness_test_teardown),
         cmocka_unit_test_teardown(test_chained_ops_in_one_recording, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
         cmocka_unit_test(test_reference_refuses_overflowing_sizes),
     };
     if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
