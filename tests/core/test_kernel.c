@@ -260,8 +260,8 @@ static void test_bad_kernels(void **state)
  * validation): a dispatch that writes y, its write left out of write_mask (so the library sees
  * a read and records no barrier), then a download of y (a transfer read) must be reported as
  * a read-after-write hazard. If this fails, the suite's "no validation messages" no longer
- * includes the synchronization checks. (Layer 1.3.239 reports no hazard between two
- * dispatches, so the transfer is what shows it.) */
+ * includes the synchronization checks. (Layer 1.3.239 did not report two dispatches writing
+ * the same bytes through the same binding, so a transfer is what shows it.) */
 static void test_sync_validation_is_on(void **state)
 {
     (void)state;
