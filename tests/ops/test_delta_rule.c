@@ -545,9 +545,7 @@ static void test_bad_input(void **state)
     }
     /* Outputs that share memory with an input (issue 17: o equal to q was accepted, and the
      * kernels race): refused; the state in place (final_state = initial_state) is fine. In a
-     * recording of its own: in the one above, after its varlen calls, the accepted calls drew
-     * synchronization hazards, but only when a refused call came first (not understood yet;
-     * docs/reliability.md, "seen"). */
+     * recording of its own, which is run. */
     {
         dvk_cmd *cmd2 = NULL;
         CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd2));
