@@ -601,23 +601,26 @@ static void test_independent_calls_one_recording(void **state)
     const dvk_dtype F32 = DVK_DTYPE_F32;
     dvk_cmd *cmd = NULL;
     CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
-    dvk_tensor *t[3][5];
-    for (int c = 0; c < 3; ++c) {
+    dvk_tensor *t[6][6];
+    for (int c = 0; c < 6; ++c) {
         t[c][0] = harness_make(F32, 4, 1, 5, 2, 16); /* q, k */
         t[c][1] = harness_make(F32, 4, 1, 5, 2, 8);  /* v */
         t[c][2] = harness_make(F32, 3, 1, 5, 2, 0);  /* beta */
         t[c][3] = harness_make(F32, 4, 1, 5, 2, 8);  /* o */
         t[c][4] = harness_make(F32, 4, 1, 2, 16, 8); /* a state */
+        t[c][5] = harness_make(F32, 3, 1, 5, 2, 0);  /* g */
+        /* token by token, then chunked; the gated rule once in each */
         const dvk_delta_rule_desc d = {.q = t[c][0], .k = t[c][0], .v = t[c][1],
                                        .beta = t[c][2], .o = t[c][3],
-                                       .final_state = c == 1 ? t[c][4] : NULL,
-                                       .mode = DVK_MODE_RECURRENT};
-        CHECK_OK(dvk_delta_rule(cmd, &d));
+                                       .final_state = c % 3 == 1 ? t[c][4] : NULL,
+                                       .g = c % 3 == 2 ? t[c][5] : NULL,
+                                       .mode = c < 3 ? DVK_MODE_RECURRENT : DVK_MODE_CHUNK};
+        CHECK_OK(d.g ? dvk_gated_delta_rule(cmd, &d) : dvk_delta_rule(cmd, &d));
     }
     harness_run(cmd);
     dvk_cmd_destroy(cmd);
-    for (int c = 0; c < 3; ++c)
-        for (int i = 0; i < 5; ++i)
+    for (int c = 0; c < 6; ++c)
+        for (int i = 0; i < 6; ++i)
             dvk_tensor_destroy(t[c][i]);
 }
 
