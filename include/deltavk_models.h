@@ -212,8 +212,9 @@ DVK_MODELS_API dvk_status dvk_rwkv7_session_copy(dvk_rwkv7_session *dst,
  * State files: safetensors with one F32 tensor per state tensor, named
  * blocks.<i>.att.shift [1,C], blocks.<i>.att.wkv [1,H,N,N] and blocks.<i>.ffn.shift [1,C],
  * and metadata format = "deltavk-rwkv7-state", version = "1", n_layer, n_embd, head_size.
- * Saving downloads the state (blocking) and writes the file (the library's own small writer;
- * a failed write removes the partial file: DVK_ERROR_IO). Restoring reads a file through
+ * Saving downloads the state (blocking) and writes the file (the library's own small writer)
+ * safely: into a new file beside it, synced, then renamed over `path`; a failure is
+ * DVK_ERROR_IO and leaves an existing file at `path` as it was. Restoring reads a file through
  * dvk_weights (host only) and uploads it; a file of another shape of model, or with a
  * missing, extra or wrongly shaped tensor, is an error naming it, and leaves the state as it
  * was.
