@@ -16,10 +16,12 @@
  * needs does not grow with depth.
  *
  * Models: RWKV-7 "Goose" (x070); the Infini-Transformer (infini-transformer-pytorch 0.0.2,
- * run segment by segment with its compressive memories in the session). Layers: Qwen3-Next's
- * Gated DeltaNet (transformers' Qwen3NextGatedDeltaNet) and Infini-attention (the package's
- * CausalAttention), each with its own state object (no session: a layer is one part of a
- * model whose other parts the caller runs).
+ * run segment by segment with its compressive memories in the session). Layers, each with its
+ * own state object (no session: a layer is one part of a model whose other parts the caller
+ * runs): Qwen3-Next's Gated DeltaNet (transformers' Qwen3NextGatedDeltaNet); the DeltaNet
+ * seed's DeltaNet, TransformerBlock and TransformerDeltaNet (dvk_deltanet); the KDA seed's
+ * KDAAttention (dvk_kda_attention); Infini-attention's CausalAttention and FeedForward
+ * (dvk_infini_attention, dvk_infini_feed_forward).
  *
  * A COMPLETE EXAMPLE (greedy continuation of a prompt; error handling shortened)
  * =================
@@ -213,8 +215,9 @@ DVK_MODELS_API dvk_status dvk_rwkv7_session_copy(dvk_rwkv7_session *dst,
  * State files: safetensors with one F32 tensor per state tensor, named
  * blocks.<i>.att.shift [1,C], blocks.<i>.att.wkv [1,H,N,N] and blocks.<i>.ffn.shift [1,C],
  * and metadata format = "deltavk-rwkv7-state", version = "1", n_layer, n_embd, head_size.
- * Saving downloads the state (blocking) and writes the file (the library's own small writer;
- * a failed write removes the partial file: DVK_ERROR_IO). Restoring reads a file through
+ * Saving downloads the state (blocking) and writes the file (the library's own small writer)
+ * safely: into a new file beside it, synced, then renamed over `path`; a failure is
+ * DVK_ERROR_IO and leaves an existing file at `path` as it was. Restoring reads a file through
  * dvk_weights (host only) and uploads it; a file of another shape of model, or with a
  * missing, extra or wrongly shaped tensor, is an error naming it, and leaves the state as it
  * was.
@@ -407,6 +410,282 @@ DVK_MODELS_API dvk_status dvk_qwen3_next_gdn_forward(dvk_cmd *cmd,
                                                      const dvk_qwen3_next_gdn_forward_desc *desc);
 
 /* ---------------------------------------------------------------------------------------------
+ * The DeltaNet seed (aykutcayir34/DeltaNet: DeltaNet, TransformerBlock, TransformerDeltaNet)
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * The modules of the DeltaNet seed's notebook (the version with TransformerDeltaNet), width d,
+ * one head of size d, x [B, T, d]:
+ *   DeltaNet (the attention):
+ *     q, k, v = relu(Conv1d(d, d, 3, padding=1)(Linear(d, d)(x)))   each its own Linear and
+ *                                         conv: a full (not depthwise), same-padded conv that
+ *                                         sees the token before and the token after
+ *     q ← q / (‖q‖₂ + 1e-6), k likewise;  β = σ(Linear(d, 1)(x))
+ *     o = the delta rule (dvk_delta_rule, scale 1, S from zero):
+ *         u_t = β_t (v_t − Sᵀ k_t);  S ← S + k_t u_tᵀ;  o_t = Sᵀ q_t
+ *     y = Linear(d, d)(RMSNorm(o)),  RMSNorm(x) = x / (‖x‖₂/√d + 1e-8) · scale
+ *   TransformerBlock(d, chunk, F), post-norm:  x ← norm1(x + DeltaNet(x));
+ *     y = norm2(x + ffn.2(GLU(ffn.0(x)))),  GLU(h) = h[:F] · σ(h[F:])  (the seed calls it SwiGLU)
+ *   TransformerDeltaNet(d, chunk, L):  x ← layers.i(x) + x for each of the L DeltaNet modules;
+ *     y = final_rms_norm(x)
+ * The seed computes the rule with its chunk_delta_rule, which is the delta rule only when T
+ * equals its chunk size (it builds the UT transform over the whole sequence and solves only
+ * chunk-size rows of it); deltavk computes the delta rule for every T, so the chunk size is not
+ * a parameter here. At T = chunk size the two agree (within 2e-7 relative RMS:
+ * tests/models/test_deltanet.c).
+ * Parameters, under the modules' state_dict names (through desc.prefix for one out of a larger
+ * file), read as the names say which module it is:
+ *   DeltaNet          {q,k,v}_linear.weight [d,d], .bias [d]; {q,k,v}_conv.weight [d,d,3],
+ *                     .bias [d]; beta_linear.weight [1,d], .bias [1]; rms_norm.scale [d];
+ *                     output_linear.weight [d,d], .bias [d]
+ *   TransformerBlock  deltanet.<DeltaNet's>; norm1.scale, norm2.scale [d]; ffn.0.weight [2F,d],
+ *                     ffn.0.bias [2F]; ffn.2.weight [d,F], ffn.2.bias [d]
+ *   TransformerDeltaNet  layers.<i>.<DeltaNet's> for i < L; final_rms_norm.scale [d]
+ * A missing or wrongly shaped tensor is an error naming it (DVK_ERROR_NOT_FOUND,
+ * DVK_ERROR_SHAPE_MISMATCH), as is an extra one (DVK_ERROR_FORMAT). d ≤ 256 (the rule's head
+ * size; DVK_ERROR_UNSUPPORTED beyond).
+ *
+ * Streaming. The same-padded conv looks one token ahead, so a token's output depends on the
+ * next token's input: one token ahead per DeltaNet module, L for TransformerDeltaNet
+ * (dvk_deltanet_info.lookahead). deltavk offers both forms:
+ *   whole sequence  no state: y[t] is the module's output for token t, T tokens in, T out,
+ *                   the sequence ending at the call's last token (zero padding past it).
+ *   streamed        a state: the tokens are fed in calls of any length and the outputs come
+ *                   `lookahead` tokens late. The conv runs causally over the projected inputs
+ *                   with their last two carried (its output for token t is then the
+ *                   same-padded conv's for t − 1), the input of the token before is carried for
+ *                   β and the residuals, and S is carried. The end of the sequence is a call
+ *                   with flush set and no x: it runs `lookahead` steps with the zero padding
+ *                   past the end and returns the last `lookahead` outputs. Every output then
+ *                   equals the whole-sequence call's (to fp32 rounding: the same arithmetic).
+ *                   It cannot equal the seed's own output for a sequence that has not ended:
+ *                   the seed pads with a zero after the last token it has seen.
+ */
+
+typedef struct dvk_deltanet dvk_deltanet;
+typedef struct dvk_deltanet_state dvk_deltanet_state;
+
+typedef enum dvk_deltanet_kind {
+    DVK_DELTANET_AUTO = 0,  /* from the names in the file */
+    DVK_DELTANET_LAYER = 1, /* DeltaNet(d_model, chunk_size) */
+    DVK_DELTANET_BLOCK = 2, /* TransformerBlock(d_model, chunk_size, ff_hidden_dim) */
+    DVK_DELTANET_MODEL = 3, /* TransformerDeltaNet(d_model, chunk_size, num_layers) */
+} dvk_deltanet_kind;
+
+typedef struct dvk_deltanet_load_desc {
+    /* Storage of the matrices (the Linear and conv weights): DVK_DTYPE_F32 (default), _F16 or
+     * _BF16, converted once at load. Biases and norm scales stay fp32; activations and state
+     * are fp32 always. Without fp16_storage, 16-bit requests load as fp32 (info.dtype). */
+    dvk_dtype dtype;
+    /* The parameters' names start with this (NULL or "" = none); tensors without it are
+     * ignored. */
+    const char *prefix;
+    dvk_deltanet_kind kind; /* 0 = from the names */
+} dvk_deltanet_load_desc;
+
+typedef struct dvk_deltanet_info {
+    dvk_deltanet_kind kind;
+    uint32_t d_model;       /* d */
+    uint32_t num_layers;    /* DeltaNet modules: L for TransformerDeltaNet, else 1 */
+    uint32_t ff_hidden_dim; /* F (TransformerBlock; else 0) */
+    uint32_t lookahead;     /* tokens the streamed outputs come late: num_layers */
+    dvk_dtype dtype;        /* the matrices' storage */
+} dvk_deltanet_info;
+
+/* Loads a module from a safetensors file (read on the host, converted, uploaded; nothing of
+ * the file is kept). desc may be NULL. */
+DVK_MODELS_API dvk_status dvk_deltanet_load(dvk_context *context, const char *path,
+                                            const dvk_deltanet_load_desc *desc,
+                                            dvk_deltanet **out_layer);
+/* The same from `size` bytes of safetensors in memory. Messages call it "(memory)". */
+DVK_MODELS_API dvk_status dvk_deltanet_load_memory(dvk_context *context, const void *data,
+                                                   size_t size,
+                                                   const dvk_deltanet_load_desc *desc,
+                                                   dvk_deltanet **out_layer);
+/* NULL is a no-op. Its states must be destroyed first. */
+DVK_MODELS_API void dvk_deltanet_destroy(dvk_deltanet *layer);
+DVK_MODELS_API const dvk_deltanet_info *dvk_deltanet_layer_info(const dvk_deltanet *layer);
+
+/*
+ * The streaming state of `batch` sequences: per DeltaNet module i (0 for DeltaNet and
+ * TransformerBlock), fp32 tensors, zero at creation:
+ *   DVK_DELTANET_CONV_Q, _CONV_K, _CONV_V  [batch, 2, d]  the last two projected inputs of each
+ *                              conv (Linear outputs, before the conv), oldest first
+ *   DVK_DELTANET_X_PREV        [batch, 1, d]     the module's input at the token before
+ *   DVK_DELTANET_RECURRENT     [batch, 1, d, d]  the rule's S, key-major
+ * and, on the host, the number of tokens fed (dvk_deltanet_state_position; it counts the
+ * recorded calls: record a call only if you submit it) and whether the stream was flushed.
+ */
+typedef enum dvk_deltanet_state_part {
+    DVK_DELTANET_CONV_Q = 0,
+    DVK_DELTANET_CONV_K = 1,
+    DVK_DELTANET_CONV_V = 2,
+    DVK_DELTANET_X_PREV = 3,
+    DVK_DELTANET_RECURRENT = 4,
+} dvk_deltanet_state_part;
+
+DVK_MODELS_API dvk_status dvk_deltanet_state_create(const dvk_deltanet *layer, uint32_t batch,
+                                                    dvk_deltanet_state **out_state);
+/* NULL is a no-op. The GPU must be done with work recorded for it. */
+DVK_MODELS_API void dvk_deltanet_state_destroy(dvk_deltanet_state *state);
+/* NULL for a module or part out of range. */
+DVK_MODELS_API dvk_tensor *dvk_deltanet_state_tensor(const dvk_deltanet_state *state,
+                                                     uint32_t module,
+                                                     dvk_deltanet_state_part part);
+/* Tokens fed so far (flush steps not counted). */
+DVK_MODELS_API uint64_t dvk_deltanet_state_position(const dvk_deltanet_state *state);
+/* Zeroes every tensor and the position (blocking): new sequences. */
+DVK_MODELS_API dvk_status dvk_deltanet_state_reset(dvk_deltanet_state *state);
+/*
+ * State files: safetensors with F32 tensors layers.<i>.conv_q, conv_k, conv_v [batch,2,d],
+ * layers.<i>.x_prev [batch,1,d], layers.<i>.recurrent_state [batch,1,d,d]; metadata format =
+ * "deltavk-deltanet-state", version = "1", position (decimal) and flushed ("0"/"1"). A file of
+ * another shape, or with a missing, extra or wrongly shaped tensor, is an error naming it and
+ * leaves the state as it was.
+ */
+DVK_MODELS_API dvk_status dvk_deltanet_state_save(dvk_deltanet_state *state, const char *path);
+DVK_MODELS_API dvk_status dvk_deltanet_state_restore(dvk_deltanet_state *state,
+                                                     const char *path);
+
+/*
+ * Records the module into cmd:
+ *   state NULL   whole sequence: x [B, T, d] fp32, y [B, T, d] fp32 (not overlapping x).
+ *   state set    streamed (see above), B = the state's batch:
+ *                  flush false: x [B, n, d] are tokens P .. P+n−1 (P the state's position);
+ *                    y [B, n, d] receives the outputs of tokens P−A .. P+n−1−A (A =
+ *                    lookahead), zeros for those before token 0.
+ *                  flush true: x NULL; y [B, A, d] receives the outputs of the last A tokens
+ *                    (zeros for any before token 0). The stream is then ended: calls other than
+ *                    a reset or restore are DVK_ERROR_INVALID_ARGUMENT.
+ *                The state is updated in place when the recording runs (submit it once).
+ *   mode, chunk_size  passed to dvk_delta_rule (0 = its choice).
+ * Dispatches per DeltaNet module: three products and three convs (q, k, v), two L2 norms, β's
+ * product and sigmoid, the rule, the RMSNorm and output product, the residual add; streamed
+ * calls add the delay line and, in the first A calls and at the flush, mask multiplies (masks
+ * uploaded with the recording). Scratch from cmd's arena, released before the call returns:
+ * about (8d + 3F + 1)·4 bytes per token (and d·4 per token for a mask), plus the rule's own
+ * (chunk mode).
+ * On failure part of the work may be recorded: reset cmd rather than submit it.
+ */
+typedef struct dvk_deltanet_forward_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    dvk_deltanet_state *state;
+    bool flush;
+    dvk_mode mode;
+    uint32_t chunk_size;
+} dvk_deltanet_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_deltanet_forward(dvk_cmd *cmd, const dvk_deltanet *layer,
+                                               const dvk_deltanet_forward_desc *desc);
+
+/* ---------------------------------------------------------------------------------------------
+ * The KDA seed: KDAAttention of mohsinm-dev/kda-attention
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * KDAAttention(d_model D, n_heads H, d_head dh = D/H, out_proj=True) as the package computes
+ * it, per token, per head (no normalisation of q or k, no scale):
+ *   q, k, v = w_q x, w_k x, w_v x              (Linear with bias, split into H heads of dh)
+ *   α = σ(w_alpha x) ∈ (0,1)^dh per head;  β = softplus(w_beta x) ≥ 0 per head (unbounded)
+ *   S ← (I − β k kᵀ) Diag(α) S + β k vᵀ;  o = Sᵀ q          (S [dh, dh], key-major)
+ *   y = w_o o (Linear with bias; out_proj=False: y = o, the heads merged)
+ * which is dvk_kda with g = log α (log σ, computed so; the decay e^g = α to fp32 rounding),
+ * scale 1, the package's KDAState S as the initial and final state. The package's "scan"
+ * mode is a call over [B, T, D]; its one-token step (and mode="recurrent") is a call over one
+ * token, [B, 1, D] or [B, D], with the state carried: the same numbers (a stream of calls of
+ * any lengths equals one call, to fp32 rounding).
+ * Parameters, under the package's state_dict names (through desc.prefix for one out of a
+ * larger file): w_q, w_k, w_v, w_alpha .weight [H·dh, D] and .bias [H·dh]; w_beta.weight
+ * [H, D], .bias [H]; w_o.weight [D, H·dh], .bias [D] (both absent for out_proj=False, which
+ * needs H·dh = D). H comes from w_beta, dh from w_q. A missing or wrongly shaped tensor is an
+ * error naming it (DVK_ERROR_NOT_FOUND, DVK_ERROR_SHAPE_MISMATCH), as is an extra one
+ * (DVK_ERROR_FORMAT). dh ≤ 256 (dvk_kda's). β is unbounded and k not normalised, so the state
+ * can grow: the layer computes what the package computes, overflow included.
+ */
+
+typedef struct dvk_kda_attention dvk_kda_attention;
+typedef struct dvk_kda_attention_state dvk_kda_attention_state;
+
+typedef struct dvk_kda_attention_load_desc {
+    /* Storage of the six matrices: DVK_DTYPE_F32 (default), _F16 or _BF16, converted once at
+     * load. Biases stay fp32; activations and state fp32 always. Without fp16_storage, 16-bit
+     * requests load as fp32 (info.dtype says what was used). */
+    dvk_dtype dtype;
+    /* The parameters' names start with this (NULL or "" = none); others are ignored. */
+    const char *prefix;
+} dvk_kda_attention_load_desc;
+
+typedef struct dvk_kda_attention_info {
+    uint32_t d_model; /* D */
+    uint32_t n_heads; /* H */
+    uint32_t d_head;  /* dh = d_k = d_v */
+    bool out_proj;    /* w_o present (y has D columns; else H·dh) */
+    dvk_dtype dtype;  /* the matrices' storage */
+} dvk_kda_attention_info;
+
+/* Loads the layer from a safetensors file (read on the host, converted, uploaded). desc may be
+ * NULL. */
+DVK_MODELS_API dvk_status dvk_kda_attention_load(dvk_context *context, const char *path,
+                                                 const dvk_kda_attention_load_desc *desc,
+                                                 dvk_kda_attention **out_layer);
+/* The same from `size` bytes of safetensors in memory. Messages call it "(memory)". */
+DVK_MODELS_API dvk_status dvk_kda_attention_load_memory(dvk_context *context, const void *data,
+                                                        size_t size,
+                                                        const dvk_kda_attention_load_desc *desc,
+                                                        dvk_kda_attention **out_layer);
+/* NULL is a no-op. Its states must be destroyed first. */
+DVK_MODELS_API void dvk_kda_attention_destroy(dvk_kda_attention *layer);
+DVK_MODELS_API const dvk_kda_attention_info *
+dvk_kda_attention_layer_info(const dvk_kda_attention *layer);
+
+/*
+ * The state of `batch` sequences: S [batch, H, dh, dh] fp32, zero at creation (the package's
+ * init_state; KDAState.S as it is). dvk_kda_attention_state_tensor returns it (owned by the
+ * state: never destroy it); upload the package's S into it to continue from there.
+ * State files: safetensors with one F32 tensor S [batch, H, dh, dh], metadata format =
+ * "deltavk-kda-attention-state", version = "1". A file of another shape, or with a missing or
+ * extra tensor, is an error naming it and leaves the state as it was.
+ */
+DVK_MODELS_API dvk_status dvk_kda_attention_state_create(const dvk_kda_attention *layer,
+                                                         uint32_t batch,
+                                                         dvk_kda_attention_state **out_state);
+/* NULL is a no-op. The GPU must be done with work recorded for it. */
+DVK_MODELS_API void dvk_kda_attention_state_destroy(dvk_kda_attention_state *state);
+DVK_MODELS_API dvk_tensor *dvk_kda_attention_state_tensor(const dvk_kda_attention_state *state);
+/* Zeroes S (blocking). */
+DVK_MODELS_API dvk_status dvk_kda_attention_state_reset(dvk_kda_attention_state *state);
+DVK_MODELS_API dvk_status dvk_kda_attention_state_save(dvk_kda_attention_state *state,
+                                                       const char *path);
+DVK_MODELS_API dvk_status dvk_kda_attention_state_restore(dvk_kda_attention_state *state,
+                                                          const char *path);
+
+/*
+ * Records the layer into cmd:
+ *   x      [B, T, D] fp32 (the package's scan), or [B, D] (one token: its step).
+ *   y      [B, T, D] or [B, D] fp32 as x (H·dh columns without w_o); not overlapping x.
+ *   state  NULL: S starts from zeros and nothing is kept. Otherwise S continues from it and is
+ *          updated in place when the recording runs (submit it once).
+ *   mode, chunk_size  passed to dvk_kda (0 = its choice: token by token on CPU devices and for
+ *          T ≤ 64; chunked forms need the gate finite, which log σ of finite logits is).
+ * Eight dispatches and the rule's: five products, log σ and softplus, w_o. Scratch
+ * from cmd's arena, released before the call returns: (5·H·dh + H)·4 bytes per token, plus
+ * dvk_kda's own (chunk mode). On failure part of the work may be recorded: reset cmd rather
+ * than submit it.
+ */
+typedef struct dvk_kda_attention_forward_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    dvk_kda_attention_state *state;
+    dvk_mode mode;
+    uint32_t chunk_size;
+} dvk_kda_attention_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_kda_attention_forward(dvk_cmd *cmd,
+                                                    const dvk_kda_attention *layer,
+                                                    const dvk_kda_attention_forward_desc *desc);
+
+/* ---------------------------------------------------------------------------------------------
  * Infini-attention and the Infini-Transformer (infini-transformer-pytorch 0.0.2)
  * ------------------------------------------------------------------------------------------- */
 
@@ -530,10 +809,10 @@ DVK_MODELS_API dvk_status dvk_infini_attention_state_reset(dvk_infini_attention_
 /*
  * State files: safetensors with F32 tensors memories.kv [batch, H, D, D] and memories.norm
  * [batch, H, D], metadata format = "deltavk-infini-attention-state", version = "1",
- * segments = the count in decimal. Saving downloads (blocking) and writes the file (a failed
- * write removes it: DVK_ERROR_IO). Restoring a file of another shape or batch, or with a
- * missing, extra or wrongly shaped tensor, is an error naming it and leaves the state as it
- * was.
+ * segments = the count in decimal. Saving downloads (blocking) and writes the file (beside
+ * it, then renamed over it: a failed write is DVK_ERROR_IO and leaves it as it was). Restoring
+ * a file of another shape or batch, or with a missing, extra or wrongly shaped tensor, is an
+ * error naming it and leaves the state as it was.
  */
 DVK_MODELS_API dvk_status dvk_infini_attention_state_save(dvk_infini_attention_state *state,
                                                           const char *path);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -406,7 +407,11 @@ static void write_input(const char *path, const char *skip, const char *as_int,
 static void test_bad_files(void **state)
 {
     (void)state;
-    const char *in = tmp("in.safetensors"), *out = tmp("out.safetensors");
+    /* copies: tmp()'s four buffers are reused by the calls below (out was once overwritten
+     * with the name of an input, and the run replaced that input) */
+    char in[1024], out[1024];
+    snprintf(in, sizeof in, "%s", tmp("in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("out.safetensors"));
     write_input(in, NULL, NULL, 8, NULL);
     EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", in, out); /* the good one works */
 
@@ -458,6 +463,122 @@ static void test_bad_files(void **state)
     EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", tmp("cu_ok.safetensors"), out);
     EXPECT_EXIT(1, "run gated_delta_rule --in '%s' --out '%s'", in, out); /* no g */
     EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", in, tmp("no/such/dir/out.safetensors"));
+}
+
+/* Whole file as bytes (malloc'd), *n its length. */
+static unsigned char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    const long len = ftell(f);
+    assert_true(len >= 0);
+    rewind(f);
+    unsigned char *b = malloc((size_t)len + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+/* An output never replaces an input, whatever its spelling, and a run that fails leaves an
+ * existing output as it was (issue 17: --out equal to --in used to overwrite the input). */
+static void test_output_never_replaces_input(void **state)
+{
+    (void)state;
+    char in[1024];
+    snprintf(in, sizeof in, "%s", tmp("keep_in.safetensors"));
+    write_input(in, NULL, NULL, 8, NULL);
+    size_t n0 = 0;
+    unsigned char *before = read_all(in, &n0);
+    char hard[1024], spelled[1100];
+    snprintf(hard, sizeof hard, "%s", tmp("keep_hard.safetensors"));
+    unlink(hard);
+    assert_int_equal(link(in, hard), 0);
+    snprintf(spelled, sizeof spelled, "%s/./keep_in.safetensors", tmpdir);
+    const char *same[] = {in, hard, spelled};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; ++i) {
+        EXPECT_EXIT(2, "run delta_rule --in '%s' --out '%s'", in, same[i]);
+        EXPECT_EXIT(2, "run l2_norm --in '%s' --out '%s'", in, same[i]);
+    }
+    size_t n1 = 0;
+    unsigned char *after = read_all(in, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(after);
+
+    /* a run that fails (here: an input it cannot use) leaves the existing output alone */
+    const char *out = tmp("keep_out.safetensors");
+    write_bytes(out, "old", 3);
+    EXPECT_EXIT(1, "run gated_delta_rule --in '%s' --out '%s'", in, out); /* no g */
+    after = read_all(out, &n1);
+    assert_int_equal(n1, 3);
+    assert_memory_equal(after, "old", 3);
+    free(after);
+    /* an output that is a directory is not replaced */
+    EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", in, tmpdir);
+    /* a good run replaces it, and the input is still what it was */
+    EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", in, out);
+    EXPECT_EXIT(0, "compare '%s' '%s' --names q,k,v", in, in);
+    after = read_all(in, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(after);
+    free(before);
+    unlink(hard);
+}
+
+/* Inputs an adversary would give (issue 17): a name holding \u0000, two tensors of one name,
+ * a header length past the documented limit (100,000,000 bytes), /dev/zero, a directory and a
+ * FIFO (which used to wait for a writer forever; the alarm turns a hang into a failure).
+ * Each is a clear error, exit 1, and the message names the problem. */
+static void test_untrusted_inputs(void **state)
+{
+    (void)state;
+    const char *out = tmp("untrusted_out.safetensors");
+    const struct {
+        const char *header, *says;
+        uint64_t claimed; /* the length field, when not the header's own */
+        size_t data;
+    } files[] = {
+        {"{\"q\\u0000zzz\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         "'q\\u0000zzz' holds a NUL", 0, 4},
+        {"{\"q\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"q\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+         "two tensors are named 'q'", 0, 8},
+        {"{}", "exceeds the limit of 100000000 bytes", 100000001, 0},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; ++i) {
+        unsigned char file[512] = {0};
+        const size_t hl = strlen(files[i].header);
+        const uint64_t claimed = files[i].claimed ? files[i].claimed : hl;
+        for (int b = 0; b < 8; ++b)
+            file[b] = (unsigned char)(claimed >> (8 * b));
+        memcpy(file + 8, files[i].header, hl);
+        write_bytes(tmp("untrusted.safetensors"), file, 8 + hl + files[i].data);
+        write_bytes(tmp("cli.log"), "", 0); /* the log then holds this run's message only */
+        EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", tmp("untrusted.safetensors"), out);
+        size_t n = 0;
+        unsigned char *err = read_all(tmp("cli.log"), &n);
+        err[n] = '\0';
+        if (!strstr((const char *)err, files[i].says))
+            fail_msg("the message \"%s\" does not say \"%s\"", (const char *)err,
+                     files[i].says);
+        free(err);
+    }
+    char fifo[1024];
+    snprintf(fifo, sizeof fifo, "%s", tmp("untrusted.fifo"));
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *special[] = {"/dev/zero", tmpdir, fifo};
+    alarm(60);
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; ++i) {
+        EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", special[i], out);
+        EXPECT_EXIT(1, "compare '%s' '%s'", special[i], special[i]);
+    }
+    alarm(0);
+    unlink(fifo);
 }
 
 /* ---- the attention operators: files written here, outputs checked against the C references -- */
@@ -588,7 +709,9 @@ static void test_linear_attn_through_cli(void **state)
          "--eps-add --eps 1e-3 --scale 1"},
         {{.elu1 = 1, .normalize = 0, .varlen = 1}, "--feature-map elu1 --no-normalize"},
     };
-    const char *in = tmp("la.safetensors"), *out = tmp("la_out.safetensors");
+    char in[1024], out[1024]; /* copies: tmp()'s buffers are reused by later calls */
+    snprintf(in, sizeof in, "%s", tmp("la.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("la_out.safetensors"));
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
         st_entry want[3];
         size_t n = 0;
@@ -679,7 +802,9 @@ static void write_infini_case(const char *path, const ia_case *c)
 static void test_attention_through_cli(void **state)
 {
     (void)state;
-    const char *in = tmp("attn.safetensors"), *out = tmp("attn_out.safetensors");
+    char in[1024], out[1024]; /* copies: tmp()'s buffers are reused by later calls */
+    snprintf(in, sizeof in, "%s", tmp("attn.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("attn_out.safetensors"));
     const st_entry sa_out[] = {{"o", 4, {SA_B, SA_T, SA_H, SA_DV}, NULL}};
     const int segments[] = {16, 0};
     for (int i = 0; i < 2; ++i) {
@@ -784,7 +909,9 @@ static int log_mentions(long from, const char *what)
 static void test_attention_bad_input(void **state)
 {
     (void)state;
-    const char *out = tmp("attn_out.safetensors");
+    /* a copy: tmp()'s buffers are reused by later calls (out once became an input's name) */
+    char out[1024];
+    snprintf(out, sizeof out, "%s", tmp("attn_out.safetensors"));
     /* option values the tool refuses before it reads anything */
     EXPECT_EXIT_MENTIONING(2, "--feature-map", "run linear_attn --feature-map relu --in a --out b");
     EXPECT_EXIT_MENTIONING(2, "--feature-map", "run linear_attn --feature-map");
@@ -824,8 +951,56 @@ static void test_attention_bad_input(void **state)
     EXPECT_EXIT_MENTIONING(1, "cu_seqlens", "run softmax_attn --in '%s' --out '%s'",
                            tmp("cu_ok.safetensors"), out);
     EXPECT_EXIT(0, "run linear_attn --in '%s' --out '%s'", tmp("cu_ok.safetensors"), out);
+    /* an input of another rank is named with its rank (issue 17: rope's 3-D x was reported
+     * as "tensor dimension 3 is 0") */
+    const st_entry x3[] = {{"x", 3, {2, 3, 4}, x}};
+    write_file(tmp("bad.safetensors"), x3, 1);
+    EXPECT_EXIT_MENTIONING(1, "input x has 3 dimensions", "run rope --in '%s' --out '%s'",
+                           tmp("bad.safetensors"), out);
+    const st_entry beta4[] = {
+        {"q", 4, {1, 3, 2, 4}, x}, {"k", 4, {1, 3, 2, 4}, x}, {"v", 4, {1, 3, 2, 4}, x},
+        {"beta", 4, {1, 3, 2, 1}, x},
+    };
+    write_file(tmp("bad.safetensors"), beta4, 4);
+    EXPECT_EXIT_MENTIONING(1, "input beta has 4 dimensions", "run delta_rule --in '%s' --out '%s'",
+                           tmp("bad.safetensors"), out);
 }
 
+
+/* --dtype f16 with values past fp16's range: an error naming the input and the count, not
+ * a run on infinities with exit 0 (issue 17); 65519 rounds to 65504 and is fine; without
+ * --dtype f16 the same file runs. */
+static void test_f16_overflow_reported(void **state)
+{
+    (void)state;
+    char in[1024], out[1024];
+    snprintf(in, sizeof in, "%s", tmp("f16_over.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("f16_over_out.safetensors"));
+    float q[1 * 4 * 2 * 8], k[1 * 4 * 2 * 8], v[1 * 4 * 2 * 4], beta[1 * 4 * 2];
+    harness_rng rng = harness_rng_make(61);
+    harness_fill_normal(&rng, q, 64, 1.0f);
+    harness_fill_normal(&rng, k, 64, 1.0f);
+    harness_fill_normal(&rng, v, 32, 1.0f);
+    harness_fill_uniform(&rng, beta, 8, 0.1f, 0.9f);
+    v[3] = 65519.0f;
+    const st_entry e[] = {
+        {"q", 4, {1, 4, 2, 8}, q}, {"k", 4, {1, 4, 2, 8}, k}, {"v", 4, {1, 4, 2, 4}, v},
+        {"beta", 3, {1, 4, 2}, beta},
+    };
+    write_file(in, e, 4);
+    EXPECT_EXIT(0, "run delta_rule --dtype f16 --in '%s' --out '%s'", in, out);
+    q[5] = 1e5f, q[9] = -7e4f;
+    write_file(in, e, 4);
+    EXPECT_EXIT_MENTIONING(1, "input q: 2 values beyond fp16's range",
+                           "run delta_rule --dtype f16 --in '%s' --out '%s'", in, out);
+    EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", in, out);
+    /* the functions load their inputs the same way */
+    const st_entry fn[] = {{"input", 2, {4, 16}, q}};
+    write_file(in, fn, 1);
+    EXPECT_EXIT_MENTIONING(1, "input input: 2 values beyond fp16's range",
+                           "run silu --dtype f16 --in '%s' --out '%s'", in, out);
+    EXPECT_EXIT(0, "run silu --in '%s' --out '%s'", in, out);
+}
 
 /* ---- the building blocks (dvk run FUNCTION) ------------------------------------------------ */
 
@@ -1010,6 +1185,25 @@ static void test_usage_errors(void **state)
                 fixture("delta_rule_recurrent_fla"), tmp("out.safetensors"));
 }
 
+/* Shapes whose sizes overflow 64 bits, or exceed the device: a clear error (exit 1), never a
+ * heap overflow (issue 17: B*T*H*K*4 wrapped to malloc(0) and bench wrote past it). */
+static void test_huge_shapes_refused(void **state)
+{
+    (void)state;
+    const char *shapes[] = {
+        "delta_rule --B 65536 --T 65536 --H 65536 --K 16384 --V 1",
+        "delta_rule --B 1024 --T 1024 --H 1024 --K 1024 --V 1024",
+        "delta_rule --B 1 --T 4 --H 1 --K 16 --V 4294967295",
+        "linear_attn --B 65536 --T 65536 --H 65536 --K 16384 --V 1",
+        "kda --B 65536 --T 65536 --H 65536 --K 16384 --V 1 --gate-in-kernel",
+        "softmax_attn --B 65536 --T 65536 --H 65536 --K 16384 --V 1",
+        "silu --M 4294967295 --N 4294967295",
+        "rms_norm --M 65536 --N 65536",
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
+        EXPECT_EXIT(1, "bench %s --warmup 0 --iters 1", shapes[i]);
+}
+
 static void test_devices_and_bench(void **state)
 {
     (void)state;
@@ -1049,8 +1243,8 @@ static void test_devices_and_bench(void **state)
 static void test_help(void **state)
 {
     (void)state;
-    const char *commands[] = {"devices", "run",      "bench", "compare",
-                              "ops",     "functions", "generate", "eval"};
+    const char *commands[] = {"devices",  "run",  "bench", "compare", "ops",
+                              "functions", "generate", "eval", "layer"};
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; ++c) {
         char want[64];
         snprintf(want, sizeof want, "usage: dvk %s", commands[c]);
@@ -1344,14 +1538,349 @@ static void test_library_environment(void **state)
                  "bench linear --M 4 --N 64 --K 64 --warmup 1 --iters 2 %s", profile_flag());
 }
 
+/* ---- dvk layer: qwen3_next_gdn on the fixtures of transformers' Qwen3NextGatedDeltaNet
+ * (scripts/gen_qwen3next_fixtures.py) ---- */
+
+/* A host tensor of a safetensors file. */
+typedef struct host_t {
+    uint32_t ndim;
+    uint64_t shape[DVK_WEIGHTS_MAX_DIMS];
+    uint64_t numel;
+    float *data;
+} host_t;
+
+static host_t read_tensor(const char *path, const char *name)
+{
+    dvk_weights *f = NULL;
+    CHECK_OK(dvk_weights_load(NULL, path, NULL, &f)); /* host only */
+    dvk_weights_entry e;
+    if (dvk_weights_find(f, name, &e) != DVK_SUCCESS)
+        fail_msg("%s: no tensor %s", path, name);
+    host_t t = {.ndim = e.ndim, .numel = e.numel};
+    memcpy(t.shape, e.shape, sizeof t.shape);
+    t.data = malloc((size_t)e.numel * sizeof *t.data);
+    assert_non_null(t.data);
+    CHECK_OK(dvk_weights_read(f, name, DVK_DTYPE_F32, t.data, (size_t)e.numel * sizeof *t.data));
+    dvk_weights_destroy(f);
+    return t;
+}
+
+static const char *const gdn_weight_names[] = {"in_proj_qkvz.weight", "in_proj_ba.weight",
+                                               "conv1d.weight",       "dt_bias",
+                                               "A_log",               "norm.weight",
+                                               "out_proj.weight"};
+enum { GDN_N_WEIGHTS = sizeof gdn_weight_names / sizeof gdn_weight_names[0] };
+
+/* The fixture's parameters alone (the fixture also holds x, y and the states, which a weights
+ * file must not), with `skip` left out and `bad` one row longer; with a prefix, under it and
+ * beside a tensor of another layer, as in a model's file. */
+static void write_gdn_weights_prefixed(const char *fixture_path, const char *path,
+                                       const char *skip, const char *bad, const char *prefix)
+{
+    host_t t[GDN_N_WEIGHTS];
+    st_entry e[GDN_N_WEIGHTS + 1];
+    char names[GDN_N_WEIGHTS][128];
+    size_t n = 0;
+    static const float other[4] = {1, 2, 3, 4};
+    if (prefix)
+        e[n++] = (st_entry){.name = "model.layers.1.mlp.gate.weight", .ndim = 2,
+                            .shape = {2, 2}, .data = other};
+    for (size_t i = 0; i < GDN_N_WEIGHTS; ++i) {
+        t[i] = read_tensor(fixture_path, gdn_weight_names[i]);
+        if (skip && strcmp(skip, gdn_weight_names[i]) == 0)
+            continue;
+        snprintf(names[i], sizeof names[i], "%s%s", prefix ? prefix : "", gdn_weight_names[i]);
+        e[n] = (st_entry){.name = names[i], .ndim = t[i].ndim, .data = t[i].data};
+        memcpy(e[n].shape, t[i].shape, t[i].ndim * sizeof *t[i].shape);
+        if (bad && strcmp(bad, gdn_weight_names[i]) == 0) {
+            e[n].shape[0] += 1;
+            const size_t row = (size_t)(t[i].numel / t[i].shape[0]);
+            t[i].data = realloc(t[i].data, (size_t)(t[i].numel + row) * sizeof *t[i].data);
+            memset(t[i].data + t[i].numel, 0, row * sizeof *t[i].data);
+            e[n].data = t[i].data;
+        }
+        ++n;
+    }
+    write_file(path, e, n);
+    for (size_t i = 0; i < GDN_N_WEIGHTS; ++i)
+        free(t[i].data);
+}
+
+static void write_gdn_weights(const char *fixture_path, const char *path, const char *skip,
+                              const char *bad)
+{
+    write_gdn_weights_prefixed(fixture_path, path, skip, bad, NULL);
+}
+
+/* The fixture's conv_state is transformers' cache, [B, C, W] (the last W inputs); ours (and
+ * dvk layer's) is [B, W-1, C], the last W-1, oldest first: its [:, :, 1:] transposed. */
+static double *conv_state_as_ours(const host_t *ref)
+{
+    const uint64_t B = ref->shape[0], C = ref->shape[1], W = ref->shape[2];
+    double *d = malloc((size_t)(B * (W - 1) * C) * sizeof *d);
+    assert_non_null(d);
+    for (uint64_t b = 0; b < B; ++b)
+        for (uint64_t w = 1; w < W; ++w)
+            for (uint64_t c = 0; c < C; ++c)
+                d[(b * (W - 1) + w - 1) * C + c] = ref->data[(b * C + c) * W + w];
+    return d;
+}
+
+static void check_against(const char *what, const host_t *ref, const float *got, uint64_t n,
+                          double tol)
+{
+    assert_int_equal(ref->numel, n);
+    double *r = malloc((size_t)n * sizeof *r);
+    assert_non_null(r);
+    for (uint64_t i = 0; i < n; ++i)
+        r[i] = ref->data[i];
+    harness_check("dvk layer qwen3_next_gdn", what, r, got, (size_t)n, tol);
+    free(r);
+}
+
+/* Compares dvk layer's output file with the fixture: y, recurrent_state and conv_state (in our
+ * layout), and that the file holds exactly those three, fp32. */
+static void check_gdn_outputs(const char *out, const char *fixture_path, const char *what,
+                              double tol)
+{
+    dvk_weights *f = NULL;
+    CHECK_OK(dvk_weights_load(NULL, out, NULL, &f));
+    assert_int_equal(dvk_weights_count(f), 3);
+    dvk_weights_destroy(f);
+    char label[128];
+    const char *names[2] = {"y", "recurrent_state"};
+    for (int i = 0; i < 2; ++i) {
+        host_t ref = read_tensor(fixture_path, names[i]), got = read_tensor(out, names[i]);
+        assert_int_equal(got.ndim, ref.ndim);
+        for (uint32_t d = 0; d < ref.ndim; ++d)
+            assert_int_equal(got.shape[d], ref.shape[d]);
+        snprintf(label, sizeof label, "%s, %s", what, names[i]);
+        check_against(label, &ref, got.data, got.numel, tol);
+        free(ref.data), free(got.data);
+    }
+    host_t ref = read_tensor(fixture_path, "conv_state"), got = read_tensor(out, "conv_state");
+    assert_int_equal(got.ndim, 3);
+    assert_int_equal(got.shape[0], ref.shape[0]);
+    assert_int_equal(got.shape[1], ref.shape[2] - 1);
+    assert_int_equal(got.shape[2], ref.shape[1]);
+    double *r = conv_state_as_ours(&ref);
+    snprintf(label, sizeof label, "%s, conv_state", what);
+    harness_check("dvk layer qwen3_next_gdn", label, r, got.data, (size_t)got.numel, tol);
+    free(r), free(ref.data), free(got.data);
+}
+
+/* Whole, streamed (5 tokens per call; token by token on the odd fixture), in fp32 against
+ * transformers to 1e-5 relative RMS and with fp16 weights to 5e-3; and a sequence cut in two,
+ * the second run starting from the first's final states given as initial states. */
+static void test_layer_qwen3_next_gdn(void **state)
+{
+    (void)state;
+    const struct {
+        const char *file, *flags;
+        uint64_t split;
+    } fx[] = {
+        {"qwen3next_gdn_tiny", "", 20},             /* D 64, 2 key heads, 4 value heads of 16 */
+        {"qwen3next_gdn_odd", "--head-k-dim 8", 9}, /* D 40, K 8 != V 12, conv kernel 3 */
+    };
+    /* tmp() and fixture() hand out four buffers in turn: paths kept are copied */
+    char out[600], w[600], in1[600], in2[600], out1[600], f[600];
+    snprintf(out, sizeof out, "%s", tmp("gdn_out.safetensors"));
+    snprintf(w, sizeof w, "%s", tmp("gdn_w.safetensors"));
+    snprintf(in1, sizeof in1, "%s", tmp("gdn_in1.safetensors"));
+    snprintf(in2, sizeof in2, "%s", tmp("gdn_in2.safetensors"));
+    snprintf(out1, sizeof out1, "%s", tmp("gdn_out1.safetensors"));
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; ++i) {
+        snprintf(f, sizeof f, "%s", fixture(fx[i].file));
+        write_gdn_weights(f, w, NULL, NULL);
+        const char *runs[][2] = {{"", "whole"},
+                                 {"--stream 5", "--stream 5"},
+                                 {"--stream=1", "token by token"},
+                                 {"--stream 1000", "--stream longer than T"}};
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+            CAPTURE_EXIT(0, "",
+                         "layer qwen3_next_gdn --weights '%s' --in '%s' --out '%s' %s %s "
+                         "--validate %s",
+                         w, f, out, fx[i].flags, runs[r][0], profile_flag());
+            char what[96];
+            snprintf(what, sizeof what, "%s, %s", fx[i].file, runs[r][1]);
+            check_gdn_outputs(out, f, what, 1e-5);
+        }
+        /* one layer out of a model's file */
+        write_gdn_weights_prefixed(f, w, NULL, NULL, "model.layers.0.linear_attn.");
+        CAPTURE_EXIT(0, "",
+                     "layer qwen3_next_gdn --prefix model.layers.0.linear_attn. --weights '%s' "
+                     "--in '%s' --out '%s' %s %s",
+                     w, f, out, fx[i].flags, profile_flag());
+        check_gdn_outputs(out, f, "--prefix", 1e-5);
+        write_gdn_weights(f, w, NULL, NULL);
+        /* (a device without 16-bit storage keeps the weights fp32, which passes too) */
+        CAPTURE_EXIT(0, "",
+                     "layer qwen3_next_gdn --dtype f16 --stream 5 --weights '%s' --in '%s' "
+                     "--out '%s' %s %s",
+                     w, f, out, fx[i].flags, profile_flag());
+        check_gdn_outputs(out, f, "--dtype f16", 5e-3);
+
+        /* cut in two: x[:, :split], then x[:, split:] from the first part's final states */
+        host_t x = read_tensor(f, "x");
+        const uint64_t B = x.shape[0], T = x.shape[1], D = x.shape[2], s = fx[i].split;
+        float *x1 = malloc((size_t)(B * s * D) * sizeof *x1);
+        float *x2 = malloc((size_t)(B * (T - s) * D) * sizeof *x2);
+        assert_true(x1 && x2);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(x1 + b * s * D, x.data + b * T * D, (size_t)(s * D) * sizeof *x1);
+            memcpy(x2 + b * (T - s) * D, x.data + (b * T + s) * D,
+                   (size_t)((T - s) * D) * sizeof *x2);
+        }
+        const st_entry first[] = {{"x", 3, {B, s, D}, x1}};
+        write_file(in1, first, 1);
+        CAPTURE_EXIT(0, "", "layer qwen3_next_gdn --weights '%s' --in '%s' --out '%s' %s %s", w,
+                     in1, out1, fx[i].flags, profile_flag());
+        host_t y1 = read_tensor(out1, "y");
+        host_t c1 = read_tensor(out1, "conv_state");
+        host_t s1 = read_tensor(out1, "recurrent_state");
+        st_entry second[3] = {{"x", 3, {B, T - s, D}, x2},
+                              {"initial_conv_state", c1.ndim, {0}, c1.data},
+                              {"initial_recurrent_state", s1.ndim, {0}, s1.data}};
+        memcpy(second[1].shape, c1.shape, c1.ndim * sizeof *c1.shape);
+        memcpy(second[2].shape, s1.shape, s1.ndim * sizeof *s1.shape);
+        write_file(in2, second, 3);
+        CAPTURE_EXIT(0, "", "layer qwen3_next_gdn --weights '%s' --in '%s' --out '%s' %s %s", w,
+                     in2, out, fx[i].flags, profile_flag());
+        host_t y2 = read_tensor(out, "y");
+        float *y = malloc((size_t)(B * T * D) * sizeof *y);
+        assert_non_null(y);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(y + b * T * D, y1.data + b * s * D, (size_t)(s * D) * sizeof *y);
+            memcpy(y + (b * T + s) * D, y2.data + b * (T - s) * D,
+                   (size_t)((T - s) * D) * sizeof *y);
+        }
+        host_t yref = read_tensor(f, "y"), sref = read_tensor(f, "recurrent_state");
+        host_t s2 = read_tensor(out, "recurrent_state");
+        check_against("in two runs, y", &yref, y, B * T * D, 1e-5);
+        check_against("in two runs, recurrent_state", &sref, s2.data, s2.numel, 1e-5);
+        free(x.data), free(x1), free(x2), free(y1.data), free(c1.data), free(s1.data);
+        free(y2.data), free(y), free(yref.data), free(sref.data), free(s2.data);
+    }
+}
+
+/* A failed dvk layer writes no output file. */
+static void expect_no_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        fclose(f);
+        fail_msg("a failed run left %s", path);
+    }
+}
+
+/* Wrong command lines (status 2) and files that do not fit (status 1), each named. */
+static void test_layer_errors(void **state)
+{
+    (void)state;
+    char f[600], w[600], bad[600], out[600], odd_w[600], odd[600];
+    snprintf(f, sizeof f, "%s", fixture("qwen3next_gdn_tiny"));
+    snprintf(odd, sizeof odd, "%s", fixture("qwen3next_gdn_odd"));
+    snprintf(w, sizeof w, "%s", tmp("gdn_err_w.safetensors"));
+    snprintf(bad, sizeof bad, "%s", tmp("gdn_err_bad.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("gdn_err_out.safetensors"));
+    snprintf(odd_w, sizeof odd_w, "%s", tmp("gdn_err_odd.safetensors"));
+    write_gdn_weights(f, w, NULL, NULL);
+    remove(out);
+    const char *run = "layer qwen3_next_gdn";
+    EXPECT_EXIT_MENTIONING(2, "sideways", "layer sideways --weights '%s' --in '%s' --out '%s'",
+                           w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "qwen3_next_gdn", "layer"); /* the list of layers */
+    EXPECT_EXIT(2, "layer --weights '%s' --in '%s' --out '%s'", w, f, out); /* no NAME */
+    EXPECT_EXIT_MENTIONING(2, "--out", "%s --weights '%s' --in '%s'", run, w, f);
+    EXPECT_EXIT_MENTIONING(2, "--weights", "%s --in '%s' --out '%s'", run, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--stream", "%s --weights '%s' --in '%s' --out '%s' --stream 0",
+                           run, w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--stream", "%s --weights '%s' --in '%s' --out '%s' --stream -4",
+                           run, w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--stream", "%s --weights '%s' --in '%s' --out '%s' --stream 2x",
+                           run, w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--stream", "%s --weights '%s' --in '%s' --out '%s' --stream", run,
+                           w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--dtype", "%s --weights '%s' --in '%s' --out '%s' --dtype f64",
+                           run, w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--delta-rule", /* another layer's option */
+                           "%s --weights '%s' --in '%s' --out '%s' --delta-rule", run, w, f, out);
+    EXPECT_EXIT_MENTIONING(2, "--head-k-dim",
+                           "%s --weights '%s' --in '%s' --out '%s' --head-k-dim 0", run, w, f,
+                           out);
+    EXPECT_EXIT_MENTIONING(2, "--norm-eps", "%s --weights '%s' --in '%s' --out '%s' --norm-eps=-1",
+                           run, w, f, out);
+    expect_no_file(out);
+
+    /* weights: missing, wrongly shaped and extra tensors (the fixture itself holds x, y and
+     * the states besides the parameters), and K that the shapes cannot tell */
+    write_gdn_weights(f, bad, "out_proj.weight", NULL);
+    EXPECT_EXIT_MENTIONING(1, "out_proj.weight", "%s --weights '%s' --in '%s' --out '%s'", run,
+                           bad, f, out);
+    write_gdn_weights(f, bad, NULL, "in_proj_ba.weight");
+    EXPECT_EXIT_MENTIONING(1, "in_proj_ba.weight", "%s --weights '%s' --in '%s' --out '%s'", run,
+                           bad, f, out);
+    EXPECT_EXIT_MENTIONING(1, "conv_state", "%s --weights '%s' --in '%s' --out '%s'", run, f, f,
+                           out);
+    write_gdn_weights(odd, odd_w, NULL, NULL);
+    EXPECT_EXIT_MENTIONING(1, "--head-k-dim", "%s --weights '%s' --in '%s' --out '%s'", run,
+                           odd_w, odd, out);
+    EXPECT_EXIT_MENTIONING(1, "no/such/file", "%s --weights '%s' --in '%s' --out '%s'", run,
+                           tmp("no/such/file"), f, out);
+    expect_no_file(out);
+
+    /* inputs: x missing or of another width, a state of the wrong shape */
+    EXPECT_EXIT_MENTIONING(1, "'x'", "%s --weights '%s' --in '%s' --out '%s'", run, w, w, out);
+    float zeros[2 * 5 * 64] = {0};
+    const st_entry narrow[] = {{"x", 3, {2, 5, 32}, zeros}};
+    write_file(bad, narrow, 1);
+    EXPECT_EXIT_MENTIONING(1, "'x'", "%s --weights '%s' --in '%s' --out '%s'", run, w, bad, out);
+    const st_entry flat[] = {{"x", 2, {5, 64}, zeros}};
+    write_file(bad, flat, 1);
+    EXPECT_EXIT_MENTIONING(1, "[B,T,D]", "%s --weights '%s' --in '%s' --out '%s'", run, w, bad,
+                           out);
+    const st_entry wrong_state[] = {{"x", 3, {2, 5, 64}, zeros},
+                                    {"initial_recurrent_state", 4, {2, 4, 16, 15}, zeros}};
+    write_file(bad, wrong_state, 2);
+    EXPECT_EXIT_MENTIONING(1, "initial_recurrent_state", "%s --weights '%s' --in '%s' --out '%s'",
+                           run, w, bad, out);
+    const st_entry wrong_conv[] = {{"x", 3, {2, 5, 64}, zeros},
+                                   {"initial_conv_state", 3, {1, 3, 128}, zeros}}; /* B 1 */
+    write_file(bad, wrong_conv, 2);
+    EXPECT_EXIT_MENTIONING(1, "initial_conv_state", "%s --weights '%s' --in '%s' --out '%s'", run,
+                           w, bad, out);
+    expect_no_file(out);
+    /* an output that cannot be written */
+    EXPECT_EXIT_MENTIONING(1, "no/such/dir", "%s --weights '%s' --in '%s' --out '%s'", run, w, f,
+                           tmp("no/such/dir/out.safetensors"));
+
+    /* the help lists the layer with its inputs, outputs and options */
+    CAPTURE_EXIT(0, "", "layer --help");
+    char *help = slurp("out.txt");
+    const char *words[] = {"qwen3_next_gdn", "x", "initial_conv_state", "initial_recurrent_state",
+                           "y", "conv_state", "recurrent_state", "--head-k-dim", "--stream",
+                           "--dtype"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; ++i)
+        if (!has_word(help, words[i]))
+            fail_msg("dvk layer --help does not mention %s", words[i]);
+    free(help);
+    CAPTURE_EXIT(0, "", "layer qwen3_next_gdn --weights x --help");
+    help = slurp("out.txt");
+    assert_non_null(strstr(help, "initial_recurrent_state"));
+    free(help);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fla_fixtures_through_cli),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_output_never_replaces_input),
+        cmocka_unit_test(test_untrusted_inputs),
         cmocka_unit_test(test_linear_attn_through_cli),
         cmocka_unit_test(test_attention_through_cli),
         cmocka_unit_test(test_attention_bad_input),
+        cmocka_unit_test(test_f16_overflow_reported),
         cmocka_unit_test(test_functions_through_cli),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_devices_and_bench),
@@ -1363,6 +1892,12 @@ int main(void)
         cmocka_unit_test(test_progress_when_piped),
         cmocka_unit_test(test_device_environment),
         cmocka_unit_test(test_library_environment),
+        cmocka_unit_test(test_layer_qwen3_next_gdn),
+        cmocka_unit_test(test_layer_errors),
+        cmocka_unit_test(test_huge_shapes_refused),
     };
+    /* DVK_TEST_FILTER=test_bad_files (a glob): only the tests it names */
+    if (getenv("DVK_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Downloads a tensor and adds it to the writer (fp16 stays fp16, fp32 stays fp32). */
-static int add_output(dvk_st_writer *w, const char *name, const dvk_tensor *t)
+int tool_add_output(dvk_st_writer *w, const char *name, const dvk_tensor *t)
 {
     const uint32_t ndim = dvk_tensor_ndim(t);
     uint64_t shape[DVK_MAX_DIMS];
@@ -50,6 +49,10 @@ int cmd_run(int argc, char **argv)
         return TOOL_USAGE;
 
     char err[512];
+    if (dvk_st_check_output(opts.out, opts.in, err, sizeof err) != DVK_SUCCESS) {
+        fprintf(stderr, "dvk: %s\n", err);
+        return TOOL_USAGE;
+    }
     dvk_status st;
     dvk_context *ctx = NULL;
     int rc = tool_context(&opts, &ctx);
@@ -77,11 +80,11 @@ int cmd_run(int argc, char **argv)
         if (st != DVK_SUCCESS)
             rc = tool_fail_status("writer", st);
         if (rc == TOOL_OK)
-            rc = add_output(w, op->out_name ? op->out_name : "o", out.o);
+            rc = tool_add_output(w, op->out_name ? op->out_name : "o", out.o);
         if (rc == TOOL_OK && out.ht)
-            rc = add_output(w, "ht", out.ht);
+            rc = tool_add_output(w, "ht", out.ht);
         if (rc == TOOL_OK && out.z)
-            rc = add_output(w, "z", out.z);
+            rc = tool_add_output(w, "z", out.z);
         if (rc == TOOL_OK) {
             dvk_st_writer_set_metadata(w, "producer", "dvk run");
             dvk_st_writer_set_metadata(w, "op", op->name);

@@ -144,6 +144,8 @@ typedef enum tool_kind {
     KIND_NORMAL,    /* N(0,1), [B,T,H,K] (softmax_attn's and infini_attn's q and k) */
     KIND_DONE,      /* episode starts, [B,T] (an optional input: bench leaves it out) */
     KIND_HEAD_GATE, /* N(0,1) logits, [H], fp32 (infini_attn's gate) */
+    KIND_STATE,     /* N(0,0.1^2), the initial state h0 [B,HV,K,V], fp32 */
+    KIND_NORMALISER, /* uniform in (1,2), the initial normaliser z0 [B,HV,K], fp32 */
 } tool_kind;
 
 /* When an operator takes an input (tool_input.flags). */
@@ -214,6 +216,11 @@ int tool_context(const tool_opts *opts, dvk_context **ctx);
 /* Prints "dvk: <what>: <status>: <detail>" and returns TOOL_FAIL. */
 int tool_fail_status(const char *what, dvk_status st);
 
+/* Downloads a tensor and adds it to the writer of an output file (fp16 stays fp16, fp32 stays
+ * fp32): how `dvk run` and `dvk layer` write what they computed. Returns TOOL_OK or TOOL_FAIL
+ * (printed). The file is written by dvk_st_writer_save, which removes a partly written one. */
+int tool_add_output(dvk_st_writer *w, const char *name, const dvk_tensor *t);
+
 /* Parses run/bench options from argv[first..argc). Returns TOOL_OK, TOOL_USAGE (printed) or
  * TOOL_HELP. */
 int tool_parse_opts(int argc, char **argv, int first, tool_opts *opts);
@@ -230,6 +237,7 @@ void tool_help_bench(FILE *f);
 void tool_help_compare(FILE *f);
 void tool_help_generate(FILE *f);
 void tool_help_eval(FILE *f);
+void tool_help_layer(FILE *f);
 
 /* ---- timing (cmd_bench.c) ---------------------------------------------------------------- */
 
@@ -277,5 +285,7 @@ int cmd_compare(int argc, char **argv);
 /* cmd_generate.c: RWKV-7 models (deltavk_models.h) */
 int cmd_generate(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+/* cmd_layer.c: one layer of a model from its own weights (layers/) */
+int cmd_layer(int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ static void usage(FILE *f)
             "  functions   list the building blocks of deltavk_nn.h (of run and bench)\n"
             "  generate    generate text with an RWKV-7 model, then prefill and decode speed\n"
             "  eval        the logits of a prompt's last token under an RWKV-7 model\n"
+            "  layer       run one layer of a model from its own weights, whole or streamed\n"
             "  help        this list, or a command's usage and options: dvk help COMMAND\n"
             "\n"
             "dvk COMMAND --help (or -h) prints that command's usage and options. Options are\n"
@@ -421,6 +422,7 @@ static const struct {
     {"functions", cmd_functions, help_functions},
     {"generate", cmd_generate, tool_help_generate},
     {"eval", cmd_eval, tool_help_eval},
+    {"layer", cmd_layer, tool_help_layer},
     {"help", cmd_help, help_help},
 };
 
