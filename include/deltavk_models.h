@@ -526,10 +526,23 @@ DVK_MODELS_API dvk_status dvk_memodo_state_reset(dvk_memodo_state *state);
  */
 DVK_MODELS_API dvk_status dvk_memodo_state_save(dvk_memodo_state *state, const char *path);
 DVK_MODELS_API dvk_status dvk_memodo_state_restore(dvk_memodo_state *state, const char *path);
+/*
+ * One state tensor to or from host memory in the package's layout (blocking): index 0 is
+ * [batch, C]; index 1 + j is head j's M, [batch, F, F] (transposed on the way to and from the
+ * device's key-major S). `count` floats: the whole tensor, or for an upload also one
+ * sequence's (C or F·F: the same for every sequence, as the package's learned initial states
+ * are). Another count, or an index past L, is DVK_ERROR_INVALID_ARGUMENT. For tools that carry
+ * states in their own files (`dvk layer memodo` reads and writes them as state.0 .. state.L).
+ */
+DVK_MODELS_API dvk_status dvk_memodo_state_download(const dvk_memodo_state *state, uint32_t index,
+                                                    float *dst, size_t count);
+DVK_MODELS_API dvk_status dvk_memodo_state_upload(dvk_memodo_state *state, uint32_t index,
+                                                  const float *src, size_t count);
 
 /*
  * Records the layer over x into cmd:
- *   x       [B, T, C] fp32, batch-major (B = the state's batch).
+ *   x       [B, T, C] fp32, batch-major (B = the state's batch; the package's default
+ *           time_dim=-2. With time_dim=0 its input is [T, B, C]: transpose it first).
  *   y       fp32, not overlapping x: [B, T, C], or [T, B, C] with time_major_y (the
  *           package's own output layout).
  *   state   NULL: every sequence starts from the learned initial states and nothing is kept.

@@ -479,6 +479,41 @@ static void test_save_restore(void **state)
     CHECK_OK(dvk_memodo_state_restore(b, path));
     check_state(f, "restored from the package's layouts", b, f->st, 0);
 
+    /* The same through host memory: download in the package's layouts gives its states, and
+     * an upload of them (or of one sequence's, for every sequence) restores them. */
+    CHECK_OK(dvk_memodo_state_reset(b));
+    for (uint32_t i = 0; i <= f->L; ++i) {
+        const size_t n = state_numel(f, i);
+        float *m = malloc(n * sizeof *m), *got = malloc(n * sizeof *got);
+        memcpy(m, f->st[i], n * sizeof *m);
+        if (i > 0)
+            transpose_ff(m, f->B, f->F[i - 1]);
+        CHECK_OK(dvk_memodo_state_upload(b, i, m, n));
+        CHECK_OK(dvk_memodo_state_download(b, i, got, n));
+        assert_memory_equal(m, got, n * sizeof *m);
+        CHECK_STATUS(dvk_memodo_state_download(b, i, got, n / f->B), DVK_ERROR_INVALID_ARGUMENT);
+        CHECK_STATUS(dvk_memodo_state_upload(b, i, m, n + 1), DVK_ERROR_INVALID_ARGUMENT);
+        free(m);
+        free(got);
+    }
+    check_state(f, "uploaded in the package's layouts", b, f->st, 0);
+    {
+        const size_t n = state_numel(f, 1), seq = n / f->B;
+        float *got = malloc(n * sizeof *got);
+        CHECK_OK(dvk_memodo_state_upload(b, 1, f->st[1], seq)); /* one sequence's M */
+        CHECK_OK(dvk_memodo_state_download(b, 1, got, n));
+        for (uint32_t s = 0; s < f->B; ++s) /* every sequence has it */
+            assert_memory_equal(got + (size_t)s * seq, f->st[1], seq * sizeof *got);
+        float *dev = harness_download(dvk_memodo_state_tensor(b, 1)); /* the device's: Mᵀ */
+        for (uint32_t r = 0; r < f->F[0]; ++r)
+            for (uint32_t c = 0; c < f->F[0]; ++c)
+                assert_true(dev[r * f->F[0] + c] == f->st[1][c * f->F[0] + r]);
+        free(dev);
+        CHECK_STATUS(dvk_memodo_state_download(b, f->L + 1, got, n), DVK_ERROR_INVALID_ARGUMENT);
+        free(got);
+    }
+    CHECK_OK(dvk_memodo_state_restore(b, path));
+
     /* A state of batch 1 cannot take it; the fixture is not a state file (extra tensors);
      * nor is a missing file; nor can the odd layer's state. */
     CHECK_OK(dvk_memodo_state_create(f->layer, 1, &one));

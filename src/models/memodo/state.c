@@ -215,3 +215,72 @@ dvk_status dvk_memodo_state_restore(dvk_memodo_state *s, const char *path)
     dvk_weights_destroy(w);
     return st;
 }
+
+/* Floats of one sequence's part of tensor `index`. */
+static size_t per_seq(const dvk_memodo_state *s, uint32_t index)
+{
+    return (size_t)(numel(s, index) / s->batch);
+}
+
+static dvk_status check_io(const dvk_memodo_state *s, uint32_t index, const void *p,
+                           size_t count, bool upload)
+{
+    if (!s || !p)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL",
+                             s ? (upload ? "src" : "dst") : "state");
+    if (index >= n_tensors(s))
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                             "state index %u: the layer has %u state tensors", index,
+                             n_tensors(s));
+    const size_t all = (size_t)numel(s, index), one = per_seq(s, index);
+    if (count != all && !(upload && count == one))
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                             "state.%u: %zu floats, expected %zu%s", index, count, all,
+                             upload ? " (or one sequence's)" : "");
+    return DVK_SUCCESS;
+}
+
+/* M <-> S = Mᵀ for each of `n` [F, F] matrices, from src into dst (not overlapping). */
+static void transpose_into(float *dst, const float *src, uint32_t F, size_t n)
+{
+    for (size_t b = 0; b < n; ++b, dst += (size_t)F * F, src += (size_t)F * F)
+        for (uint32_t r = 0; r < F; ++r)
+            for (uint32_t c = 0; c < F; ++c)
+                dst[(size_t)c * F + r] = src[(size_t)r * F + c];
+}
+
+dvk_status dvk_memodo_state_download(const dvk_memodo_state *s, uint32_t index, float *dst,
+                                     size_t count)
+{
+    MD_TRY(check_io(s, index, dst, count, false));
+    if (index == 0)
+        return dvk_tensor_download(s->t[0], dst, count * sizeof *dst);
+    float *buf = malloc(count * sizeof *buf);
+    if (!buf)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    const dvk_status st = dvk_tensor_download(s->t[index], buf, count * sizeof *buf);
+    if (st == DVK_SUCCESS)
+        transpose_into(dst, buf, s->layer->heads[index - 1].F, s->batch);
+    free(buf);
+    return st;
+}
+
+dvk_status dvk_memodo_state_upload(dvk_memodo_state *s, uint32_t index, const float *src,
+                                   size_t count)
+{
+    MD_TRY(check_io(s, index, src, count, true));
+    const size_t all = (size_t)numel(s, index), one = per_seq(s, index);
+    float *buf = malloc(all * sizeof *buf);
+    if (!buf)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (size_t b = 0; b < all / one; ++b) {
+        const float *from = count == one ? src : src + b * one;
+        if (index == 0)
+            memcpy(buf + b * one, from, one * sizeof *buf);
+        else
+            transpose_into(buf + b * one, from, s->layer->heads[index - 1].F, 1);
+    }
+    const dvk_status st = dvk_tensor_upload(s->t[index], buf, all * sizeof *buf);
+    free(buf);
+    return st;
+}
