@@ -120,6 +120,7 @@ static void transpose_ff(float *m, uint32_t B, uint32_t F)
 typedef struct file_edit {
     const char *prefix;
     const char *skip;
+    const char *skip_prefix; /* every tensor whose name starts with it left out */
     const char *bad;
     uint32_t bad_ndim;
     uint64_t bad_shape[4];
@@ -133,7 +134,8 @@ static void write_weights(const fixture *f, const char *path, const file_edit *e
     char name[256];
     for (uint32_t i = 0; i < f->n_w; ++i) {
         const host_tensor *h = &f->w[i];
-        if (ed->skip && strcmp(ed->skip, h->name) == 0)
+        if ((ed->skip && strcmp(ed->skip, h->name) == 0) ||
+            (ed->skip_prefix && strncmp(ed->skip_prefix, h->name, strlen(ed->skip_prefix)) == 0))
             continue;
         snprintf(name, sizeof name, "%s%s", ed->prefix ? ed->prefix : "", h->name);
         if (ed->bad && strcmp(ed->bad, h->name) == 0) {
@@ -587,6 +589,33 @@ static void test_prefix(void **state)
     remove(path);
 }
 
+/* A layer without heads (attn_feats=[]): loads, has one state tensor, and runs (h = bias). */
+static void test_no_heads(void **state)
+{
+    (void)state;
+    const fixture *f = TINY;
+    char path[512];
+    tmp_path(path, sizeof path, "noheads.safetensors");
+    write_weights(f, path, &(file_edit){.skip_prefix = "deltanets."});
+    dvk_memodo_layer *l = NULL;
+    CHECK_OK(dvk_memodo_load(harness_ctx, path, NULL, &l));
+    remove(path);
+    assert_int_equal(dvk_memodo_layer_info(l)->num_heads, 0);
+    dvk_memodo_state *st = NULL;
+    CHECK_OK(dvk_memodo_state_create(l, f->B, &st));
+    assert_non_null(dvk_memodo_state_tensor(st, 0));
+    assert_null(dvk_memodo_state_tensor(st, 1));
+    float *y = malloc(y_numel(f) * sizeof *y);
+    for (int w = 0; w < 2; ++w) {
+        run(f, l, st, 0, f->T, &(run_opts){.wiring = (dvk_memodo_wiring)w}, y);
+        for (size_t i = 0; i < y_numel(f); ++i)
+            assert_true(isfinite(y[i]));
+    }
+    free(y);
+    dvk_memodo_state_destroy(st);
+    dvk_memodo_destroy(l);
+}
+
 static void expect_load(const file_edit *ed, dvk_status want, const char *needle)
 {
     char path[512];
@@ -748,6 +777,7 @@ int main(void)
         cmocka_unit_test_teardown(test_save_restore, harness_test_teardown),
         cmocka_unit_test_teardown(test_16bit, harness_test_teardown),
         cmocka_unit_test_teardown(test_prefix, harness_test_teardown),
+        cmocka_unit_test_teardown(test_no_heads, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_weights, harness_test_teardown),
         cmocka_unit_test_teardown(test_dry_run, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_calls, harness_test_teardown),
