@@ -21,7 +21,8 @@
  * runs): Qwen3-Next's Gated DeltaNet (transformers' Qwen3NextGatedDeltaNet); the DeltaNet
  * seed's DeltaNet, TransformerBlock and TransformerDeltaNet (dvk_deltanet); the KDA seed's
  * KDAAttention (dvk_kda_attention); Infini-attention's CausalAttention and FeedForward
- * (dvk_infini_attention, dvk_infini_feed_forward).
+ * (dvk_infini_attention, dvk_infini_feed_forward); Memodo's layer (PyPI memodo's MemodoLayer,
+ * dvk_memodo).
  *
  * A COMPLETE EXAMPLE (greedy continuation of a prompt; error handling shortened)
  * =================
@@ -947,6 +948,176 @@ DVK_MODELS_API dvk_status dvk_infini_transformer_eval(dvk_infini_transformer_ses
                                                       const int32_t *tokens, uint32_t n_tokens,
                                                       uint32_t segment, float *logits,
                                                       size_t logits_count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Memodo layer (PyPI memodo 1.0.0, MemodoLayer)
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Memodo's layer, with C channels (num_channels), L heads of F_j features (attn_feats), the
+ * token shift's hidden width F_l (lerp_feats) and the gate's F_g (gating_feats). Its parts:
+ *   LN         nn.LayerNorm(C), eps 1e-5
+ *   TokenLerp  dvk_token_lerp: xf[t] = x[t−1] (xf[0] = the carried token, or the learned
+ *              token_lerp.initial); pm = x + (xf − x)⊙premix;
+ *              x' = x + (xf − x)⊙σ(W2 gelu(W1 pm + b1) + b2)
+ *   head j     a, b, c, d, i, s = A h, B h, C h, D h, I h, select h (Linear with bias; h the
+ *              head's input), its F×F state M (learned initial `initial`):
+ *                M ← M diag(σ(i)) + (M a) bᵀ/√F + c dᵀ;  o = Mᵀ s;  out = O o (no bias)
+ *              — dvk_dplr with S = Mᵀ, k = d, v = c, q = s, gk = logσ(i), b/√F (folded into
+ *              B's weight and bias at load), scale 1 and DVK_READOUT_KEY
+ *   gating     σ(W2 gelu(W1 · + b1) + b2)
+ * and two wirings of them (dvk_memodo_wiring):
+ *   DVK_MEMODO_WIRING_PACKAGE (default): MemodoLayer.forward as the package computes it
+ *     x' = TokenLerp(LN(x));  h = bias (broadcast);  for each head: h = head_j(h)
+ *     y = x + h ⊙ gating(h + x'⊙gating_res)
+ *     The heads are chained and fed from `bias`: x never reaches them (their output is the same
+ *     for every input), and the package returns y time-major, [T, B, C], for a batch-major x
+ *     (use_residual=True with the default time_dim=-2): desc.time_major_y gives that layout.
+ *     use_residual=False (y = h ⊙ gating(...), in x's layout) is desc.no_residual.
+ *   DVK_MEMODO_WIRING_README: what the package's README describes, on the same parameters
+ *     xn = LN(x);  x' = TokenLerp(xn);  block = bias + Σ_j head_j(x')   (every head reads x')
+ *     y = x + block ⊙ gating(xn)                                       (R + Block(x)·σ(…LN(R)…))
+ *     The README writes silu in the gate and in the token shift, and no biases; the modules
+ *     (and so both wirings here) use GELU and their biases. gating_res is not used.
+ *     scripts/gen_memodo_fixtures.py composes this wiring from the package's own modules.
+ * Parameters, under the package's names and shapes (MemodoLayer's state_dict; a model's file
+ * through desc.prefix):
+ *   norm.weight, norm.bias [C]     bias [C]     gating_res [C]
+ *   token_lerp.initial, token_lerp.premix [C]
+ *   token_lerp.decide.0.weight [F_l, C], .bias [F_l];  token_lerp.decide.2.weight [C, F_l],
+ *     .bias [C]
+ *   deltanets.J.initial [F, F];  deltanets.J.{A,B,C,D,I,select}.weight [F, C], .bias [F];
+ *     deltanets.J.O.weight [C, F]                          (J = 0 .. L−1, F = F_J)
+ *   gating.0.weight [F_g, C], .bias [F_g];  gating.2.weight [C, F_g], .bias [C]
+ * C, L (the heads deltanets.0, 1, ... present), each F_J, F_l and F_g are read from the shapes.
+ * A missing or wrongly shaped tensor is an error naming it (DVK_ERROR_NOT_FOUND,
+ * DVK_ERROR_SHAPE_MISMATCH), as is an extra one (DVK_ERROR_FORMAT; with a prefix, only tensors
+ * under it count). Limits: 1 ≤ F ≤ 256 (dvk_dplr's), L ≤ DVK_MEMODO_MAX_HEADS (L = 0 is
+ * allowed: h = bias).
+ * The head's transition is not bounded (the package clamps nothing): a state that grows past
+ * fp32's range gives inf, as in PyTorch.
+ */
+
+typedef struct dvk_memodo_layer dvk_memodo_layer;
+typedef struct dvk_memodo_state dvk_memodo_state;
+
+#define DVK_MEMODO_MAX_HEADS 64
+
+typedef enum dvk_memodo_wiring {
+    DVK_MEMODO_WIRING_PACKAGE = 0, /* the package's forward (default) */
+    DVK_MEMODO_WIRING_README = 1,  /* the README's description */
+} dvk_memodo_wiring;
+
+typedef struct dvk_memodo_load_desc {
+    /* Storage of the matrices (the token shift's and the gate's Linear weights, the heads'
+     * projections and O): DVK_DTYPE_F32 (default), _F16 or _BF16, converted once at load
+     * (round to nearest even). Biases, norms, premix, gating_res, bias and the learned initial
+     * states stay fp32; activations and states are fp32 always. On a device without
+     * fp16_storage, 16-bit requests load as fp32 (dvk_memodo_info.dtype says what was used). */
+    dvk_dtype dtype;
+    /* The parameters' names start with this (NULL or "" = none). Tensors without it are
+     * ignored. */
+    const char *prefix;
+} dvk_memodo_load_desc;
+
+typedef struct dvk_memodo_info {
+    uint32_t num_channels;                       /* C */
+    uint32_t num_heads;                          /* L */
+    uint32_t attn_feats[DVK_MEMODO_MAX_HEADS];   /* F_j, j < L */
+    uint32_t lerp_feats, gating_feats;           /* F_l, F_g */
+    dvk_dtype dtype;                             /* the matrices' storage */
+} dvk_memodo_info;
+
+/* Loads the layer from a safetensors file (read on the host, converted, uploaded; nothing of
+ * the file is kept). desc may be NULL. */
+DVK_MODELS_API dvk_status dvk_memodo_load(dvk_context *context, const char *path,
+                                          const dvk_memodo_load_desc *desc,
+                                          dvk_memodo_layer **out_layer);
+/* The same from `size` bytes of safetensors in memory. Messages call it "(memory)". */
+DVK_MODELS_API dvk_status dvk_memodo_load_memory(dvk_context *context, const void *data,
+                                                 size_t size, const dvk_memodo_load_desc *desc,
+                                                 dvk_memodo_layer **out_layer);
+/* NULL is a no-op. Its states must be destroyed first. */
+DVK_MODELS_API void dvk_memodo_destroy(dvk_memodo_layer *layer);
+DVK_MODELS_API const dvk_memodo_info *dvk_memodo_layer_info(const dvk_memodo_layer *layer);
+
+/*
+ * The carried state of `batch` sequences: L + 1 fp32 tensors, numbered as the package's state
+ * list (forward's `state` argument and second result):
+ *   0        [batch, C]         the token shift's carried token (the last token's LN output)
+ *   1 + j    [batch, 1, F, F]   head j's matrix state, key-major as dvk_dplr's: S = Mᵀ, the
+ *                               transpose of the package's M (state[1 + j] there, [batch, F, F])
+ * Created (and reset) to the learned initial states, as the package starts a sequence with
+ * state=None: token_lerp.initial and each head's `initial`, for every sequence.
+ * dvk_memodo_state_tensor returns them (owned by the state: never destroy them; NULL for an
+ * index past L); read or write them between runs (dvk_tensor_download / dvk_tensor_upload).
+ */
+DVK_MODELS_API dvk_status dvk_memodo_state_create(const dvk_memodo_layer *layer, uint32_t batch,
+                                                  dvk_memodo_state **out_state);
+/* NULL is a no-op. The GPU must be done with work recorded for it. */
+DVK_MODELS_API void dvk_memodo_state_destroy(dvk_memodo_state *state);
+DVK_MODELS_API dvk_tensor *dvk_memodo_state_tensor(const dvk_memodo_state *state,
+                                                   uint32_t index);
+/* Sets every sequence back to the learned initial states (blocking). */
+DVK_MODELS_API dvk_status dvk_memodo_state_reset(dvk_memodo_state *state);
+/*
+ * State files: safetensors in the package's layouts, F32 tensors state.0 [batch, C] and
+ * state.1 .. state.L [batch, F, F] (M itself, not its transpose: what the package's forward
+ * returns), metadata format = "deltavk-memodo-state", version = "1". Saving downloads
+ * (blocking) and writes the file (a failed write removes it: DVK_ERROR_IO). Restoring a file
+ * of another layer shape or batch, or with a missing, extra or wrongly shaped tensor, is an
+ * error naming it and leaves the state as it was. A file without the metadata (state.J
+ * tensors written by PyTorch, say) is accepted.
+ */
+DVK_MODELS_API dvk_status dvk_memodo_state_save(dvk_memodo_state *state, const char *path);
+DVK_MODELS_API dvk_status dvk_memodo_state_restore(dvk_memodo_state *state, const char *path);
+/*
+ * One state tensor to or from host memory in the package's layout (blocking): index 0 is
+ * [batch, C]; index 1 + j is head j's M, [batch, F, F] (transposed on the way to and from the
+ * device's key-major S). `count` floats: the whole tensor, or for an upload also one
+ * sequence's (C or F·F: the same for every sequence, as the package's learned initial states
+ * are). Another count, or an index past L, is DVK_ERROR_INVALID_ARGUMENT. For tools that carry
+ * states in their own files (`dvk layer memodo` reads and writes them as state.0 .. state.L).
+ */
+DVK_MODELS_API dvk_status dvk_memodo_state_download(const dvk_memodo_state *state, uint32_t index,
+                                                    float *dst, size_t count);
+DVK_MODELS_API dvk_status dvk_memodo_state_upload(dvk_memodo_state *state, uint32_t index,
+                                                  const float *src, size_t count);
+
+/*
+ * Records the layer over x into cmd:
+ *   x       [B, T, C] fp32, batch-major (B = the state's batch; the package's default
+ *           time_dim=-2. With time_dim=0 its input is [T, B, C]: transpose it first).
+ *   y       fp32, not overlapping x: [B, T, C], or [T, B, C] with time_major_y (the
+ *           package's own output layout).
+ *   state   NULL: every sequence starts from the learned initial states and nothing is kept.
+ *           Otherwise they continue from it and it is updated in place when the recording
+ *           runs (submit it once). Streaming a sequence in pieces (token by token: T = 1)
+ *           gives what one call gives, to fp32 rounding.
+ *   wiring  DVK_MEMODO_WIRING_PACKAGE (default) or _README, as above.
+ *   no_residual  the package's use_residual=False: y = the gated block without x.
+ *   mode, chunk_size  passed to dvk_dplr (0 = its choice: token by token on CPU devices and
+ *           for T ≤ 64). Chunk mode needs finite gates, which logσ(i) is.
+ * Dispatches: LayerNorm, the token shift (dvk_token_lerp: five), per head six products, a
+ * logσ, dvk_dplr and O, then the gate's two products and GELU and the gated residual (plus a
+ * gather for time_major_y). Scratch from cmd's arena, released before the call returns: about
+ * (6 C + F_l + F_g + 7 max F_j)·4 bytes per token, plus B·F_j²·4 per head without a state and
+ * dvk_dplr's own (chunk mode). On failure part of the work may be recorded: reset cmd rather
+ * than submit it.
+ */
+typedef struct dvk_memodo_forward_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    dvk_memodo_state *state;
+    dvk_memodo_wiring wiring;
+    bool time_major_y;
+    bool no_residual;
+    dvk_mode mode;
+    uint32_t chunk_size;
+} dvk_memodo_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_memodo_forward(dvk_cmd *cmd, const dvk_memodo_layer *layer,
+                                             const dvk_memodo_forward_desc *desc);
 
 #ifdef __cplusplus
 }
