@@ -766,7 +766,8 @@ dvk_linear_attention_cell_layer_info(const dvk_linear_attention_cell *layer);
  *     forgotten transpose is not caught by shapes);
  *   z [batch, H, D] fp32: memorax's normalizer[b, 0, h, :].
  * dvk_linear_attention_cell_state_tensor / _normalizer return them (owned by the state: never
- * destroy them); upload a Memoroid carry (transposed as above) into them to continue from it.
+ * destroy them); upload a Memoroid carry (transposed as above) into them to continue from it,
+ * or hand it to dvk_linear_attention_cell_state_set_carry, which transposes it.
  * State files: safetensors with F32 tensors S [batch, H, D, D] and z [batch, H, D] (key-major
  * as above), metadata format = "deltavk-linear-attention-cell-state", version = "1". A file of
  * another shape, or with a missing or extra tensor, is an error naming it and leaves the state
@@ -784,6 +785,19 @@ dvk_linear_attention_cell_state_normalizer(const dvk_linear_attention_cell_state
 /* Zeroes S and z (blocking). */
 DVK_MODELS_API dvk_status
 dvk_linear_attention_cell_state_reset(dvk_linear_attention_cell_state *state);
+/* Blocking copies between the state and a Memoroid carry held on the host in memorax's own
+ * layouts, fp32: `state` [batch, 1, H, D, D] value-major (the carry's first array) and
+ * `normalizer` [batch, 1, H, D] (its second); the transpose is done here. The byte counts must
+ * be those sizes (DVK_ERROR_SHAPE_MISMATCH otherwise). */
+DVK_MODELS_API dvk_status
+dvk_linear_attention_cell_state_set_carry(dvk_linear_attention_cell_state *state,
+                                          const float *carry_state, size_t state_bytes,
+                                          const float *carry_normalizer,
+                                          size_t normalizer_bytes);
+DVK_MODELS_API dvk_status
+dvk_linear_attention_cell_state_get_carry(dvk_linear_attention_cell_state *state,
+                                          float *carry_state, size_t state_bytes,
+                                          float *carry_normalizer, size_t normalizer_bytes);
 DVK_MODELS_API dvk_status
 dvk_linear_attention_cell_state_save(dvk_linear_attention_cell_state *state, const char *path);
 DVK_MODELS_API dvk_status

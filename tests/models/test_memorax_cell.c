@@ -3,8 +3,8 @@
  * cells (tests/fixtures/memorax_cell_tiny: C = 32, 2 heads of 16; memorax_cell_odd: C = 21, 3
  * heads of 5; B = 2, T = 37, episode starts in both rows, a non-zero initial carry): one call
  * (both mixer modes) from the initial carry and from zeros, token by token, in segments, the
- * done flags' effect, a carry saved mid-sequence and restored, 16-bit matrices, a prefix, a
- * dry run, and the errors of missing, extra and wrongly shaped tensors and of bad calls. */
+ * done flags' effect, a carry saved mid-sequence and restored, the carry in memorax's layouts,
+ * 16-bit matrices, a prefix, a dry run, and the errors of missing, extra and wrongly shaped tensors and of bad calls. */
 #include "harness.h"
 
 #include "deltavk_models.h"
@@ -431,6 +431,52 @@ static void test_16bit(void **state)
     }
 }
 
+/* The carry in memorax's own layouts: set from the package's initial carry, read back as the
+ * package's final one; wrong sizes and NULLs are errors. */
+static void test_carry_layout(void **state)
+{
+    (void)state;
+    for (uint32_t fi = 0; fi < N_FIXTURES; ++fi) {
+        const fixture *f = &fixtures[fi];
+        dvk_weights *w = NULL;
+        CHECK_OK(dvk_weights_load(NULL, f->io_path, NULL, &w));
+        float *S0 = read_all(w, "initial_carry/state", s_numel(f));
+        float *z0 = read_all(w, "initial_carry/normalizer", z_numel(f));
+        float *S = read_all(w, "carry/state", s_numel(f));
+        dvk_weights_destroy(w);
+        assert_non_null(S0);
+        assert_non_null(z0);
+        assert_non_null(S);
+        const size_t sb = s_numel(f) * sizeof(float), zb = z_numel(f) * sizeof(float);
+        float *y = malloc(y_numel(f) * sizeof *y), *S_got = malloc(sb), *z_got = malloc(zb);
+        dvk_linear_attention_cell_state *st = NULL;
+        CHECK_OK(dvk_linear_attention_cell_state_create(f->layer, B, &st));
+        CHECK_OK(dvk_linear_attention_cell_state_set_carry(st, S0, sb, z0, zb));
+        run(f, f->layer, st, f->done, 0, T, false, DVK_MODE_DEFAULT, y);
+        check_close(f, "from set_carry", f->y, y, y_numel(f), TOL_F32);
+        check_carry(f, "from set_carry", f->S, f->z, st, TOL_F32);
+        CHECK_OK(dvk_linear_attention_cell_state_get_carry(st, S_got, sb, z_got, zb));
+        check_close(f, "get_carry: state, memorax's layout", S, S_got, s_numel(f), TOL_F32);
+        check_close(f, "get_carry: normalizer", f->z, z_got, z_numel(f), TOL_F32);
+        CHECK_STATUS(dvk_linear_attention_cell_state_set_carry(st, S0, sb - 4, z0, zb),
+                     DVK_ERROR_SHAPE_MISMATCH);
+        CHECK_STATUS(dvk_linear_attention_cell_state_get_carry(st, S_got, sb, z_got, zb + 4),
+                     DVK_ERROR_SHAPE_MISMATCH);
+        CHECK_STATUS(dvk_linear_attention_cell_state_set_carry(st, NULL, sb, z0, zb),
+                     DVK_ERROR_INVALID_ARGUMENT);
+        CHECK_STATUS(dvk_linear_attention_cell_state_get_carry(NULL, S_got, sb, z_got, zb),
+                     DVK_ERROR_INVALID_ARGUMENT);
+        check_carry(f, "after failed set_carry", f->S, f->z, st, TOL_F32);
+        dvk_linear_attention_cell_state_destroy(st);
+        free(S0);
+        free(z0);
+        free(S);
+        free(y);
+        free(S_got);
+        free(z_got);
+    }
+}
+
 /* A weights file: a fixture's parameters under `prefix`, `skip` left out, `bad` given shape
  * bad_shape (zeros), `extra` added. */
 typedef struct file_edit {
@@ -687,6 +733,7 @@ int main(void)
         cmocka_unit_test_teardown(test_done, harness_test_teardown),
         cmocka_unit_test_teardown(test_save_restore, harness_test_teardown),
         cmocka_unit_test_teardown(test_16bit, harness_test_teardown),
+        cmocka_unit_test_teardown(test_carry_layout, harness_test_teardown),
         cmocka_unit_test_teardown(test_prefix_and_memory, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_weights, harness_test_teardown),
         cmocka_unit_test_teardown(test_dry_run, harness_test_teardown),

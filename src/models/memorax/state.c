@@ -148,3 +148,70 @@ dvk_status dvk_linear_attention_cell_state_restore(dvk_linear_attention_cell_sta
     dvk_weights_destroy(w);
     return st;
 }
+
+/* memorax's state [batch, 1, H, V, K] ↔ ours [batch, H, K, V]: the transpose of each D×D. */
+static void transpose_heads(const dvk_linear_attention_cell_state *s, const float *src,
+                            float *dst)
+{
+    const size_t D = s->layer->info.head_dim, n = (size_t)s->batch * s->layer->info.n_heads;
+    for (size_t m = 0; m < n; ++m)
+        for (size_t i = 0; i < D; ++i)
+            for (size_t j = 0; j < D; ++j)
+                dst[(m * D + j) * D + i] = src[(m * D + i) * D + j];
+}
+
+static dvk_status carry_args(const dvk_linear_attention_cell_state *s, const void *state,
+                             size_t state_bytes, const void *normalizer,
+                             size_t normalizer_bytes)
+{
+    if (!s)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "state is NULL");
+    if (!state || !normalizer)
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "carry %s is NULL",
+                             state ? "normalizer" : "state");
+    const size_t nS = (size_t)dvk_tensor_numel(s->S), nz = (size_t)dvk_tensor_numel(s->z);
+    const unsigned H = s->layer->info.n_heads, D = s->layer->info.head_dim;
+    if (state_bytes != nS * sizeof(float))
+        return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
+                             "carry state: %zu bytes, expected %zu ([%u,1,%u,%u,%u] fp32)",
+                             state_bytes, nS * sizeof(float), s->batch, H, D, D);
+    if (normalizer_bytes != nz * sizeof(float))
+        return dvk_set_error(DVK_ERROR_SHAPE_MISMATCH,
+                             "carry normalizer: %zu bytes, expected %zu ([%u,1,%u,%u] fp32)",
+                             normalizer_bytes, nz * sizeof(float), s->batch, H, D);
+    return DVK_SUCCESS;
+}
+
+dvk_status dvk_linear_attention_cell_state_set_carry(dvk_linear_attention_cell_state *s,
+                                                     const float *state, size_t state_bytes,
+                                                     const float *normalizer,
+                                                     size_t normalizer_bytes)
+{
+    MD_TRY(carry_args(s, state, state_bytes, normalizer, normalizer_bytes));
+    float *t = malloc(state_bytes);
+    if (!t)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    transpose_heads(s, state, t);
+    dvk_status st = dvk_tensor_upload(s->S, t, state_bytes);
+    if (st == DVK_SUCCESS)
+        st = dvk_tensor_upload(s->z, normalizer, normalizer_bytes);
+    free(t);
+    return st;
+}
+
+dvk_status dvk_linear_attention_cell_state_get_carry(dvk_linear_attention_cell_state *s,
+                                                     float *state, size_t state_bytes,
+                                                     float *normalizer, size_t normalizer_bytes)
+{
+    MD_TRY(carry_args(s, state, state_bytes, normalizer, normalizer_bytes));
+    float *t = malloc(state_bytes);
+    if (!t)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    dvk_status st = dvk_tensor_download(s->S, t, state_bytes);
+    if (st == DVK_SUCCESS)
+        st = dvk_tensor_download(s->z, normalizer, normalizer_bytes);
+    if (st == DVK_SUCCESS)
+        transpose_heads(s, t, state);
+    free(t);
+    return st;
+}
