@@ -703,7 +703,7 @@ DVK_MODELS_API dvk_status dvk_kda_attention_forward(dvk_cmd *cmd,
  *                                              bias, back to C = x's width)
  * which is dvk_linear_attn (DVK_FEATURE_ELU1, scale 1, normalize with the max clamp, done)
  * between dvk_linear and dvk_rms_norm. memorax sums the state with an associative scan (tree
- * order); this sums it token by token or by chunks: the two agree to ~1e-7 relative.
+ * order); this sums it token by token or by chunks: they agree to ~2e-7 relative RMS (tests).
  * A stream of calls of any lengths (one token each, or segments), the carry kept in a state
  * object, equals one call over the whole sequence, as two Memoroid calls handing the returned
  * carry to the next do.
@@ -814,9 +814,9 @@ dvk_linear_attention_cell_state_restore(dvk_linear_attention_cell_state *state,
  *          S, z (the initial_carry) and they are updated in place to the carry Memoroid
  *          returns when the recording runs (submit it once).
  *   mode, chunk_size  passed to dvk_linear_attn (0 = its choice).
- * Six dispatches and the mixer's: three products, dvk_linear_attn, RMSNorm, Dense. Scratch
- * from cmd's arena, released before the call returns: 4·H·D·4 bytes per token, plus
- * dvk_linear_attn's own (chunk mode). On failure part of the work may be recorded: reset cmd
+ * Recorded: three dvk_linear (q, k, v), dvk_linear_attn, dvk_rms_norm in place, dvk_linear
+ * with bias. Scratch from cmd's arena, released before the call returns: q, k, v and the read,
+ * 4·H·D fp32 per token, plus what those calls take (dvk_linear_attn's chunk states). On failure part of the work may be recorded: reset cmd
  * rather than submit it.
  */
 typedef struct dvk_linear_attention_cell_forward_desc {
