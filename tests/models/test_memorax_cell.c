@@ -198,9 +198,9 @@ static float *slice(const float *a, uint32_t c, uint32_t t0, uint32_t n)
 
 /* The cell over tokens [t0, t0 + n) (as [B, n, C], or [B, C] with two_d) with `done` (a
  * [B, T] array, or NULL), continuing st (may be NULL); the output put into y_all [B, T, C]. */
-static void run(const fixture *f, const dvk_linear_attention_cell *l,
-                dvk_linear_attention_cell_state *st, const float *done, uint32_t t0, uint32_t n,
-                bool two_d, dvk_mode mode, float *y_all)
+static void run_chunk(const fixture *f, const dvk_linear_attention_cell *l,
+                      dvk_linear_attention_cell_state *st, const float *done, uint32_t t0,
+                      uint32_t n, bool two_d, dvk_mode mode, uint32_t chunk_size, float *y_all)
 {
     const uint64_t sx3[3] = {B, n, f->C}, sx2[2] = {B, f->C}, sd2[2] = {B, n}, sd1[1] = {B};
     float *xs = slice(f->x, f->C, t0, n);
@@ -214,7 +214,7 @@ static void run(const fixture *f, const dvk_linear_attention_cell *l,
     CHECK_OK(dvk_linear_attention_cell_forward(
         cmd, l,
         &(dvk_linear_attention_cell_forward_desc){
-            .x = tx, .done = td, .y = ty, .state = st, .mode = mode}));
+            .x = tx, .done = td, .y = ty, .state = st, .mode = mode, .chunk_size = chunk_size}));
     harness_run(cmd);
     float *ys = harness_download(ty);
     for (uint32_t b = 0; b < B; ++b)
@@ -227,6 +227,13 @@ static void run(const fixture *f, const dvk_linear_attention_cell *l,
     dvk_tensor_destroy(tx);
     dvk_tensor_destroy(ty);
     dvk_tensor_destroy(td);
+}
+
+static void run(const fixture *f, const dvk_linear_attention_cell *l,
+                dvk_linear_attention_cell_state *st, const float *done, uint32_t t0, uint32_t n,
+                bool two_d, dvk_mode mode, float *y_all)
+{
+    run_chunk(f, l, st, done, t0, n, two_d, mode, 0, y_all);
 }
 
 static void test_info(void **state)
@@ -265,21 +272,23 @@ static void test_info(void **state)
     assert_null(dvk_linear_attention_cell_layer_info(NULL));
 }
 
-/* One Memoroid call: from the initial carry (both mixer modes), from zeros (a reset state,
- * and no state at all). */
+/* One Memoroid call: from the initial carry (recurrent; chunked, the default chunk and 16), from
+ * zeros (a reset state, and no state at all). */
 static void test_whole(void **state)
 {
     (void)state;
-    const dvk_mode modes[2] = {DVK_MODE_RECURRENT, DVK_MODE_CHUNK};
-    const char *names[2] = {"one call, recurrent", "one call, chunked"};
+    const dvk_mode modes[3] = {DVK_MODE_RECURRENT, DVK_MODE_CHUNK, DVK_MODE_CHUNK};
+    const uint32_t chunks[3] = {0, 0, 16};
+    const char *names[3] = {"one call, recurrent", "one call, chunked",
+                            "one call, chunks of 16"};
     for (uint32_t fi = 0; fi < N_FIXTURES; ++fi) {
         const fixture *f = &fixtures[fi];
         float *y = malloc(y_numel(f) * sizeof *y);
         dvk_linear_attention_cell_state *st = NULL;
         CHECK_OK(dvk_linear_attention_cell_state_create(f->layer, B, &st));
-        for (int i = 0; i < 2; ++i) {
+        for (int i = 0; i < 3; ++i) {
             set_carry(f, st);
-            run(f, f->layer, st, f->done, 0, T, false, modes[i], y);
+            run_chunk(f, f->layer, st, f->done, 0, T, false, modes[i], chunks[i], y);
             check_close(f, names[i], f->y, y, y_numel(f), TOL_F32);
             check_carry(f, names[i], f->S, f->z, st, TOL_F32);
         }
