@@ -4,7 +4,8 @@
  * heads of 5; B = 2, T = 37, episode starts in both rows, a non-zero initial carry): one call
  * (both mixer modes) from the initial carry and from zeros, token by token, in segments, the
  * done flags' effect, a carry saved mid-sequence and restored, the carry in memorax's layouts,
- * 16-bit matrices, a prefix, a dry run, and the errors of missing, extra and wrongly shaped tensors and of bad calls. */
+ * 16-bit matrices, a prefix, a dry run, and the errors of missing, extra and wrongly shaped
+ * tensors and of bad calls. */
 #include "harness.h"
 
 #include "deltavk_models.h"
