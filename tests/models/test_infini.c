@@ -859,6 +859,7 @@ static void test_bad_calls(void **state)
                  DVK_ERROR_SHAPE_MISMATCH);
     CHECK_STATUS(dvk_infini_attention_forward(cmd, a, &(ad){.x = x}), DVK_ERROR_INVALID_ARGUMENT);
     assert_int_equal(dvk_infini_attention_state_segments(st), 0);
+    dvk_infini_attention_state_destroy(st);
     CHECK_STATUS(dvk_infini_attention_state_create(a, 0, &st), DVK_ERROR_INVALID_ARGUMENT);
     assert_null(st);
     dvk_infini_attention_destroy(a);

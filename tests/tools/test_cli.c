@@ -1831,7 +1831,7 @@ static void test_layer_errors(void **state)
 
     /* inputs: x missing or of another width, a state of the wrong shape */
     EXPECT_EXIT_MENTIONING(1, "'x'", "%s --weights '%s' --in '%s' --out '%s'", run, w, w, out);
-    float zeros[2 * 5 * 64] = {0};
+    static float zeros[2 * 4 * 16 * 16]; /* the largest tensor below: the wrong state */
     const st_entry narrow[] = {{"x", 3, {2, 5, 32}, zeros}};
     write_file(bad, narrow, 1);
     EXPECT_EXIT_MENTIONING(1, "'x'", "%s --weights '%s' --in '%s' --out '%s'", run, w, bad, out);
