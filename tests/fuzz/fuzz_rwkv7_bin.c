@@ -17,15 +17,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static float f[MAX_READ];
     rwkv7_bin bin;
-    if (rwkv7_bin_parse(data, size, "fuzz", &bin) != DVK_SUCCESS)
+    if (dvk__rwkv7_bin_parse(data, size, "fuzz", &bin) != DVK_SUCCESS)
         return 0;
     for (uint32_t i = 0; i < bin.count; ++i) {
         const rwkv7_bin_record *r = &bin.rec[i];
-        if (rwkv7_bin_find(&bin, r->name) != r)
+        if (dvk__rwkv7_bin_find(&bin, r->name) != r)
             abort(); /* names are unique: each finds itself */
         if (r->numel <= MAX_READ)
-            rwkv7_bin_read(r, f);
+            dvk__rwkv7_bin_read(r, f);
     }
-    rwkv7_bin_free(&bin);
+    dvk__rwkv7_bin_free(&bin);
     return 0;
 }
