@@ -1676,6 +1676,300 @@ static void test_layer_errors(void **state)
     free(help);
 }
 
+/* ---- dvk layer deltanet and kda_attention: the seeds' layers on their fixtures
+ * (scripts/gen_deltanet_fixtures.py, scripts/gen_kda_attention_fixtures.py: a weights file and
+ * an _io file each) ---- */
+
+/* Every tensor of the weights file `src` but `skip` into `dst`, under `prefix` (with a tensor
+ * of another module beside them, as in a model's file), or as they are when prefix is NULL. */
+static void copy_weights(const char *src, const char *dst, const char *prefix, const char *skip)
+{
+    dvk_weights *f = NULL;
+    CHECK_OK(dvk_weights_load(NULL, src, NULL, &f));
+    const uint32_t count = dvk_weights_count(f);
+    host_t *t = calloc(count, sizeof *t);
+    st_entry *e = calloc(count + 1, sizeof *e);
+    char(*names)[128] = calloc(count, sizeof *names);
+    assert_true(t && e && names);
+    size_t n = 0;
+    static const float other[4] = {1, 2, 3, 4};
+    if (prefix)
+        e[n++] = (st_entry){.name = "lm_head.weight", .ndim = 2, .shape = {2, 2}, .data = other};
+    for (uint32_t i = 0; i < count; ++i) {
+        const char *name = dvk_weights_name(f, i);
+        if (skip && strcmp(skip, name) == 0)
+            continue;
+        t[i] = read_tensor(src, name);
+        assert_true(t[i].ndim <= 4);
+        snprintf(names[i], sizeof names[i], "%s%s", prefix ? prefix : "", name);
+        e[n] = (st_entry){.name = names[i], .ndim = t[i].ndim, .data = t[i].data};
+        memcpy(e[n].shape, t[i].shape, t[i].ndim * sizeof *t[i].shape);
+        ++n;
+    }
+    write_file(dst, e, n);
+    for (uint32_t i = 0; i < count; ++i)
+        free(t[i].data);
+    free(t), free(e), free(names);
+    dvk_weights_destroy(f);
+}
+
+/* The output `name` of dvk layer's file `out` against the tensor `ref_name` of `ref`: the
+ * same shape, within tol (relative RMS). */
+static void check_output(const char *layer, const char *out, const char *name, const char *ref,
+                         const char *ref_name, const char *what, double tol)
+{
+    host_t r = read_tensor(ref, ref_name), got = read_tensor(out, name);
+    assert_int_equal(got.ndim, r.ndim);
+    for (uint32_t d = 0; d < r.ndim; ++d)
+        assert_int_equal(got.shape[d], r.shape[d]);
+    double *rd = malloc((size_t)r.numel * sizeof *rd);
+    assert_non_null(rd);
+    for (uint64_t i = 0; i < r.numel; ++i)
+        rd[i] = r.data[i];
+    char label[160];
+    snprintf(label, sizeof label, "%s, %s", what, name);
+    harness_check(layer, label, rd, got.data, (size_t)got.numel, tol);
+    free(rd), free(r.data), free(got.data);
+}
+
+static void expect_count(const char *path, uint32_t n)
+{
+    dvk_weights *f = NULL;
+    CHECK_OK(dvk_weights_load(NULL, path, NULL, &f));
+    assert_int_equal(dvk_weights_count(f), n);
+    dvk_weights_destroy(f);
+}
+
+/* dvk layer deltanet's output file against the _io fixture: y, and layers.<i>.recurrent_state
+ * against state.<i> for each of the L DeltaNet modules; nothing else in the file. */
+static void check_deltanet(const char *out, const char *io, uint32_t layers, const char *what,
+                           double tol)
+{
+    expect_count(out, 1 + layers);
+    check_output("dvk layer deltanet", out, "y", io, "y", what, tol);
+    for (uint32_t i = 0; i < layers; ++i) {
+        char name[64], ref[32];
+        snprintf(name, sizeof name, "layers.%u.recurrent_state", i);
+        snprintf(ref, sizeof ref, "state.%u", i);
+        check_output("dvk layer deltanet", out, name, io, ref, what, tol);
+    }
+}
+
+/* The four modules (DeltaNet, TransformerBlock, TransformerDeltaNet of 2 and of 3 modules, so
+ * lookahead 1, 1, 2, 3) whole and streamed — 5 tokens per call, token by token, 2 per call (less
+ * than the stack's lookahead), more than T — against the seed's modules run with the
+ * token-by-token delta rule, fp32 to 1e-5 relative RMS and fp16 weights to 5e-3; --kind and
+ * --prefix. */
+static void test_layer_deltanet(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name, *kind;
+        uint32_t layers;
+    } fx[] = {{"layer", "layer", 1}, {"block", "block", 1}, {"model", "model", 2},
+              {"odd", "model", 3}};
+    char w[600], io[600], out[600], pw[600];
+    snprintf(out, sizeof out, "%s", tmp("dn_out.safetensors"));
+    snprintf(pw, sizeof pw, "%s", tmp("dn_w.safetensors"));
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; ++i) {
+        char name[64];
+        snprintf(name, sizeof name, "deltanet_%s", fx[i].name);
+        snprintf(w, sizeof w, "%s", fixture(name));
+        snprintf(name, sizeof name, "deltanet_%s_io", fx[i].name);
+        snprintf(io, sizeof io, "%s", fixture(name));
+        const char *runs[][2] = {{"", "whole"},
+                                 {"--stream 5", "--stream 5"},
+                                 {"--stream=1", "token by token"},
+                                 {"--stream 2", "--stream 2"},
+                                 {"--stream 1000", "--stream longer than T"}};
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+            CAPTURE_EXIT(0, "",
+                         "layer deltanet --weights '%s' --in '%s' --out '%s' %s --validate %s",
+                         w, io, out, runs[r][0], profile_flag());
+            char what[96];
+            snprintf(what, sizeof what, "deltanet_%s, %s", fx[i].name, runs[r][1]);
+            check_deltanet(out, io, fx[i].layers, what, 1e-5);
+        }
+        /* (a device without 16-bit storage keeps the weights fp32, which passes too) */
+        CAPTURE_EXIT(0, "",
+                     "layer deltanet --dtype f16 --stream 5 --weights '%s' --in '%s' --out '%s' "
+                     "%s",
+                     w, io, out, profile_flag());
+        check_deltanet(out, io, fx[i].layers, "--dtype f16", 5e-3);
+        /* the kind told, and the module out of a larger file */
+        copy_weights(w, pw, "model.mixer.", NULL);
+        CAPTURE_EXIT(0, "",
+                     "layer deltanet --kind %s --prefix model.mixer. --weights '%s' --in '%s' "
+                     "--out '%s' --stream 3 %s",
+                     fx[i].kind, pw, io, out, profile_flag());
+        check_deltanet(out, io, fx[i].layers, "--kind, --prefix", 1e-5);
+    }
+}
+
+/* Tokens [t0, t0 + n) of x [B, T, D] (malloc'd). */
+static float *take_tokens(const host_t *x, uint64_t t0, uint64_t n)
+{
+    const uint64_t B = x->shape[0], T = x->shape[1], D = x->shape[2];
+    float *p = malloc((size_t)(B * n * D) * sizeof *p);
+    assert_non_null(p);
+    for (uint64_t b = 0; b < B; ++b)
+        memcpy(p + b * n * D, x->data + (b * T + t0) * D, (size_t)(n * D) * sizeof *p);
+    return p;
+}
+
+/* The two configurations (D 32, 4 heads of 8; D 20, 3 heads of 6) from a zero state and from
+ * the fixture's S0, whole (the package's scan) and streamed (token by token: its step), against
+ * the package, fp32 to 1e-5 relative RMS and fp16 weights to 5e-3; --prefix; and a sequence cut
+ * in two, the second run from the first's final S. */
+static void test_layer_kda_attention(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name;
+        uint64_t split;
+    } fx[] = {{"tiny", 7}, {"odd", 11}};
+    char w[600], io[600], in0[600], ins[600], out[600], out1[600], pw[600];
+    snprintf(in0, sizeof in0, "%s", tmp("kda_in0.safetensors"));
+    snprintf(ins, sizeof ins, "%s", tmp("kda_ins.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("kda_out.safetensors"));
+    snprintf(out1, sizeof out1, "%s", tmp("kda_out1.safetensors"));
+    snprintf(pw, sizeof pw, "%s", tmp("kda_w.safetensors"));
+    const char *L = "dvk layer kda_attention";
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; ++i) {
+        char name[64];
+        snprintf(name, sizeof name, "kda_attention_%s", fx[i].name);
+        snprintf(w, sizeof w, "%s", fixture(name));
+        snprintf(name, sizeof name, "kda_attention_%s_io", fx[i].name);
+        snprintf(io, sizeof io, "%s", fixture(name));
+        /* the _io file's S is the final state: the inputs are written apart */
+        host_t x = read_tensor(io, "x"), s0 = read_tensor(io, "S0");
+        st_entry e[2] = {{"x", 3, {0}, x.data}, {"S", 4, {0}, s0.data}};
+        memcpy(e[0].shape, x.shape, 3 * sizeof *x.shape);
+        memcpy(e[1].shape, s0.shape, 4 * sizeof *s0.shape);
+        write_file(in0, e, 1);
+        write_file(ins, e, 2);
+        const char *runs[][2] = {{"", "whole"},
+                                 {"--stream 5", "--stream 5"},
+                                 {"--stream=1", "token by token"},
+                                 {"--stream 1000", "--stream longer than T"}};
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+            char what[96];
+            CAPTURE_EXIT(0, "",
+                         "layer kda_attention --weights '%s' --in '%s' --out '%s' %s --validate "
+                         "%s",
+                         w, in0, out, runs[r][0], profile_flag());
+            snprintf(what, sizeof what, "kda_attention_%s, %s", fx[i].name, runs[r][1]);
+            expect_count(out, 2);
+            check_output(L, out, "y", io, r == 2 ? "y_step" : "y", what, 1e-5);
+            check_output(L, out, "S", io, "S", what, 1e-5);
+            CAPTURE_EXIT(0, "",
+                         "layer kda_attention --weights '%s' --in '%s' --out '%s' %s --validate "
+                         "%s",
+                         w, ins, out, runs[r][0], profile_flag());
+            snprintf(what, sizeof what, "kda_attention_%s from S0, %s", fx[i].name, runs[r][1]);
+            check_output(L, out, "y", io, "y_s0", what, 1e-5);
+            check_output(L, out, "S", io, "S_s0", what, 1e-5);
+        }
+        /* (a device without 16-bit storage keeps the weights fp32, which passes too) */
+        CAPTURE_EXIT(0, "",
+                     "layer kda_attention --dtype f16 --stream 5 --weights '%s' --in '%s' "
+                     "--out '%s' %s",
+                     w, ins, out, profile_flag());
+        check_output(L, out, "y", io, "y_s0", "--dtype f16", 5e-3);
+        check_output(L, out, "S", io, "S_s0", "--dtype f16", 5e-3);
+        copy_weights(w, pw, "model.layers.0.attn.", NULL);
+        CAPTURE_EXIT(0, "",
+                     "layer kda_attention --prefix model.layers.0.attn. --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     pw, ins, out, profile_flag());
+        check_output(L, out, "y", io, "y_s0", "--prefix", 1e-5);
+
+        /* cut in two: x[:, :split] from S0, then x[:, split:] from the first part's S */
+        const uint64_t B = x.shape[0], T = x.shape[1], D = x.shape[2], s = fx[i].split;
+        float *x1 = take_tokens(&x, 0, s), *x2 = take_tokens(&x, s, T - s);
+        const st_entry first[2] = {{"x", 3, {B, s, D}, x1}, e[1]};
+        write_file(ins, first, 2);
+        CAPTURE_EXIT(0, "", "layer kda_attention --weights '%s' --in '%s' --out '%s' %s", w, ins,
+                     out1, profile_flag());
+        host_t y1 = read_tensor(out1, "y"), S1 = read_tensor(out1, "S");
+        st_entry second[2] = {{"x", 3, {B, T - s, D}, x2}, {"S", 4, {0}, S1.data}};
+        memcpy(second[1].shape, S1.shape, 4 * sizeof *S1.shape);
+        write_file(ins, second, 2);
+        CAPTURE_EXIT(0, "", "layer kda_attention --weights '%s' --in '%s' --out '%s' %s", w, ins,
+                     out, profile_flag());
+        check_output(L, out, "S", io, "S_s0", "in two runs", 1e-5);
+        host_t y2 = read_tensor(out, "y"), yref = read_tensor(io, "y_s0");
+        const uint64_t Dy = yref.shape[2];
+        float *y = malloc((size_t)(B * T * Dy) * sizeof *y);
+        assert_non_null(y);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(y + b * T * Dy, y1.data + b * s * Dy, (size_t)(s * Dy) * sizeof *y);
+            memcpy(y + (b * T + s) * Dy, y2.data + b * (T - s) * Dy,
+                   (size_t)((T - s) * Dy) * sizeof *y);
+        }
+        double *r = malloc((size_t)yref.numel * sizeof *r);
+        assert_non_null(r);
+        for (uint64_t k = 0; k < yref.numel; ++k)
+            r[k] = yref.data[k];
+        harness_check(L, "in two runs, y", r, y, (size_t)yref.numel, 1e-5);
+        free(r), free(y), free(y1.data), free(S1.data), free(y2.data), free(yref.data);
+        free(x1), free(x2), free(x.data), free(s0.data);
+    }
+}
+
+/* The seeds' layers: wrong option values (status 2), weights and inputs that do not fit
+ * (status 1), each named; both in the help. */
+static void test_layer_seed_errors(void **state)
+{
+    (void)state;
+    char dw[600], dio[600], kw[600], bad[600], out[600];
+    snprintf(dw, sizeof dw, "%s", fixture("deltanet_block"));
+    snprintf(dio, sizeof dio, "%s", fixture("deltanet_block_io"));
+    snprintf(kw, sizeof kw, "%s", fixture("kda_attention_tiny"));
+    snprintf(bad, sizeof bad, "%s", tmp("seed_err_bad.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("seed_err_out.safetensors"));
+    remove(out);
+    EXPECT_EXIT_MENTIONING(2, "--kind", "layer deltanet --weights '%s' --in '%s' --out '%s' "
+                                        "--kind stack", dw, dio, out);
+    EXPECT_EXIT(1, "layer deltanet --weights '%s' --in '%s' --out '%s' --kind model", dw, dio,
+                out); /* a block's weights are not a stack's */
+    copy_weights(dw, bad, NULL, "deltanet.k_conv.weight");
+    EXPECT_EXIT_MENTIONING(1, "deltanet.k_conv.weight",
+                           "layer deltanet --weights '%s' --in '%s' --out '%s'", bad, dio, out);
+    EXPECT_EXIT_MENTIONING(1, "'x'", "layer deltanet --weights '%s' --in '%s' --out '%s'", dw, dw,
+                           out);
+    float zeros[2 * 4 * 8 * 8] = {0};
+    const st_entry narrow[] = {{"x", 3, {2, 5, 12}, zeros}};
+    write_file(bad, narrow, 1);
+    EXPECT_EXIT_MENTIONING(1, "'x'", "layer deltanet --weights '%s' --in '%s' --out '%s'", dw,
+                           bad, out);
+    EXPECT_EXIT_MENTIONING(2, "--head-k-dim", /* another layer's option */
+                           "layer kda_attention --weights '%s' --in '%s' --out '%s' "
+                           "--head-k-dim 8", kw, bad, out);
+    copy_weights(kw, bad, NULL, "w_beta.bias");
+    EXPECT_EXIT_MENTIONING(1, "w_beta.bias",
+                           "layer kda_attention --weights '%s' --in '%s' --out '%s'", bad, dio,
+                           out);
+    const st_entry wrong_s[] = {{"x", 3, {2, 5, 32}, zeros}, {"S", 4, {2, 4, 8, 7}, zeros}};
+    write_file(bad, wrong_s, 2);
+    EXPECT_EXIT_MENTIONING(1, "'S'", "layer kda_attention --weights '%s' --in '%s' --out '%s'",
+                           kw, bad, out);
+    const st_entry wrong_b[] = {{"x", 3, {2, 5, 32}, zeros}, {"S", 4, {1, 4, 8, 8}, zeros}};
+    write_file(bad, wrong_b, 2);
+    EXPECT_EXIT_MENTIONING(1, "'S'", "layer kda_attention --weights '%s' --in '%s' --out '%s'",
+                           kw, bad, out);
+    expect_no_file(out);
+
+    CAPTURE_EXIT(0, "", "layer --help");
+    char *help = slurp("out.txt");
+    const char *words[] = {"deltanet", "kda_attention", "layers.<i>.recurrent_state", "--kind",
+                           "S"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; ++i)
+        if (!has_word(help, words[i]))
+            fail_msg("dvk layer --help does not mention %s", words[i]);
+    free(help);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1697,6 +1991,9 @@ int main(void)
         cmocka_unit_test(test_library_environment),
         cmocka_unit_test(test_layer_qwen3_next_gdn),
         cmocka_unit_test(test_layer_errors),
+        cmocka_unit_test(test_layer_deltanet),
+        cmocka_unit_test(test_layer_kda_attention),
+        cmocka_unit_test(test_layer_seed_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
