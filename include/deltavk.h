@@ -569,8 +569,13 @@ DVK_API float dvk_bf16_to_f32(uint16_t value);
  *
  * The file is memory-mapped and stays mapped until dvk_weights_destroy (so it must not be
  * truncated meanwhile: reading a page that no longer exists raises SIGBUS). Only regular
- * files are read: a directory, a device such as /dev/zero or a pipe is DVK_ERROR_IO, as is a
- * file that cannot be opened. dvk_weights_load_memory reads a copy of bytes in memory.
+ * files are read: a directory, a device such as /dev/zero, a pipe or a FIFO is DVK_ERROR_IO
+ * (at once: a FIFO is not waited on), as is a file that cannot be opened or mapped. Limits:
+ * the file is mapped, never copied whole, so its size is bounded by the address space only;
+ * the header is at most 100,000,000 bytes (below), and host memory of about its size is all
+ * that parsing takes; a tensor is bounded by the device (maxStorageBufferRange). So no file
+ * makes the library allocate in proportion to a size it claims rather than holds.
+ * dvk_weights_load_memory reads a copy of bytes in memory.
  *
  * The header, as deltavk reads it (where the format leaves room, the choice is written):
  *   - N <= 100,000,000 (as the reference implementation) and N <= file size − 8; the header is
@@ -892,6 +897,18 @@ DVK_API dvk_status dvk_set_error(dvk_status status, const char *fmt, ...)
 /* ---------------------------------------------------------------------------------------------
  * Operators
  * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Aliasing. The kernels read the inputs while they write the outputs, in parallel and (in the
+ * chunked form) over several passes, so an output must not share memory with an input or with
+ * another output. The delta rules, KDA, DPLR, RWKV-7 and linear attention check it: o or
+ * final_state overlapping q, k, v, beta, g (gk, w), a, b, kappa, alpha, A_log, dt_bias or
+ * initial_state, or each other, is DVK_ERROR_INVALID_ARGUMENT. The exceptions, written
+ * beside each operator: final_state may be initial_state itself (the same bytes: the state
+ * carried in place), and rope's y may be x. Inputs may share memory with each other. Not
+ * checked yet, so the caller's to keep apart: linear attention's normalisers (initial_z,
+ * final_z), softmax_attn's and infini_attn's tensors.
+ */
 
 typedef enum dvk_mode {
     DVK_MODE_DEFAULT = 0,   /* the library chooses */

@@ -15,10 +15,14 @@
  * recording's scratch arena inside a mark released at the layer's end, so the memory a forward
  * needs does not grow with depth.
  *
- * Models: RWKV-7 "Goose" (x070). Layers, each with its own state object (no session: a layer
- * is one part of a model whose other parts the caller runs): Qwen3-Next's Gated DeltaNet
- * (transformers' Qwen3NextGatedDeltaNet); the DeltaNet seed's DeltaNet, TransformerBlock and
- * TransformerDeltaNet (dvk_deltanet); the KDA seed's KDAAttention (dvk_kda_attention).
+ * Models: RWKV-7 "Goose" (x070); the Infini-Transformer (infini-transformer-pytorch 0.0.2,
+ * run segment by segment with its compressive memories in the session). Layers, each with its
+ * own state object (no session: a layer is one part of a model whose other parts the caller
+ * runs): Qwen3-Next's Gated DeltaNet (transformers' Qwen3NextGatedDeltaNet); the DeltaNet
+ * seed's DeltaNet, TransformerBlock and TransformerDeltaNet (dvk_deltanet); the KDA seed's
+ * KDAAttention (dvk_kda_attention); Infini-attention's CausalAttention and FeedForward
+ * (dvk_infini_attention, dvk_infini_feed_forward); Memodo's layer (PyPI memodo's MemodoLayer,
+ * dvk_memodo).
  *
  * A COMPLETE EXAMPLE (greedy continuation of a prompt; error handling shortened)
  * =================
@@ -212,8 +216,9 @@ DVK_MODELS_API dvk_status dvk_rwkv7_session_copy(dvk_rwkv7_session *dst,
  * State files: safetensors with one F32 tensor per state tensor, named
  * blocks.<i>.att.shift [1,C], blocks.<i>.att.wkv [1,H,N,N] and blocks.<i>.ffn.shift [1,C],
  * and metadata format = "deltavk-rwkv7-state", version = "1", n_layer, n_embd, head_size.
- * Saving downloads the state (blocking) and writes the file (the library's own small writer;
- * a failed write removes the partial file: DVK_ERROR_IO). Restoring reads a file through
+ * Saving downloads the state (blocking) and writes the file (the library's own small writer)
+ * safely: into a new file beside it, synced, then renamed over `path`; a failure is
+ * DVK_ERROR_IO and leaves an existing file at `path` as it was. Restoring reads a file through
  * dvk_weights (host only) and uploads it; a file of another shape of model, or with a
  * missing, extra or wrongly shaped tensor, is an error naming it, and leaves the state as it
  * was.
@@ -680,6 +685,439 @@ typedef struct dvk_kda_attention_forward_desc {
 DVK_MODELS_API dvk_status dvk_kda_attention_forward(dvk_cmd *cmd,
                                                     const dvk_kda_attention *layer,
                                                     const dvk_kda_attention_forward_desc *desc);
+
+/* ---------------------------------------------------------------------------------------------
+ * Infini-attention and the Infini-Transformer (infini-transformer-pytorch 0.0.2)
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * infini-transformer-pytorch 0.0.2 (PyPI; Munkhdalai et al. 2024, "Leave No Context Behind"),
+ * as its code computes it. One call is one segment, as one call of the package's forward is:
+ * its rotary positions are 0..n−1, its softmax attention is causal inside it, and the
+ * compressive memories come from the calls before (the package's past_memories). A long
+ * sequence runs as consecutive calls, the memories carried in a state object. Width C, H heads
+ * of size D, vocabulary V, FeedForward width F (the package's int(ff_mult·C·2/3)):
+ *
+ *   CausalAttention (dvk_infini_attention), on x [B, n, C]:
+ *     h = F.normalize(x)·√C·γ                     (the package's RMSNorm, γ = norm.gamma)
+ *     q, k, v = to_qkv h split as (qkv, head, D)  (bias-free)
+ *     o = dvk_infini_attn(q, k, v, head_gates, memories; scale D^−½, rope, delta_rule): per
+ *         head, with φ = elu + 1 of the scaled, rotated q and the rotated k,
+ *           A = causal softmax attention inside the segment
+ *           first segment (no memories yet):  o = A
+ *           later segments:  o = σ(g_h) A + (1 − σ(g_h)) φ(q)ᵀM / max(φ(q)·z, 1e-10)
+ *           delta rule (later segments):  v ← v − φ(k)ᵀM / max(φ(k)·z, 1e-10)
+ *           M ← M + Σ φ(k) vᵀ,  z ← z + Σ φ(k)
+ *     y = to_out o                                (bias-free)
+ *   FeedForward (dvk_infini_feed_forward), on x: h = F.normalize(x)·√C·γ;  a ++ g = proj_in h;
+ *     y = proj_out(a ⊙ gelu(g))  (exact GELU; both projections with bias)
+ *   InfiniTransformer, on token ids [B, n]: x = token_emb[ids]; per block x ← x + attn(x),
+ *     x ← x + ff(x); logits = to_logits(F.normalize(x)·√C·γ) (with bias).
+ *
+ * Parameters, under the package's state_dict names and shapes:
+ *   the attention   norm.gamma [C]  to_qkv.weight [3HD, C]  to_out.weight [C, HD]
+ *                   head_gates [H]  rotary_emb.freqs [D/2]
+ *   the model       token_emb.weight [V, C]
+ *                   layers.<i>.0.<the attention's names>          (i = 0 .. depth−1)
+ *                   layers.<i>.1.norm.gamma [C]  layers.<i>.1.proj_in.weight [2F, C]
+ *                   layers.<i>.1.proj_in.bias [2F]  layers.<i>.1.proj_out.weight [C, F]
+ *                   layers.<i>.1.proj_out.bias [C]
+ *                   norm.gamma [C]  to_logits.weight [V, C]  to_logits.bias [V]
+ * C, H, D, V, F and the depth are read from the shapes (H from head_gates, D = rows of to_qkv
+ * / 3H); whether the memory uses the delta rule is not in them (desc.delta_rule, the
+ * package's use_mem_delta_rule). rotary_emb.freqs must be the package's default frequencies
+ * θ^(−2i/D) (θ = 10000, or the θ they give; learned or custom ones are DVK_ERROR_UNSUPPORTED
+ * naming the tensor). A missing or wrongly shaped tensor is an error naming it
+ * (DVK_ERROR_NOT_FOUND, DVK_ERROR_SHAPE_MISMATCH), as is an extra one (DVK_ERROR_FORMAT; with
+ * a prefix, only tensors under it count). Limits: D even, at most 256 (dvk_infini_attn's).
+ */
+
+typedef struct dvk_infini_attention dvk_infini_attention;
+typedef struct dvk_infini_attention_state dvk_infini_attention_state;
+typedef struct dvk_infini_transformer dvk_infini_transformer;
+typedef struct dvk_infini_transformer_session dvk_infini_transformer_session;
+
+typedef struct dvk_infini_load_desc {
+    /* Storage of the matrices (to_qkv, to_out; for the model also token_emb, proj_in,
+     * proj_out, to_logits): DVK_DTYPE_F32 (default), _F16 or _BF16, converted once at load
+     * (round to nearest even). The gammas, gates and biases stay fp32; activations and
+     * memories are fp32 always. On a device without fp16_storage, 16-bit requests load as
+     * fp32 (the info's dtype says what was used). */
+    dvk_dtype dtype;
+    /* The parameters' names start with this (NULL or "" = none): the attention of block 1 of
+     * a model's file is "layers.1.0.". Tensors without it are ignored. */
+    const char *prefix;
+    /* The memory update uses the delta rule (the package's use_mem_delta_rule). */
+    bool delta_rule;
+} dvk_infini_load_desc;
+
+typedef struct dvk_infini_info {
+    uint32_t dim;          /* C */
+    uint32_t heads;        /* H */
+    uint32_t dim_head;     /* D */
+    uint32_t depth;        /* the model's blocks (1 for the attention alone) */
+    uint32_t ff_dim;       /* F (0 for the attention alone) */
+    uint32_t n_vocab;      /* V (0 for the attention alone) */
+    float rope_theta;      /* θ of rotary_emb.freqs */
+    bool delta_rule;
+    dvk_dtype dtype;       /* the matrices' storage */
+} dvk_infini_info;
+
+/* The attention (CausalAttention) from a safetensors file, or from `size` bytes in memory
+ * (copied; messages call it "(memory)"). desc may be NULL. */
+DVK_MODELS_API dvk_status dvk_infini_attention_load(dvk_context *context, const char *path,
+                                                    const dvk_infini_load_desc *desc,
+                                                    dvk_infini_attention **out_layer);
+DVK_MODELS_API dvk_status dvk_infini_attention_load_memory(dvk_context *context,
+                                                           const void *data, size_t size,
+                                                           const dvk_infini_load_desc *desc,
+                                                           dvk_infini_attention **out_layer);
+/* NULL is a no-op. Its states must be destroyed first. */
+DVK_MODELS_API void dvk_infini_attention_destroy(dvk_infini_attention *layer);
+DVK_MODELS_API const dvk_infini_info *
+dvk_infini_attention_info(const dvk_infini_attention *layer);
+
+/*
+ * The memories of `batch` sequences (the package's past_memories), two fp32 tensors, zero at
+ * creation, and the number of segments run so far:
+ *   DVK_INFINI_MEMORY_KV    [batch, H, D, D]  M, key-major (the package's memories[0] as is)
+ *   DVK_INFINI_MEMORY_NORM  [batch, H, D]     z (the package's memories[1])
+ * With no segment run yet there are no memories: the next segment's output is the softmax
+ * attention alone and it starts M and z afresh (the package's past_memories = None). The count
+ * is kept on the host and advanced when a forward pass is recorded (submit every recording
+ * made with the state, once, in order). Read or write the tensors between runs
+ * (dvk_tensor_download / _upload); after writing memories into a fresh state, set the count
+ * to 1 or more so that they are used.
+ */
+typedef enum dvk_infini_memory_part {
+    DVK_INFINI_MEMORY_KV = 0,
+    DVK_INFINI_MEMORY_NORM = 1,
+} dvk_infini_memory_part;
+
+DVK_MODELS_API dvk_status dvk_infini_attention_state_create(
+    const dvk_infini_attention *layer, uint32_t batch, dvk_infini_attention_state **out_state);
+/* NULL is a no-op. The GPU must be done with work recorded for it. */
+DVK_MODELS_API void dvk_infini_attention_state_destroy(dvk_infini_attention_state *state);
+/* NULL for a part out of range. */
+DVK_MODELS_API dvk_tensor *dvk_infini_attention_state_tensor(
+    const dvk_infini_attention_state *state, dvk_infini_memory_part part);
+DVK_MODELS_API uint64_t dvk_infini_attention_state_segments(
+    const dvk_infini_attention_state *state);
+DVK_MODELS_API void dvk_infini_attention_state_set_segments(dvk_infini_attention_state *state,
+                                                            uint64_t segments);
+/* Zeroes the memories and the count (blocking): new sequences. */
+DVK_MODELS_API dvk_status dvk_infini_attention_state_reset(dvk_infini_attention_state *state);
+/*
+ * State files: safetensors with F32 tensors memories.kv [batch, H, D, D] and memories.norm
+ * [batch, H, D], metadata format = "deltavk-infini-attention-state", version = "1",
+ * segments = the count in decimal. Saving downloads (blocking) and writes the file (beside
+ * it, then renamed over it: a failed write is DVK_ERROR_IO and leaves it as it was). Restoring
+ * a file of another shape or batch, or with a missing, extra or wrongly shaped tensor, is an
+ * error naming it and leaves the state as it was.
+ */
+DVK_MODELS_API dvk_status dvk_infini_attention_state_save(dvk_infini_attention_state *state,
+                                                          const char *path);
+DVK_MODELS_API dvk_status dvk_infini_attention_state_restore(dvk_infini_attention_state *state,
+                                                             const char *path);
+
+/*
+ * Records the attention over one segment into cmd:
+ *   x      [B, n, C] fp32 (B = the state's batch); y [B, n, C] fp32, not overlapping x.
+ *   state  NULL: a first segment, nothing kept. Otherwise the segment continues the state's
+ *          sequences: their memories are read (from the second segment on), updated in place
+ *          when the recording runs, and the count advanced.
+ * Dispatches: the norm, three products (q, k, v), dvk_infini_attn, to_out. Scratch from cmd's
+ * arena, released before the call returns: (C + 4HD)·4 bytes per token, plus
+ * dvk_infini_attn's own. On failure part of the work may be recorded: reset cmd rather than
+ * submit it.
+ */
+typedef struct dvk_infini_attention_forward_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    dvk_infini_attention_state *state;
+} dvk_infini_attention_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_infini_attention_forward(
+    dvk_cmd *cmd, const dvk_infini_attention *layer,
+    const dvk_infini_attention_forward_desc *desc);
+
+/* Runs x, host fp32 [B, n_tokens, C] row-major (B the state's batch), in segments of `segment`
+ * tokens (0 = all in one segment; the last may be shorter), each a forward pass continuing the
+ * state, submitted and waited for; writes y [B, n_tokens, C] (host). */
+DVK_MODELS_API dvk_status dvk_infini_attention_eval(dvk_infini_attention_state *state,
+                                                    const float *x, uint32_t n_tokens,
+                                                    uint32_t segment, float *y);
+
+/*
+ * The FeedForward on its own (stateless): norm.gamma [C], proj_in.weight [2F, C],
+ * proj_in.bias [2F], proj_out.weight [C, F], proj_out.bias [C] (a model's block i through the
+ * prefix "layers.<i>.1."). Its info has dim, ff_dim and dtype set, the rest 0. forward: x, y fp32
+ * [..., C] of the same shape, not overlapping; y = the FeedForward's output (the block adds
+ * the residual); with accumulate, y += it (y may then be the residual stream, x another
+ * tensor). Scratch: (C + 3F)·4 bytes per token.
+ */
+typedef struct dvk_infini_feed_forward dvk_infini_feed_forward;
+
+DVK_MODELS_API dvk_status dvk_infini_feed_forward_load(dvk_context *context, const char *path,
+                                                       const dvk_infini_load_desc *desc,
+                                                       dvk_infini_feed_forward **out_layer);
+DVK_MODELS_API void dvk_infini_feed_forward_destroy(dvk_infini_feed_forward *layer);
+DVK_MODELS_API const dvk_infini_info *
+dvk_infini_feed_forward_info(const dvk_infini_feed_forward *layer);
+
+typedef struct dvk_infini_feed_forward_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    bool accumulate;
+} dvk_infini_feed_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_infini_feed_forward_forward(
+    dvk_cmd *cmd, const dvk_infini_feed_forward *layer, const dvk_infini_feed_forward_desc *desc);
+
+/* The model (InfiniTransformer) from a safetensors file or bytes in memory. desc may be NULL;
+ * desc.prefix applies to every name (e.g. "model."). */
+DVK_MODELS_API dvk_status dvk_infini_transformer_load(dvk_context *context, const char *path,
+                                                      const dvk_infini_load_desc *desc,
+                                                      dvk_infini_transformer **out_model);
+DVK_MODELS_API dvk_status dvk_infini_transformer_load_memory(dvk_context *context,
+                                                             const void *data, size_t size,
+                                                             const dvk_infini_load_desc *desc,
+                                                             dvk_infini_transformer **out_model);
+/* NULL is a no-op. Its sessions must be destroyed first. */
+DVK_MODELS_API void dvk_infini_transformer_destroy(dvk_infini_transformer *model);
+DVK_MODELS_API const dvk_infini_info *
+dvk_infini_transformer_info(const dvk_infini_transformer *model);
+
+/*
+ * Sessions: `batch` sequences and the memories of every block (the package's list of
+ * past_memories), as the attention's state: per block DVK_INFINI_MEMORY_KV [batch, H, D, D]
+ * and DVK_INFINI_MEMORY_NORM [batch, H, D], and one count of segments run. State files:
+ * memories.<i>.kv and memories.<i>.norm for every block i, metadata format =
+ * "deltavk-infini-transformer-state", version = "1", segments; saving and restoring as the
+ * attention's.
+ */
+DVK_MODELS_API dvk_status dvk_infini_transformer_session_create(
+    const dvk_infini_transformer *model, uint32_t batch,
+    dvk_infini_transformer_session **out_session);
+DVK_MODELS_API void dvk_infini_transformer_session_destroy(
+    dvk_infini_transformer_session *session);
+/* A block's memory tensor (NULL for a block or part out of range). */
+DVK_MODELS_API dvk_tensor *dvk_infini_transformer_session_state(
+    const dvk_infini_transformer_session *session, uint32_t layer, dvk_infini_memory_part part);
+DVK_MODELS_API uint64_t dvk_infini_transformer_session_segments(
+    const dvk_infini_transformer_session *session);
+DVK_MODELS_API void dvk_infini_transformer_session_set_segments(
+    dvk_infini_transformer_session *session, uint64_t segments);
+DVK_MODELS_API dvk_status dvk_infini_transformer_session_reset(
+    dvk_infini_transformer_session *session);
+DVK_MODELS_API dvk_status dvk_infini_transformer_session_save(
+    dvk_infini_transformer_session *session, const char *path);
+DVK_MODELS_API dvk_status dvk_infini_transformer_session_restore(
+    dvk_infini_transformer_session *session, const char *path);
+
+/*
+ * Records the model over one segment of n tokens per sequence into cmd, continuing the
+ * session (its memories read from the second segment on, updated in place when the
+ * recording runs; the count advanced):
+ *   tokens        host ids, [B, n] row-major (copied into the recording), each in [0, V)
+ *                 (else DVK_ERROR_INVALID_ARGUMENT naming the position); or
+ *   token_tensor  int32 ids on the device, [B, n]: not checked (an id out of range reads an
+ *                 embedding of zeros). Exactly one of the two.
+ *   n_tokens      n (≥ 1).
+ *   logits        [B, n, V] fp32, or NULL (memories only).
+ * Scratch from cmd's arena, released before the call returns: about (3C + 4HD + 3F)·4 bytes
+ * per token, plus dvk_infini_attn's own.
+ */
+typedef struct dvk_infini_transformer_forward_desc {
+    const int32_t *tokens;
+    const dvk_tensor *token_tensor;
+    uint32_t n_tokens;
+    dvk_tensor *logits;
+} dvk_infini_transformer_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_infini_transformer_forward(
+    dvk_cmd *cmd, dvk_infini_transformer_session *session,
+    const dvk_infini_transformer_forward_desc *desc);
+
+/* Runs n_tokens host tokens per sequence (tokens [B, n_tokens] row-major) in segments of
+ * `segment` tokens (0 = all in one segment; the last may be shorter), each a forward pass
+ * submitted and waited for, and downloads the logits: logits_count = B·n_tokens·V for every
+ * position's ([B, n_tokens, V] row-major), 0 with logits NULL for none. Anything else is
+ * DVK_ERROR_INVALID_ARGUMENT. */
+DVK_MODELS_API dvk_status dvk_infini_transformer_eval(dvk_infini_transformer_session *session,
+                                                      const int32_t *tokens, uint32_t n_tokens,
+                                                      uint32_t segment, float *logits,
+                                                      size_t logits_count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Memodo layer (PyPI memodo 1.0.0, MemodoLayer)
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * Memodo's layer, with C channels (num_channels), L heads of F_j features (attn_feats), the
+ * token shift's hidden width F_l (lerp_feats) and the gate's F_g (gating_feats). Its parts:
+ *   LN         nn.LayerNorm(C), eps 1e-5
+ *   TokenLerp  dvk_token_lerp: xf[t] = x[t−1] (xf[0] = the carried token, or the learned
+ *              token_lerp.initial); pm = x + (xf − x)⊙premix;
+ *              x' = x + (xf − x)⊙σ(W2 gelu(W1 pm + b1) + b2)
+ *   head j     a, b, c, d, i, s = A h, B h, C h, D h, I h, select h (Linear with bias; h the
+ *              head's input), its F×F state M (learned initial `initial`):
+ *                M ← M diag(σ(i)) + (M a) bᵀ/√F + c dᵀ;  o = Mᵀ s;  out = O o (no bias)
+ *              — dvk_dplr with S = Mᵀ, k = d, v = c, q = s, gk = logσ(i), b/√F (folded into
+ *              B's weight and bias at load), scale 1 and DVK_READOUT_KEY
+ *   gating     σ(W2 gelu(W1 · + b1) + b2)
+ * and two wirings of them (dvk_memodo_wiring):
+ *   DVK_MEMODO_WIRING_PACKAGE (default): MemodoLayer.forward as the package computes it
+ *     x' = TokenLerp(LN(x));  h = bias (broadcast);  for each head: h = head_j(h)
+ *     y = x + h ⊙ gating(h + x'⊙gating_res)
+ *     The heads are chained and fed from `bias`: x never reaches them (their output is the same
+ *     for every input), and the package returns y time-major, [T, B, C], for a batch-major x
+ *     (use_residual=True with the default time_dim=-2): desc.time_major_y gives that layout.
+ *     use_residual=False (y = h ⊙ gating(...), in x's layout) is desc.no_residual.
+ *   DVK_MEMODO_WIRING_README: what the package's README describes, on the same parameters
+ *     xn = LN(x);  x' = TokenLerp(xn);  block = bias + Σ_j head_j(x')   (every head reads x')
+ *     y = x + block ⊙ gating(xn)                                       (R + Block(x)·σ(…LN(R)…))
+ *     The README writes silu in the gate and in the token shift, and no biases; the modules
+ *     (and so both wirings here) use GELU and their biases. gating_res is not used.
+ *     scripts/gen_memodo_fixtures.py composes this wiring from the package's own modules.
+ * Parameters, under the package's names and shapes (MemodoLayer's state_dict; a model's file
+ * through desc.prefix):
+ *   norm.weight, norm.bias [C]     bias [C]     gating_res [C]
+ *   token_lerp.initial, token_lerp.premix [C]
+ *   token_lerp.decide.0.weight [F_l, C], .bias [F_l];  token_lerp.decide.2.weight [C, F_l],
+ *     .bias [C]
+ *   deltanets.J.initial [F, F];  deltanets.J.{A,B,C,D,I,select}.weight [F, C], .bias [F];
+ *     deltanets.J.O.weight [C, F]                          (J = 0 .. L−1, F = F_J)
+ *   gating.0.weight [F_g, C], .bias [F_g];  gating.2.weight [C, F_g], .bias [C]
+ * C, L (the heads deltanets.0, 1, ... present), each F_J, F_l and F_g are read from the shapes.
+ * A missing or wrongly shaped tensor is an error naming it (DVK_ERROR_NOT_FOUND,
+ * DVK_ERROR_SHAPE_MISMATCH), as is an extra one (DVK_ERROR_FORMAT; with a prefix, only tensors
+ * under it count). Limits: 1 ≤ F ≤ 256 (dvk_dplr's), L ≤ DVK_MEMODO_MAX_HEADS (L = 0 is
+ * allowed: h = bias).
+ * The head's transition is not bounded (the package clamps nothing): a state that grows past
+ * fp32's range gives inf, as in PyTorch.
+ */
+
+typedef struct dvk_memodo_layer dvk_memodo_layer;
+typedef struct dvk_memodo_state dvk_memodo_state;
+
+#define DVK_MEMODO_MAX_HEADS 64
+
+typedef enum dvk_memodo_wiring {
+    DVK_MEMODO_WIRING_PACKAGE = 0, /* the package's forward (default) */
+    DVK_MEMODO_WIRING_README = 1,  /* the README's description */
+} dvk_memodo_wiring;
+
+typedef struct dvk_memodo_load_desc {
+    /* Storage of the matrices (the token shift's and the gate's Linear weights, the heads'
+     * projections and O): DVK_DTYPE_F32 (default), _F16 or _BF16, converted once at load
+     * (round to nearest even). Biases, norms, premix, gating_res, bias and the learned initial
+     * states stay fp32; activations and states are fp32 always. On a device without
+     * fp16_storage, 16-bit requests load as fp32 (dvk_memodo_info.dtype says what was used). */
+    dvk_dtype dtype;
+    /* The parameters' names start with this (NULL or "" = none). Tensors without it are
+     * ignored. */
+    const char *prefix;
+} dvk_memodo_load_desc;
+
+typedef struct dvk_memodo_info {
+    uint32_t num_channels;                       /* C */
+    uint32_t num_heads;                          /* L */
+    uint32_t attn_feats[DVK_MEMODO_MAX_HEADS];   /* F_j, j < L */
+    uint32_t lerp_feats, gating_feats;           /* F_l, F_g */
+    dvk_dtype dtype;                             /* the matrices' storage */
+} dvk_memodo_info;
+
+/* Loads the layer from a safetensors file (read on the host, converted, uploaded; nothing of
+ * the file is kept). desc may be NULL. */
+DVK_MODELS_API dvk_status dvk_memodo_load(dvk_context *context, const char *path,
+                                          const dvk_memodo_load_desc *desc,
+                                          dvk_memodo_layer **out_layer);
+/* The same from `size` bytes of safetensors in memory. Messages call it "(memory)". */
+DVK_MODELS_API dvk_status dvk_memodo_load_memory(dvk_context *context, const void *data,
+                                                 size_t size, const dvk_memodo_load_desc *desc,
+                                                 dvk_memodo_layer **out_layer);
+/* NULL is a no-op. Its states must be destroyed first. */
+DVK_MODELS_API void dvk_memodo_destroy(dvk_memodo_layer *layer);
+DVK_MODELS_API const dvk_memodo_info *dvk_memodo_layer_info(const dvk_memodo_layer *layer);
+
+/*
+ * The carried state of `batch` sequences: L + 1 fp32 tensors, numbered as the package's state
+ * list (forward's `state` argument and second result):
+ *   0        [batch, C]         the token shift's carried token (the last token's LN output)
+ *   1 + j    [batch, 1, F, F]   head j's matrix state, key-major as dvk_dplr's: S = Mᵀ, the
+ *                               transpose of the package's M (state[1 + j] there, [batch, F, F])
+ * Created (and reset) to the learned initial states, as the package starts a sequence with
+ * state=None: token_lerp.initial and each head's `initial`, for every sequence.
+ * dvk_memodo_state_tensor returns them (owned by the state: never destroy them; NULL for an
+ * index past L); read or write them between runs (dvk_tensor_download / dvk_tensor_upload).
+ */
+DVK_MODELS_API dvk_status dvk_memodo_state_create(const dvk_memodo_layer *layer, uint32_t batch,
+                                                  dvk_memodo_state **out_state);
+/* NULL is a no-op. The GPU must be done with work recorded for it. */
+DVK_MODELS_API void dvk_memodo_state_destroy(dvk_memodo_state *state);
+DVK_MODELS_API dvk_tensor *dvk_memodo_state_tensor(const dvk_memodo_state *state,
+                                                   uint32_t index);
+/* Sets every sequence back to the learned initial states (blocking). */
+DVK_MODELS_API dvk_status dvk_memodo_state_reset(dvk_memodo_state *state);
+/*
+ * State files: safetensors in the package's layouts, F32 tensors state.0 [batch, C] and
+ * state.1 .. state.L [batch, F, F] (M itself, not its transpose: what the package's forward
+ * returns), metadata format = "deltavk-memodo-state", version = "1". Saving downloads
+ * (blocking) and writes the file (a failed write removes it: DVK_ERROR_IO). Restoring a file
+ * of another layer shape or batch, or with a missing, extra or wrongly shaped tensor, is an
+ * error naming it and leaves the state as it was. A file without the metadata (state.J
+ * tensors written by PyTorch, say) is accepted.
+ */
+DVK_MODELS_API dvk_status dvk_memodo_state_save(dvk_memodo_state *state, const char *path);
+DVK_MODELS_API dvk_status dvk_memodo_state_restore(dvk_memodo_state *state, const char *path);
+/*
+ * One state tensor to or from host memory in the package's layout (blocking): index 0 is
+ * [batch, C]; index 1 + j is head j's M, [batch, F, F] (transposed on the way to and from the
+ * device's key-major S). `count` floats: the whole tensor, or for an upload also one
+ * sequence's (C or F·F: the same for every sequence, as the package's learned initial states
+ * are). Another count, or an index past L, is DVK_ERROR_INVALID_ARGUMENT. For tools that carry
+ * states in their own files (`dvk layer memodo` reads and writes them as state.0 .. state.L).
+ */
+DVK_MODELS_API dvk_status dvk_memodo_state_download(const dvk_memodo_state *state, uint32_t index,
+                                                    float *dst, size_t count);
+DVK_MODELS_API dvk_status dvk_memodo_state_upload(dvk_memodo_state *state, uint32_t index,
+                                                  const float *src, size_t count);
+
+/*
+ * Records the layer over x into cmd:
+ *   x       [B, T, C] fp32, batch-major (B = the state's batch; the package's default
+ *           time_dim=-2. With time_dim=0 its input is [T, B, C]: transpose it first).
+ *   y       fp32, not overlapping x: [B, T, C], or [T, B, C] with time_major_y (the
+ *           package's own output layout).
+ *   state   NULL: every sequence starts from the learned initial states and nothing is kept.
+ *           Otherwise they continue from it and it is updated in place when the recording
+ *           runs (submit it once). Streaming a sequence in pieces (token by token: T = 1)
+ *           gives what one call gives, to fp32 rounding.
+ *   wiring  DVK_MEMODO_WIRING_PACKAGE (default) or _README, as above.
+ *   no_residual  the package's use_residual=False: y = the gated block without x.
+ *   mode, chunk_size  passed to dvk_dplr (0 = its choice: token by token on CPU devices and
+ *           for T ≤ 64). Chunk mode needs finite gates, which logσ(i) is.
+ * Dispatches: LayerNorm, the token shift (dvk_token_lerp: five), per head six products, a
+ * logσ, dvk_dplr and O, then the gate's two products and GELU and the gated residual (plus a
+ * gather for time_major_y). Scratch from cmd's arena, released before the call returns: about
+ * (6 C + F_l + F_g + 7 max F_j)·4 bytes per token, plus B·F_j²·4 per head without a state and
+ * dvk_dplr's own (chunk mode). On failure part of the work may be recorded: reset cmd rather
+ * than submit it.
+ */
+typedef struct dvk_memodo_forward_desc {
+    const dvk_tensor *x;
+    dvk_tensor *y;
+    dvk_memodo_state *state;
+    dvk_memodo_wiring wiring;
+    bool time_major_y;
+    bool no_residual;
+    dvk_mode mode;
+    uint32_t chunk_size;
+} dvk_memodo_forward_desc;
+
+DVK_MODELS_API dvk_status dvk_memodo_forward(dvk_cmd *cmd, const dvk_memodo_layer *layer,
+                                             const dvk_memodo_forward_desc *desc);
 
 #ifdef __cplusplus
 }

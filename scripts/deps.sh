@@ -13,6 +13,8 @@ PACKAGES=(
   libcmocka-dev            # tests
   mesa-vulkan-drivers      # lavapipe: a Vulkan device on the CPU, so every machine has one
   vulkan-validationlayers  # the tests run under VK_LAYER_KHRONOS_validation
+  clang                    # the libFuzzer targets (scripts/fuzz.sh, run by CI)
+  libclang-rt-dev          # libFuzzer and the sanitizer runtimes for clang
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -324,6 +324,13 @@ dvk_binding dvk__bind_dummy(const dvk_cmd *cmd)
     return (dvk_binding){d->buffer, d->offset, d->size, false};
 }
 
+dvk_binding dvk__bind_dummy_write(const dvk_cmd *cmd)
+{
+    dvk_binding b = dvk__bind_dummy(cmd);
+    b.write = true;
+    return b;
+}
+
 static dvk_status hold(dvk_cmd *cmd, const dvk_mem *mem)
 {
     dvk_status st = dvk__grow(&cmd->ctx->alloc, (void **)&cmd->held, &cmd->held_cap,

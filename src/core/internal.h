@@ -285,6 +285,10 @@ dvk_binding dvk__bind_read(const dvk_tensor *t);
 dvk_binding dvk__bind_write(const dvk_tensor *t);
 /* The context's dummy buffer, for a binding the variant does not use. */
 dvk_binding dvk__bind_dummy(const dvk_cmd *cmd);
+/* The same for an unused binding the shader declares writable: synchronization validation
+ * counts such a binding as written whatever the kernel does, so it is tracked as a write,
+ * and later dispatches that bind the dummy are ordered after it. */
+dvk_binding dvk__bind_dummy_write(const dvk_cmd *cmd);
 
 /* Records one dispatch, with a barrier first if it touches memory an earlier dispatch or
  * transfer of this recording wrote (or writes memory one read). */

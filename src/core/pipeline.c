@@ -2,9 +2,12 @@
  * cached in the context, and backed by a VkPipelineCache that can persist on disk. */
 #include "core/internal.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* A cached pipeline. The key's code pointer identifies the SPIR-V (library kernels are keyed by
  * their table entry's code, so both ways of naming one kernel meet in one entry). */
@@ -310,9 +313,22 @@ static bool cache_header_matches(const dvk_context *ctx, const unsigned char *da
 
 static unsigned char *read_file(const dvk_context *ctx, const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    *len = 0;
+    /* Only a regular file is a cache: O_NONBLOCK so that a FIFO opens at once (instead of
+     * waiting for a writer) and is passed over like a device. */
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat sb;
+    if (fd < 0)
         return NULL;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return NULL;
+    }
     unsigned char *data = NULL;
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0)

@@ -215,6 +215,24 @@ static bool str_is(json_str s, const char *lit)
 
 static bool str_has_nul(json_str s) { return strlen(s.s) != s.len; }
 
+/* A string holding NULs as messages show it: each NUL written \u0000 (as the header has it),
+ * so that "q\u0000zzz" is not shown as 'q'. */
+static const char *shown_nul(json_str s, char *buf, size_t len)
+{
+    char text[NAME_CHARS * 6];
+    size_t n = 0;
+    for (size_t i = 0; i < s.len && n + 7 < sizeof text; ++i) {
+        if (s.s[i] == '\0') {
+            memcpy(text + n, "\\u0000", 6);
+            n += 6;
+        } else {
+            text[n++] = s.s[i];
+        }
+    }
+    text[n] = '\0';
+    return dvk__sft_printable(text, buf, len);
+}
+
 /* Parses a string (after whitespace) into the arena. A decoded string is never longer than its
  * JSON text, and its terminating NUL takes the place of the quotes, so the arena (as long as
  * the header) never runs out. */
@@ -589,7 +607,7 @@ static dvk_status parse_metadata(parser *ps)
                 return dvk__fail(DVK_ERROR_FORMAT,
                                  "%s: \"" SFT_METADATA_KEY "\" entry '%s' holds a NUL character "
                                  "(\\u0000)",
-                                 ps->label, dvk__sft_printable(key.s, shown, sizeof shown));
+                                 ps->label, shown_nul(key, shown, sizeof shown));
             DVK_TRY(dvk__grow(&h->alloc, (void **)&h->meta, &h->meta_cap, h->meta_count + 1,
                               sizeof *h->meta));
             h->meta[h->meta_count++] = (sft_meta){key.s, value.s};
@@ -626,7 +644,7 @@ static dvk_status parse_root(parser *ps)
                 return dvk__fail(DVK_ERROR_FORMAT,
                                  "%s: the tensor name '%s' holds a NUL character (\\u0000), "
                                  "which names cannot hold",
-                                 ps->label, dvk__sft_printable(key.s, shown, sizeof shown));
+                                 ps->label, shown_nul(key, shown, sizeof shown));
             }
             if (h->count == UINT32_MAX)
                 return dvk__fail(DVK_ERROR_FORMAT, "%s: too many tensors", ps->label);
@@ -738,6 +756,35 @@ void dvk__sft_free(sft_header *h)
     *h = (sft_header){.alloc = alloc};
 }
 
+/* Where the JSON object at the start of s[0, n) ends (one past its closing brace), found by
+ * counting brackets outside strings; n when it does not close within n bytes. Only for
+ * choosing an error message: the parser proper decides what is valid. */
+static size_t object_end(const unsigned char *s, size_t n)
+{
+    size_t i = 0, depth = 0;
+    while (i < n && is_space(s[i]))
+        ++i;
+    if (i == n || s[i] != '{')
+        return n;
+    bool in_string = false;
+    for (; i < n; ++i) {
+        const unsigned char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            ++depth;
+        } else if ((c == '}' || c == ']') && depth > 0 && --depth == 0) {
+            return i + 1;
+        }
+    }
+    return n;
+}
+
 static dvk_status parse_checked(parser *ps, const unsigned char *bytes, uint64_t size)
 {
     sft_header *h = ps->h;
@@ -763,9 +810,19 @@ static dvk_status parse_checked(parser *ps, const unsigned char *bytes, uint64_t
     ps->end = ps->start + n;
 
     const size_t bad = utf8_check(ps->start, (size_t)n);
-    if (bad < n)
+    if (bad < n) {
+        /* Data bytes inside the header are far more often a wrong length field than bad
+         * text: say so when the JSON object closed before the bad byte. */
+        const size_t end = object_end(ps->start, bad);
+        if (end < bad)
+            return dvk__fail(DVK_ERROR_FORMAT,
+                             "%s: header length %" PRIu64 " runs past the header's JSON object, "
+                             "which ends at byte %zu, into bytes that are not text (byte %zu): "
+                             "the length field is wrong",
+                             ps->label, n, end, bad);
         return dvk__fail(DVK_ERROR_FORMAT, "%s: the header is not valid UTF-8 (byte %zu)",
                          ps->label, bad);
+    }
     h->strings = dvk__alloc(&h->alloc, (size_t)n + 1);
     if (!h->strings)
         return dvk__fail(DVK_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory for a %" PRIu64

@@ -428,7 +428,9 @@ static dvk_status finish(dvk_weights *w, const dvk_weights_desc *desc, dvk_weigh
 /* Maps a regular file read-only. Sets w->bytes, size and map. */
 static dvk_status map_file(dvk_weights *w, const char *path)
 {
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever;
+     * this way it opens at once and is refused below as not a regular file. */
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return dvk__fail(DVK_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;

@@ -41,8 +41,9 @@ dvk_status dvk__md_scratch(dvk_cmd *cmd, dvk_dtype dtype, uint32_t ndim, const u
 dvk_status dvk__md_tensor_from_f32(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
                                    const uint64_t *shape, const float *data, dvk_tensor **out);
 
-/* safetensors writer for state files: F32 tensors and string metadata, written in one go to
- * `path` (a failed write removes the partial file: DVK_ERROR_IO). */
+/* safetensors writer for state files: F32 tensors and string metadata, written into a new
+ * file beside `path`, synced, and renamed over it (a link is followed); on failure
+ * DVK_ERROR_IO, the new file removed and `path` left as it was. */
 typedef struct md_st_tensor {
     const char *name;
     uint32_t ndim;

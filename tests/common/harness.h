@@ -23,6 +23,9 @@ int harness_group_setup(void **state);
 int harness_group_teardown(void **state);
 /* Per-test teardown: fails the test if it produced validation messages. */
 int harness_test_teardown(void **state);
+/* The validation messages of harness_ctx since the last check, taken as intended rather than
+ * failures (a test that provokes one on purpose, to show that validation is on). */
+uint64_t harness_accept_validation_messages(void);
 /* True when this run uses the small-device profile. */
 int harness_small_profile(void);
 /* A context description as the harness makes it (validation on, counting logger). */

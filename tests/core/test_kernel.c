@@ -8,6 +8,7 @@
 #include "test_kernel_kernels.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,6 +256,40 @@ static void test_bad_kernels(void **state)
     dvk_tensor_destroy(t);
 }
 
+/* Synchronization validation is on in every test context (the library enables it with
+ * validation): a dispatch that writes y, its write left out of write_mask (so the library sees
+ * a read and records no barrier), then a download of y (a transfer read) must be reported as
+ * a read-after-write hazard. If this fails, the suite's "no validation messages" no longer
+ * includes the synchronization checks. (Layer 1.3.239 did not report two dispatches writing
+ * the same bytes through the same binding, so a transfer is what shows it.) */
+static void test_sync_validation_is_on(void **state)
+{
+    (void)state;
+    harness_accept_validation_messages(); /* none expected before; counted from here */
+    fprintf(stderr, "# a hazard provoked on purpose: a SYNC-HAZARD-READ-AFTER-WRITE expected\n");
+    const dvk_kernel *k = axpb(0.0f);
+    dvk_tensor *x = NULL, *y = NULL;
+    const dvk_tensor_desc d = {.ndim = 1, .shape = {256}};
+    CHECK_OK(dvk_tensor_create(harness_ctx, &d, &x));
+    CHECK_OK(dvk_tensor_create(harness_ctx, &d, &y));
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    const axpb_push pc = {256, 2.0f};
+    CHECK_OK(dvk_cmd_dispatch(cmd, &(dvk_dispatch_desc){.kernel = k, .tensors = {x, y},
+                                                        .write_mask = 0u, .push = &pc,
+                                                        .groups = {4}}));
+    float out[256];
+    CHECK_OK(dvk_cmd_download(cmd, y, out, sizeof out));
+    CHECK_OK(dvk_cmd_submit(cmd));
+    CHECK_OK(dvk_cmd_wait(cmd, 0));
+    dvk_cmd_destroy(cmd);
+    dvk_tensor_destroy(x);
+    dvk_tensor_destroy(y);
+    const uint64_t n = harness_accept_validation_messages();
+    if (n == 0)
+        fail_msg("a read-after-write hazard was not reported: synchronization validation is off");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +297,9 @@ int main(void)
         cmocka_unit_test_teardown(test_views, harness_test_teardown),
         cmocka_unit_test_teardown(test_scratch_regions, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_kernels, harness_test_teardown),
+        cmocka_unit_test_teardown(test_sync_validation_is_on, harness_test_teardown),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

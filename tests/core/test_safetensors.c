@@ -12,9 +12,13 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "safetensors.h"
@@ -387,6 +391,198 @@ static void test_writer_rejects(void **state)
     dvk_st_writer_destroy(NULL);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Safe output: nothing that existed is lost when a save fails */
+
+/* A fresh directory under the test temp dir; the caller removes it (rm_dir). */
+static void tmp_dir(char *out, size_t len)
+{
+    const char *dir = getenv("DVK_TEST_TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    const int n = snprintf(out, len, "%s/dvk_st_dir_XXXXXX", dir);
+    assert_true(n > 0 && (size_t)n < len);
+    assert_non_null(mkdtemp(out));
+}
+
+/* The number of entries of `dir` other than . and .. (a failed save must leave none of its
+ * own). */
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void expect_text(const char *path, const char *text)
+{
+    size_t n = 0;
+    unsigned char *b = slurp(path, &n);
+    assert_int_equal(n, strlen(text));
+    assert_memory_equal(b, text, n);
+    free(b);
+}
+
+/* A writer of one 64 KiB tensor. */
+static dvk_st_writer *big_writer(void)
+{
+    static unsigned char bytes[1 << 16];
+    fill_pattern(bytes, sizeof bytes, 7);
+    dvk_st_writer *w = NULL;
+    assert_int_equal(dvk_st_writer_create(&w), DVK_SUCCESS);
+    const uint64_t n = sizeof bytes;
+    assert_int_equal(dvk_st_writer_add(w, "x", DVK_ST_U8, 1, &n, bytes), DVK_SUCCESS);
+    return w;
+}
+
+/* A disk that fills up mid-write (a file-size limit: writes past it fail with EFBIG): the
+ * existing output keeps its old bytes, and the save leaves no file of its own behind. */
+static void test_failed_save_keeps_existing_file(void **state)
+{
+    (void)state;
+    char dir[512], path[600];
+    tmp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/out.safetensors", dir);
+    write_text(path, "the previous contents");
+    dvk_st_writer *w = big_writer();
+
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN); /* EFBIG instead of the signal */
+    const struct rlimit small = {.rlim_cur = 4096, .rlim_max = old.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    char err[256] = "";
+    const dvk_status st = dvk_st_writer_save(w, path, err, sizeof err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_handler);
+
+    assert_int_equal(st, DVK_ERROR_IO);
+    assert_non_null(strstr(err, "out.safetensors"));
+    expect_text(path, "the previous contents");
+    assert_int_equal(dir_entries(dir), 1);
+
+    /* the same save with room succeeds and replaces the file */
+    assert_int_equal(dvk_st_writer_save(w, path, err, sizeof err), DVK_SUCCESS);
+    dvk_weights *r = NULL;
+    assert_int_equal(dvk_weights_load(NULL, path, NULL, &r), DVK_SUCCESS);
+    assert_int_equal(dvk_weights_count(r), 1);
+    dvk_weights_destroy(r);
+    assert_int_equal(dir_entries(dir), 1);
+    dvk_st_writer_destroy(w);
+    assert_int_equal(remove(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Targets that cannot be written or must not be replaced: an error, and nothing changed. */
+static void test_save_refuses_and_keeps(void **state)
+{
+    (void)state;
+    char dir[512], path[600], sub[600];
+    tmp_dir(dir, sizeof dir);
+    dvk_st_writer *w = big_writer();
+    char err[256] = "";
+
+    /* an existing output in a directory where no new file can be made: it cannot be replaced
+     * safely, so it is not touched at all (root may write anywhere: checked only as a user) */
+    snprintf(path, sizeof path, "%s/out.safetensors", dir);
+    write_text(path, "kept");
+    if (geteuid() != 0) {
+        assert_int_equal(chmod(dir, 0555), 0);
+        assert_int_equal(dvk_st_writer_save(w, path, err, sizeof err), DVK_ERROR_IO);
+        assert_int_equal(chmod(dir, 0755), 0);
+        expect_text(path, "kept");
+        assert_int_equal(dir_entries(dir), 1);
+        /* a read-only file in a writable directory: rename could replace it, but is not let */
+        assert_int_equal(chmod(path, 0444), 0);
+        assert_int_equal(dvk_st_writer_save(w, path, err, sizeof err), DVK_ERROR_IO);
+        assert_non_null(strstr(err, "not writable"));
+        expect_text(path, "kept");
+        assert_int_equal(chmod(path, 0644), 0);
+    }
+    /* a directory, and a device, are not replaced by a file */
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(dvk_st_writer_save(w, sub, err, sizeof err), DVK_ERROR_IO);
+    assert_non_null(strstr(err, "not a regular file"));
+    struct stat sb;
+    assert_int_equal(stat(sub, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(rmdir(sub), 0);
+    assert_int_equal(dvk_st_writer_save(w, "/dev/null", err, sizeof err), DVK_ERROR_IO);
+    assert_int_equal(stat("/dev/null", &sb), 0);
+    assert_true(S_ISCHR(sb.st_mode));
+    /* a path under a file (not a directory) */
+    snprintf(sub, sizeof sub, "%s/out.safetensors/x", dir);
+    assert_int_equal(dvk_st_writer_save(w, sub, err, sizeof err), DVK_ERROR_IO);
+    expect_text(path, "kept");
+    assert_int_equal(dir_entries(dir), 1);
+
+    /* a symbolic link: the file it names is replaced, the link stays, permissions are kept */
+    char link[600];
+    snprintf(link, sizeof link, "%s/link.safetensors", dir);
+    assert_int_equal(symlink("out.safetensors", link), 0);
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(dvk_st_writer_save(w, link, err, sizeof err), DVK_SUCCESS);
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0640);
+    assert_true(sb.st_size > (1 << 16));
+    assert_int_equal(dir_entries(dir), 2);
+
+    dvk_st_writer_destroy(w);
+    assert_int_equal(remove(link), 0);
+    assert_int_equal(remove(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* An output that names an input, however it is spelled, is refused. */
+static void test_check_output(void **state)
+{
+    (void)state;
+    char dir[512], in[600], other[600], hard[600], soft[600], spelled[700];
+    tmp_dir(dir, sizeof dir);
+    snprintf(in, sizeof in, "%s/in.safetensors", dir);
+    snprintf(other, sizeof other, "%s/other.safetensors", dir);
+    snprintf(hard, sizeof hard, "%s/hard.safetensors", dir);
+    snprintf(soft, sizeof soft, "%s/soft.safetensors", dir);
+    snprintf(spelled, sizeof spelled, "%s/./../%s/in.safetensors", dir, strrchr(dir, '/') + 1);
+    write_text(in, "input");
+    write_text(other, "other");
+    assert_int_equal(link(in, hard), 0);
+    assert_int_equal(symlink("in.safetensors", soft), 0);
+    char err[256] = "";
+    const char *same[] = {in, hard, soft, spelled};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; ++i) {
+        err[0] = '\0';
+        if (dvk_st_check_output(same[i], in, err, sizeof err) != DVK_ERROR_INVALID_ARGUMENT)
+            fail_msg("%s was not seen to be %s", same[i], in);
+        assert_non_null(strstr(err, "the same file"));
+    }
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/missing.safetensors", dir);
+    assert_int_equal(dvk_st_check_output(other, in, err, sizeof err), DVK_SUCCESS);
+    assert_int_equal(dvk_st_check_output(missing, in, err, sizeof err), DVK_SUCCESS);
+    assert_int_equal(dvk_st_check_output(NULL, in, err, sizeof err), DVK_SUCCESS);
+    expect_text(in, "input");
+    const char *all[] = {in, other, hard, soft};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
+        assert_int_equal(remove(all[i]), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +602,9 @@ int main(void)
         cmocka_unit_test(test_names_escaped),
         cmocka_unit_test(test_dtype_names_and_sizes),
         cmocka_unit_test(test_writer_rejects),
+        cmocka_unit_test(test_failed_save_keeps_existing_file),
+        cmocka_unit_test(test_save_refuses_and_keeps),
+        cmocka_unit_test(test_check_output),
     };
     return cmocka_run_group_tests_name("safetensors writer", tests, NULL, NULL);
 }

@@ -61,6 +61,32 @@ static void test_bad_create(void **state)
                  DVK_ERROR_LIMIT_EXCEEDED);
     CHECK_STATUS(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {1u << 31, 1u << 31, 1u << 31, 8}}, &t),
                  DVK_ERROR_LIMIT_EXCEEDED);
+    /* Shapes whose byte count wraps a 64-bit product to 0 (issue 17: bench's
+     * --B 65536 --T 65536 --H 65536 --K 16384 --V 1 made a 0-byte host buffer), and a view and
+     * a reshape of such shapes: refused, nothing made. */
+    const dvk_tensor_desc wraps[] = {
+        {.ndim = 4, .shape = {65536, 65536, 65536, 16384}},
+        {.dtype = DVK_DTYPE_F16, .ndim = 2, .shape = {(uint64_t)1 << 32, (uint64_t)1 << 31}},
+        {.ndim = 4, .shape = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX}},
+        {.ndim = 2, .shape = {(uint64_t)1 << 62, 4}},
+    };
+    for (size_t i = 0; i < sizeof wraps / sizeof wraps[0]; ++i) {
+        t = (dvk_tensor *)1;
+        CHECK_STATUS(dvk_tensor_create(harness_ctx, &wraps[i], &t), DVK_ERROR_LIMIT_EXCEEDED);
+        assert_null(t);
+    }
+    dvk_tensor *base = NULL, *v = (dvk_tensor *)1;
+    CHECK_OK(dvk_tensor_create(harness_ctx, &ok, &base));
+    CHECK_STATUS(dvk_tensor_view(base, &(dvk_tensor_view_desc){.ndim = 4,
+                                                                .shape = {65536, 65536, 65536,
+                                                                          16384}},
+                                 &v),
+                 DVK_ERROR_LIMIT_EXCEEDED);
+    assert_null(v);
+    const uint64_t wrap_to_4[2] = {((uint64_t)1 << 63) + 1, 4}; /* 4 modulo 2^64 */
+    CHECK_STATUS(dvk_tensor_reshape(base, 2, wrap_to_4, &v), DVK_ERROR_LIMIT_EXCEEDED);
+    assert_null(v);
+    dvk_tensor_destroy(base);
 
     CHECK_OK(dvk_tensor_create(harness_ctx, &ok, &t));
     float four[4] = {1, 2, 3, 4}, five[5];

@@ -15,7 +15,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -504,6 +507,46 @@ static void test_state_save_restore(void **state)
     dvk_rwkv7_session_destroy(c);
 }
 
+/* A save that fails midway (a file-size limit standing in for a full disk) leaves the file
+ * that was there, and no file of its own (issue 17: it was truncated, then removed). */
+static void test_state_save_keeps_file_on_failure(void **state)
+{
+    (void)state;
+    dvk_rwkv7_session *s;
+    CHECK_OK(dvk_rwkv7_session_create(model, &s));
+    char path[512];
+    tmp_path(path, sizeof path, "kept_state.safetensors");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("previous", f);
+    assert_int_equal(fclose(f), 0);
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN); /* EFBIG instead of the signal */
+    const struct rlimit small = {.rlim_cur = 4096, .rlim_max = old.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    const dvk_status st = dvk_rwkv7_session_save(s, path);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(st, DVK_ERROR_IO);
+    char got[32] = "";
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(got, 1, sizeof got - 1, f), 8);
+    fclose(f);
+    assert_string_equal(got, "previous");
+    /* a directory is not replaced; a good save replaces the file */
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s.d", path);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    CHECK_STATUS(dvk_rwkv7_session_save(s, dir), DVK_ERROR_IO);
+    assert_int_equal(rmdir(dir), 0);
+    CHECK_OK(dvk_rwkv7_session_save(s, path));
+    CHECK_OK(dvk_rwkv7_session_restore(s, path));
+    remove(path);
+    dvk_rwkv7_session_destroy(s);
+}
+
 static void test_safetensors_equals_bin(void **state)
 {
     (void)state;
@@ -792,6 +835,19 @@ static void test_bad_calls(void **state)
     CHECK_STATUS(dvk_rwkv7_session_restore(s, path), DVK_ERROR_SHAPE_MISMATCH);
     remove(path);
     CHECK_STATUS(dvk_rwkv7_session_save(s, "/nonexistent-dir/state.safetensors"), DVK_ERROR_IO);
+    /* a FIFO is not a model file: refused at once (opening it waited for a writer) */
+    {
+        char fifo[512];
+        tmp_path(fifo, sizeof fifo, "model.fifo");
+        unlink(fifo);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        dvk_rwkv7_model *m = NULL;
+        alarm(20);
+        CHECK_STATUS(dvk_rwkv7_load(harness_ctx, fifo, NULL, &m), DVK_ERROR_IO);
+        alarm(0);
+        assert_null(m);
+        unlink(fifo);
+    }
 
     CHECK_STATUS(dvk_rwkv7_load(harness_ctx, MODEL_PATH,
                                 &(dvk_rwkv7_load_desc){.dtype = DVK_DTYPE_I32},
@@ -884,6 +940,7 @@ int main(void)
         cmocka_unit_test_teardown(test_prefill_equals_token_by_token, harness_test_teardown),
         cmocka_unit_test_teardown(test_greedy, harness_test_teardown),
         cmocka_unit_test_teardown(test_state_save_restore, harness_test_teardown),
+        cmocka_unit_test_teardown(test_state_save_keeps_file_on_failure, harness_test_teardown),
         cmocka_unit_test_teardown(test_safetensors_equals_bin, harness_test_teardown),
         cmocka_unit_test_teardown(test_safetensors_mismatches, harness_test_teardown),
         cmocka_unit_test_teardown(test_malformed_bin, harness_test_teardown),
@@ -892,5 +949,7 @@ int main(void)
         cmocka_unit_test_teardown(test_tool, harness_test_teardown),
 #endif
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -543,6 +543,43 @@ static void test_bad_input(void **state)
         dvk_tensor_destroy(q1), dvk_tensor_destroy(v1), dvk_tensor_destroy(b1);
         dvk_tensor_destroy(o1), dvk_tensor_destroy(s2);
     }
+    /* Outputs that share memory with an input (issue 17: o equal to q was accepted, and the
+     * kernels race): refused; the state in place (final_state = initial_state) is fine. In a
+     * recording of its own, which is run. */
+    {
+        dvk_cmd *cmd2 = NULL;
+        CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd2));
+        dvk_tensor *o_q = harness_make(F32, 4, 2, 5, 2, 16); /* K = V: o may take q's shape */
+        dvk_tensor *qv = NULL, *h_a = NULL, *h_b = NULL;
+        CHECK_OK(dvk_tensor_view(q, &(dvk_tensor_view_desc){.ndim = 4, .shape = {2, 5, 2, 8}},
+                                 &qv)); /* q's first half, shaped as o */
+        /* two states in one buffer, the second starting half-way into the first */
+        dvk_tensor *two = harness_make(F32, 4, 3, 2, 16, 8);
+        CHECK_OK(dvk_tensor_view(two, &(dvk_tensor_view_desc){.ndim = 4, .shape = {2, 2, 16, 8}},
+                                 &h_a));
+        CHECK_OK(dvk_tensor_view(two, &(dvk_tensor_view_desc){.ndim = 4, .shape = {2, 2, 16, 8},
+                                                              .offset = 2 * 16 * 8},
+                                 &h_b));
+        const dvk_delta_rule_desc same_kv = {.q = o_q, .k = o_q, .v = o_q, .beta = beta,
+                                             .o = o_q};
+        CHECK_STATUS(dvk_delta_rule(cmd2, &same_kv), DVK_ERROR_INVALID_ARGUMENT);
+        d = good, d.o = qv;
+        CHECK_STATUS(dvk_delta_rule(cmd2, &d), DVK_ERROR_INVALID_ARGUMENT);
+        if (!strstr(dvk_last_error(), "o shares memory with q"))
+            fail_msg("the message \"%s\" does not name o and q", dvk_last_error());
+        d = good, d.mode = DVK_MODE_CHUNK, d.o = qv;
+        CHECK_STATUS(dvk_delta_rule(cmd2, &d), DVK_ERROR_INVALID_ARGUMENT);
+        d = good, d.initial_state = h_a, d.final_state = h_b; /* overlapping, not the same */
+        CHECK_STATUS(dvk_delta_rule(cmd2, &d), DVK_ERROR_INVALID_ARGUMENT);
+        d = good, d.initial_state = h_a, d.final_state = h_a; /* the state in place: fine */
+        CHECK_OK(dvk_delta_rule(cmd2, &d));
+        d = good, d.initial_state = NULL, d.final_state = h_b; /* apart from the inputs */
+        CHECK_OK(dvk_delta_rule(cmd2, &d));
+        harness_run(cmd2);
+        dvk_cmd_destroy(cmd2);
+        dvk_tensor_destroy(qv), dvk_tensor_destroy(h_a), dvk_tensor_destroy(h_b);
+        dvk_tensor_destroy(o_q), dvk_tensor_destroy(two);
+    }
     /* Nothing can be recorded into a submitted recording. */
     harness_run(cmd);
     CHECK_STATUS(dvk_delta_rule(cmd, &good), DVK_ERROR_INVALID_STATE);
@@ -551,6 +588,54 @@ static void test_bad_input(void **state)
                          o_big, s_f16, v_f16};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
         dvk_tensor_destroy(all[i]);
+}
+
+/* Independent calls in one recording, with absent optional tensors (no states, no gate):
+ * the kernels' unused writable bindings point at the context's dummy buffer, and
+ * synchronization validation counts a writable binding as written, so the next dispatch that
+ * binds the dummy must come after a barrier (it found hazards in test_bad_input's recording
+ * when it did not). Any validation message fails the test (harness teardown). */
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    const dvk_dtype F32 = DVK_DTYPE_F32;
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    dvk_tensor *t[6][6];
+    for (int c = 0; c < 6; ++c) {
+        t[c][0] = harness_make(F32, 4, 1, 5, 2, 16); /* q, k */
+        t[c][1] = harness_make(F32, 4, 1, 5, 2, 8);  /* v */
+        t[c][2] = harness_make(F32, 3, 1, 5, 2, 0);  /* beta */
+        t[c][3] = harness_make(F32, 4, 1, 5, 2, 8);  /* o */
+        t[c][4] = harness_make(F32, 4, 1, 2, 16, 8); /* a state */
+        t[c][5] = harness_make(F32, 3, 1, 5, 2, 0);  /* g */
+        /* token by token, then chunked; the gated rule once in each */
+        const dvk_delta_rule_desc d = {.q = t[c][0], .k = t[c][0], .v = t[c][1],
+                                       .beta = t[c][2], .o = t[c][3],
+                                       .final_state = c % 3 == 1 ? t[c][4] : NULL,
+                                       .g = c % 3 == 2 ? t[c][5] : NULL,
+                                       .mode = c < 3 ? DVK_MODE_RECURRENT : DVK_MODE_CHUNK};
+        CHECK_OK(d.g ? dvk_gated_delta_rule(cmd, &d) : dvk_delta_rule(cmd, &d));
+    }
+    harness_run(cmd);
+    dvk_cmd_destroy(cmd);
+    for (int c = 0; c < 6; ++c)
+        for (int i = 0; i < 6; ++i)
+            dvk_tensor_destroy(t[c][i]);
+}
+
+/* The C reference refuses sizes whose token indices (ints) would overflow, before it reads
+ * anything (issue 17: sizes checked everywhere; it used to index with n * T past INT_MAX). */
+static void test_reference_refuses_overflowing_sizes(void **state)
+{
+    (void)state;
+    float x[4] = {0};
+    double o[4];
+    dvk_ref_delta_rule_args a = {.B = 65536, .T = 65536, .H = 1, .K = 1, .V = 1, .q = x,
+                                 .k = x, .v = x, .beta = x, .o = o};
+    assert_int_equal(dvk_ref_delta_rule(&a), -1);
+    a.B = 1, a.T = 1, a.K = 1073807362, a.V = 2147352580; /* 8 K V wraps to 64 bytes */
+    assert_int_equal(dvk_ref_delta_rule(&a), -1);
 }
 
 int main(void)
@@ -563,6 +648,10 @@ int main(void)
         cmocka_unit_test_teardown(test_dispatch_planning, harness_test_teardown),
         cmocka_unit_test_teardown(test_chained_ops_in_one_recording, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
+        cmocka_unit_test(test_reference_refuses_overflowing_sizes),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

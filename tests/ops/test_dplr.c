@@ -358,6 +358,23 @@ static void test_bad_input(void **state)
     CHECK_STATUS(dvk_dplr(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
     d = good, d.mode = DVK_MODE_CHUNK;
     CHECK_OK(dvk_dplr(cmd, &d));
+    /* a k of the wrong length or the wrong number of tokens is named as k (issue 17: the
+     * message blamed a, or v, which were right) */
+    dvk_tensor *k15 = harness_make(F, 4, 2, 5, 2, 15), *k4 = harness_make(F, 4, 2, 4, 2, 16);
+    dvk_tensor *bad_k[2] = {k15, k4};
+    for (int i = 0; i < 2; ++i) {
+        d = good, d.k = bad_k[i];
+        CHECK_STATUS(dvk_dplr(cmd, &d), DVK_ERROR_SHAPE_MISMATCH);
+        if (strncmp(dvk_last_error(), "k: ", 3) != 0)
+            fail_msg("dplr with a wrong k: \"%s\" does not name k", dvk_last_error());
+        CHECK_STATUS(dvk_rwkv7(cmd, &(dvk_rwkv7_desc){.r = k, .w = k, .k = bad_k[i], .v = v,
+                                                      .kappa = k, .alpha = k, .o = o}),
+                     DVK_ERROR_SHAPE_MISMATCH);
+        if (strncmp(dvk_last_error(), "k: ", 3) != 0)
+            fail_msg("rwkv7 with a wrong k: \"%s\" does not name k", dvk_last_error());
+    }
+    dvk_tensor_destroy(k15);
+    dvk_tensor_destroy(k4);
     CHECK_STATUS(dvk_rwkv7(cmd, &(dvk_rwkv7_desc){.r = k, .w = k, .k = k, .v = v, .kappa = k,
                                                   .o = o}),
                  DVK_ERROR_INVALID_ARGUMENT); /* alpha missing */
@@ -371,6 +388,35 @@ static void test_bad_input(void **state)
         dvk_tensor_destroy(all[i]);
 }
 
+/* Independent calls in one recording, without states, token by token and chunked (as
+ * test_delta_rule's): unused writable bindings must be ordered like writes, or
+ * synchronization validation reports hazards on the dummy buffer (harness teardown fails on
+ * any message). */
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    const dvk_dtype F = DVK_DTYPE_F32;
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    dvk_tensor *t[4][4];
+    for (int c = 0; c < 4; ++c) {
+        t[c][0] = harness_make(F, 4, 1, 20, 2, 16); /* q, k, a, b, gk */
+        t[c][1] = harness_make(F, 4, 1, 20, 2, 8);  /* v */
+        t[c][2] = harness_make(F, 4, 1, 20, 2, 8);  /* o */
+        t[c][3] = harness_make(F, 4, 1, 2, 16, 8);  /* a state */
+        const dvk_dplr_desc d = {.q = t[c][0], .k = t[c][0], .v = t[c][1], .a = t[c][0],
+                                 .b = t[c][0], .gk = t[c][0], .o = t[c][2],
+                                 .final_state = c % 2 ? t[c][3] : NULL,
+                                 .mode = c < 2 ? DVK_MODE_RECURRENT : DVK_MODE_CHUNK};
+        CHECK_OK(dvk_dplr(cmd, &d));
+    }
+    harness_run(cmd);
+    dvk_cmd_destroy(cmd);
+    for (int c = 0; c < 4; ++c)
+        for (int i = 0; i < 4; ++i)
+            dvk_tensor_destroy(t[c][i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +424,9 @@ int main(void)
         cmocka_unit_test_teardown(test_chunk_table, harness_test_teardown),
         cmocka_unit_test_teardown(test_overflow_reported, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

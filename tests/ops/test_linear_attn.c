@@ -365,6 +365,37 @@ static void test_bad_input(void **state)
         dvk_tensor_destroy(all[i]);
 }
 
+/* Independent calls in one recording, with and without states, token by token and chunked
+ * (as test_delta_rule's): unused writable bindings must be ordered like writes, or
+ * synchronization validation reports hazards on the dummy buffer (harness teardown fails on
+ * any message). */
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    const dvk_dtype F = DVK_DTYPE_F32;
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    dvk_tensor *t[4][5];
+    for (int c = 0; c < 4; ++c) {
+        t[c][0] = harness_make(F, 4, 1, 40, 2, 16); /* q, k */
+        t[c][1] = harness_make(F, 4, 1, 40, 2, 8);  /* v */
+        t[c][2] = harness_make(F, 4, 1, 40, 2, 8);  /* o */
+        t[c][3] = harness_make(F, 4, 1, 2, 16, 8);  /* a state */
+        t[c][4] = harness_make(F, 3, 1, 2, 16, 0);  /* a normaliser */
+        const dvk_linear_attn_desc d = {.q = t[c][0], .k = t[c][0], .v = t[c][1],
+                                        .o = t[c][2],
+                                        .final_state = c % 2 ? t[c][3] : NULL,
+                                        .final_z = c % 2 ? t[c][4] : NULL,
+                                        .mode = c < 2 ? DVK_MODE_RECURRENT : DVK_MODE_CHUNK};
+        CHECK_OK(dvk_linear_attn(cmd, &d));
+    }
+    harness_run(cmd);
+    dvk_cmd_destroy(cmd);
+    for (int c = 0; c < 4; ++c)
+        for (int i = 0; i < 5; ++i)
+            dvk_tensor_destroy(t[c][i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +403,7 @@ int main(void)
         cmocka_unit_test_teardown(test_chunk_table, harness_test_teardown),
         cmocka_unit_test_teardown(test_streaming, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -406,7 +407,11 @@ static void write_input(const char *path, const char *skip, const char *as_int,
 static void test_bad_files(void **state)
 {
     (void)state;
-    const char *in = tmp("in.safetensors"), *out = tmp("out.safetensors");
+    /* copies: tmp()'s four buffers are reused by the calls below (out was once overwritten
+     * with the name of an input, and the run replaced that input) */
+    char in[1024], out[1024];
+    snprintf(in, sizeof in, "%s", tmp("in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("out.safetensors"));
     write_input(in, NULL, NULL, 8, NULL);
     EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", in, out); /* the good one works */
 
@@ -458,6 +463,122 @@ static void test_bad_files(void **state)
     EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", tmp("cu_ok.safetensors"), out);
     EXPECT_EXIT(1, "run gated_delta_rule --in '%s' --out '%s'", in, out); /* no g */
     EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", in, tmp("no/such/dir/out.safetensors"));
+}
+
+/* Whole file as bytes (malloc'd), *n its length. */
+static unsigned char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    const long len = ftell(f);
+    assert_true(len >= 0);
+    rewind(f);
+    unsigned char *b = malloc((size_t)len + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+/* An output never replaces an input, whatever its spelling, and a run that fails leaves an
+ * existing output as it was (issue 17: --out equal to --in used to overwrite the input). */
+static void test_output_never_replaces_input(void **state)
+{
+    (void)state;
+    char in[1024];
+    snprintf(in, sizeof in, "%s", tmp("keep_in.safetensors"));
+    write_input(in, NULL, NULL, 8, NULL);
+    size_t n0 = 0;
+    unsigned char *before = read_all(in, &n0);
+    char hard[1024], spelled[1100];
+    snprintf(hard, sizeof hard, "%s", tmp("keep_hard.safetensors"));
+    unlink(hard);
+    assert_int_equal(link(in, hard), 0);
+    snprintf(spelled, sizeof spelled, "%s/./keep_in.safetensors", tmpdir);
+    const char *same[] = {in, hard, spelled};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; ++i) {
+        EXPECT_EXIT(2, "run delta_rule --in '%s' --out '%s'", in, same[i]);
+        EXPECT_EXIT(2, "run l2_norm --in '%s' --out '%s'", in, same[i]);
+    }
+    size_t n1 = 0;
+    unsigned char *after = read_all(in, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(after);
+
+    /* a run that fails (here: an input it cannot use) leaves the existing output alone */
+    const char *out = tmp("keep_out.safetensors");
+    write_bytes(out, "old", 3);
+    EXPECT_EXIT(1, "run gated_delta_rule --in '%s' --out '%s'", in, out); /* no g */
+    after = read_all(out, &n1);
+    assert_int_equal(n1, 3);
+    assert_memory_equal(after, "old", 3);
+    free(after);
+    /* an output that is a directory is not replaced */
+    EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", in, tmpdir);
+    /* a good run replaces it, and the input is still what it was */
+    EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", in, out);
+    EXPECT_EXIT(0, "compare '%s' '%s' --names q,k,v", in, in);
+    after = read_all(in, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(after);
+    free(before);
+    unlink(hard);
+}
+
+/* Inputs an adversary would give (issue 17): a name holding \u0000, two tensors of one name,
+ * a header length past the documented limit (100,000,000 bytes), /dev/zero, a directory and a
+ * FIFO (which used to wait for a writer forever; the alarm turns a hang into a failure).
+ * Each is a clear error, exit 1, and the message names the problem. */
+static void test_untrusted_inputs(void **state)
+{
+    (void)state;
+    const char *out = tmp("untrusted_out.safetensors");
+    const struct {
+        const char *header, *says;
+        uint64_t claimed; /* the length field, when not the header's own */
+        size_t data;
+    } files[] = {
+        {"{\"q\\u0000zzz\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         "'q\\u0000zzz' holds a NUL", 0, 4},
+        {"{\"q\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"q\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+         "two tensors are named 'q'", 0, 8},
+        {"{}", "exceeds the limit of 100000000 bytes", 100000001, 0},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; ++i) {
+        unsigned char file[512] = {0};
+        const size_t hl = strlen(files[i].header);
+        const uint64_t claimed = files[i].claimed ? files[i].claimed : hl;
+        for (int b = 0; b < 8; ++b)
+            file[b] = (unsigned char)(claimed >> (8 * b));
+        memcpy(file + 8, files[i].header, hl);
+        write_bytes(tmp("untrusted.safetensors"), file, 8 + hl + files[i].data);
+        write_bytes(tmp("cli.log"), "", 0); /* the log then holds this run's message only */
+        EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", tmp("untrusted.safetensors"), out);
+        size_t n = 0;
+        unsigned char *err = read_all(tmp("cli.log"), &n);
+        err[n] = '\0';
+        if (!strstr((const char *)err, files[i].says))
+            fail_msg("the message \"%s\" does not say \"%s\"", (const char *)err,
+                     files[i].says);
+        free(err);
+    }
+    char fifo[1024];
+    snprintf(fifo, sizeof fifo, "%s", tmp("untrusted.fifo"));
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *special[] = {"/dev/zero", tmpdir, fifo};
+    alarm(60);
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; ++i) {
+        EXPECT_EXIT(1, "run delta_rule --in '%s' --out '%s'", special[i], out);
+        EXPECT_EXIT(1, "compare '%s' '%s'", special[i], special[i]);
+    }
+    alarm(0);
+    unlink(fifo);
 }
 
 /* ---- the attention operators: files written here, outputs checked against the C references -- */
@@ -588,7 +709,9 @@ static void test_linear_attn_through_cli(void **state)
          "--eps-add --eps 1e-3 --scale 1"},
         {{.elu1 = 1, .normalize = 0, .varlen = 1}, "--feature-map elu1 --no-normalize"},
     };
-    const char *in = tmp("la.safetensors"), *out = tmp("la_out.safetensors");
+    char in[1024], out[1024]; /* copies: tmp()'s buffers are reused by later calls */
+    snprintf(in, sizeof in, "%s", tmp("la.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("la_out.safetensors"));
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
         st_entry want[3];
         size_t n = 0;
@@ -679,7 +802,9 @@ static void write_infini_case(const char *path, const ia_case *c)
 static void test_attention_through_cli(void **state)
 {
     (void)state;
-    const char *in = tmp("attn.safetensors"), *out = tmp("attn_out.safetensors");
+    char in[1024], out[1024]; /* copies: tmp()'s buffers are reused by later calls */
+    snprintf(in, sizeof in, "%s", tmp("attn.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("attn_out.safetensors"));
     const st_entry sa_out[] = {{"o", 4, {SA_B, SA_T, SA_H, SA_DV}, NULL}};
     const int segments[] = {16, 0};
     for (int i = 0; i < 2; ++i) {
@@ -784,7 +909,9 @@ static int log_mentions(long from, const char *what)
 static void test_attention_bad_input(void **state)
 {
     (void)state;
-    const char *out = tmp("attn_out.safetensors");
+    /* a copy: tmp()'s buffers are reused by later calls (out once became an input's name) */
+    char out[1024];
+    snprintf(out, sizeof out, "%s", tmp("attn_out.safetensors"));
     /* option values the tool refuses before it reads anything */
     EXPECT_EXIT_MENTIONING(2, "--feature-map", "run linear_attn --feature-map relu --in a --out b");
     EXPECT_EXIT_MENTIONING(2, "--feature-map", "run linear_attn --feature-map");
@@ -824,8 +951,56 @@ static void test_attention_bad_input(void **state)
     EXPECT_EXIT_MENTIONING(1, "cu_seqlens", "run softmax_attn --in '%s' --out '%s'",
                            tmp("cu_ok.safetensors"), out);
     EXPECT_EXIT(0, "run linear_attn --in '%s' --out '%s'", tmp("cu_ok.safetensors"), out);
+    /* an input of another rank is named with its rank (issue 17: rope's 3-D x was reported
+     * as "tensor dimension 3 is 0") */
+    const st_entry x3[] = {{"x", 3, {2, 3, 4}, x}};
+    write_file(tmp("bad.safetensors"), x3, 1);
+    EXPECT_EXIT_MENTIONING(1, "input x has 3 dimensions", "run rope --in '%s' --out '%s'",
+                           tmp("bad.safetensors"), out);
+    const st_entry beta4[] = {
+        {"q", 4, {1, 3, 2, 4}, x}, {"k", 4, {1, 3, 2, 4}, x}, {"v", 4, {1, 3, 2, 4}, x},
+        {"beta", 4, {1, 3, 2, 1}, x},
+    };
+    write_file(tmp("bad.safetensors"), beta4, 4);
+    EXPECT_EXIT_MENTIONING(1, "input beta has 4 dimensions", "run delta_rule --in '%s' --out '%s'",
+                           tmp("bad.safetensors"), out);
 }
 
+
+/* --dtype f16 with values past fp16's range: an error naming the input and the count, not
+ * a run on infinities with exit 0 (issue 17); 65519 rounds to 65504 and is fine; without
+ * --dtype f16 the same file runs. */
+static void test_f16_overflow_reported(void **state)
+{
+    (void)state;
+    char in[1024], out[1024];
+    snprintf(in, sizeof in, "%s", tmp("f16_over.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("f16_over_out.safetensors"));
+    float q[1 * 4 * 2 * 8], k[1 * 4 * 2 * 8], v[1 * 4 * 2 * 4], beta[1 * 4 * 2];
+    harness_rng rng = harness_rng_make(61);
+    harness_fill_normal(&rng, q, 64, 1.0f);
+    harness_fill_normal(&rng, k, 64, 1.0f);
+    harness_fill_normal(&rng, v, 32, 1.0f);
+    harness_fill_uniform(&rng, beta, 8, 0.1f, 0.9f);
+    v[3] = 65519.0f;
+    const st_entry e[] = {
+        {"q", 4, {1, 4, 2, 8}, q}, {"k", 4, {1, 4, 2, 8}, k}, {"v", 4, {1, 4, 2, 4}, v},
+        {"beta", 3, {1, 4, 2}, beta},
+    };
+    write_file(in, e, 4);
+    EXPECT_EXIT(0, "run delta_rule --dtype f16 --in '%s' --out '%s'", in, out);
+    q[5] = 1e5f, q[9] = -7e4f;
+    write_file(in, e, 4);
+    EXPECT_EXIT_MENTIONING(1, "input q: 2 values beyond fp16's range",
+                           "run delta_rule --dtype f16 --in '%s' --out '%s'", in, out);
+    EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", in, out);
+    /* the functions load their inputs the same way */
+    const st_entry fn[] = {{"input", 2, {4, 16}, q}};
+    write_file(in, fn, 1);
+    EXPECT_EXIT_MENTIONING(1, "input input: 2 values beyond fp16's range",
+                           "run silu --dtype f16 --in '%s' --out '%s'", in, out);
+    EXPECT_EXIT(0, "run silu --in '%s' --out '%s'", in, out);
+}
 
 /* ---- the building blocks (dvk run FUNCTION) ------------------------------------------------ */
 
@@ -1008,6 +1183,25 @@ static void test_usage_errors(void **state)
     EXPECT_EXIT(2, "devices extra");
     EXPECT_EXIT(1, "run delta_rule --device 'no such device' --in '%s' --out '%s'",
                 fixture("delta_rule_recurrent_fla"), tmp("out.safetensors"));
+}
+
+/* Shapes whose sizes overflow 64 bits, or exceed the device: a clear error (exit 1), never a
+ * heap overflow (issue 17: B*T*H*K*4 wrapped to malloc(0) and bench wrote past it). */
+static void test_huge_shapes_refused(void **state)
+{
+    (void)state;
+    const char *shapes[] = {
+        "delta_rule --B 65536 --T 65536 --H 65536 --K 16384 --V 1",
+        "delta_rule --B 1024 --T 1024 --H 1024 --K 1024 --V 1024",
+        "delta_rule --B 1 --T 4 --H 1 --K 16 --V 4294967295",
+        "linear_attn --B 65536 --T 65536 --H 65536 --K 16384 --V 1",
+        "kda --B 65536 --T 65536 --H 65536 --K 16384 --V 1 --gate-in-kernel",
+        "softmax_attn --B 65536 --T 65536 --H 65536 --K 16384 --V 1",
+        "silu --M 4294967295 --N 4294967295",
+        "rms_norm --M 65536 --N 65536",
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
+        EXPECT_EXIT(1, "bench %s --warmup 0 --iters 1", shapes[i]);
 }
 
 static void test_devices_and_bench(void **state)
@@ -1975,9 +2169,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fla_fixtures_through_cli),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_output_never_replaces_input),
+        cmocka_unit_test(test_untrusted_inputs),
         cmocka_unit_test(test_linear_attn_through_cli),
         cmocka_unit_test(test_attention_through_cli),
         cmocka_unit_test(test_attention_bad_input),
+        cmocka_unit_test(test_f16_overflow_reported),
         cmocka_unit_test(test_functions_through_cli),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_devices_and_bench),
@@ -1991,9 +2188,13 @@ int main(void)
         cmocka_unit_test(test_library_environment),
         cmocka_unit_test(test_layer_qwen3_next_gdn),
         cmocka_unit_test(test_layer_errors),
+        cmocka_unit_test(test_huge_shapes_refused),
         cmocka_unit_test(test_layer_deltanet),
         cmocka_unit_test(test_layer_kda_attention),
         cmocka_unit_test(test_layer_seed_errors),
     };
+    /* DVK_TEST_FILTER=test_bad_files (a glob): only the tests it names */
+    if (getenv("DVK_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,14 +1,20 @@
 /* safetensors writer for the dvk tool and the tests. See safetensors.h. (Reading is the
  * library's: dvk_weights in deltavk.h.) */
+/* realpath (following an output that is a symbolic link) is an X/Open function. */
+#define _XOPEN_SOURCE 700
+
 #include "safetensors.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Shapes and offsets stay below 2^53, so that readers that keep JSON numbers as doubles (as
  * JavaScript's and many others do) read them exactly. */
@@ -398,9 +404,117 @@ static dvk_status dvk_st_writer_header(const dvk_st_writer *w, char **out, size_
     return DVK_SUCCESS;
 }
 
-static bool dvk_st_write_bytes(FILE *fp, const void *p, size_t n)
+/* Writes all n bytes (write may take fewer, or be interrupted). */
+static bool dvk_st_write_all(int fd, const void *p, size_t n)
 {
-    return n == 0 || fwrite(p, 1, n, fp) == n;
+    const unsigned char *b = p;
+    while (n > 0) {
+        const ssize_t k = write(fd, b, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (k == 0)
+                errno = EIO;
+            return false;
+        }
+        b += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+/* Creates a new file beside `target` (same directory, so the rename that replaces the target
+ * is atomic), named ".<name>.tmp<pid>.<n>". O_EXCL: never an existing file; mode 0666 less
+ * the umask, as fopen would give. Returns the descriptor, or -1 with errno set. */
+static int dvk_st_create_temp(const char *target, char *tmp, size_t tmp_len)
+{
+    const char *slash = strrchr(target, '/');
+    const int dir_len = slash ? (int)(slash - target) + 1 : 0;
+    const char *base = slash ? slash + 1 : target;
+    for (unsigned attempt = 0; attempt < 100; ++attempt) {
+        const int n = snprintf(tmp, tmp_len, "%.*s.%s.tmp%ld.%u", dir_len, target, base,
+                               (long)getpid(), attempt);
+        if (n < 0 || (size_t)n >= tmp_len) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+/* The rename is durable once the directory's entry is: best effort (some file systems refuse
+ * fsync on a directory, and the data are safe either way). */
+static void dvk_st_sync_dir(const char *target)
+{
+    const char *slash = strrchr(target, '/');
+    char dir[4096] = ".";
+    if (slash) {
+        const size_t n = slash == target ? 1 : (size_t)(slash - target);
+        if (n >= sizeof dir)
+            return;
+        memcpy(dir, target, n);
+        dir[n] = '\0';
+    }
+    const int fd = open(dir, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+/* The file that will be replaced: `path`, or what it links to; an existing target must be a
+ * regular file (replacing /dev/null or a directory is never what was meant). *mode: the
+ * existing file's permissions, or -1. */
+static dvk_status dvk_st_resolve_target(const char *path, char **target, int *mode, char *err,
+                                        size_t err_len)
+{
+    *target = NULL;
+    *mode = -1;
+    struct stat sb;
+    if (lstat(path, &sb) != 0) {
+        if (errno != ENOENT)
+            return dvk_st_fail(err, err_len, DVK_ERROR_IO, "%s: cannot stat: %s", path,
+                               strerror(errno));
+        *target = dvk_st_strdup(path);
+        return *target ? DVK_SUCCESS
+                       : dvk_st_fail(err, err_len, DVK_ERROR_OUT_OF_HOST_MEMORY,
+                                     "%s: out of memory", path);
+    }
+    if (S_ISLNK(sb.st_mode)) { /* write where the link points; the link stays a link */
+        *target = realpath(path, NULL);
+        if (!*target)
+            return dvk_st_fail(err, err_len, DVK_ERROR_IO, "%s: cannot follow the link: %s",
+                               path, strerror(errno));
+        if (stat(*target, &sb) != 0)
+            sb.st_mode = S_IFREG | 0666;
+    } else {
+        *target = dvk_st_strdup(path);
+        if (!*target)
+            return dvk_st_fail(err, err_len, DVK_ERROR_OUT_OF_HOST_MEMORY, "%s: out of memory",
+                               path);
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        free(*target);
+        *target = NULL;
+        return dvk_st_fail(err, err_len, DVK_ERROR_IO,
+                           "%s: exists and is not a regular file (%s); not replaced", path,
+                           S_ISDIR(sb.st_mode) ? "a directory" : "a device, pipe or socket");
+    }
+    /* rename() would replace a read-only file too (only the directory's permission counts);
+     * a file its owner made read-only is refused, as writing it in place would be. */
+    if (access(*target, W_OK) != 0) {
+        const int e = errno;
+        free(*target);
+        *target = NULL;
+        return dvk_st_fail(err, err_len, DVK_ERROR_IO, "%s: not writable: %s; not replaced",
+                           path, strerror(e));
+    }
+    *mode = (int)(sb.st_mode & 07777);
+    return DVK_SUCCESS;
 }
 
 dvk_status dvk_st_writer_save(const dvk_st_writer *w, const char *path, char *err,
@@ -413,34 +527,69 @@ dvk_status dvk_st_writer_save(const dvk_st_writer *w, const char *path, char *er
     dvk_status st = dvk_st_writer_header(w, &header, &header_len);
     if (st != DVK_SUCCESS)
         return dvk_st_fail(err, err_len, st, "%s: out of memory building the header", path);
-
-    FILE *fp = fopen(path, "wb");
-    if (!fp) {
-        const int saved_errno = errno;
-        free(header);
-        return dvk_st_fail(err, err_len, DVK_ERROR_IO, "%s: cannot create: %s", path,
-                           strerror(saved_errno));
+    char *target = NULL;
+    int mode = -1;
+    st = dvk_st_resolve_target(path, &target, &mode, err, err_len);
+    const size_t tmp_len = target ? strlen(target) + 64 : 0;
+    char *tmp = target ? malloc(tmp_len) : NULL;
+    if (st == DVK_SUCCESS && !tmp)
+        st = dvk_st_fail(err, err_len, DVK_ERROR_OUT_OF_HOST_MEMORY, "%s: out of memory", path);
+    const int fd = st == DVK_SUCCESS ? dvk_st_create_temp(target, tmp, tmp_len) : -1;
+    if (st == DVK_SUCCESS && fd < 0)
+        st = dvk_st_fail(err, err_len, DVK_ERROR_IO, "%s: cannot create a file beside it: %s",
+                         path, strerror(errno));
+    if (st == DVK_SUCCESS) {
+        /* Spelled out byte by byte: the format fixes little-endian whatever the host is. */
+        unsigned char len_bytes[8];
+        for (int i = 0; i < 8; ++i)
+            len_bytes[i] = (unsigned char)((uint64_t)header_len >> (8 * i));
+        bool ok = (mode < 0 || fchmod(fd, (mode_t)mode) == 0) &&
+                  dvk_st_write_all(fd, len_bytes, sizeof len_bytes) &&
+                  dvk_st_write_all(fd, header, header_len);
+        for (size_t i = 0; ok && i < w->count; ++i)
+            ok = dvk_st_write_all(fd, w->tensors[i].data, (size_t)w->tensors[i].nbytes);
+        /* On the disk before the name points at it: a crash leaves the old file or the new
+         * one, never a truncated one. A full disk may only show up here or at close. */
+        ok = ok && fsync(fd) == 0;
+        int saved_errno = errno;
+        if (close(fd) != 0 && ok) {
+            ok = false;
+            saved_errno = errno;
+        }
+        if (ok && rename(tmp, target) != 0) {
+            ok = false;
+            saved_errno = errno;
+        }
+        if (ok) {
+            dvk_st_sync_dir(target);
+        } else {
+            /* Only our own file goes: whatever `path` held before is as it was. */
+            unlink(tmp);
+            st = dvk_st_fail(err, err_len, DVK_ERROR_IO, "%s: write failed: %s (left as it was)",
+                             path, strerror(saved_errno));
+        }
     }
-    /* Spelled out byte by byte: the format fixes little-endian whatever the host is. */
-    unsigned char len_bytes[8];
-    for (int i = 0; i < 8; ++i)
-        len_bytes[i] = (unsigned char)((uint64_t)header_len >> (8 * i));
-    bool ok = dvk_st_write_bytes(fp, len_bytes, sizeof len_bytes) &&
-              dvk_st_write_bytes(fp, header, header_len);
-    for (size_t i = 0; ok && i < w->count; ++i)
-        ok = dvk_st_write_bytes(fp, w->tensors[i].data, (size_t)w->tensors[i].nbytes);
+    free(tmp);
+    free(target);
     free(header);
-    int saved_errno = errno;
-    /* fclose flushes, so a full disk may only show up here. */
-    if (fclose(fp) != 0 && ok) {
-        ok = false;
-        saved_errno = errno;
-    }
-    if (!ok) {
-        /* A partial file would later read as "truncated", hiding the real cause. */
-        remove(path);
-        return dvk_st_fail(err, err_len, DVK_ERROR_IO, "%s: write failed: %s", path,
-                           strerror(saved_errno));
-    }
-    return DVK_SUCCESS;
+    return st;
+}
+
+/* One file under two names (another spelling, a link, a hard link): the same device and
+ * inode. */
+static bool dvk_st_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+dvk_status dvk_st_check_output(const char *out, const char *in, char *err, size_t err_len)
+{
+    if (!out || !in || !dvk_st_same_file(out, in))
+        return DVK_SUCCESS;
+    return dvk_st_fail(err, err_len, DVK_ERROR_INVALID_ARGUMENT,
+                       "--out %s is the input %s (the same file): it would be replaced by the "
+                       "outputs; choose another path",
+                       out, in);
 }

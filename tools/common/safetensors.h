@@ -54,10 +54,18 @@ dvk_status dvk_st_writer_add(dvk_st_writer *w, const char *name, dvk_st_dtype dt
                              uint32_t ndim, const uint64_t *shape, const void *data);
 /* Sets (or replaces) one metadata entry; both strings are copied and must be UTF-8. */
 dvk_status dvk_st_writer_set_metadata(dvk_st_writer *w, const char *key, const char *value);
-/* Writes the file. DVK_ERROR_IO if any write or the close fails; a partly written file is
- * removed. err (if not NULL) receives a one-line message on failure. */
+/* Writes the file, safely: into a new file in the same directory, synced to the disk, then
+ * renamed over `path` only when every byte is written (a link is followed: the file it names
+ * is replaced, and keeps its permissions). DVK_ERROR_IO if anything fails, or if `path`
+ * exists and is not a regular file; then the new file is removed and `path` (if it existed)
+ * is left exactly as it was. err (if not NULL) receives a one-line message on failure. */
 dvk_status dvk_st_writer_save(const dvk_st_writer *w, const char *path, char *err,
                               size_t err_len);
+/* DVK_ERROR_INVALID_ARGUMENT, with a message in err, when the output path `out` names the
+ * same file as the input `in` (the same device and inode: another spelling, a symbolic or a
+ * hard link are caught); DVK_SUCCESS otherwise, also when either does not exist. A tool
+ * calls it before any work, so that an output never replaces its own input. */
+dvk_status dvk_st_check_output(const char *out, const char *in, char *err, size_t err_len);
 
 #ifdef __cplusplus
 }

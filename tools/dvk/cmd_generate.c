@@ -405,6 +405,11 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "dvk: --out is required\n");
         rc = TOOL_USAGE;
     }
+    char err[256] = "";
+    if (rc == TOOL_OK && dvk_st_check_output(o.out, o.model, err, sizeof err) != DVK_SUCCESS) {
+        fprintf(stderr, "dvk: %s\n", err);
+        return TOOL_USAGE;
+    }
     if (rc != TOOL_OK) {
         if (rc == TOOL_USAGE)
             gen_usage(stderr, argv[1]);
@@ -430,7 +435,6 @@ int cmd_eval(int argc, char **argv)
     }
     if (rc == TOOL_OK) {
         dvk_st_writer *w = NULL;
-        char err[256] = "";
         const uint64_t shape[1] = {V};
         dvk_status st = dvk_st_writer_create(&w);
         if (st == DVK_SUCCESS)

@@ -49,6 +49,10 @@ int cmd_run(int argc, char **argv)
         return TOOL_USAGE;
 
     char err[512];
+    if (dvk_st_check_output(opts.out, opts.in, err, sizeof err) != DVK_SUCCESS) {
+        fprintf(stderr, "dvk: %s\n", err);
+        return TOOL_USAGE;
+    }
     dvk_status st;
     dvk_context *ctx = NULL;
     int rc = tool_context(&opts, &ctx);

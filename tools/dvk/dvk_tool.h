@@ -144,6 +144,8 @@ typedef enum tool_kind {
     KIND_NORMAL,    /* N(0,1), [B,T,H,K] (softmax_attn's and infini_attn's q and k) */
     KIND_DONE,      /* episode starts, [B,T] (an optional input: bench leaves it out) */
     KIND_HEAD_GATE, /* N(0,1) logits, [H], fp32 (infini_attn's gate) */
+    KIND_STATE,     /* N(0,0.1^2), the initial state h0 [B,HV,K,V], fp32 */
+    KIND_NORMALISER, /* uniform in (1,2), the initial normaliser z0 [B,HV,K], fp32 */
 } tool_kind;
 
 /* When an operator takes an input (tool_input.flags). */

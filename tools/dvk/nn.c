@@ -49,19 +49,19 @@ static dvk_status random_tensor(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim
                                 const uint64_t *shape, float lo, float hi, uint64_t seed,
                                 dvk_tensor **out)
 {
-    uint64_t n = 1;
-    for (uint32_t i = 0; i < ndim; ++i)
-        n *= shape[i];
-    if (n > ((uint64_t)1 << 34))
-        return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED, "%llu elements are too many for the tool",
-                             (unsigned long long)n);
+    /* the device tensor first: a shape too large for the device is refused before any host
+     * memory is sized by it (its element count is checked for overflow by both) */
+    dvk_status st = tool_tensor_from(ctx, dtype, ndim, shape, NULL, out);
+    if (st != DVK_SUCCESS)
+        return st;
+    const size_t n = dvk_tensor_numel(*out);
     float *x = malloc(n * sizeof *x);
     if (!x)
         return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-    for (uint64_t i = 0; i < n; ++i)
+    for (size_t i = 0; i < n; ++i)
         x[i] = lo + (hi - lo) * tool_rng_uniform(&s);
-    const dvk_status st = tool_tensor_from(ctx, dtype, ndim, shape, x, out);
+    st = tool_tensor_fill(*out, x);
     free(x);
     return st;
 }
@@ -929,6 +929,11 @@ int tool_run_fn(const tool_fn *fn, tool_opts *opts)
         print_fn(stderr, fn);
         return TOOL_USAGE;
     }
+    char err[512];
+    if (dvk_st_check_output(opts->out, opts->in, err, sizeof err) != DVK_SUCCESS) {
+        fprintf(stderr, "dvk: %s\n", err);
+        return TOOL_USAGE;
+    }
     dvk_context *ctx = NULL;
     int rc = tool_context(opts, &ctx);
     if (rc != TOOL_OK)
@@ -948,6 +953,11 @@ int tool_run_fn(const tool_fn *fn, tool_opts *opts)
         st = dvk_weights_get(w, key, &t);
         if (st == DVK_ERROR_NOT_FOUND && optional)
             continue;
+        if (st == DVK_SUCCESS && dvk_tensor_dtype(t) == DVK_DTYPE_F16 &&
+            tool_check_f16_range(w, key) != TOOL_OK) {
+            rc = TOOL_FAIL;
+            break;
+        }
         if (st == DVK_SUCCESS) {
             uint64_t shape[DVK_MAX_DIMS];
             const uint32_t nd = shape_of(t, shape);
@@ -983,7 +993,6 @@ int tool_run_fn(const tool_fn *fn, tool_opts *opts)
             if (io.out[i])
                 rc = add_output(wr, fn->out[i], name_len(fn->out[i]), io.out[i]);
         if (rc == TOOL_OK) {
-            char err[512];
             dvk_st_writer_set_metadata(wr, "producer", "dvk run");
             dvk_st_writer_set_metadata(wr, "function", fn->name);
             dvk_st_writer_set_metadata(wr, "device", dvk_context_device_info(ctx)->name);

@@ -17,8 +17,20 @@ float tool_rng_uniform(uint64_t *s);
  * truncated), or left unset when data is NULL. */
 dvk_status tool_tensor_from(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
                             const uint64_t *shape, const float *data, dvk_tensor **out);
+/* The element count of a shape into *out, the product checked: DVK_ERROR_LIMIT_EXCEEDED (the
+ * message set, naming the shape) when it, or its host copy as doubles, would not fit a size_t.
+ * Call it before any host buffer of the shape is sized. */
+dvk_status tool_shape_numel(uint32_t ndim, const uint64_t *shape, size_t *out);
+/* Uploads floats (as many as t has elements) into t, converted to its dtype. */
+dvk_status tool_tensor_fill(dvk_tensor *t, const float *data);
 /* Downloads any tensor as floats (malloc'd) into *out (NULL on failure). */
 dvk_status tool_download_floats(const dvk_tensor *t, float **out);
+
+/* --dtype f16 rounds each value of a file to fp16, and a finite value past its range (65504;
+ * from 65520 up) becomes inf: the run would go on with infinities the file does not hold.
+ * Reads entry `name` of w back as f32 and counts such values: TOOL_FAIL with a message naming
+ * the input, the count and the largest, else TOOL_OK (also when there is no such entry). */
+int tool_check_f16_range(dvk_weights *w, const char *name);
 
 /* Milliseconds from t0 to t1 (CLOCK_MONOTONIC readings). */
 double tool_elapsed_ms(const struct timespec *t0, const struct timespec *t1);

@@ -1,10 +1,17 @@
 /* Shared helpers of the models level (see models.h): views kept for one recording, scratch and
  * host-converted tensors, and the small safetensors writer of state files. */
+/* realpath (a state file that is a symbolic link: the file it names is replaced) is X/Open. */
+#define _XOPEN_SOURCE 700
+
 #include "models/models.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *dvk__md_dims_str(uint32_t ndim, const uint64_t *dims, char *buf, size_t len)
 {
@@ -139,6 +146,78 @@ static void sb_json(sbuf *b, const char *s)
     sb_put(b, "\"", 1);
 }
 
+/* Writes all n bytes (write may take fewer, or be interrupted). */
+static bool write_all(int fd, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n > 0) {
+        const ssize_t k = write(fd, b, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (k == 0)
+                errno = EIO;
+            return false;
+        }
+        b += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+/* A new file beside the file `path` names (a link followed), for a rename over it once
+ * written: an existing target must be a regular file. Returns the descriptor with *target and
+ * *tmp (malloc'd), or -1 with *st set. */
+static int open_beside(const char *path, char **target, char **tmp, dvk_status *st)
+{
+    struct stat sb;
+    const bool exists = stat(path, &sb) == 0;
+    if (exists && !S_ISREG(sb.st_mode)) {
+        *st = dvk_set_error(DVK_ERROR_IO, "%s exists and is not a regular file; not replaced",
+                            path);
+        return -1;
+    }
+    /* rename() would replace a read-only file too: refused, as writing it in place would be */
+    if (exists && access(path, W_OK) != 0) {
+        *st = dvk_set_error(DVK_ERROR_IO, "%s is not writable: %s; not replaced", path,
+                            strerror(errno));
+        return -1;
+    }
+    *target = exists ? realpath(path, NULL) : NULL;
+    if (!*target) {
+        const size_t n = strlen(path) + 1;
+        *target = malloc(n);
+        if (*target)
+            memcpy(*target, path, n);
+    }
+    const size_t len = *target ? strlen(*target) + 64 : 0;
+    *tmp = *target ? malloc(len) : NULL;
+    if (!*tmp) {
+        free(*target);
+        *st = dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        return -1;
+    }
+    const char *slash = strrchr(*target, '/');
+    const int dir_len = slash ? (int)(slash - *target) + 1 : 0;
+    for (unsigned attempt = 0; attempt < 100; ++attempt) {
+        snprintf(*tmp, len, "%.*s.%s.tmp%ld.%u", dir_len, *target,
+                 slash ? slash + 1 : *target, (long)getpid(), attempt);
+        const int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            if (exists)
+                (void)fchmod(fd, sb.st_mode & 07777);
+            return fd;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    *st = dvk_set_error(DVK_ERROR_IO, "cannot create %s (a file beside it): %s", path,
+                        strerror(errno));
+    free(*tmp);
+    free(*target);
+    return -1;
+}
+
 dvk_status dvk__md_st_write(const char *path, const md_st_tensor *tensors, uint32_t n_tensors,
                             const md_st_meta *meta, uint32_t n_meta)
 {
@@ -183,26 +262,41 @@ dvk_status dvk__md_st_write(const char *path, const md_st_tensor *tensors, uint3
         free(h.p);
         return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
+    dvk_status st = DVK_SUCCESS;
+    char *target = NULL, *tmp = NULL;
+    const int fd = open_beside(path, &target, &tmp, &st);
+    if (fd < 0) {
         free(h.p);
-        return dvk_set_error(DVK_ERROR_IO, "cannot create %s", path);
+        return st;
     }
     unsigned char len8[8];
     for (int i = 0; i < 8; ++i)
         len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
-    bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(h.p, 1, h.len, f) == h.len;
+    bool ok = write_all(fd, len8, 8) && write_all(fd, h.p, h.len);
     for (uint32_t i = 0; ok && i < n_tensors; ++i) {
         uint64_t n = 1;
         for (uint32_t d = 0; d < tensors[i].ndim; ++d)
             n *= tensors[i].shape[d];
-        ok = fwrite(tensors[i].data, sizeof(float), (size_t)n, f) == (size_t)n;
+        ok = write_all(fd, tensors[i].data, (size_t)n * sizeof(float));
     }
-    ok = fclose(f) == 0 && ok;
+    /* synced before the name points at it: the old file or the new one, never half of one */
+    ok = ok && fsync(fd) == 0;
+    int err = errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (ok && rename(tmp, target) != 0) {
+        ok = false;
+        err = errno;
+    }
     free(h.p);
     if (!ok) {
-        remove(path);
-        return dvk_set_error(DVK_ERROR_IO, "writing %s failed", path);
+        unlink(tmp);
+        st = dvk_set_error(DVK_ERROR_IO, "writing %s failed: %s (left as it was)", path,
+                           strerror(err));
     }
-    return DVK_SUCCESS;
+    free(tmp);
+    free(target);
+    return st;
 }

@@ -571,13 +571,18 @@ dvk_status dvk_rwkv7_load(dvk_context *ctx, const char *path, const dvk_rwkv7_lo
     *out = NULL;
     if (!ctx || !path)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "%s is NULL", ctx ? "path" : "context");
-    const int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO opens at once (instead of waiting for a writer) and is refused */
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return dvk_set_error(DVK_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
         return dvk_set_error(DVK_ERROR_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)sb.st_size > SIZE_MAX) {
+        close(fd);
+        return dvk_set_error(DVK_ERROR_IO, "%s: too large to map", path);
     }
     const size_t size = (size_t)sb.st_size;
     void *map = NULL;

@@ -14,6 +14,47 @@ dvk_status dvk__rec_check_lead(const dvk_context *ctx, const char *name, const d
     return DVK_SUCCESS;
 }
 
+static bool overlap(const dvk_tensor *x, const dvk_tensor *y)
+{
+    return x && y && x->buffer == y->buffer && x->offset < y->offset + y->bytes &&
+           y->offset < x->offset + x->bytes;
+}
+
+/* The kernels read the inputs while they write o and the final state, in parallel and (in
+ * the chunked form) in several passes: an output sharing bytes with an input would be read
+ * after it was written. The one exception is the state carried in place: final_state the
+ * same tensor (the same bytes) as initial_state, as a stream of calls does. */
+static dvk_status check_aliasing(const dvk__rec *r)
+{
+    const struct {
+        const char *name;
+        const dvk_tensor *t;
+    } in[] = {{"q", r->q},     {"k", r->k},         {"v", r->v},
+              {"beta", r->beta}, {"g", r->g},       {"a", r->a},
+              {"b", r->b},     {"A_log", r->A_log}, {"dt_bias", r->dt_bias},
+              {"initial_state", r->h0}};
+    const struct {
+        const char *name;
+        const dvk_tensor *t;
+    } out[] = {{"o", r->o}, {"final_state", r->ht}};
+    for (size_t j = 0; j < sizeof out / sizeof out[0]; ++j) {
+        for (size_t i = 0; i < sizeof in / sizeof in[0]; ++i) {
+            if (!overlap(out[j].t, in[i].t))
+                continue;
+            if (out[j].t == r->ht && in[i].t == r->h0 && r->ht->offset == r->h0->offset &&
+                r->ht->bytes == r->h0->bytes)
+                continue; /* the state in place */
+            return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                             "%s shares memory with %s: outputs must not overlap the inputs "
+                             "(only final_state may be initial_state itself)",
+                             out[j].name, in[i].name);
+        }
+    }
+    if (overlap(r->o, r->ht))
+        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "o shares memory with final_state");
+    return DVK_SUCCESS;
+}
+
 dvk_status dvk__rec_check(const dvk_context *ctx, dvk__rec *r, uint32_t num_seqs, float scale,
                           float default_scale)
 {
@@ -54,6 +95,7 @@ dvk_status dvk__rec_check(const dvk_context *ctx, dvk__rec *r, uint32_t num_seqs
         DVK_TRY(dvk__check_tensor(ctx, "initial_state", r->h0, 4, state_shape, DVK_DTYPE_F32));
     if (r->ht)
         DVK_TRY(dvk__check_tensor(ctx, "final_state", r->ht, 4, state_shape, DVK_DTYPE_F32));
+    DVK_TRY(check_aliasing(r));
     if (!isfinite(scale))
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "scale is not finite");
     r->scale = scale != 0.0f ? scale : default_scale;

@@ -105,7 +105,8 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
     const uint32_t tiles = (uint32_t)dvk__ceil_div(r->V, plan.BV);
     const bool partial = r->key_readout && tiles > 1;
     const uint64_t tokens = (uint64_t)r->B * r->T;
-    dvk_binding part = none;
+    /* the partial sums' binding is writable: unused, it is a dummy write (internal.h) */
+    dvk_binding part = dvk__bind_dummy_write(cmd);
     if (partial) {
         if (tokens * r->HV * r->K > UINT32_MAX / tiles)
             return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "key read-out: the output is too large");
@@ -156,7 +157,8 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
                                                                       : none,
             [DELTA_RULE_RECURRENT_BIND_H0] = in,
             [DELTA_RULE_RECURRENT_BIND_HT] = out,
-            [DELTA_RULE_RECURRENT_BIND_O] = partial ? none : dvk__bind_write(r->o),
+            [DELTA_RULE_RECURRENT_BIND_O] = partial ? dvk__bind_dummy_write(cmd)
+                                                    : dvk__bind_write(r->o),
             [DELTA_RULE_RECURRENT_BIND_CU_SEQLENS] = cu,
             [DELTA_RULE_RECURRENT_BIND_B] = b_in,
             [DELTA_RULE_RECURRENT_BIND_A_LOG] = r->gate_act ? dvk__bind_read(r->A_log) : none,
@@ -258,7 +260,7 @@ static dvk_status record_decode(dvk_cmd *cmd, const dvk__rec *r)
         [DELTA_RULE_DECODE_BIND_BETA] = beta,
         [DELTA_RULE_DECODE_BIND_G] = r->gate != DVK__GATE_NONE ? dvk__bind_read(r->g) : none,
         [DELTA_RULE_DECODE_BIND_H0] = r->h0 ? dvk__bind_read(r->h0) : none,
-        [DELTA_RULE_DECODE_BIND_HT] = r->ht ? dvk__bind_write(r->ht) : none,
+        [DELTA_RULE_DECODE_BIND_HT] = r->ht ? dvk__bind_write(r->ht) : dvk__bind_dummy_write(cmd),
         [DELTA_RULE_DECODE_BIND_O] = dvk__bind_write(r->o),
         [DELTA_RULE_DECODE_BIND_B] = b_in,
         [DELTA_RULE_DECODE_BIND_A_LOG] = r->gate_act ? dvk__bind_read(r->A_log) : none,

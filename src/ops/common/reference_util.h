@@ -3,8 +3,20 @@
 #ifndef DVK_REFERENCE_UTIL_H
 #define DVK_REFERENCE_UTIL_H
 
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* malloc of a * b elements of `size` bytes, or NULL when that product overflows (the sizes
+ * come from the caller's ints: 8 * K * V wraps for K, V near 2^31). */
+static inline void *dvk_ref__alloc(size_t size, size_t a, size_t b)
+{
+    if (size == 0 || (b != 0 && a > SIZE_MAX / size / b))
+        return NULL;
+    return malloc(size * a * b);
+}
 
 /* x / sqrt(sum x^2 + 1e-6), as fla's use_qk_l2norm_in_kernel; or a plain copy. */
 static inline void dvk_ref__load(const float *x, int n, bool l2norm, double *out)
@@ -26,8 +38,8 @@ static inline int dvk_ref__sequences(int B, int T, const int *cu_seqlens, int nu
 {
     if (B < 1 || T < 1)
         return -1;
-    if (!cu_seqlens)
-        return B;
+    if (!cu_seqlens) /* token indices n * T + t are ints */
+        return B > INT_MAX / T ? -1 : B;
     if (B != 1 || num_seqs < 1 || cu_seqlens[0] != 0 || cu_seqlens[num_seqs] != T)
         return -1;
     for (int i = 0; i < num_seqs; ++i)

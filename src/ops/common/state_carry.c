@@ -11,7 +11,8 @@ dvk_status dvk__carry_init(dvk_cmd *cmd, const dvk__rec *r, uint32_t segments, d
     c->has_h0 = r->h0 != NULL;
     c->has_ht = r->ht != NULL;
     c->h0 = c->has_h0 ? dvk__bind_read(r->h0) : none;
-    c->ht = c->has_ht ? dvk__bind_write(r->ht) : none;
+    /* the kernels' state output is writable: without final_state, a dummy write */
+    c->ht = c->has_ht ? dvk__bind_write(r->ht) : dvk__bind_dummy_write(cmd);
     c->carry = none;
     if (c->segments > 1) {
         if (c->has_ht)

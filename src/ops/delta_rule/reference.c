@@ -58,10 +58,10 @@ int dvk_ref_delta_rule(const dvk_ref_delta_rule_args *a)
     const int K = a->K, V = a->V;
     const double scale = a->scale != 0.0f ? (double)a->scale : 1.0 / sqrt((double)K);
 
-    double *S = malloc(sizeof(double) * (size_t)K * V);
-    double *u = malloc(sizeof(double) * (size_t)V);
-    double *qd = malloc(sizeof(double) * (size_t)K);
-    double *kd = malloc(sizeof(double) * (size_t)K);
+    double *S = dvk_ref__alloc(sizeof(double), (size_t)K, (size_t)V);
+    double *u = dvk_ref__alloc(sizeof(double), (size_t)V, 1);
+    double *qd = dvk_ref__alloc(sizeof(double), (size_t)K, 1);
+    double *kd = dvk_ref__alloc(sizeof(double), (size_t)K, 1);
     if (!S || !u || !qd || !kd) {
         free(S);
         free(u);

@@ -9,6 +9,14 @@
 #include <math.h>
 #include <string.h>
 
+static bool same_shape(const dvk_tensor *x, const dvk_tensor *y)
+{
+    bool same = x->ndim == y->ndim;
+    for (uint32_t i = 0; same && i < x->ndim; ++i)
+        same = x->shape[i] == y->shape[i];
+    return same;
+}
+
 static dvk_status validate(dvk_cmd *cmd, const dvk__dplr_args *d, dvk__rec *r)
 {
     DVK_TRY(dvk__cmd_check_recording(cmd));
@@ -23,6 +31,16 @@ static dvk_status validate(dvk_cmd *cmd, const dvk__dplr_args *d, dvk__rec *r)
     r->H = r->HV = (uint32_t)d->k->shape[2];
     r->K = (uint32_t)d->k->shape[3];
     r->dtype = d->k->dtype;
+    /* The checks take their sizes from k; when k alone differs from the three tensors that
+     * must have its shape (and agree among themselves), the message names k rather than the
+     * first tensor compared with it (v or a, which were right). */
+    if (d->a && d->b && d->gk && same_shape(d->a, d->b) && same_shape(d->a, d->gk) &&
+        !same_shape(d->a, d->k)) {
+        char have[96], want[96];
+        return dvk__fail(DVK_ERROR_SHAPE_MISMATCH, "k: shape %s, but %s, %s and %s have shape %s",
+                         dvk__shape_str(d->k, have, sizeof have), d->a_name, d->b_name,
+                         d->gk_name, dvk__shape_str(d->a, want, sizeof want));
+    }
     DVK_TRY(dvk__check_tensor(ctx, "v", d->v, 4, (uint64_t[]){r->B, r->T, r->H, any}, r->dtype));
     r->V = (uint32_t)d->v->shape[3];
     DVK_TRY(dvk__check_tensor(ctx, d->a_name, d->a, 4, d->k->shape, r->dtype));

@@ -64,8 +64,8 @@ int dvk_ref_dplr(const dvk_ref_dplr_args *p)
         return -1;
     const int K = p->K, V = p->V;
     const double scale = p->scale != 0.0f ? (double)p->scale : 1.0 / sqrt((double)K);
-    double *S = malloc(sizeof(double) * (size_t)K * V);
-    double *w = malloc(sizeof(double) * (size_t)V);
+    double *S = dvk_ref__alloc(sizeof(double), (size_t)K, (size_t)V);
+    double *w = dvk_ref__alloc(sizeof(double), (size_t)V, 1);
     int rc = (S && w) ? 0 : -1;
     for (int n = 0; n < N && rc == 0; ++n) {
         int bos, eos;

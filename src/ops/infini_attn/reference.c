@@ -3,6 +3,8 @@
  * deltavk_reference.h. */
 #include "deltavk_reference.h"
 
+#include "../common/reference_util.h"
+
 #include "../rope/rope_freq.h"
 
 #include <math.h>
@@ -35,12 +37,12 @@ int dvk_ref_infini_attn(const dvk_ref_infini_attn_args *a)
     const double scale = a->scale != 0.0f ? (double)a->scale : 1.0 / sqrt((double)D);
     const double eps = a->eps != 0.0f ? (double)a->eps : 1e-10;
     const float theta = a->rope_theta != 0.0f ? a->rope_theta : 10000.0f;
-    double *qr = malloc(sizeof(double) * (size_t)T * D);
-    double *kr = malloc(sizeof(double) * (size_t)T * D);
-    double *vv = malloc(sizeof(double) * (size_t)T * DV);
-    double *p = malloc(sizeof(double) * (size_t)T);
-    double *M = malloc(sizeof(double) * (size_t)D * DV);
-    double *z = malloc(sizeof(double) * (size_t)D);
+    double *qr = dvk_ref__alloc(sizeof(double), (size_t)T, (size_t)D);
+    double *kr = dvk_ref__alloc(sizeof(double), (size_t)T, (size_t)D);
+    double *vv = dvk_ref__alloc(sizeof(double), (size_t)T, (size_t)DV);
+    double *p = dvk_ref__alloc(sizeof(double), (size_t)T, 1);
+    double *M = dvk_ref__alloc(sizeof(double), (size_t)D, (size_t)DV);
+    double *z = dvk_ref__alloc(sizeof(double), (size_t)D, 1);
     int rc = -1;
     if (!qr || !kr || !vv || !p || !M || !z)
         goto out;

@@ -70,11 +70,11 @@ int dvk_ref_kda(const dvk_ref_kda_args *a)
     const double scale = a->scale != 0.0f ? (double)a->scale : 1.0 / sqrt((double)K);
 
     kda_work w = {
-        .S = malloc(sizeof(double) * (size_t)K * V),
-        .u = malloc(sizeof(double) * (size_t)V),
-        .q = malloc(sizeof(double) * (size_t)K),
-        .k = malloc(sizeof(double) * (size_t)K),
-        .decay = malloc(sizeof(double) * (size_t)K),
+        .S = dvk_ref__alloc(sizeof(double), (size_t)K, (size_t)V),
+        .u = dvk_ref__alloc(sizeof(double), (size_t)V, 1),
+        .q = dvk_ref__alloc(sizeof(double), (size_t)K, 1),
+        .k = dvk_ref__alloc(sizeof(double), (size_t)K, 1),
+        .decay = dvk_ref__alloc(sizeof(double), (size_t)K, 1),
     };
     int rc = (w.S && w.u && w.q && w.k && w.decay) ? 0 : -1;
     for (int n = 0; n < N && rc == 0; ++n) {

@@ -23,10 +23,10 @@ int dvk_ref_linear_attn(const dvk_ref_linear_attn_args *a)
     const int H = a->H, K = a->K, V = a->V;
     const double scale = a->scale != 0.0f ? (double)a->scale : 1.0 / sqrt((double)K);
     const double eps = a->eps != 0.0f ? (double)a->eps : 1e-6;
-    double *S = malloc(sizeof(double) * (size_t)K * V);
-    double *z = malloc(sizeof(double) * (size_t)K);
-    double *qd = malloc(sizeof(double) * (size_t)K);
-    double *kd = malloc(sizeof(double) * (size_t)K);
+    double *S = dvk_ref__alloc(sizeof(double), (size_t)K, (size_t)V);
+    double *z = dvk_ref__alloc(sizeof(double), (size_t)K, 1);
+    double *qd = dvk_ref__alloc(sizeof(double), (size_t)K, 1);
+    double *kd = dvk_ref__alloc(sizeof(double), (size_t)K, 1);
     if (!S || !z || !qd || !kd) {
         free(S);
         free(z);

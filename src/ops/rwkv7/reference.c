@@ -2,6 +2,8 @@
  * (dvk_ref_dplr) with RWKV-7's inputs mapped onto it. See deltavk_reference.h. */
 #include "deltavk_reference.h"
 
+#include "../common/reference_util.h"
+
 #include <stdlib.h>
 
 int dvk_ref_rwkv7(const dvk_ref_rwkv7_args *p)
@@ -10,8 +12,9 @@ int dvk_ref_rwkv7(const dvk_ref_rwkv7_args *p)
         return -1;
     /* a = -kappa and b = kappa * alpha, products in float as the kernels form them from the
      * float values they read */
-    const size_t n = (size_t)p->B * p->T * p->H * p->K;
-    float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
+    const size_t bt = (size_t)p->B * p->T, hk = (size_t)p->H * p->K;
+    const size_t n = bt * hk;
+    float *a = dvk_ref__alloc(sizeof(float), bt, hk), *b = dvk_ref__alloc(sizeof(float), bt, hk);
     int rc = -1;
     if (a && b) {
         for (size_t i = 0; i < n; ++i) {

@@ -3,6 +3,8 @@
  * deltavk_reference.h. */
 #include "deltavk_reference.h"
 
+#include "../common/reference_util.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -14,7 +16,7 @@ int dvk_ref_softmax_attn(const dvk_ref_softmax_attn_args *a)
     const int T = a->T, H = a->H, D = a->D, DV = a->DV;
     const int seg = a->segment ? a->segment : T;
     const double scale = a->scale != 0.0f ? (double)a->scale : 1.0 / sqrt((double)D);
-    double *p = malloc(sizeof(double) * (size_t)T);
+    double *p = dvk_ref__alloc(sizeof(double), (size_t)T, 1);
     if (!p)
         return -1;
     for (int b = 0; b < a->B; ++b)

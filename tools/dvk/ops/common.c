@@ -13,32 +13,6 @@
 
 /* ---- tensors ---------------------------------------------------------------------------- */
 
-/* Uploads float data into a new tensor of `dtype` (converting to fp16 if asked). Unlike
- * tool_tensor_from it converts to nothing else: a bf16 tensor refuses the floats for their
- * size, which is how bench --dtype bf16 reports today that the operators take no bf16. */
-static dvk_status upload_floats(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
-                                const uint64_t *shape, const float *data, dvk_tensor **out)
-{
-    dvk_status st = tool_tensor_from(ctx, dtype, ndim, shape, NULL, out);
-    if (st != DVK_SUCCESS)
-        return st;
-    const size_t n = dvk_tensor_numel(*out);
-    if (dtype == DVK_DTYPE_F16) {
-        uint16_t *h = malloc(n * sizeof *h);
-        if (!h) {
-            fprintf(stderr, "dvk: out of host memory for %zu values\n", n);
-            return DVK_ERROR_OUT_OF_HOST_MEMORY;
-        }
-        for (size_t i = 0; i < n; ++i)
-            h[i] = dvk_f32_to_f16(data[i]);
-        st = dvk_tensor_upload(*out, h, n * sizeof *h);
-        free(h);
-    } else {
-        st = dvk_tensor_upload(*out, data, n * sizeof *data);
-    }
-    return st;
-}
-
 void tool_free_inputs(tool_inputs *in)
 {
     if (in->weights) { /* the tensors are the file's */
@@ -267,16 +241,37 @@ static dvk_dtype load_dtype(void *user, const char *name, dvk_dtype chosen)
     return i ? slot_dtype(i->slot, p->opts) : DVK_DTYPE_F32; /* states: fp32 */
 }
 
+/* The dimensions an input of this kind has (random_tensor makes them so). */
+static uint32_t kind_ndim(tool_kind kind)
+{
+    switch (kind) {
+    case KIND_A_LOG:
+    case KIND_DT_BIAS:
+    case KIND_HEAD_GATE:
+        return 1;
+    case KIND_DONE:
+        return 2;
+    case KIND_BETA:
+    case KIND_GATE_HEAD:
+    case KIND_NORMALISER:
+        return 3;
+    default:
+        return 4;
+    }
+}
+
 /* The device tensor of input `name` (absent: *out stays NULL). Inputs must be float tensors
- * of 1 to 4 dimensions; token tensors are in --dtype (default f32). */
-static int take_input(dvk_weights *w, const char *name, dvk_dtype want, dvk_tensor **out)
+ * of `ndim` dimensions (the operator's layout: a tensor of other rank would be read with
+ * sizes that are not its own); token tensors are in --dtype (default f32). */
+static int take_input(dvk_weights *w, const char *name, uint32_t ndim, dvk_dtype want,
+                      dvk_tensor **out)
 {
     dvk_weights_entry e;
     if (dvk_weights_find(w, name, &e) != DVK_SUCCESS)
         return TOOL_OK;
-    if (e.ndim < 1 || e.ndim > DVK_MAX_DIMS) {
-        fprintf(stderr, "dvk: input %s has %u dimensions (1 to %d expected)\n", name, e.ndim,
-                DVK_MAX_DIMS);
+    if (e.ndim != ndim) {
+        fprintf(stderr, "dvk: input %s has %u dimension%s; this operator takes it with %u\n",
+                name, e.ndim, e.ndim == 1 ? "" : "s", ndim);
         return TOOL_FAIL;
     }
     if (e.dtype == DVK_DTYPE_I32) {
@@ -298,7 +293,7 @@ static int take_input(dvk_weights *w, const char *name, dvk_dtype want, dvk_tens
         return tool_fail_status(what, dvk_set_error(DVK_ERROR_UNSUPPORTED_DTYPE,
                                                     "the device cannot hold %s tensors",
                                                     dvk_dtype_name(want)));
-    return TOOL_OK;
+    return want == DVK_DTYPE_F16 ? tool_check_f16_range(w, name) : TOOL_OK;
 }
 
 /* cu_seqlens: a 1-D integer tensor of at least 2 offsets, each in [0, 2^31). */
@@ -367,13 +362,16 @@ int tool_load_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *opts,
                     i->name, opts->in);
             return TOOL_FAIL;
         }
-        if (take_input(w, i->name, slot_dtype(i->slot, opts), &in->t[i->slot]) != TOOL_OK)
+        if (take_input(w, i->name, kind_ndim(i->kind), slot_dtype(i->slot, opts),
+                       &in->t[i->slot]) != TOOL_OK)
             return TOOL_FAIL;
     }
     /* States: absent = zeros (Infini-attention: no past memory, the first segment). */
-    if (op->state != STATE_NONE && take_input(w, "h0", DVK_DTYPE_F32, &in->h0) != TOOL_OK)
+    if (op->state != STATE_NONE &&
+        take_input(w, "h0", kind_ndim(KIND_STATE), DVK_DTYPE_F32, &in->h0) != TOOL_OK)
         return TOOL_FAIL;
-    if (op->state == STATE_S_Z && take_input(w, "z0", DVK_DTYPE_F32, &in->z0) != TOOL_OK)
+    if (op->state == STATE_S_Z &&
+        take_input(w, "z0", kind_ndim(KIND_NORMALISER), DVK_DTYPE_F32, &in->z0) != TOOL_OK)
         return TOOL_FAIL;
     if (read_cu_seqlens(w, op, opts, in) != TOOL_OK)
         return TOOL_FAIL;
@@ -471,6 +469,14 @@ static void random_values(tool_kind kind, const tool_opts *o, float *x, size_t n
             x[i] = o->feature_map == DVK_FEATURE_ELU1 ? z : z > 0.0f ? z + 1.0f : expf(z);
         }
         break;
+    case KIND_STATE:
+        for (size_t i = 0; i < n; ++i)
+            x[i] = 0.1f * rng_normal(seed);
+        break;
+    case KIND_NORMALISER: /* a normaliser sums positive features: positive */
+        for (size_t i = 0; i < n; ++i)
+            x[i] = 1.0f + tool_rng_uniform(seed);
+        break;
     case KIND_DONE: /* about one episode start in 256 tokens */
         for (size_t i = 0; i < n; ++i)
             x[i] = tool_rng_uniform(seed) < 1.0f / 256.0f ? 1.0f : 0.0f;
@@ -485,6 +491,45 @@ static void random_values(tool_kind kind, const tool_opts *o, float *x, size_t n
             x[i] = rng_normal(seed);
         break;
     }
+}
+
+/* Uploads floats into tensor t (converting to fp16 if it is fp16). Unlike tool_tensor_from
+ * it converts to nothing else: a bf16 tensor refuses the floats for their size, which is how
+ * bench --dtype bf16 reports today that the operators take no bf16. */
+static dvk_status upload_floats(dvk_tensor *t, const float *data)
+{
+    const size_t n = dvk_tensor_numel(t);
+    if (dvk_tensor_dtype(t) != DVK_DTYPE_F16)
+        return dvk_tensor_upload(t, data, n * sizeof *data);
+    uint16_t *h = malloc(n * sizeof *h);
+    if (!h)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for %zu values",
+                             n);
+    for (size_t i = 0; i < n; ++i)
+        h[i] = dvk_f32_to_f16(data[i]);
+    const dvk_status st = dvk_tensor_upload(t, h, n * sizeof *h);
+    free(h);
+    return st;
+}
+
+/* A new tensor of random values: the device tensor is made first, so that a shape too large
+ * for the device (or whose size overflows) is refused before any host memory is sized by it. */
+static dvk_status random_upload(dvk_context *ctx, dvk_dtype dtype, uint32_t ndim,
+                                const uint64_t *shape, tool_kind kind, const tool_opts *o,
+                                uint64_t *seed, dvk_tensor **out)
+{
+    dvk_status st = tool_tensor_from(ctx, dtype, ndim, shape, NULL, out);
+    if (st != DVK_SUCCESS)
+        return st;
+    const size_t n = dvk_tensor_numel(*out);
+    float *x = malloc(n * sizeof *x);
+    if (!x)
+        return dvk_set_error(DVK_ERROR_OUT_OF_HOST_MEMORY,
+                             "out of host memory for %zu random values", n);
+    random_values(kind, o, x, n, shape[ndim - 1], seed);
+    st = upload_floats(*out, x);
+    free(x);
+    return st;
 }
 
 static int random_tensor(dvk_context *ctx, const tool_input *in, const tool_opts *o,
@@ -509,17 +554,8 @@ static int random_tensor(dvk_context *ctx, const tool_input *in, const tool_opts
         ndim = 2;
     else if (in->kind == KIND_HEAD_GATE)
         shape[0] = o->H, ndim = 1;
-    size_t n = 1;
-    for (uint32_t i = 0; i < ndim; ++i)
-        n *= shape[i];
-    float *x = malloc(n * sizeof *x);
-    if (!x) {
-        fprintf(stderr, "dvk: out of host memory for %zu random values\n", n);
-        return TOOL_FAIL;
-    }
-    random_values(in->kind, o, x, n, shape[ndim - 1], seed);
-    const dvk_status st = upload_floats(ctx, slot_dtype(in->slot, o), ndim, shape, x, out);
-    free(x);
+    const dvk_status st =
+        random_upload(ctx, slot_dtype(in->slot, o), ndim, shape, in->kind, o, seed, out);
     if (st != DVK_SUCCESS) {
         char what[64];
         snprintf(what, sizeof what, "random input %s", in->name);
@@ -541,23 +577,14 @@ int tool_random_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *o, 
     if (with_state && op->state != STATE_NONE && rc == TOOL_OK) {
         const uint32_t HV = o->HV ? o->HV : o->H;
         const uint64_t ss[4] = {o->B, HV, o->K, o->V};
-        float *x = malloc(sizeof(float) * o->B * HV * o->K * o->V);
-        if (!x)
-            return TOOL_FAIL;
-        for (size_t i = 0; i < (size_t)o->B * HV * o->K * o->V; ++i)
-            x[i] = 0.1f * rng_normal(&seed);
-        dvk_status st = upload_floats(ctx, DVK_DTYPE_F32, 4, ss, x, &in->h0);
+        dvk_status st = random_upload(ctx, DVK_DTYPE_F32, 4, ss, KIND_STATE, o, &seed, &in->h0);
         if (st != DVK_SUCCESS)
             rc = tool_fail_status("random h0", st);
         if (rc == TOOL_OK && op->state == STATE_S_Z) {
-            /* a normaliser sums positive features: positive */
-            for (size_t i = 0; i < (size_t)o->B * HV * o->K; ++i)
-                x[i] = 1.0f + tool_rng_uniform(&seed);
-            st = upload_floats(ctx, DVK_DTYPE_F32, 3, ss, x, &in->z0);
+            st = random_upload(ctx, DVK_DTYPE_F32, 3, ss, KIND_NORMALISER, o, &seed, &in->z0);
             if (st != DVK_SUCCESS)
                 rc = tool_fail_status("random z0", st);
         }
-        free(x);
     }
     in->scale = o->has_scale ? o->scale : 0.0f;
     return rc;
