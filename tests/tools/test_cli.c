@@ -1874,8 +1874,24 @@ static void test_layer_errors(void **state)
  * (scripts/gen_deltanet_fixtures.py, scripts/gen_kda_attention_fixtures.py: a weights file and
  * an _io file each) ---- */
 
-/* Every tensor of the weights file `src` but `skip` into `dst`, under `prefix` (with a tensor
- * of another module beside them, as in a model's file), or as they are when prefix is NULL. */
+/* Whether `name` is in the comma-separated list `skip`, where an entry ending in '*' is a
+ * prefix ("x,state.*"). */
+static bool skipped(const char *name, const char *skip)
+{
+    for (const char *p = skip; p && *p;) {
+        const char *end = strchr(p, ',');
+        const size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n > 0 && p[n - 1] == '*' ? strncmp(name, p, n - 1) == 0
+                                     : strlen(name) == n && strncmp(name, p, n) == 0)
+            return true;
+        p += n + (end != NULL);
+    }
+    return false;
+}
+
+/* Every tensor of the file `src` but those `skip` lists (skipped()) into `dst`, under `prefix`
+ * (with a tensor of another module beside them, as in a model's file), or as they are when
+ * prefix is NULL. */
 static void copy_weights(const char *src, const char *dst, const char *prefix, const char *skip)
 {
     dvk_weights *f = NULL;
@@ -1891,7 +1907,7 @@ static void copy_weights(const char *src, const char *dst, const char *prefix, c
         e[n++] = (st_entry){.name = "lm_head.weight", .ndim = 2, .shape = {2, 2}, .data = other};
     for (uint32_t i = 0; i < count; ++i) {
         const char *name = dvk_weights_name(f, i);
-        if (skip && strcmp(skip, name) == 0)
+        if (skipped(name, skip))
             continue;
         t[i] = read_tensor(src, name);
         assert_true(t[i].ndim <= 4);
@@ -2164,6 +2180,325 @@ static void test_layer_seed_errors(void **state)
     free(help);
 }
 
+/* ---- dvk layer memodo, infini_attention and infini_transformer on their fixtures
+ * (scripts/gen_memodo_fixtures.py: one file holding the parameters and the runs;
+ * scripts/gen_infini_fixtures.py: a weights file and an _io file each) ---- */
+
+/* The memodo fixture's tensors that are not MemodoLayer's parameters. */
+#define MEMODO_IO "x,y,y_readme,state.*,readme_state.*"
+
+/* dvk layer memodo's output against the fixture: y as `y_ref`, state.j as `<states>.j`. */
+static void check_memodo(const char *out, const char *f, uint32_t heads, const char *y_ref,
+                         const char *states, const char *what, double tol)
+{
+    expect_count(out, 2 + heads);
+    if (y_ref)
+        check_output("dvk layer memodo", out, "y", f, y_ref, what, tol);
+    for (uint32_t j = 0; j <= heads; ++j) {
+        char name[32], ref[48];
+        snprintf(name, sizeof name, "state.%u", j);
+        snprintf(ref, sizeof ref, "%s.%u", states, j);
+        check_output("dvk layer memodo", out, name, f, ref, what, tol);
+    }
+}
+
+/* Both fixtures (C 64, 2 heads of 16, B 2, T 37; C 40, heads of 12, 7, 20, B 1, T 23) from the
+ * learned initial states: the package's wiring (y in its time-major layout) whole and streamed,
+ * the README's whole and streamed, fp16 weights, --prefix, and a sequence cut in two, the
+ * second run from the first's final states, against memodo 1.0.0. */
+static void test_layer_memodo(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name;
+        uint32_t heads;
+        uint64_t split;
+    } fx[] = {{"memodo_layer_tiny", 2, 20}, {"memodo_layer_odd", 3, 9}};
+    char f[600], w[600], in[600], out[600], out1[600], pw[600];
+    snprintf(w, sizeof w, "%s", tmp("memodo_w.safetensors"));
+    snprintf(in, sizeof in, "%s", tmp("memodo_in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("memodo_out.safetensors"));
+    snprintf(out1, sizeof out1, "%s", tmp("memodo_out1.safetensors"));
+    snprintf(pw, sizeof pw, "%s", tmp("memodo_pw.safetensors"));
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; ++i) {
+        snprintf(f, sizeof f, "%s", fixture(fx[i].name));
+        copy_weights(f, w, NULL, MEMODO_IO);
+        host_t x = read_tensor(f, "x");
+        const st_entry ex[] = {{"x", 3, {x.shape[0], x.shape[1], x.shape[2]}, x.data}};
+        write_file(in, ex, 1); /* (the fixture's state.j are final states) */
+        const char *runs[][2] = {{"", "whole"},
+                                 {"--stream 5", "--stream 5"},
+                                 {"--stream=1", "token by token"},
+                                 {"--stream 1000", "--stream longer than T"}};
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+            char what[96];
+            CAPTURE_EXIT(0, "",
+                         "layer memodo --time-major-y --weights '%s' --in '%s' --out '%s' %s "
+                         "--validate %s",
+                         w, in, out, runs[r][0], profile_flag());
+            snprintf(what, sizeof what, "%s, %s", fx[i].name, runs[r][1]);
+            check_memodo(out, f, fx[i].heads, "y", "state", what, 1e-5);
+            if (r > 1)
+                continue;
+            CAPTURE_EXIT(0, "",
+                         "layer memodo --readme --weights '%s' --in '%s' --out '%s' %s %s", w,
+                         in, out, runs[r][0], profile_flag());
+            snprintf(what, sizeof what, "%s, --readme, %s", fx[i].name, runs[r][1]);
+            check_memodo(out, f, fx[i].heads, "y_readme", "readme_state", what, 1e-5);
+        }
+        /* (a device without 16-bit storage keeps the weights fp32, which passes too) */
+        CAPTURE_EXIT(0, "",
+                     "layer memodo --time-major-y --dtype f16 --stream 5 --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     w, in, out, profile_flag());
+        check_memodo(out, f, fx[i].heads, "y", "state", "--dtype f16", 5e-3);
+        copy_weights(f, pw, "model.layers.3.", MEMODO_IO);
+        CAPTURE_EXIT(0, "",
+                     "layer memodo --time-major-y --prefix model.layers.3. --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     pw, in, out, profile_flag());
+        check_memodo(out, f, fx[i].heads, "y", "state", "--prefix", 1e-5);
+
+        /* cut in two; y time-major, so the two runs' y follow each other */
+        const uint64_t B = x.shape[0], T = x.shape[1], C = x.shape[2], s = fx[i].split;
+        float *x1 = take_tokens(&x, 0, s), *x2 = take_tokens(&x, s, T - s);
+        const st_entry first[] = {{"x", 3, {B, s, C}, x1}};
+        write_file(in, first, 1);
+        CAPTURE_EXIT(0, "", "layer memodo --time-major-y --weights '%s' --in '%s' --out '%s' %s",
+                     w, in, out1, profile_flag());
+        host_t y1 = read_tensor(out1, "y"), st1[4];
+        st_entry second[5] = {{"x", 3, {B, T - s, C}, x2}};
+        char names[4][16];
+        for (uint32_t j = 0; j <= fx[i].heads; ++j) {
+            snprintf(names[j], sizeof names[j], "state.%u", j);
+            st1[j] = read_tensor(out1, names[j]);
+            second[1 + j] = (st_entry){.name = names[j], .ndim = st1[j].ndim, .data = st1[j].data};
+            memcpy(second[1 + j].shape, st1[j].shape, st1[j].ndim * sizeof *st1[j].shape);
+        }
+        write_file(in, second, 2 + fx[i].heads);
+        CAPTURE_EXIT(0, "", "layer memodo --time-major-y --weights '%s' --in '%s' --out '%s' %s",
+                     w, in, out, profile_flag());
+        check_memodo(out, f, fx[i].heads, NULL, "state", "in two runs", 1e-5);
+        host_t y2 = read_tensor(out, "y"), yref = read_tensor(f, "y");
+        assert_int_equal(y1.numel + y2.numel, yref.numel);
+        double *r = malloc((size_t)yref.numel * sizeof *r);
+        float *y = malloc((size_t)yref.numel * sizeof *y);
+        assert_true(r && y);
+        for (uint64_t k = 0; k < yref.numel; ++k)
+            r[k] = yref.data[k];
+        memcpy(y, y1.data, (size_t)y1.numel * sizeof *y);
+        memcpy(y + y1.numel, y2.data, (size_t)y2.numel * sizeof *y);
+        harness_check("dvk layer memodo", "in two runs, y", r, y, (size_t)yref.numel, 1e-5);
+        for (uint32_t j = 0; j <= fx[i].heads; ++j)
+            free(st1[j].data);
+        free(r), free(y), free(y1.data), free(y2.data), free(yref.data);
+        free(x1), free(x2), free(x.data);
+    }
+}
+
+/* Writes token ids [B, T] as int32 (as the fixtures hold them). */
+static void write_tokens(const char *path, uint64_t B, uint64_t T, const float *ids)
+{
+    int32_t *t = malloc((size_t)(B * T) * sizeof *t);
+    assert_non_null(t);
+    for (uint64_t i = 0; i < B * T; ++i)
+        t[i] = (int32_t)ids[i];
+    dvk_st_writer *w = NULL;
+    CHECK_OK(dvk_st_writer_create(&w));
+    const uint64_t shape[2] = {B, T};
+    CHECK_OK(dvk_st_writer_add(w, "tokens", DVK_ST_I32, 2, shape, t));
+    char err[256];
+    CHECK_OK(dvk_st_writer_save(w, path, err, sizeof err));
+    dvk_st_writer_destroy(w);
+    free(t);
+}
+
+/* The two Infini-Transformers (plain memory: dim 48, 2 heads of 16, segments of 8; delta rule:
+ * dim 40, 3 heads of 8, segments of 6) against infini-transformer-pytorch 0.0.2: the model in
+ * the fixture's segments (logits and every block's memories), in one segment, with fp16
+ * weights, and cut in two with the memories carried; block 1's attention alone (the model's
+ * file through --prefix layers.1.0.) on the input the package gave it, and cut in two. */
+static void test_layer_infini(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name, *flags;
+        uint32_t segment;
+    } fx[] = {{"infini_lm_plain", "", 8}, {"infini_lm_delta", "--delta-rule", 6}};
+    const char *LT = "dvk layer infini_transformer", *LA = "dvk layer infini_attention";
+    char w[600], io[600], in[600], out[600], out1[600];
+    snprintf(in, sizeof in, "%s", tmp("infini_in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("infini_out.safetensors"));
+    snprintf(out1, sizeof out1, "%s", tmp("infini_out1.safetensors"));
+    const char *mem[4] = {"memories.0.kv", "memories.0.norm", "memories.1.kv", "memories.1.norm"};
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; ++i) {
+        char name[64];
+        snprintf(w, sizeof w, "%s", fixture(fx[i].name));
+        snprintf(name, sizeof name, "%s_io", fx[i].name);
+        snprintf(io, sizeof io, "%s", fixture(name));
+        const uint32_t seg = fx[i].segment;
+        /* the model: the fixture's _io file holds the final memories, so the tokens go apart */
+        host_t tok = read_tensor(io, "tokens");
+        const uint64_t B = tok.shape[0], T = tok.shape[1];
+        write_tokens(in, B, T, tok.data);
+        char what[96];
+        CAPTURE_EXIT(0, "",
+                     "layer infini_transformer %s --stream %u --weights '%s' --in '%s' "
+                     "--out '%s' --validate %s",
+                     fx[i].flags, seg, w, in, out, profile_flag());
+        snprintf(what, sizeof what, "%s, segments of %u", fx[i].name, seg);
+        expect_count(out, 5);
+        check_output(LT, out, "logits", io, "logits", what, 1e-5);
+        for (int m = 0; m < 4; ++m)
+            check_output(LT, out, mem[m], io, mem[m], what, 1e-5);
+        CAPTURE_EXIT(0, "", "layer infini_transformer %s --weights '%s' --in '%s' --out '%s' %s",
+                     fx[i].flags, w, in, out, profile_flag());
+        snprintf(what, sizeof what, "%s, one segment", fx[i].name);
+        check_output(LT, out, "logits", io, "logits_one", what, 1e-5);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_transformer %s --dtype f16 --stream %u --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     fx[i].flags, seg, w, in, out, profile_flag());
+        check_output(LT, out, "logits", io, "logits", "--dtype f16", 5e-3);
+        check_output(LT, out, mem[2], io, mem[2], "--dtype f16", 5e-3);
+
+        /* cut in two after two segments: the rest from the first part's memories (the ids as
+         * floats this time) */
+        const uint64_t s = 2 * seg;
+        float *t1 = malloc((size_t)(B * s) * sizeof *t1), *t2 = malloc((size_t)(B * (T - s)) * 4);
+        assert_true(t1 && t2);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(t1 + b * s, tok.data + b * T, (size_t)s * sizeof *t1);
+            memcpy(t2 + b * (T - s), tok.data + b * T + s, (size_t)(T - s) * sizeof *t2);
+        }
+        write_tokens(in, B, s, t1);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_transformer %s --stream %u --weights '%s' --in '%s' --out '%s' "
+                     "%s",
+                     fx[i].flags, seg, w, in, out1, profile_flag());
+        host_t l1 = read_tensor(out1, "logits"), m1[4];
+        st_entry second[5] = {{"tokens", 2, {B, T - s}, t2}};
+        for (int m = 0; m < 4; ++m) {
+            m1[m] = read_tensor(out1, mem[m]);
+            second[1 + m] = (st_entry){.name = mem[m], .ndim = m1[m].ndim, .data = m1[m].data};
+            memcpy(second[1 + m].shape, m1[m].shape, m1[m].ndim * sizeof *m1[m].shape);
+        }
+        write_file(in, second, 5);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_transformer %s --stream %u --weights '%s' --in '%s' --out '%s' "
+                     "%s",
+                     fx[i].flags, seg, w, in, out, profile_flag());
+        for (int m = 0; m < 4; ++m)
+            check_output(LT, out, mem[m], io, mem[m], "in two runs", 1e-5);
+        host_t l2 = read_tensor(out, "logits"), lref = read_tensor(io, "logits");
+        const uint64_t V = lref.shape[2];
+        float *lg = malloc((size_t)lref.numel * sizeof *lg);
+        double *r = malloc((size_t)lref.numel * sizeof *r);
+        assert_true(lg && r);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(lg + b * T * V, l1.data + b * s * V, (size_t)(s * V) * sizeof *lg);
+            memcpy(lg + (b * T + s) * V, l2.data + b * (T - s) * V,
+                   (size_t)((T - s) * V) * sizeof *lg);
+        }
+        for (uint64_t k = 0; k < lref.numel; ++k)
+            r[k] = lref.data[k];
+        harness_check(LT, "in two runs, logits", r, lg, (size_t)lref.numel, 1e-5);
+        for (int m = 0; m < 4; ++m)
+            free(m1[m].data);
+        free(lg), free(r), free(l1.data), free(l2.data), free(lref.data), free(t1), free(t2);
+        free(tok.data);
+
+        /* block 1's attention: its input and output in the model's run, its memories */
+        host_t x = read_tensor(io, "attn1_x");
+        const uint64_t C = x.shape[2];
+        const st_entry ex[] = {{"x", 3, {B, T, C}, x.data}};
+        write_file(in, ex, 1);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_attention %s --prefix layers.1.0. --stream %u --weights '%s' "
+                     "--in '%s' --out '%s' --validate %s",
+                     fx[i].flags, seg, w, in, out, profile_flag());
+        snprintf(what, sizeof what, "%s, block 1's attention", fx[i].name);
+        expect_count(out, 3);
+        check_output(LA, out, "y", io, "attn1_y", what, 1e-5);
+        check_output(LA, out, "memories.kv", io, "memories.1.kv", what, 1e-5);
+        check_output(LA, out, "memories.norm", io, "memories.1.norm", what, 1e-5);
+        float *x1 = take_tokens(&x, 0, s), *x2 = take_tokens(&x, s, T - s);
+        const st_entry part1[] = {{"x", 3, {B, s, C}, x1}};
+        write_file(in, part1, 1);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_attention %s --prefix layers.1.0. --stream %u --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     fx[i].flags, seg, w, in, out1, profile_flag());
+        host_t kv = read_tensor(out1, "memories.kv"), nm = read_tensor(out1, "memories.norm");
+        host_t y1 = read_tensor(out1, "y");
+        st_entry part2[3] = {{"x", 3, {B, T - s, C}, x2},
+                             {"memories.kv", 4, {0}, kv.data},
+                             {"memories.norm", 3, {0}, nm.data}};
+        memcpy(part2[1].shape, kv.shape, 4 * sizeof *kv.shape);
+        memcpy(part2[2].shape, nm.shape, 3 * sizeof *nm.shape);
+        write_file(in, part2, 3);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_attention %s --prefix layers.1.0. --stream %u --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     fx[i].flags, seg, w, in, out, profile_flag());
+        check_output(LA, out, "memories.kv", io, "memories.1.kv", "in two runs", 1e-5);
+        host_t y2 = read_tensor(out, "y"), yref = read_tensor(io, "attn1_y");
+        float *y = malloc((size_t)yref.numel * sizeof *y);
+        r = malloc((size_t)yref.numel * sizeof *r);
+        assert_true(y && r);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(y + b * T * C, y1.data + b * s * C, (size_t)(s * C) * sizeof *y);
+            memcpy(y + (b * T + s) * C, y2.data + b * (T - s) * C,
+                   (size_t)((T - s) * C) * sizeof *y);
+        }
+        for (uint64_t k = 0; k < yref.numel; ++k)
+            r[k] = yref.data[k];
+        harness_check(LA, "in two runs, y", r, y, (size_t)yref.numel, 1e-5);
+        free(y), free(r), free(y1.data), free(y2.data), free(yref.data), free(kv.data);
+        free(nm.data), free(x1), free(x2), free(x.data);
+    }
+}
+
+/* memodo's and Infini's inputs that do not fit, each named (status 1). */
+static void test_layer_memodo_infini_errors(void **state)
+{
+    (void)state;
+    char f[600], w[600], lm[600], bad[600], out[600];
+    snprintf(f, sizeof f, "%s", fixture("memodo_layer_tiny"));
+    snprintf(w, sizeof w, "%s", tmp("err_memodo_w.safetensors"));
+    snprintf(lm, sizeof lm, "%s", fixture("infini_lm_plain"));
+    snprintf(bad, sizeof bad, "%s", tmp("err_mi_bad.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("err_mi_out.safetensors"));
+    remove(out);
+    copy_weights(f, w, NULL, MEMODO_IO);
+    /* the fixture itself holds x, y and the states besides the parameters */
+    EXPECT_EXIT_MENTIONING(1, "readme_state.0", "layer memodo --weights '%s' --in '%s' --out '%s'", f,
+                           f, out);
+    static float zeros[2 * 48 * 48];
+    const st_entry wrong_m[] = {{"x", 3, {2, 3, 64}, zeros}, {"state.2", 3, {2, 16, 15}, zeros}};
+    write_file(bad, wrong_m, 2);
+    EXPECT_EXIT_MENTIONING(1, "state.2", "layer memodo --weights '%s' --in '%s' --out '%s'", w,
+                           bad, out);
+    const st_entry half[] = {{"x", 3, {2, 3, 48}, zeros}, {"memories.kv", 4, {2, 2, 16, 16}, zeros}};
+    write_file(bad, half, 2);
+    EXPECT_EXIT_MENTIONING(1, "memories.norm",
+                           "layer infini_attention --prefix layers.0.0. --weights '%s' --in '%s' "
+                           "--out '%s'",
+                           lm, bad, out);
+    EXPECT_EXIT_MENTIONING(1, "tokens",
+                           "layer infini_transformer --weights '%s' --in '%s' --out '%s'", lm,
+                           bad, out);
+    const float ids[4] = {1, 2, 64, 3}; /* V = 64 */
+    write_tokens(bad, 2, 2, ids);
+    EXPECT_EXIT(1, "layer infini_transformer --weights '%s' --in '%s' --out '%s'", lm, bad, out);
+    const st_entry some[] = {{"tokens", 2, {2, 2}, ids}, {"memories.0.kv", 4, {2, 2, 16, 16}, zeros}};
+    write_file(bad, some, 2);
+    EXPECT_EXIT_MENTIONING(1, "memories",
+                           "layer infini_transformer --weights '%s' --in '%s' --out '%s'", lm,
+                           bad, out);
+    expect_no_file(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2192,6 +2527,9 @@ int main(void)
         cmocka_unit_test(test_layer_deltanet),
         cmocka_unit_test(test_layer_kda_attention),
         cmocka_unit_test(test_layer_seed_errors),
+        cmocka_unit_test(test_layer_memodo),
+        cmocka_unit_test(test_layer_infini),
+        cmocka_unit_test(test_layer_memodo_infini_errors),
     };
     /* DVK_TEST_FILTER=test_bad_files (a glob): only the tests it names */
     if (getenv("DVK_TEST_FILTER"))
