@@ -2365,7 +2365,8 @@ static void test_layer_infini(void **state)
         /* cut in two after two segments: the rest from the first part's memories (the ids as
          * floats this time) */
         const uint64_t s = 2 * seg;
-        float *t1 = malloc((size_t)(B * s) * sizeof *t1), *t2 = malloc((size_t)(B * (T - s)) * 4);
+        float *t1 = malloc((size_t)(B * s) * sizeof *t1);
+        float *t2 = malloc((size_t)(B * (T - s)) * sizeof *t2);
         assert_true(t1 && t2);
         for (uint64_t b = 0; b < B; ++b) {
             memcpy(t1 + b * s, tok.data + b * T, (size_t)s * sizeof *t1);
@@ -2472,14 +2473,15 @@ static void test_layer_memodo_infini_errors(void **state)
     remove(out);
     copy_weights(f, w, NULL, MEMODO_IO);
     /* the fixture itself holds x, y and the states besides the parameters */
-    EXPECT_EXIT_MENTIONING(1, "readme_state.0", "layer memodo --weights '%s' --in '%s' --out '%s'", f,
-                           f, out);
+    EXPECT_EXIT_MENTIONING(1, "readme_state.0",
+                           "layer memodo --weights '%s' --in '%s' --out '%s'", f, f, out);
     static float zeros[2 * 48 * 48];
     const st_entry wrong_m[] = {{"x", 3, {2, 3, 64}, zeros}, {"state.2", 3, {2, 16, 15}, zeros}};
     write_file(bad, wrong_m, 2);
     EXPECT_EXIT_MENTIONING(1, "state.2", "layer memodo --weights '%s' --in '%s' --out '%s'", w,
                            bad, out);
-    const st_entry half[] = {{"x", 3, {2, 3, 48}, zeros}, {"memories.kv", 4, {2, 2, 16, 16}, zeros}};
+    const st_entry half[] = {{"x", 3, {2, 3, 48}, zeros},
+                             {"memories.kv", 4, {2, 2, 16, 16}, zeros}};
     write_file(bad, half, 2);
     EXPECT_EXIT_MENTIONING(1, "memories.norm",
                            "layer infini_attention --prefix layers.0.0. --weights '%s' --in '%s' "
@@ -2491,7 +2493,8 @@ static void test_layer_memodo_infini_errors(void **state)
     const float ids[4] = {1, 2, 64, 3}; /* V = 64 */
     write_tokens(bad, 2, 2, ids);
     EXPECT_EXIT(1, "layer infini_transformer --weights '%s' --in '%s' --out '%s'", lm, bad, out);
-    const st_entry some[] = {{"tokens", 2, {2, 2}, ids}, {"memories.0.kv", 4, {2, 2, 16, 16}, zeros}};
+    const st_entry some[] = {{"tokens", 2, {2, 2}, ids},
+                             {"memories.0.kv", 4, {2, 2, 16, 16}, zeros}};
     write_file(bad, some, 2);
     EXPECT_EXIT_MENTIONING(1, "memories",
                            "layer infini_transformer --weights '%s' --in '%s' --out '%s'", lm,
