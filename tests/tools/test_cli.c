@@ -1969,7 +1969,7 @@ static void check_deltanet(const char *out, const char *io, uint32_t layers, con
  * lookahead 1, 1, 2, 3) whole and streamed — 5 tokens per call, token by token, 2 per call (less
  * than the stack's lookahead), more than T — against the seed's modules run with the
  * token-by-token delta rule, fp32 to 1e-5 relative RMS and fp16 weights to 5e-3; --kind and
- * --prefix. */
+ * --prefix; and at T = the chunk size against the seed's own chunked code. */
 static void test_layer_deltanet(void **state)
 {
     (void)state;
@@ -1978,7 +1978,8 @@ static void test_layer_deltanet(void **state)
         uint32_t layers;
     } fx[] = {{"layer", "layer", 1}, {"block", "block", 1}, {"model", "model", 2},
               {"odd", "model", 3}};
-    char w[600], io[600], out[600], pw[600];
+    char w[600], io[600], out[600], pw[600], in[600];
+    snprintf(in, sizeof in, "%s", tmp("dn_in.safetensors"));
     snprintf(out, sizeof out, "%s", tmp("dn_out.safetensors"));
     snprintf(pw, sizeof pw, "%s", tmp("dn_w.safetensors"));
     for (size_t i = 0; i < sizeof fx / sizeof fx[0]; ++i) {
@@ -2013,6 +2014,21 @@ static void test_layer_deltanet(void **state)
                      "--out '%s' --stream 3 %s",
                      fx[i].kind, pw, io, out, profile_flag());
         check_deltanet(out, io, fx[i].layers, "--kind, --prefix", 1e-5);
+
+        /* T = the chunk size, as the seed's own chunked code computes it (y_chunk; no states
+         * recorded): 4 tokens against a lookahead of 3 in the odd stack */
+        host_t xc = read_tensor(io, "x_chunk");
+        const st_entry ec[] = {{"x", 3, {xc.shape[0], xc.shape[1], xc.shape[2]}, xc.data}};
+        write_file(in, ec, 1);
+        for (int r = 0; r < 2; ++r) {
+            CAPTURE_EXIT(0, "", "layer deltanet --weights '%s' --in '%s' --out '%s' %s %s", w, in,
+                         out, r ? "--stream 1" : "", profile_flag());
+            check_output("dvk layer deltanet", out, "y", io, "y_chunk",
+                         r ? "the seed's own code, T = C, token by token"
+                           : "the seed's own code, T = C",
+                         1e-5);
+        }
+        free(xc.data);
     }
 }
 
