@@ -2516,6 +2516,16 @@ static void test_layer_memodo_infini_errors(void **state)
                            "layer infini_transformer --weights '%s' --in '%s' --out '%s'", lm,
                            bad, out);
     expect_no_file(out);
+
+    CAPTURE_EXIT(0, "", "layer --help");
+    char *help = slurp("out.txt");
+    const char *words[] = {"memodo", "infini_attention", "infini_transformer", "state.0",
+                           "tokens", "logits", "memories.<i>.kv", "--readme", "--delta-rule",
+                           "--time-major-y", "segment"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; ++i)
+        if (!has_word(help, words[i]))
+            fail_msg("dvk layer --help does not mention %s", words[i]);
+    free(help);
 }
 
 int main(void)
