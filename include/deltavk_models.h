@@ -22,7 +22,7 @@
  * seed's DeltaNet, TransformerBlock and TransformerDeltaNet (dvk_deltanet); the KDA seed's
  * KDAAttention (dvk_kda_attention); Infini-attention's CausalAttention and FeedForward
  * (dvk_infini_attention, dvk_infini_feed_forward); Memodo's layer (PyPI memodo's MemodoLayer,
- * dvk_memodo).
+ * dvk_memodo); memorax's LinearAttentionCell (dvk_linear_attention_cell).
  *
  * A COMPLETE EXAMPLE (greedy continuation of a prompt; error handling shortened)
  * =================
@@ -685,6 +685,152 @@ typedef struct dvk_kda_attention_forward_desc {
 DVK_MODELS_API dvk_status dvk_kda_attention_forward(dvk_cmd *cmd,
                                                     const dvk_kda_attention *layer,
                                                     const dvk_kda_attention_forward_desc *desc);
+
+/* ---------------------------------------------------------------------------------------------
+ * memorax's LinearAttentionCell (JAX/Flax)
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * LinearAttentionCell(head_dim D, num_heads H, eps) of memorax 1.0.1 (PyPI), run as memorax's
+ * Memoroid runs it (Memoroid(cell).apply(params, x, mask, initial_carry)): per sequence, per
+ * head, with φ(x) = elu(x) + 1 and no scale,
+ *   q, k, v = x Wq, x Wk, x Wv                (DenseGeneral, no bias: [B, T, H, D])
+ *   done_t ≠ 0: the carry into token t is dropped (S = 0, z = 0; the initial carry too)
+ *   S_t = S_{t−1} + φ(k_t) v_tᵀ;  z_t = z_{t−1} + φ(k_t)        (S [D, D] key-major)
+ *   o_t = S_tᵀ φ(q_t) / max(φ(q_t)·z_t, eps)  (eps = the cell's, 1e-6 by default)
+ *   y_t = Dense(RMSNorm(o_t))                 (o_t [H·D], heads outermost; Flax's RMSNorm:
+ *                                              o / sqrt(mean(o²) + 1e-6) ⊙ scale; Dense with
+ *                                              bias, back to C = x's width)
+ * which is dvk_linear_attn (DVK_FEATURE_ELU1, scale 1, normalize with the max clamp, done)
+ * between dvk_linear and dvk_rms_norm. memorax sums the state with an associative scan (tree
+ * order); this sums it token by token or by chunks: they agree to ~2e-7 relative RMS (tests).
+ * A stream of calls of any lengths (one token each, or segments), the carry kept in a state
+ * object, equals one call over the whole sequence, as two Memoroid calls handing the returned
+ * carry to the next do.
+ * Parameters, under the cell's Flax paths joined by '/' (flax.traverse_util.flatten_dict(
+ * params, sep='/') of the cell's subtree; through desc.prefix for one inside a larger tree:
+ * a Memoroid's own variables hold them under "params/cell/"):
+ *   query/kernel, key/kernel, value/kernel  [C, H, D]
+ *   RMSNorm_0/scale                         [H·D]
+ *   Dense_0/kernel [H·D, C], Dense_0/bias   [C]
+ * C, H and D come from query/kernel. A missing or wrongly shaped tensor is an error naming it
+ * (DVK_ERROR_NOT_FOUND, DVK_ERROR_SHAPE_MISMATCH), as is an extra one (DVK_ERROR_FORMAT).
+ * D ≤ 256 (dvk_linear_attn's). The cell's dtype option (computation in a 16-bit type) is not
+ * modelled: activations and state are fp32, the weights' storage is desc.dtype.
+ */
+
+typedef struct dvk_linear_attention_cell dvk_linear_attention_cell;
+typedef struct dvk_linear_attention_cell_state dvk_linear_attention_cell_state;
+
+typedef struct dvk_linear_attention_cell_load_desc {
+    /* Storage of the four matrices: DVK_DTYPE_F32 (default), _F16 or _BF16, converted once at
+     * load. The RMSNorm scale and the Dense bias stay fp32; activations and state fp32
+     * always. Without fp16_storage, 16-bit requests load as fp32 (info.dtype says what was
+     * used). */
+    dvk_dtype dtype;
+    /* The parameters' names start with this (NULL or "" = none); others are ignored. */
+    const char *prefix;
+    /* The cell's `eps` attribute (the floor of the read's denominator), which the weights do
+     * not hold: 0 = 1e-6, memorax's default; otherwise finite and > 0. */
+    float eps;
+} dvk_linear_attention_cell_load_desc;
+
+typedef struct dvk_linear_attention_cell_info {
+    uint32_t d_model;  /* C: x's and y's width (the Dense's features = x's last dimension) */
+    uint32_t n_heads;  /* H: num_heads */
+    uint32_t head_dim; /* D: head_dim (keys, queries and values alike) */
+    float eps;         /* the denominator's floor in use */
+    dvk_dtype dtype;   /* the matrices' storage */
+} dvk_linear_attention_cell_info;
+
+/* Loads the cell from a safetensors file (read on the host; the Flax kernels, [in, out],
+ * transposed once for dvk_linear, converted and uploaded). desc may be NULL. */
+DVK_MODELS_API dvk_status
+dvk_linear_attention_cell_load(dvk_context *context, const char *path,
+                               const dvk_linear_attention_cell_load_desc *desc,
+                               dvk_linear_attention_cell **out_layer);
+/* The same from `size` bytes of safetensors in memory. Messages call it "(memory)". */
+DVK_MODELS_API dvk_status
+dvk_linear_attention_cell_load_memory(dvk_context *context, const void *data, size_t size,
+                                      const dvk_linear_attention_cell_load_desc *desc,
+                                      dvk_linear_attention_cell **out_layer);
+/* NULL is a no-op. Its states must be destroyed first. */
+DVK_MODELS_API void dvk_linear_attention_cell_destroy(dvk_linear_attention_cell *layer);
+DVK_MODELS_API const dvk_linear_attention_cell_info *
+dvk_linear_attention_cell_layer_info(const dvk_linear_attention_cell *layer);
+
+/*
+ * The carry of `batch` sequences, zero at creation (the cell's initialize_carry):
+ *   S [batch, H, D, D] fp32, key-major: S[b, h, k, v] = memorax's state[b, 0, h, v, k] (memorax
+ *     keeps it value-major, from einsum('bthi,bthj->bthij', value, φ(key)); as K = V = D a
+ *     forgotten transpose is not caught by shapes);
+ *   z [batch, H, D] fp32: memorax's normalizer[b, 0, h, :].
+ * dvk_linear_attention_cell_state_tensor / _normalizer return them (owned by the state: never
+ * destroy them); upload a Memoroid carry (transposed as above) into them to continue from it,
+ * or hand it to dvk_linear_attention_cell_state_set_carry, which transposes it.
+ * State files: safetensors with F32 tensors S [batch, H, D, D] and z [batch, H, D] (key-major
+ * as above), metadata format = "deltavk-linear-attention-cell-state", version = "1". A file of
+ * another shape, or with a missing or extra tensor, is an error naming it and leaves the state
+ * as it was.
+ */
+DVK_MODELS_API dvk_status
+dvk_linear_attention_cell_state_create(const dvk_linear_attention_cell *layer, uint32_t batch,
+                                       dvk_linear_attention_cell_state **out_state);
+/* NULL is a no-op. The GPU must be done with work recorded for it. */
+DVK_MODELS_API void dvk_linear_attention_cell_state_destroy(dvk_linear_attention_cell_state *state);
+DVK_MODELS_API dvk_tensor *
+dvk_linear_attention_cell_state_tensor(const dvk_linear_attention_cell_state *state);
+DVK_MODELS_API dvk_tensor *
+dvk_linear_attention_cell_state_normalizer(const dvk_linear_attention_cell_state *state);
+/* Zeroes S and z (blocking). */
+DVK_MODELS_API dvk_status
+dvk_linear_attention_cell_state_reset(dvk_linear_attention_cell_state *state);
+/* Blocking copies between the state and a Memoroid carry held on the host in memorax's own
+ * layouts, fp32: `state` [batch, 1, H, D, D] value-major (the carry's first array) and
+ * `normalizer` [batch, 1, H, D] (its second); the transpose is done here. The byte counts must
+ * be those sizes (DVK_ERROR_SHAPE_MISMATCH otherwise). */
+DVK_MODELS_API dvk_status
+dvk_linear_attention_cell_state_set_carry(dvk_linear_attention_cell_state *state,
+                                          const float *carry_state, size_t state_bytes,
+                                          const float *carry_normalizer,
+                                          size_t normalizer_bytes);
+DVK_MODELS_API dvk_status
+dvk_linear_attention_cell_state_get_carry(dvk_linear_attention_cell_state *state,
+                                          float *carry_state, size_t state_bytes,
+                                          float *carry_normalizer, size_t normalizer_bytes);
+DVK_MODELS_API dvk_status
+dvk_linear_attention_cell_state_save(dvk_linear_attention_cell_state *state, const char *path);
+DVK_MODELS_API dvk_status
+dvk_linear_attention_cell_state_restore(dvk_linear_attention_cell_state *state,
+                                        const char *path);
+
+/*
+ * Records the cell into cmd:
+ *   x      [B, T, C] fp32 (a Memoroid call over T tokens), or [B, C] (one token).
+ *   done   [B, T] fp32 ([B] with a one-token x), optional (NULL = no episode starts): the
+ *          Memoroid's `mask`; nonzero at token t = a new episode starts there.
+ *   y      [B, T, C] or [B, C] fp32 as x; not overlapping x.
+ *   state  NULL: the carry starts from zeros and nothing is kept. Otherwise it continues from
+ *          S, z (the initial_carry) and they are updated in place to the carry Memoroid
+ *          returns when the recording runs (submit it once).
+ *   mode, chunk_size  passed to dvk_linear_attn (0 = its choice).
+ * Recorded: three dvk_linear (q, k, v), dvk_linear_attn, dvk_rms_norm in place, dvk_linear
+ * with bias. Scratch from cmd's arena, released before the call returns: q, k, v and the read,
+ * 4·H·D fp32 per token, plus what those calls take (dvk_linear_attn's chunk states). On failure part of the work may be recorded: reset cmd
+ * rather than submit it.
+ */
+typedef struct dvk_linear_attention_cell_forward_desc {
+    const dvk_tensor *x;
+    const dvk_tensor *done;
+    dvk_tensor *y;
+    dvk_linear_attention_cell_state *state;
+    dvk_mode mode;
+    uint32_t chunk_size;
+} dvk_linear_attention_cell_forward_desc;
+
+DVK_MODELS_API dvk_status
+dvk_linear_attention_cell_forward(dvk_cmd *cmd, const dvk_linear_attention_cell *layer,
+                                  const dvk_linear_attention_cell_forward_desc *desc);
 
 /* ---------------------------------------------------------------------------------------------
  * Infini-attention and the Infini-Transformer (infini-transformer-pytorch 0.0.2)

@@ -328,8 +328,16 @@ static void test_chunked_operator(void **state)
     assert_true(vk.live <= vk_base + VK_SLACK);
     for (uint64_t i = 1; i <= n_host; ++i, ++sites_host)
         work_failing(ctx, &host, i, o_want, ht_want, host_base, vk_base);
-    for (uint64_t i = 1; i <= n_vk; ++i, ++sites_vk)
+    /* The Vulkan allocations of a run failed in turn: on lavapipe (CPU devices) only. On the
+     * H200 (NVIDIA 580.159.04) every one of them was handled and the context kept working, but
+     * the driver then refused any new instance in the process (VK_ERROR_INCOMPATIBLE_DRIVER at
+     * test_cold_pipelines' first dvk_context_create): a state the driver keeps, which the
+     * other tests of this file would trip over. */
+    const bool cpu = dvk_context_device_info(ctx)->type == DVK_DEVICE_TYPE_CPU;
+    for (uint64_t i = 1; cpu && i <= n_vk; ++i, ++sites_vk)
         work_failing(ctx, &vk, i, o_want, ht_want, host_base, vk_base);
+    if (!cpu)
+        fprintf(stderr, "# the run's Vulkan allocations not failed: not a CPU device\n");
     dvk_context_destroy(ctx);
     assert_int_equal(host.live, 0);
     assert_int_equal(vk.live, 0);
