@@ -36,7 +36,7 @@
 /* One line per layer, in the order help lists them. */
 #define TOOL_LAYERS(X)                                                                           \
     X(memodo) X(deltanet) X(kda_attention) X(infini_attention) X(infini_transformer)              \
-    X(qwen3_next_gdn)
+    X(linear_attention_cell) X(qwen3_next_gdn)
 
 #define DECLARE_LAYER(name) extern const tool_layer layer_##name;
 TOOL_LAYERS(DECLARE_LAYER)
