@@ -587,7 +587,7 @@ static void test_untrusted_inputs(void **state)
 typedef struct st_entry {
     const char *name;
     uint32_t ndim;
-    uint64_t shape[4];
+    uint64_t shape[5]; /* 5: memorax's carry, [B,1,H,D,D] */
     const float *data;
 } st_entry;
 
@@ -1910,7 +1910,7 @@ static void copy_weights(const char *src, const char *dst, const char *prefix, c
         if (skipped(name, skip))
             continue;
         t[i] = read_tensor(src, name);
-        assert_true(t[i].ndim <= 4);
+        assert_true(t[i].ndim <= 5);
         snprintf(names[i], sizeof names[i], "%s%s", prefix ? prefix : "", name);
         e[n] = (st_entry){.name = names[i], .ndim = t[i].ndim, .data = t[i].data};
         memcpy(e[n].shape, t[i].shape, t[i].ndim * sizeof *t[i].shape);
@@ -2528,6 +2528,158 @@ static void test_layer_memodo_infini_errors(void **state)
     free(help);
 }
 
+/* ---- dvk layer linear_attention_cell on the fixtures of memorax's LinearAttentionCell
+ * (scripts/gen_memorax_cell_fixtures.py) ---- */
+
+/* dvk layer linear_attention_cell's output against the fixture: y as `y_ref`, the carry as
+ * `<carry>/state` and `<carry>/normalizer`. */
+static void check_cell(const char *out, const char *io, const char *y_ref, const char *carry,
+                       const char *what, double tol)
+{
+    const char *L = "dvk layer linear_attention_cell";
+    char ref[64];
+    expect_count(out, 3);
+    if (y_ref)
+        check_output(L, out, "y", io, y_ref, what, tol);
+    snprintf(ref, sizeof ref, "%s/state", carry);
+    check_output(L, out, "carry/state", io, ref, what, tol);
+    snprintf(ref, sizeof ref, "%s/normalizer", carry);
+    check_output(L, out, "carry/normalizer", io, ref, what, tol);
+}
+
+/* Both cells (C 32, 2 heads of 16; C 21, 3 heads of 5; B 2, T 37, episodes starting inside
+ * the sequence) against memorax 1.0.1's Memoroid: from the fixture's initial carry whole and
+ * streamed, from zeros, with fp16 weights, under a Memoroid's prefix, and in the fixture's two
+ * segments, the first one's carry handed to the second. */
+static void test_layer_linear_attention_cell(void **state)
+{
+    (void)state;
+    const char *cases[] = {"memorax_cell_tiny", "memorax_cell_odd"};
+    char w[600], io[600], in[600], out[600], out1[600], pw[600];
+    snprintf(in, sizeof in, "%s", tmp("cell_in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("cell_out.safetensors"));
+    snprintf(out1, sizeof out1, "%s", tmp("cell_out1.safetensors"));
+    snprintf(pw, sizeof pw, "%s", tmp("cell_w.safetensors"));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        char name[64];
+        snprintf(w, sizeof w, "%s", fixture(cases[i]));
+        snprintf(name, sizeof name, "%s_io", cases[i]);
+        snprintf(io, sizeof io, "%s", fixture(name));
+        /* the _io file is an input as it is: x, done, initial_carry (the rest is ignored) */
+        const char *runs[][2] = {{"", "whole"},
+                                 {"--stream 5", "--stream 5"},
+                                 {"--stream=1", "token by token"},
+                                 {"--stream 1000", "--stream longer than T"}};
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+            CAPTURE_EXIT(0, "",
+                         "layer linear_attention_cell --weights '%s' --in '%s' --out '%s' %s "
+                         "--validate %s",
+                         w, io, out, runs[r][0], profile_flag());
+            char what[96];
+            snprintf(what, sizeof what, "%s, %s", cases[i], runs[r][1]);
+            check_cell(out, io, "y", "carry", what, 1e-5);
+        }
+        /* (a device without 16-bit storage keeps the weights fp32, which passes too) */
+        CAPTURE_EXIT(0, "",
+                     "layer linear_attention_cell --dtype f16 --stream 5 --weights '%s' --in '%s' "
+                     "--out '%s' %s",
+                     w, io, out, profile_flag());
+        check_cell(out, io, "y", "carry", "--dtype f16", 5e-3);
+        copy_weights(w, pw, "params/cell/", NULL);
+        CAPTURE_EXIT(0, "",
+                     "layer linear_attention_cell --prefix params/cell/ --weights '%s' --in '%s' "
+                     "--out '%s' %s",
+                     pw, io, out, profile_flag());
+        check_cell(out, io, "y", "carry", "--prefix", 1e-5);
+
+        /* from zeros: x and done alone */
+        host_t x = read_tensor(io, "x"), done = read_tensor(io, "done");
+        const uint64_t B = x.shape[0], T = x.shape[1], C = x.shape[2], s = 16;
+        const st_entry bare[] = {{"x", 3, {B, T, C}, x.data}, {"done", 2, {B, T}, done.data}};
+        write_file(in, bare, 2);
+        CAPTURE_EXIT(0, "",
+                     "layer linear_attention_cell --weights '%s' --in '%s' --out '%s' --stream 7 "
+                     "%s",
+                     w, in, out, profile_flag());
+        check_cell(out, io, "y_zero_carry", "carry_zero_carry", "from zeros", 1e-5);
+
+        /* the fixture's two segments, [0, 16) from initial_carry, then [16, 37) */
+        host_t cs = read_tensor(io, "initial_carry/state");
+        host_t cn = read_tensor(io, "initial_carry/normalizer");
+        float *x1 = take_tokens(&x, 0, s), *x2 = take_tokens(&x, s, T - s);
+        float *d1 = malloc((size_t)(B * s) * sizeof *d1);
+        float *d2 = malloc((size_t)(B * (T - s)) * sizeof *d2);
+        assert_true(d1 && d2);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(d1 + b * s, done.data + b * T, (size_t)s * sizeof *d1);
+            memcpy(d2 + b * (T - s), done.data + b * T + s, (size_t)(T - s) * sizeof *d2);
+        }
+        st_entry part[4] = {{"x", 3, {B, s, C}, x1},
+                            {"done", 2, {B, s}, d1},
+                            {"initial_carry/state", 5, {0}, cs.data},
+                            {"initial_carry/normalizer", 4, {0}, cn.data}};
+        memcpy(part[2].shape, cs.shape, 5 * sizeof *cs.shape);
+        memcpy(part[3].shape, cn.shape, 4 * sizeof *cn.shape);
+        write_file(in, part, 4);
+        CAPTURE_EXIT(0, "", "layer linear_attention_cell --weights '%s' --in '%s' --out '%s' %s",
+                     w, in, out1, profile_flag());
+        host_t y1 = read_tensor(out1, "y"), s1 = read_tensor(out1, "carry/state");
+        host_t n1 = read_tensor(out1, "carry/normalizer");
+        part[0] = (st_entry){"x", 3, {B, T - s, C}, x2};
+        part[1] = (st_entry){"done", 2, {B, T - s}, d2};
+        part[2].data = s1.data, part[3].data = n1.data;
+        write_file(in, part, 4);
+        CAPTURE_EXIT(0, "", "layer linear_attention_cell --weights '%s' --in '%s' --out '%s' %s",
+                     w, in, out, profile_flag());
+        check_cell(out, io, NULL, "carry_segments", "two segments", 1e-5);
+        host_t y2 = read_tensor(out, "y"), yref = read_tensor(io, "y_segments");
+        float *y = malloc((size_t)yref.numel * sizeof *y);
+        double *r = malloc((size_t)yref.numel * sizeof *r);
+        assert_true(y && r);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(y + b * T * C, y1.data + b * s * C, (size_t)(s * C) * sizeof *y);
+            memcpy(y + (b * T + s) * C, y2.data + b * (T - s) * C,
+                   (size_t)((T - s) * C) * sizeof *y);
+        }
+        for (uint64_t k = 0; k < yref.numel; ++k)
+            r[k] = yref.data[k];
+        harness_check("dvk layer linear_attention_cell", "two segments, y", r, y,
+                      (size_t)yref.numel, 1e-5);
+        free(y), free(r), free(y1.data), free(y2.data), free(yref.data), free(s1.data);
+        free(n1.data), free(cs.data), free(cn.data), free(x1), free(x2), free(d1), free(d2);
+        free(x.data), free(done.data);
+    }
+
+    /* errors: half a carry, a done of another length, a bad --eps */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s", tmp("cell_bad.safetensors"));
+    snprintf(w, sizeof w, "%s", fixture("memorax_cell_tiny"));
+    static float zeros[2 * 16 * 16 * 2];
+    const st_entry half[] = {{"x", 3, {2, 3, 32}, zeros},
+                             {"initial_carry/state", 5, {2, 1, 2, 16, 16}, zeros}};
+    write_file(bad, half, 2);
+    EXPECT_EXIT_MENTIONING(1, "initial_carry/normalizer",
+                           "layer linear_attention_cell --weights '%s' --in '%s' --out '%s'", w,
+                           bad, out);
+    const st_entry short_done[] = {{"x", 3, {2, 3, 32}, zeros}, {"done", 2, {2, 2}, zeros}};
+    write_file(bad, short_done, 2);
+    EXPECT_EXIT_MENTIONING(1, "'done'",
+                           "layer linear_attention_cell --weights '%s' --in '%s' --out '%s'", w,
+                           bad, out);
+    EXPECT_EXIT_MENTIONING(2, "--eps",
+                           "layer linear_attention_cell --weights '%s' --in '%s' --out '%s' "
+                           "--eps 0",
+                           w, bad, out);
+    CAPTURE_EXIT(0, "", "layer --help");
+    char *help = slurp("out.txt");
+    const char *words[] = {"linear_attention_cell", "done", "initial_carry/state",
+                           "carry/normalizer", "--eps"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; ++i)
+        if (!has_word(help, words[i]))
+            fail_msg("dvk layer --help does not mention %s", words[i]);
+    free(help);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2559,6 +2711,7 @@ int main(void)
         cmocka_unit_test(test_layer_memodo),
         cmocka_unit_test(test_layer_infini),
         cmocka_unit_test(test_layer_memodo_infini_errors),
+        cmocka_unit_test(test_layer_linear_attention_cell),
     };
     /* DVK_TEST_FILTER=test_bad_files (a glob): only the tests it names */
     if (getenv("DVK_TEST_FILTER"))
