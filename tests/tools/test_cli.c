@@ -587,7 +587,7 @@ static void test_untrusted_inputs(void **state)
 typedef struct st_entry {
     const char *name;
     uint32_t ndim;
-    uint64_t shape[4];
+    uint64_t shape[5]; /* 5: memorax's carry, [B,1,H,D,D] */
     const float *data;
 } st_entry;
 
@@ -1870,6 +1870,816 @@ static void test_layer_errors(void **state)
     free(help);
 }
 
+/* ---- dvk layer deltanet and kda_attention: the seeds' layers on their fixtures
+ * (scripts/gen_deltanet_fixtures.py, scripts/gen_kda_attention_fixtures.py: a weights file and
+ * an _io file each) ---- */
+
+/* Whether `name` is in the comma-separated list `skip`, where an entry ending in '*' is a
+ * prefix ("x,state.*"). */
+static bool skipped(const char *name, const char *skip)
+{
+    for (const char *p = skip; p && *p;) {
+        const char *end = strchr(p, ',');
+        const size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n > 0 && p[n - 1] == '*' ? strncmp(name, p, n - 1) == 0
+                                     : strlen(name) == n && strncmp(name, p, n) == 0)
+            return true;
+        p += n + (end != NULL);
+    }
+    return false;
+}
+
+/* Every tensor of the file `src` but those `skip` lists (skipped()) into `dst`, under `prefix`
+ * (with a tensor of another module beside them, as in a model's file), or as they are when
+ * prefix is NULL. */
+static void copy_weights(const char *src, const char *dst, const char *prefix, const char *skip)
+{
+    dvk_weights *f = NULL;
+    CHECK_OK(dvk_weights_load(NULL, src, NULL, &f));
+    const uint32_t count = dvk_weights_count(f);
+    host_t *t = calloc(count, sizeof *t);
+    st_entry *e = calloc(count + 1, sizeof *e);
+    char(*names)[128] = calloc(count, sizeof *names);
+    assert_true(t && e && names);
+    size_t n = 0;
+    static const float other[4] = {1, 2, 3, 4};
+    if (prefix)
+        e[n++] = (st_entry){.name = "lm_head.weight", .ndim = 2, .shape = {2, 2}, .data = other};
+    for (uint32_t i = 0; i < count; ++i) {
+        const char *name = dvk_weights_name(f, i);
+        if (skipped(name, skip))
+            continue;
+        t[i] = read_tensor(src, name);
+        assert_true(t[i].ndim <= 5);
+        snprintf(names[i], sizeof names[i], "%s%s", prefix ? prefix : "", name);
+        e[n] = (st_entry){.name = names[i], .ndim = t[i].ndim, .data = t[i].data};
+        memcpy(e[n].shape, t[i].shape, t[i].ndim * sizeof *t[i].shape);
+        ++n;
+    }
+    write_file(dst, e, n);
+    for (uint32_t i = 0; i < count; ++i)
+        free(t[i].data);
+    free(t), free(e), free(names);
+    dvk_weights_destroy(f);
+}
+
+/* The output `name` of dvk layer's file `out` against the tensor `ref_name` of `ref`: the
+ * same shape, within tol (relative RMS). */
+static void check_output(const char *layer, const char *out, const char *name, const char *ref,
+                         const char *ref_name, const char *what, double tol)
+{
+    host_t r = read_tensor(ref, ref_name), got = read_tensor(out, name);
+    assert_int_equal(got.ndim, r.ndim);
+    for (uint32_t d = 0; d < r.ndim; ++d)
+        assert_int_equal(got.shape[d], r.shape[d]);
+    double *rd = malloc((size_t)r.numel * sizeof *rd);
+    assert_non_null(rd);
+    for (uint64_t i = 0; i < r.numel; ++i)
+        rd[i] = r.data[i];
+    char label[160];
+    snprintf(label, sizeof label, "%s, %s", what, name);
+    harness_check(layer, label, rd, got.data, (size_t)got.numel, tol);
+    free(rd), free(r.data), free(got.data);
+}
+
+static void expect_count(const char *path, uint32_t n)
+{
+    dvk_weights *f = NULL;
+    CHECK_OK(dvk_weights_load(NULL, path, NULL, &f));
+    assert_int_equal(dvk_weights_count(f), n);
+    dvk_weights_destroy(f);
+}
+
+/* dvk layer deltanet's output file against the _io fixture: y, and layers.<i>.recurrent_state
+ * against state.<i> for each of the L DeltaNet modules; nothing else in the file. */
+static void check_deltanet(const char *out, const char *io, uint32_t layers, const char *what,
+                           double tol)
+{
+    expect_count(out, 1 + layers);
+    check_output("dvk layer deltanet", out, "y", io, "y", what, tol);
+    for (uint32_t i = 0; i < layers; ++i) {
+        char name[64], ref[32];
+        snprintf(name, sizeof name, "layers.%u.recurrent_state", i);
+        snprintf(ref, sizeof ref, "state.%u", i);
+        check_output("dvk layer deltanet", out, name, io, ref, what, tol);
+    }
+}
+
+/* The four modules (DeltaNet, TransformerBlock, TransformerDeltaNet of 2 and of 3 modules, so
+ * lookahead 1, 1, 2, 3) whole and streamed — 5 tokens per call, token by token, 2 per call (less
+ * than the stack's lookahead), more than T — against the seed's modules run with the
+ * token-by-token delta rule, fp32 to 1e-5 relative RMS and fp16 weights to 5e-3; --kind and
+ * --prefix; and at T = the chunk size against the seed's own chunked code. */
+static void test_layer_deltanet(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name, *kind;
+        uint32_t layers;
+    } fx[] = {{"layer", "layer", 1}, {"block", "block", 1}, {"model", "model", 2},
+              {"odd", "model", 3}};
+    char w[600], io[600], out[600], pw[600], in[600];
+    snprintf(in, sizeof in, "%s", tmp("dn_in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("dn_out.safetensors"));
+    snprintf(pw, sizeof pw, "%s", tmp("dn_w.safetensors"));
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; ++i) {
+        char name[64];
+        snprintf(name, sizeof name, "deltanet_%s", fx[i].name);
+        snprintf(w, sizeof w, "%s", fixture(name));
+        snprintf(name, sizeof name, "deltanet_%s_io", fx[i].name);
+        snprintf(io, sizeof io, "%s", fixture(name));
+        const char *runs[][2] = {{"", "whole"},
+                                 {"--stream 5", "--stream 5"},
+                                 {"--stream=1", "token by token"},
+                                 {"--stream 2", "--stream 2"},
+                                 {"--stream 1000", "--stream longer than T"}};
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+            CAPTURE_EXIT(0, "",
+                         "layer deltanet --weights '%s' --in '%s' --out '%s' %s --validate %s",
+                         w, io, out, runs[r][0], profile_flag());
+            char what[96];
+            snprintf(what, sizeof what, "deltanet_%s, %s", fx[i].name, runs[r][1]);
+            check_deltanet(out, io, fx[i].layers, what, 1e-5);
+        }
+        /* (a device without 16-bit storage keeps the weights fp32, which passes too) */
+        CAPTURE_EXIT(0, "",
+                     "layer deltanet --dtype f16 --stream 5 --weights '%s' --in '%s' --out '%s' "
+                     "%s",
+                     w, io, out, profile_flag());
+        check_deltanet(out, io, fx[i].layers, "--dtype f16", 5e-3);
+        /* the kind told, and the module out of a larger file */
+        copy_weights(w, pw, "model.mixer.", NULL);
+        CAPTURE_EXIT(0, "",
+                     "layer deltanet --kind %s --prefix model.mixer. --weights '%s' --in '%s' "
+                     "--out '%s' --stream 3 %s",
+                     fx[i].kind, pw, io, out, profile_flag());
+        check_deltanet(out, io, fx[i].layers, "--kind, --prefix", 1e-5);
+
+        /* T = the chunk size, as the seed's own chunked code computes it (y_chunk; no states
+         * recorded): 4 tokens against a lookahead of 3 in the odd stack */
+        host_t xc = read_tensor(io, "x_chunk");
+        const st_entry ec[] = {{"x", 3, {xc.shape[0], xc.shape[1], xc.shape[2]}, xc.data}};
+        write_file(in, ec, 1);
+        for (int r = 0; r < 2; ++r) {
+            CAPTURE_EXIT(0, "", "layer deltanet --weights '%s' --in '%s' --out '%s' %s %s", w, in,
+                         out, r ? "--stream 1" : "", profile_flag());
+            check_output("dvk layer deltanet", out, "y", io, "y_chunk",
+                         r ? "the seed's own code, T = C, token by token"
+                           : "the seed's own code, T = C",
+                         1e-5);
+        }
+        free(xc.data);
+    }
+}
+
+/* Tokens [t0, t0 + n) of x [B, T, D] (malloc'd). */
+static float *take_tokens(const host_t *x, uint64_t t0, uint64_t n)
+{
+    const uint64_t B = x->shape[0], T = x->shape[1], D = x->shape[2];
+    float *p = malloc((size_t)(B * n * D) * sizeof *p);
+    assert_non_null(p);
+    for (uint64_t b = 0; b < B; ++b)
+        memcpy(p + b * n * D, x->data + (b * T + t0) * D, (size_t)(n * D) * sizeof *p);
+    return p;
+}
+
+/* The two configurations (D 32, 4 heads of 8; D 20, 3 heads of 6) from a zero state and from
+ * the fixture's S0, whole (the package's scan) and streamed (token by token: its step), against
+ * the package, fp32 to 1e-5 relative RMS and fp16 weights to 5e-3; --prefix; and a sequence cut
+ * in two, the second run from the first's final S. */
+static void test_layer_kda_attention(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name;
+        uint64_t split;
+    } fx[] = {{"tiny", 7}, {"odd", 11}};
+    char w[600], io[600], in0[600], ins[600], out[600], out1[600], pw[600];
+    snprintf(in0, sizeof in0, "%s", tmp("kda_in0.safetensors"));
+    snprintf(ins, sizeof ins, "%s", tmp("kda_ins.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("kda_out.safetensors"));
+    snprintf(out1, sizeof out1, "%s", tmp("kda_out1.safetensors"));
+    snprintf(pw, sizeof pw, "%s", tmp("kda_w.safetensors"));
+    const char *L = "dvk layer kda_attention";
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; ++i) {
+        char name[64];
+        snprintf(name, sizeof name, "kda_attention_%s", fx[i].name);
+        snprintf(w, sizeof w, "%s", fixture(name));
+        snprintf(name, sizeof name, "kda_attention_%s_io", fx[i].name);
+        snprintf(io, sizeof io, "%s", fixture(name));
+        /* the _io file's S is the final state: the inputs are written apart */
+        host_t x = read_tensor(io, "x"), s0 = read_tensor(io, "S0");
+        st_entry e[2] = {{"x", 3, {0}, x.data}, {"S", 4, {0}, s0.data}};
+        memcpy(e[0].shape, x.shape, 3 * sizeof *x.shape);
+        memcpy(e[1].shape, s0.shape, 4 * sizeof *s0.shape);
+        write_file(in0, e, 1);
+        write_file(ins, e, 2);
+        const char *runs[][2] = {{"", "whole"},
+                                 {"--stream 5", "--stream 5"},
+                                 {"--stream=1", "token by token"},
+                                 {"--stream 1000", "--stream longer than T"}};
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+            char what[96];
+            CAPTURE_EXIT(0, "",
+                         "layer kda_attention --weights '%s' --in '%s' --out '%s' %s --validate "
+                         "%s",
+                         w, in0, out, runs[r][0], profile_flag());
+            snprintf(what, sizeof what, "kda_attention_%s, %s", fx[i].name, runs[r][1]);
+            expect_count(out, 2);
+            check_output(L, out, "y", io, r == 2 ? "y_step" : "y", what, 1e-5);
+            check_output(L, out, "S", io, "S", what, 1e-5);
+            CAPTURE_EXIT(0, "",
+                         "layer kda_attention --weights '%s' --in '%s' --out '%s' %s --validate "
+                         "%s",
+                         w, ins, out, runs[r][0], profile_flag());
+            snprintf(what, sizeof what, "kda_attention_%s from S0, %s", fx[i].name, runs[r][1]);
+            check_output(L, out, "y", io, "y_s0", what, 1e-5);
+            check_output(L, out, "S", io, "S_s0", what, 1e-5);
+        }
+        /* (a device without 16-bit storage keeps the weights fp32, which passes too) */
+        CAPTURE_EXIT(0, "",
+                     "layer kda_attention --dtype f16 --stream 5 --weights '%s' --in '%s' "
+                     "--out '%s' %s",
+                     w, ins, out, profile_flag());
+        check_output(L, out, "y", io, "y_s0", "--dtype f16", 5e-3);
+        check_output(L, out, "S", io, "S_s0", "--dtype f16", 5e-3);
+        copy_weights(w, pw, "model.layers.0.attn.", NULL);
+        CAPTURE_EXIT(0, "",
+                     "layer kda_attention --prefix model.layers.0.attn. --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     pw, ins, out, profile_flag());
+        check_output(L, out, "y", io, "y_s0", "--prefix", 1e-5);
+
+        /* cut in two: x[:, :split] from S0, then x[:, split:] from the first part's S */
+        const uint64_t B = x.shape[0], T = x.shape[1], D = x.shape[2], s = fx[i].split;
+        float *x1 = take_tokens(&x, 0, s), *x2 = take_tokens(&x, s, T - s);
+        const st_entry first[2] = {{"x", 3, {B, s, D}, x1}, e[1]};
+        write_file(ins, first, 2);
+        CAPTURE_EXIT(0, "", "layer kda_attention --weights '%s' --in '%s' --out '%s' %s", w, ins,
+                     out1, profile_flag());
+        host_t y1 = read_tensor(out1, "y"), S1 = read_tensor(out1, "S");
+        st_entry second[2] = {{"x", 3, {B, T - s, D}, x2}, {"S", 4, {0}, S1.data}};
+        memcpy(second[1].shape, S1.shape, 4 * sizeof *S1.shape);
+        write_file(ins, second, 2);
+        CAPTURE_EXIT(0, "", "layer kda_attention --weights '%s' --in '%s' --out '%s' %s", w, ins,
+                     out, profile_flag());
+        check_output(L, out, "S", io, "S_s0", "in two runs", 1e-5);
+        host_t y2 = read_tensor(out, "y"), yref = read_tensor(io, "y_s0");
+        const uint64_t Dy = yref.shape[2];
+        float *y = malloc((size_t)(B * T * Dy) * sizeof *y);
+        assert_non_null(y);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(y + b * T * Dy, y1.data + b * s * Dy, (size_t)(s * Dy) * sizeof *y);
+            memcpy(y + (b * T + s) * Dy, y2.data + b * (T - s) * Dy,
+                   (size_t)((T - s) * Dy) * sizeof *y);
+        }
+        double *r = malloc((size_t)yref.numel * sizeof *r);
+        assert_non_null(r);
+        for (uint64_t k = 0; k < yref.numel; ++k)
+            r[k] = yref.data[k];
+        harness_check(L, "in two runs, y", r, y, (size_t)yref.numel, 1e-5);
+        free(r), free(y), free(y1.data), free(S1.data), free(y2.data), free(yref.data);
+        free(x1), free(x2), free(x.data), free(s0.data);
+    }
+}
+
+/* The seeds' layers: wrong option values (status 2), weights and inputs that do not fit
+ * (status 1), each named; both in the help. */
+static void test_layer_seed_errors(void **state)
+{
+    (void)state;
+    char dw[600], dio[600], kw[600], bad[600], out[600];
+    snprintf(dw, sizeof dw, "%s", fixture("deltanet_block"));
+    snprintf(dio, sizeof dio, "%s", fixture("deltanet_block_io"));
+    snprintf(kw, sizeof kw, "%s", fixture("kda_attention_tiny"));
+    snprintf(bad, sizeof bad, "%s", tmp("seed_err_bad.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("seed_err_out.safetensors"));
+    remove(out);
+    EXPECT_EXIT_MENTIONING(2, "--kind", "layer deltanet --weights '%s' --in '%s' --out '%s' "
+                                        "--kind stack", dw, dio, out);
+    EXPECT_EXIT(1, "layer deltanet --weights '%s' --in '%s' --out '%s' --kind model", dw, dio,
+                out); /* a block's weights are not a stack's */
+    copy_weights(dw, bad, NULL, "deltanet.k_conv.weight");
+    EXPECT_EXIT_MENTIONING(1, "deltanet.k_conv.weight",
+                           "layer deltanet --weights '%s' --in '%s' --out '%s'", bad, dio, out);
+    EXPECT_EXIT_MENTIONING(1, "'x'", "layer deltanet --weights '%s' --in '%s' --out '%s'", dw, dw,
+                           out);
+    float zeros[2 * 4 * 8 * 8] = {0};
+    const st_entry narrow[] = {{"x", 3, {2, 5, 12}, zeros}};
+    write_file(bad, narrow, 1);
+    EXPECT_EXIT_MENTIONING(1, "'x'", "layer deltanet --weights '%s' --in '%s' --out '%s'", dw,
+                           bad, out);
+    EXPECT_EXIT_MENTIONING(2, "--head-k-dim", /* another layer's option */
+                           "layer kda_attention --weights '%s' --in '%s' --out '%s' "
+                           "--head-k-dim 8", kw, bad, out);
+    copy_weights(kw, bad, NULL, "w_beta.bias");
+    EXPECT_EXIT_MENTIONING(1, "w_beta.bias",
+                           "layer kda_attention --weights '%s' --in '%s' --out '%s'", bad, dio,
+                           out);
+    const st_entry wrong_s[] = {{"x", 3, {2, 5, 32}, zeros}, {"S", 4, {2, 4, 8, 7}, zeros}};
+    write_file(bad, wrong_s, 2);
+    EXPECT_EXIT_MENTIONING(1, "'S'", "layer kda_attention --weights '%s' --in '%s' --out '%s'",
+                           kw, bad, out);
+    const st_entry wrong_b[] = {{"x", 3, {2, 5, 32}, zeros}, {"S", 4, {1, 4, 8, 8}, zeros}};
+    write_file(bad, wrong_b, 2);
+    EXPECT_EXIT_MENTIONING(1, "'S'", "layer kda_attention --weights '%s' --in '%s' --out '%s'",
+                           kw, bad, out);
+    expect_no_file(out);
+
+    CAPTURE_EXIT(0, "", "layer --help");
+    char *help = slurp("out.txt");
+    const char *words[] = {"deltanet", "kda_attention", "layers.<i>.recurrent_state", "--kind",
+                           "S"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; ++i)
+        if (!has_word(help, words[i]))
+            fail_msg("dvk layer --help does not mention %s", words[i]);
+    free(help);
+}
+
+/* ---- dvk layer memodo, infini_attention and infini_transformer on their fixtures
+ * (scripts/gen_memodo_fixtures.py: one file holding the parameters and the runs;
+ * scripts/gen_infini_fixtures.py: a weights file and an _io file each) ---- */
+
+/* The memodo fixture's tensors that are not MemodoLayer's parameters. */
+#define MEMODO_IO "x,y,y_readme,state.*,readme_state.*"
+
+/* dvk layer memodo's output against the fixture: y as `y_ref`, state.j as `<states>.j`. */
+static void check_memodo(const char *out, const char *f, uint32_t heads, const char *y_ref,
+                         const char *states, const char *what, double tol)
+{
+    expect_count(out, 2 + heads);
+    if (y_ref)
+        check_output("dvk layer memodo", out, "y", f, y_ref, what, tol);
+    for (uint32_t j = 0; j <= heads; ++j) {
+        char name[32], ref[48];
+        snprintf(name, sizeof name, "state.%u", j);
+        snprintf(ref, sizeof ref, "%s.%u", states, j);
+        check_output("dvk layer memodo", out, name, f, ref, what, tol);
+    }
+}
+
+/* Both fixtures (C 64, 2 heads of 16, B 2, T 37; C 40, heads of 12, 7, 20, B 1, T 23) from the
+ * learned initial states: the package's wiring (y in its time-major layout) whole and streamed,
+ * the README's whole and streamed, fp16 weights, --prefix, and a sequence cut in two, the
+ * second run from the first's final states, against memodo 1.0.0. */
+static void test_layer_memodo(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name;
+        uint32_t heads;
+        uint64_t split;
+    } fx[] = {{"memodo_layer_tiny", 2, 20}, {"memodo_layer_odd", 3, 9}};
+    char f[600], w[600], in[600], out[600], out1[600], pw[600];
+    snprintf(w, sizeof w, "%s", tmp("memodo_w.safetensors"));
+    snprintf(in, sizeof in, "%s", tmp("memodo_in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("memodo_out.safetensors"));
+    snprintf(out1, sizeof out1, "%s", tmp("memodo_out1.safetensors"));
+    snprintf(pw, sizeof pw, "%s", tmp("memodo_pw.safetensors"));
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; ++i) {
+        snprintf(f, sizeof f, "%s", fixture(fx[i].name));
+        copy_weights(f, w, NULL, MEMODO_IO);
+        host_t x = read_tensor(f, "x");
+        const st_entry ex[] = {{"x", 3, {x.shape[0], x.shape[1], x.shape[2]}, x.data}};
+        write_file(in, ex, 1); /* (the fixture's state.j are final states) */
+        const char *runs[][2] = {{"", "whole"},
+                                 {"--stream 5", "--stream 5"},
+                                 {"--stream=1", "token by token"},
+                                 {"--stream 1000", "--stream longer than T"}};
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+            char what[96];
+            CAPTURE_EXIT(0, "",
+                         "layer memodo --time-major-y --weights '%s' --in '%s' --out '%s' %s "
+                         "--validate %s",
+                         w, in, out, runs[r][0], profile_flag());
+            snprintf(what, sizeof what, "%s, %s", fx[i].name, runs[r][1]);
+            check_memodo(out, f, fx[i].heads, "y", "state", what, 1e-5);
+            if (r > 1)
+                continue;
+            CAPTURE_EXIT(0, "",
+                         "layer memodo --readme --weights '%s' --in '%s' --out '%s' %s %s", w,
+                         in, out, runs[r][0], profile_flag());
+            snprintf(what, sizeof what, "%s, --readme, %s", fx[i].name, runs[r][1]);
+            check_memodo(out, f, fx[i].heads, "y_readme", "readme_state", what, 1e-5);
+        }
+        /* (a device without 16-bit storage keeps the weights fp32, which passes too) */
+        CAPTURE_EXIT(0, "",
+                     "layer memodo --time-major-y --dtype f16 --stream 5 --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     w, in, out, profile_flag());
+        check_memodo(out, f, fx[i].heads, "y", "state", "--dtype f16", 5e-3);
+        copy_weights(f, pw, "model.layers.3.", MEMODO_IO);
+        CAPTURE_EXIT(0, "",
+                     "layer memodo --time-major-y --prefix model.layers.3. --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     pw, in, out, profile_flag());
+        check_memodo(out, f, fx[i].heads, "y", "state", "--prefix", 1e-5);
+
+        /* cut in two; y time-major, so the two runs' y follow each other */
+        const uint64_t B = x.shape[0], T = x.shape[1], C = x.shape[2], s = fx[i].split;
+        float *x1 = take_tokens(&x, 0, s), *x2 = take_tokens(&x, s, T - s);
+        const st_entry first[] = {{"x", 3, {B, s, C}, x1}};
+        write_file(in, first, 1);
+        CAPTURE_EXIT(0, "", "layer memodo --time-major-y --weights '%s' --in '%s' --out '%s' %s",
+                     w, in, out1, profile_flag());
+        host_t y1 = read_tensor(out1, "y"), st1[4];
+        st_entry second[5] = {{"x", 3, {B, T - s, C}, x2}};
+        char names[4][16];
+        for (uint32_t j = 0; j <= fx[i].heads; ++j) {
+            snprintf(names[j], sizeof names[j], "state.%u", j);
+            st1[j] = read_tensor(out1, names[j]);
+            second[1 + j] = (st_entry){.name = names[j], .ndim = st1[j].ndim, .data = st1[j].data};
+            memcpy(second[1 + j].shape, st1[j].shape, st1[j].ndim * sizeof *st1[j].shape);
+        }
+        write_file(in, second, 2 + fx[i].heads);
+        CAPTURE_EXIT(0, "", "layer memodo --time-major-y --weights '%s' --in '%s' --out '%s' %s",
+                     w, in, out, profile_flag());
+        check_memodo(out, f, fx[i].heads, NULL, "state", "in two runs", 1e-5);
+        host_t y2 = read_tensor(out, "y"), yref = read_tensor(f, "y");
+        assert_int_equal(y1.numel + y2.numel, yref.numel);
+        double *r = malloc((size_t)yref.numel * sizeof *r);
+        float *y = malloc((size_t)yref.numel * sizeof *y);
+        assert_true(r && y);
+        for (uint64_t k = 0; k < yref.numel; ++k)
+            r[k] = yref.data[k];
+        memcpy(y, y1.data, (size_t)y1.numel * sizeof *y);
+        memcpy(y + y1.numel, y2.data, (size_t)y2.numel * sizeof *y);
+        harness_check("dvk layer memodo", "in two runs, y", r, y, (size_t)yref.numel, 1e-5);
+        for (uint32_t j = 0; j <= fx[i].heads; ++j)
+            free(st1[j].data);
+        free(r), free(y), free(y1.data), free(y2.data), free(yref.data);
+        free(x1), free(x2), free(x.data);
+    }
+}
+
+/* Writes token ids [B, T] as int32 (as the fixtures hold them). */
+static void write_tokens(const char *path, uint64_t B, uint64_t T, const float *ids)
+{
+    int32_t *t = malloc((size_t)(B * T) * sizeof *t);
+    assert_non_null(t);
+    for (uint64_t i = 0; i < B * T; ++i)
+        t[i] = (int32_t)ids[i];
+    dvk_st_writer *w = NULL;
+    CHECK_OK(dvk_st_writer_create(&w));
+    const uint64_t shape[2] = {B, T};
+    CHECK_OK(dvk_st_writer_add(w, "tokens", DVK_ST_I32, 2, shape, t));
+    char err[256];
+    CHECK_OK(dvk_st_writer_save(w, path, err, sizeof err));
+    dvk_st_writer_destroy(w);
+    free(t);
+}
+
+/* The two Infini-Transformers (plain memory: dim 48, 2 heads of 16, segments of 8; delta rule:
+ * dim 40, 3 heads of 8, segments of 6) against infini-transformer-pytorch 0.0.2: the model in
+ * the fixture's segments (logits and every block's memories), in one segment, with fp16
+ * weights, and cut in two with the memories carried; block 1's attention alone (the model's
+ * file through --prefix layers.1.0.) on the input the package gave it, and cut in two. */
+static void test_layer_infini(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name, *flags;
+        uint32_t segment;
+    } fx[] = {{"infini_lm_plain", "", 8}, {"infini_lm_delta", "--delta-rule", 6}};
+    const char *LT = "dvk layer infini_transformer", *LA = "dvk layer infini_attention";
+    char w[600], io[600], in[600], out[600], out1[600];
+    snprintf(in, sizeof in, "%s", tmp("infini_in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("infini_out.safetensors"));
+    snprintf(out1, sizeof out1, "%s", tmp("infini_out1.safetensors"));
+    const char *mem[4] = {"memories.0.kv", "memories.0.norm", "memories.1.kv", "memories.1.norm"};
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; ++i) {
+        char name[64];
+        snprintf(w, sizeof w, "%s", fixture(fx[i].name));
+        snprintf(name, sizeof name, "%s_io", fx[i].name);
+        snprintf(io, sizeof io, "%s", fixture(name));
+        const uint32_t seg = fx[i].segment;
+        /* the model: the fixture's _io file holds the final memories, so the tokens go apart */
+        host_t tok = read_tensor(io, "tokens");
+        const uint64_t B = tok.shape[0], T = tok.shape[1];
+        write_tokens(in, B, T, tok.data);
+        char what[96];
+        CAPTURE_EXIT(0, "",
+                     "layer infini_transformer %s --stream %u --weights '%s' --in '%s' "
+                     "--out '%s' --validate %s",
+                     fx[i].flags, seg, w, in, out, profile_flag());
+        snprintf(what, sizeof what, "%s, segments of %u", fx[i].name, seg);
+        expect_count(out, 5);
+        check_output(LT, out, "logits", io, "logits", what, 1e-5);
+        for (int m = 0; m < 4; ++m)
+            check_output(LT, out, mem[m], io, mem[m], what, 1e-5);
+        CAPTURE_EXIT(0, "", "layer infini_transformer %s --weights '%s' --in '%s' --out '%s' %s",
+                     fx[i].flags, w, in, out, profile_flag());
+        snprintf(what, sizeof what, "%s, one segment", fx[i].name);
+        check_output(LT, out, "logits", io, "logits_one", what, 1e-5);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_transformer %s --dtype f16 --stream %u --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     fx[i].flags, seg, w, in, out, profile_flag());
+        check_output(LT, out, "logits", io, "logits", "--dtype f16", 5e-3);
+        check_output(LT, out, mem[2], io, mem[2], "--dtype f16", 5e-3);
+
+        /* cut in two after two segments: the rest from the first part's memories (the ids as
+         * floats this time) */
+        const uint64_t s = 2 * seg;
+        float *t1 = malloc((size_t)(B * s) * sizeof *t1);
+        float *t2 = malloc((size_t)(B * (T - s)) * sizeof *t2);
+        assert_true(t1 && t2);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(t1 + b * s, tok.data + b * T, (size_t)s * sizeof *t1);
+            memcpy(t2 + b * (T - s), tok.data + b * T + s, (size_t)(T - s) * sizeof *t2);
+        }
+        write_tokens(in, B, s, t1);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_transformer %s --stream %u --weights '%s' --in '%s' --out '%s' "
+                     "%s",
+                     fx[i].flags, seg, w, in, out1, profile_flag());
+        host_t l1 = read_tensor(out1, "logits"), m1[4];
+        st_entry second[5] = {{"tokens", 2, {B, T - s}, t2}};
+        for (int m = 0; m < 4; ++m) {
+            m1[m] = read_tensor(out1, mem[m]);
+            second[1 + m] = (st_entry){.name = mem[m], .ndim = m1[m].ndim, .data = m1[m].data};
+            memcpy(second[1 + m].shape, m1[m].shape, m1[m].ndim * sizeof *m1[m].shape);
+        }
+        write_file(in, second, 5);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_transformer %s --stream %u --weights '%s' --in '%s' --out '%s' "
+                     "%s",
+                     fx[i].flags, seg, w, in, out, profile_flag());
+        for (int m = 0; m < 4; ++m)
+            check_output(LT, out, mem[m], io, mem[m], "in two runs", 1e-5);
+        host_t l2 = read_tensor(out, "logits"), lref = read_tensor(io, "logits");
+        const uint64_t V = lref.shape[2];
+        float *lg = malloc((size_t)lref.numel * sizeof *lg);
+        double *r = malloc((size_t)lref.numel * sizeof *r);
+        assert_true(lg && r);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(lg + b * T * V, l1.data + b * s * V, (size_t)(s * V) * sizeof *lg);
+            memcpy(lg + (b * T + s) * V, l2.data + b * (T - s) * V,
+                   (size_t)((T - s) * V) * sizeof *lg);
+        }
+        for (uint64_t k = 0; k < lref.numel; ++k)
+            r[k] = lref.data[k];
+        harness_check(LT, "in two runs, logits", r, lg, (size_t)lref.numel, 1e-5);
+        for (int m = 0; m < 4; ++m)
+            free(m1[m].data);
+        free(lg), free(r), free(l1.data), free(l2.data), free(lref.data), free(t1), free(t2);
+        free(tok.data);
+
+        /* block 1's attention: its input and output in the model's run, its memories */
+        host_t x = read_tensor(io, "attn1_x");
+        const uint64_t C = x.shape[2];
+        const st_entry ex[] = {{"x", 3, {B, T, C}, x.data}};
+        write_file(in, ex, 1);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_attention %s --prefix layers.1.0. --stream %u --weights '%s' "
+                     "--in '%s' --out '%s' --validate %s",
+                     fx[i].flags, seg, w, in, out, profile_flag());
+        snprintf(what, sizeof what, "%s, block 1's attention", fx[i].name);
+        expect_count(out, 3);
+        check_output(LA, out, "y", io, "attn1_y", what, 1e-5);
+        check_output(LA, out, "memories.kv", io, "memories.1.kv", what, 1e-5);
+        check_output(LA, out, "memories.norm", io, "memories.1.norm", what, 1e-5);
+        float *x1 = take_tokens(&x, 0, s), *x2 = take_tokens(&x, s, T - s);
+        const st_entry part1[] = {{"x", 3, {B, s, C}, x1}};
+        write_file(in, part1, 1);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_attention %s --prefix layers.1.0. --stream %u --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     fx[i].flags, seg, w, in, out1, profile_flag());
+        host_t kv = read_tensor(out1, "memories.kv"), nm = read_tensor(out1, "memories.norm");
+        host_t y1 = read_tensor(out1, "y");
+        st_entry part2[3] = {{"x", 3, {B, T - s, C}, x2},
+                             {"memories.kv", 4, {0}, kv.data},
+                             {"memories.norm", 3, {0}, nm.data}};
+        memcpy(part2[1].shape, kv.shape, 4 * sizeof *kv.shape);
+        memcpy(part2[2].shape, nm.shape, 3 * sizeof *nm.shape);
+        write_file(in, part2, 3);
+        CAPTURE_EXIT(0, "",
+                     "layer infini_attention %s --prefix layers.1.0. --stream %u --weights '%s' "
+                     "--in '%s' --out '%s' %s",
+                     fx[i].flags, seg, w, in, out, profile_flag());
+        check_output(LA, out, "memories.kv", io, "memories.1.kv", "in two runs", 1e-5);
+        host_t y2 = read_tensor(out, "y"), yref = read_tensor(io, "attn1_y");
+        float *y = malloc((size_t)yref.numel * sizeof *y);
+        r = malloc((size_t)yref.numel * sizeof *r);
+        assert_true(y && r);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(y + b * T * C, y1.data + b * s * C, (size_t)(s * C) * sizeof *y);
+            memcpy(y + (b * T + s) * C, y2.data + b * (T - s) * C,
+                   (size_t)((T - s) * C) * sizeof *y);
+        }
+        for (uint64_t k = 0; k < yref.numel; ++k)
+            r[k] = yref.data[k];
+        harness_check(LA, "in two runs, y", r, y, (size_t)yref.numel, 1e-5);
+        free(y), free(r), free(y1.data), free(y2.data), free(yref.data), free(kv.data);
+        free(nm.data), free(x1), free(x2), free(x.data);
+    }
+}
+
+/* memodo's and Infini's inputs that do not fit, each named (status 1). */
+static void test_layer_memodo_infini_errors(void **state)
+{
+    (void)state;
+    char f[600], w[600], lm[600], bad[600], out[600];
+    snprintf(f, sizeof f, "%s", fixture("memodo_layer_tiny"));
+    snprintf(w, sizeof w, "%s", tmp("err_memodo_w.safetensors"));
+    snprintf(lm, sizeof lm, "%s", fixture("infini_lm_plain"));
+    snprintf(bad, sizeof bad, "%s", tmp("err_mi_bad.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("err_mi_out.safetensors"));
+    remove(out);
+    copy_weights(f, w, NULL, MEMODO_IO);
+    /* the fixture itself holds x, y and the states besides the parameters */
+    EXPECT_EXIT_MENTIONING(1, "readme_state.0",
+                           "layer memodo --weights '%s' --in '%s' --out '%s'", f, f, out);
+    static float zeros[2 * 48 * 48];
+    const st_entry wrong_m[] = {{"x", 3, {2, 3, 64}, zeros}, {"state.2", 3, {2, 16, 15}, zeros}};
+    write_file(bad, wrong_m, 2);
+    EXPECT_EXIT_MENTIONING(1, "state.2", "layer memodo --weights '%s' --in '%s' --out '%s'", w,
+                           bad, out);
+    const st_entry half[] = {{"x", 3, {2, 3, 48}, zeros},
+                             {"memories.kv", 4, {2, 2, 16, 16}, zeros}};
+    write_file(bad, half, 2);
+    EXPECT_EXIT_MENTIONING(1, "memories.norm",
+                           "layer infini_attention --prefix layers.0.0. --weights '%s' --in '%s' "
+                           "--out '%s'",
+                           lm, bad, out);
+    EXPECT_EXIT_MENTIONING(1, "tokens",
+                           "layer infini_transformer --weights '%s' --in '%s' --out '%s'", lm,
+                           bad, out);
+    const float ids[4] = {1, 2, 64, 3}; /* V = 64 */
+    write_tokens(bad, 2, 2, ids);
+    EXPECT_EXIT(1, "layer infini_transformer --weights '%s' --in '%s' --out '%s'", lm, bad, out);
+    const st_entry some[] = {{"tokens", 2, {2, 2}, ids},
+                             {"memories.0.kv", 4, {2, 2, 16, 16}, zeros}};
+    write_file(bad, some, 2);
+    EXPECT_EXIT_MENTIONING(1, "memories",
+                           "layer infini_transformer --weights '%s' --in '%s' --out '%s'", lm,
+                           bad, out);
+    expect_no_file(out);
+
+    CAPTURE_EXIT(0, "", "layer --help");
+    char *help = slurp("out.txt");
+    const char *words[] = {"memodo", "infini_attention", "infini_transformer", "state.0",
+                           "tokens", "logits", "memories.<i>.kv", "--readme", "--delta-rule",
+                           "--time-major-y", "segment"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; ++i)
+        if (!has_word(help, words[i]))
+            fail_msg("dvk layer --help does not mention %s", words[i]);
+    free(help);
+}
+
+/* ---- dvk layer linear_attention_cell on the fixtures of memorax's LinearAttentionCell
+ * (scripts/gen_memorax_cell_fixtures.py) ---- */
+
+/* dvk layer linear_attention_cell's output against the fixture: y as `y_ref`, the carry as
+ * `<carry>/state` and `<carry>/normalizer`. */
+static void check_cell(const char *out, const char *io, const char *y_ref, const char *carry,
+                       const char *what, double tol)
+{
+    const char *L = "dvk layer linear_attention_cell";
+    char ref[64];
+    expect_count(out, 3);
+    if (y_ref)
+        check_output(L, out, "y", io, y_ref, what, tol);
+    snprintf(ref, sizeof ref, "%s/state", carry);
+    check_output(L, out, "carry/state", io, ref, what, tol);
+    snprintf(ref, sizeof ref, "%s/normalizer", carry);
+    check_output(L, out, "carry/normalizer", io, ref, what, tol);
+}
+
+/* Both cells (C 32, 2 heads of 16; C 21, 3 heads of 5; B 2, T 37, episodes starting inside
+ * the sequence) against memorax 1.0.1's Memoroid: from the fixture's initial carry whole and
+ * streamed, from zeros, with fp16 weights, under a Memoroid's prefix, and in the fixture's two
+ * segments, the first one's carry handed to the second. */
+static void test_layer_linear_attention_cell(void **state)
+{
+    (void)state;
+    const char *cases[] = {"memorax_cell_tiny", "memorax_cell_odd"};
+    char w[600], io[600], in[600], out[600], out1[600], pw[600];
+    snprintf(in, sizeof in, "%s", tmp("cell_in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("cell_out.safetensors"));
+    snprintf(out1, sizeof out1, "%s", tmp("cell_out1.safetensors"));
+    snprintf(pw, sizeof pw, "%s", tmp("cell_w.safetensors"));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        char name[64];
+        snprintf(w, sizeof w, "%s", fixture(cases[i]));
+        snprintf(name, sizeof name, "%s_io", cases[i]);
+        snprintf(io, sizeof io, "%s", fixture(name));
+        /* the _io file is an input as it is: x, done, initial_carry (the rest is ignored) */
+        const char *runs[][2] = {{"", "whole"},
+                                 {"--stream 5", "--stream 5"},
+                                 {"--stream=1", "token by token"},
+                                 {"--stream 1000", "--stream longer than T"}};
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; ++r) {
+            CAPTURE_EXIT(0, "",
+                         "layer linear_attention_cell --weights '%s' --in '%s' --out '%s' %s "
+                         "--validate %s",
+                         w, io, out, runs[r][0], profile_flag());
+            char what[96];
+            snprintf(what, sizeof what, "%s, %s", cases[i], runs[r][1]);
+            check_cell(out, io, "y", "carry", what, 1e-5);
+        }
+        /* (a device without 16-bit storage keeps the weights fp32, which passes too) */
+        CAPTURE_EXIT(0, "",
+                     "layer linear_attention_cell --dtype f16 --stream 5 --weights '%s' --in '%s' "
+                     "--out '%s' %s",
+                     w, io, out, profile_flag());
+        check_cell(out, io, "y", "carry", "--dtype f16", 5e-3);
+        copy_weights(w, pw, "params/cell/", NULL);
+        CAPTURE_EXIT(0, "",
+                     "layer linear_attention_cell --prefix params/cell/ --weights '%s' --in '%s' "
+                     "--out '%s' %s",
+                     pw, io, out, profile_flag());
+        check_cell(out, io, "y", "carry", "--prefix", 1e-5);
+
+        /* from zeros: x and done alone */
+        host_t x = read_tensor(io, "x"), done = read_tensor(io, "done");
+        const uint64_t B = x.shape[0], T = x.shape[1], C = x.shape[2], s = 16;
+        const st_entry bare[] = {{"x", 3, {B, T, C}, x.data}, {"done", 2, {B, T}, done.data}};
+        write_file(in, bare, 2);
+        CAPTURE_EXIT(0, "",
+                     "layer linear_attention_cell --weights '%s' --in '%s' --out '%s' --stream 7 "
+                     "%s",
+                     w, in, out, profile_flag());
+        check_cell(out, io, "y_zero_carry", "carry_zero_carry", "from zeros", 1e-5);
+
+        /* the fixture's two segments, [0, 16) from initial_carry, then [16, 37) */
+        host_t cs = read_tensor(io, "initial_carry/state");
+        host_t cn = read_tensor(io, "initial_carry/normalizer");
+        float *x1 = take_tokens(&x, 0, s), *x2 = take_tokens(&x, s, T - s);
+        float *d1 = malloc((size_t)(B * s) * sizeof *d1);
+        float *d2 = malloc((size_t)(B * (T - s)) * sizeof *d2);
+        assert_true(d1 && d2);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(d1 + b * s, done.data + b * T, (size_t)s * sizeof *d1);
+            memcpy(d2 + b * (T - s), done.data + b * T + s, (size_t)(T - s) * sizeof *d2);
+        }
+        st_entry part[4] = {{"x", 3, {B, s, C}, x1},
+                            {"done", 2, {B, s}, d1},
+                            {"initial_carry/state", 5, {0}, cs.data},
+                            {"initial_carry/normalizer", 4, {0}, cn.data}};
+        memcpy(part[2].shape, cs.shape, 5 * sizeof *cs.shape);
+        memcpy(part[3].shape, cn.shape, 4 * sizeof *cn.shape);
+        write_file(in, part, 4);
+        CAPTURE_EXIT(0, "", "layer linear_attention_cell --weights '%s' --in '%s' --out '%s' %s",
+                     w, in, out1, profile_flag());
+        host_t y1 = read_tensor(out1, "y"), s1 = read_tensor(out1, "carry/state");
+        host_t n1 = read_tensor(out1, "carry/normalizer");
+        part[0] = (st_entry){"x", 3, {B, T - s, C}, x2};
+        part[1] = (st_entry){"done", 2, {B, T - s}, d2};
+        part[2].data = s1.data, part[3].data = n1.data;
+        write_file(in, part, 4);
+        CAPTURE_EXIT(0, "", "layer linear_attention_cell --weights '%s' --in '%s' --out '%s' %s",
+                     w, in, out, profile_flag());
+        check_cell(out, io, NULL, "carry_segments", "two segments", 1e-5);
+        host_t y2 = read_tensor(out, "y"), yref = read_tensor(io, "y_segments");
+        float *y = malloc((size_t)yref.numel * sizeof *y);
+        double *r = malloc((size_t)yref.numel * sizeof *r);
+        assert_true(y && r);
+        for (uint64_t b = 0; b < B; ++b) {
+            memcpy(y + b * T * C, y1.data + b * s * C, (size_t)(s * C) * sizeof *y);
+            memcpy(y + (b * T + s) * C, y2.data + b * (T - s) * C,
+                   (size_t)((T - s) * C) * sizeof *y);
+        }
+        for (uint64_t k = 0; k < yref.numel; ++k)
+            r[k] = yref.data[k];
+        harness_check("dvk layer linear_attention_cell", "two segments, y", r, y,
+                      (size_t)yref.numel, 1e-5);
+        free(y), free(r), free(y1.data), free(y2.data), free(yref.data), free(s1.data);
+        free(n1.data), free(cs.data), free(cn.data), free(x1), free(x2), free(d1), free(d2);
+        free(x.data), free(done.data);
+    }
+
+    /* errors: half a carry, a done of another length, a bad --eps */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s", tmp("cell_bad.safetensors"));
+    snprintf(w, sizeof w, "%s", fixture("memorax_cell_tiny"));
+    static float zeros[2 * 16 * 16 * 2];
+    const st_entry half[] = {{"x", 3, {2, 3, 32}, zeros},
+                             {"initial_carry/state", 5, {2, 1, 2, 16, 16}, zeros}};
+    write_file(bad, half, 2);
+    EXPECT_EXIT_MENTIONING(1, "initial_carry/normalizer",
+                           "layer linear_attention_cell --weights '%s' --in '%s' --out '%s'", w,
+                           bad, out);
+    const st_entry short_done[] = {{"x", 3, {2, 3, 32}, zeros}, {"done", 2, {2, 2}, zeros}};
+    write_file(bad, short_done, 2);
+    EXPECT_EXIT_MENTIONING(1, "'done'",
+                           "layer linear_attention_cell --weights '%s' --in '%s' --out '%s'", w,
+                           bad, out);
+    EXPECT_EXIT_MENTIONING(2, "--eps",
+                           "layer linear_attention_cell --weights '%s' --in '%s' --out '%s' "
+                           "--eps 0",
+                           w, bad, out);
+    CAPTURE_EXIT(0, "", "layer --help");
+    char *help = slurp("out.txt");
+    const char *words[] = {"linear_attention_cell", "done", "initial_carry/state",
+                           "carry/normalizer", "--eps"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; ++i)
+        if (!has_word(help, words[i]))
+            fail_msg("dvk layer --help does not mention %s", words[i]);
+    free(help);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1895,6 +2705,13 @@ int main(void)
         cmocka_unit_test(test_layer_qwen3_next_gdn),
         cmocka_unit_test(test_layer_errors),
         cmocka_unit_test(test_huge_shapes_refused),
+        cmocka_unit_test(test_layer_deltanet),
+        cmocka_unit_test(test_layer_kda_attention),
+        cmocka_unit_test(test_layer_seed_errors),
+        cmocka_unit_test(test_layer_memodo),
+        cmocka_unit_test(test_layer_infini),
+        cmocka_unit_test(test_layer_memodo_infini_errors),
+        cmocka_unit_test(test_layer_linear_attention_cell),
     };
     /* DVK_TEST_FILTER=test_bad_files (a glob): only the tests it names */
     if (getenv("DVK_TEST_FILTER"))

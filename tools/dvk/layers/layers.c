@@ -34,7 +34,9 @@
 #include <string.h>
 
 /* One line per layer, in the order help lists them. */
-#define TOOL_LAYERS(X) X(qwen3_next_gdn)
+#define TOOL_LAYERS(X)                                                                           \
+    X(memodo) X(deltanet) X(kda_attention) X(infini_attention) X(infini_transformer)              \
+    X(linear_attention_cell) X(qwen3_next_gdn)
 
 #define DECLARE_LAYER(name) extern const tool_layer layer_##name;
 TOOL_LAYERS(DECLARE_LAYER)
