@@ -945,7 +945,13 @@ typedef enum dvk_mode {
  *                  use_qk_l2norm_in_kernel).
  *   mode           DVK_MODE_RECURRENT: token by token; reads and writes the state once, the
  *                  form for decode and short sequences. When every sequence is one token
- *                  (T = 1, no cu_seqlens) and V % 4 == 0, a single-pass decode kernel runs.
+ *                  (T = 1, no cu_seqlens) and V % 4 == 0, a single-pass decode kernel runs
+ *                  on GPUs. On a CPU device (lavapipe), a kernel laid out for the CPU runs
+ *                  instead, for every T: one subgroup per workgroup, each lane holding a
+ *                  value column of the state in registers, no shared memory and no
+ *                  barriers (the same results; not under the small-device profile, which
+ *                  plans for a mobile GPU). The same holds for KDA, DPLR, RWKV-7 and
+ *                  linear attention.
  *                  DVK_MODE_CHUNK: the chunked (WY) form (docs/design.md) in three passes
  *                  (intra-chunk solve in parallel over chunks; the state carried
  *                  sequentially over chunks; outputs in parallel over chunks), the form

@@ -33,6 +33,9 @@ foreach(io ${DVK_IO_TYPES})
     dvk_shader(delta_rule/recurrent_${io}_${red} ops/delta_rule/recurrent.comp
                REQUIRES ${io_req} ${red_req} DEFINES ${io_defs} ${red_defs})
   endforeach()
+  # The same, laid out for CPU devices (one subgroup per workgroup, no shared memory).
+  dvk_shader(delta_rule/recurrent_cpu_${io} ops/delta_rule/recurrent_cpu.comp
+             REQUIRES ${io_req} SUBGROUP_SHUFFLE DEFINES ${io_defs})
   # The decode step (one token), and the chunked form (WY representation): three stages and
   # an L2-norm pre-pass.
   foreach(stage decode sum_tiles chunk_prepare chunk_state chunk_output l2norm)
@@ -75,6 +78,8 @@ foreach(io ${DVK_IO_TYPES})
     dvk_shader(linear_attn/recurrent_${io}_${red} ops/linear_attn/recurrent.comp
                REQUIRES ${io_req} ${red_req} DEFINES ${io_defs} ${red_defs})
   endforeach()
+  dvk_shader(linear_attn/recurrent_cpu_${io} ops/linear_attn/recurrent_cpu.comp
+             REQUIRES ${io_req} SUBGROUP_SHUFFLE DEFINES ${io_defs})
   foreach(stage normalizer chunk_rho chunk_state chunk_output)
     dvk_shader(linear_attn/${stage}_${io} ops/linear_attn/${stage}.comp
                REQUIRES ${io_req} DEFINES ${io_defs})

@@ -294,6 +294,9 @@ void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *
         (p11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_CLUSTERED_BIT);
     info->subgroup_shuffle = compute_subgroups &&
                              (p11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    caps->subgroup_add_shuffle =
+        info->subgroup_shuffle &&
+        (p11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     info->max_shared_memory = lim->maxComputeSharedMemorySize;
     info->max_workgroup_invocations = lim->maxComputeWorkGroupInvocations;
     for (int i = 0; i < 3; ++i) {

@@ -107,6 +107,9 @@ typedef struct dvk_device_caps {
     bool feat_coopmat_khr;
     bool feat_coopmat_nv;
     bool coopmat_nv_f16_16x16x16; /* the NV extension offers fp16 x fp16 + fp32, 16x16x16 */
+    /* subgroupAdd and subgroupShuffle in compute shaders (without the clustered reductions
+     * that dvk_device_info.subgroup_arithmetic also needs): the CPU kernels' requirements */
+    bool subgroup_add_shuffle;
 } dvk_device_caps;
 
 /* Fills `caps` for one physical device. `device_api_version` is clamped by the instance's. */

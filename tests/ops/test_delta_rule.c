@@ -422,6 +422,25 @@ static void test_dispatch_planning(void **state)
     d = (dvk_delta_rule_desc){.q = q, .k = q, .v = v, .beta = b, .o = o, .final_state = st1,
                               .mode = DVK_MODE_RECURRENT};
     assert_int_equal(dispatches_of(&d, "delta_rule/recurrent"), 3);
+    /* Which kernel: on a CPU device the CPU layout (recurrent_cpu.comp), also for the decode
+     * step; under the small-device profile (no subgroup shuffle: a mobile GPU's plan) and on
+     * GPUs the GPU kernels (recurrent.comp, decode.comp). Both profiles of the suite on
+     * lavapipe therefore run both kernels (lavapipe has subgroupAdd, which the CPU layout also
+     * needs). */
+    const dvk_device_info *info = dvk_context_device_info(harness_ctx);
+    const bool cpu = info->type == DVK_DEVICE_TYPE_CPU && info->subgroup_shuffle;
+    d = (dvk_delta_rule_desc){.q = q, .k = q, .v = v, .beta = b, .o = o, .final_state = st1,
+                              .mode = DVK_MODE_RECURRENT};
+    assert_int_equal(dispatches_of(&d, cpu ? "delta_rule/recurrent_cpu" : "delta_rule/recurrent_f"),
+                     3);
+    const uint64_t s1[4] = {1, 1, 1, K};
+    dvk_tensor *q1 = harness_tensor(DVK_DTYPE_F32, 4, s1, x);
+    dvk_tensor *b1 = harness_tensor(DVK_DTYPE_F32, 3, s1, x);
+    dvk_tensor *o1 = harness_tensor(DVK_DTYPE_F32, 4, s1, x);
+    d = (dvk_delta_rule_desc){.q = q1, .k = q1, .v = q1, .beta = b1, .o = o1,
+                              .final_state = st1};
+    assert_int_equal(dispatches_of(&d, cpu ? "delta_rule/recurrent_cpu" : "delta_rule/decode"), 1);
+    dvk_tensor_destroy(q1), dvk_tensor_destroy(b1), dvk_tensor_destroy(o1);
     dvk_tensor *all[] = {q, v, b, o, st, st1};
     for (size_t i = 0; i < 6; ++i)
         dvk_tensor_destroy(all[i]);

@@ -17,6 +17,18 @@ bool dvk__coopmat_f16_usable(const dvk_context *ctx, const dvk__rec *r)
            dvk__workgroup_limit(info, 256) >= 256;
 }
 
+uint32_t dvk__cpu_lanes(const dvk_context *ctx, dvk_ops_kernel kernel)
+{
+    const dvk_device_info *hw = &ctx->caps.info;
+    const bool ok = ctx->info.type == DVK_DEVICE_TYPE_CPU && ctx->info.subgroup_shuffle &&
+                    ctx->caps.subgroup_add_shuffle &&
+                    hw->min_subgroup_size == hw->max_subgroup_size && hw->subgroup_size >= 4 &&
+                    hw->subgroup_size <= 64 &&
+                    hw->subgroup_size <= dvk__workgroup_limit(&ctx->info, 1024) &&
+                    dvk__kernel_available(kernel);
+    return ok ? hw->subgroup_size : 0;
+}
+
 uint32_t dvk__subgroups_for(uint32_t blocks_a, uint32_t blocks_b, uint32_t most)
 {
     for (uint32_t n = most; n > 1; n /= 2)

@@ -14,6 +14,12 @@ uint32_t dvk__workgroup_limit(const dvk_device_info *info, uint32_t cap);
  * 256. Each kernel family checks its own shared memory and SPIR-V on top. */
 bool dvk__coopmat_f16_usable(const dvk_context *ctx, const dvk__rec *r);
 
+/* The subgroup size (the lanes of one SIMD vector) of the kernels laid out for CPU devices
+ * (recurrent_cpu.comp of the delta rules and of linear attention), or 0 when they do not apply:
+ * a CPU device (not under the small-device profile, which plans for a mobile GPU) whose
+ * subgroups have one fixed size and offer subgroupAdd and subgroupShuffle, and `kernel` built. */
+uint32_t dvk__cpu_lanes(const dvk_context *ctx, dvk_ops_kernel kernel);
+
 /* The largest count of subgroups (most, most/2, ..., 1) dividing both block counts: how many
  * subgroups of 32 share a cooperative-matrix kernel's tiles evenly. */
 uint32_t dvk__subgroups_for(uint32_t blocks_a, uint32_t blocks_b, uint32_t most);

@@ -18,11 +18,20 @@ static const dvk_ops_kernel recurrent_kernels[2][2] = {
     {DVK_OPS_K_DELTA_RULE_RECURRENT_F32_SH, DVK_OPS_K_DELTA_RULE_RECURRENT_F32_SG},
     {DVK_OPS_K_DELTA_RULE_RECURRENT_F16_SH, DVK_OPS_K_DELTA_RULE_RECURRENT_F16_SG},
 };
+/* recurrent_cpu.comp, by [fp16 io] */
+static const dvk_ops_kernel recurrent_cpu_kernels[2] = {DVK_OPS_K_DELTA_RULE_RECURRENT_CPU_F32,
+                                                        DVK_OPS_K_DELTA_RULE_RECURRENT_CPU_F16};
 
 typedef struct recurrent_plan {
     uint32_t KS, BV, TB, WG;
     bool subgroup;
+    bool cpu; /* recurrent_cpu.comp: one subgroup of BV = WG lanes per workgroup, KS = 1 */
 } recurrent_plan;
+
+static uint32_t cpu_lanes(const dvk_context *ctx, const dvk__rec *r)
+{
+    return dvk__cpu_lanes(ctx, recurrent_cpu_kernels[r->dtype == DVK_DTYPE_F16]);
+}
 
 /* Shared memory of recurrent.comp, in bytes, as it lays it out. */
 static uint32_t recurrent_fixed_bytes(const dvk__rec *r, const recurrent_plan *p, uint32_t kp)
@@ -45,6 +54,11 @@ static uint32_t recurrent_token_bytes(const dvk__rec *r, const recurrent_plan *p
 static dvk_status plan_recurrent(const dvk_context *ctx, const dvk__rec *r, recurrent_plan *plan)
 {
     const dvk_device_info *info = &ctx->info;
+    const uint32_t lanes = cpu_lanes(ctx, r);
+    if (lanes) {
+        *plan = (recurrent_plan){.KS = 1, .BV = lanes, .TB = 1, .WG = lanes, .cpu = true};
+        return DVK_SUCCESS;
+    }
     const uint32_t wg_max = dvk__workgroup_limit(info, 128);
     uint32_t ks = dvk__next_pow2((r->K + 31) / 32);
     uint32_t bv = dvk__min_u32(dvk__next_pow2(r->V), dvk__max_u32(1, wg_max / ks));
@@ -120,7 +134,8 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
         bool use_in, store_out;
         dvk__carry_segment(&carry, i, &in, &use_in, &out, &store_out);
         const dvk_pipeline_key key = {
-            .kernel = recurrent_kernels[r->dtype == DVK_DTYPE_F16][plan.subgroup],
+            .kernel = plan.cpu ? recurrent_cpu_kernels[r->dtype == DVK_DTYPE_F16]
+                               : recurrent_kernels[r->dtype == DVK_DTYPE_F16][plan.subgroup],
             .binding_count = DELTA_RULE_RECURRENT_BINDINGS,
             .push_size = sizeof(delta_rule_recurrent_push),
             .spec_count = DELTA_RULE_RECURRENT_SPECS,
@@ -273,5 +288,7 @@ static dvk_status record_decode(dvk_cmd *cmd, const dvk__rec *r)
 
 dvk_status dvk__record_recurrent(dvk_cmd *cmd, const dvk__rec *r)
 {
-    return decode_applies(r) ? record_decode(cmd, r) : record_tokens(cmd, r);
+    /* (On CPU devices the token-by-token layout is also the faster decode step.) */
+    const bool decode = decode_applies(r) && !cpu_lanes(dvk__cmd_context(cmd), r);
+    return decode ? record_decode(cmd, r) : record_tokens(cmd, r);
 }

@@ -88,6 +88,10 @@ static const dvk_ops_kernel recurrent_kernels[2][2] = {
     {DVK_OPS_K_LINEAR_ATTN_RECURRENT_F16_SH, DVK_OPS_K_LINEAR_ATTN_RECURRENT_F16_SG},
 };
 
+/* recurrent_cpu.comp, by [fp16 io] */
+static const dvk_ops_kernel recurrent_cpu_kernels[2] = {DVK_OPS_K_LINEAR_ATTN_RECURRENT_CPU_F32,
+                                                        DVK_OPS_K_LINEAR_ATTN_RECURRENT_CPU_F16};
+
 static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
@@ -102,6 +106,13 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
         bv /= 2;
     while (bv * ks < 32 && ks < dvk__next_pow2(r->K) && ks < 32 && bv * ks * 2 <= wg_max)
         ks *= 2;
+    /* CPU devices: recurrent_cpu.comp, one subgroup per workgroup, one column per lane */
+    const dvk_ops_kernel cpu_kernel = recurrent_cpu_kernels[r->dtype == DVK_DTYPE_F16];
+    const uint32_t lanes = dvk__cpu_lanes(ctx, cpu_kernel);
+    if (lanes) {
+        ks = 1;
+        bv = lanes;
+    }
     const uint32_t wg = bv * ks;
     const bool subgroup = info->subgroup_shuffle && ks <= info->min_subgroup_size &&
                           dvk__kernel_available(recurrent_kernels[r->dtype == DVK_DTYPE_F16][1]);
@@ -129,7 +140,7 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
         dvk__carry_segment(&cs, i, &s_in, &use_s, &s_out, &store_s);
         dvk__carry_segment(&cz, i, &z_in, &use_z, &z_out, &store_z);
         const dvk_pipeline_key key = {
-            .kernel = recurrent_kernels[r->dtype == DVK_DTYPE_F16][subgroup],
+            .kernel = lanes ? cpu_kernel : recurrent_kernels[r->dtype == DVK_DTYPE_F16][subgroup],
             .binding_count = LINEAR_ATTN_RECURRENT_BINDINGS,
             .push_size = sizeof(linear_attn_recurrent_push),
             .spec_count = LINEAR_ATTN_RECURRENT_SPECS,
