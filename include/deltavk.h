@@ -1269,6 +1269,8 @@ DVK_API dvk_status dvk_linear_attn(dvk_cmd *cmd, const dvk_linear_attn_desc *des
  * Dtypes:  q, k, v and o share fp32 or fp16; arithmetic is fp32.
  * Options: scale 0 = D^-0.5; segment 0 = the whole sequence (plain causal attention).
  * Work:    T · min(T, segment) / 2 key–query pairs per head: keep segments to a few thousand.
+ * Kernels: on a CPU device (lavapipe, not under the small-device profile) a layout for the CPU
+ *          runs: one query per SIMD lane with its q and output in registers, no shared memory.
  */
 typedef struct dvk_softmax_attn_desc {
     const dvk_tensor *q;

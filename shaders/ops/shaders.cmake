@@ -90,6 +90,8 @@ foreach(io ${DVK_IO_TYPES})
   endif()
   dvk_shader(softmax_attn/softmax_attn_${io} ops/softmax_attn/softmax_attn.comp
              REQUIRES ${io_req} DEFINES ${io_defs})
+  dvk_shader(softmax_attn/softmax_attn_cpu_${io} ops/softmax_attn/softmax_attn_cpu.comp
+             REQUIRES ${io_req} SUBGROUP_SHUFFLE DEFINES ${io_defs})
   dvk_shader(rope/rope_${io} ops/rope/rope.comp
              REQUIRES ${io_req} DEFINES ${io_defs})
   dvk_shader(infini_attn/retrieve_${io} ops/infini_attn/retrieve.comp

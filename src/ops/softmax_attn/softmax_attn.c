@@ -12,6 +12,10 @@
 static const dvk_ops_kernel kernels[2] = {DVK_OPS_K_SOFTMAX_ATTN_SOFTMAX_ATTN_F32,
                                           DVK_OPS_K_SOFTMAX_ATTN_SOFTMAX_ATTN_F16};
 
+/* softmax_attn_cpu.comp (CPU devices: one subgroup per workgroup, one query per lane) */
+static const dvk_ops_kernel cpu_kernels[2] = {DVK_OPS_K_SOFTMAX_ATTN_SOFTMAX_ATTN_CPU_F32,
+                                              DVK_OPS_K_SOFTMAX_ATTN_SOFTMAX_ATTN_CPU_F16};
+
 typedef struct plan {
     uint32_t BQ, BK, WG, GN, DS;
 } plan;
@@ -55,9 +59,14 @@ dvk_status dvk__record_softmax_attn(dvk_cmd *cmd, const dvk__softmax_attn *a)
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
     plan p = {0};
-    DVK_TRY(make_plan(ctx, a->D, a->DV, &p));
+    const dvk_ops_kernel cpu_kernel = cpu_kernels[a->dtype == DVK_DTYPE_F16];
+    const uint32_t lanes = dvk__cpu_lanes(ctx, cpu_kernel);
+    if (lanes) /* blocks of one query per lane; the other sizes are unused */
+        p = (plan){.BQ = lanes, .BK = lanes, .WG = lanes, .GN = 1, .DS = 1};
+    else
+        DVK_TRY(make_plan(ctx, a->D, a->DV, &p));
     const dvk_pipeline_key key = {
-        .kernel = kernels[a->dtype == DVK_DTYPE_F16],
+        .kernel = lanes ? cpu_kernel : kernels[a->dtype == DVK_DTYPE_F16],
         .binding_count = SOFTMAX_ATTN_BINDINGS,
         .push_size = sizeof(softmax_attn_push),
         .spec_count = SOFTMAX_ATTN_SPECS,
