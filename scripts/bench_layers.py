@@ -24,7 +24,7 @@ code read from their public snapshots into a scratch folder (never committed her
 
     git -C DeltaNet show 0e2b40f:deltanet.ipynb > SCRATCH/deltanet.ipynb
     git clone https://github.com/mohsinm-dev/kda-attention SCRATCH/kda-attention
-    python3 scripts/bench_layers.py --dvk build/dvk --seeds SCRATCH --work /tmp/bench \\
+    python3 scripts/bench_layers.py --dvk build/dvk --seeds SCRATCH --work WORK \\
         --device cuda --size large
 
 memorax is imported without its package __init__ (which pulls in its RL stack: wandb,
