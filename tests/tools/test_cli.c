@@ -2145,6 +2145,80 @@ static void test_layer_kda_attention(void **state)
 
 /* The seeds' layers: wrong option values (status 2), weights and inputs that do not fit
  * (status 1), each named; both in the help. */
+/* dvk layer --bench: the median of the whole-sequence forward (JSON keys all in the help,
+ * --stages per kernel), the output file still the layer's result, and its options refused
+ * without --bench or with --stream. */
+static void test_layer_bench(void **state)
+{
+    (void)state;
+    char dw[600], dio[600], kw[600], kio[600], in0[600], out[600];
+    snprintf(dw, sizeof dw, "%s", fixture("deltanet_layer"));
+    snprintf(dio, sizeof dio, "%s", fixture("deltanet_layer_io"));
+    snprintf(kw, sizeof kw, "%s", fixture("kda_attention_tiny"));
+    snprintf(kio, sizeof kio, "%s", fixture("kda_attention_tiny_io"));
+    snprintf(in0, sizeof in0, "%s", tmp("bench_kda_in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("bench_kda_out.safetensors"));
+    const char *quick = "--bench --warmup 1 --iters 2 --repeat 1";
+
+    /* the deltanet seed: the library's whole-sequence form; no --out needed */
+    CAPTURE_EXIT(0, "", "layer deltanet --weights '%s' --in '%s' %s --json %s", dw, dio, quick,
+                 profile_flag());
+    char *json = slurp("out.txt");
+    json_in j;
+    if (!json_one_object(json, &j))
+        fail_msg("dvk layer --bench --json is not one JSON object: %s", json);
+    CAPTURE_EXIT(0, "", "layer --help");
+    char *help = slurp("out.txt");
+    const char *keys[] = {"layer", "dtype", "input", "shape", "device", "driver", "profile",
+                          "median_ms", "min_ms", "max_ms", "iters", "warmup", "repeat"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; ++i) {
+        if (!json_has_key(&j, keys[i]))
+            fail_msg("dvk layer --bench --json has no key %s: %s", keys[i], json);
+        if (!has_word(help, keys[i]))
+            fail_msg("dvk layer --help does not name --json's key %s", keys[i]);
+    }
+    assert_non_null(strstr(json, "\"layer\": \"deltanet\", \"dtype\": \"f32\", \"input\": \"x\", "
+                                 "\"shape\": [2,21,16]"));
+    free(json);
+    CAPTURE_EXIT(0, "", "layer deltanet --weights '%s' --in '%s' %s --stages --json %s", dw, dio,
+                 quick, profile_flag());
+    json = slurp("out.txt");
+    assert_true(json_one_object(json, &j));
+    assert_true(json_has_key(&j, "stages"));
+    assert_true(has_word(help, "stages"));
+    assert_non_null(strstr(json, "{\"kernel\": \"delta_rule/")); /* the rule among them */
+    free(json), free(help);
+
+    /* a stateful layer: the file written is the run's, before the timed runs carry it on */
+    host_t x = read_tensor(kio, "x");
+    st_entry e[1] = {{"x", 3, {0}, x.data}};
+    memcpy(e[0].shape, x.shape, 3 * sizeof *x.shape);
+    write_file(in0, e, 1);
+    CAPTURE_EXIT(0, "", "layer kda_attention --weights '%s' --in '%s' --out '%s' %s --stages %s",
+                 kw, in0, out, quick, profile_flag());
+    char *text = slurp("out.txt");
+    assert_non_null(strstr(text, "kda_attention (weights f32) x [2,19,32] on "));
+    assert_non_null(strstr(text, "  median "));
+    assert_non_null(strstr(text, "per kernel"));
+    free(text);
+    host_t yref = read_tensor(kio, "y"), sref = read_tensor(kio, "S");
+    host_t y = read_tensor(out, "y"), s = read_tensor(out, "S");
+    check_against("--bench, y", &yref, y.data, y.numel, 1e-5);
+    check_against("--bench, S", &sref, s.data, s.numel, 1e-5);
+    free(x.data), free(yref.data), free(sref.data), free(y.data), free(s.data);
+
+    /* the timing options need --bench; --bench times one whole call */
+    const char *L = "layer kda_attention --weights";
+    EXPECT_EXIT_MENTIONING(2, "--bench", "%s '%s' --in '%s' --out '%s' --iters 3", L, kw, in0,
+                           out);
+    EXPECT_EXIT_MENTIONING(2, "--bench", "%s '%s' --in '%s' --out '%s' --stages", L, kw, in0, out);
+    EXPECT_EXIT_MENTIONING(2, "--stream", "%s '%s' --in '%s' --bench --stream 4", L, kw, in0);
+    EXPECT_EXIT_MENTIONING(2, "--iters", "%s '%s' --in '%s' --bench --iters 0", L, kw, in0);
+    EXPECT_EXIT_MENTIONING(2, "--warmup", "%s '%s' --in '%s' --bench --warmup x", L, kw, in0);
+    EXPECT_EXIT(2, "%s '%s' --in '%s' --bench --json=yes", L, kw, in0);
+    EXPECT_EXIT_MENTIONING(2, "--out", "%s '%s' --in '%s'", L, kw, in0); /* no --bench */
+}
+
 static void test_layer_seed_errors(void **state)
 {
     (void)state;
@@ -2707,6 +2781,7 @@ int main(void)
         cmocka_unit_test(test_huge_shapes_refused),
         cmocka_unit_test(test_layer_deltanet),
         cmocka_unit_test(test_layer_kda_attention),
+        cmocka_unit_test(test_layer_bench),
         cmocka_unit_test(test_layer_seed_errors),
         cmocka_unit_test(test_layer_memodo),
         cmocka_unit_test(test_layer_infini),

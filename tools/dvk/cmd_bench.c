@@ -15,6 +15,8 @@ static int cmp_double(const void *a, const void *b)
 
 /* Per-kernel times of one run, summed over that kernel's dispatches. */
 #define MAX_KERNELS TOOL_MAX_STAGES
+/* The query pool of a --stages run: room for 100 calls of an operator, or a few of a layer. */
+#define TOOL_STAGE_TIMESTAMPS 16384
 typedef struct kernel_times {
     const char *name[MAX_KERNELS];
     double *ms[MAX_KERNELS]; /* one entry per timed run */
@@ -81,7 +83,7 @@ int tool_time(dvk_context *ctx, tool_opts *opts, const char *name, tool_record_f
     }
     st = dvk_cmd_create(ctx,
                         &(dvk_cmd_desc){.profile_dispatches = opts->stages,
-                                        .max_timestamps = opts->stages ? 8192 : 0},
+                                        .max_timestamps = opts->stages ? TOOL_STAGE_TIMESTAMPS : 0},
                         &cmd);
     if (st == DVK_SUCCESS)
         st = dvk_cmd_timestamp(cmd, &t0);
@@ -107,8 +109,14 @@ int tool_time(dvk_context *ctx, tool_opts *opts, const char *name, tool_record_f
         if (st != DVK_SUCCESS)
             rc = tool_fail_status(name, st);
         opts->repeat = probe > 0.0 ? (uint32_t)(20.0 / probe) + 1 : 1;
-        /* --stages times every dispatch: keep the timestamps within the query pool */
-        const uint32_t most = opts->stages ? 100 : 1000;
+        /* --stages times every dispatch, two timestamps each: keep a batch's within the query
+         * pool (a layer's call has dozens of dispatches, an operator's a few) */
+        const uint32_t per_call = dvk_cmd_profile_count(cmd) ? dvk_cmd_profile_count(cmd) : 1;
+        uint32_t most = opts->stages ? (TOOL_STAGE_TIMESTAMPS - 2) / (2 * per_call) : 1000;
+        if (opts->stages && most > 100)
+            most = 100;
+        if (most == 0)
+            most = 1;
         if (opts->repeat > most)
             opts->repeat = most;
         if (rc == TOOL_OK && opts->repeat > 1) {

@@ -14,7 +14,9 @@ static void print_usage_line(FILE *f)
 {
     fprintf(f, "usage: dvk layer NAME --weights W.safetensors --in X.safetensors\n"
                "                 --out Y.safetensors [--stream N] [--dtype f32|f16|bf16]\n"
-               "                 [the layer's options]\n");
+               "                 [the layer's options]\n"
+               "       dvk layer NAME --weights W --in X [--out Y] --bench [--warmup N]\n"
+               "                 [--iters N] [--repeat N] [--stages] [--json] [...]\n");
 }
 
 static void print_common_help(FILE *f)
@@ -42,6 +44,22 @@ static void print_common_help(FILE *f)
             "  --validate               enable the Khronos validation layer (fails if it\n"
             "                           reports anything)\n"
             "  --small-profile          plan kernels for mobile-class limits\n"
+            "\n"
+            "timing (as dvk bench times an operator):\n"
+            "  --bench                  after the run, time the layer's forward over the whole\n"
+            "                           sequence of --in (x on the device in, y out, the state\n"
+            "                           carried on from the run): the median GPU time of\n"
+            "                           --iters runs after --warmup runs, from Vulkan\n"
+            "                           timestamps; --out is then optional (not with --stream)\n"
+            "  --warmup N --iters N     runs before timing (default 5) and timed (default 30)\n"
+            "  --repeat N               N calls back to back per timed run (default: enough\n"
+            "                           for 20 ms)\n"
+            "  --stages                 also the median time of each kernel per call, the\n"
+            "                           dispatches timed one by one (which kernels dominate)\n"
+            "  --json                   one JSON object on one line of stdout: layer, dtype,\n"
+            "                           input, shape, device, driver, profile, median_ms,\n"
+            "                           min_ms, max_ms, iters, warmup, repeat (and stages, a\n"
+            "                           list of {kernel, median_ms}); times are ms per call\n"
             "\n"
             "layers (dvk layer NAME --help shows one):\n");
 }
@@ -191,6 +209,64 @@ void tool_layer_put(const float *piece, uint64_t B, uint64_t T, uint64_t row, ui
         memcpy(whole + (b * T + t0) * row, piece + b * n * row, (size_t)(n * row) * sizeof *piece);
 }
 
+static const char *dtype_name(dvk_dtype d)
+{
+    return d == DVK_DTYPE_F16 ? "f16" : d == DVK_DTYPE_BF16 ? "bf16" : "f32";
+}
+
+int tool_layer_bench(const tool_layer_args *args, tool_record_fn record, void *user)
+{
+    if (!args->bench)
+        return TOOL_OK;
+    const tool_layer *l = args->layer;
+    tool_opts *opts = args->bench;
+    tool_timing t = {0};
+    const int rc = tool_time(args->ctx, opts, l->name, record, user, &t);
+    if (rc != TOOL_OK) {
+        tool_timing_free(&t);
+        return rc;
+    }
+    /* The shape is the first input's (x, or tokens), as the file holds it. */
+    const char *input = l->inputs[0].name;
+    dvk_weights_entry e = {0};
+    char shape[128] = "[]";
+    if (dvk_weights_find(args->inputs, input, &e) == DVK_SUCCESS)
+        print_shape(shape, sizeof shape, e.ndim, e.shape, false);
+    const dvk_device_info *info = dvk_context_device_info(args->ctx);
+    const char *dtype = dtype_name(args->dtype);
+    if (opts->json) {
+        printf("{\"layer\": \"%s\", \"dtype\": \"%s\", \"input\": \"%s\", \"shape\": %s, "
+               "\"device\": ",
+               l->name, dtype, input, shape);
+        tool_json_string(stdout, info->name);
+        printf(", \"driver\": ");
+        tool_json_string(stdout, info->driver_info);
+        printf(", \"profile\": \"%s\", \"median_ms\": %.6f, \"min_ms\": %.6f, \"max_ms\": %.6f, "
+               "\"iters\": %u, \"warmup\": %u, \"repeat\": %u",
+               opts->small_profile ? "small" : "device", t.median, t.min, t.max, opts->iters,
+               opts->warmup, opts->repeat);
+    } else {
+        printf("%s (weights %s) %s %s on %s\n", l->name, dtype, input, shape, info->name);
+        printf("  median %.4f ms  (min %.4f, max %.4f, %u runs after %u warm-up%s)\n", t.median,
+               t.min, t.max, opts->iters, opts->warmup,
+               opts->repeat > 1 ? ", per call of a back-to-back batch" : "");
+    }
+    if (opts->stages) {
+        if (!opts->json) {
+            double sum = 0.0;
+            for (uint32_t k = 0; k < t.stage_count; ++k)
+                sum += t.stage_median[k];
+            printf("  per kernel, summed over its dispatches in a call (total %.4f ms):\n", sum);
+        }
+        tool_print_stages(&t, opts->json);
+    }
+    if (opts->json)
+        printf("}\n");
+    fflush(stdout);
+    tool_timing_free(&t);
+    return TOOL_OK;
+}
+
 /* ---- the command -------------------------------------------------------------------------- */
 
 static bool any_help(int argc, char **argv, int first)
@@ -209,9 +285,11 @@ static int unknown_layer(const char *name)
 }
 
 /* Parses argv[3..) into args (its layer already set) and the context's options. */
-static int parse(int argc, char **argv, tool_layer_args *args, tool_opts *ctx_opts)
+static int parse(int argc, char **argv, tool_layer_args *args, tool_opts *ctx_opts,
+                 tool_opts *bench)
 {
     const tool_layer *l = args->layer;
+    bool bench_given = false, timing_given = false;
     for (int i = 3; i < argc; ++i) {
         char name[64];
         const char *inline_val = NULL;
@@ -219,19 +297,51 @@ static int parse(int argc, char **argv, tool_layer_args *args, tool_opts *ctx_op
         const char *val = inline_val ? inline_val : i + 1 < argc ? argv[i + 1] : NULL;
         const int taken = inline_val ? 0 : 1;
         const int li = option_index(l, a);
-        const bool switch_ = strcmp(a, "--validate") == 0 || strcmp(a, "--small-profile") == 0 ||
-                             (li >= 0 && !l->options[li].arg);
-        if (switch_) {
+        const bool common_switch = li < 0 && (strcmp(a, "--validate") == 0 ||
+                                              strcmp(a, "--small-profile") == 0 ||
+                                              strcmp(a, "--bench") == 0 ||
+                                              strcmp(a, "--stages") == 0 ||
+                                              strcmp(a, "--json") == 0);
+        if (common_switch || (li >= 0 && !l->options[li].arg)) {
             if (inline_val) {
                 fprintf(stderr, "dvk: %s takes no value\n", a);
                 return TOOL_USAGE;
             }
-            if (strcmp(a, "--validate") == 0)
+            if (li >= 0)
+                args->values[li] = "";
+            else if (strcmp(a, "--validate") == 0)
                 ctx_opts->validate = true;
             else if (strcmp(a, "--small-profile") == 0)
                 ctx_opts->small_profile = true;
+            else if (strcmp(a, "--bench") == 0)
+                bench_given = true;
+            else if (strcmp(a, "--stages") == 0)
+                bench->stages = timing_given = true;
             else
-                args->values[li] = "";
+                bench->json = timing_given = true;
+            continue;
+        }
+        uint32_t *count = NULL; /* --warmup, --iters, --repeat */
+        if (li < 0 && strcmp(a, "--warmup") == 0)
+            count = &bench->warmup;
+        else if (li < 0 && strcmp(a, "--iters") == 0)
+            count = &bench->iters;
+        else if (li < 0 && strcmp(a, "--repeat") == 0)
+            count = &bench->repeat;
+        if (count) {
+            char *end = NULL;
+            errno = 0;
+            const unsigned long v = val ? strtoul(val, &end, 10) : 0;
+            const bool zero_ok = count == &bench->warmup;
+            if (!val || *val == '\0' || *val == '-' || *end != '\0' || errno ||
+                (v == 0 && !zero_ok) || v > 100000) {
+                fprintf(stderr, "dvk: %s needs a count %s 100000, got \"%s\"\n", a,
+                        zero_ok ? "from 0 to" : "from 1 to", val ? val : "");
+                return TOOL_USAGE;
+            }
+            *count = (uint32_t)v;
+            timing_given = true;
+            i += taken;
             continue;
         }
         const bool valued = li >= 0 || strcmp(a, "--weights") == 0 || strcmp(a, "--in") == 0 ||
@@ -285,11 +395,24 @@ static int parse(int argc, char **argv, tool_layer_args *args, tool_opts *ctx_op
             args->stream = (uint32_t)v;
         }
     }
-    if (!args->weights || !args->in || !args->out) {
+    if (timing_given && !bench_given) {
+        fprintf(stderr, "dvk: --warmup, --iters, --repeat, --stages and --json go with --bench\n");
+        return TOOL_USAGE;
+    }
+    if (bench_given && args->stream) {
+        fprintf(stderr, "dvk: --bench times the whole sequence in one call: leave out --stream\n");
+        return TOOL_USAGE;
+    }
+    if (!args->weights || !args->in || (!args->out && !bench_given)) {
         fprintf(stderr, "dvk: layer %s needs%s%s%s\n", l->name, args->weights ? "" : " --weights",
-                args->in ? "" : " --in", args->out ? "" : " --out");
+                args->in ? "" : " --in", args->out || bench_given ? "" : " --out");
         print_usage_line(stderr);
         return TOOL_USAGE;
+    }
+    if (bench_given) {
+        bench->validate = ctx_opts->validate;
+        bench->small_profile = ctx_opts->small_profile;
+        args->bench = bench;
     }
     return TOOL_OK;
 }
@@ -317,8 +440,8 @@ int cmd_layer(int argc, char **argv)
         return TOOL_OK;
     }
     tool_layer_args args = {.layer = l};
-    tool_opts ctx_opts = {0};
-    int rc = parse(argc, argv, &args, &ctx_opts);
+    tool_opts ctx_opts = {0}, bench = {.warmup = 5, .iters = 30, .repeat = 0};
+    int rc = parse(argc, argv, &args, &ctx_opts, &bench);
     if (rc != TOOL_OK)
         return rc;
 
@@ -343,7 +466,7 @@ int cmd_layer(int argc, char **argv)
                 (unsigned long long)dvk_context_validation_message_count(args.ctx));
         rc = TOOL_FAIL;
     }
-    if (rc == TOOL_OK) {
+    if (rc == TOOL_OK && args.out) {
         char stream[32], err[512];
         snprintf(stream, sizeof stream, "%u", args.stream);
         dvk_st_writer_set_metadata(w, "producer", "dvk layer");

@@ -241,7 +241,7 @@ void tool_help_layer(FILE *f);
 
 /* ---- timing (cmd_bench.c) ---------------------------------------------------------------- */
 
-#define TOOL_MAX_STAGES 16
+#define TOOL_MAX_STAGES 64 /* kernels --stages tells apart (a layer runs dozens) */
 typedef struct tool_timing {
     double median, min, max; /* ms per call */
     double *times;           /* opts->iters sorted times */

@@ -122,6 +122,32 @@ static dvk_status make_pair(dvk_context *ctx, uint64_t B, uint64_t n, uint64_t D
     return st;
 }
 
+/* --bench times the library's whole-sequence form (no state: T tokens in, T out, what the
+ * seed's forward computes); the streamed calls above give the same outputs. */
+typedef struct fwd {
+    const dvk_deltanet *layer;
+    dvk_tensor *x, *y;
+} fwd;
+
+static dvk_status record_whole(dvk_cmd *cmd, void *user)
+{
+    const fwd *f = user;
+    return dvk_deltanet_forward(cmd, f->layer, &(dvk_deltanet_forward_desc){.x = f->x, .y = f->y});
+}
+
+static int bench_whole(const tool_layer_args *a, const dvk_deltanet *layer, const float *x,
+                       uint64_t B, uint64_t T, uint64_t D)
+{
+    dvk_tensor *xt = NULL, *yt = NULL;
+    dvk_status st = make_pair(a->ctx, B, T, D, true, &xt, &yt);
+    if (st == DVK_SUCCESS)
+        st = dvk_tensor_upload(xt, x, dvk_tensor_bytes(xt));
+    const int rc = st == DVK_SUCCESS ? tool_layer_bench(a, record_whole, &(fwd){layer, xt, yt})
+                                     : tool_fail_status("deltanet: --bench", st);
+    dvk_tensor_destroy(xt), dvk_tensor_destroy(yt);
+    return rc;
+}
+
 static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
 {
     const dvk_deltanet *layer = handle;
@@ -194,6 +220,8 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
         rc = tool_add_output(out, name,
                              dvk_deltanet_state_tensor(state, i, DVK_DELTANET_RECURRENT));
     }
+    if (rc == TOOL_OK && a->bench)
+        rc = bench_whole(a, layer, x, B, T, D);
     dvk_tensor_destroy(xt), dvk_tensor_destroy(yt);
     dvk_cmd_destroy(cmd);
     dvk_deltanet_state_destroy(state);

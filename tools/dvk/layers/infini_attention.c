@@ -58,6 +58,21 @@ static int load(const tool_layer_args *a, void **out)
 static void destroy(void *layer) { dvk_infini_attention_destroy(layer); }
 
 /* One segment of `n` tokens of every row: x's piece in, y's piece out. */
+/* One forward: what a call records, and what --bench times. */
+typedef struct fwd {
+    const dvk_infini_attention *layer;
+    dvk_infini_attention_state *state;
+    dvk_tensor *x, *y;
+} fwd;
+
+static dvk_status record(dvk_cmd *cmd, void *user)
+{
+    const fwd *f = user;
+    return dvk_infini_attention_forward(
+        cmd, f->layer,
+        &(dvk_infini_attention_forward_desc){.x = f->x, .y = f->y, .state = f->state});
+}
+
 static dvk_status step(dvk_cmd *cmd, const dvk_infini_attention *layer,
                        dvk_infini_attention_state *state, dvk_tensor *xt, dvk_tensor *yt,
                        const float *xp, float *yp)
@@ -66,8 +81,7 @@ static dvk_status step(dvk_cmd *cmd, const dvk_infini_attention *layer,
     if (st == DVK_SUCCESS)
         st = dvk_cmd_reset(cmd);
     if (st == DVK_SUCCESS)
-        st = dvk_infini_attention_forward(
-            cmd, layer, &(dvk_infini_attention_forward_desc){.x = xt, .y = yt, .state = state});
+        st = record(cmd, &(fwd){layer, state, xt, yt});
     if (st == DVK_SUCCESS)
         st = dvk_cmd_submit(cmd);
     if (st == DVK_SUCCESS)
@@ -168,6 +182,8 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
     if (rc == TOOL_OK)
         rc = tool_add_output(out, "memories.norm",
                              dvk_infini_attention_state_tensor(state, DVK_INFINI_MEMORY_NORM));
+    if (rc == TOOL_OK)
+        rc = tool_layer_bench(a, record, &(fwd){layer, state, xt, yt});
     dvk_tensor_destroy(xt), dvk_tensor_destroy(yt);
     dvk_cmd_destroy(cmd);
     dvk_infini_attention_state_destroy(state);

@@ -125,6 +125,24 @@ static int upload_memories(const tool_layer_args *a, const dvk_infini_info *info
     return TOOL_OK;
 }
 
+/* One forward: what a call records, and what --bench times (the token ids go up with the
+ * recording: a few bytes per token, timed with it). */
+typedef struct fwd {
+    dvk_infini_transformer_session *session;
+    const int32_t *tokens;
+    uint32_t n_tokens;
+    dvk_tensor *logits;
+} fwd;
+
+static dvk_status record(dvk_cmd *cmd, void *user)
+{
+    const fwd *f = user;
+    return dvk_infini_transformer_forward(
+        cmd, f->session,
+        &(dvk_infini_transformer_forward_desc){
+            .tokens = f->tokens, .n_tokens = f->n_tokens, .logits = f->logits});
+}
+
 static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
 {
     const dvk_infini_transformer *model = handle;
@@ -179,10 +197,7 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
         if (st == DVK_SUCCESS)
             st = dvk_cmd_reset(cmd);
         if (st == DVK_SUCCESS)
-            st = dvk_infini_transformer_forward(
-                cmd, session,
-                &(dvk_infini_transformer_forward_desc){
-                    .tokens = piece, .n_tokens = (uint32_t)len, .logits = lt});
+            st = record(cmd, &(fwd){session, piece, (uint32_t)len, lt});
         if (st == DVK_SUCCESS)
             st = dvk_cmd_submit(cmd);
         if (st == DVK_SUCCESS)
@@ -208,6 +223,8 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
                                  session, i / 2,
                                  i % 2 ? DVK_INFINI_MEMORY_NORM : DVK_INFINI_MEMORY_KV));
     }
+    if (rc == TOOL_OK) /* without --stream, piece holds every token */
+        rc = tool_layer_bench(a, record, &(fwd){session, piece, (uint32_t)T, lt});
     dvk_tensor_destroy(lt);
     dvk_cmd_destroy(cmd);
     dvk_infini_transformer_session_destroy(session);

@@ -51,6 +51,20 @@ static int load(const tool_layer_args *a, void **out)
 static void destroy(void *layer) { dvk_kda_attention_destroy(layer); }
 
 /* One call over `n` tokens of every row, from t0 on: x's piece in, y's piece out. */
+/* One forward: what a call records, and what --bench times. */
+typedef struct fwd {
+    const dvk_kda_attention *layer;
+    dvk_kda_attention_state *state;
+    dvk_tensor *x, *y;
+} fwd;
+
+static dvk_status record(dvk_cmd *cmd, void *user)
+{
+    const fwd *f = user;
+    return dvk_kda_attention_forward(
+        cmd, f->layer, &(dvk_kda_attention_forward_desc){.x = f->x, .y = f->y, .state = f->state});
+}
+
 static dvk_status step(dvk_cmd *cmd, const dvk_kda_attention *layer,
                        dvk_kda_attention_state *state, dvk_tensor *xt, dvk_tensor *yt,
                        const float *xp, float *yp)
@@ -59,8 +73,7 @@ static dvk_status step(dvk_cmd *cmd, const dvk_kda_attention *layer,
     if (st == DVK_SUCCESS)
         st = dvk_cmd_reset(cmd);
     if (st == DVK_SUCCESS)
-        st = dvk_kda_attention_forward(
-            cmd, layer, &(dvk_kda_attention_forward_desc){.x = xt, .y = yt, .state = state});
+        st = record(cmd, &(fwd){layer, state, xt, yt});
     if (st == DVK_SUCCESS)
         st = dvk_cmd_submit(cmd);
     if (st == DVK_SUCCESS)
@@ -146,6 +159,8 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
         rc = tool_layer_write(out, "y", 3, (uint64_t[3]){B, T, Dy}, y);
     if (rc == TOOL_OK)
         rc = tool_add_output(out, "S", dvk_kda_attention_state_tensor(state));
+    if (rc == TOOL_OK)
+        rc = tool_layer_bench(a, record, &(fwd){layer, state, xt, yt});
     dvk_tensor_destroy(xt), dvk_tensor_destroy(yt);
     dvk_cmd_destroy(cmd);
     dvk_kda_attention_state_destroy(state);

@@ -40,6 +40,8 @@ typedef struct tool_layer_args {
     const char *values[TOOL_LAYER_MAX_OPTIONS];
     dvk_context *ctx;
     dvk_weights *inputs; /* the --in file, host only (read with tool_layer_read) */
+    /* --bench: how to time the layer (warmup, iters, repeat, stages, json), or NULL. */
+    tool_opts *bench;
     const struct tool_layer *layer;
 } tool_layer_args;
 
@@ -93,6 +95,13 @@ int tool_layer_read(const tool_layer_args *args, const char *name, uint32_t ndim
 /* Adds host floats to the output file as F32. */
 int tool_layer_write(dvk_st_writer *w, const char *name, uint32_t ndim, const uint64_t *shape,
                      const float *data);
+
+/* --bench (args->bench set; a no-op returning TOOL_OK otherwise): times `record`, the layer's
+ * forward over the whole sequence of --in already on the device (x in, y out, the state read
+ * and written in place), as dvk bench times an operator, and prints the median. A layer's run
+ * calls it last, after its outputs are written: the timed runs carry the state on from the
+ * real one, so they do the same work on live numbers. TOOL_OK or TOOL_FAIL (printed). */
+int tool_layer_bench(const tool_layer_args *args, tool_record_fn record, void *user);
 
 /* Rows [t0, t0 + n) of every batch row of a [B, T, row] array, to and from a [B, n, row] one:
  * the piece of a sequence one streamed call takes, and its output put back in place. */

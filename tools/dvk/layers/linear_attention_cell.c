@@ -62,6 +62,22 @@ static int load(const tool_layer_args *a, void **out)
 static void destroy(void *layer) { dvk_linear_attention_cell_destroy(layer); }
 
 /* One call over `n` tokens of every row: x's (and done's) piece in, y's piece out. */
+/* One forward: what a call records, and what --bench times. */
+typedef struct fwd {
+    const dvk_linear_attention_cell *layer;
+    dvk_linear_attention_cell_state *state;
+    dvk_tensor *x, *done, *y;
+} fwd;
+
+static dvk_status record(dvk_cmd *cmd, void *user)
+{
+    const fwd *f = user;
+    return dvk_linear_attention_cell_forward(
+        cmd, f->layer,
+        &(dvk_linear_attention_cell_forward_desc){
+            .x = f->x, .done = f->done, .y = f->y, .state = f->state});
+}
+
 static dvk_status step(dvk_cmd *cmd, const dvk_linear_attention_cell *layer,
                        dvk_linear_attention_cell_state *state, dvk_tensor *xt, dvk_tensor *dt,
                        dvk_tensor *yt, const float *xp, const float *dp, float *yp)
@@ -72,10 +88,7 @@ static dvk_status step(dvk_cmd *cmd, const dvk_linear_attention_cell *layer,
     if (st == DVK_SUCCESS)
         st = dvk_cmd_reset(cmd);
     if (st == DVK_SUCCESS)
-        st = dvk_linear_attention_cell_forward(
-            cmd, layer,
-            &(dvk_linear_attention_cell_forward_desc){
-                .x = xt, .done = dt, .y = yt, .state = state});
+        st = record(cmd, &(fwd){layer, state, xt, dt, yt});
     if (st == DVK_SUCCESS)
         st = dvk_cmd_submit(cmd);
     if (st == DVK_SUCCESS)
@@ -185,6 +198,8 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
             rc = tool_layer_write(out, "carry/normalizer", 4, ns, z);
         free(s), free(z);
     }
+    if (rc == TOOL_OK)
+        rc = tool_layer_bench(a, record, &(fwd){layer, state, xt, dt, yt});
     dvk_tensor_destroy(xt), dvk_tensor_destroy(dt), dvk_tensor_destroy(yt);
     dvk_cmd_destroy(cmd);
     dvk_linear_attention_cell_state_destroy(state);

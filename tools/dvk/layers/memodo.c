@@ -130,6 +130,18 @@ static int write_states(dvk_st_writer *out, const dvk_memodo_info *info, uint64_
     return TOOL_OK;
 }
 
+/* One forward: what a call records, and what --bench times. */
+typedef struct fwd {
+    const dvk_memodo_layer *layer;
+    dvk_memodo_forward_desc desc; /* x, y and state set */
+} fwd;
+
+static dvk_status record(dvk_cmd *cmd, void *user)
+{
+    const fwd *f = user;
+    return dvk_memodo_forward(cmd, f->layer, &f->desc);
+}
+
 /* One call over `n` tokens of every row, from t0 on: x's piece in, y's piece out. */
 static dvk_status step(dvk_cmd *cmd, const dvk_memodo_layer *layer, dvk_memodo_state *state,
                        const dvk_memodo_forward_desc *how, dvk_tensor *xt, dvk_tensor *yt,
@@ -138,10 +150,10 @@ static dvk_status step(dvk_cmd *cmd, const dvk_memodo_layer *layer, dvk_memodo_s
     dvk_status st = dvk_tensor_upload(xt, xp, dvk_tensor_bytes(xt));
     if (st == DVK_SUCCESS)
         st = dvk_cmd_reset(cmd);
-    dvk_memodo_forward_desc desc = *how;
-    desc.x = xt, desc.y = yt, desc.state = state;
+    fwd f = {layer, *how};
+    f.desc.x = xt, f.desc.y = yt, f.desc.state = state;
     if (st == DVK_SUCCESS)
-        st = dvk_memodo_forward(cmd, layer, &desc);
+        st = record(cmd, &f);
     if (st == DVK_SUCCESS)
         st = dvk_cmd_submit(cmd);
     if (st == DVK_SUCCESS)
@@ -230,6 +242,11 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
     }
     if (rc == TOOL_OK)
         rc = write_states(out, info, B, state);
+    if (rc == TOOL_OK) {
+        fwd f = {layer, how};
+        f.desc.x = xt, f.desc.y = yt, f.desc.state = state;
+        rc = tool_layer_bench(a, record, &f);
+    }
     dvk_tensor_destroy(xt), dvk_tensor_destroy(yt);
     dvk_cmd_destroy(cmd);
     dvk_memodo_state_destroy(state);

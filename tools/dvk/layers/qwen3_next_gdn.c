@@ -82,6 +82,20 @@ static int upload_state(dvk_qwen3_next_gdn_state *s, dvk_qwen3_next_gdn_state_pa
     return st == DVK_SUCCESS ? TOOL_OK : tool_fail_status(name, st);
 }
 
+/* One forward: what a call records, and what --bench times. */
+typedef struct fwd {
+    const dvk_qwen3_next_gdn *layer;
+    dvk_qwen3_next_gdn_state *state;
+    dvk_tensor *x, *y;
+} fwd;
+
+static dvk_status record(dvk_cmd *cmd, void *user)
+{
+    const fwd *f = user;
+    return dvk_qwen3_next_gdn_forward(
+        cmd, f->layer, &(dvk_qwen3_next_gdn_forward_desc){.x = f->x, .y = f->y, .state = f->state});
+}
+
 /* One call over `n` tokens of every row, from t0 on: x's piece in, y's piece out. */
 static dvk_status step(dvk_cmd *cmd, const dvk_qwen3_next_gdn *layer,
                        dvk_qwen3_next_gdn_state *state, dvk_tensor *xt, dvk_tensor *yt,
@@ -91,8 +105,7 @@ static dvk_status step(dvk_cmd *cmd, const dvk_qwen3_next_gdn *layer,
     if (st == DVK_SUCCESS)
         st = dvk_cmd_reset(cmd);
     if (st == DVK_SUCCESS)
-        st = dvk_qwen3_next_gdn_forward(
-            cmd, layer, &(dvk_qwen3_next_gdn_forward_desc){.x = xt, .y = yt, .state = state});
+        st = record(cmd, &(fwd){layer, state, xt, yt});
     if (st == DVK_SUCCESS)
         st = dvk_cmd_submit(cmd);
     if (st == DVK_SUCCESS)
@@ -184,6 +197,8 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
     if (rc == TOOL_OK)
         rc = tool_add_output(out, "recurrent_state",
                              dvk_qwen3_next_gdn_state_tensor(state, DVK_QWEN3_NEXT_GDN_RECURRENT));
+    if (rc == TOOL_OK)
+        rc = tool_layer_bench(a, record, &(fwd){layer, state, xt, yt});
     dvk_tensor_destroy(xt), dvk_tensor_destroy(yt);
     dvk_cmd_destroy(cmd);
     dvk_qwen3_next_gdn_state_destroy(state);
