@@ -8,8 +8,11 @@
 // memory included) becomes a loop of scalar accesses, one per lane; a barrier switches between
 // coroutines. Arithmetic on values held in registers, and moving values between the lanes of
 // one subgroup (a shuffle by a constant lane is a vector permute), are cheap. So here:
-//   - a workgroup is exactly one subgroup (LANES = WG invocations), one value column per lane:
-//     the state's column S[:, col] lives in registers, s[K], updated by vector FMAs;
+//   - one value column per lane (WG columns per workgroup, a multiple of the subgroup size
+//     LANES; exactly one subgroup with the key read-out): the state's column S[:, col] lives in
+//     registers, s[K], updated by vector FMAs; several subgroups per workgroup (there is no
+//     barrier, so llvmpipe simply runs them one after the other) save the per-workgroup cost
+//     where there are many small workgroups (decode steps of a batch);
 //   - a token's key-sized vectors (k, q, the gates, a, b) are loaded once per subgroup, chunk c
 //     of LANES entries by one load (lane l holds entry c*LANES + l), and each entry i is handed
 //     to every lane by a shuffle from lane i % LANES of chunk i / LANES;
@@ -19,12 +22,13 @@
 // The loops over K have constant trip counts once K is specialised, so the compiler unrolls them
 // and s[] stays in registers (or on the stack, as a vector array).
 //
-// Work split: one workgroup per (value tile of LANES columns, value head, sequence). With the
+// Work split: one workgroup per (value tile of WG columns, value head, sequence). With the
 // key read-out and several value tiles, each tile writes its part (PARTIAL_OUT) and
 // sum_tiles.comp adds them, as recurrent.comp does.
 //
 // Preconditions (checked by src/ops/common/recurrent.c): those of recurrent.comp, and
-// WG = BV = the subgroup size (one subgroup per workgroup), KS = 1; the subgroup shuffle.
+// LANES = the subgroup size (fixed), WG = BV a multiple of it (= LANES with KEY_READOUT),
+// KS = 1; the subgroup shuffle and arithmetic.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -39,7 +43,8 @@ layout(constant_id = DELTA_RULE_RECURRENT_SPEC_USE_H0) const bool USE_H0 = false
 layout(constant_id = DELTA_RULE_RECURRENT_SPEC_STORE_HT) const bool STORE_HT = false;
 layout(constant_id = DELTA_RULE_RECURRENT_SPEC_VARLEN) const bool VARLEN = false;
 layout(constant_id = DELTA_RULE_RECURRENT_SPEC_L2NORM) const bool L2NORM = false;
-layout(constant_id = DELTA_RULE_RECURRENT_SPEC_WG) const uint LANES = 8; // = the subgroup size
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_WG) const uint WG = 8; // a multiple of LANES
+layout(constant_id = DELTA_RULE_RECURRENT_SPEC_LANES) const uint LANES = 8; // the subgroup size
 layout(constant_id = DELTA_RULE_RECURRENT_SPEC_GATE_CH) const bool GATE_CH = false;
 layout(constant_id = DELTA_RULE_RECURRENT_SPEC_DPLR) const bool DPLR = false;
 layout(constant_id = DELTA_RULE_RECURRENT_SPEC_KEY_READOUT) const bool KEY_READOUT = false;
@@ -82,9 +87,9 @@ void main()
     const uint hv = gl_WorkGroupID.y;
     const uint n = gl_WorkGroupID.z;
     const uint h = hv / (pc.HV / pc.H);
-    const uint col = vt * LANES + lane;
+    const uint col = vt * WG + gl_LocalInvocationID.x;
     // (constant when V fills whole tiles: a load under a condition is slower)
-    const bool col_ok = V % LANES == 0 || col < V;
+    const bool col_ok = V % WG == 0 || col < V;
 
     uint bos, len;
     if (VARLEN) {

@@ -25,7 +25,7 @@ static const dvk_ops_kernel recurrent_cpu_kernels[2] = {DVK_OPS_K_DELTA_RULE_REC
 typedef struct recurrent_plan {
     uint32_t KS, BV, TB, WG;
     bool subgroup;
-    bool cpu; /* recurrent_cpu.comp: one subgroup of BV = WG lanes per workgroup, KS = 1 */
+    uint32_t lanes; /* recurrent_cpu.comp when not 0: subgroups of `lanes`, BV = WG, KS = 1 */
 } recurrent_plan;
 
 static uint32_t cpu_lanes(const dvk_context *ctx, const dvk__rec *r)
@@ -56,7 +56,17 @@ static dvk_status plan_recurrent(const dvk_context *ctx, const dvk__rec *r, recu
     const dvk_device_info *info = &ctx->info;
     const uint32_t lanes = cpu_lanes(ctx, r);
     if (lanes) {
-        *plan = (recurrent_plan){.KS = 1, .BV = lanes, .TB = 1, .WG = lanes, .cpu = true};
+        /* A column per lane; several subgroups per workgroup while at least 16 workgroups
+         * remain for lavapipe's threads (each workgroup has a fixed cost, which dominates
+         * the decode step of a batch); one subgroup with the key read-out, whose sums run
+         * across a subgroup's lanes. */
+        uint32_t wg = lanes;
+        const uint32_t v_lanes = (uint32_t)dvk__ceil_div(r->V, lanes) * lanes;
+        while (!r->key_readout && wg * 2 <= dvk__min_u32(v_lanes, 64) &&
+               wg * 2 <= dvk__workgroup_limit(info, 1024) &&
+               (uint64_t)r->N * r->HV * dvk__ceil_div(r->V, wg * 2) >= 16)
+            wg *= 2;
+        *plan = (recurrent_plan){.KS = 1, .BV = wg, .TB = 1, .WG = wg, .lanes = lanes};
         return DVK_SUCCESS;
     }
     const uint32_t wg_max = dvk__workgroup_limit(info, 128);
@@ -134,7 +144,7 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
         bool use_in, store_out;
         dvk__carry_segment(&carry, i, &in, &use_in, &out, &store_out);
         const dvk_pipeline_key key = {
-            .kernel = plan.cpu ? recurrent_cpu_kernels[r->dtype == DVK_DTYPE_F16]
+            .kernel = plan.lanes ? recurrent_cpu_kernels[r->dtype == DVK_DTYPE_F16]
                                : recurrent_kernels[r->dtype == DVK_DTYPE_F16][plan.subgroup],
             .binding_count = DELTA_RULE_RECURRENT_BINDINGS,
             .push_size = sizeof(delta_rule_recurrent_push),
@@ -159,6 +169,7 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
                 [DELTA_RULE_RECURRENT_SPEC_RWKV7] = r->rwkv7,
                 [DELTA_RULE_RECURRENT_SPEC_PARTIAL_OUT] = partial,
                 [DELTA_RULE_RECURRENT_SPEC_USE_DT_BIAS] = r->dt_bias != NULL,
+                [DELTA_RULE_RECURRENT_SPEC_LANES] = plan.lanes,
             },
         };
         const dvk_pipeline *pipe;
