@@ -253,6 +253,18 @@ dvk_tensor *harness_make(dvk_dtype dtype, uint32_t ndim, uint64_t a, uint64_t b,
     return t;
 }
 
+dvk_tensor *harness_view(dvk_tensor *base, uint64_t step, uint32_t ndim, uint64_t a, uint64_t b,
+                         uint64_t c, uint64_t d)
+{
+    const uint64_t unit = dvk_context_device_info(harness_ctx)->tensor_alignment /
+                          dvk_dtype_size(dvk_tensor_dtype(base));
+    dvk_tensor *t = NULL;
+    CHECK_OK(dvk_tensor_view(base, &(dvk_tensor_view_desc){.offset = step * unit, .ndim = ndim,
+                                                           .shape = {a, b, c, d}},
+                             &t));
+    return t;
+}
+
 void harness_run(dvk_cmd *cmd)
 {
     CHECK_OK(dvk_cmd_submit(cmd));

@@ -82,6 +82,12 @@ void harness_check(const char *name, const char *what, const double *ref, const 
 dvk_tensor *harness_make(dvk_dtype dtype, uint32_t ndim, uint64_t a, uint64_t b, uint64_t c,
                          uint64_t d);
 
+/* A view of `base` starting `step` alignment units in (a unit: the device's tensor_alignment,
+ * in base's elements, the nearest start a view may have), of `ndim` dims (the first ndim of a,
+ * b, c, d); for tests of outputs that overlap inputs. */
+dvk_tensor *harness_view(dvk_tensor *base, uint64_t step, uint32_t ndim, uint64_t a, uint64_t b,
+                         uint64_t c, uint64_t d);
+
 /* Runs one recording to completion on the harness context. */
 void harness_run(dvk_cmd *cmd);
 

@@ -179,7 +179,8 @@ static void test_bad_input(void **state)
                                &z));
     CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {1, 5, 2, 15}},
                                &q_odd));
-    const dvk_infini_attn_desc good = {.q = q, .k = q, .v = v, .gate = g, .o = v, .memory = m,
+    dvk_tensor *o = harness_make(F, 4, 1, 5, 2, 8);
+    const dvk_infini_attn_desc good = {.q = q, .k = q, .v = v, .gate = g, .o = o, .memory = m,
                                        .memory_z = z, .final_memory = m, .final_z = z,
                                        .rope = true};
     dvk_cmd *cmd = NULL;
@@ -201,10 +202,30 @@ static void test_bad_input(void **state)
     CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT); /* rope, odd D */
     d = good, d.eps = -1.0f;
     CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    /* Outputs sharing memory with an input or each other (issue 17: o = v was accepted, and
+     * the attention reads v while it writes o): refused, naming both. The memory updated in
+     * place (good) is fine; one starting an alignment unit into the old one is not. */
+    dvk_tensor *pool = harness_make(F, 1, 4096, 0, 0, 0);
+    dvk_tensor *pm0 = harness_view(pool, 0, 4, 1, 2, 16, 8);
+    dvk_tensor *pm1 = harness_view(pool, 1, 4, 1, 2, 16, 8);
+    dvk_tensor *pz1 = harness_view(pool, 1, 3, 1, 2, 16, 0);
+    d = good, d.o = v;
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    if (!strstr(dvk_last_error(), "o shares memory with v"))
+        fail_msg("the message \"%s\" does not name o and v", dvk_last_error());
+    d = good, d.memory = pm0, d.final_memory = pm1;
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.memory_z = pz1, d.final_memory = pm0; /* final_memory over the old z */
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.final_memory = pm0, d.final_z = pz1; /* the new z inside the new memory */
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.memory = pm0, d.final_memory = pm0; /* in place, in the pool: fine */
+    CHECK_OK(dvk_infini_attn(cmd, &d));
     CHECK_OK(dvk_infini_attn(cmd, &good));
     harness_run(cmd);
     dvk_cmd_destroy(cmd);
-    dvk_tensor *all[] = {q, v, g, g_bad, m, z, q_odd};
+    dvk_tensor_destroy(pm0), dvk_tensor_destroy(pm1), dvk_tensor_destroy(pz1);
+    dvk_tensor *all[] = {q, v, g, g_bad, m, z, q_odd, o, pool};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
         dvk_tensor_destroy(all[i]);
 }
@@ -216,5 +237,7 @@ int main(void)
         cmocka_unit_test_teardown(test_segments, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
