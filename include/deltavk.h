@@ -1299,9 +1299,10 @@ DVK_API dvk_status dvk_softmax_attn(dvk_cmd *cmd, const dvk_softmax_attn_desc *d
  * to fp32 first, which differs by up to 6e-8 · p radians.
  * Shapes:  x, y [B,T,H,D], the same dtype (fp32 or fp16); y may be x (in place).
  * Options: rotary_dim even, <= D (0 = D, or D − 1 when D is odd); theta 0 = 10000; offset,
- *          the position of token 0 (>= 0); scale 0 = 1 (Infini-attention scales q by D^-0.5
- *          here).
+ *          the position of token 0 (>= 0, and offset + T <= DVK_ROPE_MAX_POSITIONS, else
+ *          DVK_ERROR_INVALID_ARGUMENT); scale 0 = 1 (Infini-attention scales q by D^-0.5 here).
  */
+#define DVK_ROPE_MAX_POSITIONS (1u << 30) /* positions 0 .. 2^30 − 1 */
 typedef struct dvk_rope_desc {
     const dvk_tensor *x;
     dvk_tensor *y;

@@ -1226,6 +1226,12 @@ static void test_usage_errors(void **state)
     EXPECT_EXIT(2, "bench delta_rule --B 1 --T 8 --H 1 --K 8");
     EXPECT_EXIT(2, "bench delta_rule --B x --T 8 --H 1 --K 8 --V 8");
     EXPECT_EXIT(2, "bench delta_rule --B -1 --T 8 --H 1 --K 8 --V 8");
+    /* --offset past rope's positions: refused by the option parser (issue 17: it was taken,
+     * inputs made and the operator recorded before the library refused it, exit 1) */
+    EXPECT_EXIT_MENTIONING(2, "--offset 1073741824 is past rope's last position",
+                           "bench rope --B 1 --T 8 --H 1 --K 8 --V 8 --offset 1073741824");
+    EXPECT_EXIT(2, "run rope --in a --out b --offset=4294967295");
+    EXPECT_EXIT(0, "bench rope --B 1 --T 1 --H 1 --K 8 --V 8 --offset 1073741823 --iters 1");
     EXPECT_EXIT(2, "compare onlyone.safetensors");
     EXPECT_EXIT(2, "devices extra");
     EXPECT_EXIT(1, "run delta_rule --device 'no such device' --in '%s' --out '%s'",

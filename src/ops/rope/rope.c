@@ -113,7 +113,7 @@ dvk_status dvk_rope(dvk_cmd *cmd, const dvk_rope_desc *d)
     if (r.rotary_dim % 2 || r.rotary_dim > r.D)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "rotary_dim %u must be even and <= D = %u",
                          d->rotary_dim, r.D);
-    if (d->offset < 0 || (uint64_t)d->offset + r.T > (1u << 30))
+    if (d->offset < 0 || (uint64_t)d->offset + r.T > DVK_ROPE_MAX_POSITIONS)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "offset %d must be in [0, 2^30 - T]",
                          (int)d->offset);
     if (!isfinite(d->theta) || d->theta < 0.0f || !isfinite(d->scale))
