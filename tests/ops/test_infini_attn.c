@@ -230,12 +230,81 @@ static void test_bad_input(void **state)
         dvk_tensor_destroy(all[i]);
 }
 
+/* Independent calls in one recording give the bits each gives recorded alone, with no
+ * validation message: the first segment storing a memory, a memory updated in place with the
+ * delta rule, a memory read and not stored (no rope), and neither (issue 17: only the recurrent
+ * operators had this test). */
+enum { IA_CALLS = 4 };
+typedef struct ia_calls {
+    dvk_tensor *t[IA_CALLS][9]; /* q, k, v, gate, o, memory, memory_z, final_memory, final_z */
+} ia_calls;
+
+static void ia_make(void *user)
+{
+    ia_calls *s = user;
+    harness_rng rng = harness_rng_make(9);
+    const dvk_dtype F = DVK_DTYPE_F32;
+    for (int c = 0; c < IA_CALLS; ++c) {
+        dvk_tensor **t = s->t[c];
+        memset(t, 0, sizeof s->t[c]);
+        for (int i = 0; i < 2; ++i)
+            t[i] = harness_random(&rng, F, -1.0f, 1.0f, 4, 1, 6, 2, 16);
+        t[2] = harness_random(&rng, F, -1.0f, 1.0f, 4, 1, 6, 2, 8);
+        t[3] = harness_random(&rng, F, -2.0f, 2.0f, 1, 2, 0, 0, 0);
+        t[4] = harness_tensor_poisoned(F, 4, (uint64_t[]){1, 6, 2, 8});
+        if (c == 1 || c == 2) { /* a past memory: z positive, as φ = elu + 1 sums */
+            t[5] = harness_random(&rng, F, -0.5f, 0.5f, 4, 1, 2, 16, 8);
+            t[6] = harness_random(&rng, F, 1.0f, 2.0f, 3, 1, 2, 16, 0);
+        }
+        if (c == 0) {
+            t[7] = harness_tensor_poisoned(F, 4, (uint64_t[]){1, 2, 16, 8});
+            t[8] = harness_tensor_poisoned(F, 3, (uint64_t[]){1, 2, 16});
+        }
+    }
+}
+
+static dvk_status ia_record(void *user, dvk_cmd *cmd, int c)
+{
+    dvk_tensor **t = ((ia_calls *)user)->t[c];
+    return dvk_infini_attn(cmd, &(dvk_infini_attn_desc){
+                                    .q = t[0], .k = t[1], .v = t[2], .gate = t[3], .o = t[4],
+                                    .memory = t[5], .memory_z = t[6],
+                                    .final_memory = c == 1 ? t[5] : t[7],
+                                    .final_z = c == 1 ? t[6] : t[8], .rope = c != 2,
+                                    .delta_rule = c == 1});
+}
+
+static void ia_outputs(void *user, int c, const dvk_tensor *out[HARNESS_MAX_OUTPUTS])
+{
+    dvk_tensor **t = ((ia_calls *)user)->t[c];
+    out[0] = t[4];
+    out[1] = c == 1 ? t[5] : t[7];
+    out[2] = c == 1 ? t[6] : t[8];
+}
+
+static void ia_destroy(void *user)
+{
+    ia_calls *s = user;
+    for (int c = 0; c < IA_CALLS; ++c)
+        for (int i = 0; i < 9; ++i)
+            dvk_tensor_destroy(s->t[c][i]);
+}
+
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    ia_calls s;
+    harness_one_recording(&(harness_calls){"infini_attn", IA_CALLS, &s, ia_make, ia_record,
+                                           ia_outputs, ia_destroy});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_table, harness_test_teardown),
         cmocka_unit_test_teardown(test_segments, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
     };
     if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
         cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));

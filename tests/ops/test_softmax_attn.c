@@ -139,12 +139,66 @@ static void test_bad_input(void **state)
     dvk_tensor_destroy(vbad), dvk_tensor_destroy(o);
 }
 
+/* Independent calls in one recording (shapes, segments and scales of their own) give the bits
+ * each gives recorded alone, with no validation message (issue 17: only the recurrent
+ * operators had this test). */
+typedef struct sa_calls {
+    dvk_tensor *t[3][4]; /* q, k, v, o */
+} sa_calls;
+
+static const int sa_shape[3][6] = {{1, 9, 2, 16, 8, 0}, {2, 5, 1, 8, 16, 2}, {1, 7, 3, 4, 4, 3}};
+
+static void sa_make(void *user)
+{
+    sa_calls *s = user;
+    harness_rng rng = harness_rng_make(5);
+    for (int c = 0; c < 3; ++c) {
+        const int *z = sa_shape[c];
+        s->t[c][0] = harness_random(&rng, DVK_DTYPE_F32, -1.0f, 1.0f, 4, z[0], z[1], z[2], z[3]);
+        s->t[c][1] = harness_random(&rng, DVK_DTYPE_F32, -1.0f, 1.0f, 4, z[0], z[1], z[2], z[3]);
+        s->t[c][2] = harness_random(&rng, DVK_DTYPE_F32, -1.0f, 1.0f, 4, z[0], z[1], z[2], z[4]);
+        s->t[c][3] = harness_tensor_poisoned(DVK_DTYPE_F32, 4,
+                                             (uint64_t[]){z[0], z[1], z[2], z[4]});
+    }
+}
+
+static dvk_status sa_record(void *user, dvk_cmd *cmd, int c)
+{
+    sa_calls *s = user;
+    return dvk_softmax_attn(cmd, &(dvk_softmax_attn_desc){
+                                     .q = s->t[c][0], .k = s->t[c][1], .v = s->t[c][2],
+                                     .o = s->t[c][3], .segment = (uint32_t)sa_shape[c][5],
+                                     .scale = c == 2 ? 0.5f : 0.0f});
+}
+
+static void sa_outputs(void *user, int c, const dvk_tensor *out[HARNESS_MAX_OUTPUTS])
+{
+    out[0] = ((sa_calls *)user)->t[c][3];
+}
+
+static void sa_destroy(void *user)
+{
+    sa_calls *s = user;
+    for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < 4; ++i)
+            dvk_tensor_destroy(s->t[c][i]);
+}
+
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    sa_calls s;
+    harness_one_recording(&(harness_calls){"softmax_attn", 3, &s, sa_make, sa_record,
+                                           sa_outputs, sa_destroy});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_table, harness_test_teardown),
         cmocka_unit_test_teardown(test_long_segment, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
     };
     if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
         cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
