@@ -901,13 +901,14 @@ DVK_API dvk_status dvk_set_error(dvk_status status, const char *fmt, ...)
 /*
  * Aliasing. The kernels read the inputs while they write the outputs, in parallel and (in the
  * chunked form) over several passes, so an output must not share memory with an input or with
- * another output. The delta rules, KDA, DPLR, RWKV-7 and linear attention check it: o or
- * final_state overlapping q, k, v, beta, g (gk, w), a, b, kappa, alpha, A_log, dt_bias or
- * initial_state, or each other, is DVK_ERROR_INVALID_ARGUMENT. The exceptions, written
- * beside each operator: final_state may be initial_state itself (the same bytes: the state
- * carried in place), and rope's y may be x. Inputs may share memory with each other. Not
- * checked yet, so the caller's to keep apart: linear attention's normalisers (initial_z,
- * final_z), softmax_attn's and infini_attn's tensors.
+ * another output. Every operator below checks it: an output (o, final_state, linear
+ * attention's final_z, Infini-attention's final_memory and final_z, rope's y) that overlaps
+ * an input (q (r), k, v, beta, g (gk, w), a, b, kappa, alpha, A_log, dt_bias, done, gate,
+ * the initial states and normalisers, memory, memory_z, rope's x) or another output is
+ * DVK_ERROR_INVALID_ARGUMENT, the message naming both. The exceptions, written beside each
+ * operator, are the in-place forms, allowed only as the very same bytes: final_state may be
+ * initial_state, final_z initial_z, final_memory memory and final_z memory_z (the state
+ * carried in place), and rope's y may be x. Inputs may share memory with each other.
  */
 
 typedef enum dvk_mode {
@@ -1298,9 +1299,10 @@ DVK_API dvk_status dvk_softmax_attn(dvk_cmd *cmd, const dvk_softmax_attn_desc *d
  * to fp32 first, which differs by up to 6e-8 · p radians.
  * Shapes:  x, y [B,T,H,D], the same dtype (fp32 or fp16); y may be x (in place).
  * Options: rotary_dim even, <= D (0 = D, or D − 1 when D is odd); theta 0 = 10000; offset,
- *          the position of token 0 (>= 0); scale 0 = 1 (Infini-attention scales q by D^-0.5
- *          here).
+ *          the position of token 0 (>= 0, and offset + T <= DVK_ROPE_MAX_POSITIONS, else
+ *          DVK_ERROR_INVALID_ARGUMENT); scale 0 = 1 (Infini-attention scales q by D^-0.5 here).
  */
+#define DVK_ROPE_MAX_POSITIONS (1u << 30) /* positions 0 .. 2^30 − 1 */
 typedef struct dvk_rope_desc {
     const dvk_tensor *x;
     dvk_tensor *y;

@@ -253,6 +253,78 @@ dvk_tensor *harness_make(dvk_dtype dtype, uint32_t ndim, uint64_t a, uint64_t b,
     return t;
 }
 
+dvk_tensor *harness_view(dvk_tensor *base, uint64_t step, uint32_t ndim, uint64_t a, uint64_t b,
+                         uint64_t c, uint64_t d)
+{
+    const uint64_t unit = dvk_context_device_info(harness_ctx)->tensor_alignment /
+                          dvk_dtype_size(dvk_tensor_dtype(base));
+    dvk_tensor *t = NULL;
+    CHECK_OK(dvk_tensor_view(base, &(dvk_tensor_view_desc){.offset = step * unit, .ndim = ndim,
+                                                           .shape = {a, b, c, d}},
+                             &t));
+    return t;
+}
+
+dvk_tensor *harness_random(harness_rng *rng, dvk_dtype dtype, float lo, float hi, uint32_t ndim,
+                           uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+    const uint64_t dims[4] = {a, b, c, d};
+    size_t n = 1;
+    for (uint32_t i = 0; i < ndim; ++i)
+        n *= (size_t)dims[i];
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    harness_fill_uniform(rng, x, n, lo, hi);
+    dvk_tensor *t = harness_tensor(dtype, ndim, dims, x);
+    free(x);
+    return t;
+}
+
+void harness_one_recording(const harness_calls *c)
+{
+    enum { MAXC = 16 };
+    assert_true(c->n >= 1 && c->n <= MAXC);
+    float *got[2][MAXC][HARNESS_MAX_OUTPUTS] = {{{NULL}}};
+    uint64_t numel[MAXC][HARNESS_MAX_OUTPUTS] = {{0}};
+    for (int way = 0; way < 2; ++way) { /* 0: one recording, 1: a recording each */
+        c->make(c->user);
+        dvk_cmd *cmd = NULL;
+        for (int i = 0; i < c->n; ++i) {
+            if (!cmd)
+                CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+            CHECK_OK(c->record(c->user, cmd, i));
+            if (way == 1 || i == c->n - 1) {
+                harness_run(cmd);
+                dvk_cmd_destroy(cmd);
+                cmd = NULL;
+            }
+        }
+        for (int i = 0; i < c->n; ++i) {
+            const dvk_tensor *out[HARNESS_MAX_OUTPUTS] = {NULL};
+            c->outputs(c->user, i, out);
+            for (int k = 0; k < HARNESS_MAX_OUTPUTS; ++k) {
+                if (!out[k])
+                    continue;
+                numel[i][k] = dvk_tensor_numel(out[k]);
+                got[way][i][k] = harness_download(out[k]);
+            }
+        }
+        c->destroy(c->user);
+    }
+    for (int i = 0; i < c->n; ++i) {
+        for (int k = 0; k < HARNESS_MAX_OUTPUTS; ++k) {
+            const float *a = got[0][i][k], *b = got[1][i][k];
+            for (uint64_t e = 0; a && e < numel[i][k]; ++e)
+                if (memcmp(&a[e], &b[e], sizeof a[e]) != 0)
+                    fail_msg("%s: call %d, output %d, element %llu: %.9g in one recording, "
+                             "%.9g recorded alone",
+                             c->name, i, k, (unsigned long long)e, (double)a[e], (double)b[e]);
+            free(got[0][i][k]);
+            free(got[1][i][k]);
+        }
+    }
+}
+
 void harness_run(dvk_cmd *cmd)
 {
     CHECK_OK(dvk_cmd_submit(cmd));

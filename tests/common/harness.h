@@ -82,6 +82,36 @@ void harness_check(const char *name, const char *what, const double *ref, const 
 dvk_tensor *harness_make(dvk_dtype dtype, uint32_t ndim, uint64_t a, uint64_t b, uint64_t c,
                          uint64_t d);
 
+/* A view of `base` starting `step` alignment units in (a unit: the device's tensor_alignment,
+ * in base's elements, the nearest start a view may have), of `ndim` dims (the first ndim of a,
+ * b, c, d); for tests of outputs that overlap inputs. */
+dvk_tensor *harness_view(dvk_tensor *base, uint64_t step, uint32_t ndim, uint64_t a, uint64_t b,
+                         uint64_t c, uint64_t d);
+
+/* A tensor of `dtype` holding values uniform in [lo, hi) from `rng` (rounded to the dtype; int32
+ * truncates them), of `ndim` dims (the first ndim of a, b, c, d). */
+dvk_tensor *harness_random(harness_rng *rng, dvk_dtype dtype, float lo, float hi, uint32_t ndim,
+                           uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+
+/* Independent calls recorded into one dvk_cmd against each recorded alone: `make` creates the
+ * tensors of every call (the same values each time it is called), `record` records call i,
+ * `outputs` names call i's outputs (up to HARNESS_MAX_OUTPUTS, NULL where absent), `destroy`
+ * frees what make created. harness_one_recording records the n calls into one recording, then
+ * (on fresh tensors) each into a recording of its own, and fails unless every output is the
+ * same bits both ways; a hazard between the calls fails the test through the validation
+ * layer (harness_test_teardown). */
+#define HARNESS_MAX_OUTPUTS 4
+typedef struct harness_calls {
+    const char *name;
+    int n;
+    void *user;
+    void (*make)(void *user);
+    dvk_status (*record)(void *user, dvk_cmd *cmd, int i);
+    void (*outputs)(void *user, int i, const dvk_tensor *out[HARNESS_MAX_OUTPUTS]);
+    void (*destroy)(void *user);
+} harness_calls;
+void harness_one_recording(const harness_calls *c);
+
 /* Runs one recording to completion on the harness context. */
 void harness_run(dvk_cmd *cmd);
 

@@ -122,11 +122,64 @@ static void test_bad_input(void **state)
     dvk_tensor_destroy(y_bad), dvk_tensor_destroy(y_flat), dvk_tensor_destroy(y_i);
 }
 
+/* Independent calls in one recording give the bits each gives recorded alone, with no
+ * validation message: two lookups in one table (read by both), and one in another table with
+ * an index outside it (a row of zeros). */
+typedef struct emb_calls {
+    dvk_tensor *idx[3], *w[2], *y[3];
+} emb_calls;
+
+static void emb_make(void *user)
+{
+    emb_calls *s = user;
+    harness_rng rng = harness_rng_make(44);
+    const dvk_dtype F = DVK_DTYPE_F32, I = DVK_DTYPE_I32;
+    s->w[0] = harness_random(&rng, F, -1.0f, 1.0f, 2, 10, 8, 0, 0);
+    s->w[1] = harness_random(&rng, F, -1.0f, 1.0f, 2, 7, 33, 0, 0);
+    s->idx[0] = harness_random(&rng, I, 0.0f, 10.0f, 1, 5, 0, 0, 0);
+    s->idx[1] = harness_random(&rng, I, 0.0f, 10.0f, 2, 2, 3, 0, 0);
+    s->idx[2] = harness_tensor(I, 1, (uint64_t[]){4}, (float[]){6.0f, -1.0f, 0.0f, 3.0f});
+    s->y[0] = harness_tensor_poisoned(F, 2, (uint64_t[]){5, 8});
+    s->y[1] = harness_tensor_poisoned(F, 3, (uint64_t[]){2, 3, 8});
+    s->y[2] = harness_tensor_poisoned(F, 2, (uint64_t[]){4, 33});
+}
+
+static dvk_status emb_record(void *user, dvk_cmd *cmd, int c)
+{
+    emb_calls *s = user;
+    return dvk_embedding(cmd, &(dvk_embedding_desc){.indices = s->idx[c],
+                                                    .weight = s->w[c == 2], .y = s->y[c]});
+}
+
+static void emb_outputs(void *user, int c, const dvk_tensor *out[HARNESS_MAX_OUTPUTS])
+{
+    out[0] = ((emb_calls *)user)->y[c];
+}
+
+static void emb_destroy(void *user)
+{
+    emb_calls *s = user;
+    for (int c = 0; c < 3; ++c)
+        dvk_tensor_destroy(s->idx[c]), dvk_tensor_destroy(s->y[c]);
+    dvk_tensor_destroy(s->w[0]), dvk_tensor_destroy(s->w[1]);
+}
+
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    emb_calls s;
+    harness_one_recording(&(harness_calls){"embedding", 3, &s, emb_make, emb_record,
+                                           emb_outputs, emb_destroy});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_lookup, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -526,6 +526,60 @@ static void test_timing(void **state)
     }
 }
 
+/* Independent calls in one recording give the bits each gives recorded alone, with no
+ * validation message: with a bias, without (one row: the decode-shaped kernel), accumulating
+ * into y, and long rows (K split, summed by a second dispatch). */
+enum { LIN_CALLS = 4 };
+static const int lin_shape[LIN_CALLS][3] = {{3, 16, 8}, {1, 40, 24}, {5, 12, 6}, {2, 2048, 8}};
+
+typedef struct lin_calls {
+    dvk_tensor *t[LIN_CALLS][4]; /* x, weight, bias, y */
+} lin_calls;
+
+static void lin_make(void *user)
+{
+    lin_calls *s = user;
+    harness_rng rng = harness_rng_make(21);
+    const dvk_dtype F = DVK_DTYPE_F32;
+    for (int c = 0; c < LIN_CALLS; ++c) {
+        const int M = lin_shape[c][0], K = lin_shape[c][1], N = lin_shape[c][2];
+        dvk_tensor **t = s->t[c];
+        t[0] = harness_random(&rng, F, -1.0f, 1.0f, 2, M, K, 0, 0);
+        t[1] = harness_random(&rng, F, -1.0f, 1.0f, 2, N, K, 0, 0);
+        t[2] = c == 0 ? harness_random(&rng, F, -1.0f, 1.0f, 1, N, 0, 0, 0) : NULL;
+        t[3] = c == 2 ? harness_random(&rng, F, -1.0f, 1.0f, 2, M, N, 0, 0)
+                      : harness_tensor_poisoned(F, 2, (uint64_t[]){M, N});
+    }
+}
+
+static dvk_status lin_record(void *user, dvk_cmd *cmd, int c)
+{
+    dvk_tensor **t = ((lin_calls *)user)->t[c];
+    return dvk_linear(cmd, &(dvk_linear_desc){.x = t[0], .weight = t[1], .bias = t[2],
+                                              .y = t[3], .accumulate = c == 2});
+}
+
+static void lin_outputs(void *user, int c, const dvk_tensor *out[HARNESS_MAX_OUTPUTS])
+{
+    out[0] = ((lin_calls *)user)->t[c][3];
+}
+
+static void lin_destroy(void *user)
+{
+    lin_calls *s = user;
+    for (int c = 0; c < LIN_CALLS; ++c)
+        for (int i = 0; i < 4; ++i)
+            dvk_tensor_destroy(s->t[c][i]);
+}
+
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    lin_calls s;
+    harness_one_recording(&(harness_calls){"linear", LIN_CALLS, &s, lin_make, lin_record,
+                                           lin_outputs, lin_destroy});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,7 +590,10 @@ int main(void)
         cmocka_unit_test_teardown(test_splitk, harness_test_teardown),
         cmocka_unit_test_teardown(test_views, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
         cmocka_unit_test_teardown(test_timing, harness_test_teardown),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -344,6 +344,66 @@ static void test_bad_input(void **state)
         dvk_tensor_destroy(ids), dvk_tensor_destroy(g);
 }
 
+/* Independent calls in one recording give the bits each gives recorded alone, with no
+ * validation message: LayerNorm with weight and bias, LayerNorm with neither in place,
+ * RMSNorm with a gate, RMSNorm without a weight on long rows. */
+enum { NORM_CALLS = 4 };
+static const int norm_shape[NORM_CALLS][2] = {{4, 24}, {3, 100}, {5, 16}, {2, 3000}};
+
+typedef struct norm_calls {
+    dvk_tensor *t[NORM_CALLS][5]; /* x, weight, bias or gate, y */
+} norm_calls;
+
+static void norm_make(void *user)
+{
+    norm_calls *s = user;
+    harness_rng rng = harness_rng_make(33);
+    const dvk_dtype F = DVK_DTYPE_F32;
+    for (int c = 0; c < NORM_CALLS; ++c) {
+        const int R = norm_shape[c][0], C = norm_shape[c][1];
+        dvk_tensor **t = s->t[c];
+        t[0] = harness_random(&rng, F, -2.0f, 2.0f, 2, R, C, 0, 0);
+        t[1] = c == 0 || c == 2 ? harness_random(&rng, F, 0.5f, 1.5f, 1, C, 0, 0, 0) : NULL;
+        t[2] = c == 0 ? harness_random(&rng, F, -1.0f, 1.0f, 1, C, 0, 0, 0) : NULL;
+        t[3] = c == 2 ? harness_random(&rng, F, -1.0f, 1.0f, 2, R, C, 0, 0) : NULL;
+        t[4] = c == 1 ? NULL : harness_tensor_poisoned(F, 2, (uint64_t[]){R, C});
+    }
+}
+
+static dvk_status norm_record(void *user, dvk_cmd *cmd, int c)
+{
+    dvk_tensor **t = ((norm_calls *)user)->t[c];
+    if (c < 2)
+        return dvk_layer_norm(cmd, &(dvk_layer_norm_desc){.x = t[0], .weight = t[1],
+                                                          .bias = t[2],
+                                                          .y = c == 1 ? t[0] : t[4]});
+    const dvk_norm_eps mode = c == 3 ? DVK_NORM_EPS_ADD : DVK_NORM_EPS_INSIDE;
+    return dvk_rms_norm(cmd, &(dvk_rms_norm_desc){.x = t[0], .weight = t[1], .gate = t[3],
+                                                  .y = t[4], .eps_mode = mode});
+}
+
+static void norm_outputs(void *user, int c, const dvk_tensor *out[HARNESS_MAX_OUTPUTS])
+{
+    dvk_tensor **t = ((norm_calls *)user)->t[c];
+    out[0] = c == 1 ? t[0] : t[4];
+}
+
+static void norm_destroy(void *user)
+{
+    norm_calls *s = user;
+    for (int c = 0; c < NORM_CALLS; ++c)
+        for (int i = 0; i < 5; ++i)
+            dvk_tensor_destroy(s->t[c][i]);
+}
+
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    norm_calls s;
+    harness_one_recording(&(harness_calls){"norms", NORM_CALLS, &s, norm_make, norm_record,
+                                           norm_outputs, norm_destroy});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +411,9 @@ int main(void)
         cmocka_unit_test_teardown(test_chained, harness_test_teardown),
         cmocka_unit_test_teardown(test_many_rows, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -380,6 +380,14 @@ static void test_bad_input(void **state)
                  DVK_ERROR_INVALID_ARGUMENT); /* alpha missing */
     CHECK_OK(dvk_rwkv7(cmd, &(dvk_rwkv7_desc){.r = k, .w = k, .k = k, .v = v, .kappa = k,
                                               .alpha = k, .o = o}));
+    /* an output over an input is named with RWKV-7's names (it said a, the DPLR name) */
+    dvk_tensor *kap = harness_make(F, 4, 2, 5, 2, 16); /* K = V = 16: o may be kappa's shape */
+    CHECK_STATUS(dvk_rwkv7(cmd, &(dvk_rwkv7_desc){.r = k, .w = k, .k = k, .v = o_key,
+                                                  .kappa = kap, .alpha = k, .o = kap}),
+                 DVK_ERROR_INVALID_ARGUMENT);
+    dvk_tensor_destroy(kap);
+    if (!strstr(dvk_last_error(), "o shares memory with kappa"))
+        fail_msg("rwkv7 with o = kappa: \"%s\" does not name kappa", dvk_last_error());
     harness_run(cmd);
     CHECK_STATUS(dvk_dplr(cmd, &good), DVK_ERROR_INVALID_STATE);
     dvk_cmd_destroy(cmd);

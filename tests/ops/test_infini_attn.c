@@ -179,7 +179,8 @@ static void test_bad_input(void **state)
                                &z));
     CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {1, 5, 2, 15}},
                                &q_odd));
-    const dvk_infini_attn_desc good = {.q = q, .k = q, .v = v, .gate = g, .o = v, .memory = m,
+    dvk_tensor *o = harness_make(F, 4, 1, 5, 2, 8);
+    const dvk_infini_attn_desc good = {.q = q, .k = q, .v = v, .gate = g, .o = o, .memory = m,
                                        .memory_z = z, .final_memory = m, .final_z = z,
                                        .rope = true};
     dvk_cmd *cmd = NULL;
@@ -201,12 +202,100 @@ static void test_bad_input(void **state)
     CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT); /* rope, odd D */
     d = good, d.eps = -1.0f;
     CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    /* Outputs sharing memory with an input or each other (issue 17: o = v was accepted, and
+     * the attention reads v while it writes o): refused, naming both. The memory updated in
+     * place (good) is fine; one starting an alignment unit into the old one is not. */
+    dvk_tensor *pool = harness_make(F, 1, 4096, 0, 0, 0);
+    dvk_tensor *pm0 = harness_view(pool, 0, 4, 1, 2, 16, 8);
+    dvk_tensor *pm1 = harness_view(pool, 1, 4, 1, 2, 16, 8);
+    dvk_tensor *pz1 = harness_view(pool, 1, 3, 1, 2, 16, 0);
+    d = good, d.o = v;
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    if (!strstr(dvk_last_error(), "o shares memory with v"))
+        fail_msg("the message \"%s\" does not name o and v", dvk_last_error());
+    d = good, d.memory = pm0, d.final_memory = pm1;
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.memory_z = pz1, d.final_memory = pm0; /* final_memory over the old z */
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.final_memory = pm0, d.final_z = pz1; /* the new z inside the new memory */
+    CHECK_STATUS(dvk_infini_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.memory = pm0, d.final_memory = pm0; /* in place, in the pool: fine */
+    CHECK_OK(dvk_infini_attn(cmd, &d));
     CHECK_OK(dvk_infini_attn(cmd, &good));
     harness_run(cmd);
     dvk_cmd_destroy(cmd);
-    dvk_tensor *all[] = {q, v, g, g_bad, m, z, q_odd};
+    dvk_tensor_destroy(pm0), dvk_tensor_destroy(pm1), dvk_tensor_destroy(pz1);
+    dvk_tensor *all[] = {q, v, g, g_bad, m, z, q_odd, o, pool};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
         dvk_tensor_destroy(all[i]);
+}
+
+/* Independent calls in one recording give the bits each gives recorded alone, with no
+ * validation message: the first segment storing a memory, a memory updated in place with the
+ * delta rule, a memory read and not stored (no rope), and neither (issue 17: only the recurrent
+ * operators had this test). */
+enum { IA_CALLS = 4 };
+typedef struct ia_calls {
+    dvk_tensor *t[IA_CALLS][9]; /* q, k, v, gate, o, memory, memory_z, final_memory, final_z */
+} ia_calls;
+
+static void ia_make(void *user)
+{
+    ia_calls *s = user;
+    harness_rng rng = harness_rng_make(9);
+    const dvk_dtype F = DVK_DTYPE_F32;
+    for (int c = 0; c < IA_CALLS; ++c) {
+        dvk_tensor **t = s->t[c];
+        memset(t, 0, sizeof s->t[c]);
+        for (int i = 0; i < 2; ++i)
+            t[i] = harness_random(&rng, F, -1.0f, 1.0f, 4, 1, 6, 2, 16);
+        t[2] = harness_random(&rng, F, -1.0f, 1.0f, 4, 1, 6, 2, 8);
+        t[3] = harness_random(&rng, F, -2.0f, 2.0f, 1, 2, 0, 0, 0);
+        t[4] = harness_tensor_poisoned(F, 4, (uint64_t[]){1, 6, 2, 8});
+        if (c == 1 || c == 2) { /* a past memory: z positive, as φ = elu + 1 sums */
+            t[5] = harness_random(&rng, F, -0.5f, 0.5f, 4, 1, 2, 16, 8);
+            t[6] = harness_random(&rng, F, 1.0f, 2.0f, 3, 1, 2, 16, 0);
+        }
+        if (c == 0) {
+            t[7] = harness_tensor_poisoned(F, 4, (uint64_t[]){1, 2, 16, 8});
+            t[8] = harness_tensor_poisoned(F, 3, (uint64_t[]){1, 2, 16});
+        }
+    }
+}
+
+static dvk_status ia_record(void *user, dvk_cmd *cmd, int c)
+{
+    dvk_tensor **t = ((ia_calls *)user)->t[c];
+    return dvk_infini_attn(cmd, &(dvk_infini_attn_desc){
+                                    .q = t[0], .k = t[1], .v = t[2], .gate = t[3], .o = t[4],
+                                    .memory = t[5], .memory_z = t[6],
+                                    .final_memory = c == 1 ? t[5] : t[7],
+                                    .final_z = c == 1 ? t[6] : t[8], .rope = c != 2,
+                                    .delta_rule = c == 1});
+}
+
+static void ia_outputs(void *user, int c, const dvk_tensor *out[HARNESS_MAX_OUTPUTS])
+{
+    dvk_tensor **t = ((ia_calls *)user)->t[c];
+    out[0] = t[4];
+    out[1] = c == 1 ? t[5] : t[7];
+    out[2] = c == 1 ? t[6] : t[8];
+}
+
+static void ia_destroy(void *user)
+{
+    ia_calls *s = user;
+    for (int c = 0; c < IA_CALLS; ++c)
+        for (int i = 0; i < 9; ++i)
+            dvk_tensor_destroy(s->t[c][i]);
+}
+
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    ia_calls s;
+    harness_one_recording(&(harness_calls){"infini_attn", IA_CALLS, &s, ia_make, ia_record,
+                                           ia_outputs, ia_destroy});
 }
 
 int main(void)
@@ -215,6 +304,9 @@ int main(void)
         cmocka_unit_test_teardown(test_table, harness_test_teardown),
         cmocka_unit_test_teardown(test_segments, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -354,13 +354,35 @@ static void test_bad_input(void **state)
     CHECK_STATUS(dvk_linear_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
     d = good, d.mode = (dvk_mode)9;
     CHECK_STATUS(dvk_linear_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    /* The normalisers and done follow the rule of the other tensors (issue 17: they were not
+     * checked): an output overlapping them, or each other, is refused, naming both; z updated
+     * in place (good) is fine. Views of one pool, the second an alignment unit in. */
+    dvk_tensor *pool = harness_make(F, 1, 4096, 0, 0, 0);
+    dvk_tensor *po = harness_view(pool, 0, 4, 2, 5, 2, 8);
+    dvk_tensor *pdone = harness_view(pool, 1, 2, 2, 5, 0, 0);
+    dvk_tensor *pz0 = harness_view(pool, 0, 3, 2, 2, 16, 0);
+    dvk_tensor *pz1 = harness_view(pool, 1, 3, 2, 2, 16, 0);
+    d = good, d.o = po, d.done = pdone;
+    CHECK_STATUS(dvk_linear_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    if (!strstr(dvk_last_error(), "o shares memory with done"))
+        fail_msg("the message \"%s\" does not name o and done", dvk_last_error());
+    d = good, d.initial_z = pz0, d.final_z = pz1;
+    CHECK_STATUS(dvk_linear_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.o = po, d.final_z = pz1;
+    CHECK_STATUS(dvk_linear_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.initial_z = pz1, d.final_state = NULL, d.final_z = NULL, d.o = po;
+    CHECK_STATUS(dvk_linear_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.initial_z = pz0, d.final_z = pz0; /* in place, in the pool: fine */
+    CHECK_OK(dvk_linear_attn(cmd, &d));
     CHECK_OK(dvk_linear_attn(cmd, &good));
     d = good, d.mode = DVK_MODE_CHUNK;
     CHECK_OK(dvk_linear_attn(cmd, &d));
     harness_run(cmd);
     CHECK_STATUS(dvk_linear_attn(cmd, &good), DVK_ERROR_INVALID_STATE);
     dvk_cmd_destroy(cmd);
-    dvk_tensor *all[] = {q, v, o, s, z, z_bad, done, done_bad, done_f16};
+    dvk_tensor_destroy(po), dvk_tensor_destroy(pdone), dvk_tensor_destroy(pz0);
+    dvk_tensor_destroy(pz1);
+    dvk_tensor *all[] = {q, v, o, s, z, z_bad, done, done_bad, done_f16, pool};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
         dvk_tensor_destroy(all[i]);
 }
@@ -405,5 +427,7 @@ int main(void)
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
         cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct rope_case {
     const char *name;
@@ -92,6 +93,18 @@ static void test_bad_input(void **state)
                  DVK_ERROR_INVALID_ARGUMENT);
     CHECK_STATUS(dvk_rope(cmd, &(dvk_rope_desc){.x = x, .y = x, .theta = -2.0f}),
                  DVK_ERROR_INVALID_ARGUMENT);
+    /* y in place (x itself) or apart; a y that starts an alignment unit into x would rotate
+     * pairs another invocation already rotated (issue 17): refused, naming both. */
+    dvk_tensor *pool = harness_make(DVK_DTYPE_F32, 1, 4096, 0, 0, 0);
+    dvk_tensor *px = harness_view(pool, 0, 4, 1, 5, 2, 16);
+    dvk_tensor *py = harness_view(pool, 1, 4, 1, 5, 2, 16);
+    CHECK_STATUS(dvk_rope(cmd, &(dvk_rope_desc){.x = px, .y = py}), DVK_ERROR_INVALID_ARGUMENT);
+    if (!strstr(dvk_last_error(), "y shares memory with x"))
+        fail_msg("the message \"%s\" does not name y and x", dvk_last_error());
+    CHECK_STATUS(dvk_rope(cmd, &(dvk_rope_desc){.x = py, .y = px}), DVK_ERROR_INVALID_ARGUMENT);
+    CHECK_OK(dvk_rope(cmd, &(dvk_rope_desc){.x = px, .y = px}));
+    CHECK_OK(dvk_rope(cmd, &(dvk_rope_desc){.x = px, .y = x}));
+    dvk_tensor_destroy(px), dvk_tensor_destroy(py), dvk_tensor_destroy(pool);
     /* The operators take f32 and f16 tensors only: bf16 and int32 are refused, not misread. */
     const dvk_dtype other[2] = {DVK_DTYPE_BF16, DVK_DTYPE_I32};
     for (int i = 0; i < 2; ++i) {
@@ -103,11 +116,63 @@ static void test_bad_input(void **state)
     dvk_tensor_destroy(x), dvk_tensor_destroy(y);
 }
 
+/* Independent calls in one recording give the bits each gives recorded alone, with no
+ * validation message: y apart, y = x in place (part of the features rotated, an offset),
+ * another theta and scale (issue 17: only the recurrent operators had this test). */
+typedef struct rope_calls {
+    dvk_tensor *x[3], *y[3];
+} rope_calls;
+
+static void rope_make(void *user)
+{
+    rope_calls *s = user;
+    harness_rng rng = harness_rng_make(3);
+    for (int c = 0; c < 3; ++c) {
+        s->x[c] = harness_random(&rng, DVK_DTYPE_F32, -1.0f, 1.0f, 4, 2, 5 + c, 2, 16);
+        s->y[c] = c == 1 ? NULL
+                         : harness_tensor_poisoned(DVK_DTYPE_F32, 4,
+                                                   (uint64_t[]){2, 5 + (uint64_t)c, 2, 16});
+    }
+}
+
+static dvk_status rope_record(void *user, dvk_cmd *cmd, int c)
+{
+    rope_calls *s = user;
+    return dvk_rope(cmd, &(dvk_rope_desc){.x = s->x[c], .y = c == 1 ? s->x[c] : s->y[c],
+                                          .rotary_dim = c == 1 ? 8 : 0, .offset = 7 * c,
+                                          .theta = c == 2 ? 500.0f : 0.0f,
+                                          .scale = c == 2 ? 2.0f : 0.0f});
+}
+
+static void rope_outputs(void *user, int c, const dvk_tensor *out[HARNESS_MAX_OUTPUTS])
+{
+    rope_calls *s = user;
+    out[0] = c == 1 ? s->x[c] : s->y[c];
+}
+
+static void rope_destroy(void *user)
+{
+    rope_calls *s = user;
+    for (int c = 0; c < 3; ++c)
+        dvk_tensor_destroy(s->x[c]), dvk_tensor_destroy(s->y[c]);
+}
+
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    rope_calls s;
+    harness_one_recording(&(harness_calls){"rope", 3, &s, rope_make, rope_record, rope_outputs,
+                                           rope_destroy});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_table, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct sa_case {
     const char *name;
@@ -101,9 +102,10 @@ static void test_bad_input(void **state)
                                &big));
     CHECK_OK(dvk_tensor_create(harness_ctx, &(dvk_tensor_desc){.ndim = 4, .shape = {1, 4, 2, 8}},
                                &vbad));
+    dvk_tensor *o = harness_make(DVK_DTYPE_F32, 4, 1, 5, 2, 8);
     dvk_cmd *cmd = NULL;
     CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
-    const dvk_softmax_attn_desc good = {.q = q, .k = q, .v = v, .o = v};
+    const dvk_softmax_attn_desc good = {.q = q, .k = q, .v = v, .o = o};
     dvk_softmax_attn_desc d;
     CHECK_STATUS(dvk_softmax_attn(NULL, &good), DVK_ERROR_INVALID_ARGUMENT);
     CHECK_STATUS(dvk_softmax_attn(cmd, NULL), DVK_ERROR_INVALID_ARGUMENT);
@@ -115,9 +117,79 @@ static void test_bad_input(void **state)
     CHECK_STATUS(dvk_softmax_attn(cmd, &d), DVK_ERROR_UNSUPPORTED);
     d = good, d.scale = INFINITY;
     CHECK_STATUS(dvk_softmax_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    /* An output sharing memory with an input (issue 17: o = v was accepted, and every
+     * workgroup reads v while others write o): refused, naming both. In one pool, o starting
+     * one alignment unit into k. */
+    dvk_tensor *pool = harness_make(DVK_DTYPE_F32, 1, 4096, 0, 0, 0);
+    dvk_tensor *pk = harness_view(pool, 0, 4, 1, 5, 2, 16);
+    dvk_tensor *po = harness_view(pool, 1, 4, 1, 5, 2, 8);
+    d = good, d.o = v;
+    CHECK_STATUS(dvk_softmax_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    if (!strstr(dvk_last_error(), "o shares memory with v"))
+        fail_msg("the message \"%s\" does not name o and v", dvk_last_error());
+    d = good, d.k = pk, d.o = po;
+    CHECK_STATUS(dvk_softmax_attn(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = good, d.k = pk; /* k in the pool, o apart: fine */
+    CHECK_OK(dvk_softmax_attn(cmd, &d));
+    CHECK_OK(dvk_softmax_attn(cmd, &good));
+    harness_run(cmd);
     dvk_cmd_destroy(cmd);
+    dvk_tensor_destroy(pk), dvk_tensor_destroy(po), dvk_tensor_destroy(pool);
     dvk_tensor_destroy(q), dvk_tensor_destroy(v), dvk_tensor_destroy(big);
-    dvk_tensor_destroy(vbad);
+    dvk_tensor_destroy(vbad), dvk_tensor_destroy(o);
+}
+
+/* Independent calls in one recording (shapes, segments and scales of their own) give the bits
+ * each gives recorded alone, with no validation message (issue 17: only the recurrent
+ * operators had this test). */
+typedef struct sa_calls {
+    dvk_tensor *t[3][4]; /* q, k, v, o */
+} sa_calls;
+
+static const int sa_shape[3][6] = {{1, 9, 2, 16, 8, 0}, {2, 5, 1, 8, 16, 2}, {1, 7, 3, 4, 4, 3}};
+
+static void sa_make(void *user)
+{
+    sa_calls *s = user;
+    harness_rng rng = harness_rng_make(5);
+    for (int c = 0; c < 3; ++c) {
+        const int *z = sa_shape[c];
+        s->t[c][0] = harness_random(&rng, DVK_DTYPE_F32, -1.0f, 1.0f, 4, z[0], z[1], z[2], z[3]);
+        s->t[c][1] = harness_random(&rng, DVK_DTYPE_F32, -1.0f, 1.0f, 4, z[0], z[1], z[2], z[3]);
+        s->t[c][2] = harness_random(&rng, DVK_DTYPE_F32, -1.0f, 1.0f, 4, z[0], z[1], z[2], z[4]);
+        s->t[c][3] = harness_tensor_poisoned(DVK_DTYPE_F32, 4,
+                                             (uint64_t[]){z[0], z[1], z[2], z[4]});
+    }
+}
+
+static dvk_status sa_record(void *user, dvk_cmd *cmd, int c)
+{
+    sa_calls *s = user;
+    return dvk_softmax_attn(cmd, &(dvk_softmax_attn_desc){
+                                     .q = s->t[c][0], .k = s->t[c][1], .v = s->t[c][2],
+                                     .o = s->t[c][3], .segment = (uint32_t)sa_shape[c][5],
+                                     .scale = c == 2 ? 0.5f : 0.0f});
+}
+
+static void sa_outputs(void *user, int c, const dvk_tensor *out[HARNESS_MAX_OUTPUTS])
+{
+    out[0] = ((sa_calls *)user)->t[c][3];
+}
+
+static void sa_destroy(void *user)
+{
+    sa_calls *s = user;
+    for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < 4; ++i)
+            dvk_tensor_destroy(s->t[c][i]);
+}
+
+static void test_independent_calls_one_recording(void **state)
+{
+    (void)state;
+    sa_calls s;
+    harness_one_recording(&(harness_calls){"softmax_attn", 3, &s, sa_make, sa_record,
+                                           sa_outputs, sa_destroy});
 }
 
 int main(void)
@@ -126,6 +198,9 @@ int main(void)
         cmocka_unit_test_teardown(test_table, harness_test_teardown),
         cmocka_unit_test_teardown(test_long_segment, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
+        cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),
     };
+    if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
+        cmocka_set_test_filter(getenv("DVK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

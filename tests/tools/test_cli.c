@@ -978,7 +978,7 @@ static void test_f16_overflow_reported(void **state)
     snprintf(out, sizeof out, "%s", tmp("f16_over_out.safetensors"));
     float q[1 * 4 * 2 * 8], k[1 * 4 * 2 * 8], v[1 * 4 * 2 * 4], beta[1 * 4 * 2];
     harness_rng rng = harness_rng_make(61);
-    harness_fill_normal(&rng, q, 64, 1.0f);
+    harness_fill_normal(&rng, q, 64, 0.1f); /* small: o stays below v's 65504 */
     harness_fill_normal(&rng, k, 64, 1.0f);
     harness_fill_normal(&rng, v, 32, 1.0f);
     harness_fill_uniform(&rng, beta, 8, 0.1f, 0.9f);
@@ -1000,6 +1000,53 @@ static void test_f16_overflow_reported(void **state)
     EXPECT_EXIT_MENTIONING(1, "input input: 2 values beyond fp16's range",
                            "run silu --dtype f16 --in '%s' --out '%s'", in, out);
     EXPECT_EXIT(0, "run silu --in '%s' --out '%s'", in, out);
+}
+
+/* fp16 overflow where the device computes (issue 17: written as inf, exit 0). Every input
+ * within fp16's range, but the delta rule's first output o = v (k.q) scale is 2 v: v of 6e4 and
+ * 5e4 give 1.2e5 and 1e5, past 65504. The run fails naming the output, the count and the
+ * first index, and writes nothing; in f32 the same file runs; an inf input is not blamed on
+ * the device. A function (linear: 16 products of 1000 and 100) is checked the same way. */
+static void test_f16_output_overflow_reported(void **state)
+{
+    (void)state;
+    char in[1024], out[1024];
+    snprintf(in, sizeof in, "%s", tmp("f16_out_over.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("f16_out_over_out.safetensors"));
+    float q[1 * 4 * 2 * 8], k[1 * 4 * 2 * 8], v[1 * 4 * 2 * 4], beta[1 * 4 * 2];
+    for (int i = 0; i < 64; ++i)
+        q[i] = i < 8 ? 2.0f : 1.0f, k[i] = 0.35355339f; /* unit keys: k.q = 2 sqrt(8) */
+    for (int i = 0; i < 32; ++i)
+        v[i] = i == 1 ? 6e4f : i == 2 ? 5e4f : 1.0f;
+    for (int i = 0; i < 8; ++i)
+        beta[i] = 1.0f;
+    const st_entry e[] = {
+        {"q", 4, {1, 4, 2, 8}, q}, {"k", 4, {1, 4, 2, 8}, k}, {"v", 4, {1, 4, 2, 4}, v},
+        {"beta", 3, {1, 4, 2}, beta},
+    };
+    write_file(in, e, 4);
+    remove(out);
+    EXPECT_EXIT_MENTIONING(1, "output o: 2 values are inf or NaN though every input is finite "
+                              "(the first at [0, 0, 0, 1])",
+                           "run delta_rule --dtype f16 --in '%s' --out '%s'", in, out);
+    struct stat sb;
+    if (stat(out, &sb) == 0)
+        fail_msg("%s was written by a run that failed", out);
+    EXPECT_EXIT(0, "run delta_rule --in '%s' --out '%s'", in, out);
+    q[40] = INFINITY; /* an infinite input: what comes out is the file's doing */
+    write_file(in, e, 4);
+    EXPECT_EXIT(0, "run delta_rule --dtype f16 --in '%s' --out '%s'", in, out);
+    float x[4 * 16], w[8 * 16];
+    for (int i = 0; i < 64; ++i)
+        x[i] = i == 16 ? 1000.0f : 1.0f;
+    for (int i = 0; i < 128; ++i)
+        w[i] = 100.0f;
+    const st_entry fn[] = {{"input", 2, {4, 16}, x}, {"weight", 2, {8, 16}, w}};
+    write_file(in, fn, 2);
+    EXPECT_EXIT_MENTIONING(1, "output y: 8 values are inf or NaN though every input is finite "
+                              "(the first at [1, 0])",
+                           "run linear --dtype f16 --in '%s' --out '%s'", in, out);
+    EXPECT_EXIT(0, "run linear --in '%s' --out '%s'", in, out);
 }
 
 /* ---- the building blocks (dvk run FUNCTION) ------------------------------------------------ */
@@ -1179,6 +1226,12 @@ static void test_usage_errors(void **state)
     EXPECT_EXIT(2, "bench delta_rule --B 1 --T 8 --H 1 --K 8");
     EXPECT_EXIT(2, "bench delta_rule --B x --T 8 --H 1 --K 8 --V 8");
     EXPECT_EXIT(2, "bench delta_rule --B -1 --T 8 --H 1 --K 8 --V 8");
+    /* --offset past rope's positions: refused by the option parser (issue 17: it was taken,
+     * inputs made and the operator recorded before the library refused it, exit 1) */
+    EXPECT_EXIT_MENTIONING(2, "--offset 1073741824 is past rope's last position",
+                           "bench rope --B 1 --T 8 --H 1 --K 8 --V 8 --offset 1073741824");
+    EXPECT_EXIT(2, "run rope --in a --out b --offset=4294967295");
+    EXPECT_EXIT(0, "bench rope --B 1 --T 1 --H 1 --K 8 --V 8 --offset 1073741823 --iters 1");
     EXPECT_EXIT(2, "compare onlyone.safetensors");
     EXPECT_EXIT(2, "devices extra");
     EXPECT_EXIT(1, "run delta_rule --device 'no such device' --in '%s' --out '%s'",
@@ -2765,6 +2818,7 @@ int main(void)
         cmocka_unit_test(test_attention_through_cli),
         cmocka_unit_test(test_attention_bad_input),
         cmocka_unit_test(test_f16_overflow_reported),
+        cmocka_unit_test(test_f16_output_overflow_reported),
         cmocka_unit_test(test_functions_through_cli),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_devices_and_bench),

@@ -1,12 +1,20 @@
 /* dvk run OP --in IN.safetensors --out OUT.safetensors: runs an operator on the tensors of a
  * file, named as fla names its arguments, and writes the output `o`, the final state `ht` and,
- * for linear_attn and infini_attn, the final normaliser `z`. */
+ * for linear_attn and infini_attn, the final normaliser `z`. An output holding inf or NaN when
+ * every input is finite (fp16 overflowing where the device computed) fails the run, and nothing
+ * is written. */
 #include "dvk_tool.h"
+#include "tensors.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 int tool_add_output(dvk_st_writer *w, const char *name, const dvk_tensor *t)
+{
+    return tool_add_checked_output(w, name, t, false);
+}
+
+int tool_add_checked_output(dvk_st_writer *w, const char *name, const dvk_tensor *t, bool check)
 {
     const uint32_t ndim = dvk_tensor_ndim(t);
     uint64_t shape[DVK_MAX_DIMS];
@@ -17,6 +25,11 @@ int tool_add_output(dvk_st_writer *w, const char *name, const dvk_tensor *t)
     if (!data)
         return TOOL_FAIL;
     dvk_status st = dvk_tensor_download(t, data, bytes);
+    if (st == DVK_SUCCESS && check &&
+        tool_check_output_values(name, dvk_tensor_dtype(t), ndim, shape, data) != TOOL_OK) {
+        free(data);
+        return TOOL_FAIL;
+    }
     if (st == DVK_SUCCESS)
         st = dvk_st_writer_add(w, name, dvk_tensor_dtype(t) == DVK_DTYPE_F16 ? DVK_ST_F16 : DVK_ST_F32,
                                ndim, shape, data);
@@ -80,11 +93,12 @@ int cmd_run(int argc, char **argv)
         if (st != DVK_SUCCESS)
             rc = tool_fail_status("writer", st);
         if (rc == TOOL_OK)
-            rc = tool_add_output(w, op->out_name ? op->out_name : "o", out.o);
+            rc = tool_add_checked_output(w, op->out_name ? op->out_name : "o", out.o,
+                                         in.all_finite);
         if (rc == TOOL_OK && out.ht)
-            rc = tool_add_output(w, "ht", out.ht);
+            rc = tool_add_checked_output(w, "ht", out.ht, in.all_finite);
         if (rc == TOOL_OK && out.z)
-            rc = tool_add_output(w, "z", out.z);
+            rc = tool_add_checked_output(w, "z", out.z, in.all_finite);
         if (rc == TOOL_OK) {
             dvk_st_writer_set_metadata(w, "producer", "dvk run");
             dvk_st_writer_set_metadata(w, "op", op->name);

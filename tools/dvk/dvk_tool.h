@@ -118,6 +118,7 @@ typedef struct tool_inputs {
     float scale;         /* 0 = the operator's default */
     dvk_weights *weights; /* the file the tensors above were loaded from (it owns them), or
                              NULL (random inputs, owned here) */
+    bool all_finite;      /* every value loaded from the file is finite (tool_load_inputs) */
 } tool_inputs;
 
 typedef struct tool_outputs {
@@ -220,6 +221,9 @@ int tool_fail_status(const char *what, dvk_status st);
  * fp32): how `dvk run` and `dvk layer` write what they computed. Returns TOOL_OK or TOOL_FAIL
  * (printed). The file is written by dvk_st_writer_save, which removes a partly written one. */
 int tool_add_output(dvk_st_writer *w, const char *name, const dvk_tensor *t);
+/* tool_add_output, and with `check`, first tool_check_output_values (an inf or a NaN in the
+ * output is TOOL_FAIL, printed): for outputs of inputs that were all finite. */
+int tool_add_checked_output(dvk_st_writer *w, const char *name, const dvk_tensor *t, bool check);
 
 /* Parses run/bench options from argv[first..argc). Returns TOOL_OK, TOOL_USAGE (printed) or
  * TOOL_HELP. */

@@ -66,7 +66,7 @@ void tool_help_op_options(FILE *f)
             "  --no-rope                infini_attn: no rotary embedding (default: rotated, as\n"
             "                           infini-transformer-pytorch does)\n"
             "  --rope-theta X           infini_attn, rope: rotary base (default 10000)\n"
-            "  --offset N               rope: the position of token 0 (default 0)\n"
+            "  --offset N               rope: the position of token 0 (default 0; below 2^30)\n"
             "  --rotary-dim N           rope: features rotated, even (default D, or D - 1)\n"
             "  --delta-rule             infini_attn: the delta rule's memory update\n");
 }
@@ -176,6 +176,14 @@ int tool_parse_opts(int argc, char **argv, int first, tool_opts *o)
                 i += taken;
                 matched = true;
             }
+        }
+        if (matched && strcasecmp(a, "--offset") == 0 &&
+            o->rope_offset >= DVK_ROPE_MAX_POSITIONS) {
+            /* refused here, not when the operator is recorded after the inputs are made */
+            fprintf(stderr, "dvk: --offset %u is past rope's last position (2^30 - 1 = %u: the "
+                            "positions offset .. offset + T - 1 must stay below 2^30)\n",
+                    o->rope_offset, DVK_ROPE_MAX_POSITIONS - 1);
+            return TOOL_USAGE;
         }
         if (matched)
             continue;

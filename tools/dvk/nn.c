@@ -897,7 +897,8 @@ static void free_io(fn_io *io)
 static size_t name_len(const char *n) { return strcspn(n, "?"); }
 
 /* Downloads a tensor and adds it to the writer under `name`, keeping its dtype. */
-static int add_output(dvk_st_writer *w, const char *name, size_t len, const dvk_tensor *t)
+static int add_output(dvk_st_writer *w, const char *name, size_t len, const dvk_tensor *t,
+                      bool check)
 {
     char key[64];
     snprintf(key, sizeof key, "%.*s", (int)len, name);
@@ -913,6 +914,11 @@ static int add_output(dvk_st_writer *w, const char *name, size_t len, const dvk_
                             : dt == DVK_DTYPE_I32  ? DVK_ST_I32
                                                    : DVK_ST_F32;
     dvk_status st = dvk_tensor_download(t, data, bytes);
+    if (st == DVK_SUCCESS && check &&
+        tool_check_output_values(key, dt, nd, shape, data) != TOOL_OK) {
+        free(data);
+        return TOOL_FAIL;
+    }
     if (st == DVK_SUCCESS)
         st = dvk_st_writer_add(w, key, sd, nd, shape, data);
     free(data);
@@ -941,6 +947,7 @@ int tool_run_fn(const tool_fn *fn, tool_opts *opts)
     dvk_weights *w = NULL;
     fn_io io = {0};
     dvk_cmd *cmd = NULL;
+    bool all_finite = true; /* every input's values: then an inf or NaN out is an overflow */
     dvk_status st = dvk_weights_load(ctx, opts->in, &(dvk_weights_desc){.dtype = opts->dtype}, &w);
     if (st != DVK_SUCCESS)
         rc = tool_fail_status(opts->in, st);
@@ -953,8 +960,9 @@ int tool_run_fn(const tool_fn *fn, tool_opts *opts)
         st = dvk_weights_get(w, key, &t);
         if (st == DVK_ERROR_NOT_FOUND && optional)
             continue;
-        if (st == DVK_SUCCESS && dvk_tensor_dtype(t) == DVK_DTYPE_F16 &&
-            tool_check_f16_range(w, key) != TOOL_OK) {
+        if (st == DVK_SUCCESS &&
+            tool_check_input_values(w, key, dvk_tensor_dtype(t) == DVK_DTYPE_F16,
+                                    &all_finite) != TOOL_OK) {
             rc = TOOL_FAIL;
             break;
         }
@@ -991,7 +999,7 @@ int tool_run_fn(const tool_fn *fn, tool_opts *opts)
             rc = tool_fail_status("writer", st);
         for (int i = 0; rc == TOOL_OK && i < FN_MAX && fn->out[i]; ++i)
             if (io.out[i])
-                rc = add_output(wr, fn->out[i], name_len(fn->out[i]), io.out[i]);
+                rc = add_output(wr, fn->out[i], name_len(fn->out[i]), io.out[i], all_finite);
         if (rc == TOOL_OK) {
             dvk_st_writer_set_metadata(wr, "producer", "dvk run");
             dvk_st_writer_set_metadata(wr, "function", fn->name);

@@ -110,12 +110,14 @@ double tool_elapsed_ms(const struct timespec *t0, const struct timespec *t1)
     return (double)(t1->tv_sec - t0->tv_sec) * 1e3 + (double)(t1->tv_nsec - t0->tv_nsec) * 1e-6;
 }
 
-int tool_check_f16_range(dvk_weights *w, const char *name)
+int tool_check_input_values(dvk_weights *w, const char *name, bool f16, bool *all_finite)
 {
     dvk_weights_entry entry;
     if (dvk_weights_find(w, name, &entry) != DVK_SUCCESS)
         return TOOL_OK;
     const dvk_weights_entry *e = &entry;
+    if (e->dtype == DVK_DTYPE_I32)
+        return TOOL_OK;
     if (e->numel > SIZE_MAX / sizeof(float))
         return TOOL_FAIL;
     float *x = malloc((size_t)e->numel * sizeof *x);
@@ -127,8 +129,11 @@ int tool_check_f16_range(dvk_weights *w, const char *name)
                                            (size_t)e->numel * sizeof *x);
     uint64_t over = 0;
     float largest = 0.0f;
+    bool finite = true;
     for (uint64_t i = 0; st == DVK_SUCCESS && i < e->numel; ++i) {
-        if (isfinite(x[i]) && isinf(dvk_f16_to_f32(dvk_f32_to_f16(x[i])))) {
+        if (!isfinite(x[i])) {
+            finite = false;
+        } else if (f16 && isinf(dvk_f16_to_f32(dvk_f32_to_f16(x[i])))) {
             ++over;
             largest = fabsf(x[i]) > largest ? fabsf(x[i]) : largest;
         }
@@ -142,5 +147,43 @@ int tool_check_f16_range(dvk_weights *w, const char *name)
                 name, (unsigned long long)over, over == 1 ? "" : "s", (double)largest);
         return TOOL_FAIL;
     }
+    if (all_finite && !finite)
+        *all_finite = false;
     return TOOL_OK;
+}
+
+int tool_check_output_values(const char *name, dvk_dtype dtype, uint32_t ndim,
+                             const uint64_t *shape, const void *data)
+{
+    if (dtype != DVK_DTYPE_F32 && dtype != DVK_DTYPE_F16)
+        return TOOL_OK;
+    uint64_t numel = 1;
+    for (uint32_t i = 0; i < ndim; ++i)
+        numel *= shape[i];
+    uint64_t bad = 0, first = 0;
+    for (uint64_t i = 0; i < numel; ++i) {
+        const float v = dtype == DVK_DTYPE_F16 ? dvk_f16_to_f32(((const uint16_t *)data)[i])
+                                               : ((const float *)data)[i];
+        if (!isfinite(v) && bad++ == 0)
+            first = i;
+    }
+    if (!bad)
+        return TOOL_OK;
+    uint64_t idx[DVK_MAX_DIMS] = {0}; /* the first one's index */
+    for (uint32_t d = ndim; d-- > 0;) {
+        idx[d] = first % shape[d];
+        first /= shape[d];
+    }
+    char at[128] = "";
+    for (uint32_t d = 0, len = 0; d < ndim && d < DVK_MAX_DIMS; ++d)
+        len += (uint32_t)snprintf(at + len, sizeof at - len, "%s%llu", d ? ", " : "",
+                                  (unsigned long long)idx[d]);
+    fprintf(stderr,
+            "dvk: output %s: %llu value%s inf or NaN though every input is finite (the first at "
+            "[%s]): %s; nothing was written\n",
+            name, (unsigned long long)bad, bad == 1 ? " is" : "s are", at,
+            dtype == DVK_DTYPE_F16 ? "it overflowed fp16 (largest 65504) where the device "
+                                     "computed; run in f32 (without --dtype f16)"
+                                   : "it overflowed where the device computed");
+    return TOOL_FAIL;
 }

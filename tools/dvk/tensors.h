@@ -3,6 +3,7 @@
 #ifndef DVK_TOOL_TENSORS_H
 #define DVK_TOOL_TENSORS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -28,9 +29,17 @@ dvk_status tool_download_floats(const dvk_tensor *t, float **out);
 
 /* --dtype f16 rounds each value of a file to fp16, and a finite value past its range (65504;
  * from 65520 up) becomes inf: the run would go on with infinities the file does not hold.
- * Reads entry `name` of w back as f32 and counts such values: TOOL_FAIL with a message naming
- * the input, the count and the largest, else TOOL_OK (also when there is no such entry). */
-int tool_check_f16_range(dvk_weights *w, const char *name);
+ * Reads entry `name` of w back as f32; with `f16`, counts such values: TOOL_FAIL with a message
+ * naming the input, the count and the largest, else TOOL_OK (also when there is no such
+ * entry). Clears *all_finite (when not NULL) if the entry holds an inf or a NaN. */
+int tool_check_input_values(dvk_weights *w, const char *name, bool f16, bool *all_finite);
+
+/* An output that holds inf or NaN when every input was finite overflowed where the device
+ * computed (fp16 above all: 65504 is its largest value). Counts the non-finite values of
+ * `data` (f32 or f16, as `dtype`; other dtypes pass): TOOL_FAIL with a message naming the
+ * output, the count and the first one's index, else TOOL_OK. */
+int tool_check_output_values(const char *name, dvk_dtype dtype, uint32_t ndim,
+                             const uint64_t *shape, const void *data);
 
 /* Milliseconds from t0 to t1 (CLOCK_MONOTONIC readings). */
 double tool_elapsed_ms(const struct timespec *t0, const struct timespec *t1);

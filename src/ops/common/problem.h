@@ -13,6 +13,12 @@ typedef enum dvk__gate {
     DVK__GATE_CHANNEL = 2, /* g [B,T,HV,K]: one per key channel (KDA, DPLR) */
 } dvk__gate;
 
+/* The names an operator gives to the tensors of dvk__rec in its messages; NULL = the field's
+ * own name (q, g, a, b). */
+typedef struct dvk__rec_names {
+    const char *q, *g, *a, *b;
+} dvk__rec_names;
+
 /* One call, validated. */
 typedef struct dvk__rec {
     uint32_t B, T, H, HV, K, V;
@@ -34,6 +40,7 @@ typedef struct dvk__rec {
     dvk_tensor *o;
     const dvk_tensor *h0;
     dvk_tensor *ht;
+    dvk__rec_names names;
 } dvk__rec;
 
 /* ---- argument checks (problem_check.c) ------------------------------------------------------ */

@@ -2,6 +2,8 @@
  * shape, and then sizes, fp16 support, cu_seqlens, the states, scale, mode and chunk size. */
 #include "ops/common/problem.h"
 
+#include "ops/common/alias.h"
+
 #include <math.h>
 
 dvk_status dvk__rec_check_lead(const dvk_context *ctx, const char *name, const dvk_tensor *t)
@@ -14,45 +16,21 @@ dvk_status dvk__rec_check_lead(const dvk_context *ctx, const char *name, const d
     return DVK_SUCCESS;
 }
 
-static bool overlap(const dvk_tensor *x, const dvk_tensor *y)
-{
-    return x && y && x->buffer == y->buffer && x->offset < y->offset + y->bytes &&
-           y->offset < x->offset + x->bytes;
-}
-
-/* The kernels read the inputs while they write o and the final state, in parallel and (in
- * the chunked form) in several passes: an output sharing bytes with an input would be read
- * after it was written. The one exception is the state carried in place: final_state the
- * same tensor (the same bytes) as initial_state, as a stream of calls does. */
+/* The kernels read the inputs while they write o and the final state (alias.c); the one
+ * exception is the state carried in place: final_state the same bytes as initial_state, as a
+ * stream of calls does. The names are the operator's (RWKV-7's r, kappa, alpha, w). */
 static dvk_status check_aliasing(const dvk__rec *r)
 {
-    const struct {
-        const char *name;
-        const dvk_tensor *t;
-    } in[] = {{"q", r->q},     {"k", r->k},         {"v", r->v},
-              {"beta", r->beta}, {"g", r->g},       {"a", r->a},
-              {"b", r->b},     {"A_log", r->A_log}, {"dt_bias", r->dt_bias},
-              {"initial_state", r->h0}};
-    const struct {
-        const char *name;
-        const dvk_tensor *t;
-    } out[] = {{"o", r->o}, {"final_state", r->ht}};
-    for (size_t j = 0; j < sizeof out / sizeof out[0]; ++j) {
-        for (size_t i = 0; i < sizeof in / sizeof in[0]; ++i) {
-            if (!overlap(out[j].t, in[i].t))
-                continue;
-            if (out[j].t == r->ht && in[i].t == r->h0 && r->ht->offset == r->h0->offset &&
-                r->ht->bytes == r->h0->bytes)
-                continue; /* the state in place */
-            return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
-                             "%s shares memory with %s: outputs must not overlap the inputs "
-                             "(only final_state may be initial_state itself)",
-                             out[j].name, in[i].name);
-        }
-    }
-    if (overlap(r->o, r->ht))
-        return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "o shares memory with final_state");
-    return DVK_SUCCESS;
+    const dvk__rec_names *n = &r->names;
+    const dvk__alias_in in[] = {
+        {n->q ? n->q : "q", r->q},        {"k", r->k},
+        {"v", r->v},                      {"beta", r->beta},
+        {n->g ? n->g : "g", r->g},        {n->a ? n->a : "a", r->a},
+        {n->b ? n->b : "b", r->b},        {"A_log", r->A_log},
+        {"dt_bias", r->dt_bias},          {"initial_state", r->h0},
+    };
+    const dvk__alias_out out[] = {{"o", r->o, NULL}, {"final_state", r->ht, r->h0}};
+    return dvk__check_aliasing(in, sizeof in / sizeof in[0], out, sizeof out / sizeof out[0]);
 }
 
 dvk_status dvk__rec_check(const dvk_context *ctx, dvk__rec *r, uint32_t num_seqs, float scale,

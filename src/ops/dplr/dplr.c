@@ -67,6 +67,7 @@ static dvk_status validate(dvk_cmd *cmd, const dvk__dplr_args *d, dvk__rec *r)
     r->o = d->o;
     r->h0 = d->h0;
     r->ht = d->ht;
+    r->names = (dvk__rec_names){.q = d->q_name, .g = d->gk_name, .a = d->a_name, .b = d->b_name};
     const float def = d->default_scale < 0.0f ? 1.0f / sqrtf((float)r->K) : d->default_scale;
     return dvk__rec_check(ctx, r, d->num_seqs, d->scale, def);
 }

@@ -5,6 +5,7 @@
  *   retrieve       with the delta rule and a past memory: v' = v − r(k')
  *   chunk_state    the memory update M += φ(K')ᵀ V', z += Σ φ(k')    (linear attention's pass)
  * See deltavk.h. */
+#include "ops/common/alias.h"
 #include "ops/common/binding.h"
 #include "ops/common/device_fit.h"
 #include "ops/linear_attn/linear_attn.h"
@@ -122,6 +123,17 @@ dvk_status dvk_infini_attn(dvk_cmd *cmd, const dvk_infini_attn_desc *d)
                                   DVK_DTYPE_F32));
         DVK_TRY(dvk__check_tensor(ctx, "final_z", d->final_z, 3, z_shape, DVK_DTYPE_F32));
     }
+    /* Every pass reads q, k and v while o is written, and the memory's passes read memory
+     * while final_memory is written; the memory may be updated in place. */
+    const dvk__alias_in in[] = {
+        {"q", d->q}, {"k", d->k}, {"v", d->v}, {"gate", d->gate},
+        {"memory", d->memory}, {"memory_z", d->memory_z},
+    };
+    const dvk__alias_out out[] = {
+        {"o", d->o, NULL}, {"final_memory", d->final_memory, d->memory},
+        {"final_z", d->final_z, d->memory_z},
+    };
+    DVK_TRY(dvk__check_aliasing(in, sizeof in / sizeof in[0], out, sizeof out / sizeof out[0]));
     if (!isfinite(d->scale) || !isfinite(d->rope_theta) || d->rope_theta < 0.0f ||
         !isfinite(d->eps) || d->eps < 0.0f)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,

@@ -5,6 +5,7 @@
  * deltavk.h and docs/design.md. */
 #include "ops/linear_attn/linear_attn.h"
 
+#include "ops/common/alias.h"
 #include "ops/common/binding.h"
 #include "ops/common/device_fit.h"
 #include "ops/common/state_carry.h"
@@ -60,6 +61,15 @@ static dvk_status validate(dvk_cmd *cmd, const dvk_linear_attn_desc *d, dvk__lin
         DVK_TRY(dvk__check_tensor(ctx, "initial_z", d->initial_z, 3, z_shape, DVK_DTYPE_F32));
     if (d->final_z)
         DVK_TRY(dvk__check_tensor(ctx, "final_z", d->final_z, 3, z_shape, DVK_DTYPE_F32));
+    /* dvk__rec_check has checked the tensors of the state; the normaliser and done too */
+    const dvk__alias_in in[] = {
+        {"q", d->q}, {"k", d->k}, {"v", d->v}, {"done", d->done},
+        {"initial_state", d->initial_state}, {"initial_z", d->initial_z},
+    };
+    const dvk__alias_out out[] = {{"o", d->o, NULL},
+                                  {"final_state", d->final_state, d->initial_state},
+                                  {"final_z", d->final_z, d->initial_z}};
+    DVK_TRY(dvk__check_aliasing(in, sizeof in / sizeof in[0], out, sizeof out / sizeof out[0]));
     p->done = d->done;
     p->z0 = d->initial_z;
     p->zt = d->final_z;

@@ -3,6 +3,7 @@
  * ROPE_LO_POSITIONS), then one elementwise dispatch. See deltavk.h. */
 #include "ops/rope/rope.h"
 
+#include "ops/common/alias.h"
 #include "ops/rope/rope_freq.h"
 
 #include "shaders/ops/rope/rope.h"
@@ -97,6 +98,10 @@ dvk_status dvk_rope(dvk_cmd *cmd, const dvk_rope_desc *d)
     DVK_TRY(dvk__check_tensor(ctx, "x", d->x, 4, (uint64_t[]){any, any, any, any},
                               DVK_DTYPE_DEFAULT));
     DVK_TRY(dvk__check_tensor(ctx, "y", d->y, 4, d->x->shape, d->x->dtype));
+    /* in place, or apart: a y that overlaps x otherwise rotates pairs already rotated */
+    const dvk__alias_in in[] = {{"x", d->x}};
+    const dvk__alias_out out[] = {{"y", d->y, d->x}};
+    DVK_TRY(dvk__check_aliasing(in, 1, out, 1));
     const uint64_t *s = d->x->shape;
     if (s[0] * s[1] * s[2] * ((s[3] + 1) / 2) > UINT32_MAX || s[3] > 65536)
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "x is too large for one dispatch");
@@ -108,7 +113,7 @@ dvk_status dvk_rope(dvk_cmd *cmd, const dvk_rope_desc *d)
     if (r.rotary_dim % 2 || r.rotary_dim > r.D)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "rotary_dim %u must be even and <= D = %u",
                          d->rotary_dim, r.D);
-    if (d->offset < 0 || (uint64_t)d->offset + r.T > (1u << 30))
+    if (d->offset < 0 || (uint64_t)d->offset + r.T > DVK_ROPE_MAX_POSITIONS)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "offset %d must be in [0, 2^30 - T]",
                          (int)d->offset);
     if (!isfinite(d->theta) || d->theta < 0.0f || !isfinite(d->scale))

@@ -2,6 +2,7 @@
  * checks, the block sizes that fit the device, one dispatch. See deltavk.h. */
 #include "ops/softmax_attn/softmax_attn.h"
 
+#include "ops/common/alias.h"
 #include "ops/common/device_fit.h"
 
 #include "shaders/ops/softmax_attn/softmax_attn.h"
@@ -119,6 +120,9 @@ dvk_status dvk_softmax_attn(dvk_cmd *cmd, const dvk_softmax_attn_desc *d)
         return dvk__fail(DVK_ERROR_UNSUPPORTED_DTYPE,
                          "fp16 tensors need storageBuffer16BitAccess, which %s lacks",
                          ctx->info.name);
+    const dvk__alias_in in[] = {{"q", d->q}, {"k", d->k}, {"v", d->v}};
+    const dvk__alias_out out[] = {{"o", d->o, NULL}};
+    DVK_TRY(dvk__check_aliasing(in, 3, out, 1));
     if (!isfinite(d->scale))
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "scale is not finite");
     if ((uint64_t)dvk__ceil_div(a.T, 8) > 0xFFFFFFFFu)

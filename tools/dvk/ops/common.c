@@ -264,6 +264,7 @@ static uint32_t kind_ndim(tool_kind kind)
  * of `ndim` dimensions (the operator's layout: a tensor of other rank would be read with
  * sizes that are not its own); token tensors are in --dtype (default f32). */
 static int take_input(dvk_weights *w, const char *name, uint32_t ndim, dvk_dtype want,
+                      bool *all_finite,
                       dvk_tensor **out)
 {
     dvk_weights_entry e;
@@ -293,7 +294,7 @@ static int take_input(dvk_weights *w, const char *name, uint32_t ndim, dvk_dtype
         return tool_fail_status(what, dvk_set_error(DVK_ERROR_UNSUPPORTED_DTYPE,
                                                     "the device cannot hold %s tensors",
                                                     dvk_dtype_name(want)));
-    return want == DVK_DTYPE_F16 ? tool_check_f16_range(w, name) : TOOL_OK;
+    return tool_check_input_values(w, name, want == DVK_DTYPE_F16, all_finite);
 }
 
 /* cu_seqlens: a 1-D integer tensor of at least 2 offsets, each in [0, 2^31). */
@@ -340,6 +341,7 @@ static int read_cu_seqlens(dvk_weights *w, const tool_op *op, const tool_opts *o
 int tool_load_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *opts, tool_inputs *in)
 {
     memset(in, 0, sizeof *in);
+    in->all_finite = true;
     load_plan plan = {op, opts};
     const dvk_weights_desc desc = {
         .dtype = opts->dtype ? opts->dtype : DVK_DTYPE_F32,
@@ -363,15 +365,17 @@ int tool_load_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *opts,
             return TOOL_FAIL;
         }
         if (take_input(w, i->name, kind_ndim(i->kind), slot_dtype(i->slot, opts),
-                       &in->t[i->slot]) != TOOL_OK)
+                       &in->all_finite, &in->t[i->slot]) != TOOL_OK)
             return TOOL_FAIL;
     }
     /* States: absent = zeros (Infini-attention: no past memory, the first segment). */
     if (op->state != STATE_NONE &&
-        take_input(w, "h0", kind_ndim(KIND_STATE), DVK_DTYPE_F32, &in->h0) != TOOL_OK)
+        take_input(w, "h0", kind_ndim(KIND_STATE), DVK_DTYPE_F32, &in->all_finite,
+                   &in->h0) != TOOL_OK)
         return TOOL_FAIL;
     if (op->state == STATE_S_Z &&
-        take_input(w, "z0", kind_ndim(KIND_NORMALISER), DVK_DTYPE_F32, &in->z0) != TOOL_OK)
+        take_input(w, "z0", kind_ndim(KIND_NORMALISER), DVK_DTYPE_F32, &in->all_finite,
+                   &in->z0) != TOOL_OK)
         return TOOL_FAIL;
     if (read_cu_seqlens(w, op, opts, in) != TOOL_OK)
         return TOOL_FAIL;
@@ -385,6 +389,7 @@ int tool_load_inputs(dvk_context *ctx, const tool_op *op, const tool_opts *opts,
                                                sizeof in->scale);
         if (st != DVK_SUCCESS)
             return tool_fail_status("scale", st);
+        in->all_finite = in->all_finite && isfinite(in->scale);
     }
     if (opts->has_scale)
         in->scale = opts->scale;

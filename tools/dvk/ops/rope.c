@@ -25,10 +25,7 @@ static dvk_status rope_outputs(dvk_context *ctx, const tool_inputs *in, const to
 static dvk_status rope_record(dvk_cmd *cmd, const tool_inputs *in, const tool_outputs *out,
                               const tool_opts *opts)
 {
-    if (opts->rope_offset > INT32_MAX) {
-        fprintf(stderr, "dvk: --offset %u is beyond 2^31 - 1\n", opts->rope_offset);
-        return DVK_ERROR_INVALID_ARGUMENT;
-    }
+    /* (the option parser refuses an --offset past DVK_ROPE_MAX_POSITIONS) */
     return dvk_rope(cmd, &(dvk_rope_desc){
         .x = Q(in), .y = out->o, .rotary_dim = opts->rotary_dim, .theta = opts->rope_theta,
         .offset = (int32_t)opts->rope_offset, .scale = in->scale});
