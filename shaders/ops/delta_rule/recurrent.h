@@ -26,7 +26,8 @@
 #define DELTA_RULE_RECURRENT_SPEC_PARTIAL_OUT 17
 #define DELTA_RULE_RECURRENT_SPEC_USE_DT_BIAS 18
 #define DELTA_RULE_RECURRENT_SPEC_LANES 19 /* recurrent_cpu.comp: the subgroup size */
-#define DELTA_RULE_RECURRENT_SPECS 20
+#define DELTA_RULE_RECURRENT_SPEC_CPL 20   /* recurrent_cpu.comp: value columns per lane */
+#define DELTA_RULE_RECURRENT_SPECS 21
 
 #define DELTA_RULE_RECURRENT_BIND_Q 0
 #define DELTA_RULE_RECURRENT_BIND_K 1

@@ -3,9 +3,10 @@
 // mathematics, bindings and push constants as softmax_attn.comp (softmax_attn.h), laid out as
 // shaders/ops/delta_rule/recurrent_cpu.comp explains for llvmpipe: a workgroup is one subgroup
 // of LANES invocations and each lane is one query, holding its scaled q [D] and its output
-// accumulator [DV] in registers. The keys of the block's segments are visited LANES at a time up
+// accumulator [DV] in registers. The keys of the block's segments are visited KB at a time up
 // to the block's last query; each key's row (and then its value row) is loaded once per
-// subgroup in chunks of LANES entries and entry i handed to every lane by a shuffle:
+// subgroup, 4 entries per lane per load when the width allows, and entry i handed to every lane
+// by a shuffle:
 //   s_j = q . k_j  (masked: after the query, or before the start of the query's segment)
 //   m' = max(m, max_j s_j);  p_j = exp(s_j - m');  l = l exp(m - m') + sum_j p_j
 //   O  = O exp(m - m') + sum_j p_j v_j
@@ -32,11 +33,40 @@ layout(std430, binding = SOFTMAX_ATTN_BIND_K) readonly buffer Kb { IO_T k[]; };
 layout(std430, binding = SOFTMAX_ATTN_BIND_V) readonly buffer Vb { IO_T v[]; };
 layout(std430, binding = SOFTMAX_ATTN_BIND_O) writeonly buffer O { IO_T o[]; };
 
-const uint DC = (D + LANES - 1) / LANES, DVC = (DV + LANES - 1) / LANES; // chunks of a row
+// A key row is held in slots: VW entries per lane per load (a vec4 when D % 4 == 0), lane l of
+// load c holding entries (c * LANES + l) * VW ..; entry i comes from lane (i / VW) % LANES, slot
+// (i / (VW * LANES)) * VW + i % VW. The same for value rows with VWV.
+const uint VW = D % 4 == 0 ? 4 : 1, VWV = DV % 4 == 0 ? 4 : 1;
+const uint DCH = (D + VW * LANES - 1) / (VW * LANES), DVCH = (DV + VWV * LANES - 1) / (VWV * LANES);
 const float MASKED = -3.0e38;
+// Keys per block (the online softmax rescales once per block): LANES, fewer for wide heads, as
+// the unrolled block's size sets llvmpipe's compile time (D = DV = 256 with 8 keys: 9.6 s, with 2: 6 s).
+const uint KB = D + DV <= 128 ? LANES : (D + DV <= 256 ? LANES / 2 : LANES / 4); // (LANES >= 4)
 
-// Entry i of a row held as chunks (lane l of chunk c holds entry c * LANES + l).
-#define ENTRY(chunks, i) subgroupShuffle(chunks[(i) / LANES], (i) % LANES)
+#ifdef DVK_IO_F16
+#define IO4_T f16vec4
+#else
+#define IO4_T vec4
+#endif
+layout(std430, binding = SOFTMAX_ATTN_BIND_K) readonly buffer K4 { IO4_T k4[]; };
+layout(std430, binding = SOFTMAX_ATTN_BIND_V) readonly buffer V4 { IO4_T v4[]; };
+
+#define ENTRY(slots, i, W) \
+    subgroupShuffle(slots[((i) / ((W) * LANES)) * (W) + (i) % (W)], ((i) / (W)) % LANES)
+
+// Loads this lane's slots of a row of N entries at element `base` (W-aligned).
+#define LOAD_ROW(slots, buf, buf4, base, N, W, CH)                                  \
+    [[unroll]] for (uint c_ = 0; c_ < CH; ++c_) {                                    \
+        const uint e_ = (c_ * LANES + lane) * (W);                                   \
+        const bool ok_ = (N) % ((W) * LANES) == 0 || e_ < (N);                       \
+        if ((W) == 4) {                                                              \
+            const vec4 x_ = ok_ ? vec4(buf4[((base) + e_) / 4]) : vec4(0.0);        \
+            [[unroll]] for (uint w_ = 0; w_ < 4; ++w_)                               \
+                slots[c_ * (W) + w_] = x_[w_];                                       \
+        } else {                                                                     \
+            slots[c_] = ok_ ? float(buf[(base) + e_]) : 0.0;                         \
+        }                                                                            \
+    }
 
 void main()
 {
@@ -55,19 +85,15 @@ void main()
     float m = MASKED, l = 0.0;
 
     const uint kbegin = q0 / pc.segment * pc.segment;
-    float kc[DC], vc[DVC], p[LANES];
-    for (uint k0 = kbegin; k0 < kend; k0 += LANES) {
+    float kc[DCH * VW], vc[DVCH * VWV], p[KB];
+    for (uint k0 = kbegin; k0 < kend; k0 += KB) {
         float mx = MASKED;
-        [[unroll]] for (uint j = 0; j < LANES; ++j) {
+        [[unroll]] for (uint j = 0; j < KB; ++j) {
             const uint key = min(k0 + j, kend - 1); // (keys past the block's end are masked)
-            [[unroll]] for (uint c = 0; c < DC; ++c) {
-                const uint i = c * LANES + lane;
-                kc[c] = (D % LANES == 0 || i < D) ? float(k[((base + key) * pc.H + h) * D + i])
-                                                  : 0.0;
-            }
+            LOAD_ROW(kc, k, k4, ((base + key) * pc.H + h) * D, D, VW, DCH)
             float s = 0.0;
             [[unroll]] for (uint i = 0; i < D; ++i)
-                s += qr[i] * ENTRY(kc, i);
+                s += qr[i] * ENTRY(kc, i, VW);
             const bool ok = k0 + j < kend && k0 + j <= tok && k0 + j >= seg0;
             p[j] = ok ? s : MASKED;
             mx = max(mx, p[j]);
@@ -75,7 +101,7 @@ void main()
         const float m_new = max(m, mx);
         const float alpha = m > MASKED ? exp(m - m_new) : (m_new > MASKED ? 0.0 : 1.0);
         float sum = 0.0;
-        [[unroll]] for (uint j = 0; j < LANES; ++j) {
+        [[unroll]] for (uint j = 0; j < KB; ++j) {
             p[j] = p[j] > MASKED ? exp(p[j] - m_new) : 0.0;
             sum += p[j];
         }
@@ -83,16 +109,11 @@ void main()
         m = m_new;
         [[unroll]] for (uint e = 0; e < DV; ++e)
             acc[e] *= alpha;
-        [[unroll]] for (uint j = 0; j < LANES; ++j) {
+        [[unroll]] for (uint j = 0; j < KB; ++j) {
             const uint key = min(k0 + j, kend - 1);
-            [[unroll]] for (uint c = 0; c < DVC; ++c) {
-                const uint e = c * LANES + lane;
-                vc[c] = (DV % LANES == 0 || e < DV)
-                            ? float(v[((base + key) * pc.H + h) * DV + e])
-                            : 0.0;
-            }
+            LOAD_ROW(vc, v, v4, ((base + key) * pc.H + h) * DV, DV, VWV, DVCH)
             [[unroll]] for (uint e = 0; e < DV; ++e)
-                acc[e] += p[j] * ENTRY(vc, e);
+                acc[e] += p[j] * ENTRY(vc, e, VWV);
         }
     }
 

@@ -25,7 +25,9 @@ static const dvk_ops_kernel recurrent_cpu_kernels[2] = {DVK_OPS_K_DELTA_RULE_REC
 typedef struct recurrent_plan {
     uint32_t KS, BV, TB, WG;
     bool subgroup;
-    uint32_t lanes; /* recurrent_cpu.comp when not 0: subgroups of `lanes`, BV = WG, KS = 1 */
+    /* recurrent_cpu.comp when not 0: subgroups of `lanes`, `cpl` columns per lane,
+     * BV = WG * cpl, KS = 1 */
+    uint32_t lanes, cpl;
 } recurrent_plan;
 
 static uint32_t cpu_lanes(const dvk_context *ctx, const dvk__rec *r)
@@ -60,13 +62,21 @@ static dvk_status plan_recurrent(const dvk_context *ctx, const dvk__rec *r, recu
          * remain for lavapipe's threads (each workgroup has a fixed cost, which dominates
          * the decode step of a batch); one subgroup with the key read-out, whose sums run
          * across a subgroup's lanes. */
+        /* Columns per lane, read as one vector: more amortise each token's loads and
+         * shuffles, but the unrolled state of K * cpl values per lane grows llvmpipe's
+         * compile time as its square (K = 256: 3.4 s with one column, 20 s with four), so
+         * K * cpl stays within 256. */
+        uint32_t cpl = 4;
+        while (cpl > 1 && (r->V % cpl != 0 || r->K * cpl > 256))
+            cpl /= 2;
         uint32_t wg = lanes;
-        const uint32_t v_lanes = (uint32_t)dvk__ceil_div(r->V, lanes) * lanes;
+        const uint32_t v_lanes = (uint32_t)dvk__ceil_div(r->V, lanes * cpl) * lanes;
         while (!r->key_readout && wg * 2 <= dvk__min_u32(v_lanes, 64) &&
                wg * 2 <= dvk__workgroup_limit(info, 1024) &&
-               (uint64_t)r->N * r->HV * dvk__ceil_div(r->V, wg * 2) >= 16)
+               (uint64_t)r->N * r->HV * dvk__ceil_div(r->V, wg * 2 * cpl) >= 16)
             wg *= 2;
-        *plan = (recurrent_plan){.KS = 1, .BV = wg, .TB = 1, .WG = wg, .lanes = lanes};
+        *plan = (recurrent_plan){
+            .KS = 1, .BV = wg * cpl, .TB = 1, .WG = wg, .lanes = lanes, .cpl = cpl};
         return DVK_SUCCESS;
     }
     const uint32_t wg_max = dvk__workgroup_limit(info, 128);
@@ -170,6 +180,7 @@ static dvk_status record_tokens(dvk_cmd *cmd, const dvk__rec *r)
                 [DELTA_RULE_RECURRENT_SPEC_PARTIAL_OUT] = partial,
                 [DELTA_RULE_RECURRENT_SPEC_USE_DT_BIAS] = r->dt_bias != NULL,
                 [DELTA_RULE_RECURRENT_SPEC_LANES] = plan.lanes,
+                [DELTA_RULE_RECURRENT_SPEC_CPL] = plan.cpl,
             },
         };
         const dvk_pipeline *pipe;

@@ -119,11 +119,13 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
     /* CPU devices: recurrent_cpu.comp, one subgroup per workgroup, one column per lane */
     const dvk_ops_kernel cpu_kernel = recurrent_cpu_kernels[r->dtype == DVK_DTYPE_F16];
     const uint32_t lanes = dvk__cpu_lanes(ctx, cpu_kernel);
-    if (lanes) {
-        ks = 1;
-        bv = lanes;
+    if (lanes) { /* KS is the columns per lane there, as in the delta rule's CPU kernel */
+        ks = 4;
+        while (ks > 1 && (r->V % ks != 0 || r->K * ks > 256))
+            ks /= 2;
+        bv = lanes * ks;
     }
-    const uint32_t wg = bv * ks;
+    const uint32_t wg = lanes ? lanes : bv * ks;
     const bool subgroup = info->subgroup_shuffle && ks <= info->min_subgroup_size &&
                           dvk__kernel_available(recurrent_kernels[r->dtype == DVK_DTYPE_F16][1]);
     const uint32_t kp = (uint32_t)dvk__ceil_div(r->K, ks) * ks;
