@@ -84,15 +84,17 @@ def torch_candidates(op, x, fla):
         g = x["g_head"]
         out.append(("recurrent", lambda: m.naive_recurrent_gated_delta_rule(
             q, k, v, beta, g, initial_state=h0, output_final_state=True)))
-        out.append(("chunk", lambda: m.naive_chunk_gated_delta_rule(
-            q, k, v, g, beta, initial_state=h0, output_final_state=True)))
+        if T % 64 == 0:
+            out.append(("chunk", lambda: m.naive_chunk_gated_delta_rule(
+                q, k, v, g, beta, initial_state=h0, output_final_state=True)))
     elif op == "kda":
         m = fla["kda"]
         g = x["g_chan"]
         out.append(("recurrent", lambda: m.naive_recurrent_kda(
             q, k, v, g, beta, initial_state=h0, output_final_state=True)))
-        out.append(("chunk", lambda: m.naive_chunk_kda(
-            q, k, v, g, beta, initial_state=h0, output_final_state=True)))
+        if T % 64 == 0:
+            out.append(("chunk", lambda: m.naive_chunk_kda(
+                q, k, v, g, beta, initial_state=h0, output_final_state=True)))
     elif op in ("dplr", "rwkv7"):
         m = fla["dplr"]
         qh, kh, vh = hf(q), hf(k), hf(v)
