@@ -58,10 +58,9 @@ layout(constant_id = DELTA_RULE_RECURRENT_SPEC_LANES) const uint LANES = 8; // t
 layout(constant_id = DELTA_RULE_RECURRENT_SPEC_CPL) const uint CPL = 1; // columns per lane
 layout(local_size_x_id = DELTA_RULE_RECURRENT_SPEC_WG) in;
 
-const uint VW = K % 4 == 0 ? 4 : 1;                  // key entries per lane per load
-const uint KCH = (K + VW * LANES - 1) / (VW * LANES); // loads per key-sized vector
-const uint KSL = KCH * VW;                            // its slots per lane
-const bool KFULL = K % (VW * LANES) == 0;             // every slot holds an entry
+#include "cpu_lanes.glsl"
+const uint KSL = CPU_SLOTS(K);                    // slots per lane of a key-sized vector
+const bool KFULL = K % (CPU_W(K) * LANES) == 0; // every slot holds an entry
 
 #include "io.glsl"
 
@@ -107,25 +106,8 @@ layout(std430, binding = DELTA_RULE_RECURRENT_BIND_O) writeonly buffer O2 { IO2_
 
 #include "softplus.glsl"
 
-// Entry i of a key-sized vector held in slots (see above): from lane (i / VW) % LANES, slot
-// (i / (VW * LANES)) * VW + i % VW.
-#define ENTRY(slots, i) \
-    subgroupShuffle(slots[((i) / (VW * LANES)) * VW + (i) % VW], ((i) / VW) % LANES)
-
-// Loads this lane's slots of a key-sized vector at element `base` (VW-aligned) of a buffer.
-#define LOAD_KEY(slots, buf, buf4, base)                                                   \
-    [[unroll]] for (uint c_ = 0; c_ < KCH; ++c_) {                                          \
-        const uint e_ = (c_ * LANES + lane) * VW;                                           \
-        const bool ok_ = KFULL || e_ < K; /* (constant then: a load under a condition costs \
-                                             more) */                                        \
-        if (VW == 4) {                                                                      \
-            const vec4 x_ = ok_ ? vec4(buf4[((base) + e_) / 4]) : vec4(0.0);               \
-            [[unroll]] for (uint w_ = 0; w_ < 4; ++w_)                                      \
-                slots[c_ * VW + w_] = x_[w_];                                               \
-        } else {                                                                            \
-            slots[c_] = ok_ ? float(buf[(base) + e_]) : 0.0;                                \
-        }                                                                                   \
-    }
+#define ENTRY(slots, i) CPU_ENTRY(slots, i, K)
+#define LOAD_KEY(slots, buf, buf4, base) CPU_LOAD_ROW(slots, buf, buf4, base, K, cpu_same)
 
 void main()
 {
@@ -180,7 +162,7 @@ void main()
             [[unroll]] for (uint x = 0; x < KSL; ++x) {
                 float gv = gc[x];
                 if (GATE_ACT) {
-                    const uint i = ((x / VW) * LANES + lane) * VW + x % VW;
+                    const uint i = CPU_SLOT_ENTRY(x, K);
                     const float bias = USE_DT_BIAS && (KFULL || i < K) ? dt_bias[hv * K + i] : 0.0;
                     gv = a_scale * softplus(gv + bias);
                 }
@@ -296,12 +278,12 @@ void main()
                 [[unroll]] for (uint c = 0; c < CPL; ++c)
                     part += s[i * CPL + c] * qv[c];
                 const float tot = subgroupAdd(part);
-                if (lane == (i / VW) % LANES)
-                    oc[(i / (VW * LANES)) * VW + i % VW] = tot * pc.scale;
+                if (lane == (i / CPU_W(K)) % LANES) // the lane holding entry i keeps it
+                    oc[(i / (CPU_W(K) * LANES)) * CPU_W(K) + i % CPU_W(K)] = tot * pc.scale;
             }
             const uint out_base = (tok * pc.HV + hv) * K;
             [[unroll]] for (uint x = 0; x < KSL; ++x) {
-                const uint i = ((x / VW) * LANES + lane) * VW + x % VW;
+                const uint i = CPU_SLOT_ENTRY(x, K);
                 if (KFULL || i < K) {
                     if (PARTIAL_OUT)
                         o_part[vt * pc.tokens * pc.HV * K + out_base + i] = oc[x];

@@ -37,10 +37,8 @@ layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_USE_DONE) const bool USE_DONE = 
 layout(constant_id = LINEAR_ATTN_RECURRENT_SPEC_USE_Z0) const bool USE_Z0 = false;
 layout(local_size_x_id = LINEAR_ATTN_RECURRENT_SPEC_WG) in;
 
-const uint VW = K % 4 == 0 ? 4 : 1;                  // key entries per lane per load
-const uint KCH = (K + VW * LANES - 1) / (VW * LANES); // loads per key-sized vector
-const uint KSL = KCH * VW;                            // its slots per lane
-const bool KFULL = K % (VW * LANES) == 0;             // every slot holds an entry
+#include "cpu_lanes.glsl"
+const uint KSL = CPU_SLOTS(K); // slots per lane of a key-sized vector
 
 #include "io.glsl"
 #include "feature.glsl"
@@ -75,27 +73,9 @@ layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_O) writeonly buffer O2 { IO2
 layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_H0) readonly buffer H02 { vec2 h02[]; };
 layout(std430, binding = LINEAR_ATTN_RECURRENT_BIND_HT) writeonly buffer HT2 { vec2 ht2[]; };
 
-// Entry i of a key-sized vector held in slots: from lane (i / VW) % LANES, slot
-// (i / (VW * LANES)) * VW + i % VW.
-#define ENTRY(slots, i) \
-    subgroupShuffle(slots[((i) / (VW * LANES)) * VW + (i) % VW], ((i) / VW) % LANES)
+#define ENTRY(slots, i) CPU_ENTRY(slots, i, K)
+#define LOAD_KEY(slots, buf, buf4, base, conv) CPU_LOAD_ROW(slots, buf, buf4, base, K, conv)
 
-// Loads this lane's slots of a key-sized vector at element `base` (VW-aligned) of a buffer,
-// through `conv` (the feature map and scale, or nothing).
-#define LOAD_KEY(slots, buf, buf4, base, conv)                                   \
-    [[unroll]] for (uint c_ = 0; c_ < KCH; ++c_) {                                \
-        const uint e_ = (c_ * LANES + lane) * VW;                                 \
-        const bool ok_ = KFULL || e_ < K;                                         \
-        if (VW == 4) {                                                            \
-            const vec4 x_ = ok_ ? vec4(buf4[((base) + e_) / 4]) : vec4(0.0);     \
-            [[unroll]] for (uint w_ = 0; w_ < 4; ++w_)                            \
-                slots[c_ * VW + w_] = ok_ ? conv(x_[w_]) : 0.0;                   \
-        } else {                                                                  \
-            slots[c_] = ok_ ? conv(float(buf[(base) + e_])) : 0.0;                \
-        }                                                                         \
-    }
-
-float same(float x) { return x; }
 float query(float x) { return pc.scale * feature(x); }
 
 void main()
@@ -136,7 +116,7 @@ void main()
     }
     float zc[KSL], kc[KSL], qc[KSL], vc[CPL];
     if (USE_Z0) {
-        LOAD_KEY(zc, z0, z04, z_base, same)
+        LOAD_KEY(zc, z0, z04, z_base, cpu_same)
     } else {
         [[unroll]] for (uint x = 0; x < KSL; ++x)
             zc[x] = 0.0;

@@ -33,14 +33,11 @@ layout(std430, binding = SOFTMAX_ATTN_BIND_K) readonly buffer Kb { IO_T k[]; };
 layout(std430, binding = SOFTMAX_ATTN_BIND_V) readonly buffer Vb { IO_T v[]; };
 layout(std430, binding = SOFTMAX_ATTN_BIND_O) writeonly buffer O { IO_T o[]; };
 
-// A key row is held in slots: VW entries per lane per load (a vec4 when D % 4 == 0), lane l of
-// load c holding entries (c * LANES + l) * VW ..; entry i comes from lane (i / VW) % LANES, slot
-// (i / (VW * LANES)) * VW + i % VW. The same for value rows with VWV.
-const uint VW = D % 4 == 0 ? 4 : 1, VWV = DV % 4 == 0 ? 4 : 1;
-const uint DCH = (D + VW * LANES - 1) / (VW * LANES), DVCH = (DV + VWV * LANES - 1) / (VWV * LANES);
+#include "cpu_lanes.glsl"
 const float MASKED = -3.0e38;
 // Keys per block (the online softmax rescales once per block): LANES, fewer for wide heads, as
-// the unrolled block's size sets llvmpipe's compile time (D = DV = 256 with 8 keys: 9.6 s, with 2: 6 s).
+// the unrolled block's size sets llvmpipe's compile time (D = DV = 256: 9.6 s with 8 keys, 6 s
+// with 2).
 const uint KB = D + DV <= 128 ? LANES : (D + DV <= 256 ? LANES / 2 : LANES / 4); // (LANES >= 4)
 
 #ifdef DVK_IO_F16
@@ -50,23 +47,6 @@ const uint KB = D + DV <= 128 ? LANES : (D + DV <= 256 ? LANES / 2 : LANES / 4);
 #endif
 layout(std430, binding = SOFTMAX_ATTN_BIND_K) readonly buffer K4 { IO4_T k4[]; };
 layout(std430, binding = SOFTMAX_ATTN_BIND_V) readonly buffer V4 { IO4_T v4[]; };
-
-#define ENTRY(slots, i, W) \
-    subgroupShuffle(slots[((i) / ((W) * LANES)) * (W) + (i) % (W)], ((i) / (W)) % LANES)
-
-// Loads this lane's slots of a row of N entries at element `base` (W-aligned).
-#define LOAD_ROW(slots, buf, buf4, base, N, W, CH)                                  \
-    [[unroll]] for (uint c_ = 0; c_ < CH; ++c_) {                                    \
-        const uint e_ = (c_ * LANES + lane) * (W);                                   \
-        const bool ok_ = (N) % ((W) * LANES) == 0 || e_ < (N);                       \
-        if ((W) == 4) {                                                              \
-            const vec4 x_ = ok_ ? vec4(buf4[((base) + e_) / 4]) : vec4(0.0);        \
-            [[unroll]] for (uint w_ = 0; w_ < 4; ++w_)                               \
-                slots[c_ * (W) + w_] = x_[w_];                                       \
-        } else {                                                                     \
-            slots[c_] = ok_ ? float(buf[(base) + e_]) : 0.0;                         \
-        }                                                                            \
-    }
 
 void main()
 {
@@ -85,15 +65,15 @@ void main()
     float m = MASKED, l = 0.0;
 
     const uint kbegin = q0 / pc.segment * pc.segment;
-    float kc[DCH * VW], vc[DVCH * VWV], p[KB];
+    float kc[CPU_SLOTS(D)], vc[CPU_SLOTS(DV)], p[KB];
     for (uint k0 = kbegin; k0 < kend; k0 += KB) {
         float mx = MASKED;
         [[unroll]] for (uint j = 0; j < KB; ++j) {
             const uint key = min(k0 + j, kend - 1); // (keys past the block's end are masked)
-            LOAD_ROW(kc, k, k4, ((base + key) * pc.H + h) * D, D, VW, DCH)
+            CPU_LOAD_ROW(kc, k, k4, ((base + key) * pc.H + h) * D, D, cpu_same)
             float s = 0.0;
             [[unroll]] for (uint i = 0; i < D; ++i)
-                s += qr[i] * ENTRY(kc, i, VW);
+                s += qr[i] * CPU_ENTRY(kc, i, D);
             const bool ok = k0 + j < kend && k0 + j <= tok && k0 + j >= seg0;
             p[j] = ok ? s : MASKED;
             mx = max(mx, p[j]);
@@ -111,9 +91,9 @@ void main()
             acc[e] *= alpha;
         [[unroll]] for (uint j = 0; j < KB; ++j) {
             const uint key = min(k0 + j, kend - 1);
-            LOAD_ROW(vc, v, v4, ((base + key) * pc.H + h) * DV, DV, VWV, DVCH)
+            CPU_LOAD_ROW(vc, v, v4, ((base + key) * pc.H + h) * DV, DV, cpu_same)
             [[unroll]] for (uint e = 0; e < DV; ++e)
-                acc[e] += p[j] * ENTRY(vc, e, VWV);
+                acc[e] += p[j] * CPU_ENTRY(vc, e, DV);
         }
     }
 
