@@ -96,4 +96,8 @@ foreach(io ${DVK_IO_TYPES})
              REQUIRES ${io_req} DEFINES ${io_defs})
   dvk_shader(infini_attn/retrieve_${io} ops/infini_attn/retrieve.comp
              REQUIRES ${io_req} DEFINES ${io_defs})
+  foreach(stage retrieve update)
+    dvk_shader(infini_attn/${stage}_cpu_${io} ops/infini_attn/${stage}_cpu.comp
+               REQUIRES ${io_req} SUBGROUP_SHUFFLE DEFINES ${io_defs})
+  endforeach()
 endforeach()

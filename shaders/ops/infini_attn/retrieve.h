@@ -1,5 +1,5 @@
-/* Interface of retrieve.comp: Infini-attention's retrieval from the compressive memory
- * (host side: src/ops/infini_attn/infini_attn.c). */
+/* Interface of retrieve.comp and retrieve_cpu.comp: Infini-attention's retrieval from the
+ * compressive memory (host side: src/ops/infini_attn/infini_attn.c). */
 #ifndef DVK_SHADERS_OPS_INFINI_ATTN_RETRIEVE_H
 #define DVK_SHADERS_OPS_INFINI_ATTN_RETRIEVE_H
 
@@ -13,7 +13,9 @@
 #define INFINI_ATTN_RETRIEVE_SPEC_WG 5
 #define INFINI_ATTN_RETRIEVE_SPEC_GN 6
 #define INFINI_ATTN_RETRIEVE_SPEC_DELTA 7
-#define INFINI_ATTN_RETRIEVE_SPECS 8
+#define INFINI_ATTN_RETRIEVE_SPEC_LANES 8 /* retrieve_cpu.comp: the subgroup size = WG */
+#define INFINI_ATTN_RETRIEVE_SPEC_CPL 9   /* retrieve_cpu.comp: value columns per lane */
+#define INFINI_ATTN_RETRIEVE_SPECS 10
 
 #define INFINI_ATTN_RETRIEVE_BIND_X 0     /* the rotated q (or k, with DELTA) */
 #define INFINI_ATTN_RETRIEVE_BIND_MEM 1   /* fp32 [B,H,D,DV] */

@@ -13,9 +13,102 @@
 #include "ops/softmax_attn/softmax_attn.h"
 
 #include "shaders/ops/infini_attn/retrieve.h"
+#include "shaders/ops/infini_attn/update_cpu.h"
 
 #include <math.h>
 #include <string.h>
+
+/* The kernels laid out for CPU devices (retrieve_cpu.comp, update_cpu.comp), by [fp16 io]. */
+static const dvk_ops_kernel retrieve_cpu_kernels[2] = {DVK_OPS_K_INFINI_ATTN_RETRIEVE_CPU_F32,
+                                                       DVK_OPS_K_INFINI_ATTN_RETRIEVE_CPU_F16};
+static const dvk_ops_kernel update_cpu_kernels[2] = {DVK_OPS_K_INFINI_ATTN_UPDATE_CPU_F32,
+                                                     DVK_OPS_K_INFINI_ATTN_UPDATE_CPU_F16};
+
+/* Value columns per lane of the CPU kernels: a memory block of D x CPL per lane, kept within
+ * 256 values (llvmpipe's compile time grows with its square). */
+static uint32_t cpu_columns(const dvk__rec *r)
+{
+    uint32_t cpl = 4;
+    while (cpl > 1 && (r->V % cpl != 0 || r->K * cpl > 256))
+        cpl /= 2;
+    return cpl;
+}
+
+/* out = in σ(gate) + r(x) (1 − σ(gate)), or out = in − r(x) (delta), on a CPU device. */
+static dvk_status record_retrieve_cpu(dvk_cmd *cmd, const dvk__rec *r, uint32_t lanes,
+                                      dvk_binding x, const dvk_binding *mem_bindings,
+                                      dvk_binding in, dvk_binding out, bool delta, float eps)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    const uint32_t cpl = cpu_columns(r), bt = 64;
+    const dvk_pipeline_key key = {
+        .kernel = retrieve_cpu_kernels[r->dtype == DVK_DTYPE_F16],
+        .binding_count = INFINI_ATTN_RETRIEVE_BINDINGS,
+        .push_size = sizeof(infini_attn_retrieve_push),
+        .spec_count = INFINI_ATTN_RETRIEVE_SPECS,
+        .spec = {
+            [INFINI_ATTN_RETRIEVE_SPEC_D] = r->K,
+            [INFINI_ATTN_RETRIEVE_SPEC_DV] = r->V,
+            [INFINI_ATTN_RETRIEVE_SPEC_BT] = bt,
+            [INFINI_ATTN_RETRIEVE_SPEC_DELTA] = delta,
+            [INFINI_ATTN_RETRIEVE_SPEC_LANES] = lanes,
+            [INFINI_ATTN_RETRIEVE_SPEC_CPL] = cpl,
+        },
+    };
+    const dvk_pipeline *pipe;
+    DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
+    const dvk_binding b[INFINI_ATTN_RETRIEVE_BINDINGS] = {
+        [INFINI_ATTN_RETRIEVE_BIND_X] = x,
+        [INFINI_ATTN_RETRIEVE_BIND_MEM] = mem_bindings[0],
+        [INFINI_ATTN_RETRIEVE_BIND_MEM_Z] = mem_bindings[1],
+        [INFINI_ATTN_RETRIEVE_BIND_GATE] = mem_bindings[2],
+        [INFINI_ATTN_RETRIEVE_BIND_IN] = in,
+        [INFINI_ATTN_RETRIEVE_BIND_OUT] = out,
+    };
+    const infini_attn_retrieve_push pc = {
+        .T = r->T,
+        .H = r->H,
+        .vtiles = (uint32_t)dvk__ceil_div(r->V, lanes * cpl),
+        .eps = eps,
+    };
+    return dvk__cmd_dispatch(cmd, pipe, b, &pc, (uint32_t)dvk__ceil_div(r->T, bt), r->H,
+                             r->B * pc.vtiles);
+}
+
+/* The memory update M' = M + φ(K')ᵀV, z' = z + Σ φ(k') on a CPU device (update_cpu.comp). */
+static dvk_status record_update_cpu(dvk_cmd *cmd, const dvk__rec *r, uint32_t lanes,
+                                    dvk_binding k, dvk_binding v, const dvk_infini_attn_desc *d)
+{
+    dvk_context *ctx = dvk__cmd_context(cmd);
+    const uint32_t cpl = cpu_columns(r);
+    const dvk_pipeline_key key = {
+        .kernel = update_cpu_kernels[r->dtype == DVK_DTYPE_F16],
+        .binding_count = INFINI_ATTN_UPDATE_CPU_BINDINGS,
+        .push_size = sizeof(infini_attn_update_cpu_push),
+        .spec_count = INFINI_ATTN_UPDATE_CPU_SPECS,
+        .spec = {
+            [INFINI_ATTN_UPDATE_CPU_SPEC_D] = r->K,
+            [INFINI_ATTN_UPDATE_CPU_SPEC_DV] = r->V,
+            [INFINI_ATTN_UPDATE_CPU_SPEC_LANES] = lanes,
+            [INFINI_ATTN_UPDATE_CPU_SPEC_CPL] = cpl,
+            [INFINI_ATTN_UPDATE_CPU_SPEC_USE_MEM] = d->memory != NULL,
+        },
+    };
+    const dvk_pipeline *pipe;
+    DVK_TRY(dvk__pipeline_get(ctx, &key, &pipe));
+    const dvk_binding none = dvk__bind_dummy(cmd);
+    const dvk_binding b[INFINI_ATTN_UPDATE_CPU_BINDINGS] = {
+        [INFINI_ATTN_UPDATE_CPU_BIND_K] = k,
+        [INFINI_ATTN_UPDATE_CPU_BIND_V] = v,
+        [INFINI_ATTN_UPDATE_CPU_BIND_MEM] = d->memory ? dvk__bind_read(d->memory) : none,
+        [INFINI_ATTN_UPDATE_CPU_BIND_MEM_Z] = d->memory ? dvk__bind_read(d->memory_z) : none,
+        [INFINI_ATTN_UPDATE_CPU_BIND_OUT] = dvk__bind_write(d->final_memory),
+        [INFINI_ATTN_UPDATE_CPU_BIND_OUT_Z] = dvk__bind_write(d->final_z),
+    };
+    const infini_attn_update_cpu_push pc = {.T = r->T, .H = r->H};
+    return dvk__cmd_dispatch(cmd, pipe, b, &pc, (uint32_t)dvk__ceil_div(r->V, lanes * cpl),
+                             r->H, r->B);
+}
 
 /* out = in σ(gate) + r(x) (1 − σ(gate)), or out = in − r(x) (delta). */
 static dvk_status record_retrieve(dvk_cmd *cmd, const dvk__rec *r, dvk_binding x,
@@ -25,6 +118,12 @@ static dvk_status record_retrieve(dvk_cmd *cmd, const dvk__rec *r, dvk_binding x
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
     const dvk_device_info *info = &ctx->info;
+    const uint32_t lanes = dvk__cpu_lanes(ctx, retrieve_cpu_kernels[r->dtype == DVK_DTYPE_F16]);
+    if (lanes) {
+        const dvk_binding mb[3] = {dvk__bind_read(mem), dvk__bind_read(mem_z),
+                                   dvk__bind_read(gate)};
+        return record_retrieve_cpu(cmd, r, lanes, x, mb, in, out, delta, eps);
+    }
     const uint32_t wg = dvk__floor_pow2(dvk__workgroup_limit(info, 256));
     if (wg < 64)
         return dvk__fail(DVK_ERROR_LIMIT_EXCEEDED, "Infini-attention needs 64 invocations per "
@@ -184,6 +283,9 @@ dvk_status dvk_infini_attn(dvk_cmd *cmd, const dvk_infini_attn_desc *d)
         DVK_TRY(record_retrieve(cmd, r, kr, d->memory, d->memory_z, d->gate, v, vd, true, eps));
         v = dvk__as_input(vd);
     }
+    const uint32_t lanes = dvk__cpu_lanes(ctx, update_cpu_kernels[r->dtype == DVK_DTYPE_F16]);
+    if (lanes)
+        return record_update_cpu(cmd, r, lanes, kr, v, d);
     r->scale = 1.0f;
     r->h0 = d->memory;
     r->ht = d->final_memory;
