@@ -1,4 +1,5 @@
-/* dvk_linear on the device against dvk_ref_linear in double: every path (M <= 16 rows: the
+/* dvk_linear on the device against dvk_ref_linear in double: every path (CPU devices: the CPU
+ * kernels, forced geometries included; M <= 16 rows: the
  * decode kernel, K split or not; larger M: FMA tiles, or tensor cores where the device has
  * them: the fp16 / bf16 cases with K and N multiples of 16 are written to take that path),
  * odd sizes, dtype pairs, bias or not, accumulate, batched weights, leading dimensions, a view
