@@ -188,6 +188,20 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  * Limits: x, the weight and y hold at most 2^32 − 1 elements each, and G is at most the
  * device's maxComputeWorkGroupCount[2] (65535 on most GPUs); DVK_ERROR_LIMIT_EXCEEDED beyond.
  * Paths, chosen per call (each sums in fp32; they differ only in rounding):
+ *   CPU           on a CPU device (dvk_device_info.type DVK_DEVICE_TYPE_CPU: Mesa's lavapipe)
+ *                 with subgroups of one fixed size and subgroup_shuffle — so not under the
+ *                 small-device profile, which plans for a mobile GPU and takes the paths
+ *                 below — every M runs on kernels laid out for how llvmpipe compiles a compute
+ *                 shader (a workgroup on one thread, its invocations the lanes of SIMD
+ *                 vectors, every load whose address differs between lanes a loop over them):
+ *                 no shared memory, no barrier, 16-byte loads of weight rows (4 fp32 or 8
+ *                 16-bit elements per lane and trip; narrower where K is not a multiple). For
+ *                 M ≤ 2 (cpu_gemv) the lanes of a subgroup read 8 weight rows along K with x's
+ *                 matching columns and sum their partial products by subgroup shuffles at the
+ *                 end; beyond (cpu_gemm) each lane owns 4 output columns for 16 rows of x (or
+ *                 the next power of two ≥ M) in 64 register accumulators, and x's entries,
+ *                 loaded once per subgroup, reach every lane by subgroup shuffles. Several
+ *                 subgroups per workgroup while 16 or more workgroups remain.
  *   decode        M ≤ 16 rows per matrix (decode steps, small batches; M ≤ 4 where the
  *                 tensor-core path below is available): the weight is read
  *                 once, 16 bytes per load when K is a multiple of 8 (16-bit weights) or 4
@@ -242,7 +256,12 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  * (diagnostics, for timing only: the results are wrong) leaves parts of the tensor-core
  * kernel's work out: 1 its K loop's global loads, 2 its shared-memory stores, 4 its operand
  * reads (done once, before the loop), 8 its operand reads and products, 16 its epilogue, 32
- * its barriers. For tests, DVK_LINEAR_CM_EMULATE =
+ * its barriers. DVK_LINEAR_CPU = auto | off | KIND,TM,CPL[,SG] turns the CPU path off (the
+ * paths below then run on CPU devices too) or forces its kernel (gemv or gemm), rows of x per
+ * workgroup (1 to 16), weight rows per lane (gemm, 1 to 8) or per subgroup (gemv, up to the
+ * subgroup size) and subgroups per workgroup (1 to 16, 0 = automatic), powers of two; a
+ * DVK_LINEAR_CONFIG, or a DVK_LINEAR_DECODE other than auto for M ≤ 16, also leaves it.
+ * For tests, DVK_LINEAR_CM_EMULATE =
  * BM,BN,BK,WM,WN,STAGES[,SPLITS] runs the tensor-core tiling with that geometry (STAGES 1, 2
  * or 3; K in SPLITS slices, 0 = automatic) and its matrix operations done by plain code
  * (slowly), for any M, on any device with 16-bit storage.

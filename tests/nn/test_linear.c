@@ -1,4 +1,5 @@
-/* dvk_linear on the device against dvk_ref_linear in double: every path (M <= 16 rows: the
+/* dvk_linear on the device against dvk_ref_linear in double: every path (CPU devices: the CPU
+ * kernels, forced geometries included; M <= 16 rows: the
  * decode kernel, K split or not; larger M: FMA tiles, or tensor cores where the device has
  * them: the fp16 / bf16 cases with K and N multiples of 16 are written to take that path),
  * odd sizes, dtype pairs, bias or not, accumulate, batched weights, leading dimensions, a view
@@ -353,6 +354,104 @@ static void test_splitk(void **state)
         run(&tc[i], "DVK_LINEAR_CM_EMULATE", "16,64,32,16,16,2,3");
 }
 
+/* The kernels laid out for CPU devices (cpu_gemv.comp, cpu_gemm.comp), which run every
+ * dvk_linear of the table above on such a device (not under the small-device profile: no
+ * subgroup shuffle there, so the suite's two profiles on lavapipe run both layouts), in forced
+ * geometries (DVK_LINEAR_CPU=KIND,TM,CPL,SG): rows of x past M and columns past N in the last
+ * workgroup, K past the last whole block, every weight vector width (16-byte loads of fp32 and
+ * 16-bit rows, K odd or 2 mod 4: element and pair loads), several subgroups per workgroup. */
+static bool cpu_kernels(void)
+{
+    const dvk_device_info *info = dvk_context_device_info(harness_ctx);
+    return info->type == DVK_DEVICE_TYPE_CPU && info->subgroup_shuffle;
+}
+
+static void test_cpu_kernels(void **state)
+{
+    (void)state;
+    if (!cpu_kernels()) {
+        fprintf(stderr, "  skip the CPU kernels: not a CPU device, or the small profile\n");
+        return;
+    }
+    static const struct {
+        lin_case c;
+        const char *plan;
+    } cs[] = {
+        {{F32, F32, F32, 0, 1, {1}, 37, 1000, false, false, NULL}, "gemv,1,8,2"},
+        {{F32, F32, 0, 0, 1, {3}, 9, 101, true, false, NULL}, "gemv,4,4,1"},
+        {{F16, F16, F16, 0, 1, {2}, 70, 264, false, false, NULL}, "gemv,2,8,4"},
+        {{BF16, F32, 0, 0, 1, {1}, 33, 30, true, false, NULL}, "gemv,1,2,0"},
+        {{F32, BF16, F32, 2, 1, {5}, 19, 72, false, true, NULL}, "gemv,8,8,0"},
+        {{F16, F16, 0, 0, 1, {1}, 17, 7, false, false, NULL}, "gemv,1,8,1"},
+        {{F32, F32, F32, 0, 1, {37}, 70, 100, false, false, NULL}, "gemm,16,4,2"},
+        {{F32, F32, 0, 0, 1, {20}, 33, 129, true, false, NULL}, "gemm,8,8,1"},
+        {{F16, F16, F16, 0, 1, {9}, 130, 200, false, false, NULL}, "gemm,4,2,4"},
+        {{BF16, BF16, BF16, 3, 1, {17}, 21, 40, true, false, NULL}, "gemm,16,1,0"},
+        {{F16, F32, F32, 0, 2, {2, 9}, 45, 66, false, false, NULL}, "gemm,2,4,2"},
+        {{F32, F16, 0, 0, 1, {33}, 40, 5, false, false, NULL}, "gemm,16,4,0"},
+        {{F32, F32, F32, 0, 1, {3}, 300, 64, false, false, NULL}, "gemm,1,4,16"},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; ++i)
+        if (have(&cs[i].c))
+            run(&cs[i].c, "DVK_LINEAR_CPU", cs[i].plan);
+    /* the GPU kernels on demand, and bad values of the switch */
+    static const lin_case gpu = {F32, F32, F32, 0, 1, {5}, 21, 40, true, false, NULL};
+    run(&gpu, "DVK_LINEAR_CPU", "off");
+    dvk_tensor *x = harness_make(F32, 2, 3, 5, 0, 0), *w = harness_make(F32, 2, 4, 5, 0, 0);
+    dvk_tensor *y = harness_make(F32, 2, 3, 4, 0, 0);
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    static const char *const bad[] = {"fast", "gemm,3,4", "gemm,4,16", "gemv,1,0", "gemx,1,1",
+                                      "gemm,1,1,32", "gemv"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        setenv("DVK_LINEAR_CPU", bad[i], 1);
+        CHECK_STATUS(dvk_linear(cmd, &(dvk_linear_desc){.x = x, .weight = w, .y = y}),
+                     DVK_ERROR_INVALID_ARGUMENT);
+    }
+    unsetenv("DVK_LINEAR_CPU");
+    dvk_cmd_destroy(cmd);
+    dvk_tensor_destroy(x), dvk_tensor_destroy(w), dvk_tensor_destroy(y);
+}
+
+/* The kernel of each dispatch (by its name in a profiled recording): on a CPU device
+ * cpu_gemv for one or two rows of x and cpu_gemm beyond; elsewhere (and under the small-device
+ * profile) gemv for M <= 16 and the tiles beyond. */
+static void test_dispatch_planning(void **state)
+{
+    (void)state;
+    if (!dvk_context_device_info(harness_ctx)->timestamps)
+        return;
+    const bool cpu = cpu_kernels();
+    const bool cm = dvk_context_device_info(harness_ctx)->cooperative_matrix_nv_f16;
+    static const struct {
+        uint64_t M;
+        const char *cpu, *other;
+    } cs[] = {
+        {1, "linear/cpu_gemv", "linear/gemv"},
+        {2, "linear/cpu_gemv", "linear/gemv"},
+        {3, "linear/cpu_gemm", "linear/gemv"},
+        {40, "linear/cpu_gemm", "linear/tiled"},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; ++i) {
+        const uint64_t M = cs[i].M, N = 24, K = 40;
+        dvk_tensor *x = harness_make(F32, 2, M, K, 0, 0), *w = harness_make(F32, 2, N, K, 0, 0);
+        dvk_tensor *y = harness_make(F32, 2, M, N, 0, 0);
+        dvk_cmd *cmd = NULL;
+        CHECK_OK(dvk_cmd_create(harness_ctx, &(dvk_cmd_desc){.profile_dispatches = true}, &cmd));
+        CHECK_OK(dvk_linear(cmd, &(dvk_linear_desc){.x = x, .weight = w, .y = y}));
+        harness_run(cmd);
+        assert_int_equal(dvk_cmd_profile_count(cmd), 1);
+        const char *name = NULL;
+        double ms = 0.0;
+        CHECK_OK(dvk_cmd_profile_entry(cmd, 0, &name, &ms));
+        const char *want = cpu ? cs[i].cpu : cs[i].other;
+        if (!cm && strncmp(name, want, strlen(want)) != 0)
+            fail_msg("M = %llu ran %s, expected %s*", (unsigned long long)M, name, want);
+        dvk_cmd_destroy(cmd);
+        dvk_tensor_destroy(x), dvk_tensor_destroy(w), dvk_tensor_destroy(y);
+    }
+}
+
 /* x and y as views into larger tensors (x at an aligned offset, y in the middle of another). */
 static void test_views(void **state)
 {
@@ -588,6 +687,8 @@ int main(void)
         cmocka_unit_test_teardown(test_cm_emulated, harness_test_teardown),
         cmocka_unit_test_teardown(test_cm_diag, harness_test_teardown),
         cmocka_unit_test_teardown(test_splitk, harness_test_teardown),
+        cmocka_unit_test_teardown(test_cpu_kernels, harness_test_teardown),
+        cmocka_unit_test_teardown(test_dispatch_planning, harness_test_teardown),
         cmocka_unit_test_teardown(test_views, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_input, harness_test_teardown),
         cmocka_unit_test_teardown(test_independent_calls_one_recording, harness_test_teardown),

@@ -9,6 +9,14 @@ foreach(kernel gemv splitk_sum tiled)
   dvk_shader(linear/${kernel}_any nn/linear/${kernel}.comp LIBRARY deltavk_nn
              REQUIRES FLOAT16_STORAGE)
 endforeach()
+# Laid out for CPU devices (lavapipe): lanes along the output columns with x handed out by
+# subgroup shuffles (cpu_gemm), lanes along K for few rows of x (cpu_gemv).
+foreach(kernel cpu_gemm cpu_gemv)
+  dvk_shader(linear/${kernel}_f32 nn/linear/${kernel}.comp LIBRARY deltavk_nn
+             REQUIRES SUBGROUP_SHUFFLE DEFINES DVK_F32_ONLY=1)
+  dvk_shader(linear/${kernel}_any nn/linear/${kernel}.comp LIBRARY deltavk_nn
+             REQUIRES FLOAT16_STORAGE SUBGROUP_SHUFFLE)
+endforeach()
 dvk_shader(linear/tiled_cm nn/linear/tiled_cm.comp LIBRARY deltavk_nn NO_OPT
            REQUIRES FLOAT16_STORAGE COOPMAT_NV)
 # The same tiling with the matrix operations emulated by plain code, so that the tests run it

@@ -13,6 +13,7 @@
  * documents them. */
 #include "nn/nn.h"
 
+#include "shaders/nn/linear/cpu.h"
 #include "shaders/nn/linear/gemv.h"
 #include "shaders/nn/linear/splitk_sum.h"
 #include "shaders/nn/linear/tiled.h"
@@ -676,6 +677,138 @@ static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem
     return part ? record_splitk_sum(cmd, ctx, p, part, splits) : DVK_SUCCESS;
 }
 
+/* ---- CPU devices ---------------------------------------------------------------------------- */
+
+/* Rows of x up to which cpu_gemv.comp runs on CPU devices, cpu_gemm.comp beyond */
+#define CPU_GEMV_ROWS 2
+
+typedef struct cpu_plan {
+    bool gemv;                       /* cpu_gemv.comp (lanes along K), else cpu_gemm.comp */
+    uint32_t lanes, tm, cpl, vw, sg; /* sg: subgroups per workgroup */
+} cpu_plan;
+
+/* DVK_LINEAR_CPU, a developer's switch: unset, "" or "auto" = chosen here; "off" = the GPU
+ * kernels on a CPU device too; "KIND,TM,CPL[,SG]" forces the kernel (gemv or gemm), its rows
+ * of x per workgroup (1 to 16), weight rows per lane (gemm, 1 to 8) or per subgroup (gemv, 1 to
+ * the subgroup size) and subgroups per workgroup (1 to 16, 0 = chosen here), powers of two.
+ * *off is set for "off"; forced->tm == 0: automatic. */
+static dvk_status cpu_switch(bool *off, cpu_plan *forced)
+{
+    *off = false;
+    *forced = (cpu_plan){0};
+    const char *e = getenv("DVK_LINEAR_CPU");
+    if (!e || !*e || strcmp(e, "auto") == 0)
+        return DVK_SUCCESS;
+    if (strcmp(e, "off") == 0) {
+        *off = true;
+        return DVK_SUCCESS;
+    }
+    char kind[8] = {0};
+    unsigned tm = 0, cpl = 0, sg = 0;
+    const int n = sscanf(e, "%5[a-z],%u,%u,%u", kind, &tm, &cpl, &sg);
+    const bool gemv = strcmp(kind, "gemv") == 0;
+    if (n < 3 || (!gemv && strcmp(kind, "gemm") != 0) || !tm || !cpl || !pow2_or_0(tm, 1, 16) ||
+        !pow2_or_0(cpl, 1, gemv ? 64 : 8) || !pow2_or_0(sg, 1, 16))
+        return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT,
+                             "DVK_LINEAR_CPU=%s: expected off, auto or KIND,TM,CPL[,SG] (KIND "
+                             "gemv or gemm, TM 1..16, CPL 1..8 (gemv: up to the subgroup "
+                             "size), SG 1..16 or 0 = automatic; powers of two)",
+                             e);
+    *forced = (cpu_plan){.gemv = gemv, .tm = tm, .cpl = cpl, .sg = sg};
+    return DVK_SUCCESS;
+}
+
+/* The subgroup size the CPU kernels plan for, or 0 when they do not apply: a CPU device (not
+ * under the small-device profile, which plans for a mobile GPU and offers no subgroup shuffle)
+ * whose subgroups have one fixed size, with the shuffle, and the kernels' variants built. */
+static uint32_t cpu_lanes(const dvk_context *ctx, const linear_problem *p)
+{
+    const dvk_device_info *info = dvk_context_device_info(ctx);
+    const dvk_tensor *ts[4] = {p->x, p->w, p->bias, p->y};
+    const uint32_t lanes = info->subgroup_size;
+    const bool ok = info->type == DVK_DEVICE_TYPE_CPU && info->subgroup_shuffle &&
+                    info->min_subgroup_size == info->max_subgroup_size &&
+                    info->min_subgroup_size == lanes && lanes >= 4 && lanes <= 64 &&
+                    lanes <= info->max_workgroup_invocations &&
+                    lanes <= info->max_workgroup_size[0] &&
+                    dvk__nn_kernel_available(dvk__nn_variant(DVK_NN_K_LINEAR_CPU_GEMM_F32,
+                                                             DVK_NN_K_LINEAR_CPU_GEMM_ANY, ts,
+                                                             4)) &&
+                    dvk__nn_kernel_available(dvk__nn_variant(DVK_NN_K_LINEAR_CPU_GEMV_F32,
+                                                             DVK_NN_K_LINEAR_CPU_GEMV_ANY, ts,
+                                                             4));
+    return ok ? lanes : 0;
+}
+
+static void plan_cpu(const dvk_context *ctx, const linear_problem *p, uint32_t lanes,
+                     const cpu_plan *forced, cpu_plan *c)
+{
+    const dvk_device_info *info = dvk_context_device_info(ctx);
+    c->lanes = lanes;
+    /* 16-byte weight loads (one trip of llvmpipe's per-lane loop brings 4 or 8 elements) where
+     * every row starts on one */
+    c->vw = 16 / (uint32_t)dvk_dtype_size(dvk_tensor_dtype(p->w));
+    while (p->K % c->vw)
+        c->vw /= 2;
+    /* Few rows of x: the weight streamed once along K, 8 rows per subgroup (cpu_gemv). More:
+     * each weight element used TM times, each x entry CPL times (cpu_gemm): 16 rows and 4
+     * columns per lane (64 accumulators, 64 x entries, 16-32 weight elements in registers);
+     * fewer rows when M is smaller (a power of two: fewer pipelines, and the spare rows cost
+     * arithmetic, not loads). */
+    c->gemv = forced->tm ? forced->gemv : p->M <= CPU_GEMV_ROWS;
+    c->tm = forced->tm ? forced->tm : p->M >= 16 ? 16 : ceil_pow2(p->M);
+    c->cpl = forced->cpl ? forced->cpl : c->gemv ? 8 : 4;
+    c->cpl = c->gemv ? min_u32(c->cpl, lanes) : c->cpl;
+    /* Subgroups per workgroup: llvmpipe runs a workgroup's subgroups one after the other on one
+     * thread, which saves the fixed cost of each workgroup; as many as leave 16 workgroups
+     * (several per thread, so that the threads finish together), at most 8. */
+    const uint64_t cols = div_up(p->N, (uint64_t)(c->gemv ? 1 : lanes) * c->cpl);
+    const uint64_t rest = div_up(p->M, c->tm) * p->G;
+    const uint32_t wg_cap = min_u32(info->max_workgroup_invocations, info->max_workgroup_size[0]);
+    c->sg = forced->sg;
+    if (!c->sg)
+        for (c->sg = 8; c->sg > 1 && div_up(cols, c->sg) * rest < 16; c->sg /= 2)
+            ;
+    while (c->sg > 1 && c->sg * lanes > wg_cap)
+        c->sg /= 2;
+}
+
+static dvk_status record_cpu(dvk_cmd *cmd, dvk_context *ctx, const linear_problem *p,
+                             const cpu_plan *c)
+{
+    const uint64_t gx = div_up(p->N, (uint64_t)c->sg * (c->gemv ? 1 : c->lanes) * c->cpl);
+    const uint64_t gy = div_up(p->M, c->tm);
+    NN_TRY(check_groups(ctx, gx, gy, p->G));
+    uint32_t spec[LC_SPECS];
+    common_spec(p, c->sg * c->lanes, spec);
+    spec[LC_SPEC_LANES] = c->lanes;
+    spec[LC_SPEC_TM] = c->tm;
+    spec[LC_SPEC_CPL] = c->cpl;
+    spec[LC_SPEC_VW] = c->vw;
+    const dvk_tensor *ts[LINEAR_BINDINGS] = {
+        [LINEAR_BIND_X] = p->x,
+        [LINEAR_BIND_W] = p->w,
+        [LINEAR_BIND_BIAS] = p->bias,
+        [LINEAR_BIND_Y] = p->y,
+    };
+    const dvk_kernel *k;
+    const dvk_nn_kernel id =
+        c->gemv
+            ? dvk__nn_variant(DVK_NN_K_LINEAR_CPU_GEMV_F32, DVK_NN_K_LINEAR_CPU_GEMV_ANY, ts, 4)
+            : dvk__nn_variant(DVK_NN_K_LINEAR_CPU_GEMM_F32, DVK_NN_K_LINEAR_CPU_GEMM_ANY, ts, 4);
+    NN_TRY(dvk__nn_kernel(ctx, id, LINEAR_BINDINGS, sizeof(linear_cpu_push), LC_SPECS, spec, &k));
+    const linear_cpu_push pc = {.M = p->M, .N = p->N, .K = p->K, .bias_stride = p->bias_stride};
+    dvk_dispatch_desc dd = {
+        .kernel = k,
+        .write_mask = 1u << LINEAR_BIND_Y,
+        .push = &pc,
+        .groups = {(uint32_t)gx, (uint32_t)gy, p->G},
+    };
+    for (uint32_t i = 0; i < LINEAR_BINDINGS; ++i)
+        dd.tensors[i] = ts[i];
+    return dvk_cmd_dispatch(cmd, &dd);
+}
+
 /* ---- dvk_linear ----------------------------------------------------------------------------- */
 
 dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
@@ -700,6 +833,19 @@ dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
                                  "memory exceed %s's limits",
                                  cm_wg(&emu), cm_shared(&emu), info->name);
         return record_cm(cmd, ctx, &p, &emu, DVK_NN_K_LINEAR_TILED_CM_EMU, emu_splits);
+    }
+    /* CPU devices: cpu.comp for every M, unless a switch asks for the other kernels */
+    bool cpu_off;
+    cpu_plan forced;
+    NN_TRY(cpu_switch(&cpu_off, &forced));
+    const bool decode_forced = sw.off || sw.rpt || sw.splits || sw.lanes || sw.wg || sw.unroll ||
+                               sw.xdirect;
+    const bool others = cpu_off || config != -1 || (decode_forced && p.M <= GV_MAX_ROWS);
+    const uint32_t lanes = others ? 0 : cpu_lanes(ctx, &p);
+    if (lanes) {
+        cpu_plan c;
+        plan_cpu(ctx, &p, lanes, &forced, &c);
+        return record_cpu(cmd, ctx, &p, &c);
     }
     const bool cm = config != -2 && cm_usable(ctx, &p);
     if (cm && config >= 0 && !cm_fits(info, &cm_configs[config]))
