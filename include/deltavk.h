@@ -1339,6 +1339,8 @@ DVK_API dvk_status dvk_rope(dvk_cmd *cmd, const dvk_rope_desc *desc);
  *          clamp); delta_rule.
  * Scratch, held by the dvk_cmd: the rotated q and k in the storage dtype, and with the delta
  *          rule the corrected v.
+ * Kernels: on a CPU device (lavapipe, not under the small-device profile) the local attention,
+ *          the retrieval and the memory update run layouts for the CPU (no shared memory).
  */
 typedef struct dvk_infini_attn_desc {
     const dvk_tensor *q;
