@@ -193,10 +193,11 @@ static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *de
         exts[n_ext++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
     /* A developer's switch: the compiler's statistics (registers, spills) of every pipeline. */
     const char *stats_env = getenv("DVK_PIPELINE_STATS");
-    ctx->pipeline_stats = stats_env && stats_env[0] == '1' && c->ext_pipeline_executable_properties;
-    if (stats_env && stats_env[0] == '1' && !ctx->pipeline_stats)
+    ctx->pipeline_times = stats_env && stats_env[0] == '1';
+    ctx->pipeline_stats = ctx->pipeline_times && c->ext_pipeline_executable_properties;
+    if (ctx->pipeline_times && !ctx->pipeline_stats)
         dvk__log(ctx, DVK_LOG_WARNING, "DVK_PIPELINE_STATS: %s lacks "
-                 "VK_KHR_pipeline_executable_properties", c->info.name);
+                 "VK_KHR_pipeline_executable_properties (build times only)", c->info.name);
     if (ctx->pipeline_stats)
         exts[n_ext++] = VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME;
     VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR exec_props = {

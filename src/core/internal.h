@@ -228,7 +228,8 @@ struct dvk_context {
     bool enabled_storage16;
     bool enabled_float16;
     bool enabled_subgroup_size_control;
-    bool pipeline_stats; /* DVK_PIPELINE_STATS=1: log each pipeline's compiler statistics */
+    bool pipeline_stats; /* DVK_PIPELINE_STATS=1 and the driver can: compiler statistics */
+    bool pipeline_times; /* DVK_PIPELINE_STATS=1: log each pipeline built, with its time */
 
     dvk_mutex lock; /* memory pool, pipeline cache, queue submission */
     dvk_mem_pool pool;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,8 +115,10 @@ static dvk_status get_layout(dvk_context *ctx, uint32_t bindings, uint32_t push_
     return DVK_SUCCESS;
 }
 
-/* Logs what the driver's compiler reports of a pipeline (registers, spills, ...). */
-static void log_statistics(dvk_context *ctx, const dvk_pipeline_key *key, VkPipeline pipeline)
+/* Logs how long the driver took to build a pipeline and what its compiler reports of it
+ * (registers, spills, ...) where it can. */
+static void log_statistics(dvk_context *ctx, const dvk_pipeline_key *key, VkPipeline pipeline,
+                           double build_ms)
 {
     const VkPipelineExecutableInfoKHR exe = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR,
@@ -127,22 +130,25 @@ static void log_statistics(dvk_context *ctx, const dvk_pipeline_key *key, VkPipe
     for (uint32_t i = 0; i < n; ++i)
         stats[i] = (VkPipelineExecutableStatisticKHR){
             .sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR};
-    if (!ctx->vk.vkGetPipelineExecutableStatisticsKHR ||
+    if (!ctx->pipeline_stats || !ctx->vk.vkGetPipelineExecutableStatisticsKHR ||
         ctx->vk.vkGetPipelineExecutableStatisticsKHR(ctx->device, &exe, &n, stats) < 0)
-        return;
+        n = 0;
     char line[1024];
     size_t len = (size_t)snprintf(line, sizeof line, "pipeline %s [", key->name);
     for (uint32_t i = 0; i < key->spec_count && len < sizeof line; ++i)
         len += (size_t)snprintf(line + len, sizeof line - len, "%s%u", i ? "," : "", key->spec[i]);
+    if (len < sizeof line)
+        len += (size_t)snprintf(line + len, sizeof line - len, "] built in %.1f ms%s", build_ms,
+                                n ? ":" : "");
     for (uint32_t i = 0; i < n && len < sizeof line; ++i) {
         const VkPipelineExecutableStatisticKHR *s = &stats[i];
         switch (s->format) {
         case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR:
-            len += (size_t)snprintf(line + len, sizeof line - len, "%s %s=%llu", i ? "," : "]",
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s %s=%llu", i ? "," : "",
                                     s->name, (unsigned long long)s->value.u64);
             break;
         case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR:
-            len += (size_t)snprintf(line + len, sizeof line - len, "%s %s=%lld", i ? "," : "]",
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s %s=%lld", i ? "," : "",
                                     s->name, (long long)s->value.i64);
             break;
         default:
@@ -205,13 +211,17 @@ static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, const cha
         .layout = layout->layout,
     };
     VkPipeline pipeline;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     VkResult r = ctx->vk.vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &ci,
                                                   ctx->vk_alloc, &pipeline);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     ctx->vk.vkDestroyShaderModule(ctx->device, module, ctx->vk_alloc);
     if (r != VK_SUCCESS)
         return dvk__fail_vk(r, "vkCreateComputePipelines");
-    if (ctx->pipeline_stats)
-        log_statistics(ctx, key, pipeline);
+    if (ctx->pipeline_times)
+        log_statistics(ctx, key, pipeline,
+                       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     *out = (dvk_pipeline){
         .name = name,
         .pipeline = pipeline,
