@@ -5,7 +5,7 @@
  * Text goes to stdout as it comes; the speeds (wall clock) to stderr, counted as dvk counts
  * them: prefill = the prompt and the first generated token, decode = every later token.
  *
- * Usage: rwkv7_c_loop [--model M] [--prompt P] [--tokens N]
+ * Usage: rwkv7_c_loop [--model M] [--prompt P] [--tokens N] [--help]
  *   --model M    an rwkv.cpp .bin file, FP32 or FP16, byte-level vocabulary (default: the tiny
  *                model of tests/fixtures/tiny-rwkv7, relative to the current directory)
  *   --prompt P   the prompt's text (default the README's demo prompt)
@@ -28,10 +28,10 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int usage(void)
+static int usage(FILE *f, int status)
 {
-    fprintf(stderr, "usage: rwkv7_c_loop [--model M] [--prompt P] [--tokens N]\n");
-    return 2;
+    fprintf(f, "usage: rwkv7_c_loop [--model M] [--prompt P] [--tokens N] [--help]\n");
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -40,8 +40,10 @@ int main(int argc, char **argv)
     long tokens = 64;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+            return usage(stdout, 0);
         if (i + 1 >= argc)
-            return usage();
+            return usage(stderr, 2);
         if (strcmp(a, "--model") == 0) {
             model_path = argv[++i];
         } else if (strcmp(a, "--prompt") == 0) {
@@ -50,9 +52,9 @@ int main(int argc, char **argv)
             char *end;
             tokens = strtol(argv[++i], &end, 10);
             if (*end || tokens < 1 || tokens > 1000000)
-                return usage();
+                return usage(stderr, 2);
         } else {
-            return usage();
+            return usage(stderr, 2);
         }
     }
     const size_t n_prompt = strlen(prompt);
