@@ -423,17 +423,20 @@ static void test_dispatch_planning(void **state)
         return;
     const bool cpu = cpu_kernels();
     const bool cm = dvk_context_device_info(harness_ctx)->cooperative_matrix_nv_f16;
+    /* (cpu_gemm only from 65536 weight elements: smaller products of many rows stay tiled) */
     static const struct {
-        uint64_t M;
+        uint64_t M, N, K;
         const char *cpu, *other;
     } cs[] = {
-        {1, "linear/cpu_gemv", "linear/gemv"},
-        {2, "linear/cpu_gemv", "linear/gemv"},
-        {3, "linear/cpu_gemm", "linear/gemv"},
-        {40, "linear/cpu_gemm", "linear/tiled"},
+        {1, 24, 40, "linear/cpu_gemv", "linear/gemv"},
+        {2, 24, 40, "linear/cpu_gemv", "linear/gemv"},
+        {3, 24, 40, "linear/gemv", "linear/gemv"},
+        {40, 24, 40, "linear/tiled", "linear/tiled"},
+        {3, 256, 256, "linear/cpu_gemm", "linear/gemv"},
+        {40, 256, 256, "linear/cpu_gemm", "linear/tiled"},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; ++i) {
-        const uint64_t M = cs[i].M, N = 24, K = 40;
+        const uint64_t M = cs[i].M, N = cs[i].N, K = cs[i].K;
         dvk_tensor *x = harness_make(F32, 2, M, K, 0, 0), *w = harness_make(F32, 2, N, K, 0, 0);
         dvk_tensor *y = harness_make(F32, 2, M, N, 0, 0);
         dvk_cmd *cmd = NULL;

@@ -681,6 +681,8 @@ static dvk_status record_cm(dvk_cmd *cmd, dvk_context *ctx, const linear_problem
 
 /* Rows of x up to which cpu_gemv.comp runs on CPU devices, cpu_gemm.comp beyond */
 #define CPU_GEMV_ROWS 2
+/* Weight elements (N x K) from which cpu_gemm.comp runs; the tiled kernel below that */
+#define CPU_GEMM_MIN_WEIGHTS 65536u
 
 typedef struct cpu_plan {
     bool gemv;                       /* cpu_gemv.comp (lanes along K), else cpu_gemm.comp */
@@ -841,7 +843,11 @@ dvk_status dvk_linear(dvk_cmd *cmd, const dvk_linear_desc *d)
     const bool decode_forced = sw.off || sw.rpt || sw.splits || sw.lanes || sw.wg || sw.unroll ||
                                sw.xdirect;
     const bool others = cpu_off || config != -1 || (decode_forced && p.M <= GV_MAX_ROWS);
-    const uint32_t lanes = others ? 0 : cpu_lanes(ctx, &p);
+    /* (Products of small weights with many rows stay on the tiled kernel, which ran the tiny
+     * RWKV-7's prefill, N x K of 64 x 64 to 256 x 64, 1.4x faster on lavapipe.) */
+    const bool small_gemm = p.M > CPU_GEMV_ROWS && p.N * p.K < CPU_GEMM_MIN_WEIGHTS &&
+                            !forced.tm;
+    const uint32_t lanes = others || small_gemm ? 0 : cpu_lanes(ctx, &p);
     if (lanes) {
         cpu_plan c;
         plan_cpu(ctx, &p, lanes, &forced, &c);
