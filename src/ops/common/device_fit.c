@@ -29,6 +29,14 @@ uint32_t dvk__cpu_lanes(const dvk_context *ctx, dvk_ops_kernel kernel)
     return ok ? hw->subgroup_size : 0;
 }
 
+uint32_t dvk__cpu_columns(uint32_t K, uint32_t V)
+{
+    uint32_t cpl = 4;
+    while (cpl > 1 && (V % cpl != 0 || K * cpl > 256))
+        cpl /= 2;
+    return cpl;
+}
+
 uint32_t dvk__subgroups_for(uint32_t blocks_a, uint32_t blocks_b, uint32_t most)
 {
     for (uint32_t n = most; n > 1; n /= 2)

@@ -20,6 +20,12 @@ bool dvk__coopmat_f16_usable(const dvk_context *ctx, const dvk__rec *r);
  * subgroups have one fixed size and offer subgroupAdd and subgroupShuffle, and `kernel` built. */
 uint32_t dvk__cpu_lanes(const dvk_context *ctx, dvk_ops_kernel kernel);
 
+/* Value columns per lane of those kernels (4, 2 or 1, dividing V): more amortise each token's
+ * loads and shuffles, but the unrolled state of K x columns values per lane grows llvmpipe's
+ * compile time as its square (K = 256: 3.4 s with one column, 20 s with four), so it stays
+ * within 256. */
+uint32_t dvk__cpu_columns(uint32_t K, uint32_t V);
+
 /* The largest count of subgroups (most, most/2, ..., 1) dividing both block counts: how many
  * subgroups of 32 share a cooperative-matrix kernel's tiles evenly. */
 uint32_t dvk__subgroups_for(uint32_t blocks_a, uint32_t blocks_b, uint32_t most);

@@ -58,17 +58,11 @@ static dvk_status plan_recurrent(const dvk_context *ctx, const dvk__rec *r, recu
     const dvk_device_info *info = &ctx->info;
     const uint32_t lanes = cpu_lanes(ctx, r);
     if (lanes) {
-        /* A column per lane; several subgroups per workgroup while at least 16 workgroups
+        /* Columns per lane; several subgroups per workgroup while at least 16 workgroups
          * remain for lavapipe's threads (each workgroup has a fixed cost, which dominates
          * the decode step of a batch); one subgroup with the key read-out, whose sums run
          * across a subgroup's lanes. */
-        /* Columns per lane, read as one vector: more amortise each token's loads and
-         * shuffles, but the unrolled state of K * cpl values per lane grows llvmpipe's
-         * compile time as its square (K = 256: 3.4 s with one column, 20 s with four), so
-         * K * cpl stays within 256. */
-        uint32_t cpl = 4;
-        while (cpl > 1 && (r->V % cpl != 0 || r->K * cpl > 256))
-            cpl /= 2;
+        const uint32_t cpl = dvk__cpu_columns(r->K, r->V); /* read as one vector */
         uint32_t wg = lanes;
         const uint32_t v_lanes = (uint32_t)dvk__ceil_div(r->V, lanes * cpl) * lanes;
         while (!r->key_readout && wg * 2 <= dvk__min_u32(v_lanes, 64) &&

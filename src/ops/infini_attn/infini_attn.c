@@ -24,23 +24,13 @@ static const dvk_ops_kernel retrieve_cpu_kernels[2] = {DVK_OPS_K_INFINI_ATTN_RET
 static const dvk_ops_kernel update_cpu_kernels[2] = {DVK_OPS_K_INFINI_ATTN_UPDATE_CPU_F32,
                                                      DVK_OPS_K_INFINI_ATTN_UPDATE_CPU_F16};
 
-/* Value columns per lane of the CPU kernels: a memory block of D x CPL per lane, kept within
- * 256 values (llvmpipe's compile time grows with its square). */
-static uint32_t cpu_columns(const dvk__rec *r)
-{
-    uint32_t cpl = 4;
-    while (cpl > 1 && (r->V % cpl != 0 || r->K * cpl > 256))
-        cpl /= 2;
-    return cpl;
-}
-
 /* out = in σ(gate) + r(x) (1 − σ(gate)), or out = in − r(x) (delta), on a CPU device. */
 static dvk_status record_retrieve_cpu(dvk_cmd *cmd, const dvk__rec *r, uint32_t lanes,
                                       dvk_binding x, const dvk_binding *mem_bindings,
                                       dvk_binding in, dvk_binding out, bool delta, float eps)
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
-    const uint32_t cpl = cpu_columns(r), bt = 64;
+    const uint32_t cpl = dvk__cpu_columns(r->K, r->V), bt = 64;
     const dvk_pipeline_key key = {
         .kernel = retrieve_cpu_kernels[r->dtype == DVK_DTYPE_F16],
         .binding_count = INFINI_ATTN_RETRIEVE_BINDINGS,
@@ -80,7 +70,7 @@ static dvk_status record_update_cpu(dvk_cmd *cmd, const dvk__rec *r, uint32_t la
                                     dvk_binding k, dvk_binding v, const dvk_infini_attn_desc *d)
 {
     dvk_context *ctx = dvk__cmd_context(cmd);
-    const uint32_t cpl = cpu_columns(r);
+    const uint32_t cpl = dvk__cpu_columns(r->K, r->V);
     const dvk_pipeline_key key = {
         .kernel = update_cpu_kernels[r->dtype == DVK_DTYPE_F16],
         .binding_count = INFINI_ATTN_UPDATE_CPU_BINDINGS,

@@ -120,9 +120,7 @@ static dvk_status record_recurrent(dvk_cmd *cmd, const dvk__linear_attn *p)
     const dvk_ops_kernel cpu_kernel = recurrent_cpu_kernels[r->dtype == DVK_DTYPE_F16];
     const uint32_t lanes = dvk__cpu_lanes(ctx, cpu_kernel);
     if (lanes) { /* KS is the columns per lane there, as in the delta rule's CPU kernel */
-        ks = 4;
-        while (ks > 1 && (r->V % ks != 0 || r->K * ks > 256))
-            ks /= 2;
+        ks = dvk__cpu_columns(r->K, r->V);
         bv = lanes * ks;
     }
     const uint32_t wg = lanes ? lanes : bv * ks;
