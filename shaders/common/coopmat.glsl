@@ -1,12 +1,28 @@
 // Shared by the cooperative-matrix (tensor core) kernels: the delta rule's chunk_prepare_cm,
-// chunk_state_cm and chunk_output_cm, and linear attention's chunk_output_cm. fp16 tensors
-// only; products take fp16 operands from shared memory (or memory) and accumulate in fp32,
-// 16 x 16 x 16 per subgroup of 32 (VK_NV_cooperative_matrix; the host checks the device offers
-// this shape). The mapping of a matrix's elements to invocations is the driver's, so masks,
-// decays and odd sizes are applied in shared memory by ordinary code between products.
+// chunk_state_cm and chunk_output_cm, KDA's/RWKV-7's (dplr/), linear attention's
+// chunk_output_cm and dvk_linear's tiled_cm. fp16 tensors only; products take fp16 operands
+// from shared memory (or memory) and accumulate in fp32, 16 x 16 x 16 per subgroup of 32. The
+// mapping of a matrix's elements to invocations is the driver's, so masks, decays and odd sizes
+// are applied in shared memory by ordinary code between products.
+//
+// One source, two extensions (DvkShaders.cmake's COOPMAT builds each kernel twice):
+// VK_NV_cooperative_matrix (NVIDIA), and with DVK_CM_KHR=1 VK_KHR_cooperative_matrix (AMD
+// RDNA3+, Intel Xe2, NVIDIA, ...; compiled by glslangValidator 13+ where glslc cannot). The
+// kernels write only these names:
+//   CM_A, CM_B        fp16 operands of a product (the NV extension has one type for both)
+//   ACC32, ACC16      fp32 accumulators, and fp16 ones for storing a result as fp16
+//                     (ACC16(acc) converts)
+//   CM_LOAD(m, buf, element, stride, CM_ROWS | CM_COLS), CM_STORE(...): stride and element in
+//                     units of buf's element type; CM_COLS reads the block transposed
+//   CM_MMA(a, b, c)   a b + c
+// The host checks the device offers this shape (16x16x16, fp16 x fp16 + fp32, subgroup scope)
+// on the extension it uses, and runs the pipelines with subgroups of exactly 32.
 //
 // Built without glslc's optimiser: shaderc 2023.2's optimiser crashes on cooperative-matrix
 // additions. The driver's compiler optimises the module anyway.
+//
+// Declare one coopmat per declaration (`ACC32 a = ..., b = ...` loses the second one's use in
+// glslang 13: "cannot convert from coopmat<3, 16, 16, 2> to coopmat<3, 16, 16>").
 //
 // Size arrays here by arithmetic on specialisation constants only, never by a choice on a
 // boolean one (`FLAG ? N : 1`): on the H100's driver such arrays (a shared tile and register
@@ -15,13 +31,33 @@
 #ifndef DVK_COOPMAT_GLSL
 #define DVK_COOPMAT_GLSL
 
-#extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
 
-#define MAT16 fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#if DVK_CM_KHR
+#extension GL_KHR_cooperative_matrix : require
+#define CM_A coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
+#define CM_B coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB>
+#define ACC32 coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>
+#define ACC16 coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>
+#define CM_ROWS gl_CooperativeMatrixLayoutRowMajor
+#define CM_COLS gl_CooperativeMatrixLayoutColumnMajor
+#define CM_LOAD(m, buf, element, stride, layout) coopMatLoad(m, buf, element, stride, layout)
+#define CM_STORE(m, buf, element, stride, layout) coopMatStore(m, buf, element, stride, layout)
+#define CM_MMA(a, b, c) coopMatMulAdd(a, b, c)
+#else
+#extension GL_NV_cooperative_matrix : require
+#define CM_A fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define CM_B fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
 #define ACC32 fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
+#define ACC16 fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define CM_ROWS false
+#define CM_COLS true
+#define CM_LOAD(m, buf, element, stride, layout) coopMatLoadNV(m, buf, element, stride, layout)
+#define CM_STORE(m, buf, element, stride, layout) coopMatStoreNV(m, buf, element, stride, layout)
+#define CM_MMA(a, b, c) coopMatMulAddNV(a, b, c)
+#endif
 
 const uint NSG = WG / 32; // subgroups per workgroup
 

@@ -45,8 +45,8 @@ foreach(io ${DVK_IO_TYPES})
   # The chunked stages on cooperative matrices (tensor cores), fp16 only.
   if(io STREQUAL "f16")
     foreach(stage chunk_prepare chunk_state chunk_output)
-      dvk_shader(delta_rule/${stage}_cm_${io} ops/delta_rule/${stage}_cm.comp NO_OPT
-                 REQUIRES ${io_req} COOPMAT_NV DEFINES ${io_defs})
+      dvk_shader(delta_rule/${stage}_cm_${io} ops/delta_rule/${stage}_cm.comp COOPMAT
+                 REQUIRES ${io_req} DEFINES ${io_defs})
     endforeach()
   endif()
 endforeach()
@@ -63,8 +63,8 @@ foreach(io ${DVK_IO_TYPES})
   # KDA's and RWKV-7's three stages on cooperative matrices (tensor cores), fp16 only.
   if(io STREQUAL "f16")
     foreach(stage chunk_prepare chunk_state chunk_output)
-      dvk_shader(dplr/${stage}_cm_${io} ops/dplr/${stage}_cm.comp NO_OPT
-                 REQUIRES ${io_req} COOPMAT_NV DEFINES ${io_defs})
+      dvk_shader(dplr/${stage}_cm_${io} ops/dplr/${stage}_cm.comp COOPMAT
+                 REQUIRES ${io_req} DEFINES ${io_defs})
     endforeach()
   endif()
 endforeach()
@@ -85,8 +85,8 @@ foreach(io ${DVK_IO_TYPES})
                REQUIRES ${io_req} DEFINES ${io_defs})
   endforeach()
   if(io STREQUAL "f16")
-    dvk_shader(linear_attn/chunk_output_cm_${io} ops/linear_attn/chunk_output_cm.comp NO_OPT
-               REQUIRES ${io_req} COOPMAT_NV DEFINES ${io_defs})
+    dvk_shader(linear_attn/chunk_output_cm_${io} ops/linear_attn/chunk_output_cm.comp COOPMAT
+               REQUIRES ${io_req} DEFINES ${io_defs})
   endif()
   dvk_shader(softmax_attn/softmax_attn_${io} ops/softmax_attn/softmax_attn.comp
              REQUIRES ${io_req} DEFINES ${io_defs})

@@ -17,8 +17,8 @@ foreach(kernel cpu_gemm cpu_gemv)
   dvk_shader(linear/${kernel}_any nn/linear/${kernel}.comp LIBRARY deltavk_nn
              REQUIRES FLOAT16_STORAGE SUBGROUP_SHUFFLE)
 endforeach()
-dvk_shader(linear/tiled_cm nn/linear/tiled_cm.comp LIBRARY deltavk_nn NO_OPT
-           REQUIRES FLOAT16_STORAGE COOPMAT_NV)
+dvk_shader(linear/tiled_cm nn/linear/tiled_cm.comp LIBRARY deltavk_nn COOPMAT
+           REQUIRES FLOAT16_STORAGE)
 # The same tiling with the matrix operations emulated by plain code, so that the tests run it
 # on devices without cooperative matrices (DVK_LINEAR_CM_EMULATE).
 dvk_shader(linear/tiled_cm_emu nn/linear/tiled_cm.comp LIBRARY deltavk_nn

@@ -58,9 +58,8 @@ layout(std430, binding = LINEAR_BIND_PART) writeonly buffer Part4_ { uvec4 part4
 #include "coopmat.glsl"
 #define CM_WARP gl_SubgroupID
 #define CM_ZERO ACC32(0.0)
-#define CM_MATLOAD(mat, off, stride, col) coopMatLoadNV(mat, smem, off, stride, col)
-#define CM_MMA(a, b, c) coopMatMulAddNV(a, b, c)
-#define CM_ACCSTORE(c, off, stride) coopMatStoreNV(c, smem, off, stride, false)
+#define CM_MATLOAD(mat, off, stride, layout) CM_LOAD(mat, smem, off, stride, layout)
+#define CM_ACCSTORE(c, off, stride) CM_STORE(c, smem, off, stride, CM_ROWS)
 #define CM_F16X2(v) packFloat2x16(f16vec2(v))
 #else
 const uint CM_PAD = 8;
@@ -94,8 +93,11 @@ struct cm_view {
 struct cm_acc {
     float v[8];
 };
-#define MAT16 cm_view
+#define CM_A cm_view
+#define CM_B cm_view
 #define ACC32 cm_acc
+#define CM_ROWS false
+#define CM_COLS true
 #define CM_WARP (gl_LocalInvocationID.x / 32)
 #define CM_ZERO cm_acc(float[8](0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
 #define CM_MATLOAD(mat, off_, stride_, col_) mat = cm_view(off_, stride_, col_)
@@ -197,7 +199,7 @@ void main()
     uvec4 xr0[XL], wr0[WL], xr1[XL], wr1[WL];
     // Step `step`'s tiles into registers: invocation-load v is row v / KV, columns
     // (v % KV)·8 .. +8 of the step (consecutive invocations along a row: coalesced).
-#define CM_LOAD(xr, wr, step)                                                                      \
+#define TILE_LOAD(xr, wr, step)                                                                    \
     {                                                                                              \
         const uint k0_ = kbeg + (step) * BK;                                                       \
         const bool step_ok_ = (step) < nsteps;                                                     \
@@ -232,10 +234,10 @@ void main()
 #define CM_FRAGS(a, b, buf, kk)                                                                    \
     {                                                                                              \
         [[unroll]] for (uint i_ = 0; i_ < TI; ++i_)                                                \
-            CM_MATLOAD(a[i_], (buf) * BUF + (wm * WM + i_ * 16) * RS + (kk) * 2, RS, false);       \
+            CM_MATLOAD(a[i_], (buf) * BUF + (wm * WM + i_ * 16) * RS + (kk) * 2, RS, CM_ROWS);     \
         [[unroll]] for (uint j_ = 0; j_ < TJ; ++j_)                                                \
             CM_MATLOAD(b[j_], (buf) * BUF + A_SIZE + (wn * WN + j_ * 16) * RS + (kk) * 2, RS,      \
-                       true);                                                                      \
+                       CM_COLS);                                                                   \
     }
 #define CM_PRODUCTS(a, b)                                                                          \
     [[unroll]] for (uint i_ = 0; i_ < TI; ++i_)                                                    \
@@ -249,8 +251,8 @@ void main()
             if ((DIAG & CM_DIAG_NOFRAG) != 0u) {                                                   \
                 CM_PRODUCTS(ah, bh)                                                                \
             } else {                                                                               \
-                MAT16 a[TI];                                                                       \
-                MAT16 b[TJ];                                                                       \
+                CM_A a[TI];                                                                        \
+                CM_B b[TJ];                                                                        \
                 CM_FRAGS(a, b, buf, kk)                                                            \
                 CM_PRODUCTS(a, b)                                                                  \
             }                                                                                      \
@@ -262,7 +264,7 @@ void main()
     // never holds (G >= 1), which keeps them.
 #define LOOP_LOAD(xr, wr, step)                                                                    \
     if ((DIAG & CM_DIAG_NOGLOBAL) == 0u)                                                           \
-        CM_LOAD(xr, wr, step)
+        TILE_LOAD(xr, wr, step)
 #define LOOP_PUT(xr, wr, buf)                                                                      \
     if ((DIAG & CM_DIAG_NOSTORE) == 0u) {                                                          \
         CM_PUT(xr, wr, buf)                                                                        \
@@ -281,13 +283,13 @@ void main()
         acc[i] = CM_ZERO;
     uint sink = 0u;
 
-    CM_LOAD(xr0, wr0, 0u)
+    TILE_LOAD(xr0, wr0, 0u)
     CM_PUT(xr0, wr0, 0u)
     if (STAGES == 3)
-        CM_LOAD(xr1, wr1, 1u)
+        TILE_LOAD(xr1, wr1, 1u)
     barrier();
-    MAT16 ah[TI]; // CM_DIAG_NOFRAG: the operands of the first step's first sub-step
-    MAT16 bh[TJ];
+    CM_A ah[TI]; // CM_DIAG_NOFRAG: the operands of the first step's first sub-step
+    CM_B bh[TJ];
     if ((DIAG & CM_DIAG_NOFRAG) != 0u)
         CM_FRAGS(ah, bh, 0u, 0u)
     if (STAGES == 1) {

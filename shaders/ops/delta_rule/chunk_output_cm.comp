@@ -101,17 +101,19 @@ void main()
         [[dont_unroll]] for (uint kk = 0; kk < XB; ++kk) {
             [[unroll]] for (uint e = 0; e < TP; ++e) {
                 const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
-                MAT16 a, b;
-                coopMatLoadNV(a, s16, QS_OFF + rb * 16 * QSS + kk * 16, QSS, false);
-                coopMatLoadNV(b, s16, KS_OFF + cb * 16 * QSS + kk * 16, QSS, true); // K^T
-                acc_p[e] = coopMatMulAddNV(a, b, acc_p[e]);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s16, QS_OFF + rb * 16 * QSS + kk * 16, QSS, CM_ROWS);
+                CM_LOAD(b, s16, KS_OFF + cb * 16 * QSS + kk * 16, QSS, CM_COLS); // K^T
+                acc_p[e] = CM_MMA(a, b, acc_p[e]);
             }
             [[unroll]] for (uint e = 0; e < TO; ++e) {
                 const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-                MAT16 a, b;
-                coopMatLoadNV(a, s16, QS_OFF + rb * 16 * QSS + kk * 16, QSS, false);
-                coopMatLoadNV(b, s16, HS_OFF + kk * 16 * HSS + cb * 16, HSS, false);
-                acc_o[e] = coopMatMulAddNV(a, b, acc_o[e]);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s16, QS_OFF + rb * 16 * QSS + kk * 16, QSS, CM_ROWS);
+                CM_LOAD(b, s16, HS_OFF + kk * 16 * HSS + cb * 16, HSS, CM_ROWS);
+                acc_o[e] = CM_MMA(a, b, acc_o[e]);
             }
         }
         barrier();
@@ -120,7 +122,7 @@ void main()
     // P: mask the upper triangle, apply the relative decays, round to fp16
     [[unroll]] for (uint e = 0; e < TP; ++e) {
         const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
-        coopMatStoreNV(acc_p[e], s_f32, rb * 16 * FSP + cb * 16, FSP, false);
+        CM_STORE(acc_p[e], s_f32, rb * 16 * FSP + cb * 16, FSP, CM_ROWS);
     }
     PUT_F16(s16, U_OFF, u_pre, C, BV, USS)
     barrier();
@@ -138,7 +140,7 @@ void main()
     if (USE_G) { // exp(G) ⊙ (Q h): the row scale, through shared memory
         [[unroll]] for (uint e = 0; e < TO; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-            coopMatStoreNV(acc_o[e], s_f32, rb * 16 * FSO + cb * 16, FSO, false);
+            CM_STORE(acc_o[e], s_f32, rb * 16 * FSO + cb * 16, FSO, CM_ROWS);
         }
         barrier();
         for (uint idx = lid; idx < C * BV; idx += WG)
@@ -146,7 +148,7 @@ void main()
         barrier();
         [[unroll]] for (uint e = 0; e < TO; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-            coopMatLoadNV(acc_o[e], s_f32, rb * 16 * FSO + cb * 16, FSO, false);
+            CM_LOAD(acc_o[e], s_f32, rb * 16 * FSO + cb * 16, FSO, CM_ROWS);
         }
         barrier();
     }
@@ -154,13 +156,14 @@ void main()
     [[unroll]] for (uint e = 0; e < TO; ++e) {
         const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
         [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
-            MAT16 a, b;
-            coopMatLoadNV(a, s16, P_OFF + rb * 16 * PSS + kk * 16, PSS, false);
-            coopMatLoadNV(b, s16, U_OFF + kk * 16 * USS + cb * 16, USS, false);
-            acc_o[e] = coopMatMulAddNV(a, b, acc_o[e]);
+            CM_A a;
+            CM_B b;
+            CM_LOAD(a, s16, P_OFF + rb * 16 * PSS + kk * 16, PSS, CM_ROWS);
+            CM_LOAD(b, s16, U_OFF + kk * 16 * USS + cb * 16, USS, CM_ROWS);
+            acc_o[e] = CM_MMA(a, b, acc_o[e]);
         }
         acc_o[e] = acc_o[e] * pc.scale;
-        coopMatStoreNV(acc_o[e], s_f32, rb * 16 * FSO + cb * 16, FSO, false);
+        CM_STORE(acc_o[e], s_f32, rb * 16 * FSO + cb * 16, FSO, CM_ROWS);
     }
     barrier();
     [[unroll]] for (uint e = 0; e < (C * BV / 8 + WG - 1) / WG; ++e) {

@@ -111,10 +111,11 @@ void product_out(bool to_w, uint c0)
         [[unroll]] for (uint e = 0; e < TW; ++e) {
             const uint id = sg + NSG * e, rb = id / XB, cb = id % XB;
             if (id < CB * XB) {
-                MAT16 a, b;
-                coopMatLoadNV(a, s16, L_OFF + rb * 16 * LS + kk * 16, LS, false);
-                coopMatLoadNV(b, s16, X_OFF + kk * 16 * XS + cb * 16, XS, false);
-                acc[e] = coopMatMulAddNV(a, b, acc[e]);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s16, L_OFF + rb * 16 * LS + kk * 16, LS, CM_ROWS);
+                CM_LOAD(b, s16, X_OFF + kk * 16 * XS + cb * 16, XS, CM_ROWS);
+                acc[e] = CM_MMA(a, b, acc[e]);
             }
         }
     }
@@ -122,7 +123,7 @@ void product_out(bool to_w, uint c0)
     [[unroll]] for (uint e = 0; e < TW; ++e) {
         const uint id = sg + NSG * e, rb = id / XB, cb = id % XB;
         if (id < CB * XB)
-            coopMatStoreNV(MAT16(acc[e]), s16, X_OFF + rb * 16 * XS + cb * 16, XS, false);
+            CM_STORE(ACC16(acc[e]), s16, X_OFF + rb * 16 * XS + cb * 16, XS, CM_ROWS);
     }
     barrier();
     [[unroll]] for (uint e = 0; e < (C * KT / 8 + WG - 1) / WG; ++e) {
@@ -181,10 +182,11 @@ void main()
         [[dont_unroll]] for (uint kk = 0; kk < XB; ++kk) {
             [[unroll]] for (uint e = 0; e < TA; ++e) {
                 const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
-                MAT16 a, b;
-                coopMatLoadNV(a, s16, X_OFF + rb * 16 * XS + kk * 16, XS, false);
-                coopMatLoadNV(b, s16, X_OFF + cb * 16 * XS + kk * 16, XS, true);
-                acc_a[e] = coopMatMulAddNV(a, b, acc_a[e]);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s16, X_OFF + rb * 16 * XS + kk * 16, XS, CM_ROWS);
+                CM_LOAD(b, s16, X_OFF + cb * 16 * XS + kk * 16, XS, CM_COLS);
+                acc_a[e] = CM_MMA(a, b, acc_a[e]);
             }
         }
         if (NK > 1)
@@ -193,7 +195,7 @@ void main()
     // transposed into s_m: A[t][j] lands at TRI(j, t)
     [[unroll]] for (uint e = 0; e < TA; ++e) {
         const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
-        coopMatStoreNV(acc_a[e], s_m, cb * 16 * MS + rb * 16, MS, true);
+        CM_STORE(acc_a[e], s_m, cb * 16 * MS + rb * 16, MS, CM_COLS);
     }
     barrier();
     for (uint idx = lid; idx < C * C; idx += WG) {

@@ -73,7 +73,7 @@ void main()
     [[unroll]] for (uint e = 0; e < TH; ++e) {
         const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
         if (USE_H0)
-            coopMatLoadNV(hb[e], h0, state_base + rb * 16 * V + c0 + cb * 16, V, false);
+            CM_LOAD(hb[e], h0, state_base + rb * 16 * V + c0 + cb * 16, V, CM_ROWS);
         else
             hb[e] = ACC32(0.0);
     }
@@ -128,9 +128,9 @@ void main()
         // the state at the chunk's start: to h_chunks and, as fp16, to the W h operand
         [[unroll]] for (uint e = 0; e < TH; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-            const MAT16 h16 = MAT16(hb[e]);
-            coopMatStoreNV(h16, s_h, rb * 16 * HS + cb * 16, HS, false);
-            coopMatStoreNV(h16, h_chunks, hc_base + rb * 16 * V + c0 + cb * 16, V, false);
+            const ACC16 h16 = ACC16(hb[e]);
+            CM_STORE(h16, s_h, rb * 16 * HS + cb * 16, HS, CM_ROWS);
+            CM_STORE(h16, h_chunks, hc_base + rb * 16 * V + c0 + cb * 16, V, CM_ROWS);
         }
         [[unroll]] for (uint m = 0; m < NG; ++m)
             if (lid + WG * m < C)
@@ -145,12 +145,13 @@ void main()
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
             ACC32 acc = ACC32(0.0);
             [[unroll]] for (uint kk = 0; kk < KB; ++kk) {
-                MAT16 a, b;
-                coopMatLoadNV(a, s_x, rb * 16 * XS + kk * 16, XS, false);
-                coopMatLoadNV(b, s_h, kk * 16 * HS + cb * 16, HS, false);
-                acc = coopMatMulAddNV(a, b, acc);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s_x, rb * 16 * XS + kk * 16, XS, CM_ROWS);
+                CM_LOAD(b, s_h, kk * 16 * HS + cb * 16, HS, CM_ROWS);
+                acc = CM_MMA(a, b, acc);
             }
-            coopMatStoreNV(acc, s_wh, rb * 16 * BV + cb * 16, BV, false);
+            CM_STORE(acc, s_wh, rb * 16 * BV + cb * 16, BV, CM_ROWS);
         }
         barrier();
 
@@ -188,10 +189,11 @@ void main()
             if (USE_G)
                 hb[e] = hb[e] * decay;
             [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
-                MAT16 a, b;
-                coopMatLoadNV(a, s_x, kk * 16 * XS + rb * 16, XS, true); // K^T
-                coopMatLoadNV(b, s_u, kk * 16 * HS + cb * 16, HS, false);
-                hb[e] = coopMatMulAddNV(a, b, hb[e]);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s_x, kk * 16 * XS + rb * 16, XS, CM_COLS); // K^T
+                CM_LOAD(b, s_u, kk * 16 * HS + cb * 16, HS, CM_ROWS);
+                hb[e] = CM_MMA(a, b, hb[e]);
             }
         }
         barrier();
@@ -200,7 +202,7 @@ void main()
     if (STORE_HT) {
         [[unroll]] for (uint e = 0; e < TH; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-            coopMatStoreNV(hb[e], ht, state_base + rb * 16 * V + c0 + cb * 16, V, false);
+            CM_STORE(hb[e], ht, state_base + rb * 16 * V + c0 + cb * 16, V, CM_ROWS);
         }
     }
 }

@@ -144,7 +144,8 @@ void main()
     // off-diagonal P blocks: subgroup s < 6 owns block (p, q), p > q
     const uint pb = sg < 3 ? sg + 1 : sg < 5 ? sg - 1 : 3; // (1,0) (2,0) (3,0) (2,1) (3,1) (3,2)
     const uint qb = sg < 3 ? 0 : sg < 5 ? 1 : 2;
-    ACC32 acc_p = ACC32(0.0), acc_pb = ACC32(0.0);
+    ACC32 acc_p = ACC32(0.0);
+    ACC32 acc_pb = ACC32(0.0);
     ACC32 acc_o[TO];
     [[unroll]] for (uint e = 0; e < TO; ++e) acc_o[e] = ACC32(0.0);
     vec4 ur[(C * BV / 4 + WG - 1) / WG];
@@ -222,21 +223,23 @@ void main()
         // the off-diagonal blocks and (exp(G) ⊙ Q) h
         [[unroll]] for (uint kk = 0; kk < KT / 16; ++kk) {
             if (sg < 6) {
-                MAT16 a, b;
-                coopMatLoadNV(a, s16, XT_OFF + xt_row(qb, 16 * pb) * XS + kk * 16, XS, false);
-                coopMatLoadNV(b, s16, YT_OFF + 16 * qb * XS + kk * 16, XS, true); // YT^T
-                acc_p = coopMatMulAddNV(a, b, acc_p);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s16, XT_OFF + xt_row(qb, 16 * pb) * XS + kk * 16, XS, CM_ROWS);
+                CM_LOAD(b, s16, YT_OFF + 16 * qb * XS + kk * 16, XS, CM_COLS); // YT^T
+                acc_p = CM_MMA(a, b, acc_p);
                 if (DPLR) {
-                    coopMatLoadNV(b, s16, YB_OFF + 16 * qb * XS + kk * 16, XS, true);
-                    acc_pb = coopMatMulAddNV(a, b, acc_pb);
+                    CM_LOAD(b, s16, YB_OFF + 16 * qb * XS + kk * 16, XS, CM_COLS);
+                    acc_pb = CM_MMA(a, b, acc_pb);
                 }
             }
             [[unroll]] for (uint e = 0; e < TO; ++e) {
                 const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-                MAT16 a, b;
-                coopMatLoadNV(a, s16, QG_OFF + rb * 16 * XS + kk * 16, XS, false);
-                coopMatLoadNV(b, s16, H_OFF + kk * 16 * HS + cb * 16, HS, false);
-                acc_o[e] = coopMatMulAddNV(a, b, acc_o[e]);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s16, QG_OFF + rb * 16 * XS + kk * 16, XS, CM_ROWS);
+                CM_LOAD(b, s16, H_OFF + kk * 16 * HS + cb * 16, HS, CM_ROWS);
+                acc_o[e] = CM_MMA(a, b, acc_o[e]);
             }
         }
         barrier();
@@ -262,9 +265,9 @@ void main()
         // diagonal blocks (the blocks above them are never read)
         if (sg < 6) {
             if (pass == 0)
-                coopMatStoreNV(MAT16(acc_pb), s16, P_OFF + 16 * pb * PS + 16 * qb, PS, false);
+                CM_STORE(ACC16(acc_pb), s16, P_OFF + 16 * pb * PS + 16 * qb, PS, CM_ROWS);
             else
-                coopMatStoreNV(MAT16(acc_p), s16, P_OFF + 16 * pb * PS + 16 * qb, PS, false);
+                CM_STORE(ACC16(acc_p), s16, P_OFF + 16 * pb * PS + 16 * qb, PS, CM_ROWS);
         }
         [[unroll]] for (uint e = 0; e < ND; ++e)
             if (lid + WG * e < 4 * 136)
@@ -279,10 +282,11 @@ void main()
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
             [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
                 if (kk <= rb) { // P is zero above the diagonal blocks
-                    MAT16 a, b;
-                    coopMatLoadNV(a, s16, P_OFF + rb * 16 * PS + kk * 16, PS, false);
-                    coopMatLoadNV(b, s16, U_OFF + kk * 16 * US + cb * 16, US, false);
-                    acc_o[e] = coopMatMulAddNV(a, b, acc_o[e]);
+                    CM_A a;
+                    CM_B b;
+                    CM_LOAD(a, s16, P_OFF + rb * 16 * PS + kk * 16, PS, CM_ROWS);
+                    CM_LOAD(b, s16, U_OFF + kk * 16 * US + cb * 16, US, CM_ROWS);
+                    acc_o[e] = CM_MMA(a, b, acc_o[e]);
                 }
             }
         }
@@ -290,7 +294,7 @@ void main()
     }
     [[unroll]] for (uint e = 0; e < TO; ++e) {
         const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-        coopMatStoreNV(MAT16(acc_o[e] * pc.scale), s16, rb * 16 * US + cb * 16, US, false);
+        CM_STORE(ACC16(acc_o[e] * pc.scale), s16, rb * 16 * US + cb * 16, US, CM_ROWS);
     }
     barrier();
     [[unroll]] for (uint e = 0; e < (C * BV / 8 + WG - 1) / WG; ++e) {

@@ -146,7 +146,8 @@ void main()
     }
     const uint pb = sg < 3 ? sg + 1 : sg < 5 ? sg - 1 : 3; // (1,0) (2,0) (3,0) (2,1) (3,1) (3,2)
     const uint qb = sg < 3 ? 0 : sg < 5 ? 1 : 2;
-    ACC32 acc_a = ACC32(0.0), acc_k = ACC32(0.0);
+    ACC32 acc_a = ACC32(0.0);
+    ACC32 acc_k = ACC32(0.0);
 
     // ---- the decayed Gram matrices, KT channels per step ------------------------------------
     for (uint step = 0; step < NKS; ++step) {
@@ -223,13 +224,14 @@ void main()
         }
         [[unroll]] for (uint kk = 0; kk < KT / 16; ++kk) {
             if (sg < 6) {
-                MAT16 a, b;
-                coopMatLoadNV(a, s16, XT_OFF + xt_row(qb, 16 * pb) * XS + kk * 16, XS, false);
-                coopMatLoadNV(b, s16, YT_OFF + 16 * qb * XS + kk * 16, XS, true); // YT^T
-                acc_a = coopMatMulAddNV(a, b, acc_a);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s16, XT_OFF + xt_row(qb, 16 * pb) * XS + kk * 16, XS, CM_ROWS);
+                CM_LOAD(b, s16, YT_OFF + 16 * qb * XS + kk * 16, XS, CM_COLS); // YT^T
+                acc_a = CM_MMA(a, b, acc_a);
                 if (DPLR) {
-                    coopMatLoadNV(b, s16, YK_OFF + 16 * qb * XS + kk * 16, XS, true);
-                    acc_k = coopMatMulAddNV(a, b, acc_k);
+                    CM_LOAD(b, s16, YK_OFF + 16 * qb * XS + kk * 16, XS, CM_COLS);
+                    acc_k = CM_MMA(a, b, acc_k);
                 }
             }
         }
@@ -276,13 +278,13 @@ void main()
     // ---- DPLR's A_ak in fp16; L = (I + A)^-1 --------------------------------------------------
     // A[t][j] lands at TRI(j, t): block (pb, qb) transposed; then each entry times beta_t or -1
     if (sg < 6)
-        coopMatStoreNV(acc_a, s_f32, 16 * qb * MS + 16 * pb, MS, true);
+        CM_STORE(acc_a, s_f32, 16 * qb * MS + 16 * pb, MS, CM_COLS);
     [[unroll]] for (uint e = 0; e < ND; ++e)
         if (lid + WG * e < 4 * 120)
             TRI(d_j[e], d_t[e]) = acc_d[e];
     if (DPLR) { // A_ak (strictly lower) at M_OFF: blocks, diagonal entries, zeros
         if (sg < 6)
-            coopMatStoreNV(MAT16(acc_k), s16, M_OFF + 16 * pb * LS + 16 * qb, LS, false);
+            CM_STORE(ACC16(acc_k), s16, M_OFF + 16 * pb * LS + 16 * qb, LS, CM_ROWS);
         [[unroll]] for (uint e = 0; e < ND; ++e)
             if (lid + WG * e < 4 * 120)
                 s16[M_OFF + d_t[e] * LS + d_j[e]] = float16_t(acc_dk[e]);
@@ -313,17 +315,18 @@ void main()
             m2[e] = ACC32(0.0);
             [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
                 if (kk >= cb && kk <= rb) {
-                    MAT16 a, b;
-                    coopMatLoadNV(a, s16, L_OFF + rb * 16 * LS + kk * 16, LS, false);
-                    coopMatLoadNV(b, s16, M_OFF + kk * 16 * LS + cb * 16, LS, false);
-                    m2[e] = coopMatMulAddNV(a, b, m2[e]);
+                    CM_A a;
+                    CM_B b;
+                    CM_LOAD(a, s16, L_OFF + rb * 16 * LS + kk * 16, LS, CM_ROWS);
+                    CM_LOAD(b, s16, M_OFF + kk * 16 * LS + cb * 16, LS, CM_ROWS);
+                    m2[e] = CM_MMA(a, b, m2[e]);
                 }
             }
         }
         barrier();
         [[unroll]] for (uint e = 0; e < TM2; ++e) {
             const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
-            coopMatStoreNV(MAT16(m2[e]), s16, M_OFF + rb * 16 * LS + cb * 16, LS, false);
+            CM_STORE(ACC16(m2[e]), s16, M_OFF + rb * 16 * LS + cb * 16, LS, CM_ROWS);
         }
     }
 
@@ -362,12 +365,13 @@ void main()
             const uint id = sg + NSG * e, rb = id / (XW / 16), cb = id % (XW / 16);
             acc[e] = ACC32(0.0);
             [[unroll]] for (uint kk = 0; kk <= rb; ++kk) { // both left factors lower triangular
-                MAT16 a, b;
-                coopMatLoadNV(a, s16, LEFT + rb * 16 * LS + kk * 16, LS, false);
-                coopMatLoadNV(b, s16, S_OFF + kk * 16 * SS + cb * 16, SS, false);
-                acc[e] = coopMatMulAddNV(a, b, acc[e]);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s16, LEFT + rb * 16 * LS + kk * 16, LS, CM_ROWS);
+                CM_LOAD(b, s16, S_OFF + kk * 16 * SS + cb * 16, SS, CM_ROWS);
+                acc[e] = CM_MMA(a, b, acc[e]);
             }
-            coopMatStoreNV(acc[e], s_f32, rb * 16 * MS + cb * 16, MS, false);
+            CM_STORE(acc[e], s_f32, rb * 16 * MS + cb * 16, MS, CM_ROWS);
         }
         barrier();
         if (is_w) { // W in fp16, 8 columns per store

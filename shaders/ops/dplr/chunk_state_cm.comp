@@ -69,7 +69,7 @@ void main()
     [[unroll]] for (uint e = 0; e < TH; ++e) {
         const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
         if (USE_H0)
-            coopMatLoadNV(hb[e], h0, state_base + rb * 16 * V + c0 + cb * 16, V, false);
+            CM_LOAD(hb[e], h0, state_base + rb * 16 * V + c0 + cb * 16, V, CM_ROWS);
         else
             hb[e] = ACC32(0.0);
     }
@@ -134,7 +134,7 @@ void main()
         // fp16, to the W h operand
         [[unroll]] for (uint e = 0; e < TH; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-            coopMatStoreNV(hb[e], s_hf, rb * 16 * FS + cb * 16, FS, false);
+            CM_STORE(hb[e], s_hf, rb * 16 * FS + cb * 16, FS, CM_ROWS);
         }
         PUT_F16(s_x, 0, wr, C, K, XS)
         if (DPLR)
@@ -161,12 +161,13 @@ void main()
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
             ACC32 acc = ACC32(0.0);
             [[unroll]] for (uint kk = 0; kk < KB; ++kk) {
-                MAT16 a, b;
-                coopMatLoadNV(a, s_x, rb * 16 * XS + kk * 16, XS, false);
-                coopMatLoadNV(b, s_h, kk * 16 * HS + cb * 16, HS, false);
-                acc = coopMatMulAddNV(a, b, acc);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s_x, rb * 16 * XS + kk * 16, XS, CM_ROWS);
+                CM_LOAD(b, s_h, kk * 16 * HS + cb * 16, HS, CM_ROWS);
+                acc = CM_MMA(a, b, acc);
             }
-            coopMatStoreNV(acc, s_wh, rb * 16 * FS + cb * 16, FS, false);
+            CM_STORE(acc, s_wh, rb * 16 * FS + cb * 16, FS, CM_ROWS);
         }
         barrier();
 
@@ -197,12 +198,13 @@ void main()
         // h = exp(G_C) ⊙ h + X2^T (U' or R)
         [[unroll]] for (uint e = 0; e < TH; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-            coopMatLoadNV(hb[e], s_hf, rb * 16 * FS + cb * 16, FS, false);
+            CM_LOAD(hb[e], s_hf, rb * 16 * FS + cb * 16, FS, CM_ROWS);
             [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
-                MAT16 a, b;
-                coopMatLoadNV(a, s_x, kk * 16 * XS + rb * 16, XS, true); // X2^T
-                coopMatLoadNV(b, s_u, kk * 16 * HS + cb * 16, HS, false);
-                hb[e] = coopMatMulAddNV(a, b, hb[e]);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s_x, kk * 16 * XS + rb * 16, XS, CM_COLS); // X2^T
+                CM_LOAD(b, s_u, kk * 16 * HS + cb * 16, HS, CM_ROWS);
+                hb[e] = CM_MMA(a, b, hb[e]);
             }
         }
         barrier();
@@ -214,10 +216,11 @@ void main()
             [[unroll]] for (uint e = 0; e < TH; ++e) {
                 const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
                 [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
-                    MAT16 a, b;
-                    coopMatLoadNV(a, s_x, kk * 16 * XS + rb * 16, XS, true); // K̂^T
-                    coopMatLoadNV(b, s_v, kk * 16 * HS + cb * 16, HS, false);
-                    hb[e] = coopMatMulAddNV(a, b, hb[e]);
+                    CM_A a;
+                    CM_B b;
+                    CM_LOAD(a, s_x, kk * 16 * XS + rb * 16, XS, CM_COLS); // K̂^T
+                    CM_LOAD(b, s_v, kk * 16 * HS + cb * 16, HS, CM_ROWS);
+                    hb[e] = CM_MMA(a, b, hb[e]);
                 }
             }
             barrier();
@@ -227,7 +230,7 @@ void main()
     if (STORE_HT) {
         [[unroll]] for (uint e = 0; e < TH; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-            coopMatStoreNV(hb[e], ht, state_base + rb * 16 * V + c0 + cb * 16, V, false);
+            CM_STORE(hb[e], ht, state_base + rb * 16 * V + c0 + cb * 16, V, CM_ROWS);
         }
     }
 }

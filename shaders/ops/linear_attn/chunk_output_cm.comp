@@ -200,10 +200,11 @@ void main()
             const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
             if (cb <= rb) { // blocks above the diagonal are masked whole
                 [[unroll]] for (uint kk = 0; kk < KT / 16; ++kk) {
-                    MAT16 a, b;
-                    coopMatLoadNV(a, s16, Q_OFF + rb * 16 * QS + kk * 16, QS, false);
-                    coopMatLoadNV(b, s16, K_OFF + cb * 16 * QS + kk * 16, QS, true); // K'^T
-                    acc_p[e] = coopMatMulAddNV(a, b, acc_p[e]);
+                    CM_A a;
+                    CM_B b;
+                    CM_LOAD(a, s16, Q_OFF + rb * 16 * QS + kk * 16, QS, CM_ROWS);
+                    CM_LOAD(b, s16, K_OFF + cb * 16 * QS + kk * 16, QS, CM_COLS); // K'^T
+                    acc_p[e] = CM_MMA(a, b, acc_p[e]);
                 }
             }
         }
@@ -212,10 +213,11 @@ void main()
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
             ACC32 part = ACC32(0.0);
             [[unroll]] for (uint kk = 0; kk < KT / 16; ++kk) {
-                MAT16 a, b;
-                coopMatLoadNV(a, s16, Q_OFF + rb * 16 * QS + kk * 16, QS, false);
-                coopMatLoadNV(b, s16, S_OFF + kk * 16 * SS + cb * 16, SS, false);
-                part = coopMatMulAddNV(a, b, part);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s16, Q_OFF + rb * 16 * QS + kk * 16, QS, CM_ROWS);
+                CM_LOAD(b, s16, S_OFF + kk * 16 * SS + cb * 16, SS, CM_ROWS);
+                part = CM_MMA(a, b, part);
             }
             acc_o[e] = acc_o[e] + part * up;
         }
@@ -228,7 +230,7 @@ void main()
     // P: the episode mask, row sums and the largest magnitude in fp32, then scaled to fp16
     [[unroll]] for (uint e = 0; e < TP; ++e) {
         const uint id = sg + NSG * e, rb = id / CB, cb = id % CB;
-        coopMatStoreNV(acc_p[e], s_f32, rb * 16 * FP + cb * 16, FP, false);
+        CM_STORE(acc_p[e], s_f32, rb * 16 * FP + cb * 16, FP, CM_ROWS);
     }
     barrier();
 #define IN_EPISODE(t, j) ((j) <= (t) && (j) < n && int(j) >= s_rho[t])
@@ -265,7 +267,7 @@ void main()
     if (USE_DONE) { // drop S0's term from the rows whose episode began in this chunk
         [[unroll]] for (uint e = 0; e < TO; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-            coopMatStoreNV(acc_o[e], s_f32, rb * 16 * FO + cb * 16, FO, false);
+            CM_STORE(acc_o[e], s_f32, rb * 16 * FO + cb * 16, FO, CM_ROWS);
         }
         barrier();
         for (uint x = lid; x < C * BV; x += WG)
@@ -274,7 +276,7 @@ void main()
         barrier();
         [[unroll]] for (uint e = 0; e < TO; ++e) {
             const uint id = sg + NSG * e, rb = id / VB, cb = id % VB;
-            coopMatLoadNV(acc_o[e], s_f32, rb * 16 * FO + cb * 16, FO, false);
+            CM_LOAD(acc_o[e], s_f32, rb * 16 * FO + cb * 16, FO, CM_ROWS);
         }
         barrier();
     }
@@ -286,17 +288,18 @@ void main()
         acc_o[e] = acc_o[e] * pdown;
         [[unroll]] for (uint kk = 0; kk < CB; ++kk) {
             if (kk <= rb) { // P is zero above the diagonal blocks
-                MAT16 a, b;
-                coopMatLoadNV(a, s16, P_OFF + rb * 16 * PS + kk * 16, PS, false);
+                CM_A a;
+                CM_B b;
+                CM_LOAD(a, s16, P_OFF + rb * 16 * PS + kk * 16, PS, CM_ROWS);
                 if (full)
-                    coopMatLoadNV(b, v, V_ROW(kk * 16) + c0 + cb * 16, VS, false);
+                    CM_LOAD(b, v, V_ROW(kk * 16) + c0 + cb * 16, VS, CM_ROWS);
                 else
-                    coopMatLoadNV(b, s16, V_OFF + kk * 16 * SS + cb * 16, SS, false);
-                acc_o[e] = coopMatMulAddNV(a, b, acc_o[e]);
+                    CM_LOAD(b, s16, V_OFF + kk * 16 * SS + cb * 16, SS, CM_ROWS);
+                acc_o[e] = CM_MMA(a, b, acc_o[e]);
             }
         }
         acc_o[e] = acc_o[e] * pup;
-        coopMatStoreNV(acc_o[e], s_f32, rb * 16 * FO + cb * 16, FO, false);
+        CM_STORE(acc_o[e], s_f32, rb * 16 * FO + cb * 16, FO, CM_ROWS);
     }
     barrier();
     [[unroll]] for (uint e = 0; e < (C * BV / 8 + WG - 1) / WG; ++e) {
