@@ -107,6 +107,11 @@ function(dvk_shader name source)
     endif()
   endif()
   set_property(GLOBAL APPEND PROPERTY DVK_SHADER_NAMES_${lib} ${name})
+  if(ARG_COOPMAT)
+    set_property(GLOBAL APPEND PROPERTY DVK_SHADER_COOPMAT_${lib} 1)
+  else()
+    set_property(GLOBAL APPEND PROPERTY DVK_SHADER_COOPMAT_${lib} 0)
+  endif()
   string(REPLACE "/" "__" flat ${name})
   set(opt -O)
   if(ARG_NO_OPT OR ARG_COOPMAT)
@@ -152,7 +157,7 @@ endfunction()
 # dvk_embed_shaders(<lib> <prefix> [TARGET <target>]): generates <lib>_spirv.c and
 # <lib>_kernels.h in the build folder: every variant declared for <lib>, as an enum
 # <prefix>_kernel of ids <PREFIX>_K_<NAME> and a table <prefix>_kernel_table[] of
-# { name, code, size, code_khr, size_khr } (code NULL for a variant this glslc could not build;
+# { name, code, size, code_khr, size_khr, coopmat } (code NULL for a variant this glslc could not build;
 # code_khr the KHR cooperative-matrix build of a COOPMAT kernel, else NULL). Adds both files to
 # <target> (default: the target named <lib>; for the libraries, their object library).
 function(dvk_embed_shaders lib prefix)
@@ -164,6 +169,7 @@ function(dvk_embed_shaders lib prefix)
   get_property(names GLOBAL PROPERTY DVK_SHADER_NAMES_${lib})
   get_property(spvs GLOBAL PROPERTY DVK_SHADER_SPVS_${lib})
   get_property(khr_spvs GLOBAL PROPERTY DVK_SHADER_KHR_SPVS_${lib})
+  get_property(coopmat GLOBAL PROPERTY DVK_SHADER_COOPMAT_${lib})
   set(out_c ${PROJECT_BINARY_DIR}/generated/${lib}_spirv.c)
   set(out_h ${PROJECT_BINARY_DIR}/generated/${lib}_kernels.h)
   set(deps)
@@ -175,10 +181,11 @@ function(dvk_embed_shaders lib prefix)
   string(REPLACE ";" "|" names_arg "${names}")
   string(REPLACE ";" "|" spvs_arg "${spvs}")
   string(REPLACE ";" "|" khr_spvs_arg "${khr_spvs}")
+  string(REPLACE ";" "|" coopmat_arg "${coopmat}")
   add_custom_command(
     OUTPUT ${out_c} ${out_h}
     COMMAND ${CMAKE_COMMAND} "-DNAMES=${names_arg}" "-DSPVS=${spvs_arg}"
-            "-DKHR_SPVS=${khr_spvs_arg}" -DOUT_C=${out_c}
+            "-DKHR_SPVS=${khr_spvs_arg}" "-DCOOPMAT=${coopmat_arg}" -DOUT_C=${out_c}
             -DOUT_H=${out_h} -DPREFIX=${prefix} -DLIB=${lib}
             -P ${PROJECT_SOURCE_DIR}/cmake/embed_spirv.cmake
     DEPENDS ${deps} ${PROJECT_SOURCE_DIR}/cmake/embed_spirv.cmake

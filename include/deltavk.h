@@ -337,6 +337,27 @@ typedef enum dvk_device_type {
     DVK_DEVICE_TYPE_CPU = 4,
 } dvk_device_type;
 
+/* Which cooperative-matrix (tensor core) extension deltavk's tensor-core kernels use. */
+typedef enum dvk_coopmat_path {
+    DVK_COOPMAT_NONE = 0, /* none: the FMA kernels */
+    DVK_COOPMAT_NV = 1,   /* VK_NV_cooperative_matrix (NVIDIA) */
+    DVK_COOPMAT_KHR = 2,  /* VK_KHR_cooperative_matrix (AMD RDNA3+, Intel Xe2, NVIDIA, ...) */
+} dvk_coopmat_path;
+
+/* One matrix shape a device offers to compute shaders: D = A B + C with A M x K, B K x N, C and
+ * D M x N, as vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR (or ...NV) lists it. */
+typedef struct dvk_coopmat_shape {
+    dvk_coopmat_path extension; /* the extension that lists it: NV or KHR */
+    uint32_t m, n, k;
+    /* VkComponentTypeKHR values (the NV extension's are the same): 0 fp16, 1 fp32, 2 fp64,
+     * 3..6 int8..int64, 7..10 uint8..uint64; larger values are newer extensions' (bf16, fp8) */
+    uint32_t a_type, b_type, c_type, result_type;
+    uint32_t scope;  /* VkScopeKHR: 3 subgroup, 2 workgroup */
+    bool saturating; /* saturatingAccumulation */
+} dvk_coopmat_shape;
+
+#define DVK_MAX_COOPMAT_SHAPES 48
+
 /* What a device can do, as deltavk uses it. For a context made with the small-device profile
  * the limits are the profile's, not the hardware's (see dvk_context_desc.small_device_profile). */
 typedef struct dvk_device_info {
@@ -364,9 +385,22 @@ typedef struct dvk_device_info {
     bool fp16_arithmetic;        /* shaderFloat16 */
     bool cooperative_matrix_khr; /* VK_KHR_cooperative_matrix enabled */
     bool cooperative_matrix_nv;  /* VK_NV_cooperative_matrix enabled */
-    /* VK_NV_cooperative_matrix offers fp16 x fp16 + fp32 blocks of 16x16x16 to compute shaders,
-     * and vulkanMemoryModel is enabled: what the tensor-core kernels need (with shaderFloat16). */
+    /* The extension offers fp16 x fp16 + fp32 blocks of 16x16x16 at subgroup scope to compute
+     * shaders, and vulkanMemoryModel is enabled: what the tensor-core kernels need (with
+     * shaderFloat16 and subgroups of 32). */
     bool cooperative_matrix_nv_f16;
+    bool cooperative_matrix_khr_f16;
+    /* The extension the tensor-core kernels use: KHR where the device and this build have it,
+     * else NV, else none (NV first under a validation layer older than 1.3.255, which does not
+     * know KHR's); DVK_COOPMAT=khr|nv|none chooses (see docs/configuration.md).
+     * Needs the 16x16x16 fp16 shape above, shaderFloat16, 16-bit storage, and subgroups of 32
+     * (the device's default, or required through subgroup size control). */
+    dvk_coopmat_path cooperative_matrix_path;
+    /* The subgroup size the tensor-core pipelines require (0: they run at the default, 32). */
+    uint32_t cooperative_matrix_subgroup_size;
+    /* Every shape the device lists, KHR's then NV's (at most DVK_MAX_COOPMAT_SHAPES). */
+    uint32_t cooperative_matrix_shape_count;
+    dvk_coopmat_shape cooperative_matrix_shapes[DVK_MAX_COOPMAT_SHAPES];
     bool vulkan_memory_model;    /* vulkanMemoryModel enabled */
     /* Byte alignment of every tensor deltavk allocates, and what a view's byte offset must be a
      * multiple of: max(minStorageBufferOffsetAlignment, 16). */
@@ -861,6 +895,11 @@ typedef struct dvk_kernel_desc {
     uint32_t push_size;
     uint32_t spec_count;
     const uint32_t *spec;
+    /* Run with subgroups of exactly this size, full ones (VkPipelineShaderStage-
+     * RequiredSubgroupSizeCreateInfo; the local size's x must then be a multiple of it). 0 =
+     * the device's choice. A power of two between the device's min_subgroup_size and
+     * max_subgroup_size, on a context with subgroup size control; else DVK_ERROR_UNSUPPORTED. */
+    uint32_t required_subgroup_size;
 } dvk_kernel_desc;
 
 /* The kernel for desc, built on first use (DVK_ERROR_VULKAN if the driver rejects it). It lives
@@ -958,10 +997,11 @@ typedef enum dvk_mode {
  *                  sequentially over chunks; outputs in parallel over chunks), the form
  *                  for prefill on GPUs. fp16 problems run on tensor cores (fp16 products,
  *                  fp32 accumulation; W, U and the per-chunk states stored in fp16) when K
- *                  and V are multiples of 16, chunk_size is 0 or 64, and the device has
- *                  VK_NV_cooperative_matrix with 16x16x16 fp16 blocks for compute,
- *                  shaderFloat16, vulkanMemoryModel, subgroups of exactly 32 and 256
- *                  invocations per workgroup; everything else runs on fp32 FMA kernels.
+ *                  and V are multiples of 16, chunk_size is 0 or 64, the context has a
+ *                  cooperative-matrix path (dvk_device_info.cooperative_matrix_path: NV or
+ *                  KHR, 16x16x16 fp16 blocks, shaderFloat16, vulkanMemoryModel, subgroups of
+ *                  32) and 256 invocations per workgroup; everything else runs on fp32 FMA
+ *                  kernels.
  *                  Scratch memory, held by the dvk_cmd until it is reset or destroyed: W
  *                  [B,T,HV,K] and U [B,T,HV,V] in the storage dtype, the state at every chunk
  *                  start ([chunks,HV,K,V], storage dtype), the cumulative gate [B,T,HV] fp32
@@ -1214,8 +1254,8 @@ typedef enum dvk_feature_map {
  *                  the state at the chunk's start where no episode began before the token,
  *                  plus the causal products inside the token's episode. fp32 FMA kernels,
  *                  except the output pass of fp16 tensors with K and V multiples of 16 on a
- *                  device with VK_NV_cooperative_matrix (fp16 blocks, subgroups of exactly 32,
- *                  fp16 arithmetic, subgroup arithmetic, the Vulkan memory model, workgroups
+ *                  context with a cooperative-matrix path (NV or KHR: fp16 blocks, subgroups
+ *                  of 32, fp16 arithmetic, subgroup arithmetic, the Vulkan memory model, workgroups
  *                  of 256 and enough shared memory): it runs on tensor cores, rounding
  *                  scale·φ(q), φ(k), P = Q'K'ᵀ and the state to fp16 with fp32 sums. Each
  *                  32-row slice of the state, and each chunk's P, is first scaled by a power

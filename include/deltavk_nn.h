@@ -220,9 +220,9 @@ DVK_NN_API dvk_status dvk_glu(dvk_cmd *cmd, const dvk_glu_desc *desc);
  *   tensor cores  M > 16 (and 4 < M ≤ 16 as decode: 16-row tiles, K cut into slices until
  *                 about 256 workgroups stream the weight, their fp32 partial sums in scratch
  *                 memory added as the decode path's are), x and the weight 16-bit, K and N
- *                 multiples of 16, on a device with
- *                 dvk_device_info.cooperative_matrix_nv_f16 and fp16_arithmetic, subgroups of
- *                 exactly 32 (min_subgroup_size = max_subgroup_size = 32), workgroups of 256
+ *                 multiples of 16, on a context with a cooperative-matrix path
+ *                 (dvk_device_info.cooperative_matrix_path NV or KHR: fp16 blocks, fp16
+ *                 arithmetic, subgroups of 32), workgroups of 256
  *                 invocations and 30–40 KiB of shared memory (the configurations below need 128
  *                 to 512 and up to 42 KiB): fp16 products, fp32 sums (as the
  *                 hardware accumulates). bf16 operands are converted to fp16 on the way: exact

@@ -138,17 +138,21 @@ static dvk_status choose_device(const dvk_device_caps *caps, uint32_t n, const c
 
 static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *desc)
 {
+    uint32_t layer_version = 0;
     const dvk_instance_setup setup = {
         .alloc = ctx->alloc,
         .validation = desc->enable_validation,
         .vk_allocator = ctx->vk_alloc,
         .messenger_callback = on_debug_message,
         .messenger_user = ctx,
+        .validation_layer_version = &layer_version,
     };
     DVK_TRY(dvk__load_loader(NULL, &ctx->vkl));
     DVK_TRY(dvk__create_instance(&ctx->vkl, &setup, &ctx->instance, &ctx->api_version, &ctx->vki,
                                  &ctx->messenger));
     ctx->owns_instance = true;
+    ctx->avoid_khr_coopmat =
+        desc->enable_validation && layer_version < VK_MAKE_API_VERSION(0, 1, 3, 255);
 
     uint32_t n = 0;
     VkResult r = ctx->vki.vkEnumeratePhysicalDevices(ctx->instance, &n, NULL);
@@ -185,10 +189,14 @@ static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *de
         exts[n_ext++] = "VK_KHR_portability_subset";
     if (ctx->api_version < VK_API_VERSION_1_3 && c->feat_subgroup_size_control)
         exts[n_ext++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
-#if DVK_HAVE_KHR_COOPMAT_HEADERS
-    if (c->feat_coopmat_khr)
+    /* VK_KHR_cooperative_matrix only where the kernels will use it (the path chosen from the
+     * hardware and DVK_COOPMAT): validation layers older than 1.3.255 report every use of it,
+     * and nothing else needs it. */
+    dvk__choose_coopmat_path(&ctx->caps, &ctx->caps.info, NULL, ctx->avoid_khr_coopmat);
+    const bool enable_khr = c->feat_coopmat_khr &&
+                            c->info.cooperative_matrix_path == DVK_COOPMAT_KHR;
+    if (enable_khr)
         exts[n_ext++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
-#endif
     if (c->feat_coopmat_nv)
         exts[n_ext++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
     /* A developer's switch: the compiler's statistics (registers, spills) of every pipeline. */
@@ -209,12 +217,10 @@ static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *de
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
         .cooperativeMatrix = VK_TRUE,
     };
-#if DVK_HAVE_KHR_COOPMAT_HEADERS
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR coop_khr = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
         .cooperativeMatrix = VK_TRUE,
     };
-#endif
     VkPhysicalDeviceSubgroupSizeControlFeatures size_feat = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES,
         .subgroupSizeControl = c->feat_subgroup_size_control,
@@ -235,12 +241,10 @@ static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *de
         *tail = &size_feat;
         tail = &size_feat.pNext;
     }
-#if DVK_HAVE_KHR_COOPMAT_HEADERS
-    if (c->feat_coopmat_khr) {
+    if (enable_khr) {
         *tail = &coop_khr;
         tail = &coop_khr.pNext;
     }
-#endif
     if (c->feat_coopmat_nv) {
         *tail = &coop_nv;
         tail = &coop_nv.pNext;
@@ -276,6 +280,11 @@ static dvk_status create_own_device(dvk_context *ctx, const dvk_context_desc *de
     ctx->enabled_storage16 = c->feat_storage16;
     ctx->enabled_float16 = c->feat_float16;
     ctx->enabled_subgroup_size_control = c->feat_subgroup_size_control;
+    if (!enable_khr) { /* what the context may use is what it enabled */
+        ctx->caps.feat_coopmat_khr = false;
+        ctx->caps.info.cooperative_matrix_khr = false;
+        ctx->caps.info.cooperative_matrix_khr_f16 = false;
+    }
     return DVK_SUCCESS;
 }
 
@@ -329,7 +338,7 @@ static dvk_status adopt_device(dvk_context *ctx, const dvk_vulkan_handles *h)
     bool coop_khr = false, coop_nv = false, memory_model = false;
     for (const VkBaseInStructure *s = h->enabled_features ? h->enabled_features->pNext : NULL; s;
          s = s->pNext) {
-        switch (s->sType) {
+        switch ((uint32_t)s->sType) { /* uint32_t: a KHR value our headers may predate */
         case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES:
             storage16 |= ((const VkPhysicalDeviceVulkan11Features *)s)->storageBuffer16BitAccess;
             break;
@@ -356,11 +365,9 @@ static dvk_status adopt_device(dvk_context *ctx, const dvk_vulkan_handles *h)
                 ((const VkPhysicalDeviceSubgroupSizeControlFeatures *)s)->subgroupSizeControl;
             full |= ((const VkPhysicalDeviceSubgroupSizeControlFeatures *)s)->computeFullSubgroups;
             break;
-#if DVK_HAVE_KHR_COOPMAT_HEADERS
         case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR:
             coop_khr |= ((const VkPhysicalDeviceCooperativeMatrixFeaturesKHR *)s)->cooperativeMatrix;
             break;
-#endif
         case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV:
             coop_nv |= ((const VkPhysicalDeviceCooperativeMatrixFeaturesNV *)s)->cooperativeMatrix;
             break;
@@ -368,10 +375,8 @@ static dvk_status adopt_device(dvk_context *ctx, const dvk_vulkan_handles *h)
             break;
         }
     }
-#if DVK_HAVE_KHR_COOPMAT_HEADERS
     coop_khr = coop_khr && list_has(h->enabled_extensions, h->enabled_extension_count,
                                     VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
-#endif
     coop_nv = coop_nv && list_has(h->enabled_extensions, h->enabled_extension_count,
                                   VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
     dvk_device_caps *c = &ctx->caps;
@@ -389,6 +394,8 @@ static dvk_status adopt_device(dvk_context *ctx, const dvk_vulkan_handles *h)
     c->info.vulkan_memory_model = c->feat_memory_model;
     c->info.cooperative_matrix_nv_f16 = c->feat_coopmat_nv && c->coopmat_nv_f16_16x16x16 &&
                                         c->feat_memory_model;
+    c->info.cooperative_matrix_khr_f16 = c->feat_coopmat_khr && c->coopmat_khr_f16_16x16x16 &&
+                                         c->feat_memory_model;
     ctx->enabled_storage16 = c->feat_storage16;
     ctx->enabled_float16 = c->feat_float16;
     ctx->enabled_subgroup_size_control = c->feat_subgroup_size_control;
@@ -414,6 +421,7 @@ static void apply_profile(dvk_context *ctx)
     i->cooperative_matrix_khr = false;
     i->cooperative_matrix_nv = false;
     i->cooperative_matrix_nv_f16 = false;
+    i->cooperative_matrix_khr_f16 = false;
 }
 
 /* DVK_DISABLE=fp16,coopmat: the device as if it lacked 16-bit storage and arithmetic (16-bit
@@ -431,11 +439,13 @@ static void apply_disable(dvk_context *ctx)
             i->fp16_storage = false;
             i->fp16_arithmetic = false;
             i->cooperative_matrix_nv_f16 = false; /* fp16 blocks */
+            i->cooperative_matrix_khr_f16 = false;
             dvk__log(ctx, DVK_LOG_WARNING, "DVK_DISABLE: 16-bit storage and arithmetic unused");
         } else if (n == 7 && strncmp(p, "coopmat", 7) == 0) {
             i->cooperative_matrix_khr = false;
             i->cooperative_matrix_nv = false;
             i->cooperative_matrix_nv_f16 = false;
+            i->cooperative_matrix_khr_f16 = false;
             dvk__log(ctx, DVK_LOG_WARNING, "DVK_DISABLE: cooperative matrices unused");
         } else if (n > 0) {
             dvk__log(ctx, DVK_LOG_WARNING,
@@ -480,6 +490,7 @@ dvk_status dvk_context_create(const dvk_context_desc *desc_in, dvk_context **out
     if (st == DVK_SUCCESS) {
         apply_profile(ctx);
         apply_disable(ctx);
+        dvk__choose_coopmat_path(&ctx->caps, &ctx->info, ctx, ctx->avoid_khr_coopmat);
         const char *cache_env = getenv("DVK_PIPELINE_CACHE");
         st = dvk__pipeline_cache_init(ctx, desc.pipeline_cache_path ? desc.pipeline_cache_path
                                            : cache_env && *cache_env ? cache_env

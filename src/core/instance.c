@@ -3,6 +3,7 @@
 #include "core/internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Opening the loader (src/core/volk_private.c: volk, under private names) gives one
@@ -117,8 +118,11 @@ dvk_status dvk__create_instance(const dvk_loader_fns *l, const dvk_instance_setu
             layer_count = 0;
         bool found = false;
         for (uint32_t i = 0; i < layer_count; ++i)
-            if (strcmp(props[i].layerName, "VK_LAYER_KHRONOS_validation") == 0)
+            if (strcmp(props[i].layerName, "VK_LAYER_KHRONOS_validation") == 0) {
                 found = true;
+                if (setup->validation_layer_version)
+                    *setup->validation_layer_version = props[i].specVersion;
+            }
         dvk__free(&alloc, props);
         if (!found)
             return dvk__fail(DVK_ERROR_UNSUPPORTED,
@@ -210,6 +214,69 @@ static dvk_device_type map_type(VkPhysicalDeviceType t)
     }
 }
 
+/* Appends a shape to info's list (while there is room). */
+static void add_shape(dvk_device_info *info, dvk_coopmat_path ext, uint32_t m, uint32_t n,
+                      uint32_t k, uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t scope,
+                      bool saturating)
+{
+    if (info->cooperative_matrix_shape_count < DVK_MAX_COOPMAT_SHAPES)
+        info->cooperative_matrix_shapes[info->cooperative_matrix_shape_count++] =
+            (dvk_coopmat_shape){.extension = ext, .m = m, .n = n, .k = k, .a_type = a,
+                                .b_type = b, .c_type = c, .result_type = d, .scope = scope,
+                                .saturating = saturating};
+}
+
+/* The shapes VK_KHR_cooperative_matrix lists, into caps->info; notes the one the kernels use
+ * (fp16 A, B and fp32 C, D, 16x16x16, per subgroup). */
+static void list_coopmat_shapes_khr(const dvk_instance_fns *vki, VkPhysicalDevice phys,
+                                    dvk_device_caps *caps)
+{
+    VkCooperativeMatrixPropertiesKHR shapes[DVK_MAX_COOPMAT_SHAPES];
+    uint32_t np = DVK_MAX_COOPMAT_SHAPES;
+    for (uint32_t i = 0; i < np; ++i)
+        shapes[i] = (VkCooperativeMatrixPropertiesKHR){
+            .sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR};
+    if (!vki->vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR ||
+        vki->vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR(phys, &np, shapes) < 0)
+        return; /* VK_INCOMPLETE keeps the first DVK_MAX_COOPMAT_SHAPES */
+    for (uint32_t i = 0; i < np; ++i) {
+        const VkCooperativeMatrixPropertiesKHR *p = &shapes[i];
+        add_shape(&caps->info, DVK_COOPMAT_KHR, p->MSize, p->NSize, p->KSize, p->AType,
+                  p->BType, p->CType, p->ResultType, p->scope, p->saturatingAccumulation);
+        if (p->MSize == 16 && p->NSize == 16 && p->KSize == 16 &&
+            p->AType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
+            p->BType == VK_COMPONENT_TYPE_FLOAT16_KHR &&
+            p->CType == VK_COMPONENT_TYPE_FLOAT32_KHR &&
+            p->ResultType == VK_COMPONENT_TYPE_FLOAT32_KHR && p->scope == VK_SCOPE_SUBGROUP_KHR &&
+            !p->saturatingAccumulation)
+            caps->coopmat_khr_f16_16x16x16 = true;
+    }
+}
+
+/* The same for VK_NV_cooperative_matrix. */
+static void list_coopmat_shapes_nv(const dvk_instance_fns *vki, VkPhysicalDevice phys,
+                                   dvk_device_caps *caps)
+{
+    VkCooperativeMatrixPropertiesNV shapes[DVK_MAX_COOPMAT_SHAPES];
+    uint32_t np = DVK_MAX_COOPMAT_SHAPES;
+    for (uint32_t i = 0; i < np; ++i)
+        shapes[i] = (VkCooperativeMatrixPropertiesNV){
+            .sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV};
+    if (!vki->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV ||
+        vki->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(phys, &np, shapes) < 0)
+        return;
+    for (uint32_t i = 0; i < np; ++i) {
+        const VkCooperativeMatrixPropertiesNV *p = &shapes[i];
+        add_shape(&caps->info, DVK_COOPMAT_NV, p->MSize, p->NSize, p->KSize, p->AType,
+                  p->BType, p->CType, p->DType, p->scope, false);
+        if (p->MSize == 16 && p->NSize == 16 && p->KSize == 16 &&
+            p->AType == VK_COMPONENT_TYPE_FLOAT16_NV && p->BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+            p->CType == VK_COMPONENT_TYPE_FLOAT32_NV && p->DType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+            p->scope == VK_SCOPE_SUBGROUP_NV)
+            caps->coopmat_nv_f16_16x16x16 = true;
+    }
+}
+
 void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *vki,
                             VkPhysicalDevice phys, uint32_t instance_api_version, uint32_t index,
                             dvk_device_caps *caps)
@@ -233,10 +300,8 @@ void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *
         const char *n = exts[i].extensionName;
         if (strcmp(n, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) == 0)
             caps->ext_subgroup_size_control = true;
-#if DVK_HAVE_KHR_COOPMAT_HEADERS
         else if (strcmp(n, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME) == 0)
             caps->ext_coopmat_khr = true;
-#endif
         else if (strcmp(n, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME) == 0)
             caps->ext_coopmat_nv = true;
         else if (strcmp(n, "VK_KHR_portability_subset") == 0)
@@ -251,6 +316,8 @@ void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *
     VkPhysicalDeviceCooperativeMatrixPropertiesNV coop_props = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV,
     };
+    /* (VK_KHR_cooperative_matrix's properties are not asked for: its only one,
+     * cooperativeMatrixSupportedStages, has the compute bit wherever a queue computes.) */
     VkPhysicalDeviceSubgroupSizeControlProperties size_props = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES,
         .pNext = caps->ext_coopmat_nv ? &coop_props : NULL,
@@ -287,6 +354,7 @@ void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *
     info->max_subgroup_size = size_control_ok && size_props.maxSubgroupSize
                                   ? size_props.maxSubgroupSize
                                   : p11.subgroupSize;
+    caps->required_subgroup_stages = size_control_ok ? size_props.requiredSubgroupSizeStages : 0;
     const bool compute_subgroups = (p11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
     info->subgroup_arithmetic =
         compute_subgroups &&
@@ -346,14 +414,12 @@ void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
     };
     void *coop_chain = caps->ext_coopmat_nv ? &coop_nv : NULL;
-#if DVK_HAVE_KHR_COOPMAT_HEADERS
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR coop_khr = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
         .pNext = coop_chain,
     };
     if (caps->ext_coopmat_khr)
         coop_chain = &coop_khr;
-#endif
     VkPhysicalDeviceSubgroupSizeControlFeatures size_feat = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES,
         .pNext = coop_chain,
@@ -377,31 +443,14 @@ void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *
     caps->feat_memory_model = f12.vulkanMemoryModel;
     caps->feat_subgroup_size_control = size_control_ok && size_feat.subgroupSizeControl;
     caps->feat_full_subgroups = size_control_ok && size_feat.computeFullSubgroups;
-#if DVK_HAVE_KHR_COOPMAT_HEADERS
     caps->feat_coopmat_khr = caps->ext_coopmat_khr && coop_khr.cooperativeMatrix;
-#endif
     caps->feat_coopmat_nv = caps->ext_coopmat_nv && coop_nv.cooperativeMatrix;
 
-    if (caps->feat_coopmat_nv && vki->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV &&
-        (coop_props.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT)) {
-        /* The deltavk kernels use one shape: fp16 A, B and fp32 C, D, 16x16x16, per subgroup. */
-        VkCooperativeMatrixPropertiesNV shapes[64];
-        uint32_t np = 64;
-        for (uint32_t i = 0; i < np; ++i)
-            shapes[i] = (VkCooperativeMatrixPropertiesNV){
-                .sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV};
-        if (vki->vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(phys, &np, shapes) >= 0) {
-            for (uint32_t i = 0; i < np; ++i) {
-                const VkCooperativeMatrixPropertiesNV *p = &shapes[i];
-                if (p->MSize == 16 && p->NSize == 16 && p->KSize == 16 &&
-                    p->AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
-                    p->BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
-                    p->CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
-                    p->DType == VK_COMPONENT_TYPE_FLOAT32_NV && p->scope == VK_SCOPE_SUBGROUP_NV)
-                    caps->coopmat_nv_f16_16x16x16 = true;
-            }
-        }
-    }
+    if (caps->feat_coopmat_khr)
+        list_coopmat_shapes_khr(vki, phys, caps);
+    if (caps->feat_coopmat_nv &&
+        (coop_props.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT))
+        list_coopmat_shapes_nv(vki, phys, caps);
     info->fp16_storage = caps->feat_storage16;
     info->fp16_arithmetic = caps->feat_float16;
     info->cooperative_matrix_khr = caps->feat_coopmat_khr;
@@ -409,6 +458,76 @@ void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *
     info->vulkan_memory_model = caps->feat_memory_model;
     info->cooperative_matrix_nv_f16 =
         caps->feat_coopmat_nv && caps->coopmat_nv_f16_16x16x16 && caps->feat_memory_model;
+    info->cooperative_matrix_khr_f16 =
+        caps->feat_coopmat_khr && caps->coopmat_khr_f16_16x16x16 && caps->feat_memory_model;
+    dvk__choose_coopmat_path(caps, info, NULL, false);
+}
+
+/* ---- which cooperative-matrix extension the kernels use ---------------------------------- */
+
+/* Whether the tensor-core kernels can run on `ext`: its fp16 16x16x16 shape (with the memory
+ * model, in info), fp16 storage and arithmetic, kernels built for it, and subgroups of 32 (the
+ * default, or required through subgroup size control with full subgroups). Sets *sg to the
+ * size pipelines must require (0: none). */
+static bool coopmat_path_ok(const dvk_device_caps *caps, const dvk_device_info *info,
+                            dvk_coopmat_path ext, uint32_t *sg)
+{
+    const dvk_ops_kernel probe = DVK_OPS_K_DELTA_RULE_CHUNK_STATE_CM_F16;
+    const bool shape = ext == DVK_COOPMAT_KHR ? info->cooperative_matrix_khr_f16
+                                              : info->cooperative_matrix_nv_f16;
+    const bool built = ext == DVK_COOPMAT_KHR ? dvk_ops_kernel_table[probe].code_khr != NULL
+                                              : dvk_ops_kernel_table[probe].code != NULL;
+    if (!shape || !built || !info->fp16_storage || !info->fp16_arithmetic)
+        return false;
+    /* Subgroups of 32 by request where the device can be asked: always on KHR (AMD runs 64-wide
+     * waves unless told otherwise; on devices fixed at 32 the request is honoured anyway). */
+    const bool can_require = caps->feat_subgroup_size_control && caps->feat_full_subgroups &&
+                             (caps->required_subgroup_stages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                             info->min_subgroup_size <= 32 && info->max_subgroup_size >= 32;
+    if (can_require && (ext == DVK_COOPMAT_KHR || info->subgroup_size != 32)) {
+        *sg = 32;
+        return true;
+    }
+    *sg = 0;
+    return info->subgroup_size == 32 && info->min_subgroup_size == 32 &&
+           info->max_subgroup_size == 32;
+}
+
+void dvk__choose_coopmat_path(const dvk_device_caps *caps, dvk_device_info *info,
+                              const dvk_context *log_ctx, bool avoid_khr)
+{
+    uint32_t sg_nv = 0, sg_khr = 0;
+    const bool nv = coopmat_path_ok(caps, info, DVK_COOPMAT_NV, &sg_nv);
+    const bool khr = coopmat_path_ok(caps, info, DVK_COOPMAT_KHR, &sg_khr);
+    /* KHR first: on the H200 its kernels ran as fast as NV's or faster (docs/performance.md). */
+    dvk_coopmat_path path = khr && !(avoid_khr && nv) ? DVK_COOPMAT_KHR
+                            : nv                      ? DVK_COOPMAT_NV
+                                                      : DVK_COOPMAT_NONE;
+    const char *e = getenv("DVK_COOPMAT");
+    if (e && *e && strcmp(e, "auto") != 0) {
+        const bool want_nv = strcmp(e, "nv") == 0, want_khr = strcmp(e, "khr") == 0;
+        if (strcmp(e, "none") == 0) {
+            path = DVK_COOPMAT_NONE;
+        } else if (want_nv || want_khr) {
+            path = want_nv ? (nv ? DVK_COOPMAT_NV : DVK_COOPMAT_NONE)
+                           : (khr ? DVK_COOPMAT_KHR : DVK_COOPMAT_NONE);
+            if (path == DVK_COOPMAT_NONE && log_ctx)
+                dvk__log(log_ctx, DVK_LOG_WARNING,
+                         "DVK_COOPMAT=%s: %s cannot run the tensor-core kernels on %s (it needs "
+                         "the extension's 16x16x16 fp16 shape, fp16, subgroups of 32, and this "
+                         "build's %s kernels); FMA kernels used",
+                         e, info->name, want_nv ? "VK_NV_cooperative_matrix"
+                                                : "VK_KHR_cooperative_matrix",
+                         want_nv ? "NV" : "KHR");
+        } else if (log_ctx) {
+            dvk__log(log_ctx, DVK_LOG_WARNING,
+                     "DVK_COOPMAT=\"%s\" is none of auto, khr, nv, none; ignored", e);
+        }
+    }
+    info->cooperative_matrix_path = path;
+    info->cooperative_matrix_subgroup_size = path == DVK_COOPMAT_NV    ? sg_nv
+                                             : path == DVK_COOPMAT_KHR ? sg_khr
+                                                                       : 0;
 }
 
 /* ---- dvk_enumerate_devices ---------------------------------------------------------------- */

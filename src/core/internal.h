@@ -3,17 +3,10 @@
 #define DVK_INTERNAL_H
 
 #include "deltavk.h"
+#include "core/vk_khr_coopmat.h" /* before the function lists, which name its function */
 #include "core/vk_functions.h"
 #include "deltavk_kernels.h" /* generated: the kernel ids of shaders/shaders.cmake */
 
-/* VK_KHR_cooperative_matrix arrived in Vulkan headers 1.3.255; Debian bookworm ships 1.3.239.
- * Built against older headers, deltavk reports KHR cooperative matrices as unavailable (the
- * bookworm glslc cannot compile KHR cooperative-matrix shaders either). */
-#ifdef VK_KHR_cooperative_matrix
-#define DVK_HAVE_KHR_COOPMAT_HEADERS 1
-#else
-#define DVK_HAVE_KHR_COOPMAT_HEADERS 0
-#endif
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -107,11 +100,19 @@ typedef struct dvk_device_caps {
     bool feat_coopmat_khr;
     bool feat_coopmat_nv;
     bool coopmat_nv_f16_16x16x16; /* the NV extension offers fp16 x fp16 + fp32, 16x16x16 */
+    bool coopmat_khr_f16_16x16x16; /* the same on the KHR extension */
+    VkShaderStageFlags required_subgroup_stages; /* requiredSubgroupSizeStages */
     /* subgroupAdd and subgroupShuffle in compute shaders (without the clustered reductions
      * that dvk_device_info.subgroup_arithmetic also needs): the CPU kernels' requirements */
     bool subgroup_add_shuffle;
 } dvk_device_caps;
 
+/* Sets info->cooperative_matrix_path (and _subgroup_size) from what caps and info allow and
+ * DVK_COOPMAT asks (a refused or unknown request is logged on log_ctx when not NULL). By
+ * itself ("auto") it takes KHR, else NV; NV first when avoid_khr (a validation layer too old
+ * to know VK_KHR_cooperative_matrix is on). */
+void dvk__choose_coopmat_path(const dvk_device_caps *caps, dvk_device_info *info,
+                              const dvk_context *log_ctx, bool avoid_khr);
 /* Fills `caps` for one physical device. `device_api_version` is clamped by the instance's. */
 void dvk__query_device_caps(const dvk_allocator *alloc, const dvk_instance_fns *vki,
                             VkPhysicalDevice phys, uint32_t instance_api_version, uint32_t index,
@@ -124,6 +125,7 @@ typedef struct dvk_instance_setup {
     const VkAllocationCallbacks *vk_allocator;
     PFN_vkDebugUtilsMessengerCallbackEXT messenger_callback;
     void *messenger_user;
+    uint32_t *validation_layer_version; /* out (may be NULL): the layer's specVersion */
 } dvk_instance_setup;
 dvk_status dvk__create_instance(const dvk_loader_fns *l, const dvk_instance_setup *setup,
                                 VkInstance *out_instance, uint32_t *out_api_version,
@@ -186,6 +188,7 @@ typedef struct dvk_pipeline_key {
     uint32_t push_size;       /* bytes of push constants */
     uint32_t spec_count;
     uint32_t spec[DVK_MAX_SPEC];
+    uint32_t subgroup_size;   /* required subgroup size (0: the device's choice) */
 } dvk_pipeline_key;
 
 /* Returns the pipeline for `key`, building it on first use. Thread-safe. A library kernel this
@@ -228,6 +231,9 @@ struct dvk_context {
     bool enabled_storage16;
     bool enabled_float16;
     bool enabled_subgroup_size_control;
+    /* The validation layer is on and older than 1.3.255: it reports every use of
+     * VK_KHR_cooperative_matrix, so the automatic choice prefers NV. */
+    bool avoid_khr_coopmat;
     bool pipeline_stats; /* DVK_PIPELINE_STATS=1 and the driver can: compiler statistics */
     bool pipeline_times; /* DVK_PIPELINE_STATS=1: log each pipeline built, with its time */
 

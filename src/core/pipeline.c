@@ -28,12 +28,15 @@ struct dvk_layout_entry {
 
 bool dvk__kernel_available(dvk_ops_kernel kernel)
 {
-    return kernel > DVK_OPS_K_NONE && kernel < DVK_OPS_K_COUNT && dvk_ops_kernel_table[kernel].code;
+    return kernel > DVK_OPS_K_NONE && kernel < DVK_OPS_K_COUNT &&
+           (dvk_ops_kernel_table[kernel].code || dvk_ops_kernel_table[kernel].code_khr);
 }
 
 /* Fills in the code of a library kernel (and checks it was built), leaving kernel = NONE so
- * keys compare by code. */
-static dvk_status resolve(const dvk_pipeline_key *in, dvk_pipeline_key *out)
+ * keys compare by code. A cooperative-matrix kernel takes its build for the context's
+ * extension and subgroup size. */
+static dvk_status resolve(const dvk_context *ctx, const dvk_pipeline_key *in,
+                          dvk_pipeline_key *out)
 {
     *out = *in;
     if (in->kernel == DVK_OPS_K_NONE) {
@@ -46,20 +49,26 @@ static dvk_status resolve(const dvk_pipeline_key *in, dvk_pipeline_key *out)
     if (in->kernel < DVK_OPS_K_NONE || in->kernel >= DVK_OPS_K_COUNT)
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT, "kernel id %d out of range", (int)in->kernel);
     const dvk_ops_kernel_blob *b = &dvk_ops_kernel_table[in->kernel];
-    if (!b->code)
+    const bool khr = b->coopmat && ctx->info.cooperative_matrix_path == DVK_COOPMAT_KHR;
+    const uint32_t *code = khr ? b->code_khr : b->code;
+    if (!code)
         return dvk__fail(DVK_ERROR_UNSUPPORTED,
-                         "kernel %s is not in this build (its glslc lacked an extension)",
-                         b->name);
+                         "kernel %s%s is not in this build (its GLSL compiler lacked an "
+                         "extension)",
+                         b->name, khr ? " (KHR cooperative matrices)" : "");
     out->kernel = DVK_OPS_K_NONE;
-    out->code = b->code;
-    out->code_size = b->size;
+    out->code = code;
+    out->code_size = khr ? b->size_khr : b->size;
     out->name = b->name;
+    if (b->coopmat)
+        out->subgroup_size = ctx->info.cooperative_matrix_subgroup_size;
     return DVK_SUCCESS;
 }
 
 static bool key_equal(const dvk_pipeline_key *a, const dvk_pipeline_key *b)
 {
     return a->code == b->code && a->code_size == b->code_size &&
+           a->subgroup_size == b->subgroup_size &&
            a->binding_count == b->binding_count && a->push_size == b->push_size &&
            a->spec_count == b->spec_count &&
            memcmp(a->spec, b->spec, a->spec_count * sizeof a->spec[0]) == 0;
@@ -197,12 +206,20 @@ static dvk_status build(dvk_context *ctx, const dvk_pipeline_key *key, const cha
         .dataSize = key->spec_count * sizeof(uint32_t),
         .pData = key->spec,
     };
+    const VkPipelineShaderStageRequiredSubgroupSizeCreateInfo sg_size = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
+        .requiredSubgroupSize = key->subgroup_size,
+    };
     const VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .flags = ctx->pipeline_stats ? VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR : 0,
         .stage =
             {
                 .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                .pNext = key->subgroup_size ? &sg_size : NULL,
+                .flags = key->subgroup_size
+                             ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT
+                             : 0,
                 .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                 .module = module,
                 .pName = "main",
@@ -237,7 +254,7 @@ dvk_status dvk__pipeline_get(dvk_context *ctx, const dvk_pipeline_key *key_in,
                              const dvk_pipeline **out)
 {
     dvk_pipeline_key key;
-    DVK_TRY(resolve(key_in, &key));
+    DVK_TRY(resolve(ctx, key_in, &key));
     dvk__mutex_lock(&ctx->lock);
     for (uint32_t i = 0; i < ctx->pipeline_count; ++i) {
         if (key_equal(&ctx->pipelines[i]->key, &key)) {
@@ -283,6 +300,25 @@ dvk_status dvk_kernel_get(dvk_context *ctx, const dvk_kernel_desc *desc, const d
         return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
                          "kernel %s: %u specialization constants (at most %d, spec non-NULL)",
                          desc->name ? desc->name : "kernel", desc->spec_count, DVK_MAX_SPEC);
+    const uint32_t sg = desc->required_subgroup_size;
+    if (sg) {
+        const dvk_device_info *hw = &ctx->caps.info;
+        if (sg & (sg - 1))
+            return dvk__fail(DVK_ERROR_INVALID_ARGUMENT,
+                             "kernel %s: required_subgroup_size %u is not a power of two",
+                             desc->name ? desc->name : "kernel", sg);
+        if (!ctx->enabled_subgroup_size_control || !ctx->caps.feat_full_subgroups ||
+            !(ctx->caps.required_subgroup_stages & VK_SHADER_STAGE_COMPUTE_BIT) ||
+            sg < hw->min_subgroup_size || sg > hw->max_subgroup_size)
+            return dvk__fail(DVK_ERROR_UNSUPPORTED,
+                             "kernel %s: required_subgroup_size %u: the context %s (subgroups "
+                             "of %u to %u)",
+                             desc->name ? desc->name : "kernel", sg,
+                             ctx->enabled_subgroup_size_control && ctx->caps.feat_full_subgroups
+                                 ? "cannot give that size"
+                                 : "has no subgroup size control with full subgroups",
+                             hw->min_subgroup_size, hw->max_subgroup_size);
+    }
     dvk_pipeline_key key = {
         .kernel = DVK_OPS_K_NONE,
         .code = desc->spirv,
@@ -291,6 +327,7 @@ dvk_status dvk_kernel_get(dvk_context *ctx, const dvk_kernel_desc *desc, const d
         .binding_count = desc->binding_count,
         .push_size = desc->push_size,
         .spec_count = desc->spec_count,
+        .subgroup_size = sg,
     };
     for (uint32_t i = 0; i < desc->spec_count; ++i)
         key.spec[i] = desc->spec[i];

@@ -25,7 +25,8 @@
     X(vkGetDeviceProcAddr)                                                                      \
     X_OPT(vkCreateDebugUtilsMessengerEXT)                                                       \
     X_OPT(vkDestroyDebugUtilsMessengerEXT)                                                      \
-    X_OPT(vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
+    X_OPT(vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)                                     \
+    X_OPT(vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)
 
 #define DVK_VK_DEVICE_FUNCTIONS(X, X_OPT)                                                       \
     X(vkDestroyDevice)                                                                          \

@@ -140,7 +140,8 @@ void dvk__nn_rows_cols(const dvk_tensor *t, uint64_t *rows, uint64_t *cols)
 
 bool dvk__nn_kernel_available(dvk_nn_kernel id)
 {
-    return id > DVK_NN_K_NONE && id < DVK_NN_K_COUNT && dvk_nn_kernel_table[id].code;
+    return id > DVK_NN_K_NONE && id < DVK_NN_K_COUNT &&
+           (dvk_nn_kernel_table[id].code || dvk_nn_kernel_table[id].code_khr);
 }
 
 dvk_status dvk__nn_kernel(dvk_context *ctx, dvk_nn_kernel id, uint32_t binding_count,
@@ -150,18 +151,24 @@ dvk_status dvk__nn_kernel(dvk_context *ctx, dvk_nn_kernel id, uint32_t binding_c
     if (id <= DVK_NN_K_NONE || id >= DVK_NN_K_COUNT)
         return dvk_set_error(DVK_ERROR_INVALID_ARGUMENT, "nn kernel id %d out of range", (int)id);
     const dvk_nn_kernel_blob *b = &dvk_nn_kernel_table[id];
-    if (!b->code)
+    /* A cooperative-matrix kernel: its build for the context's extension and subgroups. */
+    const dvk_device_info *info = dvk_context_device_info(ctx);
+    const bool khr = b->coopmat && info->cooperative_matrix_path == DVK_COOPMAT_KHR;
+    const uint32_t *code = khr ? b->code_khr : b->code;
+    if (!code)
         return dvk_set_error(DVK_ERROR_UNSUPPORTED,
-                             "kernel %s is not in this build (its glslc lacked an extension)",
-                             b->name);
+                             "kernel %s%s is not in this build (its GLSL compiler lacked an "
+                             "extension)",
+                             b->name, khr ? " (KHR cooperative matrices)" : "");
     const dvk_kernel_desc kd = {
         .name = b->name,
-        .spirv = b->code,
-        .spirv_size = b->size,
+        .spirv = code,
+        .spirv_size = khr ? b->size_khr : b->size,
         .binding_count = binding_count,
         .push_size = push_size,
         .spec_count = spec_count,
         .spec = spec,
+        .required_subgroup_size = b->coopmat ? info->cooperative_matrix_subgroup_size : 0,
     };
     return dvk_kernel_get(ctx, &kd, out);
 }

@@ -229,7 +229,8 @@ static void test_pipeline_cache_file(void **state)
 }
 
 /* DVK_PIPELINE_CACHE stands in for an unset desc.pipeline_cache_path; DVK_DISABLE hides 16-bit
- * storage and arithmetic, or cooperative matrices, from what kernels plan with. */
+ * storage and arithmetic, or cooperative matrices, from what kernels plan with; DVK_COOPMAT
+ * chooses the cooperative-matrix extension. */
 static void test_environment(void **state)
 {
     (void)state;
@@ -271,6 +272,49 @@ static void test_environment(void **state)
     assert_int_equal(dvk_context_device_info(ctx)->fp16_storage, hw->fp16_storage);
     dvk_context_destroy(ctx);
     unsetenv("DVK_DISABLE");
+
+    /* DVK_COOPMAT chooses the cooperative-matrix extension: one the device (or this build)
+     * cannot use gives none, with a warning; an unknown word is ignored. */
+    char *saved = getenv("DVK_COOPMAT") ? strdup(getenv("DVK_COOPMAT")) : NULL;
+    unsetenv("DVK_COOPMAT");
+    CHECK_OK(dvk_context_create(&d, &ctx));
+    const dvk_coopmat_path automatic = dvk_context_device_info(ctx)->cooperative_matrix_path;
+    const bool any = dvk_context_device_info(ctx)->cooperative_matrix_khr_f16 ||
+                     dvk_context_device_info(ctx)->cooperative_matrix_nv_f16;
+    dvk_context_destroy(ctx);
+    assert_true(automatic == DVK_COOPMAT_NONE || any);
+    if (harness_small_profile())
+        assert_int_equal(automatic, DVK_COOPMAT_NONE);
+    const struct {
+        const char *value;
+        dvk_coopmat_path want;
+    } cases[] = {{"none", DVK_COOPMAT_NONE}, {"khr", DVK_COOPMAT_KHR},
+                 {"nv", DVK_COOPMAT_NV},     {"auto", automatic},
+                 {"sideways", automatic}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+        assert_int_equal(setenv("DVK_COOPMAT", cases[c].value, 1), 0);
+        CHECK_OK(dvk_context_create(&d, &ctx));
+        i = dvk_context_device_info(ctx);
+        const dvk_coopmat_path got = i->cooperative_matrix_path;
+        if (got != cases[c].want) { /* only where the device or build lacks what was asked */
+            assert_int_equal(got, DVK_COOPMAT_NONE);
+            assert_false(cases[c].want == DVK_COOPMAT_KHR && i->cooperative_matrix_khr_f16 &&
+                         i->fp16_arithmetic && i->min_subgroup_size == 32 &&
+                         i->max_subgroup_size == 32 && DVK_TEST_HAVE_KHR_COOPMAT);
+        }
+        assert_true(got == DVK_COOPMAT_NONE || (got == DVK_COOPMAT_KHR
+                                                    ? i->cooperative_matrix_khr_f16
+                                                    : i->cooperative_matrix_nv_f16));
+        assert_true(got == DVK_COOPMAT_NONE || i->cooperative_matrix_subgroup_size == 0 ||
+                    i->cooperative_matrix_subgroup_size == 32);
+        assert_true(tiny_delta_rule(ctx));
+        dvk_context_destroy(ctx);
+    }
+    if (saved)
+        setenv("DVK_COOPMAT", saved, 1);
+    else
+        unsetenv("DVK_COOPMAT");
+    free(saved);
 }
 
 /* ---- adopting the caller's Vulkan objects ----------------------------------------------- */

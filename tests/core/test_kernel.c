@@ -1,8 +1,9 @@
 /* A caller's own kernels through the public API (dvk_kernel_get, dvk_cmd_dispatch): building,
  * caching, specialization and push constants, automatic barriers between dependent
  * dispatches; tensor views and reshapes bound as kernel arguments; scratch tensors and scratch
- * regions (reuse across a loop, invalidation, marks); bad input. The kernel is compiled at
- * build time (tests/core/kernels/axpb.comp) and embedded like the library's own. */
+ * regions (reuse across a loop, invalidation, marks); a required subgroup size; bad input. The
+ * kernels are compiled at build time (tests/core/kernels/) and embedded like the library's
+ * own. */
 #include "harness.h"
 
 #include "test_kernel_kernels.h"
@@ -256,6 +257,68 @@ static void test_bad_kernels(void **state)
     dvk_tensor_destroy(t);
 }
 
+/* The subgroup size of each invocation of the subgroup_size kernel with `required` (0: the
+ * device's choice), and whether every subgroup was full; the status of dvk_kernel_get. */
+static dvk_status run_subgroup_size(uint32_t required, uint32_t *size, bool *full)
+{
+    const dvk_test_kernel_blob *b = &dvk_test_kernel_table[DVK_TEST_K_CORE_SUBGROUP_SIZE];
+    const dvk_kernel *k = NULL;
+    const dvk_status st = dvk_kernel_get(
+        harness_ctx,
+        &(dvk_kernel_desc){.name = "test/subgroup_size", .spirv = b->code, .spirv_size = b->size,
+                           .binding_count = 1, .required_subgroup_size = required},
+        &k);
+    if (st != DVK_SUCCESS)
+        return st;
+    enum { N = 4 * 64 };
+    dvk_tensor *y = harness_make(DVK_DTYPE_I32, 1, 2 * N, 0, 0, 0);
+    dvk_cmd *cmd = NULL;
+    CHECK_OK(dvk_cmd_create(harness_ctx, NULL, &cmd));
+    CHECK_OK(dvk_cmd_dispatch(cmd, &(dvk_dispatch_desc){.kernel = k, .tensors = {y},
+                                                        .write_mask = 1u, .groups = {N / 64}}));
+    harness_run(cmd);
+    uint32_t got[2 * N];
+    CHECK_OK(dvk_tensor_download(y, got, sizeof got));
+    *size = got[0];
+    *full = true;
+    for (int i = 0; i < N; ++i) {
+        assert_int_equal(got[2 * i], got[0]);
+        *full = *full && got[2 * i + 1] == 1u;
+    }
+    dvk_cmd_destroy(cmd);
+    dvk_tensor_destroy(y);
+    return DVK_SUCCESS;
+}
+
+/* dvk_kernel_desc.required_subgroup_size: each size the device offers is the one the kernel
+ * runs with, in full subgroups (on Vulkan 1.3, where subgroup size control is core); sizes
+ * that are not powers of two, or outside the device's range, are refused. */
+static void test_required_subgroup_size(void **state)
+{
+    (void)state;
+    const dvk_device_info *info = dvk_context_device_info(harness_ctx);
+    uint32_t size = 0;
+    bool full = false;
+    CHECK_OK(run_subgroup_size(0, &size, &full));
+    assert_int_equal(size, info->subgroup_size);
+    for (uint32_t sg = info->min_subgroup_size; sg <= info->max_subgroup_size && sg <= 64;
+         sg *= 2) {
+        const dvk_status st = run_subgroup_size(sg, &size, &full);
+        if (info->api_version >= VK_API_VERSION_1_3)
+            CHECK_OK(st);
+        else if (st == DVK_ERROR_UNSUPPORTED)
+            continue;
+        assert_int_equal(size, sg);
+        assert_true(full);
+    }
+    CHECK_STATUS(run_subgroup_size(3, &size, &full), DVK_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(run_subgroup_size(2 * info->max_subgroup_size, &size, &full),
+                 DVK_ERROR_UNSUPPORTED);
+    if (info->min_subgroup_size > 1)
+        CHECK_STATUS(run_subgroup_size(info->min_subgroup_size / 2, &size, &full),
+                     DVK_ERROR_UNSUPPORTED);
+}
+
 /* Synchronization validation is on in every test context (the library enables it with
  * validation): a dispatch that writes y, its write left out of write_mask (so the library sees
  * a read and records no barrier), then a download of y (a transfer read) must be reported as
@@ -297,6 +360,7 @@ int main(void)
         cmocka_unit_test_teardown(test_views, harness_test_teardown),
         cmocka_unit_test_teardown(test_scratch_regions, harness_test_teardown),
         cmocka_unit_test_teardown(test_bad_kernels, harness_test_teardown),
+        cmocka_unit_test_teardown(test_required_subgroup_size, harness_test_teardown),
         cmocka_unit_test_teardown(test_sync_validation_is_on, harness_test_teardown),
     };
     if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */

@@ -1403,7 +1403,9 @@ static void test_devices_json(void **state)
                             "\"driver_name\": \"", "\"subgroup_size\": ",
                             "\"max_shared_memory\": ", "\"fp16_storage\": ",
                             "\"fp16_arithmetic\": ", "\"cooperative_matrix_khr\": ",
-                            "\"cooperative_matrix_nv\": ", "\"timestamps\": "};
+                            "\"cooperative_matrix_nv\": ", "\"timestamps\": ",
+                            "\"cooperative_matrix_path\": \"", "\"cooperative_matrix_shapes\": [",
+                            "\"tensor_core_operators\": ["};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; ++i)
         if (!strstr(out, fields[i]))
             fail_msg("dvk devices --json has no %s", fields[i]);

@@ -40,11 +40,52 @@ void tool_help_devices(FILE *f)
             "           max_storage_buffer_range, device_local_bytes, unified_memory,\n"
             "           fp16_storage, fp16_arithmetic, cooperative_matrix_khr,\n"
             "           cooperative_matrix_nv, cooperative_matrix_nv_f16, vulkan_memory_model,\n"
-            "           tensor_alignment, timestamps, timestamp_period_ns\n");
+            "           tensor_alignment, timestamps, timestamp_period_ns,\n"
+            "           cooperative_matrix_khr_f16, cooperative_matrix_path (\"khr\", \"nv\" or\n"
+            "           \"none\": DVK_COOPMAT chooses), cooperative_matrix_subgroup_size,\n"
+            "           cooperative_matrix_shapes (each {extension, m, n, k, a, b, c, result,\n"
+            "           scope, saturating}), tensor_core_operators (what runs on them)\n"
+            "\n"
+            "The text form lists the cooperative-matrix shapes each extension offers and which\n"
+            "operators run on tensor cores.\n");
 }
 
 static const char *yes_no(bool b) { return b ? "yes" : "no"; }
 static const char *json_bool(bool b) { return b ? "true" : "false"; }
+
+static const char *path_name(dvk_coopmat_path p)
+{
+    return p == DVK_COOPMAT_KHR ? "khr" : p == DVK_COOPMAT_NV ? "nv" : "none";
+}
+
+/* VkComponentTypeKHR values (and the bf16 / fp8 ones of newer extensions). */
+static const char *component_name(uint32_t t, char *buf, size_t n)
+{
+    static const char *const names[] = {"f16", "f32", "f64", "s8", "s16", "s32",
+                                        "s64", "u8",  "u16", "u32", "u64"};
+    if (t < sizeof names / sizeof names[0])
+        return names[t];
+    if (t == 1000141000u)
+        return "bf16";
+    if (t == 1000491002u)
+        return "e4m3";
+    if (t == 1000491003u)
+        return "e5m2";
+    snprintf(buf, n, "type%u", t);
+    return buf;
+}
+
+static const char *scope_name(uint32_t s)
+{
+    return s == 3 ? "subgroup" : s == 2 ? "workgroup" : s == 1 ? "device" : "queue family";
+}
+
+/* The operators whose kernels run on tensor cores when the device has a path (fp16 tensors,
+ * K and V multiples of 16): the rest use FMA kernels (or, on a CPU, the CPU layouts). */
+static const char *const tensor_core_ops[] = {
+    "delta_rule (chunked)", "gated_delta_rule (chunked)", "kda (chunked)", "rwkv7 (chunked)",
+    "dplr (chunked)", "linear_attn (chunked output)", "linear (nn)"};
+#define N_TENSOR_CORE_OPS (sizeof tensor_core_ops / sizeof tensor_core_ops[0])
 
 static void print_text(const dvk_device_info *d)
 {
@@ -63,9 +104,31 @@ static void print_text(const dvk_device_info *d)
            (double)d->device_local_bytes / (1024.0 * 1024.0 * 1024.0),
            d->unified_memory ? " (unified)" : "", yes_no(d->fp16_storage),
            yes_no(d->fp16_arithmetic));
-    printf("   cooperative matrix KHR %s, NV %s, timestamps %s (%.3g ns/tick)\n",
-           yes_no(d->cooperative_matrix_khr), yes_no(d->cooperative_matrix_nv),
+    printf("   cooperative matrix KHR %s (fp16 16x16x16 %s), NV %s (fp16 16x16x16 %s), "
+           "timestamps %s (%.3g ns/tick)\n",
+           yes_no(d->cooperative_matrix_khr), yes_no(d->cooperative_matrix_khr_f16),
+           yes_no(d->cooperative_matrix_nv), yes_no(d->cooperative_matrix_nv_f16),
            yes_no(d->timestamps), d->timestamp_period_ns);
+    for (uint32_t i = 0; i < d->cooperative_matrix_shape_count; ++i) {
+        const dvk_coopmat_shape *m = &d->cooperative_matrix_shapes[i];
+        char b[4][16];
+        printf("   %s shape %ux%ux%u %s x %s + %s -> %s, %s%s\n",
+               m->extension == DVK_COOPMAT_KHR ? "KHR" : "NV ", m->m, m->n, m->k,
+               component_name(m->a_type, b[0], 16), component_name(m->b_type, b[1], 16),
+               component_name(m->c_type, b[2], 16), component_name(m->result_type, b[3], 16),
+               scope_name(m->scope), m->saturating ? ", saturating" : "");
+    }
+    if (d->cooperative_matrix_path == DVK_COOPMAT_NONE) {
+        printf("   tensor-core kernels: none (FMA kernels for every operator)\n");
+        return;
+    }
+    printf("   tensor-core kernels on %s%s, for fp16 tensors in:\n",
+           d->cooperative_matrix_path == DVK_COOPMAT_KHR ? "VK_KHR_cooperative_matrix"
+                                                         : "VK_NV_cooperative_matrix",
+           d->cooperative_matrix_subgroup_size ? " (subgroups of 32 required)" : "");
+    for (size_t i = 0; i < N_TENSOR_CORE_OPS; ++i)
+        printf("%s%s", i ? ", " : "     ", tensor_core_ops[i]);
+    printf("\n     (every other operator and dtype: FMA kernels)\n");
 }
 
 static void print_json(const dvk_device_info *d)
@@ -87,7 +150,7 @@ static void print_json(const dvk_device_info *d)
            "\"fp16_arithmetic\": %s, \"cooperative_matrix_khr\": %s, "
            "\"cooperative_matrix_nv\": %s, \"cooperative_matrix_nv_f16\": %s, "
            "\"vulkan_memory_model\": %s, \"tensor_alignment\": %llu, \"timestamps\": %s, "
-           "\"timestamp_period_ns\": %g}",
+           "\"timestamp_period_ns\": %g",
            d->subgroup_size, d->min_subgroup_size, d->max_subgroup_size,
            json_bool(d->subgroup_arithmetic), json_bool(d->subgroup_shuffle),
            d->max_shared_memory, d->max_workgroup_invocations, d->max_workgroup_size[0],
@@ -100,6 +163,26 @@ static void print_json(const dvk_device_info *d)
            json_bool(d->cooperative_matrix_nv_f16), json_bool(d->vulkan_memory_model),
            (unsigned long long)d->tensor_alignment, json_bool(d->timestamps),
            d->timestamp_period_ns);
+    printf(", \"cooperative_matrix_khr_f16\": %s, \"cooperative_matrix_path\": \"%s\", "
+           "\"cooperative_matrix_subgroup_size\": %u, \"cooperative_matrix_shapes\": [",
+           json_bool(d->cooperative_matrix_khr_f16), path_name(d->cooperative_matrix_path),
+           d->cooperative_matrix_subgroup_size);
+    for (uint32_t i = 0; i < d->cooperative_matrix_shape_count; ++i) {
+        const dvk_coopmat_shape *m = &d->cooperative_matrix_shapes[i];
+        char b[4][16];
+        printf("%s{\"extension\": \"%s\", \"m\": %u, \"n\": %u, \"k\": %u, \"a\": \"%s\", "
+               "\"b\": \"%s\", \"c\": \"%s\", \"result\": \"%s\", \"scope\": \"%s\", "
+               "\"saturating\": %s}",
+               i ? ", " : "", path_name(m->extension), m->m, m->n, m->k,
+               component_name(m->a_type, b[0], 16), component_name(m->b_type, b[1], 16),
+               component_name(m->c_type, b[2], 16), component_name(m->result_type, b[3], 16),
+               scope_name(m->scope), json_bool(m->saturating));
+    }
+    printf("], \"tensor_core_operators\": [");
+    for (size_t i = 0; d->cooperative_matrix_path != DVK_COOPMAT_NONE && i < N_TENSOR_CORE_OPS;
+         ++i)
+        printf("%s\"%s\"", i ? ", " : "", tensor_core_ops[i]);
+    printf("]}");
 }
 
 int cmd_devices(int argc, char **argv)

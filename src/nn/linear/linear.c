@@ -498,14 +498,13 @@ static bool cm_fits(const dvk_device_info *info, const cm_config *c)
            cm_shared(c) <= info->max_shared_memory;
 }
 
-/* Tensor cores: NV cooperative matrices with fp16 blocks (and the memory model), fp16
- * arithmetic, subgroups of exactly 32, 16-bit x and weight, K and N multiples of 16. */
+/* Tensor cores: the context's cooperative-matrix path (NV or KHR: fp16 blocks, fp16
+ * arithmetic, subgroups of 32), 16-bit x and weight, K and N multiples of 16. */
 static bool cm_usable(const dvk_context *ctx, const linear_problem *p)
 {
     const dvk_device_info *info = dvk_context_device_info(ctx);
-    return info->cooperative_matrix_nv_f16 && info->fp16_arithmetic &&
-           info->min_subgroup_size == 32 && info->max_subgroup_size == 32 && is16(p->x) &&
-           is16(p->w) && p->K % 16 == 0 && p->N % 16 == 0 &&
+    return info->cooperative_matrix_path != DVK_COOPMAT_NONE && is16(p->x) && is16(p->w) &&
+           p->K % 16 == 0 && p->N % 16 == 0 &&
            dvk__nn_kernel_available(DVK_NN_K_LINEAR_TILED_CM);
 }
 

@@ -10,11 +10,8 @@ uint32_t dvk__workgroup_limit(const dvk_device_info *info, uint32_t cap)
 bool dvk__coopmat_f16_usable(const dvk_context *ctx, const dvk__rec *r)
 {
     const dvk_device_info *info = &ctx->info;
-    return r->dtype == DVK_DTYPE_F16 && info->cooperative_matrix_nv &&
-           ctx->caps.coopmat_nv_f16_16x16x16 && info->fp16_arithmetic &&
-           ctx->caps.feat_memory_model && info->min_subgroup_size == 32 &&
-           info->max_subgroup_size == 32 && r->K % 16 == 0 && r->V % 16 == 0 &&
-           dvk__workgroup_limit(info, 256) >= 256;
+    return r->dtype == DVK_DTYPE_F16 && info->cooperative_matrix_path != DVK_COOPMAT_NONE &&
+           r->K % 16 == 0 && r->V % 16 == 0 && dvk__workgroup_limit(info, 256) >= 256;
 }
 
 uint32_t dvk__cpu_lanes(const dvk_context *ctx, dvk_ops_kernel kernel)
