@@ -2204,6 +2204,41 @@ static void test_layer_kda_attention(void **state)
     }
 }
 
+/* dvk layer: an inf or a NaN out of finite --in and --weights is an overflow where the device
+ * computed, an error naming the output (nothing written); with an inf in --in, the layer's
+ * inf or NaN out is its answer and is written. KDA attention with x scaled by 1e37: its
+ * projections overflow fp32. */
+static void test_layer_overflow_reported(void **state)
+{
+    (void)state;
+    char w[600], io[600], in[600], out[600];
+    snprintf(w, sizeof w, "%s", fixture("kda_attention_odd"));
+    snprintf(io, sizeof io, "%s", fixture("kda_attention_odd_io"));
+    snprintf(in, sizeof in, "%s", tmp("overflow_in.safetensors"));
+    snprintf(out, sizeof out, "%s", tmp("overflow_out.safetensors"));
+    host_t x = read_tensor(io, "x");
+    for (uint64_t i = 0; i < x.numel; ++i)
+        x.data[i] *= 1e37f;
+    for (uint64_t i = 0; i < x.numel; ++i)
+        assert_true(isfinite(x.data[i]));
+    st_entry e[1] = {{"x", 3, {0}, x.data}};
+    memcpy(e[0].shape, x.shape, 3 * sizeof *x.shape);
+    write_file(in, e, 1);
+    remove(out);
+    CAPTURE_EXIT(1, "", "layer kda_attention --weights '%s' --in '%s' --out '%s' %s", w, in, out,
+                 profile_flag());
+    char *err = slurp("err.txt");
+    if (!strstr(err, "output y: ") || !strstr(err, "inf or NaN though every input is finite"))
+        fail_msg("dvk layer did not name the overflowed output: %s", err);
+    free(err);
+    expect_no_file(out);
+    x.data[0] = INFINITY; /* not finite in: the result stands, NaNs and all */
+    write_file(in, e, 1);
+    CAPTURE_EXIT(0, "", "layer kda_attention --weights '%s' --in '%s' --out '%s' %s", w, in, out,
+                 profile_flag());
+    free(x.data);
+}
+
 /* The seeds' layers: wrong option values (status 2), weights and inputs that do not fit
  * (status 1), each named; both in the help. */
 /* dvk layer --bench: the median of the whole-sequence forward (JSON keys all in the help,
@@ -2843,6 +2878,7 @@ int main(void)
         cmocka_unit_test(test_huge_shapes_refused),
         cmocka_unit_test(test_layer_deltanet),
         cmocka_unit_test(test_layer_kda_attention),
+        cmocka_unit_test(test_layer_overflow_reported),
         cmocka_unit_test(test_layer_bench),
         cmocka_unit_test(test_layer_seed_errors),
         cmocka_unit_test(test_layer_memodo),

@@ -33,7 +33,8 @@ static void print_common_help(FILE *f)
             "  --weights FILE           the layer's parameters\n"
             "  --in FILE                its inputs (other tensors in the file are ignored)\n"
             "  --out FILE               the output and the final states, fp32 (written as\n"
-            "                           dvk run writes: a failed write leaves no file)\n"
+            "                           dvk run writes: a failed write leaves no file; an inf\n"
+            "                           or NaN out of finite inputs and weights is an error)\n"
             "  --stream N               feed N tokens per call, carrying the state between\n"
             "                           calls (default: the whole sequence in one call); the\n"
             "                           result is the same to fp32 rounding\n"
@@ -188,9 +189,34 @@ int tool_layer_read(const tool_layer_args *args, const char *name, uint32_t ndim
     return TOOL_OK;
 }
 
+/* Every value of --in and --weights is finite (set before the layer runs). */
+static bool layer_inputs_finite;
+
+bool tool_layer_inputs_finite(void) { return layer_inputs_finite; }
+
+/* Clears *finite if a tensor of `file` holds an inf or a NaN (host-only reading). */
+static int scan_finite(const char *file, dvk_weights *already, bool *finite)
+{
+    dvk_weights *w = already;
+    if (!w) {
+        const dvk_status st = dvk_weights_load(NULL, file, NULL, &w);
+        if (st != DVK_SUCCESS)
+            return tool_fail_status(file, st);
+    }
+    int rc = TOOL_OK;
+    for (uint32_t i = 0; rc == TOOL_OK && *finite && i < dvk_weights_count(w); ++i)
+        rc = tool_check_input_values(w, dvk_weights_name(w, i), false, finite);
+    if (!already)
+        dvk_weights_destroy(w);
+    return rc;
+}
+
 int tool_layer_write(dvk_st_writer *w, const char *name, uint32_t ndim, const uint64_t *shape,
                      const float *data)
 {
+    if (layer_inputs_finite &&
+        tool_check_output_values(name, DVK_DTYPE_F32, ndim, shape, data) != TOOL_OK)
+        return TOOL_FAIL;
     const dvk_status st = dvk_st_writer_add(w, name, DVK_ST_F32, ndim, shape, data);
     return st == DVK_SUCCESS ? TOOL_OK : tool_fail_status(name, st);
 }
@@ -450,6 +476,11 @@ int cmd_layer(int argc, char **argv)
     dvk_status st = dvk_weights_load(NULL, args.in, NULL, &args.inputs); /* host only */
     if (st != DVK_SUCCESS)
         rc = tool_fail_status("--in", st);
+    layer_inputs_finite = true;
+    if (rc == TOOL_OK && args.out)
+        rc = scan_finite(args.in, args.inputs, &layer_inputs_finite);
+    if (rc == TOOL_OK && args.out && layer_inputs_finite)
+        rc = scan_finite(args.weights, NULL, &layer_inputs_finite);
     if (rc == TOOL_OK)
         rc = tool_context(&ctx_opts, &args.ctx);
     if (rc == TOOL_OK)

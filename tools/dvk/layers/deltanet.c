@@ -217,8 +217,9 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
     for (uint32_t i = 0; rc == TOOL_OK && i < info->num_layers; ++i) {
         char name[64];
         snprintf(name, sizeof name, "layers.%u.recurrent_state", i);
-        rc = tool_add_output(out, name,
-                             dvk_deltanet_state_tensor(state, i, DVK_DELTANET_RECURRENT));
+        rc = tool_add_checked_output(out, name,
+                                     dvk_deltanet_state_tensor(state, i, DVK_DELTANET_RECURRENT),
+                                     tool_layer_inputs_finite());
     }
     if (rc == TOOL_OK && a->bench)
         rc = bench_whole(a, layer, x, B, T, D);

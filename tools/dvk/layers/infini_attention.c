@@ -177,11 +177,14 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
     if (rc == TOOL_OK)
         rc = tool_layer_write(out, "y", 3, (uint64_t[3]){B, T, C}, y);
     if (rc == TOOL_OK)
-        rc = tool_add_output(out, "memories.kv",
-                             dvk_infini_attention_state_tensor(state, DVK_INFINI_MEMORY_KV));
+        rc = tool_add_checked_output(out, "memories.kv",
+                                     dvk_infini_attention_state_tensor(state, DVK_INFINI_MEMORY_KV),
+                                     tool_layer_inputs_finite());
     if (rc == TOOL_OK)
-        rc = tool_add_output(out, "memories.norm",
-                             dvk_infini_attention_state_tensor(state, DVK_INFINI_MEMORY_NORM));
+        rc = tool_add_checked_output(
+            out, "memories.norm",
+            dvk_infini_attention_state_tensor(state, DVK_INFINI_MEMORY_NORM),
+            tool_layer_inputs_finite());
     if (rc == TOOL_OK)
         rc = tool_layer_bench(a, record, &(fwd){layer, state, xt, yt});
     dvk_tensor_destroy(xt), dvk_tensor_destroy(yt);

@@ -218,10 +218,10 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
     for (uint32_t i = 0; rc == TOOL_OK && i < 2 * info->depth; ++i) {
         char name[48];
         snprintf(name, sizeof name, "memories.%u.%s", i / 2, i % 2 ? "norm" : "kv");
-        rc = tool_add_output(out, name,
-                             dvk_infini_transformer_session_state(
-                                 session, i / 2,
-                                 i % 2 ? DVK_INFINI_MEMORY_NORM : DVK_INFINI_MEMORY_KV));
+        const dvk_infini_memory_part part = i % 2 ? DVK_INFINI_MEMORY_NORM : DVK_INFINI_MEMORY_KV;
+        rc = tool_add_checked_output(out, name,
+                                     dvk_infini_transformer_session_state(session, i / 2, part),
+                                     tool_layer_inputs_finite());
     }
     if (rc == TOOL_OK) /* without --stream, piece holds every token */
         rc = tool_layer_bench(a, record, &(fwd){session, piece, (uint32_t)T, lt});

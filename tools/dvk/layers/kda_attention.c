@@ -158,7 +158,9 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
     if (rc == TOOL_OK)
         rc = tool_layer_write(out, "y", 3, (uint64_t[3]){B, T, Dy}, y);
     if (rc == TOOL_OK)
-        rc = tool_add_output(out, "S", dvk_kda_attention_state_tensor(state));
+        rc = tool_add_checked_output(out, "S",
+                                     dvk_kda_attention_state_tensor(state),
+                                     tool_layer_inputs_finite());
     if (rc == TOOL_OK)
         rc = tool_layer_bench(a, record, &(fwd){layer, state, xt, yt});
     dvk_tensor_destroy(xt), dvk_tensor_destroy(yt);

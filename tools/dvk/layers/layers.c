@@ -19,8 +19,8 @@
  *                               errors), run the whole sequence, or args->stream tokens per
  *                               call carrying the state (tool_layer_take / _put cut and
  *                               paste [B,T,...] arrays), and add the outputs to the writer
- *                               (tool_layer_write for host floats, tool_add_output for device
- *                               tensors). Print what went wrong and return TOOL_FAIL (bad
+ *                               (tool_layer_write for host floats, tool_add_checked_output
+ *                               for device tensors). Print what went wrong and return TOOL_FAIL (bad
  *                               file) or TOOL_USAGE (bad option value).
  * 2. Add one line `X(<name>)` to TOOL_LAYERS below. The build picks up every .c file in this
  *    folder (CMakeLists.txt globs it), and dvk layer --help lists the new entry from the

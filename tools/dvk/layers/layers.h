@@ -92,9 +92,14 @@ int tool_layer_option_positive(const tool_layer_args *args, const char *name, fl
  * message naming the tensor, the file and (from the table) the shape expected. */
 int tool_layer_read(const tool_layer_args *args, const char *name, uint32_t ndim,
                     uint64_t *shape, float **out);
-/* Adds host floats to the output file as F32. */
+/* Adds host floats to the output file as F32. When every value of --in and --weights is finite
+ * (tool_layer_inputs_finite), an inf or a NaN among them is an overflow where the device
+ * computed: TOOL_FAIL, naming the output and the first such value, and nothing is written. */
 int tool_layer_write(dvk_st_writer *w, const char *name, uint32_t ndim, const uint64_t *shape,
                      const float *data);
+/* Whether every value of --in and --weights is finite (device outputs are then checked too:
+ * tool_add_checked_output). */
+bool tool_layer_inputs_finite(void);
 
 /* --bench (args->bench set; a no-op returning TOOL_OK otherwise): times `record`, the layer's
  * forward over the whole sequence of --in already on the device (x in, y out, the state read

@@ -192,11 +192,15 @@ static int run(void *handle, const tool_layer_args *a, dvk_st_writer *out)
     if (rc == TOOL_OK)
         rc = tool_layer_write(out, "y", 3, (uint64_t[3]){B, T, D}, y);
     if (rc == TOOL_OK)
-        rc = tool_add_output(out, "conv_state",
-                             dvk_qwen3_next_gdn_state_tensor(state, DVK_QWEN3_NEXT_GDN_CONV));
+        rc = tool_add_checked_output(
+            out, "conv_state",
+            dvk_qwen3_next_gdn_state_tensor(state, DVK_QWEN3_NEXT_GDN_CONV),
+            tool_layer_inputs_finite());
     if (rc == TOOL_OK)
-        rc = tool_add_output(out, "recurrent_state",
-                             dvk_qwen3_next_gdn_state_tensor(state, DVK_QWEN3_NEXT_GDN_RECURRENT));
+        rc = tool_add_checked_output(
+            out, "recurrent_state",
+            dvk_qwen3_next_gdn_state_tensor(state, DVK_QWEN3_NEXT_GDN_RECURRENT),
+            tool_layer_inputs_finite());
     if (rc == TOOL_OK)
         rc = tool_layer_bench(a, record, &(fwd){layer, state, xt, yt});
     dvk_tensor_destroy(xt), dvk_tensor_destroy(yt);
