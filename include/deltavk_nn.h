@@ -425,7 +425,7 @@ DVK_NN_API dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *
  *   x [B, T, C]; premix [C]; w1 [F, C], b1 [F]; w2 [C, F], b2 [C] (biases optional; PyTorch's
  *   Linear layout); initial / final as dvk_token_shift (Memodo's learned initial token is
  *   passed as initial [C], shared by every batch row; final may be initial: carried in
- *   place); y [B, T, C], which must not overlap x.
+ *   place); y [B, T, C], which must not overlap the inputs or the state.
  * A layer helper: one dvk_token_shift, two dvk_linear, a GELU and a dvk_gated_residual, with
  * pm, xf − x and the hidden activations as fp32 temporaries in the dvk_cmd's scratch arena
  * (released for reuse when it returns). Streamed token by token with the state carried, it

@@ -131,6 +131,14 @@ dvk_status dvk__nn_check_alias(const char *y_name, const dvk_tensor *y, const ch
                          same_ok ? " without being the same tensor" : "");
 }
 
+dvk_status dvk__nn_check_apart(const char *y_name, const dvk_tensor *y, uint32_t n,
+                               const char *const *names, const dvk_tensor *const *xs)
+{
+    for (uint32_t i = 0; i < n; ++i)
+        NN_TRY(dvk__nn_check_alias(y_name, y, names[i], xs[i], false));
+    return DVK_SUCCESS;
+}
+
 void dvk__nn_rows_cols(const dvk_tensor *t, uint64_t *rows, uint64_t *cols)
 {
     const uint32_t nd = dvk_tensor_ndim(t);

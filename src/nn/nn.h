@@ -46,6 +46,10 @@ dvk_status dvk__nn_check_broadcast(const char *name, const dvk_tensor *b, const 
  * kernels read and write in parallel. */
 dvk_status dvk__nn_check_alias(const char *y_name, const dvk_tensor *y, const char *x_name,
                                const dvk_tensor *x, bool same_ok);
+/* dvk__nn_check_alias of output `y` against each of the n tensors `xs` (named `names`; NULLs
+ * skipped), none of them allowed to be y itself. */
+dvk_status dvk__nn_check_apart(const char *y_name, const dvk_tensor *y, uint32_t n,
+                               const char *const *names, const dvk_tensor *const *xs);
 /* Sees t as [rows, last]: last = its last dimension (1 for a scalar). */
 void dvk__nn_rows_cols(const dvk_tensor *t, uint64_t *rows, uint64_t *cols);
 

@@ -280,6 +280,19 @@ static void test_bad_input(void **state)
     CHECK_STATUS(dvk_conv1d(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
     d = ok, d.initial_state = st, d.final_state = st;
     CHECK_OK(dvk_conv1d(cmd, &d));
+    /* outputs overlapping inputs or each other: refused (the state only as the same tensor) */
+    dvk_tensor *st_alias = NULL, *x_head = NULL;
+    CHECK_OK(dvk_tensor_reshape(st, 3, (const uint64_t[]){2, 3, 6}, &st_alias));
+    CHECK_OK(dvk_tensor_view(x, &(dvk_tensor_view_desc){.ndim = 3, .shape = {2, 3, 6}}, &x_head));
+    d = ok, d.y = x;
+    CHECK_STATUS(dvk_conv1d(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = ok, d.y = y, d.bias = NULL, d.initial_state = st, d.final_state = st_alias;
+    CHECK_STATUS(dvk_conv1d(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = ok, d.final_state = x_head; /* the state written over x */
+    CHECK_STATUS(dvk_conv1d(cmd, &d), DVK_ERROR_INVALID_ARGUMENT);
+    d = ok, d.final_state = st, d.weight = w, d.y = y, d.initial_state = x_head;
+    CHECK_OK(dvk_conv1d(cmd, &d)); /* reading the state from x's bytes is fine */
+    dvk_tensor_destroy(st_alias), dvk_tensor_destroy(x_head);
     dvk_cmd_destroy(cmd);
     dvk_tensor_destroy(x), dvk_tensor_destroy(x2), dvk_tensor_destroy(w);
     dvk_tensor_destroy(w1), dvk_tensor_destroy(wg), dvk_tensor_destroy(y);

@@ -116,6 +116,13 @@ static void test_bad_input(void **state)
     CHECK_STATUS(dvk_embedding(cmd, &(dvk_embedding_desc){.indices = ids4, .weight = w, .y = y}),
                  DVK_ERROR_SHAPE_MISMATCH);
     CHECK_OK(dvk_embedding(cmd, &(dvk_embedding_desc){.indices = ids, .weight = w, .y = y}));
+    /* y overlapping the weight: refused */
+    dvk_tensor *w_rows = NULL;
+    CHECK_OK(dvk_tensor_view(w, &(dvk_tensor_view_desc){.ndim = 3, .shape = {2, 3, 4}}, &w_rows));
+    CHECK_STATUS(
+        dvk_embedding(cmd, &(dvk_embedding_desc){.indices = ids, .weight = w, .y = w_rows}),
+        DVK_ERROR_INVALID_ARGUMENT);
+    dvk_tensor_destroy(w_rows);
     dvk_cmd_destroy(cmd);
     dvk_tensor_destroy(ids), dvk_tensor_destroy(ids4), dvk_tensor_destroy(fids);
     dvk_tensor_destroy(w), dvk_tensor_destroy(w3), dvk_tensor_destroy(y);

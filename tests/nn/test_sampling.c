@@ -451,6 +451,28 @@ static void test_bad_input(void **state)
                  DVK_ERROR_INVALID_ARGUMENT);
     CHECK_OK(dvk_sample(cmd, &(dvk_sample_desc){.logits = x, .y = tok, .top_k = 3, .top_p = 0.5f}));
     CHECK_OK(dvk_argmax(cmd, &(dvk_argmax_desc){.x = x, .y = tok}));
+    /* y (int32) on x's bytes, through the caller's buffer: refused; softmax in place is fine */
+    VkBuffer xb;
+    VkDeviceSize xo;
+    dvk_tensor_vk_buffer(x, &xb, &xo);
+    dvk_tensor *tok_on_x = NULL;
+    CHECK_OK(dvk_tensor_create(harness_ctx,
+                               &(dvk_tensor_desc){.dtype = DVK_DTYPE_I32, .ndim = 1, .shape = {3},
+                                                  .buffer = xb, .offset = xo},
+                               &tok_on_x));
+    CHECK_STATUS(dvk_argmax(cmd, &(dvk_argmax_desc){.x = x, .y = tok_on_x}),
+                 DVK_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(dvk_sample(cmd, &(dvk_sample_desc){.logits = x, .y = tok_on_x}),
+                 DVK_ERROR_INVALID_ARGUMENT);
+    dvk_tensor *x_part = NULL;
+    CHECK_OK(dvk_tensor_view(x, &(dvk_tensor_view_desc){.offset = 4, .ndim = 2, .shape = {2, 10}},
+                             &x_part));
+    dvk_tensor *x_head = NULL;
+    CHECK_OK(dvk_tensor_view(x, &(dvk_tensor_view_desc){.ndim = 2, .shape = {2, 10}}, &x_head));
+    CHECK_STATUS(dvk_softmax(cmd, &(dvk_softmax_desc){.x = x_head, .y = x_part}),
+                 DVK_ERROR_INVALID_ARGUMENT);
+    CHECK_OK(dvk_softmax(cmd, &(dvk_softmax_desc){.x = x, .y = x}));
+    dvk_tensor_destroy(tok_on_x), dvk_tensor_destroy(x_part), dvk_tensor_destroy(x_head);
     dvk_cmd_destroy(cmd);
     dvk_tensor_destroy(x), dvk_tensor_destroy(x_bad), dvk_tensor_destroy(ids);
     dvk_tensor_destroy(tok), dvk_tensor_destroy(tok_bad), dvk_tensor_destroy(ftok);

@@ -295,6 +295,18 @@ static void test_bad_input(void **state)
                  DVK_ERROR_UNSUPPORTED_DTYPE);
     CHECK_OK(dvk_token_shift(cmd, &(dvk_token_shift_desc){.x = x, .mix = mix, .y = y6,
                                                           .initial = st, .final = st}));
+    /* outputs overlapping inputs or each other: refused (the state only as the same tensor) */
+    dvk_tensor *st_alias = NULL, *y_row = NULL;
+    CHECK_OK(dvk_tensor_reshape(st, 2, (const uint64_t[]){2, 5}, &st_alias));
+    CHECK_OK(dvk_tensor_view(y, &(dvk_tensor_view_desc){.ndim = 2, .shape = {2, 5}}, &y_row));
+    CHECK_STATUS(dvk_token_shift(cmd, &(dvk_token_shift_desc){.x = x, .delta = x}),
+                 DVK_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(dvk_token_shift(cmd, &(dvk_token_shift_desc){.x = x, .delta = y, .initial = st,
+                                                              .final = st_alias}),
+                 DVK_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(dvk_token_shift(cmd, &(dvk_token_shift_desc){.x = x, .delta = y, .final = y_row}),
+                 DVK_ERROR_INVALID_ARGUMENT);
+    dvk_tensor_destroy(st_alias), dvk_tensor_destroy(y_row);
     dvk_cmd_destroy(cmd);
     dvk_tensor_destroy(x), dvk_tensor_destroy(x2), dvk_tensor_destroy(mix);
     dvk_tensor_destroy(mix_bad), dvk_tensor_destroy(y6), dvk_tensor_destroy(y);

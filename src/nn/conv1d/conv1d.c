@@ -80,6 +80,16 @@ dvk_status dvk_conv1d(dvk_cmd *cmd, const dvk_conv1d_desc *d)
         NN_TRY(check_3d("initial_state", d->initial_state, B, W - 1, Cin));
         init = d->initial_state == d->final_state ? CONV1D_INIT_FINAL : CONV1D_INIT_BOUND;
     }
+    /* y apart from every input and the state; final_state apart from the inputs, or
+     * initial_state itself (the state carried in place) */
+    const char *const names[] = {"x", "weight", "bias", "initial_state", "final_state"};
+    const dvk_tensor *const others[] = {d->x, d->weight, d->bias, d->initial_state,
+                                        d->final_state};
+    NN_TRY(dvk__nn_check_apart("y", d->y, 5, names, others));
+    NN_TRY(dvk__nn_check_apart("final_state", d->final_state, 3, names, others));
+    if (d->final_state != d->initial_state)
+        NN_TRY(dvk__nn_check_alias("final_state", d->final_state, "initial_state",
+                                   d->initial_state, false));
     NN_TRY(check_numel("x", d->x));
     NN_TRY(check_numel("y", d->y));
     NN_TRY(check_numel("weight", d->weight));

@@ -30,6 +30,8 @@ dvk_status dvk_embedding(dvk_cmd *cmd, const dvk_embedding_desc *d)
                              dvk__nn_shape_str(d->y, a, sizeof a),
                              dvk__nn_shape_str(d->indices, b, sizeof b), (unsigned long long)C);
     }
+    NN_TRY(dvk__nn_check_alias("y", d->y, "indices", d->indices, false));
+    NN_TRY(dvk__nn_check_alias("y", d->y, "weight", d->weight, false));
     const uint64_t n = dvk_tensor_numel(d->y);
     if (n > UINT32_MAX || V * C > UINT32_MAX)
         return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED, "%s: %llu elements, at most 2^32 - 1",

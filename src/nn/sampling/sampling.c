@@ -23,6 +23,7 @@ static dvk_status check_row_out(dvk_context *ctx, const dvk_tensor *y, uint64_t 
                                 const char *x_name, const dvk_tensor *x)
 {
     NN_TRY(dvk__nn_check_i32(ctx, "y", y));
+    NN_TRY(dvk__nn_check_alias("y", y, x_name, x, false));
     if (dvk_tensor_numel(y) == rows)
         return DVK_SUCCESS;
     char a[96], b[96];
@@ -87,6 +88,7 @@ dvk_status dvk_softmax(dvk_cmd *cmd, const dvk_softmax_desc *d)
     NN_TRY(check_rows(ctx, "x", d->x, &rows, &n));
     NN_TRY(dvk__nn_check_float(ctx, "y", d->y));
     NN_TRY(dvk__nn_check_same_shape("y", d->y, "x", d->x));
+    NN_TRY(dvk__nn_check_alias("y", d->y, "x", d->x, true)); /* in place, or apart */
     float scale = 1.0f;
     NN_TRY(check_temperature(d->temperature, &scale));
     const sampling_push pc = {.rows = (uint32_t)rows, .n = (uint32_t)n, .scale = scale};

@@ -82,7 +82,14 @@ dvk_status dvk_token_lerp(dvk_cmd *cmd, const dvk_token_lerp_desc *d)
     NN_TRY(check_vector(ctx, "b2", d->b2, C));
     NN_TRY(dvk__nn_check_float(ctx, "y", d->y));
     NN_TRY(dvk__nn_check_same_shape("y", d->y, "x", d->x));
-    NN_TRY(dvk__nn_check_alias("y", d->y, "x", d->x, false));
+    /* y apart from every input and the state; final apart from the inputs, or initial itself */
+    const char *const names[] = {"x", "premix", "w1", "b1", "w2", "b2", "initial", "final"};
+    const dvk_tensor *const others[] = {d->x,  d->premix, d->w1,      d->b1,
+                                        d->w2, d->b2,     d->initial, d->final};
+    NN_TRY(dvk__nn_check_apart("y", d->y, 8, names, others));
+    NN_TRY(dvk__nn_check_apart("final", d->final, 6, names, others));
+    if (d->final != d->initial) /* the same tensor carries the state in place */
+        NN_TRY(dvk__nn_check_alias("final", d->final, "initial", d->initial, false));
     /* The temporaries live in a region of the recording's arena, released on return: the
      * work recorded here still uses them, and later work reuses the memory after barriers. */
     const dvk_scratch_mark mark = dvk_cmd_scratch_mark(cmd);

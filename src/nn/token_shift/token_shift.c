@@ -81,6 +81,14 @@ dvk_status dvk_token_shift(dvk_cmd *cmd, const dvk_token_shift_desc *d)
             init = TOKEN_SHIFT_INIT_BOUND;
         }
     }
+    /* y and delta apart from everything else; final apart from the inputs, or initial itself */
+    const char *const names[] = {"x", "mix", "initial", "final", "delta"};
+    const dvk_tensor *const others[] = {d->x, d->mix, d->initial, d->final, d->delta};
+    NN_TRY(dvk__nn_check_apart("y", d->y, 5, names, others));
+    NN_TRY(dvk__nn_check_apart("delta", d->delta, 4, names, others));
+    NN_TRY(dvk__nn_check_apart("final", d->final, 2, names, others));
+    if (d->final != d->initial) /* the same tensor carries the state in place */
+        NN_TRY(dvk__nn_check_alias("final", d->final, "initial", d->initial, false));
     if (n > UINT32_MAX || M * n > UINT32_MAX)
         return dvk_set_error(DVK_ERROR_LIMIT_EXCEEDED,
                              "%s: %llu elements, at most 2^32 - 1", M * n > n ? "y" : "x",
