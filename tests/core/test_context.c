@@ -11,6 +11,8 @@
 
 #include <volk.h>
 
+#include "core/internal.h" /* dvk__choose_coopmat_path, on made-up devices */
+
 static void test_status_strings(void **state)
 {
     (void)state;
@@ -499,6 +501,100 @@ static void test_adopt_device_and_command_buffer(void **state)
     assert_int_equal(caller_messages, 0);
 }
 
+/* The choice of cooperative-matrix extension (dvk__choose_coopmat_path) on made-up devices:
+ * the vendors' shapes and subgroup sizes this machine has no GPU for. */
+typedef struct coopmat_case {
+    const char *what;
+    bool nv_f16, khr_f16, size_control, full, compute_stage;
+    uint32_t sg, sg_min, sg_max;
+    const char *env; /* DVK_COOPMAT, NULL = unset */
+    bool avoid_khr;
+    dvk_coopmat_path want; /* assuming this build has both kernel sets */
+    uint32_t want_sg;
+} coopmat_case;
+
+static void test_coopmat_path_choice(void **state)
+{
+    (void)state;
+    const bool nv_built = dvk_ops_kernel_table[DVK_OPS_K_DELTA_RULE_CHUNK_STATE_CM_F16].code;
+    const bool khr_built =
+        dvk_ops_kernel_table[DVK_OPS_K_DELTA_RULE_CHUNK_STATE_CM_F16].code_khr != NULL;
+    assert_int_equal(khr_built, DVK_TEST_HAVE_KHR_COOPMAT);
+    const coopmat_case cases[] = {
+        {"NVIDIA: both, 32 fixed", true, true, true, true, true, 32, 32, 32, NULL, false,
+         DVK_COOPMAT_KHR, 32},
+        {"NVIDIA under an old validation layer", true, true, true, true, true, 32, 32, 32, NULL,
+         true, DVK_COOPMAT_NV, 0},
+        {"NVIDIA, DVK_COOPMAT=nv", true, true, true, true, true, 32, 32, 32, "nv", false,
+         DVK_COOPMAT_NV, 0},
+        {"NVIDIA, DVK_COOPMAT=none", true, true, true, true, true, 32, 32, 32, "none", false,
+         DVK_COOPMAT_NONE, 0},
+        {"NVIDIA, DVK_COOPMAT=khr under an old layer", true, true, true, true, true, 32, 32, 32,
+         "khr", true, DVK_COOPMAT_KHR, 32},
+        {"NVIDIA, no subgroup size control", true, true, false, false, false, 32, 32, 32, NULL,
+         false, DVK_COOPMAT_KHR, 0},
+        {"AMD RDNA3: KHR, waves of 64 by default, 32 on request", false, true, true, true, true,
+         64, 32, 64, NULL, false, DVK_COOPMAT_KHR, 32},
+        {"AMD without subgroup size control", false, true, false, false, false, 64, 32, 64,
+         NULL, false, DVK_COOPMAT_NONE, 0},
+        {"AMD without full subgroups", false, true, true, false, true, 64, 32, 64, NULL, false,
+         DVK_COOPMAT_NONE, 0},
+        {"AMD, DVK_COOPMAT=nv", false, true, true, true, true, 64, 32, 64, "nv", false,
+         DVK_COOPMAT_NONE, 0},
+        {"Intel Xe2: no 16x16x16 shape", false, false, true, true, true, 16, 16, 32, NULL, false,
+         DVK_COOPMAT_NONE, 0},
+        {"subgroups of 16 only", false, true, true, true, true, 16, 16, 16, NULL, false,
+         DVK_COOPMAT_NONE, 0},
+        {"an unknown word is ignored", true, true, true, true, true, 32, 32, 32, "sideways",
+         false, DVK_COOPMAT_KHR, 32},
+    };
+    char *saved = getenv("DVK_COOPMAT") ? strdup(getenv("DVK_COOPMAT")) : NULL;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+        const coopmat_case *k = &cases[c];
+        dvk_device_caps caps = {0};
+        caps.feat_subgroup_size_control = k->size_control;
+        caps.feat_full_subgroups = k->full;
+        caps.required_subgroup_stages = k->compute_stage ? VK_SHADER_STAGE_COMPUTE_BIT : 0;
+        dvk_device_info info = {0};
+        snprintf(info.name, sizeof info.name, "%s", k->what);
+        info.cooperative_matrix_nv_f16 = k->nv_f16;
+        info.cooperative_matrix_khr_f16 = k->khr_f16;
+        info.fp16_storage = info.fp16_arithmetic = true;
+        info.subgroup_size = k->sg;
+        info.min_subgroup_size = k->sg_min;
+        info.max_subgroup_size = k->sg_max;
+        if (k->env)
+            setenv("DVK_COOPMAT", k->env, 1);
+        else
+            unsetenv("DVK_COOPMAT");
+        dvk__choose_coopmat_path(&caps, &info, NULL, k->avoid_khr);
+        dvk_coopmat_path want = k->want;
+        uint32_t want_sg = k->want_sg;
+        if ((want == DVK_COOPMAT_KHR && !khr_built) || (want == DVK_COOPMAT_NV && !nv_built)) {
+            /* this build lacks that kernel set: the other extension, if asked for by auto */
+            const bool asked = k->env && strcmp(k->env, "sideways") != 0;
+            want = !asked && want == DVK_COOPMAT_KHR && k->nv_f16 && nv_built && k->sg_min == 32 &&
+                           k->sg_max == 32
+                       ? DVK_COOPMAT_NV
+                       : DVK_COOPMAT_NONE;
+            want_sg = 0;
+        }
+        if (info.cooperative_matrix_path != want ||
+            info.cooperative_matrix_subgroup_size != want_sg)
+            fail_msg("%s: path %d with subgroups %u, expected %d with %u", k->what,
+                     (int)info.cooperative_matrix_path, info.cooperative_matrix_subgroup_size,
+                     (int)want, want_sg);
+        info.fp16_arithmetic = false; /* no fp16: no path, whatever is asked */
+        dvk__choose_coopmat_path(&caps, &info, NULL, k->avoid_khr);
+        assert_int_equal(info.cooperative_matrix_path, DVK_COOPMAT_NONE);
+    }
+    if (saved)
+        setenv("DVK_COOPMAT", saved, 1);
+    else
+        unsetenv("DVK_COOPMAT");
+    free(saved);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +604,7 @@ int main(void)
         cmocka_unit_test_teardown(test_allocator, harness_test_teardown),
         cmocka_unit_test_teardown(test_pipeline_cache_file, harness_test_teardown),
         cmocka_unit_test_teardown(test_environment, harness_test_teardown),
+        cmocka_unit_test(test_coopmat_path_choice),
         cmocka_unit_test_teardown(test_adopt_device_and_command_buffer, harness_test_teardown),
     };
     if (getenv("DVK_TEST_FILTER")) /* a glob of test names: only those run */
